@@ -1,0 +1,332 @@
+// The broker core: sessions, the subscription index, retained messages, and `publish`, the single
+// entry point for every message (MQTT clients, HTTP API, lifecycle events, rules, wills, and later
+// the cluster backplane, whose messages are delivered here and never forwarded again).
+import type { Logger } from 'pino';
+import type { Limits } from '../config/schema.js';
+import type { Authorization } from './authorization.js';
+import type { Counters } from '../metrics/counters.js';
+import { parseSharedFilter } from '../protocol/topic.js';
+import type { RetainedStore } from '../store/retained-store.js';
+import { BroadcastEncoder } from './encode-publish.js';
+import { setLongTimeout } from './long-timeout.js';
+import type { Message, Origin, QoS } from './message.js';
+import { isExpired } from './message.js';
+import type { Delivery, SharedGroup, Subscription, Will } from './session.js';
+import { Session } from './session.js';
+import { TopicTrie } from './topic-trie.js';
+
+type IndexEntry = Subscription | SharedGroup;
+
+export interface SubscribeOptions {
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  subscriptionId: number | undefined;
+}
+
+/** Called for every published message after delivery is arranged (rules engine, metrics...). */
+export type PublishListener = (message: Message, origin: Origin) => void;
+
+export interface BrokerOptions {
+  limits: Limits;
+  retained: RetainedStore;
+  counters: Counters;
+  logger: Logger;
+  authorization: Authorization;
+}
+
+export class Broker {
+  readonly limits: Limits;
+  readonly retained: RetainedStore;
+  readonly counters: Counters;
+  readonly logger: Logger;
+  readonly authorization: Authorization;
+  readonly sessions = new Map<string, Session>();
+  private readonly index = new TopicTrie<IndexEntry>();
+  private readonly groups = new Map<string, SharedGroup>();
+  private listeners: PublishListener[] | null = null;
+  private seq = 0;
+
+  constructor(options: BrokerOptions) {
+    this.limits = options.limits;
+    this.retained = options.retained;
+    this.counters = options.counters;
+    this.logger = options.logger;
+    this.authorization = options.authorization;
+  }
+
+  onPublish(listener: PublishListener): void {
+    (this.listeners ??= []).push(listener);
+  }
+
+  /** The single publish entry point. Synchronous: delivery is arranged before it returns. */
+  publish(message: Message, origin: Origin): void {
+    this.counters.messagesPublished++;
+    if (message.retain) this.storeRetained(message);
+    this.route(message);
+    const listeners = this.listeners;
+    if (listeners !== null) for (let i = 0; i < listeners.length; i++) listeners[i]!(message, origin);
+  }
+
+  private storeRetained(message: Message): void {
+    // An empty retained payload clears the topic and is not stored [MQTT-3.3.1-10, 3.3.1-11].
+    if (message.payload.length === 0) {
+      this.retained.delete(message.topic);
+      return;
+    }
+    if (this.retained.size >= this.limits.maxRetainedMessages && this.retained.get(message.topic) === undefined) {
+      this.logger.warn({ topic: message.topic, limit: this.limits.maxRetainedMessages }, 'retained message limit reached; not stored');
+      return;
+    }
+    this.retained.set(message);
+  }
+
+  private route(message: Message): void {
+    const entries = this.index.match(message.topic);
+    if (entries.length === 0) return;
+    const now = Date.now();
+    if (isExpired(message, now)) {
+      this.counters.expiredDropped++;
+      return;
+    }
+    const seq = ++this.seq;
+    const targets: Session[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const sub = entry.kind === 'direct' ? entry : pickMember(entry, message.qos);
+      if (sub === undefined) continue;
+      // No Local: not delivered back to the connection that published it [MQTT-3.8.3-3].
+      if (sub.noLocal && message.publisherId === sub.session.clientId) continue;
+      const session = sub.session;
+      if (session.mark !== seq) {
+        session.mark = seq;
+        session.markQos = sub.qos;
+        session.markRetain = sub.retainAsPublished;
+        session.markIds = sub.subscriptionId === undefined ? undefined : [sub.subscriptionId];
+        targets.push(session);
+      } else {
+        // Overlapping subscriptions: one copy at the highest QoS, with every subscription id
+        // [MQTT-3.3.4-2, 3.3.4-3].
+        if (sub.qos > session.markQos) session.markQos = sub.qos;
+        if (sub.retainAsPublished) session.markRetain = true;
+        if (sub.subscriptionId !== undefined) (session.markIds ??= []).push(sub.subscriptionId);
+      }
+    }
+    const encoder = targets.length > 1 ? new BroadcastEncoder(message, now) : null;
+    for (let i = 0; i < targets.length; i++) {
+      const session = targets[i]!;
+      const permissions = session.client?.permissions ?? session.permissions;
+      if (permissions !== null && !permissions.canReceive(message.topic)) continue;
+      const qos = (message.qos < session.markQos ? message.qos : session.markQos) as QoS;
+      // Live forwards carry RETAIN=0 unless Retain As Published [MQTT-3.3.1-12, 3.3.1-13].
+      const delivery: Delivery = {
+        message,
+        qos,
+        retain: message.retain && session.markRetain,
+        subscriptionIds: session.markIds,
+      };
+      this.deliver(session, delivery, encoder);
+    }
+  }
+
+  deliver(session: Session, delivery: Delivery, encoder: BroadcastEncoder | null): void {
+    const client = session.client;
+    if (client !== null) {
+      client.deliver(delivery, encoder);
+      return;
+    }
+    // Offline persistent session: keep QoS 1/2 [MQTT-3.1.2-5]; QoS 0 is not kept.
+    if (delivery.qos > 0 && session.persistent) {
+      if (session.enqueue(delivery)) this.counters.queueDropped++;
+    }
+  }
+
+  // ---- sessions -------------------------------------------------------------------------------
+
+  /**
+   * Finds or creates the session for a connecting client. With clean start an existing session
+   * is ended first [MQTT-3.1.2-4]. Returns whether a session was present.
+   */
+  openSession(clientId: string, version: 3 | 4 | 5, cleanStart: boolean, expirySeconds: number): { session: Session; present: boolean } {
+    let session = this.sessions.get(clientId);
+    if (session !== undefined && cleanStart) {
+      this.endSession(session);
+      session = undefined;
+    }
+    const present = session !== undefined;
+    if (session === undefined) {
+      session = new Session(clientId, version, expirySeconds, this.limits.maxQueuedMessagesPerSession);
+      this.sessions.set(clientId, session);
+    } else {
+      session.expiryTimer?.cancel();
+      session.expiryTimer = null;
+      // A new connection to the session before the will delay passes cancels the will [MQTT-3.1.3-9].
+      if (session.pendingWill !== null) {
+        session.pendingWill.timer.cancel();
+        session.pendingWill = null;
+      }
+      session.protocolVersion = version;
+      session.expirySeconds = expirySeconds;
+    }
+    return { session, present };
+  }
+
+  /** Called when a session's connection has gone; keeps or ends the session per its expiry. */
+  detachSession(session: Session, will: Will | null): void {
+    session.client = null;
+    if (!session.persistent) {
+      this.endSession(session);
+      if (will !== null) this.publishWill(will);
+      return;
+    }
+    if (will !== null) {
+      if (will.delaySeconds > 0) {
+        // The will goes at the earlier of its delay and the session's end [MQTT-3.1.3-9].
+        const delayMs = Math.min(will.delaySeconds, session.expirySeconds) * 1000;
+        session.pendingWill = {
+          will,
+          timer: setLongTimeout(() => {
+            session.pendingWill = null;
+            this.publishWill(will);
+          }, delayMs),
+        };
+      } else {
+        this.publishWill(will);
+      }
+    }
+    session.expiryTimer = setLongTimeout(() => {
+      session.expiryTimer = null;
+      if (session.client === null && this.sessions.get(session.clientId) === session) {
+        this.logger.info({ clientId: session.clientId }, 'session expired');
+        this.endSession(session);
+      }
+    }, session.expirySeconds * 1000);
+  }
+
+  /** Removes a session and its subscriptions; a will still waiting for its delay is sent now. */
+  endSession(session: Session): void {
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    for (const sub of session.subscriptions.values()) this.removeFromIndex(sub);
+    session.subscriptions.clear();
+    session.inflight.clear();
+    session.queue.clear();
+    session.inboundQos2.clear();
+    session.expiryTimer?.cancel();
+    session.expiryTimer = null;
+    if (session.pendingWill !== null) {
+      const { will, timer } = session.pendingWill;
+      timer.cancel();
+      session.pendingWill = null;
+      this.publishWill(will);
+    }
+  }
+
+  publishWill(will: Will): void {
+    const message =
+      will.expirySeconds > 0 ? { ...will.message, expiresAt: Date.now() + will.expirySeconds * 1000 } : will.message;
+    this.publish(message, 'will');
+  }
+
+  // ---- subscriptions --------------------------------------------------------------------------
+
+  /**
+   * Adds or replaces a subscription [MQTT-3.8.4-3]. Returns whether it already existed (for
+   * Retain Handling 1). The caller has validated the filter and checked the limits.
+   */
+  subscribe(session: Session, key: string, options: SubscribeOptions): { subscription: Subscription; existed: boolean } {
+    const existing = session.subscriptions.get(key);
+    if (existing !== undefined) {
+      existing.qos = options.qos;
+      existing.noLocal = options.noLocal;
+      existing.retainAsPublished = options.retainAsPublished;
+      existing.retainHandling = options.retainHandling;
+      existing.subscriptionId = options.subscriptionId;
+      return { subscription: existing, existed: true };
+    }
+    const shared = parseSharedFilter(key);
+    const filter = shared ? shared.filter : key;
+    let group: SharedGroup | undefined;
+    if (shared) {
+      const groupKey = shared.group + '\u0000' + shared.filter;
+      group = this.groups.get(groupKey);
+      if (group === undefined) {
+        group = { kind: 'shared', name: shared.group, filter: shared.filter, members: [], next: 0 };
+        this.groups.set(groupKey, group);
+        this.index.add(filter, group);
+      }
+    }
+    const subscription: Subscription = {
+      kind: 'direct',
+      session,
+      key,
+      filter,
+      qos: options.qos,
+      noLocal: options.noLocal,
+      retainAsPublished: options.retainAsPublished,
+      retainHandling: options.retainHandling,
+      subscriptionId: options.subscriptionId,
+      group,
+    };
+    session.subscriptions.set(key, subscription);
+    if (group !== undefined) group.members.push(subscription);
+    else this.index.add(filter, subscription);
+    return { subscription, existed: false };
+  }
+
+  unsubscribe(session: Session, key: string): boolean {
+    const sub = session.subscriptions.get(key);
+    if (sub === undefined) return false;
+    session.subscriptions.delete(key);
+    this.removeFromIndex(sub);
+    return true;
+  }
+
+  private removeFromIndex(sub: Subscription): void {
+    const group = sub.group;
+    if (group === undefined) {
+      this.index.remove(sub.filter, sub);
+      return;
+    }
+    const i = group.members.indexOf(sub);
+    if (i >= 0) group.members.splice(i, 1);
+    if (group.members.length === 0) {
+      this.index.remove(group.filter, group);
+      this.groups.delete(group.name + '\u0000' + group.filter);
+    }
+  }
+
+  /** Retained messages for a new subscription, unless expired. */
+  retainedFor(filter: string): Message[] {
+    return this.retained.match(filter);
+  }
+
+  get subscriptionCount(): number {
+    return this.index.size;
+  }
+}
+
+/**
+ * Picks the member of a shared group that gets this message: round-robin over members whose
+ * client is connected; with none connected, a persistent member queues QoS 1/2, and QoS 0 is dropped.
+ */
+function pickMember(group: SharedGroup, qos: QoS): Subscription | undefined {
+  const members = group.members;
+  const n = members.length;
+  for (let i = 0; i < n; i++) {
+    const sub = members[(group.next + i) % n]!;
+    if (sub.session.client !== null) {
+      group.next = (group.next + i + 1) % n;
+      return sub;
+    }
+  }
+  if (qos === 0) return undefined;
+  for (let i = 0; i < n; i++) {
+    const sub = members[(group.next + i) % n]!;
+    if (sub.session.persistent) {
+      group.next = (group.next + i + 1) % n;
+      return sub;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,87 @@
+// PUBLISH encoding for delivery. A broadcast encodes each distinct form (protocol version, QoS,
+// RETAIN flag) once and writes the same bytes to every subscriber that shares it; for QoS 1/2 the
+// shared bytes are a template whose packet identifier is patched into a copy per subscriber.
+import type { IPublishPacket } from '../protocol/codec.js';
+import { encode } from '../protocol/codec.js';
+import type { Message, QoS } from './message.js';
+import { remainingExpirySeconds } from './message.js';
+
+export interface PublishForm {
+  version: 3 | 4 | 5;
+  qos: QoS;
+  retain: boolean;
+  dup: boolean;
+  packetId: number;
+  subscriptionIds: number[] | undefined;
+  /** Server -> client topic alias, and whether the topic may be omitted because the alias is known. */
+  topicAlias: number;
+  omitTopic: boolean;
+}
+
+export function encodePublish(message: Message, form: PublishForm, now: number): Buffer {
+  const packet: IPublishPacket = {
+    cmd: 'publish',
+    topic: form.omitTopic ? '' : message.topic,
+    payload: message.payload,
+    qos: form.qos,
+    retain: form.retain,
+    dup: form.dup,
+  };
+  if (form.qos > 0) packet.messageId = form.packetId;
+  if (form.version === 5) {
+    const props: NonNullable<IPublishPacket['properties']> = message.properties ? { ...message.properties } : {};
+    const expiry = remainingExpirySeconds(message, now);
+    if (expiry !== undefined) props.messageExpiryInterval = expiry;
+    if (form.subscriptionIds !== undefined) {
+      props.subscriptionIdentifier = form.subscriptionIds.length === 1 ? form.subscriptionIds[0]! : form.subscriptionIds;
+    }
+    if (form.topicAlias > 0) props.topicAlias = form.topicAlias;
+    if (Object.keys(props).length > 0) packet.properties = props;
+  }
+  return encode(packet, form.version);
+}
+
+/** Offset of the packet identifier in an encoded QoS 1/2 PUBLISH. */
+function packetIdOffset(bytes: Buffer): number {
+  let pos = 1;
+  while ((bytes[pos++]! & 0x80) !== 0);
+  const topicLength = bytes.readUInt16BE(pos);
+  return pos + 2 + topicLength;
+}
+
+interface Template {
+  bytes: Buffer;
+  idOffset: number;
+}
+
+/** Lives for one broadcast: encodes each form at most once. */
+export class BroadcastEncoder {
+  private readonly slots: (Template | undefined)[] = new Array(12);
+  private readonly message: Message;
+  private readonly now: number;
+
+  constructor(message: Message, now: number) {
+    this.message = message;
+    this.now = now;
+  }
+
+  /** Bytes for a plain delivery (no subscription ids, no alias) with the given packet id. */
+  bytes(version: 3 | 4 | 5, qos: QoS, retain: boolean, packetId: number): Buffer {
+    const index = (version === 5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
+    let t = this.slots[index];
+    if (t === undefined) {
+      const bytes = encodePublish(
+        this.message,
+        { version, qos, retain, dup: false, packetId: 1, subscriptionIds: undefined, topicAlias: 0, omitTopic: false },
+        this.now,
+      );
+      t = { bytes, idOffset: qos > 0 ? packetIdOffset(bytes) : 0 };
+      this.slots[index] = t;
+    }
+    if (qos === 0) return t.bytes;
+    const copy = Buffer.allocUnsafe(t.bytes.length);
+    t.bytes.copy(copy);
+    copy.writeUInt16BE(packetId, t.idOffset);
+    return copy;
+  }
+}

@@ -1,0 +1,231 @@
+// CONNECT as a named list of steps: validate -> admit (connection limit) -> authorize -> take over
+// and open the session -> CONNACK -> resume. Each step refuses with the protocol-correct answer.
+import { randomBytes } from 'node:crypto';
+import type { IConnectPacket } from '../../protocol/codec.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import { RC, v3ConnackCode } from '../../protocol/reason-codes.js';
+import { validateTopicName } from '../../protocol/topic.js';
+import type { Client } from '../client.js';
+import type { Message, MessageProperties, QoS } from '../message.js';
+import { dispatch, handleFailure } from '../dispatch.js';
+
+const refuse = (code: string, reasonCode: number, message: string) => new ProtocolError(code, reasonCode, message);
+
+export async function handleConnect(client: Client, packet: IConnectPacket): Promise<void> {
+  client.state = 'connecting';
+  client.pending = [];
+  const version = packet.protocolVersion ?? 4;
+  client.version = version === 5 ? 5 : version === 3 ? 3 : 4;
+  const limits = client.broker.limits;
+
+  const { clientId, assigned } = validateClientId(client, packet);
+  client.clientId = clientId;
+  client.logger = client.logger.child({ clientId });
+  readConnectProperties(client, packet);
+  const expirySeconds = sessionExpiry(client, packet);
+  client.will = buildWill(client, packet, clientId);
+  applyKeepAlive(client, packet.keepalive ?? 0);
+
+  // Admit: the connection limit counts connected clients, this one excluded.
+  if (client.registry.connectedCount() >= limits.maxConnections) {
+    throw refuse('server-full', RC.quotaExceeded, `connection limit of ${limits.maxConnections} reached`);
+  }
+
+  const decision = await client.broker.authorization.authorizeConnect({
+    clientId,
+    username: packet.username,
+    password: packet.password,
+    protocolVersion: client.version,
+    connection: client.connection,
+    cleanStart: packet.clean !== false,
+    will: client.will ? { topic: client.will.message.topic, retain: client.will.message.retain } : undefined,
+  });
+  if (client.state !== 'connecting') return; // the socket went away while we waited
+  if (!decision.allowed) throw refuse('not-authorized', decision.reasonCode, decision.reason);
+  client.principal = decision.principal;
+  client.permissions = decision.permissions;
+
+  // Takeover: an existing connection with this client ID is closed [MQTT-3.1.4-3]; v5 gets 0x8E.
+  const existing = client.broker.sessions.get(clientId)?.client;
+  if (existing != null && existing !== client) {
+    (existing as Client).disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
+  }
+
+  const cleanStart = packet.clean !== false;
+  const { session, present } = client.broker.openSession(clientId, client.version, cleanStart, expirySeconds);
+  session.client = client;
+  session.permissions = client.permissions;
+  client.session = session;
+  client.state = 'connected';
+  client.lastActivity = Date.now();
+  client.broker.counters.connectionsAccepted++;
+
+  sendConnack(client, present, assigned ? clientId : undefined, expirySeconds, packet);
+  client.logger.info(
+    {
+      transport: client.connection.transport,
+      protocolVersion: client.version,
+      cleanStart,
+      sessionPresent: present,
+      keepAlive: client.keepAliveMs / 1000,
+      principal: client.principal,
+    },
+    'client connected',
+  );
+
+  if (present) client.resendInflight();
+  client.pump();
+
+  const pending = client.pending;
+  client.pending = null;
+  for (const p of pending) {
+    if (client.state !== 'connected') break;
+    try {
+      dispatch(client, p);
+    } catch (err) {
+      handleFailure(client, err);
+    }
+  }
+}
+
+function validateClientId(client: Client, packet: IConnectPacket): { clientId: string; assigned: boolean } {
+  const limits = client.broker.limits;
+  let clientId = packet.clientId ?? '';
+  if (Buffer.byteLength(clientId) > limits.maxClientIdBytes) {
+    throw refuse('client-id-too-long', RC.clientIdNotValid, `client identifier longer than ${limits.maxClientIdBytes} bytes`);
+  }
+  if (clientId.length > 0) return { clientId, assigned: false };
+  // v3.1.1: a zero-length client id requires CleanSession=1 [MQTT-3.1.3-7, 3.1.3-8]; v5 always
+  // assigns one and returns it [MQTT-3.2.2-16].
+  if (client.version !== 5 && packet.clean === false) {
+    throw refuse('empty-client-id-persistent', RC.clientIdNotValid, 'an empty client identifier needs clean session');
+  }
+  clientId = 'sb-' + randomBytes(12).toString('hex');
+  return { clientId, assigned: true };
+}
+
+function readConnectProperties(client: Client, packet: IConnectPacket): void {
+  const p = packet.properties;
+  if (client.version !== 5 || p === undefined) return;
+  if (p.receiveMaximum !== undefined) {
+    // Receive Maximum of 0 is a protocol error [MQTT-3.1.2.11.3].
+    if (p.receiveMaximum === 0) throw refuse('receive-maximum-zero', RC.protocolError, 'Receive Maximum must not be 0');
+    client.sendQuota = p.receiveMaximum;
+  }
+  if (p.maximumPacketSize !== undefined) {
+    if (p.maximumPacketSize === 0) throw refuse('maximum-packet-size-zero', RC.protocolError, 'Maximum Packet Size must not be 0');
+    client.maxOutboundPacket = p.maximumPacketSize;
+  }
+  if (p.topicAliasMaximum !== undefined) client.clientTopicAliasMax = p.topicAliasMaximum;
+  if (p.requestProblemInformation === false) client.requestProblemInfo = false;
+  if (p.authenticationMethod !== undefined) {
+    throw refuse('bad-authentication-method', RC.badAuthenticationMethod, 'enhanced authentication is not supported');
+  }
+}
+
+function sessionExpiry(client: Client, packet: IConnectPacket): number {
+  const limits = client.broker.limits;
+  if (client.version === 5) {
+    const requested = packet.properties?.sessionExpiryInterval ?? 0;
+    return Math.min(requested, limits.maxSessionExpirySeconds);
+  }
+  // v3.1.1 CleanSession=0 keeps the session; the spec sets no expiry, we bound it (AWS: 1 h).
+  return packet.clean === false ? Math.min(limits.defaultSessionExpirySeconds, limits.maxSessionExpirySeconds) : 0;
+}
+
+function buildWill(client: Client, packet: IConnectPacket, clientId: string): Client['will'] {
+  const will = packet.will;
+  if (will === undefined || will === null) return null;
+  const limits = client.broker.limits;
+  const topicError = validateTopicName(will.topic, limits);
+  if (topicError !== null) throw refuse('will-topic-invalid', RC.topicNameInvalid, `will topic is invalid (${topicError})`);
+  const payload = typeof will.payload === 'string' ? Buffer.from(will.payload) : will.payload ?? Buffer.alloc(0);
+  if (payload.length > limits.maxPayloadBytes) {
+    throw refuse('will-payload-too-large', RC.packetTooLarge, `will payload exceeds ${limits.maxPayloadBytes} bytes`);
+  }
+  const wp = will.properties;
+  let properties: MessageProperties | undefined;
+  let expirySeconds = 0;
+  let delaySeconds = 0;
+  if (client.version === 5 && wp !== undefined) {
+    properties = {};
+    if (wp.payloadFormatIndicator !== undefined) properties.payloadFormatIndicator = wp.payloadFormatIndicator;
+    if (wp.contentType !== undefined) properties.contentType = wp.contentType;
+    if (wp.responseTopic !== undefined) properties.responseTopic = wp.responseTopic;
+    if (wp.correlationData !== undefined) properties.correlationData = wp.correlationData;
+    if (wp.userProperties !== undefined) properties.userProperties = wp.userProperties;
+    if (Object.keys(properties).length === 0) properties = undefined;
+    delaySeconds = wp.willDelayInterval ?? 0;
+    if (wp.messageExpiryInterval !== undefined) {
+      // A will's expiry counts from when it is published, not from CONNECT.
+      expirySeconds = Math.min(wp.messageExpiryInterval, limits.maxMessageExpirySeconds);
+    }
+  }
+  const message: Message = {
+    topic: will.topic,
+    payload,
+    qos: (will.qos ?? 0) as QoS,
+    retain: will.retain === true,
+    properties,
+    expiresAt: 0,
+    publisherId: clientId,
+  };
+  return { message, delaySeconds, expirySeconds };
+}
+
+function applyKeepAlive(client: Client, requested: number): void {
+  const limits = client.broker.limits;
+  let effective = requested;
+  if (limits.maxKeepAliveSeconds > 0 && (effective === 0 || effective > limits.maxKeepAliveSeconds)) {
+    effective = limits.maxKeepAliveSeconds;
+  }
+  if (effective > 0 && effective < limits.minKeepAliveSeconds) effective = limits.minKeepAliveSeconds;
+  client.keepAliveMs = effective * 1000;
+  // v5 tells the client the value we enforce [MQTT-3.2.2-21]; v3.1.1 has no way to.
+  client.serverKeepAlive = effective !== requested ? effective : undefined;
+}
+
+function sendConnack(client: Client, present: boolean, assignedId: string | undefined, expirySeconds: number, packet: IConnectPacket): void {
+  if (client.version !== 5) {
+    client.send({ cmd: 'connack', returnCode: 0, sessionPresent: present });
+    return;
+  }
+  const limits = client.broker.limits;
+  const properties: Record<string, unknown> = {
+    receiveMaximum: limits.maxInflightMessages,
+    maximumPacketSize: limits.maxPacketBytes,
+    topicAliasMaximum: limits.topicAliasMaximum,
+    retainAvailable: true,
+    wildcardSubscriptionAvailable: true,
+    subscriptionIdentifiersAvailable: true,
+    sharedSubscriptionAvailable: true,
+  };
+  if (assignedId !== undefined) properties.assignedClientIdentifier = assignedId;
+  const requested = packet.properties?.sessionExpiryInterval ?? 0;
+  if (requested !== expirySeconds) properties.sessionExpiryInterval = expirySeconds;
+  if (client.serverKeepAlive !== undefined) properties.serverKeepAlive = client.serverKeepAlive;
+  client.send({ cmd: 'connack', reasonCode: 0, sessionPresent: present, properties });
+}
+
+/** Answers a refused or failed CONNECT with CONNACK where the spec allows one, then closes. */
+export function refuseConnect(client: Client, reasonCode: number, reason: string, code: string): void {
+  if (client.state === 'closed') return;
+  client.broker.counters.connectionsRefused++;
+  const connection = client.connection;
+  if (client.state === 'connecting') {
+    if (client.version === 5) {
+      const properties = client.requestProblemInfo && reason ? { reasonString: reason } : undefined;
+      client.send({ cmd: 'connack', reasonCode, sessionPresent: false, ...(properties ? { properties } : {}) });
+    } else {
+      client.send({ cmd: 'connack', returnCode: v3ConnackCode(reasonCode), sessionPresent: false });
+    }
+  } else if (reasonCode === RC.unsupportedProtocolVersion) {
+    // We cannot know the client's encoding; v3.1.1's CONNACK "unacceptable protocol version"
+    // is what older clients understand [MQTT-3.1.2-2].
+    connection.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+  }
+  client.logger.info({ reason: code, reasonCode, detail: reason }, 'connection refused');
+  client.will = null; // a refused connection never publishes a will [MQTT-3.1.4-5]
+  client.finish(code, false);
+  connection.end();
+}

@@ -1,0 +1,107 @@
+// PUBLISH from a client: resolve the topic alias, validate, authorize, acknowledge per QoS, and
+// hand the message to broker.publish.
+import type { IPublishPacket } from '../../protocol/codec.js';
+import { ProtocolError, protocolError } from '../../protocol/errors.js';
+import { RC } from '../../protocol/reason-codes.js';
+import { validateTopicName } from '../../protocol/topic.js';
+import type { Client } from '../client.js';
+import type { Message, MessageProperties } from '../message.js';
+
+export function handlePublish(client: Client, packet: IPublishPacket): void {
+  const broker = client.broker;
+  const limits = broker.limits;
+  client.messagesIn++;
+  broker.counters.messagesReceived++;
+  const props = client.version === 5 ? packet.properties : undefined;
+
+  let topic = packet.topic;
+  if (props?.topicAlias !== undefined) {
+    const alias = props.topicAlias;
+    // [MQTT-3.3.2-9, 3.3.2-10]: 0 or above our Topic Alias Maximum is a protocol error.
+    if (alias === 0 || alias > limits.topicAliasMaximum) {
+      throw new ProtocolError('topic-alias-invalid', RC.topicAliasInvalid, `topic alias ${alias} is outside 1..${limits.topicAliasMaximum}`);
+    }
+    if (topic.length > 0) client.aliasesIn.set(alias, topic);
+    else {
+      const known = client.aliasesIn.get(alias);
+      if (known === undefined) throw protocolError(`topic alias ${alias} has no topic yet`);
+      topic = known;
+    }
+  }
+  const topicError = validateTopicName(topic, limits);
+  if (topicError !== null) {
+    throw new ProtocolError('topic-name-invalid', RC.topicNameInvalid, `topic name is invalid (${topicError})`);
+  }
+  if (props?.subscriptionIdentifier !== undefined) {
+    // A client must not send a Subscription Identifier in PUBLISH [MQTT-3.3.4-6].
+    throw protocolError('PUBLISH from a client must not carry a Subscription Identifier');
+  }
+  const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+  if (payload.length > limits.maxPayloadBytes) {
+    throw new ProtocolError('payload-too-large', RC.packetTooLarge, `payload of ${payload.length} bytes exceeds ${limits.maxPayloadBytes}`);
+  }
+  const qos = packet.qos;
+  const id = packet.messageId ?? 0;
+
+  if (qos === 2) {
+    const session = client.session!;
+    // A retransmission of a QoS 2 message we already have is acknowledged, not delivered again
+    // [MQTT-4.3.3-10].
+    if (session.inboundQos2.has(id)) {
+      client.send({ cmd: 'pubrec', messageId: id });
+      return;
+    }
+    // Our Receive Maximum bounds QoS 2 messages awaiting PUBREL [MQTT-3.3.4-9].
+    if (session.inboundQos2.size >= limits.maxInflightMessages) {
+      throw new ProtocolError('receive-maximum-exceeded', RC.receiveMaximumExceeded, `more than ${limits.maxInflightMessages} QoS 2 messages awaiting PUBREL`);
+    }
+  }
+
+  // Topics beginning with '$' are the server's [MQTT-4.7.2]; clients may not publish to them.
+  const refusal = topic.charCodeAt(0) === 0x24 /* $ */
+    ? `publishing to the reserved topic ${topic} is not allowed`
+    : !client.permissions.canPublish(topic, packet.retain)
+      ? `not authorized: ${packet.retain ? 'iot:Publish/iot:RetainPublish' : 'iot:Publish'} on topic ${topic}`
+      : null;
+  if (refusal !== null) return refusePublish(client, qos, id, refusal);
+
+  let properties: MessageProperties | undefined;
+  let expiresAt = 0;
+  if (props !== undefined) {
+    const { topicAlias: _a, messageExpiryInterval, subscriptionIdentifier: _s, ...forwarded } = props;
+    if (Object.keys(forwarded).length > 0) properties = forwarded;
+    if (messageExpiryInterval !== undefined) {
+      expiresAt = Date.now() + Math.min(messageExpiryInterval, limits.maxMessageExpirySeconds) * 1000;
+    }
+  }
+  const message: Message = {
+    topic,
+    payload,
+    qos,
+    retain: packet.retain,
+    properties,
+    expiresAt,
+    publisherId: client.clientId,
+  };
+  broker.publish(message, 'client');
+
+  if (qos === 1) client.send({ cmd: 'puback', messageId: id });
+  else if (qos === 2) {
+    client.session!.inboundQos2.add(id);
+    client.send({ cmd: 'pubrec', messageId: id });
+  }
+}
+
+/**
+ * A refused publish: v5 answers QoS 1/2 with 0x87 in the ack and drops QoS 0; v3.1.1 has no way
+ * to say no in an ack, so the connection is closed (as AWS IoT does).
+ */
+function refusePublish(client: Client, qos: number, id: number, reason: string): void {
+  client.logger.info({ detail: reason }, 'publish refused');
+  if (client.version !== 5) {
+    throw new ProtocolError('not-authorized', RC.notAuthorized, reason);
+  }
+  const properties = client.requestProblemInfo ? { reasonString: reason } : undefined;
+  if (qos === 1) client.send({ cmd: 'puback', messageId: id, reasonCode: RC.notAuthorized, ...(properties ? { properties } : {}) });
+  else if (qos === 2) client.send({ cmd: 'pubrec', messageId: id, reasonCode: RC.notAuthorized, ...(properties ? { properties } : {}) });
+}

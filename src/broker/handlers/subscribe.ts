@@ -1,0 +1,76 @@
+// SUBSCRIBE: each filter is validated, limited and authorized on its own; a refused filter gets a
+// failure code in SUBACK while the others succeed [MQTT-3.9.3]. Retained messages follow SUBACK.
+import type { ISubscribePacket } from '../../protocol/codec.js';
+import { protocolError } from '../../protocol/errors.js';
+import { RC } from '../../protocol/reason-codes.js';
+import { parseSharedFilter, validateTopicFilter } from '../../protocol/topic.js';
+import type { Client } from '../client.js';
+import type { QoS } from '../message.js';
+import type { Subscription } from '../session.js';
+
+export function handleSubscribe(client: Client, packet: ISubscribePacket): void {
+  const broker = client.broker;
+  const limits = broker.limits;
+  const session = client.session!;
+  const v5 = client.version === 5;
+  const subscriptionId = v5 ? packet.properties?.subscriptionIdentifier : undefined;
+  if (subscriptionId === 0) throw protocolError('Subscription Identifier must not be 0'); // [MQTT-3.8.2.1.2]
+  const granted: number[] = [];
+  const refusals: string[] = [];
+  const fresh: { sub: Subscription; existed: boolean }[] = [];
+
+  packet.subscriptions.forEach((request, i) => {
+    const key = request.topic;
+    const fail = (code: number, why: string) => {
+      granted.push(v5 ? code : RC.unspecified);
+      refusals.push(`${key}: ${why}`);
+    };
+    if (i >= limits.maxFiltersPerSubscribe) return fail(RC.quotaExceeded, `more than ${limits.maxFiltersPerSubscribe} filters in one SUBSCRIBE`);
+    const error = validateTopicFilter(key, limits);
+    if (error !== null) return fail(RC.topicFilterInvalid, `invalid topic filter (${error})`);
+    const shared = parseSharedFilter(key);
+    // No Local on a shared subscription is a protocol error [MQTT-3.8.3-4].
+    if (shared && request.nl) throw protocolError('No Local must not be set on a shared subscription');
+    if (!session.subscriptions.has(key) && session.subscriptions.size >= limits.maxSubscriptionsPerConnection) {
+      return fail(RC.quotaExceeded, `subscription limit of ${limits.maxSubscriptionsPerConnection} reached`);
+    }
+    if (!client.permissions.canSubscribe(key)) return fail(RC.notAuthorized, `not authorized: iot:Subscribe on topicfilter ${key}`);
+    const qos = Math.min(request.qos, 2) as QoS;
+    const result = broker.subscribe(session, key, {
+      qos,
+      noLocal: v5 && request.nl === true,
+      retainAsPublished: v5 && request.rap === true,
+      retainHandling: v5 ? ((request.rh ?? 0) as 0 | 1 | 2) : 0,
+      subscriptionId,
+    });
+    granted.push(qos);
+    fresh.push({ sub: result.subscription, existed: result.existed });
+  });
+
+  const properties = v5 && refusals.length > 0 && client.requestProblemInfo ? { reasonString: refusals.join('; ').slice(0, 1000) } : undefined;
+  client.send({ cmd: 'suback', messageId: packet.messageId!, granted, ...(properties ? { properties } : {}) });
+  if (refusals.length > 0) client.logger.info({ refusals }, 'subscribe refused in part');
+
+  for (const { sub, existed } of fresh) sendRetained(client, sub, existed);
+}
+
+/**
+ * Retained messages for a new subscription: Retain Handling 0 always, 1 only if the subscription
+ * is new, 2 never [MQTT-3.3.1-9, 3.3.1-10]; never for a shared subscription [MQTT-3.8.4-?, v5 4.8.2].
+ */
+function sendRetained(client: Client, sub: Subscription, existed: boolean): void {
+  if (sub.group !== undefined || sub.retainHandling === 2 || (sub.retainHandling === 1 && existed)) return;
+  const messages = client.broker.retainedFor(sub.filter);
+  for (const message of messages) {
+    if (!client.permissions.canReceive(message.topic)) continue;
+    client.deliver(
+      {
+        message,
+        qos: (message.qos < sub.qos ? message.qos : sub.qos) as QoS,
+        retain: true, // [MQTT-3.3.1-8]
+        subscriptionIds: sub.subscriptionId === undefined ? undefined : [sub.subscriptionId],
+      },
+      null,
+    );
+  }
+}

@@ -1,0 +1,143 @@
+// The `switchboard` command line.
+import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { startServer } from '../server.js';
+
+const HELP = `Usage: switchboard <command> [options]
+
+Commands:
+  start              start a Switchboard node (MQTT over WebSocket on /mqtt and over TCP)
+  config             print the effective configuration (after file, environment and flags) and exit
+  help               show this help
+  version            print the version
+
+Options for start and config:
+  -c, --config FILE        configuration file (JSON or YAML); also SWITCHBOARD_CONFIG
+      --http-host HOST     HTTP/WebSocket listener address (default 0.0.0.0)
+      --http-port PORT     HTTP/WebSocket listener port (default 8080; 0 = any free port)
+      --mqtt-host HOST     MQTT/TCP listener address (default 0.0.0.0)
+      --mqtt-port PORT     MQTT/TCP listener port (default 1883; 0 = any free port)
+      --no-http            do not open the HTTP/WebSocket listener
+      --no-mqtt            do not open the MQTT/TCP listener
+      --anonymous MODE     loopback (default) | everyone | nobody
+      --log-level LEVEL    fatal | error | warn | info | debug | trace | silent
+      --set PATH=VALUE     set any configuration field, e.g. --set limits.maxPayloadBytes=65536
+                           (repeatable)
+
+Every field can also be set by environment variable: limits.maxPayloadBytes is
+SWITCHBOARD_LIMITS__MAX_PAYLOAD_BYTES; see docs/configuration.md.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const command = argv[0] && !argv[0].startsWith('-') ? argv[0] : argv.includes('--version') ? 'version' : 'help';
+  const rest = argv[0] === command ? argv.slice(1) : argv;
+  switch (command) {
+    case 'help':
+      process.stdout.write(HELP);
+      return;
+    case 'version':
+      process.stdout.write(version() + '\n');
+      return;
+    case 'start':
+    case 'config':
+      return runWithConfig(command, rest);
+    default:
+      process.stderr.write(`switchboard: unknown command '${command}'\n\n${HELP}`);
+      process.exitCode = 2;
+  }
+}
+
+async function runWithConfig(command: 'start' | 'config', args: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        config: { type: 'string', short: 'c' },
+        'http-host': { type: 'string' },
+        'http-port': { type: 'string' },
+        'mqtt-host': { type: 'string' },
+        'mqtt-port': { type: 'string' },
+        'no-http': { type: 'boolean' },
+        'no-mqtt': { type: 'boolean' },
+        anonymous: { type: 'string' },
+        'log-level': { type: 'string' },
+        set: { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+  } catch (err) {
+    process.stderr.write(`switchboard ${command}: ${(err as Error).message}\n\n${HELP}`);
+    process.exitCode = 2;
+    return;
+  }
+  const v = parsed.values;
+  if (v.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const overrides: Record<string, unknown> = {};
+  if (v['http-host'] !== undefined) overrides['listeners.http.host'] = v['http-host'];
+  if (v['http-port'] !== undefined) overrides['listeners.http.port'] = v['http-port'];
+  if (v['mqtt-host'] !== undefined) overrides['listeners.mqtt.host'] = v['mqtt-host'];
+  if (v['mqtt-port'] !== undefined) overrides['listeners.mqtt.port'] = v['mqtt-port'];
+  if (v['no-http']) overrides['listeners.http'] = false;
+  if (v['no-mqtt']) overrides['listeners.mqtt'] = false;
+  if (v.anonymous !== undefined) overrides['auth.anonymous'] = v.anonymous;
+  if (v['log-level'] !== undefined) overrides['log.level'] = v['log-level'];
+  for (const item of v.set ?? []) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) {
+      process.stderr.write(`switchboard ${command}: --set expects PATH=VALUE, got '${item}'\n`);
+      process.exitCode = 2;
+      return;
+    }
+    overrides[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  let config;
+  try {
+    config = loadConfig({ file: v.config, overrides });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`switchboard: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+  if (command === 'config') {
+    process.stdout.write(JSON.stringify(config, null, 2) + '\n');
+    return;
+  }
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(`switchboard: cannot start: ${e.code === 'EADDRINUSE' ? `address in use (${e.message})` : e.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  let signals = 0;
+  const onSignal = (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      server.logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    server.logger.info({ signal }, 'shutting down');
+    server.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,19 @@
+// Counters and gauges shared by logs, /metrics and the console. Plain fields: the publish path
+// increments them without a function call or a label look-up.
+export class Counters {
+  connectionsAccepted = 0;
+  connectionsRefused = 0;
+  connectionsClosed = 0;
+  protocolErrors = 0;
+  messagesReceived = 0;
+  messagesPublished = 0;
+  messagesDelivered = 0;
+  bytesReceived = 0;
+  /** QoS 0 messages dropped because a subscriber's outbound buffer was full. */
+  qos0Dropped = 0;
+  /** QoS 1/2 messages dropped because a session queue was full (oldest first). */
+  queueDropped = 0;
+  /** Messages not sent because they exceed the client's Maximum Packet Size [MQTT-3.1.2-25]. */
+  oversizeDropped = 0;
+  expiredDropped = 0;
+}

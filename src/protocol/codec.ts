@@ -1,0 +1,143 @@
+// Bytes <-> packets. mqtt-packet does the parsing and encoding; this module adds what a server
+// needs around it: a packet size bound enforced from the fixed header, before the body is buffered
+// (so a client announcing a 200 MB packet costs us nothing), and one parser per connection that
+// switches to v5 property parsing once it has seen a v5 CONNECT.
+import mqttPacket from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
+import { ProtocolError, malformed } from './errors.js';
+import { RC } from './reason-codes.js';
+
+export type { Packet } from 'mqtt-packet';
+export type {
+  IConnectPacket,
+  IPublishPacket,
+  ISubscribePacket,
+  IUnsubscribePacket,
+  IPubackPacket,
+  IPubrecPacket,
+  IPubrelPacket,
+  IPubcompPacket,
+  IDisconnectPacket,
+  ISubscription,
+  UserProperties,
+} from 'mqtt-packet';
+
+export type ProtocolVersion = 3 | 4 | 5;
+
+interface Sink {
+  onPacket(packet: Packet): void;
+  onError(err: ProtocolError): void;
+}
+
+/**
+ * Splits a byte stream into whole MQTT packets and parses each one.
+ * Invariant: `pending` never holds more than one packet's bytes, bounded by maxPacketBytes.
+ */
+export class PacketReader {
+  private readonly parser: ReturnType<typeof mqttPacket.parser>;
+  private readonly sink: Sink;
+  private maxPacketBytes: number;
+  private pending: Buffer | null = null;
+  private failed = false;
+  private current: Packet | null = null;
+  private parseError: Error | null = null;
+
+  constructor(maxPacketBytes: number, sink: Sink) {
+    this.maxPacketBytes = maxPacketBytes;
+    this.sink = sink;
+    this.parser = mqttPacket.parser({ protocolVersion: 4 });
+    this.parser.on('packet', (p: Packet) => {
+      this.current = p;
+    });
+    this.parser.on('error', (e: Error) => {
+      this.parseError = e;
+    });
+  }
+
+  push(chunk: Buffer): void {
+    if (this.failed) return;
+    let buf = chunk;
+    if (this.pending !== null) {
+      buf = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    let offset = 0;
+    const end = buf.length;
+    while (offset < end && !this.failed) {
+      // Fixed header: 1 byte type/flags, then the Remaining Length as a variable byte integer
+      // of at most 4 bytes [MQTT-2.2.3], [MQTT-1.5.5-1].
+      let length = 0;
+      let multiplier = 1;
+      let pos = offset + 1;
+      let complete = false;
+      for (let i = 0; i < 4; i++) {
+        if (pos >= end) break;
+        const byte = buf[pos++]!;
+        length += (byte & 0x7f) * multiplier;
+        multiplier *= 128;
+        if ((byte & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+        if (i === 3) {
+          return this.fail(malformed('remaining length is longer than 4 bytes'));
+        }
+      }
+      if (!complete) break;
+      const total = pos - offset + length;
+      if (total > this.maxPacketBytes) {
+        return this.fail(
+          new ProtocolError('packet-too-large', RC.packetTooLarge, `packet of ${total} bytes exceeds the maximum of ${this.maxPacketBytes}`),
+        );
+      }
+      if (offset + total > end) break;
+      const packet = this.parseOne(buf.subarray(offset, offset + total));
+      if (packet === null) return;
+      offset += total;
+      this.sink.onPacket(packet);
+    }
+    if (offset < end && !this.failed) {
+      // Copy so that a large socket chunk is not kept alive by a small unfinished tail.
+      this.pending = Buffer.from(buf.subarray(offset));
+    }
+  }
+
+  /** A v5 client may lower what we accept only for what we send; this is what we accept. */
+  setMaxPacketBytes(n: number): void {
+    this.maxPacketBytes = n;
+  }
+
+  private parseOne(bytes: Buffer): Packet | null {
+    this.current = null;
+    this.parseError = null;
+    this.parser.parse(bytes);
+    // Both fields are set by the parser's synchronous callbacks above, which TS cannot see.
+    const error = this.parseError as Error | null;
+    if (error !== null || this.current === null) {
+      const message = error ? error.message : 'packet could not be parsed';
+      this.fail(classifyParseError(message));
+      return null;
+    }
+    return this.current;
+  }
+
+  private fail(err: ProtocolError): void {
+    this.failed = true;
+    this.pending = null;
+    this.sink.onError(err);
+  }
+}
+
+function classifyParseError(message: string): ProtocolError {
+  if (/protocol version/i.test(message)) {
+    return new ProtocolError('unsupported-protocol-version', RC.unsupportedProtocolVersion, message);
+  }
+  if (/protocolId/i.test(message)) {
+    return new ProtocolError('unsupported-protocol', RC.unsupportedProtocolVersion, message);
+  }
+  return malformed(message);
+}
+
+export function encode(packet: Packet, protocolVersion: ProtocolVersion): Buffer {
+  return mqttPacket.generate(packet, { protocolVersion });
+}

@@ -1,0 +1,39 @@
+// What the broker sees of a network connection, whatever carries it (TCP, TLS, WebSocket).
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
+
+/** Receives a connection's events; the broker implements it once per connection. */
+export interface ConnectionHandler {
+  onData(chunk: Buffer): void;
+  onDrain(): void;
+  onClose(hadError: boolean): void;
+}
+
+export interface UpgradeRequest {
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+export interface Connection {
+  readonly transport: TransportKind;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** TLS SNI server name, when there was one. */
+  readonly serverName: string | undefined;
+  /** The HTTP upgrade request of a WebSocket connection (its query and headers feed the authorizer). */
+  readonly request: UpgradeRequest | undefined;
+  setHandler(handler: ConnectionHandler): void;
+  /** Queues bytes; writes in one tick are coalesced into one syscall (and one WebSocket frame each). */
+  write(bytes: Buffer): void;
+  /** Bytes accepted by write() and not yet handed to the kernel. */
+  bufferedBytes(): number;
+  /** Flushes what is queued, then closes. */
+  end(): void;
+  /** Closes at once, discarding what is queued. */
+  destroy(): void;
+  readonly closed: boolean;
+}
+
+/** Accepts new connections from every listener. */
+export type ConnectionAcceptor = (connection: Connection) => void;

@@ -1,0 +1,118 @@
+// MQTT over TCP and TLS.
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { Connection, ConnectionAcceptor, ConnectionHandler, TransportKind } from './connection.js';
+import { corkUntilNextTick } from './cork.js';
+
+const kConnection = Symbol('switchboard.connection');
+
+class TcpConnection implements Connection {
+  readonly transport: TransportKind;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly serverName: string | undefined;
+  readonly request = undefined;
+  private handler: ConnectionHandler | null = null;
+  closed = false;
+  readonly socket: net.Socket;
+
+  constructor(socket: net.Socket, transport: TransportKind) {
+    this.socket = socket;
+    this.transport = transport;
+    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.remotePort = socket.remotePort ?? 0;
+    this.serverName = transport === 'tls' ? ((socket as tls.TLSSocket).servername || undefined) : undefined;
+  }
+
+  setHandler(handler: ConnectionHandler): void {
+    this.handler = handler;
+  }
+
+  write(bytes: Buffer): void {
+    if (this.closed) return;
+    corkUntilNextTick(this.socket);
+    this.socket.write(bytes);
+  }
+
+  bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.socket.end();
+    // A peer that never reads would keep a half-closed socket forever.
+    this.socket.setTimeout(5000, () => this.socket.destroy());
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  static onData(this: net.Socket, chunk: Buffer): void {
+    const c = (this as any)[kConnection] as TcpConnection;
+    c.handler?.onData(chunk);
+  }
+  static onDrain(this: net.Socket): void {
+    const c = (this as any)[kConnection] as TcpConnection;
+    c.handler?.onDrain();
+  }
+  static onClose(this: net.Socket, hadError: boolean): void {
+    const c = (this as any)[kConnection] as TcpConnection;
+    if (c.closed) return;
+    c.closed = true;
+    c.handler?.onClose(hadError);
+  }
+  static onError(this: net.Socket): void {
+    // 'close' follows; errors such as ECONNRESET are a normal way for clients to leave.
+  }
+}
+
+export function normalizeAddress(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAcceptor): void {
+  socket.setNoDelay(true);
+  const connection = new TcpConnection(socket, kind);
+  (socket as any)[kConnection] = connection;
+  socket.on('data', TcpConnection.onData);
+  socket.on('drain', TcpConnection.onDrain);
+  socket.on('close', TcpConnection.onClose);
+  socket.on('error', TcpConnection.onError);
+  accept(connection);
+}
+
+export interface TcpListenOptions {
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string; ca?: string | undefined } | undefined;
+}
+
+export async function listenTcp(options: TcpListenOptions, accept: ConnectionAcceptor): Promise<net.Server> {
+  let server: net.Server;
+  if (options.tls) {
+    server = tls.createServer(
+      {
+        cert: readFileSync(options.tls.cert),
+        key: readFileSync(options.tls.key),
+        ...(options.tls.ca ? { ca: readFileSync(options.tls.ca) } : {}),
+      },
+      (socket) => adopt(socket, 'tls', accept),
+    );
+    // A failed TLS handshake must not take the server down.
+    server.on('tlsClientError', () => {});
+  } else {
+    server = net.createServer((socket) => adopt(socket, 'tcp', accept));
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}

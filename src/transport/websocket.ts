@@ -1,0 +1,136 @@
+// MQTT over WebSocket on the shared HTTP server: the upgrade on /mqtt becomes a Connection whose
+// upgrade request (query string and headers) is kept for the authorizer.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Connection, ConnectionAcceptor, ConnectionHandler, TransportKind, UpgradeRequest } from './connection.js';
+import { corkUntilNextTick } from './cork.js';
+import { normalizeAddress } from './tcp.js';
+
+const kConnection = Symbol('switchboard.connection');
+export const MQTT_WS_PATH = '/mqtt';
+// [MQTT-6.0.0-3] the client includes "mqtt"; MQTT 3.1 clients historically used "mqttv3.1".
+const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
+
+class WsConnection implements Connection {
+  readonly transport: TransportKind;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly serverName: string | undefined;
+  readonly request: UpgradeRequest;
+  private handler: ConnectionHandler | null = null;
+  closed = false;
+  readonly ws: WebSocket;
+  private readonly socket: Socket;
+
+  constructor(ws: WebSocket, req: IncomingMessage, transport: TransportKind) {
+    this.ws = ws;
+    this.socket = req.socket;
+    this.transport = transport;
+    this.remoteAddress = normalizeAddress(req.socket.remoteAddress);
+    this.remotePort = req.socket.remotePort ?? 0;
+    this.serverName = (req.socket as any).servername || undefined;
+    this.request = { url: req.url ?? '/', headers: req.headers };
+  }
+
+  setHandler(handler: ConnectionHandler): void {
+    this.handler = handler;
+  }
+
+  write(bytes: Buffer): void {
+    if (this.closed) return;
+    corkUntilNextTick(this.socket);
+    this.ws.send(bytes, { binary: true, compress: false });
+  }
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.ws.close(1000);
+    this.socket.setTimeout(5000, () => this.socket.destroy());
+  }
+
+  destroy(): void {
+    this.ws.terminate();
+  }
+
+  static onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    const c = (this as any)[kConnection] as WsConnection;
+    // MQTT is carried in binary frames [MQTT-6.0.0-1]; a text frame is a protocol violation.
+    if (!isBinary) {
+      c.ws.close(1003, 'MQTT requires binary frames');
+      return;
+    }
+    const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    c.handler?.onData(chunk);
+  }
+  static onClose(this: WebSocket): void {
+    const c = (this as any)[kConnection] as WsConnection;
+    if (c.closed) return;
+    c.closed = true;
+    c.handler?.onClose(false);
+  }
+  static onError(this: WebSocket): void {
+    // 'close' follows.
+  }
+  static onDrain(this: Socket): void {
+    const c = (this as any)[kConnection] as WsConnection | undefined;
+    c?.handler?.onDrain();
+  }
+}
+
+export interface WebSocketEndpoint {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  close(): void;
+}
+
+export function createWebSocketEndpoint(
+  options: { secure: boolean; maxPacketBytes: number },
+  accept: ConnectionAcceptor,
+): WebSocketEndpoint {
+  const wss = new WebSocketServer({
+    noServer: true,
+    // The MQTT layer enforces the packet size; this only caps one frame so the bound holds early.
+    maxPayload: Math.max(options.maxPacketBytes * 2, 1 << 20),
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols(protocols) {
+      for (const p of SUBPROTOCOLS) if (protocols.has(p)) return p;
+      return false;
+    },
+  });
+  const kind: TransportKind = options.secure ? 'wss' : 'ws';
+  return {
+    handleUpgrade(req, socket, head) {
+      const path = (req.url ?? '/').split('?', 1)[0];
+      if (path !== MQTT_WS_PATH) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      const offered = req.headers['sec-websocket-protocol'];
+      if (offered !== undefined && !String(offered).split(',').some((p) => SUBPROTOCOLS.includes(p.trim()))) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      socket.on('error', () => {});
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const connection = new WsConnection(ws, req, kind);
+        (ws as any)[kConnection] = connection;
+        (req.socket as any)[kConnection] = connection;
+        (req.socket as Socket).setNoDelay(true);
+        ws.on('message', WsConnection.onMessage);
+        ws.on('close', WsConnection.onClose);
+        ws.on('error', WsConnection.onError);
+        req.socket.on('drain', WsConnection.onDrain);
+        accept(connection);
+      });
+    },
+    close() {
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,378 @@
+// Limits (client id length, connection count, subscriptions per connection) and robustness
+// against hostile or broken peers (malformed bytes, no CONNECT, second CONNECT, garbage,
+// truncated packets, stalled readers). After each abuse the server must still be alive and
+// serving. Also checks that connect/disconnect log lines identify the client.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { IConnackPacket, IDisconnectPacket, ISubackPacket } from 'mqtt-packet';
+import {
+  assertServes,
+  connectClient,
+  disconnect,
+  sleep,
+  subscriber,
+  uid,
+  waitUntil,
+  type ProtocolVersion,
+} from '../helpers/clients.js';
+import { rawConnect, type RawClient } from '../helpers/raw-client.js';
+import { rssBytes, type LogLine, type TestServer } from '../helpers/server.js';
+import { freshServer, installCleanup, useServer } from '../helpers/suite.js';
+
+installCleanup();
+const vname = (v: ProtocolVersion) => (v === 4 ? 'v3.1.1' : 'v5');
+const code = (ack: IConnackPacket, v: ProtocolVersion) => (v === 5 ? ack.reasonCode : ack.returnCode);
+
+describe('limits', () => {
+  const server = useServer({ limits: { connectTimeoutMs: 500 } });
+
+  for (const v of [4, 5] as const) {
+    test(`${vname(v)}: a client id longer than 128 bytes is refused (v5 0x85, v3.1.1 rc 2)`, async () => {
+      const raw = await rawConnect('tcp', server(), { protocolVersion: v });
+      const ack = await raw.connect({ clientId: 'x'.repeat(129) });
+      assert.equal(code(ack, v), v === 5 ? 0x85 : 2);
+      await raw.waitClosed();
+
+      // 128 bytes is fine (multi-byte characters count as bytes: 64 x 'é' = 128 bytes).
+      const ok = await rawConnect('tcp', server(), { protocolVersion: v });
+      assert.equal(code(await ok.connect({ clientId: 'é'.repeat(64) }), v), 0);
+      const tooLong = await rawConnect('tcp', server(), { protocolVersion: v });
+      assert.notEqual(code(await tooLong.connect({ clientId: 'é'.repeat(65) }), v), 0, '130 bytes in 65 characters');
+    });
+  }
+
+  test('limits.maxConnections=2: the extra connection is refused (v5 0x97), a slot frees on close', async () => {
+    const srv = await freshServer({ limits: { maxConnections: 2 } });
+    try {
+      const a = await connectClient(srv, { protocolVersion: 5 });
+      await connectClient(srv, { protocolVersion: 4, transport: 'ws' });
+
+      const extra5 = await rawConnect('tcp', srv, { protocolVersion: 5 });
+      const ack5 = await extra5.connect().catch((err: Error) => assert.fail(`v5: expected CONNACK 0x97: ${err.message}`));
+      assert.equal(ack5.reasonCode, 0x97, 'Quota exceeded');
+      await extra5.waitClosed();
+
+      const extraWs = await rawConnect('ws', srv, { protocolVersion: 4 }).catch(() => undefined);
+      if (extraWs) {
+        if (!extraWs.closed) extraWs.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: uid('extra'), clean: true, keepalive: 0 });
+        await extraWs.waitClosed();
+        const ack4 = extraWs.received<IConnackPacket>('connack')[0];
+        if (ack4) assert.notEqual(ack4.returnCode, 0, 'v3.1.1 over ws: not accepted');
+      }
+
+      await disconnect(a.client);
+      await waitUntil(() => a.inbox.closed, 2_000, 'a to close');
+      // The server may take a moment to account for the closed socket.
+      let replacement;
+      const deadline = Date.now() + 3_000;
+      for (;;) {
+        try {
+          replacement = await connectClient(srv, { protocolVersion: 5 });
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await sleep(100);
+        }
+      }
+      assert.equal(replacement.connack.reasonCode, 0);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  for (const v of [4, 5] as const) {
+    test(`${vname(v)}: limits.maxSubscriptionsPerConnection=3: further filters get ${v === 5 ? '0x97' : '0x80'}`, async () => {
+      const srv = await freshServer({ limits: { maxSubscriptionsPerConnection: 3 } });
+      try {
+        const raw = await rawConnect('tcp', srv, { protocolVersion: v });
+        await raw.connect();
+        const root = uid('subs');
+        const fail = v === 5 ? 0x97 : 0x80;
+        raw.send({
+          cmd: 'subscribe',
+          messageId: 1,
+          subscriptions: [0, 1, 2, 3, 4].map((i) => ({ topic: `${root}/${i}`, qos: 1 as const })),
+        });
+        const s1 = (await raw.expect('suback')) as ISubackPacket;
+        assert.deepEqual(s1.granted, [1, 1, 1, fail, fail]);
+
+        raw.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: `${root}/5`, qos: 0 }] });
+        assert.deepEqual(((await raw.expect('suback')) as ISubackPacket).granted, [fail]);
+
+        // Re-subscribing to an existing filter replaces it; it is not an extra subscription.
+        raw.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: `${root}/0`, qos: 0 }] });
+        assert.deepEqual(((await raw.expect('suback')) as ISubackPacket).granted, [0]);
+
+        // Unsubscribing frees a slot.
+        raw.send({ cmd: 'unsubscribe', messageId: 4, unsubscriptions: [`${root}/1`] });
+        await raw.expect('unsuback');
+        raw.send({ cmd: 'subscribe', messageId: 5, subscriptions: [{ topic: `${root}/6`, qos: 1 }] });
+        assert.deepEqual(((await raw.expect('suback')) as ISubackPacket).granted, [1]);
+        assert.equal(raw.closed, false);
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
+});
+
+describe('robustness: the server survives broken peers', () => {
+  const server = useServer({ limits: { connectTimeoutMs: 500 } });
+
+  test('no CONNECT at all: closed after limits.connectTimeoutMs (500 ms)', async () => {
+    for (const transport of ['tcp', 'ws'] as const) {
+      const raw = await rawConnect(transport, server(), { protocolVersion: 4 });
+      const closedAt = await raw.waitClosed(4_000);
+      const elapsed = closedAt - raw.openedAt;
+      assert.ok(elapsed >= 300 && elapsed <= 3_000, `${transport}: closed after ${elapsed} ms`);
+      assert.equal(raw.packets.length, 0, 'nothing is sent to a client that never connected');
+    }
+    await assertServes(server());
+  });
+
+  test('garbage first packet (an HTTP request on the MQTT port): closed promptly', async () => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 4 });
+    raw.sendBytes(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    const closedAt = await raw.waitClosed(3_000);
+    assert.ok(closedAt - raw.openedAt < 3_000);
+    assert.equal(raw.received('connack').length, 0);
+    await assertServes(server());
+  });
+
+  test('a first packet that is not CONNECT (PINGREQ) closes the connection [MQTT-3.1.0-1]', async () => {
+    for (const v of [4, 5] as const) {
+      const raw = await rawConnect('tcp', server(), { protocolVersion: v });
+      raw.send({ cmd: 'pingreq' });
+      await raw.waitClosed(3_000);
+      assert.equal(raw.received('pingresp').length, 0);
+    }
+    await assertServes(server());
+  });
+
+  test('random bytes over WebSocket close the connection', async () => {
+    const raw = await rawConnect('ws', server(), { protocolVersion: 4 });
+    raw.sendBytes(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02, 0x03]));
+    await raw.waitClosed(3_000);
+    await assertServes(server());
+  });
+
+  const malformed: Array<[string, number[]]> = [
+    ['reserved packet type 0', [0x00, 0x00]],
+    ['PUBREL with wrong fixed-header flags [MQTT-3.6.1-1]', [0x60, 0x02, 0x00, 0x01]],
+    ['SUBSCRIBE with wrong fixed-header flags [MQTT-3.8.1-1]', [0x80, 0x08, 0x00, 0x01, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x00]],
+    ['PUBLISH with QoS 3 [MQTT-3.3.1-4]', [0x36, 0x07, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x00, 0x01]],
+    ['remaining length with 5 continuation bytes', [0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]],
+    ['SUBSCRIBE with no topic filters [MQTT-3.8.3-3]', [0x82, 0x02, 0x00, 0x01]],
+    ['PUBLISH topic with invalid UTF-8 [MQTT-1.5.3-1]', [0x30, 0x05, 0x00, 0x02, 0xc3, 0x28, 0x78]],
+    ['PUBLISH topic containing U+0000 [MQTT-1.5.3-2]', [0x30, 0x05, 0x00, 0x02, 0x61, 0x00, 0x78]],
+  ];
+  for (const [name, bytes] of malformed) {
+    test(`malformed after CONNECT: ${name} -> closed`, async () => {
+      for (const v of [4, 5] as const) {
+        const raw = await rawConnect('tcp', server(), { protocolVersion: v });
+        await raw.connect();
+        // v5 SUBSCRIBE and PUBLISH carry a properties length byte; adapt the v3.1.1 bytes.
+        raw.sendBytes(v === 5 ? toV5(bytes) : bytes);
+        await raw.waitClosed(3_000);
+        if (v === 5) {
+          const d = raw.received<IDisconnectPacket>('disconnect')[0];
+          if (d) assert.ok(d.reasonCode! >= 0x80, `DISCONNECT reason 0x${d.reasonCode?.toString(16)} is an error`);
+        }
+      }
+      await assertServes(server());
+    });
+  }
+
+  for (const v of [4, 5] as const) {
+    test(`${vname(v)}: a second CONNECT on a live connection is a protocol error [MQTT-3.1.0-2]`, async () => {
+      const raw = await rawConnect('tcp', server(), { protocolVersion: v });
+      await raw.connect();
+      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: v, clientId: uid('second'), clean: true, keepalive: 0 });
+      await raw.waitClosed(3_000);
+      assert.equal(raw.received('connack').length, 1, 'no second CONNACK');
+      if (v === 5) {
+        const d = raw.received<IDisconnectPacket>('disconnect')[0];
+        assert.ok(d, `expected DISCONNECT 0x82, got ${raw.describe()}`);
+        assert.equal(d.reasonCode, 0x82);
+      }
+      await assertServes(server());
+    });
+  }
+
+  test('truncated CONNECT then silence: closed by the connect timeout', async () => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 4 });
+    raw.sendBytes([0x10, 0x20, 0x00, 0x04, 0x4d, 0x51]); // claims 32 bytes, sends 4
+    const closedAt = await raw.waitClosed(4_000);
+    assert.ok(closedAt - raw.openedAt <= 3_000, `closed after ${closedAt - raw.openedAt} ms`);
+    await assertServes(server());
+  });
+
+  test('truncated PUBLISH then silence: closed by keep-alive', async () => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 4 });
+    await raw.connect({ keepalive: 1 });
+    const t0 = Date.now();
+    raw.sendBytes([0x30, 0x64, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x01, 0x02]); // claims 100 bytes
+    const closedAt = await raw.waitClosed(6_000);
+    assert.ok(closedAt - t0 <= 4_000, `closed after ${closedAt - t0} ms`);
+    await assertServes(server());
+  });
+
+  test('unsupported protocol level: CONNACK rc 1 (or v5 0x84) and close [MQTT-3.1.2-2]', async () => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 4 });
+    // CONNECT "MQTT" level 6, clean, keepalive 0, client id "x".
+    raw.sendBytes([0x10, 13, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x06, 0x02, 0x00, 0x00, 0x00, 0x01, 0x78]);
+    await raw.waitClosed(3_000);
+    const ack = raw.received<IConnackPacket>('connack')[0];
+    if (ack) assert.ok(ack.returnCode === 1 || ack.returnCode === 0x84, `return code ${ack.returnCode}`);
+    await assertServes(server());
+  });
+
+  test('wrong protocol name: closed without a successful CONNACK [MQTT-3.1.2-1]', async () => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 4 });
+    raw.sendBytes([0x10, 13, 0x00, 0x04, 0x4d, 0x51, 0x58, 0x58, 0x04, 0x02, 0x00, 0x00, 0x00, 0x01, 0x78]);
+    await raw.waitClosed(3_000);
+    for (const a of raw.received<IConnackPacket>('connack')) assert.notEqual(a.returnCode, 0);
+    await assertServes(server());
+  });
+
+  test('a burst of 200 connections that close abruptly', async () => {
+    const raws: RawClient[] = [];
+    for (let i = 0; i < 200; i++) {
+      const r = await rawConnect(i % 2 ? 'ws' : 'tcp', server(), { protocolVersion: i % 4 < 2 ? 4 : 5 });
+      if (i % 3 === 0) await r.connect();
+      raws.push(r);
+    }
+    for (const r of raws) r.destroy();
+    await sleep(300);
+    await assertServes(server());
+  });
+});
+
+/**
+ * Rewrites a v3.1.1 fixture for v5 by inserting the empty properties section (one 0x00 byte)
+ * where v5 has one, so the packet is malformed for the same reason in both versions.
+ */
+function toV5(bytes: number[]): number[] {
+  const [b0, len] = bytes as [number, number];
+  const type = b0 >> 4;
+  if (bytes.length < 4 || len >= 0x80) return bytes;
+  let at = -1;
+  if (type === 8) at = 4; // SUBSCRIBE: after the packet identifier
+  if (type === 3) {
+    // PUBLISH: after the topic name and (QoS > 0) the packet identifier
+    const topicLen = (bytes[2]! << 8) | bytes[3]!;
+    at = 4 + topicLen + (((b0 >> 1) & 3) > 0 ? 2 : 0);
+  }
+  if (at < 0 || at > bytes.length) return bytes;
+  return [b0, len + 1, ...bytes.slice(2, at), 0x00, ...bytes.slice(at)];
+}
+
+describe('stalled subscribers do not hold others back (limits.maxOutboundBufferBytes default)', () => {
+  const MESSAGES = 2_000;
+  const PAYLOAD = 10 * 1024; // 2,000 x 10 KB = ~20 MB to the stalled subscriber
+  const RSS_GROWTH_LIMIT = 150 * 1024 * 1024;
+
+  for (const transport of ['tcp', 'ws'] as const) {
+    test(`${transport}: a subscriber that stops reading does not stall the topic or grow the server`, { timeout: 90_000 }, async () => {
+      const srv: TestServer = await freshServer();
+      try {
+        const topic = uid('stall');
+        const stalled = await rawConnect(transport, srv, { protocolVersion: 4 });
+        await stalled.connect();
+        stalled.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] });
+        await stalled.expect('suback');
+        stalled.pause();
+
+        const healthy = await subscriber(srv, topic, 1, { protocolVersion: 5, transport });
+        const pub = await connectClient(srv, { protocolVersion: 5 });
+
+        // Warm up so the baseline includes JIT and buffers for this traffic shape.
+        const payload = Buffer.alloc(PAYLOAD, 0x61);
+        const WARM = 20;
+        for (let i = 0; i < WARM; i++) await pub.client.publishAsync(topic, payload, { qos: 1 });
+        await healthy.inbox.waitFor(WARM);
+        await sleep(200);
+        const rssBefore = rssBytes(srv.pid);
+        let rssMax = rssBefore;
+        const sampler = setInterval(() => {
+          try {
+            rssMax = Math.max(rssMax, rssBytes(srv.pid));
+          } catch {
+            // process gone: asserted below
+          }
+        }, 50);
+
+        const t0 = Date.now();
+        try {
+          // Publish in windows of 100 QoS 1 messages so the publisher itself is flow-controlled.
+          for (let i = 0; i < MESSAGES; i += 100) {
+            const batch = [];
+            for (let j = i; j < Math.min(i + 100, MESSAGES); j++) {
+              batch.push(pub.client.publishAsync(topic, payload, { qos: 1 }));
+            }
+            await Promise.all(batch);
+          }
+          await healthy.inbox.waitFor(WARM + MESSAGES, 30_000);
+        } finally {
+          clearInterval(sampler);
+        }
+        const elapsed = Date.now() - t0;
+        rssMax = Math.max(rssMax, rssBytes(srv.pid));
+        const growth = rssMax - rssBefore;
+        assert.equal(healthy.inbox.messages.length, WARM + MESSAGES, 'every QoS 1 message reached the healthy subscriber');
+        assert.ok(elapsed < 30_000, `healthy subscriber took ${elapsed} ms`);
+        assert.ok(
+          growth < RSS_GROWTH_LIMIT,
+          `RSS grew by ${(growth / 1048576).toFixed(1)} MB (from ${(rssBefore / 1048576).toFixed(1)} MB)`,
+        );
+        assert.ok(srv.isAlive());
+
+        // The server still serves new clients promptly.
+        await assertServes(srv);
+        stalled.destroy();
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
+});
+
+describe('logs', () => {
+  test('connect and disconnect log lines carry clientId and the remote address', async () => {
+    const srv = await freshServer({ logLevel: 'debug' });
+    try {
+      for (const transport of ['tcp', 'ws'] as const) {
+        const clientId = uid(`log-${transport}`);
+        const c = await connectClient(srv, { clientId, transport });
+        await disconnect(c.client);
+        const hasAddress = (l: LogLine) => JSON.stringify(l).includes('127.0.0.1');
+        const mentions = (l: LogLine) => JSON.stringify(l).includes(clientId);
+        const lines = async () => {
+          await srv.waitForLog((l) => mentions(l) && /disconnect|clos/i.test(String(l.msg)), 3_000);
+          return srv.logLines().filter(mentions);
+        };
+        const mine = await lines();
+        const connectLine = mine.find((l) => /connect/i.test(String(l.msg)) && !/disconnect/i.test(String(l.msg)));
+        const disconnectLine = mine.find((l) => /disconnect|clos/i.test(String(l.msg)));
+        assert.ok(connectLine, `${transport}: no connect line for ${clientId}: ${JSON.stringify(mine)}`);
+        assert.ok(disconnectLine, `${transport}: no disconnect line for ${clientId}`);
+        for (const l of [connectLine, disconnectLine]) {
+          assert.equal(l.clientId, clientId, `field clientId in ${JSON.stringify(l)}`);
+          assert.ok(hasAddress(l), `remote address in ${JSON.stringify(l)}`);
+        }
+      }
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('SIGTERM stops the server cleanly', async () => {
+    const srv = await freshServer();
+    const c = await connectClient(srv, { protocolVersion: 5 });
+    srv.kill('SIGTERM');
+    const { code: exitCode, signal } = await srv.exited;
+    assert.ok(exitCode === 0 || signal === 'SIGTERM', `exit code ${exitCode} signal ${signal}`);
+    await waitUntil(() => c.inbox.closed, 3_000, 'client to be closed');
+    await srv.stop();
+  });
+});

@@ -1,0 +1,277 @@
+// Publish/subscribe end to end over real sockets: QoS 0/1/2 on every transport x protocol
+// combination, v3.1.1 <-> v5 interop, QoS downgrade, wildcards, unsubscribe, $-topics and
+// shared subscriptions.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  COMBOS,
+  connectClient,
+  disconnect,
+  publishMany,
+  sleep,
+  subscriber,
+  uid,
+  type Connected,
+  type ProtocolVersion,
+  type Transport,
+} from '../helpers/clients.js';
+import { rawConnect } from '../helpers/raw-client.js';
+import { useServer } from '../helpers/suite.js';
+import type { IPubackPacket, ISubackPacket, ISubscribePacket } from 'mqtt-packet';
+
+const server = useServer();
+
+describe('basic pub/sub on every transport and protocol', () => {
+  for (const combo of COMBOS) {
+    for (const qos of [0, 1, 2] as const) {
+      test(`${combo.name}: QoS ${qos} round trip`, async () => {
+        const topic = `${uid('ps')}/q${qos}`;
+        const opts = { transport: combo.transport, protocolVersion: combo.version };
+        const sub = await subscriber(server(), topic, qos, opts);
+        const pub = await connectClient(server(), opts);
+        await pub.client.publishAsync(topic, `hello-${qos}`, { qos });
+        const [msg] = await sub.inbox.waitFor(1);
+        assert.equal(msg!.topic, topic);
+        assert.equal(msg!.text, `hello-${qos}`);
+        assert.equal(msg!.packet.qos, qos);
+        // A publish to a topic nobody else subscribes to is not echoed elsewhere.
+        await sleep(100);
+        assert.equal(sub.inbox.messages.length, 1, 'exactly one delivery');
+      });
+    }
+  }
+
+  test('SUBACK grants the requested QoS (0, 1, 2) on v3.1.1 and v5', async () => {
+    for (const protocolVersion of [4, 5] as const) {
+      const c = await connectClient(server(), { protocolVersion });
+      const root = uid('grant');
+      const granted = await c.client.subscribeAsync({ [`${root}/0`]: { qos: 0 }, [`${root}/1`]: { qos: 1 }, [`${root}/2`]: { qos: 2 } });
+      assert.deepEqual(
+        granted.map((g) => g.qos),
+        [0, 1, 2],
+      );
+    }
+  });
+});
+
+describe('v3.1.1 <-> v5 interop', () => {
+  const cases: Array<[string, { v: ProtocolVersion; t: Transport }, { v: ProtocolVersion; t: Transport }]> = [
+    ['v3.1.1 publisher (tcp) -> v5 subscriber (ws)', { v: 4, t: 'tcp' }, { v: 5, t: 'ws' }],
+    ['v5 publisher (ws) -> v3.1.1 subscriber (tcp)', { v: 5, t: 'ws' }, { v: 4, t: 'tcp' }],
+    ['v3.1.1 publisher (ws) -> v5 subscriber (tcp)', { v: 4, t: 'ws' }, { v: 5, t: 'tcp' }],
+    ['v5 publisher (tcp) -> v3.1.1 subscriber (ws)', { v: 5, t: 'tcp' }, { v: 4, t: 'ws' }],
+  ];
+  for (const [name, p, s] of cases) {
+    test(`${name}, QoS 0/1/2`, async () => {
+      const root = uid('interop');
+      const sub = await subscriber(server(), `${root}/#`, 2, { protocolVersion: s.v, transport: s.t });
+      const pub = await connectClient(server(), { protocolVersion: p.v, transport: p.t });
+      for (const qos of [0, 1, 2] as const) await pub.client.publishAsync(`${root}/q${qos}`, `x${qos}`, { qos });
+      const msgs = await sub.inbox.waitFor(3);
+      const byTopic = new Map(msgs.map((m) => [m.topic, m]));
+      for (const qos of [0, 1, 2] as const) {
+        const m = byTopic.get(`${root}/q${qos}`);
+        assert.ok(m, `missing QoS ${qos} message`);
+        assert.equal(m.text, `x${qos}`);
+        assert.equal(m.packet.qos, qos);
+      }
+    });
+  }
+});
+
+describe('delivered QoS = min(subscription QoS, publish QoS)', () => {
+  for (const protocolVersion of [4, 5] as const) {
+    test(`v${protocolVersion === 4 ? '3.1.1' : '5'} subscriber`, async () => {
+      const root = uid('minqos');
+      const pub = await connectClient(server(), { protocolVersion: 5 });
+      const seen: Array<{ sub: number; pub: number; got: number }> = [];
+      for (const subQos of [0, 1, 2] as const) {
+        const sub = await subscriber(server(), `${root}/s${subQos}/+`, subQos, { protocolVersion });
+        for (const pubQos of [0, 1, 2] as const) {
+          await pub.client.publishAsync(`${root}/s${subQos}/p${pubQos}`, 'x', { qos: pubQos });
+        }
+        const msgs = await sub.inbox.waitFor(3);
+        for (const m of msgs) {
+          const pubQos = Number(m.topic.slice(-1));
+          seen.push({ sub: subQos, pub: pubQos, got: m.packet.qos });
+        }
+      }
+      for (const s of seen) assert.equal(s.got, Math.min(s.sub, s.pub), `sub ${s.sub} pub ${s.pub}`);
+      assert.equal(seen.length, 9);
+    });
+  }
+});
+
+describe('topic filters', () => {
+  test('+ matches one level, # matches the parent and any depth [MQTT-4.7.1-2]', async () => {
+    const root = uid('wild');
+    const plus = await subscriber(server(), `${root}/+/c`, 1);
+    const hash = await subscriber(server(), `${root}/a/#`, 1);
+    const pub = await connectClient(server());
+    const topics = [`${root}/a/c`, `${root}/b/c`, `${root}/a/b/c`, `${root}/a`, `${root}/x/c/d`];
+    for (const t of topics) await pub.client.publishAsync(t, t, { qos: 1 });
+    await plus.inbox.waitFor(2);
+    await hash.inbox.waitFor(3);
+    await sleep(200);
+    assert.deepEqual(plus.inbox.texts().sort(), [`${root}/a/c`, `${root}/b/c`].sort());
+    assert.deepEqual(hash.inbox.texts().sort(), [`${root}/a/c`, `${root}/a/b/c`, `${root}/a`].sort());
+  });
+
+  test('topics are case sensitive and levels may be empty', async () => {
+    const root = uid('case');
+    const sub = await subscriber(server(), [`${root}/A`, `${root}//x`], 1);
+    const pub = await connectClient(server());
+    await pub.client.publishAsync(`${root}/a`, 'lower', { qos: 1 });
+    await pub.client.publishAsync(`${root}/A`, 'upper', { qos: 1 });
+    await pub.client.publishAsync(`${root}//x`, 'empty-level', { qos: 1 });
+    await sub.inbox.waitFor(2);
+    await sleep(200);
+    assert.deepEqual(sub.inbox.texts().sort(), ['empty-level', 'upper']);
+  });
+
+  test('UNSUBSCRIBE stops delivery', async () => {
+    for (const protocolVersion of [4, 5] as const) {
+      const topic = uid('unsub');
+      const sub = await subscriber(server(), topic, 1, { protocolVersion });
+      const pub = await connectClient(server());
+      await pub.client.publishAsync(topic, 'before', { qos: 1 });
+      await sub.inbox.waitFor(1);
+      await sub.client.unsubscribeAsync(topic);
+      await pub.client.publishAsync(topic, 'after', { qos: 1 });
+      await sleep(300);
+      assert.deepEqual(sub.inbox.texts(), ['before']);
+    }
+  });
+
+  test('publishing to a name with a wildcard is refused (v5: DISCONNECT 0x90) [MQTT-3.3.2-2]', async () => {
+    for (const protocolVersion of [4, 5] as const) {
+      const raw = await rawConnect('tcp', server(), { protocolVersion });
+      const ack = await raw.connect();
+      assert.equal(protocolVersion === 5 ? ack.reasonCode : ack.returnCode, 0);
+      raw.send({ cmd: 'publish', topic: 'a/+', payload: Buffer.from('x'), qos: 1, messageId: 1, dup: false, retain: false });
+      await raw.waitClosed(3_000);
+      assert.equal(raw.received('puback').length, 0, 'no PUBACK for an invalid topic name');
+      if (protocolVersion === 5) {
+        const [d] = raw.received<{ cmd: 'disconnect'; reasonCode?: number }>('disconnect');
+        assert.ok(d, `v5: expected DISCONNECT before close, got ${raw.describe()}`);
+        assert.equal(d.reasonCode, 0x90);
+      }
+    }
+  });
+
+  test('invalid filters get a SUBACK failure while the others in the same SUBSCRIBE succeed', async () => {
+    for (const protocolVersion of [4, 5] as const) {
+      const raw = await rawConnect('tcp', server(), { protocolVersion });
+      await raw.connect();
+      const root = uid('badfilter');
+      const packet: ISubscribePacket = {
+        cmd: 'subscribe',
+        messageId: 7,
+        subscriptions: [
+          { topic: `${root}/ok`, qos: 1 },
+          { topic: 'a/#/b', qos: 1 },
+          { topic: `${root}/+/ok`, qos: 2 },
+          { topic: 'a/b#', qos: 0 },
+          { topic: 'a+/b', qos: 0 },
+          { topic: `${root}/#`, qos: 0 },
+        ],
+      };
+      raw.send(packet);
+      const suback = (await raw.expect('suback')) as ISubackPacket;
+      const fail = protocolVersion === 5 ? 0x8f : 0x80;
+      assert.equal(suback.messageId, 7);
+      assert.deepEqual(suback.granted, [1, fail, 2, fail, fail, 0]);
+      assert.equal(raw.closed, false, 'an invalid filter is not a reason to close');
+
+      // The valid ones are live.
+      const pub = await connectClient(server());
+      await pub.client.publishAsync(`${root}/ok`, 'yes', { qos: 1 });
+      const p = await raw.expect('publish');
+      assert.equal((p as { topic: string }).topic, `${root}/ok`);
+    }
+  });
+});
+
+describe('$-topics are not matched by filters starting with a wildcard [MQTT-4.7.2-1]', () => {
+  test('# and +/... do not receive $-topic messages; an explicit $ filter does', async (t) => {
+    const name = `$sbtest${process.pid}`;
+    const topic = `${name}/x`;
+    const exact = await connectClient(server());
+    const subAck = await exact.client.subscribeAsync(`${name}/#`, { qos: 1 });
+    const pub = await connectClient(server());
+    let refused: string | undefined;
+    try {
+      const ack = (await pub.client.publishAsync(topic, 'dollar', { qos: 1 })) as IPubackPacket | undefined;
+      if (ack?.reasonCode !== undefined && ack.reasonCode >= 0x80) refused = `PUBACK 0x${ack.reasonCode.toString(16)}`;
+    } catch (err) {
+      refused = (err as Error).message;
+    }
+    if (subAck[0]!.qos >= 0x80) refused = `SUBSCRIBE ${name}/# refused`;
+    if (refused || pub.inbox.disconnects.length > 0 || pub.inbox.closed) {
+      t.skip(`the server refuses client publishes to $-topics (${refused ?? 'disconnected'}); nothing to route`);
+      return;
+    }
+    const hash = await subscriber(server(), '#', 1);
+    const plus = await subscriber(server(), '+/x', 1);
+    await pub.client.publishAsync(topic, 'dollar', { qos: 1 });
+    await exact.inbox.waitFor(2);
+    await sleep(300);
+    assert.equal(hash.inbox.messages.filter((m) => m.topic.startsWith('$')).length, 0, '# matched a $-topic');
+    assert.equal(plus.inbox.messages.filter((m) => m.topic.startsWith('$')).length, 0, '+/x matched a $-topic');
+  });
+});
+
+describe('shared subscriptions $share/{group}/{filter}', () => {
+  for (const protocolVersion of [4, 5] as const) {
+    test(`v${protocolVersion === 4 ? '3.1.1' : '5'}: 3 members share 30 messages, a plain subscriber gets all`, async () => {
+      const topic = `${uid('shared')}/t`;
+      const members: Connected[] = [];
+      for (let i = 0; i < 3; i++) {
+        members.push(
+          await subscriber(server(), `$share/g1/${topic}`, 1, {
+            protocolVersion,
+            transport: i === 1 ? 'ws' : 'tcp',
+          }),
+        );
+      }
+      const plain = await subscriber(server(), topic, 1, { protocolVersion });
+      const pub = await connectClient(server(), { protocolVersion });
+      await publishMany(pub.client, topic, 30, 1, 's');
+      await plain.inbox.waitFor(30, 5_000);
+      const total = () => members.reduce((n, m) => n + m.inbox.messages.length, 0);
+      const deadline = Date.now() + 5_000;
+      while (total() < 30 && Date.now() < deadline) await sleep(20);
+      await sleep(300);
+      const all = members.flatMap((m) => m.inbox.texts());
+      assert.equal(all.length, 30, `members received ${all.length} in total`);
+      assert.equal(new Set(all).size, 30, 'no message delivered to two members');
+      for (const m of members) for (const r of m.inbox.messages) assert.equal(r.topic, topic, 'delivered under the real topic');
+      assert.equal(plain.inbox.messages.length, 30);
+      assert.equal(new Set(plain.inbox.texts()).size, 30);
+    });
+  }
+
+  test('two groups on one topic each get every message once', async () => {
+    const topic = `${uid('shared2')}/t`;
+    const a = [await subscriber(server(), `$share/ga/${topic}`, 1), await subscriber(server(), `$share/ga/${topic}`, 1)];
+    const b = [await subscriber(server(), `$share/gb/${topic}`, 1), await subscriber(server(), `$share/gb/${topic}`, 1)];
+    const pub = await connectClient(server());
+    await publishMany(pub.client, topic, 10, 1);
+    const count = (g: typeof a) => g.reduce((n, m) => n + m.inbox.messages.length, 0);
+    const deadline = Date.now() + 5_000;
+    while ((count(a) < 10 || count(b) < 10) && Date.now() < deadline) await sleep(20);
+    await sleep(200);
+    assert.equal(count(a), 10);
+    assert.equal(count(b), 10);
+  });
+
+  test('a member that leaves no longer gets messages', async () => {
+    const topic = `${uid('shared3')}/t`;
+    const m1 = await subscriber(server(), `$share/g/${topic}`, 1);
+    const m2 = await subscriber(server(), `$share/g/${topic}`, 1);
+    await disconnect(m2.client);
+    const pub = await connectClient(server());
+    await publishMany(pub.client, topic, 10, 1);
+    await m1.inbox.waitFor(10, 5_000);
+  });
+});

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import mqttPacket from 'mqtt-packet';
+import { PacketReader, type Packet } from '../../src/protocol/codec.js';
+import type { ProtocolError } from '../../src/protocol/errors.js';
+
+function reader(max = 1024) {
+  const packets: Packet[] = [];
+  const errors: ProtocolError[] = [];
+  const r = new PacketReader(max, { onPacket: (p) => packets.push(p), onError: (e) => errors.push(e) });
+  return { r, packets, errors };
+}
+
+const connect5 = mqttPacket.generate(
+  { cmd: 'connect', protocolVersion: 5, clientId: 'c1', clean: true, keepalive: 30, properties: { sessionExpiryInterval: 10 } },
+  { protocolVersion: 5 },
+);
+const publish5 = mqttPacket.generate(
+  { cmd: 'publish', topic: 't', payload: Buffer.from('hello'), qos: 1, messageId: 7, retain: false, dup: false, properties: { contentType: 'text/plain' } },
+  { protocolVersion: 5 },
+);
+
+test('parses packets split at every byte boundary and packets glued together', () => {
+  const all = Buffer.concat([connect5, publish5, publish5]);
+  for (let split = 1; split < all.length; split++) {
+    const { r, packets, errors } = reader();
+    r.push(all.subarray(0, split));
+    r.push(all.subarray(split));
+    assert.equal(errors.length, 0);
+    assert.deepEqual(packets.map((p) => p.cmd), ['connect', 'publish', 'publish']);
+    const pub = packets[1] as mqttPacket.IPublishPacket;
+    assert.equal(pub.properties?.contentType, 'text/plain'); // v5 properties parsed after a v5 CONNECT
+    assert.equal(pub.messageId, 7);
+  }
+});
+
+test('refuses a packet larger than the bound from its header, before its body arrives', () => {
+  const { r, packets, errors } = reader(64);
+  // PUBLISH announcing 1,000,000 bytes: only the fixed header is sent.
+  r.push(Buffer.from([0x30, 0xc0, 0x84, 0x3d]));
+  assert.equal(packets.length, 0);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.code, 'packet-too-large');
+  assert.equal(errors[0]!.reasonCode, 0x95);
+});
+
+test('a remaining length longer than four bytes is malformed', () => {
+  const { r, errors } = reader();
+  r.push(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01]));
+  assert.equal(errors[0]?.code, 'malformed-packet');
+});
+
+test('garbage is reported once, and nothing is parsed after it', () => {
+  const { r, packets, errors } = reader();
+  r.push(Buffer.from([0x10, 0x04, 0x00, 0x01, 0x58, 0x00])); // CONNECT with protocol name "X"
+  r.push(connect5);
+  assert.equal(errors.length, 1);
+  assert.equal(packets.length, 0);
+});
+
+test('an unsupported protocol level is classified for CONNACK 0x84 / return code 1', () => {
+  const { r, errors } = reader();
+  const bad = Buffer.from(connect5);
+  bad[8] = 9; // protocol level byte: 2 (fixed header) + 2 + "MQTT"
+  r.push(bad);
+  assert.equal(errors[0]?.code, 'unsupported-protocol-version');
+});
