@@ -2,6 +2,7 @@
 // needs around it: a packet size bound enforced from the fixed header, before the body is buffered
 // (so a client announcing a 200 MB packet costs us nothing), and one parser per connection that
 // switches to v5 property parsing once it has seen a v5 CONNECT.
+import { isUtf8 } from 'node:buffer';
 import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { ProtocolError, malformed } from './errors.js';
@@ -108,6 +109,12 @@ export class PacketReader {
   }
 
   private parseOne(bytes: Buffer): Packet | null {
+    // mqtt-packet decodes strings leniently (bad bytes become U+FFFD); topics must be well-formed
+    // UTF-8 [MQTT-1.5.3-1], so check the raw bytes of the strings that name topics.
+    if (!topicsAreUtf8(bytes)) {
+      this.fail(malformed('topic is not well-formed UTF-8'));
+      return null;
+    }
     this.current = null;
     this.parseError = null;
     this.parser.parse(bytes);
@@ -126,6 +133,19 @@ export class PacketReader {
     this.pending = null;
     this.sink.onError(err);
   }
+}
+
+/**
+ * Checks the topic of a PUBLISH (the hot path, where a bad topic would be stored and forwarded).
+ * Filters in SUBSCRIBE are not checked here: a mangled filter matches nothing real.
+ */
+function topicsAreUtf8(bytes: Buffer): boolean {
+  if (bytes[0]! >> 4 !== 3) return true;
+  let pos = 1;
+  while ((bytes[pos++]! & 0x80) !== 0);
+  if (pos + 2 > bytes.length) return true; // too short: the parser reports it
+  const len = bytes.readUInt16BE(pos);
+  return isUtf8(bytes.subarray(pos + 2, Math.min(bytes.length, pos + 2 + len)));
 }
 
 function classifyParseError(message: string): ProtocolError {

@@ -235,12 +235,18 @@ describe('robustness: the server survives broken peers', () => {
     await assertServes(server());
   });
 
-  test('a burst of 200 connections that close abruptly', async () => {
+  test('a burst of 200 connections (half never send CONNECT) that close abruptly', async () => {
     const raws: RawClient[] = [];
-    for (let i = 0; i < 200; i++) {
-      const r = await rawConnect(i % 2 ? 'ws' : 'tcp', server(), { protocolVersion: i % 4 < 2 ? 4 : 5 });
-      if (i % 3 === 0) await r.connect();
-      raws.push(r);
+    for (let batch = 0; batch < 10; batch++) {
+      const opened = await Promise.all(
+        Array.from({ length: 20 }, async (_, j) => {
+          const i = batch * 20 + j;
+          const r = await rawConnect(i % 2 ? 'ws' : 'tcp', server(), { protocolVersion: i % 4 < 2 ? 4 : 5 });
+          if (i % 3 === 0) await r.connect();
+          return r;
+        }),
+      );
+      raws.push(...opened);
     }
     for (const r of raws) r.destroy();
     await sleep(300);
@@ -269,8 +275,12 @@ function toV5(bytes: number[]): number[] {
 
 describe('stalled subscribers do not hold others back (limits.maxOutboundBufferBytes default)', () => {
   const MESSAGES = 2_000;
-  const PAYLOAD = 10 * 1024; // 2,000 x 10 KB = ~20 MB to the stalled subscriber
+  const PAYLOAD = 16 * 1024; // 2,000 x 16 KB = ~32 MB offered to the stalled subscriber
   const RSS_GROWTH_LIMIT = 150 * 1024 * 1024;
+  // What a stalled reader can hold: its kernel receive buffer (not grown, since it never read)
+  // + the server's kernel send buffer (tcp_wmem max 4 MB) + limits.maxOutboundBufferBytes (1 MB)
+  // + framing slack. Everything else offered to it must have been dropped (QoS 0).
+  const STALLED_BYTES_LIMIT = 16 * 1024 * 1024;
 
   for (const transport of ['tcp', 'ws'] as const) {
     test(`${transport}: a subscriber that stops reading does not stall the topic or grow the server`, { timeout: 90_000 }, async () => {
@@ -326,6 +336,22 @@ describe('stalled subscribers do not hold others back (limits.maxOutboundBufferB
           `RSS grew by ${(growth / 1048576).toFixed(1)} MB (from ${(rssBefore / 1048576).toFixed(1)} MB)`,
         );
         assert.ok(srv.isAlive());
+
+        // Once it reads again, the stalled subscriber gets only what was buffered: the rest of
+        // its QoS 0 messages were dropped, not queued without bound.
+        stalled.resume();
+        let last = -1;
+        const quietBy = Date.now() + 15_000;
+        while (stalled.bytesReceived !== last && Date.now() < quietBy) {
+          last = stalled.bytesReceived;
+          await sleep(500);
+        }
+        const offered = MESSAGES * PAYLOAD;
+        assert.ok(
+          stalled.bytesReceived < STALLED_BYTES_LIMIT,
+          `stalled subscriber received ${(stalled.bytesReceived / 1048576).toFixed(1)} MB of ${(offered / 1048576).toFixed(0)} MB after resuming`,
+        );
+        assert.equal(stalled.closed, false, 'dropping QoS 0 is enough; the slow subscriber may stay connected');
 
         // The server still serves new clients promptly.
         await assertServes(srv);

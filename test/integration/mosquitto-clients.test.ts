@@ -10,7 +10,8 @@ import { useServer } from '../helpers/suite.js';
 const server = useServer();
 const SUB = '/usr/bin/mosquitto_sub';
 const PUB = '/usr/bin/mosquitto_pub';
-const skip = existsSync(SUB) && existsSync(PUB) ? false : 'mosquitto clients not installed (/usr/bin)';
+const STDBUF = '/usr/bin/stdbuf';
+const skip = [SUB, PUB, STDBUF].every((f) => existsSync(f)) ? false : 'needs /usr/bin/mosquitto_sub, mosquitto_pub and stdbuf';
 
 const VERSIONS = [
   { flag: 'mqttv311', name: 'v3.1.1' },
@@ -47,7 +48,8 @@ function run(cmd: string, args: string[], timeoutMs = 10_000): Promise<Run> {
  * `subscribed` resolves then, `done` when it exits.
  */
 function startSub(args: string[], timeoutMs = 15_000) {
-  const child = spawn(SUB, ['-d', '-F', FORMAT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // mosquitto_sub block-buffers stdout into a pipe; stdbuf -oL makes the SUBACK line visible now.
+  const child = spawn(STDBUF, ['-oL', SUB, '-d', '-F', FORMAT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let onSuback: () => void;
