@@ -1,15 +1,19 @@
 // Composition root: config -> logger -> store -> authorization -> broker -> listeners. Stops in
 // reverse. Nothing is global, so a test can run several servers in one process.
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import type net from 'node:net';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { Counters } from './metrics/counters.js';
 import { MemoryRetainedStore } from './store/retained-memory.js';
-import { anonymousAuthorization } from './auth/anonymous.js';
+import { seedAuthorizers } from './auth/authorizer-records.js';
+import { CustomAuthorization } from './auth/custom-authorization.js';
+import { FunctionPool } from './auth/function-pool.js';
+import { ResultCache } from './auth/result-cache.js';
+import { registerAuthorizerRoutes } from './api/authorizers.js';
+import { createHttpServer } from './api/http-server.js';
+import { MemoryAuthorizerStore } from './store/authorizer-store.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
 import { Client } from './broker/client.js';
@@ -33,16 +37,29 @@ export interface RunningServer {
 export interface StartOptions {
   logger?: Logger;
   authorization?: Authorization;
+  /** Directory that relative paths in the config (authorizer handlers, keys) are resolved against. */
+  baseDir?: string;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.log.level);
+  const baseDir = options.baseDir ?? process.cwd();
   const counters = new Counters();
   if (config.store.type !== 'memory') {
     logger.warn({ store: config.store.type }, 'only the memory store is available in this version; using memory');
   }
   const retained = new MemoryRetainedStore();
-  const authorization = options.authorization ?? anonymousAuthorization(config.auth.anonymous);
+  const authorizers = new MemoryAuthorizerStore();
+  seedAuthorizers(authorizers, config.auth, baseDir);
+  const pool = new FunctionPool({ size: config.auth.functionWorkers });
+  const custom = new CustomAuthorization({
+    config: config.auth,
+    authorizers,
+    pool,
+    cache: config.auth.resultCacheSize > 0 ? new ResultCache({ maxEntries: config.auth.resultCacheSize }) : null,
+    logger,
+  });
+  const authorization = options.authorization ?? custom;
   const broker = new Broker({ limits: config.limits, retained, counters, logger, authorization });
   const clients = new ClientRegistry(config.limits.connectTimeoutMs);
 
@@ -57,32 +74,23 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clients.add(client);
   };
 
-  let httpServer: http.Server | https.Server | undefined;
+  let app: ReturnType<typeof createHttpServer> | undefined;
   let wsEndpoint: ReturnType<typeof createWebSocketEndpoint> | undefined;
   const http_ = config.listeners.http;
   if (http_ !== false) {
-    const handler: http.RequestListener = (req, res) => {
-      if (req.url === '/healthz') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Not Found' }));
-    };
-    httpServer = http_.tls
-      ? https.createServer({ cert: readFileSync(http_.tls.cert), key: readFileSync(http_.tls.key) }, handler)
-      : http.createServer(handler);
-    wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes }, accept);
-    const endpoint = wsEndpoint;
-    httpServer.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
-    httpServer.on('clientError', (_err, socket) => socket.destroy());
-    const server = httpServer;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(http_.port, http_.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+    app = createHttpServer({ listener: http_, logger, adminToken: config.admin.token });
+    registerAuthorizerRoutes(app, {
+      store: authorizers,
+      scope: custom.scope,
+      pool,
+      baseDir,
+      testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
     });
+    await app.ready();
+    const endpoint = (wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes }, accept));
+    app.server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
+    app.server.on('clientError', (_err, socket) => socket.destroy());
+    await app.listen({ port: http_.port, host: http_.host });
   }
 
   let mqttServer: net.Server | undefined;
@@ -91,23 +99,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     try {
       mqttServer = await listenTcp(mqtt_, accept);
     } catch (err) {
-      httpServer?.close();
+      await app?.close();
+      await pool.close();
       throw err;
     }
   }
 
-  const httpPort = httpServer ? (httpServer.address() as AddressInfo).port : undefined;
+  const httpPort = app ? (app.server.address() as AddressInfo).port : undefined;
   const mqttPort = mqttServer ? (mqttServer.address() as AddressInfo).port : undefined;
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('stopping: closing listeners and disconnecting clients');
-      const closed: Promise<void>[] = [];
-      if (mqttServer) closed.push(new Promise((r) => mqttServer!.close(() => r())));
-      if (httpServer) {
-        closed.push(new Promise((r) => httpServer!.close(() => r())));
-      }
+      const closed: Promise<unknown>[] = [];
+      if (mqttServer) closed.push(new Promise<void>((r) => mqttServer!.close(() => r())));
       wsEndpoint?.close();
       // v5 clients are told why [MQTT-4.13]; wills are published as for any server-side close.
       for (const client of [...clients.all()]) {
@@ -115,8 +121,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         else client.finish('server-shutdown', true);
       }
       clients.stop();
-      (httpServer as http.Server | undefined)?.closeAllConnections?.();
+      if (app) {
+        (app.server as http.Server).closeAllConnections?.();
+        closed.push(app.close());
+      }
       await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 3000).unref())]);
+      await pool.close();
       logger.info('stopped');
     })());
 
@@ -126,12 +136,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       mqttPort,
       websocket: httpPort !== undefined ? `${http_ && http_.tls ? 'wss' : 'ws'}://${http_ ? http_.host : ''}:${httpPort}/mqtt` : undefined,
       store: 'memory',
-      anonymous: config.auth.anonymous,
+      authorizers: authorizers.list().map((a) => a.name),
+      defaultAuthorizer: authorizers.getDefault(),
+      anonymous: custom.anonymousMode,
     },
     'switchboard ready',
   );
-  if (config.auth.anonymous === 'loopback') {
-    logger.info('anonymous clients are accepted from loopback addresses only (auth.anonymous: loopback)');
+  if (custom.anonymousMode === 'loopback') {
+    logger.info('anonymous clients (no authorizer, no unauthenticated policy) are accepted from loopback addresses only');
+  } else if (custom.anonymousMode === 'everyone') {
+    logger.warn('anonymous clients are accepted from every address with every right (auth.anonymous: everyone)');
   }
   return { broker, clients, counters, logger, httpPort, mqttPort, stop };
 }

@@ -12,12 +12,21 @@ export interface ConnectRequest {
   will: { topic: string; retain: boolean } | undefined;
 }
 
+/** Lets authorization end a live connection (expired credentials, revoked rights). */
+export interface ConnectionControl {
+  disconnect(reasonCode: number, reason: string, why: string): void;
+}
+
 /** What one connected client may do; consulted on every publish, subscribe and delivery. */
 export interface ClientPermissions {
   canPublish(topic: string, retain: boolean): boolean;
   canSubscribe(filter: string): boolean;
   canReceive(topic: string): boolean;
-  /** Called once when the connection ends, to release timers (refresh, expiry). */
+  /** For logs: which rule decided a refusal (e.g. the policy statement). */
+  explain?(action: 'publish' | 'retain' | 'subscribe' | 'receive', name: string): string;
+  /** Called once the client is connected: start refresh and expiry timers. */
+  start?(control: ConnectionControl): void;
+  /** Called once when the connection ends, to release timers. */
   release?(): void;
 }
 

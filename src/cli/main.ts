@@ -3,12 +3,18 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { startServer } from '../server.js';
+import { authorizersCommand, testInvokeCommand } from './authorizers.js';
+import { policyCommand } from './policy-check.js';
+import { dirname, resolve } from 'node:path';
 
 const HELP = `Usage: switchboard <command> [options]
 
 Commands:
-  start              start a Switchboard node (MQTT over WebSocket on /mqtt and over TCP)
-  config             print the effective configuration (after file, environment and flags) and exit
+  start                   start a Switchboard node (MQTT over WebSocket on /mqtt and over TCP)
+  config                  print the effective configuration (after file, environment and flags) and exit
+  authorizers ...         create|list|describe|update|delete|set-default authorizers on a running node
+  test-invoke-authorizer  run an authorizer with given credentials, print AWS TestInvokeAuthorizer's output
+  policy check            decide an action on a resource against policy documents
   help               show this help
   version            print the version
 
@@ -29,6 +35,16 @@ Every field can also be set by environment variable: limits.maxPayloadBytes is
 SWITCHBOARD_LIMITS__MAX_PAYLOAD_BYTES; see docs/configuration.md.
 `;
 
+async function reportErrors(command: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    process.stderr.write(`switchboard ${command}: ${e.code && !String(e.message).startsWith(e.code) ? `${e.code}: ` : ''}${e.message}\n`);
+    process.exitCode = 1;
+  }
+}
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -47,6 +63,12 @@ export async function main(argv: string[]): Promise<void> {
     case 'start':
     case 'config':
       return runWithConfig(command, rest);
+    case 'authorizers':
+      return reportErrors(command, () => authorizersCommand(rest));
+    case 'test-invoke-authorizer':
+      return reportErrors(command, () => testInvokeCommand(rest));
+    case 'policy':
+      return reportErrors(command, async () => policyCommand(rest));
     default:
       process.stderr.write(`switchboard: unknown command '${command}'\n\n${HELP}`);
       process.exitCode = 2;
@@ -118,7 +140,7 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
   }
   let server;
   try {
-    server = await startServer(config);
+    server = await startServer(config, { baseDir: v.config ? dirname(resolve(v.config)) : process.cwd() });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     process.stderr.write(`switchboard: cannot start: ${e.code === 'EADDRINUSE' ? `address in use (${e.message})` : e.message}\n`);

@@ -121,8 +121,13 @@ export function validateConfig(tree: unknown): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;
-  if (config.limits.maxPayloadBytes > config.limits.maxPacketBytes) {
-    // Not an error: the packet bound wins. Said here so nobody expects larger payloads.
+  const names = new Set<string>();
+  for (const a of config.auth.authorizers) {
+    if (names.has(a.name)) throw new ConfigError(`invalid configuration:\n  auth.authorizers: the name ${a.name} is used twice`);
+    names.add(a.name);
+  }
+  if (config.auth.defaultAuthorizer !== undefined && !names.has(config.auth.defaultAuthorizer)) {
+    throw new ConfigError(`invalid configuration:\n  auth.defaultAuthorizer: no authorizer is named ${config.auth.defaultAuthorizer}`);
   }
   return config;
 }

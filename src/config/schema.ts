@@ -49,6 +49,52 @@ export const limitsSchema = z
   })
   .strict();
 
+export const authorizerSchema = z
+  .object({
+    name: z.string().regex(/^[\w=,@-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ = , @ -'),
+    type: z.enum(['function', 'http']),
+    handler: z.string().min(1).optional().describe('function: path of a JS module exporting handler'),
+    url: z.string().url().optional().describe('http: URL receiving the event as a JSON POST'),
+    status: z.enum(['ACTIVE', 'INACTIVE']).default('ACTIVE'),
+    tokenKeyName: z.string().min(1).max(128).optional(),
+    // AWS's default is signing on; it needs tokenKeyName and at least one public key.
+    signingDisabled: z.boolean().default(false),
+    tokenSigningPublicKeys: z.record(z.string(), z.string()).optional().describe('key name -> PEM text or PEM file path'),
+    timeoutMs: z.number().int().min(100).max(60000).default(5000),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.type === 'function' && !a.handler) ctx.addIssue({ code: 'custom', path: ['handler'], message: 'a function authorizer needs handler' });
+    if (a.type === 'http' && !a.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'an http authorizer needs url' });
+    if (!a.signingDisabled) {
+      if (!a.tokenKeyName) ctx.addIssue({ code: 'custom', path: ['tokenKeyName'], message: 'signing is enabled (signingDisabled: false), so tokenKeyName is required' });
+      if (!a.tokenSigningPublicKeys || Object.keys(a.tokenSigningPublicKeys).length === 0) {
+        ctx.addIssue({ code: 'custom', path: ['tokenSigningPublicKeys'], message: 'signing is enabled (signingDisabled: false), so at least one public key is required' });
+      }
+    }
+  });
+
+export const authSchema = z
+  .object({
+    // ARNs in policies are matched against arn:aws:iot:{region}:{accountId}:...
+    region: z.string().regex(/^[a-z0-9-]+$/).default('us-east-1'),
+    accountId: z.string().regex(/^\d{12}$/, 'must be 12 digits').default('123456789012'),
+    authorizers: z.array(authorizerSchema).max(100).default([]),
+    defaultAuthorizer: z.string().optional(),
+    // Policy for clients that name no authorizer when there is no default (a Cognito identity
+    // pool's unauthenticated role, in AWS terms). Documents as objects.
+    unauthenticatedPolicy: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]).optional(),
+    // Admission of clients that name no authorizer when neither a default authorizer nor an
+    // unauthenticated policy applies. Default: 'loopback' with no auth configuration at all,
+    // 'nobody' as soon as authorizers or an unauthenticated policy are configured.
+    anonymous: z.enum(['loopback', 'everyone', 'nobody']).optional(),
+    functionWorkers: z.number().int().min(1).max(64).default(2),
+    resultCacheSize: z.number().int().min(0).default(10000),
+    // TEST ONLY: lowers the 300 s minimum of refreshAfterInSeconds / disconnectAfterInSeconds.
+    testingMinimumTtlSeconds: z.number().int().min(1).max(300).optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     listeners: z
@@ -66,14 +112,15 @@ export const configSchema = z
       .strict()
       .default({ type: 'memory', path: './data' }),
     limits: limitsSchema.default(limitsSchema.parse({})),
-    auth: z
+    auth: authSchema.default(authSchema.parse({})),
+    admin: z
       .object({
-        // Who may connect without an authorizer until custom authorizers are configured:
-        // 'loopback' (default) admits anonymous clients from 127.0.0.0/8 and ::1 only.
-        anonymous: z.enum(['loopback', 'everyone', 'nobody']).default('loopback'),
+        // Bearer token for the admin API (/api/...) from non-loopback addresses; without one, the
+        // admin API answers loopback clients only.
+        token: z.string().min(16).optional(),
       })
       .strict()
-      .default({ anonymous: 'loopback' }),
+      .default({}),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -85,4 +132,6 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type Limits = z.infer<typeof limitsSchema>;
+export type AuthConfig = z.infer<typeof authSchema>;
+export type AuthorizerConfig = z.infer<typeof authorizerSchema>;
 export type ListenerConfig = z.infer<ReturnType<typeof listener>>;

@@ -117,6 +117,14 @@ const openClients = new Set<MqttClient>();
 
 export interface ConnectOptions extends IClientOptions {
   transport?: Transport;
+  /** Overrides the server's URL for `transport`, e.g. a /mqtt URL with a query string. */
+  url?: string;
+}
+
+/** Registers a client made outside `connectClient` so `closeAllClients` ends it too. */
+export function trackClient(client: MqttClient): void {
+  openClients.add(client);
+  client.on('end', () => openClients.delete(client));
 }
 
 /**
@@ -124,7 +132,7 @@ export interface ConnectOptions extends IClientOptions {
  * Rejects if the connection fails or is refused, or after `connectTimeout` (default 5 s).
  */
 export async function connectClient(server: TestServer, opts: ConnectOptions = {}): Promise<Connected> {
-  const { transport = 'tcp', ...rest } = opts;
+  const { transport = 'tcp', url, ...rest } = opts;
   const options: IClientOptions = {
     protocolVersion: 5,
     reconnectPeriod: 0,
@@ -133,7 +141,7 @@ export async function connectClient(server: TestServer, opts: ConnectOptions = {
     clientId: uid('c'),
     ...rest,
   };
-  const client = mqtt.connect(urlFor(server, transport), options);
+  const client = mqtt.connect(url ?? urlFor(server, transport), options);
   openClients.add(client);
   client.on('end', () => openClients.delete(client));
   const inbox = new Inbox(client);

@@ -21,6 +21,8 @@ export class RawClient {
   /** Indexes of packets already returned by `expect`. */
   private readonly taken = new Set<number>();
   readonly errors: Error[] = [];
+  /** When true, QoS 1/2 PUBLISHes are acknowledged (PUBACK / PUBREC, PUBREL -> PUBCOMP) on arrival. */
+  autoAck = false;
   closed = false;
   closedAt = 0;
   bytesReceived = 0;
@@ -30,12 +32,25 @@ export class RawClient {
   private readonly parser: ReturnType<typeof mqttPacket.parser>;
 
   private constructor(
-    private readonly io: { write(buf: Buffer): void; pause(): void; resume(): void; destroy(): void; end(): void },
+    private readonly io: {
+      write(buf: Buffer): void;
+      pause(): void;
+      resume(): void;
+      destroy(): void;
+      end(): void;
+      /** WebSocket only: a text frame, which MQTT forbids [MQTT-6.0.0-1]. */
+      text?(s: string): void;
+      /** WebSocket only: the subprotocol the server selected. */
+      protocol?(): string;
+    },
     opts: RawOptions,
   ) {
     this.protocolVersion = opts.protocolVersion;
     this.parser = mqttPacket.parser({ protocolVersion: opts.protocolVersion });
-    this.parser.on('packet', (p: Packet) => this.packets.push(p));
+    this.parser.on('packet', (p: Packet) => {
+      this.packets.push(p);
+      if (this.autoAck) this.ack(p);
+    });
     this.parser.on('error', (err: Error) => this.errors.push(err));
     open.add(this);
   }
@@ -65,10 +80,10 @@ export class RawClient {
     });
   }
 
-  /** Opens a WebSocket (subprotocol `mqtt`) to `url`; each write is one binary frame. */
-  static ws(url: string, opts: RawOptions): Promise<RawClient> {
+  /** Opens a WebSocket (subprotocol `mqtt` unless given) to `url`; each write is one binary frame. */
+  static ws(url: string, opts: RawOptions & { subprotocols?: string[] }): Promise<RawClient> {
     return new Promise((res, rej) => {
-      const ws = new WebSocket(url, ['mqtt']);
+      const ws = new WebSocket(url, opts.subprotocols ?? ['mqtt']);
       const client = new RawClient(
         {
           write: (b) => {
@@ -78,6 +93,8 @@ export class RawClient {
           resume: () => ws.resume(),
           destroy: () => ws.terminate(),
           end: () => ws.close(),
+          text: (t) => ws.send(t, { binary: false }),
+          protocol: () => ws.protocol,
         },
         opts,
       );
@@ -101,8 +118,19 @@ export class RawClient {
     open.delete(this);
   }
 
+  private ack(p: Packet): void {
+    if (p.cmd === 'publish' && p.qos === 1) this.send({ cmd: 'puback', messageId: p.messageId! });
+    else if (p.cmd === 'publish' && p.qos === 2) this.send({ cmd: 'pubrec', messageId: p.messageId! });
+    else if (p.cmd === 'pubrel') this.send({ cmd: 'pubcomp', messageId: p.messageId! });
+  }
+
+  /** The bytes of `packet` for this client's protocol version (to split, join or corrupt). */
+  encode(packet: Packet): Buffer {
+    return mqttPacket.generate(packet, { protocolVersion: this.protocolVersion });
+  }
+
   send(packet: Packet): void {
-    this.io.write(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }));
+    this.io.write(this.encode(packet));
   }
 
   sendBytes(bytes: Buffer | number[]): void {
@@ -163,6 +191,18 @@ export class RawClient {
         return rc === undefined ? cmd : `${cmd}(0x${rc.toString(16)})`;
       }),
     ) + (this.closed ? ' [closed]' : ' [open]');
+  }
+
+  /** WebSocket only: sends `s` as a text frame. */
+  sendText(s: string): void {
+    if (!this.io.text) throw new Error('sendText needs a WebSocket client');
+    this.io.text(s);
+  }
+
+  /** WebSocket only: the subprotocol the server selected ('' if none). */
+  get subprotocol(): string {
+    if (!this.io.protocol) throw new Error('subprotocol needs a WebSocket client');
+    return this.io.protocol();
   }
 
   pause(): void {

@@ -12,6 +12,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Limits } from '../../src/config/schema.js';
 
+/** The `auth` section as written in a config file (defaults filled in by the server). */
+export type AuthInput = Record<string, unknown>;
+
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const READY_MSG = 'switchboard ready';
@@ -25,6 +28,17 @@ export interface StartOptions {
   logLevel?: LogLevel;
   /** Passed as `--log-level` on the command line instead of in the config file. */
   cliLogLevel?: LogLevel;
+  /** The config file's `auth` section (authorizers, unauthenticatedPolicy, ...). */
+  auth?: AuthInput;
+  /**
+   * Start from this config file (YAML or JSON) instead of a generated one; listeners are moved
+   * to 127.0.0.1 on port 0 by command-line flags, and `limits`/`logLevel`/`auth` are ignored.
+   */
+  configFile?: string;
+  /** Extra command-line flags after `start --config FILE`. */
+  args?: string[];
+  /** Extra environment variables for the server process (authorizer handlers see them). */
+  env?: Record<string, string>;
 }
 
 export interface LogLine {
@@ -41,6 +55,8 @@ export interface TestServer {
   /** mqtt://127.0.0.1:{mqttPort} */
   mqttUrl: string;
   pid: number;
+  /** http://127.0.0.1:{httpPort}, the admin API's (and the CLI's --endpoint) address. */
+  httpUrl: string;
   /** Raw stdout lines, in order. */
   logs: string[];
   /** stderr text, for diagnostics. */
@@ -90,15 +106,24 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     store: { type: 'memory' },
     limits: options.limits ?? {},
     log: { level: options.logLevel ?? 'info' },
+    ...(options.auth !== undefined ? { auth: options.auth } : {}),
   };
   writeFileSync(configPath, JSON.stringify(config, null, 2));
 
-  const args = ['bin/switchboard.js', 'start', '--config', configPath];
+  const args = ['bin/switchboard.js', 'start', '--config', options.configFile ?? configPath];
+  if (options.configFile !== undefined) {
+    args.push('--http-host', '127.0.0.1', '--http-port', '0', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0');
+  }
   if (options.cliLogLevel) args.push('--log-level', options.cliLogLevel);
+  if (options.args) args.push(...options.args);
   // SWITCHBOARD_IT_ENTRY replaces bin/switchboard.js, e.g. with a shim that runs a reference
   // broker under the same contract, to tell a wrong test from a wrong server.
   if (process.env.SWITCHBOARD_IT_ENTRY) args[0] = process.env.SWITCHBOARD_IT_ENTRY;
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+  });
   children.add(child);
 
   const logs: string[] = [];
@@ -180,6 +205,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     mqttPort,
     wsUrl: `ws://127.0.0.1:${httpPort}/mqtt`,
     mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
     pid: child.pid!,
     logs,
     stderr: () => stderr,

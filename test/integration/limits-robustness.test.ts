@@ -4,7 +4,7 @@
 // serving. Also checks that connect/disconnect log lines identify the client.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { IConnackPacket, IDisconnectPacket, ISubackPacket } from 'mqtt-packet';
+import type { IConnackPacket, IDisconnectPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
 import {
   assertServes,
   connectClient,
@@ -13,6 +13,7 @@ import {
   subscriber,
   uid,
   waitUntil,
+  withTimeout,
   type ProtocolVersion,
 } from '../helpers/clients.js';
 import { rawConnect, type RawClient } from '../helpers/raw-client.js';
@@ -40,6 +41,37 @@ describe('limits', () => {
       assert.notEqual(code(await tooLong.connect({ clientId: 'é'.repeat(65) }), v), 0, '130 bytes in 65 characters');
     });
   }
+
+  test('topic limits (maxTopicLevels 8, maxTopicBytes 256): at the limit delivered, beyond it refused', async () => {
+    const root = uid('lvl'); // one level
+    const eight = `${root}/2/3/4/5/6/7/8`;
+    const nine = `${eight}/9`;
+    const long = `${root}/${'x'.repeat(256 - root.length)}`; // 257 bytes
+    const watcher = await subscriber(server(), `${root}/#`, 1);
+    for (const v of [4, 5] as const) {
+      const ok = await rawConnect('tcp', server(), { protocolVersion: v });
+      await ok.connect();
+      ok.send({ cmd: 'publish', topic: eight, payload: Buffer.from(`eight-v${v}`), qos: 1, messageId: 1, dup: false, retain: false });
+      await ok.expect('puback');
+      for (const [name, topic] of [['nine levels', nine], ['257 bytes', long]] as const) {
+        const raw = await rawConnect('tcp', server(), { protocolVersion: v });
+        await raw.connect();
+        raw.send({ cmd: 'publish', topic, payload: Buffer.from('too-far'), qos: 1, messageId: 1, dup: false, retain: false });
+        await Promise.race([raw.expect('puback').catch(() => undefined), raw.waitClosed().catch(() => undefined)]);
+        const puback = raw.received<{ cmd: 'puback'; reasonCode?: number }>('puback')[0];
+        assert.ok(raw.closed || (v === 5 && (puback?.reasonCode ?? 0) >= 0x80), `v${v} ${name}: accepted: ${raw.describe()}`);
+      }
+      const sub = await rawConnect('tcp', server(), { protocolVersion: v });
+      await sub.connect();
+      sub.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: eight, qos: 0 }, { topic: nine, qos: 0 }] });
+      const suback = (await sub.expect('suback')) as ISubackPacket;
+      assert.equal(suback.granted[0], 0);
+      assert.ok((suback.granted[1] as number) >= 0x80, `v${v}: a nine-level filter was granted`);
+    }
+    await watcher.inbox.waitFor(2);
+    await sleep(200);
+    assert.deepEqual(watcher.inbox.texts().sort(), ['eight-v4', 'eight-v5']);
+  });
 
   test('limits.maxConnections=2: the extra connection is refused (v5 0x97), a slot frees on close', async () => {
     const srv = await freshServer({ limits: { maxConnections: 2 } });
@@ -165,20 +197,90 @@ describe('robustness: the server survives broken peers', () => {
     ['SUBSCRIBE with no topic filters [MQTT-3.8.3-3]', [0x82, 0x02, 0x00, 0x01]],
     ['PUBLISH topic with invalid UTF-8 [MQTT-1.5.3-1]', [0x30, 0x05, 0x00, 0x02, 0xc3, 0x28, 0x78]],
     ['PUBLISH topic containing U+0000 [MQTT-1.5.3-2]', [0x30, 0x05, 0x00, 0x02, 0x61, 0x00, 0x78]],
+    // Packet identifiers of QoS > 0 PUBLISH, SUBSCRIBE and UNSUBSCRIBE are non-zero: v3.1.1
+    // [MQTT-2.3.1-1], v5 [MQTT-2.2.1-3].
+    ['PUBLISH QoS 1 with packet identifier 0 [MQTT-2.3.1-1]', [0x32, 0x07, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x00, 0x00]],
+    ['PUBLISH QoS 2 with packet identifier 0 [MQTT-2.3.1-1]', [0x34, 0x07, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x00, 0x00]],
+    ['SUBSCRIBE with packet identifier 0 [MQTT-2.3.1-1]', [0x82, 0x08, 0x00, 0x00, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x00]],
+    ['UNSUBSCRIBE with packet identifier 0 [MQTT-2.3.1-1]', [0xa2, 0x07, 0x00, 0x00, 0x00, 0x03, 0x61, 0x2f, 0x62]],
+    ['SUBSCRIBE requesting QoS 3 [MQTT-3.8.3-4]', [0x82, 0x08, 0x00, 0x01, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x03]],
   ];
-  for (const [name, bytes] of malformed) {
+  // Version-specific fixtures, already in that version's encoding.
+  const malformedV4: Array<[string, number[]]> = [
+    ['v3.1.1 SUBSCRIBE options with reserved bits set [MQTT-3.8.3-4]', [0x82, 0x08, 0x00, 0x01, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x04]],
+    ['v3.1.1 AUTH (reserved packet type 15)', [0xf0, 0x00]],
+  ];
+  const malformedV5: Array<[string, number[]]> = [
+    ['v5 SUBSCRIBE options with reserved bits 6-7 set [MQTT-3.8.3-5]', [0x82, 0x09, 0x00, 0x01, 0x00, 0x00, 0x03, 0x61, 0x2f, 0x62, 0xc0]],
+    ['v5 SUBSCRIBE with Retain Handling 3 (protocol error, §3.8.3.1)', [0x82, 0x09, 0x00, 0x01, 0x00, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x30]],
+    ['v5 PUBLISH from a client carrying a Subscription Identifier [MQTT-3.3.4-6]', [0x30, 0x09, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x02, 0x0b, 0x01, 0x78]],
+    ['v5 PUBLISH with Payload Format Indicator twice (protocol error, §3.3.2.3.2)', [0x30, 0x0b, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x04, 0x01, 0x01, 0x01, 0x01, 0x78]],
+    ['v5 AUTH without an authentication method in CONNECT (protocol error, §4.12)', [0xf0, 0x00]],
+  ];
+  const cases: Array<[string, number[], ReadonlyArray<4 | 5>]> = [
+    ...malformed.map(([n, b]) => [n, b, [4, 5]] as [string, number[], ReadonlyArray<4 | 5>]),
+    ...malformedV4.map(([n, b]) => [n, b, [4]] as [string, number[], ReadonlyArray<4 | 5>]),
+    ...malformedV5.map(([n, b]) => [n, b, [5]] as [string, number[], ReadonlyArray<4 | 5>]),
+  ];
+  for (const [name, bytes, versions] of cases) {
     test(`malformed after CONNECT: ${name} -> closed`, async () => {
-      for (const v of [4, 5] as const) {
+      const failures: string[] = [];
+      for (const v of versions) {
         const raw = await rawConnect('tcp', server(), { protocolVersion: v });
         await raw.connect();
-        // v5 SUBSCRIBE and PUBLISH carry a properties length byte; adapt the v3.1.1 bytes.
-        raw.sendBytes(v === 5 ? toV5(bytes) : bytes);
-        await raw.waitClosed(3_000);
+        // Shared fixtures are v3.1.1 bytes; v5 PUBLISH/SUBSCRIBE/UNSUBSCRIBE need a properties section.
+        raw.sendBytes(v === 5 && versions.length === 2 ? toV5(bytes) : bytes);
+        try {
+          await raw.waitClosed(2_000);
+        } catch {
+          failures.push(`${vname(v)}: not closed, got ${raw.describe()}`);
+          continue;
+        }
         if (v === 5) {
           const d = raw.received<IDisconnectPacket>('disconnect')[0];
-          if (d) assert.ok(d.reasonCode! >= 0x80, `DISCONNECT reason 0x${d.reasonCode?.toString(16)} is an error`);
+          if (d && d.reasonCode! < 0x80) failures.push(`v5: DISCONNECT reason 0x${d.reasonCode?.toString(16)} is not an error`);
         }
       }
+      assert.deepEqual(failures, []);
+      await assertServes(server());
+    });
+  }
+
+  // CONNECT "MQTT" level 5, clean, keepalive 0, the given properties, client id "x".
+  const connectV5WithProps = (props: number[]) => [0x10, 14 + props.length, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x05, 0x02, 0x00, 0x00, props.length, ...props, 0x00, 0x01, 0x78];
+  const badConnectsV5: Array<[string, number[]]> = [
+    ['v5 Receive Maximum 0 (protocol error, §3.1.2.11.3)', connectV5WithProps([0x21, 0x00, 0x00])],
+    ['v5 Maximum Packet Size 0 (protocol error, §3.1.2.11.4)', connectV5WithProps([0x27, 0x00, 0x00, 0x00, 0x00])],
+    ['v5 Session Expiry Interval given twice (protocol error, §3.1.2.11.2)', connectV5WithProps([0x11, 0, 0, 0, 10, 0x11, 0, 0, 0, 10])],
+  ];
+  for (const [name, bytes] of badConnectsV5) {
+    test(`malformed CONNECT: ${name} -> no successful CONNACK, closed`, async () => {
+      const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+      raw.sendBytes(bytes);
+      try {
+        await raw.waitClosed(2_000);
+      } catch {
+        assert.fail(`not closed, got ${raw.describe()}`);
+      }
+      for (const a of raw.received<IConnackPacket>('connack')) assert.ok(a.reasonCode! >= 0x80, `CONNACK 0x${a.reasonCode?.toString(16)}`);
+      await assertServes(server());
+    });
+  }
+
+  // CONNECT "MQTT" level 4, keepalive 0, client id "x", with the given flags byte.
+  const connectWithFlags = (flags: number) => [0x10, 13, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, flags, 0x00, 0x00, 0x00, 0x01, 0x78];
+  const badConnects: Array<[string, number[]]> = [
+    ['reserved flag bit set [MQTT-3.1.2-3]', connectWithFlags(0x03)],
+    ['Will QoS without the Will flag [MQTT-3.1.2-13]', connectWithFlags(0x0a)],
+    ['Will Retain without the Will flag [MQTT-3.1.2-15]', connectWithFlags(0x22)],
+    ['v3.1.1 password flag without user name flag [MQTT-3.1.2-22]', connectWithFlags(0x42)],
+  ];
+  for (const [name, bytes] of badConnects) {
+    test(`malformed CONNECT: ${name} -> closed without a successful CONNACK`, async () => {
+      const raw = await rawConnect('tcp', server(), { protocolVersion: 4 });
+      raw.sendBytes(bytes);
+      await raw.waitClosed(3_000);
+      for (const a of raw.received<IConnackPacket>('connack')) assert.notEqual(a.returnCode, 0);
       await assertServes(server());
     });
   }
@@ -263,7 +365,7 @@ function toV5(bytes: number[]): number[] {
   const type = b0 >> 4;
   if (bytes.length < 4 || len >= 0x80) return bytes;
   let at = -1;
-  if (type === 8) at = 4; // SUBSCRIBE: after the packet identifier
+  if (type === 8 || type === 10) at = 4; // SUBSCRIBE / UNSUBSCRIBE: after the packet identifier
   if (type === 3) {
     // PUBLISH: after the topic name and (QoS > 0) the packet identifier
     const topicLen = (bytes[2]! << 8) | bytes[3]!;
@@ -283,7 +385,7 @@ describe('stalled subscribers do not hold others back (limits.maxOutboundBufferB
   const STALLED_BYTES_LIMIT = 16 * 1024 * 1024;
 
   for (const transport of ['tcp', 'ws'] as const) {
-    test(`${transport}: a subscriber that stops reading does not stall the topic or grow the server`, { timeout: 90_000 }, async () => {
+    test(`${transport}: a subscriber that stops reading does not stall the topic or grow the server`, { timeout: 90_000 }, async (t) => {
       const srv: TestServer = await freshServer();
       try {
         const topic = uid('stall');
@@ -347,6 +449,10 @@ describe('stalled subscribers do not hold others back (limits.maxOutboundBufferB
           await sleep(500);
         }
         const offered = MESSAGES * PAYLOAD;
+        t.diagnostic(
+          `healthy got ${MESSAGES} x ${PAYLOAD} B in ${elapsed} ms; RSS +${(growth / 1048576).toFixed(1)} MB; ` +
+            `stalled got ${(stalled.bytesReceived / 1048576).toFixed(1)} MB of ${(offered / 1048576).toFixed(0)} MB`,
+        );
         assert.ok(
           stalled.bytesReceived < STALLED_BYTES_LIMIT,
           `stalled subscriber received ${(stalled.bytesReceived / 1048576).toFixed(1)} MB of ${(offered / 1048576).toFixed(0)} MB after resuming`,
@@ -361,6 +467,54 @@ describe('stalled subscribers do not hold others back (limits.maxOutboundBufferB
       }
     });
   }
+});
+
+describe('a stalled QoS 1 subscriber (online, not reading, not acking)', () => {
+  test('its backlog is bounded by maxInflightMessages + maxQueuedMessagesPerSession, newest kept', { timeout: 60_000 }, async (t) => {
+    const INFLIGHT = 20;
+    const QUEUED = 200;
+    const srv = await freshServer({ limits: { maxInflightMessages: INFLIGHT, maxQueuedMessagesPerSession: QUEUED } });
+    try {
+      const topic = uid('stall1');
+      const stalled = await rawConnect('tcp', srv, { protocolVersion: 5 });
+      await stalled.connect();
+      stalled.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+      await stalled.expect('suback');
+      stalled.pause();
+      const healthy = await subscriber(srv, topic, 1, { protocolVersion: 4 });
+      const pub = await connectClient(srv, { protocolVersion: 5 });
+      const COUNT = 3_000;
+      const payload = (i: number) => Buffer.concat([Buffer.from(`${i}:`), Buffer.alloc(4 * 1024, 0x62)]);
+      // Batches smaller than the queue limit, paced by the healthy subscriber, so only the
+      // stalled one ever has a backlog (the healthy one must not lose anything).
+      const BATCH = 50;
+      for (let i = 0; i < COUNT; i += BATCH) {
+        await Promise.all(Array.from({ length: BATCH }, (_, j) => pub.client.publishAsync(topic, payload(i + j), { qos: 1 })));
+        await healthy.inbox.waitFor(i + BATCH, 5_000);
+      }
+      assert.equal(healthy.inbox.messages.length, COUNT);
+
+      // Now read and acknowledge everything the stalled subscriber was kept.
+      stalled.autoAck = true;
+      stalled.resume();
+      for (const p of stalled.received<IPublishPacket>('publish')) stalled.send({ cmd: 'puback', messageId: p.messageId! });
+      let last = -1;
+      const quietBy = Date.now() + 15_000;
+      while (stalled.received('publish').length !== last && Date.now() < quietBy) {
+        last = stalled.received('publish').length;
+        await sleep(500);
+      }
+      const got = stalled.received<IPublishPacket>('publish').map((p) => Number(p.payload.toString('latin1', 0, 8).split(':')[0]));
+      const distinct = new Set(got);
+      t.diagnostic(`stalled QoS 1 subscriber was kept ${distinct.size} of ${COUNT} messages`);
+      assert.ok(distinct.size <= INFLIGHT + QUEUED + 20, `kept ${distinct.size} messages for a stalled subscriber`);
+      assert.ok(distinct.size >= QUEUED, `kept only ${distinct.size}`);
+      assert.ok(distinct.has(COUNT - 1), 'the newest message is among those kept');
+      assert.equal(stalled.closed, false);
+    } finally {
+      await srv.stop();
+    }
+  });
 });
 
 describe('logs', () => {
@@ -392,13 +546,16 @@ describe('logs', () => {
     }
   });
 
-  test('SIGTERM stops the server cleanly', async () => {
+  test('SIGTERM stops the server cleanly; v5 clients are told why', async () => {
     const srv = await freshServer();
     const c = await connectClient(srv, { protocolVersion: 5 });
+    const c4 = await connectClient(srv, { protocolVersion: 4, transport: 'ws' });
     srv.kill('SIGTERM');
-    const { code: exitCode, signal } = await srv.exited;
+    const { code: exitCode, signal } = await withTimeout(srv.exited, 8_000, 'exit after SIGTERM');
     assert.ok(exitCode === 0 || signal === 'SIGTERM', `exit code ${exitCode} signal ${signal}`);
-    await waitUntil(() => c.inbox.closed, 3_000, 'client to be closed');
+    await waitUntil(() => c.inbox.closed && c4.inbox.closed, 3_000, 'clients to be closed');
+    const d = c.inbox.disconnects[0];
+    if (d) assert.equal(d.reasonCode, 0x8b, 'Server shutting down');
     await srv.stop();
   });
 });

@@ -3,12 +3,13 @@
 // Receive Maximum and Maximum Packet Size in both directions.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { IDisconnectPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
+import type { IDisconnectPacket, IPubackPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
 import { connectClient, disconnect, sleep, subscriber, uid, waitUntil } from '../helpers/clients.js';
 import { rawConnect } from '../helpers/raw-client.js';
-import { useServer } from '../helpers/suite.js';
+import { freshServer, installCleanup, useServer } from '../helpers/suite.js';
 
 const server = useServer();
+installCleanup();
 
 describe('CONNACK properties', () => {
   test('advertises the configured limits (Receive Maximum, Maximum Packet Size, Topic Alias Maximum)', async () => {
@@ -19,10 +20,35 @@ describe('CONNACK properties', () => {
     assert.equal(p.receiveMaximum, 100);
     assert.equal(p.maximumPacketSize, 131072, 'a server that enforces a packet size limit must advertise it');
     assert.equal(p.topicAliasMaximum, 8);
+    // Features that work must not be announced as unavailable (v5 §3.2.2.3: absent means available).
+    assert.notEqual(p.retainAvailable, false);
+    assert.notEqual(p.wildcardSubscriptionAvailable, false);
+    assert.notEqual(p.sharedSubscriptionAvailable, false);
+    assert.notEqual(p.subscriptionIdentifiersAvailable, false);
+    assert.ok(p.maximumQoS === undefined || p.maximumQoS === 2 || p.maximumQoS === 1, `maximumQoS ${p.maximumQoS}`);
   });
 });
 
-describe('topic alias (client -> server)', () => {
+describe('Receive Maximum (client -> server)', () => {
+  test('more unreleased QoS 2 PUBLISHes than the server Receive Maximum -> DISCONNECT 0x93', async () => {
+    const srv = await freshServer({ limits: { maxInflightMessages: 2 } });
+    try {
+      const raw = await rawConnect('tcp', srv, { protocolVersion: 5 });
+      const ack = await raw.connect();
+      assert.equal(ack.properties?.receiveMaximum, 2);
+      for (const id of [1, 2, 3]) {
+        raw.send({ cmd: 'publish', topic: 'rm/in', payload: Buffer.from('x'), qos: 2, messageId: id, dup: false, retain: false });
+      }
+      await raw.waitClosed();
+      assert.equal(raw.received('pubrec').length, 2);
+      assert.equal(raw.received<IDisconnectPacket>('disconnect')[0]?.reasonCode, 0x93, raw.describe());
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('topic aliases', () => {
   test('a PUBLISH with an alias and an empty topic is delivered under the aliased topic', async () => {
     const topic = `${uid('alias')}/x`;
     const sub = await subscriber(server(), topic, 1, { protocolVersion: 4 });
@@ -79,6 +105,35 @@ describe('topic alias (client -> server)', () => {
     assert.ok(d.reasonCode === 0x82 || d.reasonCode === 0x94, `reason 0x${d.reasonCode?.toString(16)}`);
   });
 
+  test('server -> client aliases, if used, stay within the client Topic Alias Maximum [MQTT-3.3.2-11]', async () => {
+    const root = uid('alias-out');
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    await raw.connect({ properties: { topicAliasMaximum: 2 } });
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${root}/#`, qos: 0 }] });
+    await raw.expect('suback');
+    const pub = await connectClient(server(), { protocolVersion: 4 });
+    const sent: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const topic = `${root}/${i % 4}`;
+      sent.push(topic);
+      await pub.client.publishAsync(topic, String(i), { qos: 1 });
+    }
+    await waitUntil(() => raw.received('publish').length >= 20, 3_000, '20 publishes');
+    const aliases = new Map<number, string>();
+    const resolved = raw.received<IPublishPacket>('publish').map((p) => {
+      const alias = p.properties?.topicAlias;
+      if (alias !== undefined) {
+        assert.ok(alias >= 1 && alias <= 2, `alias ${alias} outside 1..2`);
+        if (p.topic) aliases.set(alias, p.topic);
+        else assert.ok(aliases.has(alias), `alias ${alias} used before it was set`);
+        return p.topic || aliases.get(alias)!;
+      }
+      assert.ok(p.topic.length > 0, 'empty topic without an alias');
+      return p.topic;
+    });
+    assert.deepEqual(resolved, sent);
+  });
+
   test('a subscriber advertising Topic Alias Maximum still gets correct topics', async () => {
     const root = uid('alias3');
     const sub = await subscriber(server(), `${root}/#`, 1, { protocolVersion: 5, properties: { topicAliasMaximum: 4 } });
@@ -125,6 +180,18 @@ describe('message expiry', () => {
     const [e, n] = await sub.inbox.waitFor(2);
     assert.ok(e!.packet.properties!.messageExpiryInterval! <= 30 && e!.packet.properties!.messageExpiryInterval! >= 29);
     assert.equal(n!.packet.properties?.messageExpiryInterval, undefined);
+  });
+
+  test('a retained message is delivered on subscribe with its remaining expiry interval', async () => {
+    const topic = uid('expiry-ret-left');
+    const pub = await connectClient(server(), { protocolVersion: 5 });
+    await pub.client.publishAsync(topic, 'aging', { qos: 1, retain: true, properties: { messageExpiryInterval: 60 } });
+    await sleep(2_100);
+    const sub = await subscriber(server(), topic, 1, { protocolVersion: 5 });
+    const [m] = await sub.inbox.waitFor(1);
+    const left = m!.packet.properties?.messageExpiryInterval;
+    assert.ok(left !== undefined && left <= 58 && left >= 50, `remaining ${left} after ~2 s [MQTT-3.3.2-6]`);
+    await pub.client.publishAsync(topic, '', { qos: 1, retain: true });
   });
 
   test('an expired retained message is not delivered on subscribe', async () => {
@@ -231,6 +298,14 @@ describe('subscription identifiers', () => {
 });
 
 describe('No Local', () => {
+  test('No Local on a shared subscription is a protocol error [MQTT-3.8.3-4]', async () => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    await raw.connect();
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `$share/g/${uid('nlshare')}`, qos: 1, nl: true }] });
+    await raw.waitClosed();
+    assert.equal(raw.received<IDisconnectPacket>('disconnect')[0]?.reasonCode, 0x82, raw.describe());
+  });
+
   test('own messages are not echoed with nl=1, are with nl=0 [MQTT-3.8.3-3]', async () => {
     const root = uid('nl');
     const self = await connectClient(server(), { protocolVersion: 5 });
@@ -258,6 +333,20 @@ describe('Request Problem Information', () => {
     assert.deepEqual(suback.granted, [0x8f]);
     assert.equal(suback.properties?.reasonString, undefined);
     assert.equal(suback.properties?.userProperties, undefined);
+  });
+
+  test('=0: a refused PUBLISH is acknowledged without a Reason String', async (t) => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    await raw.connect({ properties: { requestProblemInformation: false } });
+    // The server refuses client publishes to $-topics; any refusal will do.
+    raw.send({ cmd: 'publish', topic: '$refused/x', payload: Buffer.from('x'), qos: 1, messageId: 5, dup: false, retain: false });
+    const puback = (await raw.expect('puback')) as IPubackPacket;
+    if ((puback.reasonCode ?? 0) < 0x80) {
+      t.skip('publishing to $refused/x was accepted: no refusal to inspect');
+      return;
+    }
+    assert.equal(puback.properties?.reasonString, undefined);
+    assert.equal(puback.properties?.userProperties, undefined);
   });
 
   test('default (=1): the SUBACK failure is still well formed', async () => {

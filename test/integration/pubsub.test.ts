@@ -117,6 +117,31 @@ describe('topic filters', () => {
     assert.deepEqual(hash.inbox.texts().sort(), [`${root}/a/c`, `${root}/a/b/c`, `${root}/a`].sort());
   });
 
+  test('spec example: "/x" matches "+/+" and "/+" but not "+" [MQTT-4.7.1-3]', async () => {
+    const level = uid('lead');
+    const topic = `/${level}`;
+    const plusPlus = await subscriber(server(), '+/+', 1);
+    const slashPlus = await subscriber(server(), '/+', 1);
+    const plus = await subscriber(server(), '+', 1);
+    const pub = await connectClient(server());
+    await pub.client.publishAsync(topic, 'lead', { qos: 1 });
+    await plusPlus.inbox.waitFor(1, 3_000, (m) => m.topic === topic);
+    await slashPlus.inbox.waitFor(1, 3_000, (m) => m.topic === topic);
+    await sleep(200);
+    assert.equal(plus.inbox.messages.filter((m) => m.topic === topic).length, 0);
+  });
+
+  test('an empty payload is delivered as an empty message', async () => {
+    for (const protocolVersion of [4, 5] as const) {
+      const topic = uid('empty');
+      const sub = await subscriber(server(), topic, 1, { protocolVersion });
+      const pub = await connectClient(server(), { protocolVersion });
+      await pub.client.publishAsync(topic, '', { qos: 1 });
+      const [m] = await sub.inbox.waitFor(1);
+      assert.equal(m!.payload.length, 0);
+    }
+  });
+
   test('topics are case sensitive and levels may be empty', async () => {
     const root = uid('case');
     const sub = await subscriber(server(), [`${root}/A`, `${root}//x`], 1);
@@ -192,9 +217,91 @@ describe('topic filters', () => {
   });
 });
 
+describe('delivery guarantees', () => {
+  test('overlapping subscriptions: delivered at the maximum QoS of the matching ones [MQTT-3.3.5-1]', async () => {
+    for (const protocolVersion of [4, 5] as const) {
+      const root = uid('overlap');
+      const sub = await connectClient(server(), { protocolVersion });
+      await sub.client.subscribeAsync(`${root}/#`, { qos: 0 });
+      await sub.client.subscribeAsync(`${root}/a`, { qos: 2 });
+      await sub.client.subscribeAsync(`${root}/+`, { qos: 1 });
+      const pub = await connectClient(server());
+      await pub.client.publishAsync(`${root}/a`, 'o', { qos: 2 });
+      await sub.inbox.waitFor(1);
+      await sleep(300);
+      const qos = sub.inbox.messages.map((m) => m.packet.qos);
+      assert.ok(qos.length >= 1 && qos.length <= 3, `delivered ${qos.length} times`);
+      assert.equal(Math.max(...qos), 2, `QoS of the copies: ${qos}`);
+    }
+  });
+
+  test('QoS 1 messages on one topic keep their order, pipelined, over ws [MQTT-4.6.0-5]', async () => {
+    const topic = uid('order');
+    const sub = await subscriber(server(), topic, 1, { transport: 'ws', protocolVersion: 5 });
+    const pub = await connectClient(server(), { transport: 'ws', protocolVersion: 4 });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => pub.client.publishAsync(topic, `n${i}`, { qos: 1 })));
+    await sub.inbox.waitFor(200, 5_000);
+    assert.deepEqual(
+      sub.inbox.texts(),
+      Array.from({ length: 200 }, (_, i) => `n${i}`),
+    );
+  });
+
+  for (const protocolVersion of [4, 5] as const) {
+    test(`v${protocolVersion === 4 ? '3.1.1' : '5'}: a re-sent QoS 2 PUBLISH (same id, DUP=1) before PUBREL is delivered once [MQTT-4.3.3-10]`, async () => {
+      const topic = uid('qos2dup');
+      const sub = await subscriber(server(), topic, 2);
+      const raw = await rawConnect('tcp', server(), { protocolVersion });
+      await raw.connect();
+      const publish = { cmd: 'publish' as const, topic, payload: Buffer.from('once'), qos: 2 as const, messageId: 11, retain: false };
+      raw.send({ ...publish, dup: false });
+      await raw.expect('pubrec');
+      raw.send({ ...publish, dup: true });
+      await raw.expect('pubrec');
+      raw.send({ cmd: 'pubrel', messageId: 11 });
+      await raw.expect('pubcomp');
+      await sub.inbox.waitFor(1);
+      await sleep(300);
+      assert.deepEqual(sub.inbox.texts(), ['once']);
+      // After PUBCOMP the id is free again: a new message with id 11 is a new message.
+      raw.send({ ...publish, payload: Buffer.from('twice'), dup: false });
+      await raw.expect('pubrec');
+      raw.send({ cmd: 'pubrel', messageId: 11 });
+      await raw.expect('pubcomp');
+      await sub.inbox.waitFor(2);
+    });
+  }
+
+  test('v5 UNSUBACK: 0x00 for an existing subscription, 0x11 for none [MQTT-3.11.3]', async () => {
+    const root = uid('unsuback');
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    await raw.connect();
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${root}/a`, qos: 0 }] });
+    await raw.expect('suback');
+    raw.send({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: [`${root}/a`, `${root}/never`] });
+    const unsuback = (await raw.expect('unsuback')) as { granted: number[]; messageId: number };
+    assert.equal(unsuback.messageId, 2);
+    assert.deepEqual(unsuback.granted, [0x00, 0x11]);
+  });
+});
+
 describe('$-topics are not matched by filters starting with a wildcard [MQTT-4.7.2-1]', () => {
-  test('# and +/... do not receive $-topic messages; an explicit $ filter does', async (t) => {
-    const name = `$sbtest${process.pid}`;
+  test('a # subscriber never receives what a client publishes to a $-topic (routed or refused)', async () => {
+    const name = `$sbtest${process.pid}a`;
+    const hash = await subscriber(server(), '#', 1);
+    const plus = await subscriber(server(), '+/x', 1);
+    for (const protocolVersion of [5, 4] as const) {
+      const pub = await connectClient(server(), { protocolVersion });
+      // Refused publishes may reject (v5 PUBACK 0x87) or close the connection (v3.1.1).
+      pub.client.publish(`${name}/x`, 'dollar', { qos: 1 }, () => undefined);
+      await sleep(300);
+    }
+    assert.equal(hash.inbox.messages.filter((m) => m.topic.startsWith('$')).length, 0, '# matched a $-topic');
+    assert.equal(plus.inbox.messages.filter((m) => m.topic.startsWith('$')).length, 0, '+/x matched a $-topic');
+  });
+
+  test('an explicit $ filter receives the message while # and +/x do not', async (t) => {
+    const name = `$sbtest${process.pid}b`;
     const topic = `${name}/x`;
     const exact = await connectClient(server());
     const subAck = await exact.client.subscribeAsync(`${name}/#`, { qos: 1 });
@@ -208,7 +315,7 @@ describe('$-topics are not matched by filters starting with a wildcard [MQTT-4.7
     }
     if (subAck[0]!.qos >= 0x80) refused = `SUBSCRIBE ${name}/# refused`;
     if (refused || pub.inbox.disconnects.length > 0 || pub.inbox.closed) {
-      t.skip(`the server refuses client publishes to $-topics (${refused ?? 'disconnected'}); nothing to route`);
+      t.skip(`the server refuses client publishes to $-topics (${refused ?? 'disconnected'}), so none can be routed`);
       return;
     }
     const hash = await subscriber(server(), '#', 1);

@@ -247,6 +247,45 @@ describe('will messages', () => {
     assert.deepEqual(watcher.inbox.texts(), [], 'will must not be sent once the session reconnected [MQTT-3.1.3-9]');
   });
 
+  test('v5 Will Delay: a reconnect with Clean Start=1 ends the old session, so the will is published', async () => {
+    const willTopic = uid('willclean');
+    const clientId = uid('willclean-c');
+    const watcher = await subscriber(server(), willTopic, 1);
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    await raw.connect({
+      clientId,
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+      will: { topic: willTopic, payload: Buffer.from('session-replaced'), qos: 1, retain: false, properties: { willDelayInterval: 30 } },
+    });
+    raw.destroy();
+    await sleep(200);
+    const back = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    const ack = await back.connect({ clientId, clean: true });
+    assert.equal(ack.sessionPresent, false);
+    const [m] = await watcher.inbox.waitFor(1, 3_000);
+    assert.equal(m!.text, 'session-replaced');
+  });
+
+  test('v5 Will Delay: a takeover with Clean Start=0 within the delay does not publish the will', async () => {
+    const willTopic = uid('willtake');
+    const clientId = uid('willtake-c');
+    const watcher = await subscriber(server(), willTopic, 1);
+    const first = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    await first.connect({
+      clientId,
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+      will: { topic: willTopic, payload: Buffer.from('should-not'), qos: 1, retain: false, properties: { willDelayInterval: 2 } },
+    });
+    const second = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    const ack = await second.connect({ clientId, clean: false, properties: { sessionExpiryInterval: 60 } });
+    assert.equal(ack.sessionPresent, true);
+    await first.waitClosed();
+    await sleep(3_000);
+    assert.deepEqual(watcher.inbox.texts(), []);
+  });
+
   test('v5 will is published when the session expires before the will delay', async () => {
     const willTopic = uid('willexp');
     const watcher = await subscriber(server(), willTopic, 1);

@@ -11,6 +11,7 @@ import {
   sleep,
   subscriber,
   uid,
+  waitUntil,
   type ProtocolVersion,
 } from '../helpers/clients.js';
 import { rawConnect, type RawClient } from '../helpers/raw-client.js';
@@ -138,6 +139,79 @@ describe('persistent sessions', () => {
     assert.deepEqual(b.inbox.texts(), []);
   });
 
+  test('v5: the session expires after its Session Expiry Interval', async () => {
+    const clientId = uid('expires');
+    const topic = uid('expires-t');
+    const a = await connectClient(server(), { protocolVersion: 5, clean: false, clientId, properties: { sessionExpiryInterval: 1 } });
+    await a.client.subscribeAsync(topic, { qos: 1 });
+    await disconnect(a.client);
+    const pub = await connectClient(server());
+    await pub.client.publishAsync(topic, 'queued-then-expired', { qos: 1 });
+    await sleep(2_300);
+    const b = await connectClient(server(), { protocolVersion: 5, clean: false, clientId, properties: { sessionExpiryInterval: 1 } });
+    assert.equal(b.connack.sessionPresent, false, 'the session expired 1 s after disconnect');
+    await sleep(300);
+    assert.deepEqual(b.inbox.texts(), []);
+  });
+
+  test('v3.1.1: a persistent session expires after limits.defaultSessionExpirySeconds', async () => {
+    const srv = await freshServer({ limits: { defaultSessionExpirySeconds: 1 } });
+    try {
+      const clientId = uid('v3expires');
+      const a = await connectClient(srv, persistent(4, clientId));
+      await a.client.subscribeAsync(uid('v3expires-t'), { qos: 1 });
+      await disconnect(a.client);
+      const soon = await connectClient(srv, persistent(4, clientId));
+      assert.equal(soon.connack.sessionPresent, true, 'still there right after disconnect');
+      await disconnect(soon.client);
+      await sleep(2_300);
+      const late = await connectClient(srv, persistent(4, clientId));
+      assert.equal(late.connack.sessionPresent, false);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('v5: a non-zero Session Expiry at DISCONNECT after 0 at CONNECT is a protocol error [MQTT-3.14.2-2]', async () => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    await raw.connect({ clientId: uid('exp-raise') });
+    raw.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 60 } });
+    await raw.waitClosed();
+    const d = raw.received<IDisconnectPacket>('disconnect')[0];
+    assert.ok(d, `expected DISCONNECT 0x82 from the server, got ${raw.describe()}`);
+    assert.equal(d.reasonCode, 0x82);
+  });
+
+  test('v5: Session Expiry raised at DISCONNECT (from non-zero) keeps the session', async () => {
+    const clientId = uid('exp-raise-ok');
+    const topic = uid('exp-raise-ok-t');
+    const a = await connectClient(server(), { protocolVersion: 5, clean: false, clientId, properties: { sessionExpiryInterval: 1 } });
+    await a.client.subscribeAsync(topic, { qos: 1 });
+    await disconnect(a.client, { reasonCode: 0, properties: { sessionExpiryInterval: 300 } });
+    await sleep(1_800);
+    const pub = await connectClient(server());
+    await pub.client.publishAsync(topic, 'kept', { qos: 1 });
+    const b = await connectClient(server(), persistent(5, clientId));
+    assert.equal(b.connack.sessionPresent, true);
+    await b.inbox.waitFor(1);
+  });
+
+  test('300 QoS 1 messages queued offline drain in order through the inflight window', async () => {
+    const clientId = uid('drain');
+    const topic = uid('drain-t');
+    const a = await connectClient(server(), { ...persistent(5, clientId), transport: 'ws' });
+    await a.client.subscribeAsync(topic, { qos: 1 });
+    await disconnect(a.client);
+    const pub = await connectClient(server());
+    await Promise.all(Array.from({ length: 300 }, (_, i) => pub.client.publishAsync(topic, `d${i}`, { qos: 1 })));
+    const b = await connectClient(server(), { ...persistent(5, clientId), transport: 'ws' });
+    await b.inbox.waitFor(300, 10_000);
+    assert.deepEqual(
+      b.inbox.texts(),
+      Array.from({ length: 300 }, (_, i) => `d${i}`),
+    );
+  });
+
   test('v5: CONNACK caps a Session Expiry above limits.maxSessionExpirySeconds', async () => {
     const c = await connectClient(server(), {
       protocolVersion: 5,
@@ -213,6 +287,37 @@ describe('redelivery of unacknowledged messages', () => {
     }
   }
 
+  test('v5: unacked messages are re-sent first (DUP=1), then the queued ones, in order', async () => {
+    const clientId = uid('resend-order');
+    const topic = uid('resend-order-t');
+    const connect = { clientId, clean: false, properties: { sessionExpiryInterval: 300, receiveMaximum: 2 } };
+    const r1 = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    await r1.connect(connect);
+    r1.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+    await r1.expect('suback');
+    const pub = await connectClient(server());
+    for (let i = 0; i < 5; i++) await pub.client.publishAsync(topic, `m${i}`, { qos: 1 });
+    await r1.expect('publish');
+    await r1.expect('publish');
+    await sleep(200);
+    assert.equal(r1.received('publish').length, 2, 'Receive Maximum 2 holds the rest back');
+    r1.destroy();
+    await r1.waitClosed();
+
+    const r2 = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    const ack = await r2.connect({ ...connect, properties: { sessionExpiryInterval: 300, receiveMaximum: 10 } });
+    assert.equal(ack.sessionPresent, true);
+    for (let i = 0; i < 5; i++) await r2.expect('publish');
+    const got = r2.received<IPublishPacket>('publish').map((p) => [p.payload.toString(), p.dup]);
+    assert.deepEqual(got, [
+      ['m0', true],
+      ['m1', true],
+      ['m2', false],
+      ['m3', false],
+      ['m4', false],
+    ]);
+  });
+
   test('v3.1.1: after PUBREC, a reconnect re-sends PUBREL, not the PUBLISH', async () => {
     const clientId = uid('pubrel');
     const topic = uid('pubrel-t');
@@ -282,6 +387,25 @@ describe('session takeover (same client id)', () => {
     const b = await connectClient(server(), persistent(5, clientId));
     await a.inbox.waitForClose();
     assert.equal(b.inbox.closed, false);
+  });
+
+  test('eight simultaneous CONNECTs with one client id leave exactly one connected', async () => {
+    const clientId = uid('race');
+    const raws = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => rawConnect(i % 2 ? 'ws' : 'tcp', server(), { protocolVersion: i % 4 < 2 ? 4 : 5 })),
+    );
+    for (const r of raws) r.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: r.protocolVersion, clientId, clean: false, keepalive: 0, ...(r.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 60 } } : {}) });
+    await sleep(1_000);
+    const open = raws.filter((r) => !r.closed);
+    assert.equal(open.length, 1, `${open.length} connections still open`);
+    const survivor = open[0]!;
+    assert.equal(survivor.received('connack').length, 1);
+    survivor.send({ cmd: 'pingreq' });
+    await survivor.expect('pingresp');
+    // And the id is usable afterwards.
+    const next = await connectClient(server(), persistent(5, clientId));
+    assert.equal(next.connack.sessionPresent, true);
+    await waitUntil(() => survivor.closed, 3_000, 'the last one to be taken over');
   });
 
   test('v5: takeover publishes the old connection will (no delay) [MQTT-3.1.4-3]', async () => {
@@ -370,7 +494,7 @@ describe('keep-alive', () => {
     assert.equal(raw.closed, false);
   });
 
-  test('keepalive 0 disables the timeout', async () => {
+  test('keepalive 0: a silent client is not disconnected within seconds', async () => {
     const raw = await rawConnect('tcp', server(), { protocolVersion: 4 });
     await raw.connect({ keepalive: 0 });
     await sleep(2_500);
@@ -391,6 +515,19 @@ describe('keep-alive', () => {
       const closedAt = await raw.waitClosed(8_000);
       const elapsed = closedAt - t0;
       assert.ok(elapsed >= 2_000 && elapsed <= 5_500, `closed after ${elapsed} ms`);
+
+      // A client asking for no keep-alive (0) either keeps none, or is told the one it gets.
+      const zero = await rawConnect('tcp', srv, { protocolVersion: 5 });
+      const zack = await zero.connect({ keepalive: 0 });
+      const told = zack.properties?.serverKeepAlive;
+      const t1 = Date.now();
+      await sleep(4_000);
+      if (told === undefined) {
+        assert.equal(zero.closed, false, 'keep-alive enforced without Server Keep Alive in CONNACK');
+      } else {
+        assert.equal(told, 2);
+        assert.ok(zero.closed && zero.closedAt - t1 >= 2_000, `told ${told}, closed: ${zero.closed}`);
+      }
     } finally {
       await srv.stop();
     }

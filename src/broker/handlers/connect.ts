@@ -73,6 +73,7 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
     'client connected',
   );
 
+  client.permissions.start?.(client);
   if (present) client.resendInflight();
   client.pump();
 

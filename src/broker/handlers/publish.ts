@@ -61,9 +61,12 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   const refusal = topic.charCodeAt(0) === 0x24 /* $ */
     ? `publishing to the reserved topic ${topic} is not allowed`
     : !client.permissions.canPublish(topic, packet.retain)
-      ? `not authorized: ${packet.retain ? 'iot:Publish/iot:RetainPublish' : 'iot:Publish'} on topic ${topic}`
+      ? `not authorized: ${packet.retain && client.permissions.canPublish(topic, false) ? 'iot:RetainPublish' : 'iot:Publish'} on topic ${topic}`
       : null;
-  if (refusal !== null) return refusePublish(client, qos, id, refusal);
+  if (refusal !== null) {
+    const decidedBy = client.permissions.explain?.(packet.retain && client.permissions.canPublish(topic, false) ? 'retain' : 'publish', topic);
+    return refusePublish(client, qos, id, refusal, decidedBy);
+  }
 
   let properties: MessageProperties | undefined;
   let expiresAt = 0;
@@ -96,8 +99,8 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
  * A refused publish: v5 answers QoS 1/2 with 0x87 in the ack and drops QoS 0; v3.1.1 has no way
  * to say no in an ack, so the connection is closed (as AWS IoT does).
  */
-function refusePublish(client: Client, qos: number, id: number, reason: string): void {
-  client.logger.info({ detail: reason }, 'publish refused');
+function refusePublish(client: Client, qos: number, id: number, reason: string, decidedBy: string | undefined): void {
+  client.logger.info({ detail: reason, decidedBy }, 'publish refused');
   if (client.version !== 5) {
     throw new ProtocolError('not-authorized', RC.notAuthorized, reason);
   }

@@ -34,7 +34,11 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
     if (!session.subscriptions.has(key) && session.subscriptions.size >= limits.maxSubscriptionsPerConnection) {
       return fail(RC.quotaExceeded, `subscription limit of ${limits.maxSubscriptionsPerConnection} reached`);
     }
-    if (!client.permissions.canSubscribe(key)) return fail(RC.notAuthorized, `not authorized: iot:Subscribe on topicfilter ${key}`);
+    if (!client.permissions.canSubscribe(key)) {
+      const decidedBy = client.permissions.explain?.('subscribe', key);
+      if (decidedBy) client.logger.info({ filter: key, decidedBy }, 'subscribe denied');
+      return fail(RC.notAuthorized, `not authorized: iot:Subscribe on topicfilter/${key}`);
+    }
     const qos = Math.min(request.qos, 2) as QoS;
     const result = broker.subscribe(session, key, {
       qos,

@@ -1,0 +1,226 @@
+// The broker's Authorization backed by AWS IoT-style custom authorizers and policy documents.
+// CONNECT: select the authorizer (named by the client, else the default), verify the token
+// signature if signing is on, invoke the authorizer off the event loop (or reuse a cached result),
+// validate its response as AWS does, compile its documents for this connection, and check
+// iot:Connect (and the will's iot:Publish / iot:RetainPublish). Every failure denies.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Authorization, ConnectDecision, ConnectRequest } from '../broker/authorization.js';
+import type { AuthConfig } from '../config/schema.js';
+import { RC } from '../protocol/reason-codes.js';
+import {
+  arnFor,
+  compilePolicies,
+  describeVerdict,
+  IotAction,
+  parsePolicyDocuments,
+  type ArnScope,
+  type CompiledPolicy,
+  type PolicyDocument,
+  type PolicyContext,
+} from '../policy/index.js';
+import type { AuthorizerStore } from '../store/authorizer-store.js';
+import type { AuthorizerEvent, AuthorizerResponse } from './authorizer.js';
+import { isLoopback } from './anonymous.js';
+import type { FunctionPool } from './function-pool.js';
+import { invokeHttpAuthorizer } from './http-authorizer.js';
+import { allowEverything, PolicyPermissions } from './policy-permissions.js';
+import { buildEvent, findToken, selectAuthorizer, type CredentialSources } from './request.js';
+import { validateAuthorizerResponse } from './response.js';
+import type { ResultCache } from './result-cache.js';
+import { verifyTokenSignature } from './signature.js';
+import type { AuthorizerRecord } from '../store/authorizer-store.js';
+
+export interface CustomAuthorizationOptions {
+  config: AuthConfig;
+  authorizers: AuthorizerStore;
+  pool: FunctionPool;
+  cache: ResultCache | null;
+  logger: Logger;
+}
+
+type Refusal = { allowed: false; reasonCode: number; reason: string };
+const refuse = (reasonCode: number, reason: string): Refusal => ({ allowed: false, reasonCode, reason });
+
+export class CustomAuthorization implements Authorization {
+  private readonly config: AuthConfig;
+  private readonly authorizers: AuthorizerStore;
+  private readonly pool: FunctionPool;
+  private readonly cache: ResultCache | null;
+  private readonly logger: Logger;
+  readonly scope: ArnScope;
+  private readonly unauthenticated: PolicyDocument[] | null;
+  private readonly anonymous: 'loopback' | 'everyone' | 'nobody';
+
+  constructor(options: CustomAuthorizationOptions) {
+    this.config = options.config;
+    this.authorizers = options.authorizers;
+    this.pool = options.pool;
+    this.cache = options.cache;
+    this.logger = options.logger;
+    this.scope = { region: options.config.region, accountId: options.config.accountId };
+    const docs = options.config.unauthenticatedPolicy;
+    if (docs !== undefined) {
+      const parsed = parsePolicyDocuments(Array.isArray(docs) ? docs : [docs]);
+      if (!parsed.ok) throw new Error(`auth.unauthenticatedPolicy is invalid: ${parsed.error.path}: ${parsed.error.message}`);
+      this.unauthenticated = parsed.value;
+    } else {
+      this.unauthenticated = null;
+    }
+    const configured = options.config.authorizers.length > 0 || docs !== undefined;
+    this.anonymous = options.config.anonymous ?? (configured ? 'nobody' : 'loopback');
+  }
+
+  get anonymousMode(): 'loopback' | 'everyone' | 'nobody' {
+    return this.anonymous;
+  }
+
+  async authorizeConnect(request: ConnectRequest): Promise<ConnectDecision> {
+    const sources = credentialSources(request);
+    const selection = selectAuthorizer(sources);
+    const name = selection.authorizerName ?? this.authorizers.getDefault();
+    if (name === undefined) return this.withoutAuthorizer(request);
+
+    const authorizer = this.authorizers.get(name);
+    if (authorizer === undefined) return refuse(RC.notAuthorized, `authorizer ${name} does not exist`);
+    if (authorizer.status !== 'ACTIVE') return refuse(RC.notAuthorized, `authorizer ${name} is INACTIVE`);
+
+    const token = authorizer.tokenKeyName ? findToken(sources, authorizer.tokenKeyName) : undefined;
+    let signatureVerified = false;
+    if (!authorizer.signingDisabled) {
+      // Signing on: a missing or wrong signature is refused before the authorizer runs (AWS).
+      if (token === undefined) return refuse(RC.badUserNameOrPassword, `no token under ${authorizer.tokenKeyName} for authorizer ${name}`);
+      if (selection.signature === undefined) return refuse(RC.badUserNameOrPassword, `no x-amz-customauthorizer-signature for authorizer ${name}`);
+      if (!verifyTokenSignature(token, selection.signature, authorizer.tokenSigningPublicKeys ?? {})) {
+        return refuse(RC.badUserNameOrPassword, `token signature does not verify for authorizer ${name}`);
+      }
+      signatureVerified = true;
+    }
+    const event = buildEvent(sources, { token, signatureVerified, connectionId: randomUUID() });
+
+    let response: AuthorizerResponse;
+    try {
+      response = await this.invokeCached(authorizer, event);
+    } catch (err) {
+      this.logger.warn({ authorizer: name, clientId: request.clientId, error: (err as Error).message }, 'authorizer failed; connection denied');
+      return refuse(RC.notAuthorized, `authorizer ${name} failed`);
+    }
+    if (!response.isAuthenticated) return refuse(RC.badUserNameOrPassword, `authorizer ${name} did not authenticate the client`);
+
+    const context = policyContext(request);
+    const policy = compilePolicies(response.policyDocuments, context);
+    const denied = this.checkConnect(policy, request);
+    if (denied !== null) return denied;
+
+    const permissions = new PolicyPermissions(policy, this.scope, {
+      disconnectAfterMs: response.disconnectAfterInSeconds * 1000,
+      refresh: {
+        afterMs: response.refreshAfterInSeconds * 1000,
+        run: async () => {
+          const next = await this.invoke(authorizer, event);
+          if (!next.isAuthenticated) return { denied: `authorizer ${name} no longer authenticates the client` };
+          const nextPolicy = compilePolicies(next.policyDocuments, context);
+          const connect = nextPolicy.evaluate(IotAction.Connect, arnFor(this.scope, 'client', request.clientId));
+          if (connect.effect !== 'Allow') return { denied: `not authorized: iot:Connect revoked at refresh (${describeVerdict(connect)})` };
+          return { policy: nextPolicy, refreshAfterMs: next.refreshAfterInSeconds * 1000 };
+        },
+      },
+    });
+    return { allowed: true, principal: response.principalId, permissions };
+  }
+
+  /** No authorizer named and no default: the unauthenticated policy, else the anonymous rule. */
+  private withoutAuthorizer(request: ConnectRequest): ConnectDecision {
+    if (this.unauthenticated !== null) {
+      const policy = compilePolicies(this.unauthenticated, policyContext(request));
+      const denied = this.checkConnect(policy, request);
+      if (denied !== null) return denied;
+      return { allowed: true, principal: 'unauthenticated', permissions: new PolicyPermissions(policy, this.scope) };
+    }
+    const address = request.connection.remoteAddress;
+    if (this.anonymous === 'everyone' || (this.anonymous === 'loopback' && isLoopback(address))) {
+      return { allowed: true, principal: 'anonymous', permissions: allowEverything };
+    }
+    return refuse(
+      RC.notAuthorized,
+      this.anonymous === 'nobody'
+        ? 'no authorizer named, no default authorizer and no unauthenticated policy'
+        : `anonymous clients are accepted from loopback only, not from ${address}`,
+    );
+  }
+
+  /** iot:Connect on client/{id}, and the will's publish rights [AWS: will checked at CONNECT]. */
+  private checkConnect(policy: CompiledPolicy, request: ConnectRequest): Refusal | null {
+    const connect = policy.evaluate(IotAction.Connect, arnFor(this.scope, 'client', request.clientId));
+    if (connect.effect !== 'Allow') {
+      this.logger.info({ clientId: request.clientId, decision: describeVerdict(connect) }, 'iot:Connect denied');
+      return refuse(RC.notAuthorized, `not authorized: iot:Connect on ${arnFor(this.scope, 'client', request.clientId)}`);
+    }
+    const will = request.will;
+    if (will !== undefined) {
+      const arn = arnFor(this.scope, 'topic', will.topic);
+      for (const action of will.retain ? [IotAction.Publish, IotAction.RetainPublish] : [IotAction.Publish]) {
+        const verdict = policy.evaluate(action, arn);
+        if (verdict.effect !== 'Allow') {
+          this.logger.info({ clientId: request.clientId, decision: describeVerdict(verdict) }, `${action} on the will topic denied`);
+          return refuse(RC.notAuthorized, `not authorized: ${action} on ${arn} (will topic)`);
+        }
+      }
+    }
+    return null;
+  }
+
+  private async invokeCached(authorizer: AuthorizerRecord, event: AuthorizerEvent): Promise<AuthorizerResponse> {
+    const cached = this.cache?.get(authorizer.name, event);
+    if (cached !== undefined) return cached;
+    const response = await this.invoke(authorizer, event);
+    this.cache?.set(authorizer.name, event, response);
+    return response;
+  }
+
+  /** Runs the authorizer and validates its answer; throws with a message for the log. */
+  async invoke(authorizer: AuthorizerRecord, event: AuthorizerEvent): Promise<AuthorizerResponse> {
+    const raw =
+      authorizer.type === 'function'
+        ? await this.pool.invoke(authorizer.handler!, event, authorizer.timeoutMs)
+        : await invokeHttpAuthorizer(authorizer.url!, event, authorizer.timeoutMs);
+    const checked = validateAuthorizerResponse(raw, { minSeconds: this.config.testingMinimumTtlSeconds ?? 300 });
+    if (!checked.ok) throw new Error(`invalid authorizer response: ${checked.error}`);
+    return checked.value;
+  }
+}
+
+function credentialSources(request: ConnectRequest): CredentialSources {
+  const c = request.connection;
+  const src: CredentialSources = { transport: c.transport };
+  if (c.request !== undefined) {
+    src.upgradeUrl = c.request.url;
+    src.headers = c.request.headers;
+  }
+  if (c.serverName !== undefined) src.serverName = c.serverName;
+  if (request.username !== undefined) src.username = request.username;
+  if (request.password !== undefined) src.password = request.password;
+  if (request.clientId) src.clientId = request.clientId;
+  return src;
+}
+
+function policyContext(request: ConnectRequest): PolicyContext {
+  const c = request.connection;
+  const host = c.serverName ?? hostWithoutPort(c.request?.headers.host);
+  const attributes: string[] = [];
+  if (!request.cleanStart) attributes.push('PersistentConnect');
+  if (request.will !== undefined) attributes.push('LastWill');
+  return {
+    clientId: request.clientId,
+    sourceIp: c.remoteAddress,
+    ...(host ? { domainName: host } : {}),
+    connectAttributes: attributes,
+  };
+}
+
+function hostWithoutPort(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  if (host.startsWith('[')) return host.slice(1, host.indexOf(']'));
+  const i = host.lastIndexOf(':');
+  return i > 0 ? host.slice(0, i) : host;
+}

@@ -1,0 +1,99 @@
+// Enforcement of compiled policy documents for one connection: every publish, subscribe and
+// delivery is a cached verdict lookup. Refresh (refreshAfterInSeconds) swaps the policy in place;
+// disconnectAfterInSeconds ends the connection.
+import type { ClientPermissions, ConnectionControl } from '../broker/authorization.js';
+import { RC } from '../protocol/reason-codes.js';
+import { arnPrefix, describeVerdict, IotAction, VerdictCache, type ArnScope, type CompiledPolicy } from '../policy/index.js';
+
+export interface Lifetime {
+  /** Re-run the authorizer; resolves to the new policy, or rejects / resolves null to disconnect. */
+  refresh?: { afterMs: number; run: () => Promise<{ policy: CompiledPolicy; refreshAfterMs: number } | { denied: string }> };
+  disconnectAfterMs?: number;
+}
+
+export class PolicyPermissions implements ClientPermissions {
+  private readonly cache: VerdictCache;
+  private readonly topicArn: string;
+  private readonly filterArn: string;
+  private readonly lifetime: Lifetime;
+  private timers: NodeJS.Timeout[] = [];
+  private released = false;
+
+  constructor(policy: CompiledPolicy, scope: ArnScope, lifetime: Lifetime = {}) {
+    this.cache = new VerdictCache(policy);
+    const prefix = arnPrefix(scope);
+    this.topicArn = prefix + 'topic/';
+    this.filterArn = prefix + 'topicfilter/';
+    this.lifetime = lifetime;
+  }
+
+  canPublish(topic: string, retain: boolean): boolean {
+    const arn = this.topicArn + topic;
+    if (!this.cache.allows(IotAction.Publish, arn)) return false;
+    return !retain || this.cache.allows(IotAction.RetainPublish, arn);
+  }
+
+  canSubscribe(filter: string): boolean {
+    return this.cache.allows(IotAction.Subscribe, this.filterArn + filter);
+  }
+
+  canReceive(topic: string): boolean {
+    return this.cache.allows(IotAction.Receive, this.topicArn + topic);
+  }
+
+  explain(action: 'publish' | 'retain' | 'subscribe' | 'receive', name: string): string {
+    const [iotAction, arn] =
+      action === 'subscribe'
+        ? [IotAction.Subscribe, this.filterArn + name]
+        : [action === 'publish' ? IotAction.Publish : action === 'retain' ? IotAction.RetainPublish : IotAction.Receive, this.topicArn + name];
+    return `${iotAction} on ${arn}: ${describeVerdict(this.cache.evaluate(iotAction, arn))}`;
+  }
+
+  start(control: ConnectionControl): void {
+    const { refresh, disconnectAfterMs } = this.lifetime;
+    if (disconnectAfterMs !== undefined) {
+      this.arm(disconnectAfterMs, () =>
+        control.disconnect(RC.maximumConnectTime, 'the authorizer\'s disconnectAfterInSeconds has passed', 'customauth-ttl-expiration'),
+      );
+    }
+    if (refresh !== undefined) this.scheduleRefresh(refresh.afterMs, control);
+  }
+
+  private scheduleRefresh(afterMs: number, control: ConnectionControl): void {
+    const refresh = this.lifetime.refresh!;
+    this.arm(afterMs, async () => {
+      let outcome;
+      try {
+        outcome = await refresh.run();
+      } catch (err) {
+        outcome = { denied: `authorizer refresh failed: ${(err as Error).message}` };
+      }
+      if (this.released) return;
+      if ('denied' in outcome) {
+        control.disconnect(RC.notAuthorized, outcome.denied, 'auth-refresh-denied');
+        return;
+      }
+      this.cache.reset(outcome.policy);
+      this.scheduleRefresh(outcome.refreshAfterMs, control);
+    });
+  }
+
+  private arm(ms: number, fn: () => void): void {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  release(): void {
+    this.released = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+  }
+}
+
+/** Every right, for anonymous clients admitted by `auth.anonymous`. */
+export const allowEverything: ClientPermissions = {
+  canPublish: () => true,
+  canSubscribe: () => true,
+  canReceive: () => true,
+};
