@@ -31,12 +31,8 @@ export class ClientRegistry {
     return this.clients.size;
   }
 
-  /** Connected clients (past CONNACK). */
-  connectedCount(): number {
-    let n = 0;
-    for (const c of this.clients) if (c.state === 'connected') n++;
-    return n;
-  }
+  /** Clients past CONNACK; kept by Client as it enters and leaves the connected state. */
+  connected = 0;
 
   all(): IterableIterator<Client> {
     return this.clients.values();

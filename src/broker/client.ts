@@ -133,6 +133,7 @@ export class Client implements ConnectionHandler, SessionClient {
     this.will = null;
     if (lost && !this.connection.closed) this.connection.destroy();
     if (wasConnected) {
+      this.registry.connected--;
       this.broker.counters.connectionsClosed++;
       this.logger.info({ reason: why, messagesIn: this.messagesIn, messagesOut: this.messagesOut }, 'client disconnected');
     } else {

@@ -27,7 +27,7 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   applyKeepAlive(client, packet.keepalive ?? 0);
 
   // Admit: the connection limit counts connected clients, this one excluded.
-  if (client.registry.connectedCount() >= limits.maxConnections) {
+  if (client.registry.connected >= limits.maxConnections) {
     throw refuse('server-full', RC.quotaExceeded, `connection limit of ${limits.maxConnections} reached`);
   }
 
@@ -42,6 +42,10 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   });
   if (client.state !== 'connecting') return; // the socket went away while we waited
   if (!decision.allowed) throw refuse('not-authorized', decision.reasonCode, decision.reason);
+  // Again after the await: other CONNECTs may have completed meanwhile.
+  if (client.registry.connected >= limits.maxConnections) {
+    throw refuse('server-full', RC.quotaExceeded, `connection limit of ${limits.maxConnections} reached`);
+  }
   client.principal = decision.principal;
   client.permissions = decision.permissions;
 
@@ -57,6 +61,7 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   session.permissions = client.permissions;
   client.session = session;
   client.state = 'connected';
+  client.registry.connected++;
   client.lastActivity = Date.now();
   client.broker.counters.connectionsAccepted++;
 
