@@ -6,11 +6,14 @@
  * - Every `invoke` settles exactly once, at the latest after `timeoutMs` (AWS: 5 s hard limit),
  *   with the handler's raw result or an AuthorizerInvokeError carrying a stable code.
  * - Invocations are spread over at most `size` workers, least-busy first; one worker runs many
- *   invocations concurrently (handlers mostly wait on I/O).
- * - A timeout alone does not condemn a worker (the handler may merely await forever): the
- *   worker is pinged, and only if it does not answer within `unresponsiveAfterMs` (a handler
- *   stuck in synchronous code) is it terminated, its other invocations failed, and a fresh
- *   worker started. A worker that crashes is replaced the same way.
+ *   invocations concurrently (handlers mostly wait on I/O). When every worker is under
+ *   suspicion (below), invocations wait in a queue, still under their own timeout.
+ * - A timeout alone does not condemn a worker (the handler may merely await forever). The
+ *   worker is pinged; if it does not answer within `unresponsiveAfterMs` (a handler stuck in
+ *   synchronous code), it is terminated, its other invocations fail with WORKER_RESTARTED, and
+ *   a fresh worker is started. While it still owes answers to timed-out invocations it is
+ *   pinged again every `unresponsiveAfterMs`, because a handler may start spinning after the
+ *   first ping (its module was still loading, say). A worker that crashes is replaced too.
  * - Workers are unref'd: an idle pool never keeps the process alive (pending invocations do,
  *   through their timers).
  *
@@ -40,17 +43,28 @@ export interface FunctionPoolOptions {
   unresponsiveAfterMs?: number;
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
+interface Job {
+  readonly id: number;
+  readonly path: string;
+  readonly event: AuthorizerEvent;
+  readonly timeoutMs: number;
+  readonly deadline: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+  /** The worker running it; undefined while queued. */
+  slot: Slot | undefined;
 }
 
 interface Slot {
-  worker: Worker;
-  pending: Map<number, Pending>;
-  /** Set while a ping is outstanding. */
+  readonly worker: Worker;
+  readonly running: Map<number, Job>;
+  /** Ids of invocations that timed out here and have not answered yet. */
+  readonly abandoned: Set<number>;
+  /** Set while a ping is outstanding: the worker gets no new invocations meanwhile. */
   pingTimer: NodeJS.Timeout | undefined;
+  /** Next re-check while `abandoned` is not empty. */
+  recheckTimer: NodeJS.Timeout | undefined;
   alive: boolean;
   /** The worker loaded and said so; one that dies before that is not respawned eagerly. */
   ready: boolean;
@@ -85,6 +99,7 @@ export class FunctionPool {
   private readonly unresponsiveAfterMs: number;
   private readonly script: WorkerScript;
   private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
   private nextId = 0;
   private closed = false;
 
@@ -102,7 +117,7 @@ export class FunctionPool {
     this.script = locateWorker();
   }
 
-  /** Number of live worker threads (started lazily, at most `size`). */
+  /** Number of live worker threads (started on demand, at most `size`). */
   get workerCount(): number {
     return this.slots.length;
   }
@@ -112,47 +127,74 @@ export class FunctionPool {
    * directory) with `event`; resolves with its raw result, parsed from the JSON it serialised to.
    */
   invoke(handlerPath: string, event: AuthorizerEvent, timeoutMs: number): Promise<unknown> {
-    if (this.closed) return Promise.reject(new AuthorizerInvokeError('POOL_CLOSED', 'function authorizer pool is closed'));
+    if (this.closed) return Promise.reject(closedError());
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       return Promise.reject(new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`));
     }
-    const path = resolvePath(handlerPath);
-    const slot = this.pick();
-    const id = ++this.nextId;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.onTimeout(slot, id, path, timeoutMs), timeoutMs);
-      slot.pending.set(id, { resolve, reject, timer });
-      const request: WorkerRequest = { type: 'invoke', id, handlerPath: path, event, deadline: Date.now() + timeoutMs };
-      try {
-        slot.worker.postMessage(request);
-      } catch (e) {
-        clearTimeout(timer);
-        slot.pending.delete(id);
-        reject(e as Error);
-      }
+      const job: Job = {
+        id: ++this.nextId,
+        path: resolvePath(handlerPath),
+        event,
+        timeoutMs,
+        deadline: Date.now() + timeoutMs,
+        resolve,
+        reject,
+        timer: undefined,
+        slot: undefined,
+      };
+      job.timer = setTimeout(() => this.onTimeout(job), timeoutMs);
+      const slot = this.pick();
+      if (slot === undefined) this.queue.push(job);
+      else this.send(slot, job);
     });
   }
 
   /** Fails every pending invocation with POOL_CLOSED and stops the workers. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const job of this.queue.splice(0)) this.settle(job, closedError());
     const slots = this.slots.splice(0);
-    await Promise.all(slots.map((slot) => this.retire(slot, new AuthorizerInvokeError('POOL_CLOSED', 'function authorizer pool is closed'))));
+    await Promise.all(slots.map((slot) => this.retire(slot, closedError())));
   }
 
-  /** Least-busy responsive worker; a new one while fewer than `size` exist and all are busy. */
-  private pick(): Slot {
+  /** Least-busy responsive worker, a new one while fewer than `size` exist and all are busy, else none. */
+  private pick(): Slot | undefined {
     let best: Slot | undefined;
     for (const slot of this.slots) {
       if (slot.pingTimer !== undefined) continue;
-      if (best === undefined || slot.pending.size < best.pending.size) best = slot;
+      if (best === undefined || slot.running.size < best.running.size) best = slot;
     }
-    if ((best === undefined || best.pending.size > 0) && this.slots.length < this.size) return this.spawn();
-    if (best !== undefined) return best;
-    // Every worker is under suspicion and the pool is full: the least busy of them.
-    let fallback = this.slots[0] as Slot;
-    for (const slot of this.slots) if (slot.pending.size < fallback.pending.size) fallback = slot;
-    return fallback;
+    if ((best === undefined || best.running.size > 0) && this.slots.length < this.size) return this.spawn();
+    return best;
+  }
+
+  private send(slot: Slot, job: Job): void {
+    job.slot = slot;
+    slot.running.set(job.id, job);
+    const request: WorkerRequest = { type: 'invoke', id: job.id, handlerPath: job.path, event: job.event, deadline: job.deadline };
+    try {
+      slot.worker.postMessage(request);
+    } catch (e) {
+      slot.running.delete(job.id);
+      this.settle(job, e as Error);
+    }
+  }
+
+  /** Hands queued invocations to workers that can take them. */
+  private drain(): void {
+    while (this.queue.length > 0) {
+      const slot = this.pick();
+      if (slot === undefined) return;
+      this.send(slot, this.queue.shift() as Job);
+    }
+  }
+
+  private settle(job: Job, error: Error | null, value?: unknown): void {
+    clearTimeout(job.timer);
+    job.timer = undefined;
+    if (error === null) job.resolve(value);
+    else job.reject(error);
   }
 
   private spawn(): Slot {
@@ -168,7 +210,15 @@ export class FunctionPool {
             execArgv: [],
           });
     worker.unref();
-    const slot: Slot = { worker, pending: new Map(), pingTimer: undefined, alive: true, ready: false };
+    const slot: Slot = {
+      worker,
+      running: new Map(),
+      abandoned: new Set(),
+      pingTimer: undefined,
+      recheckTimer: undefined,
+      alive: true,
+      ready: false,
+    };
     worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
     worker.on('error', (e) => this.replace(slot, `function authorizer worker crashed: ${e.message}`));
     worker.on('exit', (code) => this.replace(slot, `function authorizer worker exited with code ${code}`));
@@ -184,35 +234,53 @@ export class FunctionPool {
     if (reply.type === 'pong') {
       clearTimeout(slot.pingTimer);
       slot.pingTimer = undefined;
+      if (slot.abandoned.size > 0) {
+        slot.recheckTimer = setTimeout(() => this.checkResponsive(slot), this.unresponsiveAfterMs);
+        slot.recheckTimer.unref();
+      }
+      this.drain();
       return;
     }
-    const pending = slot.pending.get(reply.id);
-    // Absent: it already timed out; the late answer is dropped.
-    if (pending === undefined) return;
-    slot.pending.delete(reply.id);
-    clearTimeout(pending.timer);
+    const job = slot.running.get(reply.id);
+    if (job === undefined) {
+      // It already timed out; the late answer is dropped.
+      slot.abandoned.delete(reply.id);
+      return;
+    }
+    slot.running.delete(reply.id);
     if (reply.type === 'error') {
-      pending.reject(new AuthorizerInvokeError(reply.code, reply.message));
+      this.settle(job, new AuthorizerInvokeError(reply.code, reply.message));
       return;
     }
+    let value: unknown;
     try {
-      pending.resolve(JSON.parse(reply.json) as unknown);
+      value = JSON.parse(reply.json) as unknown;
     } catch (e) {
-      pending.reject(new AuthorizerInvokeError('INVALID_RESULT', `authorizer result is not JSON: ${(e as Error).message}`));
+      this.settle(job, new AuthorizerInvokeError('INVALID_RESULT', `authorizer result is not JSON: ${(e as Error).message}`));
+      return;
     }
+    this.settle(job, null, value);
   }
 
-  private onTimeout(slot: Slot, id: number, path: string, timeoutMs: number): void {
-    const pending = slot.pending.get(id);
-    if (pending === undefined) return;
-    slot.pending.delete(id);
-    pending.reject(new AuthorizerInvokeError('TIMEOUT', `function authorizer ${path} timed out after ${timeoutMs} ms`));
-    this.checkResponsive(slot);
+  private onTimeout(job: Job): void {
+    job.timer = undefined;
+    const slot = job.slot;
+    if (slot === undefined) {
+      const index = this.queue.indexOf(job);
+      if (index >= 0) this.queue.splice(index, 1);
+    } else {
+      slot.running.delete(job.id);
+      slot.abandoned.add(job.id);
+    }
+    job.reject(new AuthorizerInvokeError('TIMEOUT', `function authorizer ${job.path} timed out after ${job.timeoutMs} ms`));
+    if (slot !== undefined) this.checkResponsive(slot);
   }
 
   /** Pings the worker; no pong in time means a handler holds its thread: replace it. */
   private checkResponsive(slot: Slot): void {
     if (!slot.alive || slot.pingTimer !== undefined) return;
+    clearTimeout(slot.recheckTimer);
+    slot.recheckTimer = undefined;
     slot.pingTimer = setTimeout(
       () => this.replace(slot, `function authorizer worker stopped responding (a handler blocked it for over ${this.unresponsiveAfterMs} ms) and was restarted`),
       this.unresponsiveAfterMs,
@@ -226,20 +294,26 @@ export class FunctionPool {
     const index = this.slots.indexOf(slot);
     if (index >= 0) this.slots.splice(index, 1);
     void this.retire(slot, new AuthorizerInvokeError('WORKER_RESTARTED', reason));
-    // A worker that never came up would fail again at once: leave the next start to `pick`.
-    if (!this.closed && slot.ready) this.spawn();
+    if (this.closed) return;
+    // A worker that never came up would fail again at once: then only demand starts the next.
+    if (slot.ready || this.queue.length > 0) this.spawn();
+    this.drain();
   }
 
   private async retire(slot: Slot, error: AuthorizerInvokeError): Promise<void> {
     if (!slot.alive) return;
     slot.alive = false;
     clearTimeout(slot.pingTimer);
+    clearTimeout(slot.recheckTimer);
     slot.pingTimer = undefined;
-    for (const pending of slot.pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-    }
-    slot.pending.clear();
+    slot.recheckTimer = undefined;
+    for (const job of slot.running.values()) this.settle(job, error);
+    slot.running.clear();
+    slot.abandoned.clear();
     await slot.worker.terminate();
   }
+}
+
+function closedError(): AuthorizerInvokeError {
+  return new AuthorizerInvokeError('POOL_CLOSED', 'function authorizer pool is closed');
 }

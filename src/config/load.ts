@@ -110,14 +110,34 @@ export function loadConfig(options: LoadOptions = {}): Config {
   return validateConfig(tree);
 }
 
+interface Issue {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+  errors?: Issue[][];
+}
+
+/**
+ * One line per problem, naming the field. For a union (a listener is an object or `false`), the
+ * object branch's own problems are what the user needs to see, not "invalid input".
+ */
+function describeIssue(issue: Issue, prefix: PropertyKey[]): string[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union' && issue.errors && issue.errors.length > 0) {
+    const branch = issue.errors.find((e) => e.some((i) => i.path.length > 0 || i.code === 'invalid_union'));
+    if (branch !== undefined) return branch.flatMap((i) => describeIssue(i, path));
+    return [`  ${path.join('.') || '(top level)'}: has the wrong type (see docs/configuration.md)`];
+  }
+  const where = path.length > 0 ? path.join('.') : '(top level)';
+  const extra = issue.code === 'unrecognized_keys' && issue.keys ? ` (${issue.keys.map((k) => [...path, k].join('.')).join(', ')})` : '';
+  return [`  ${where}: ${issue.message}${extra}`];
+}
+
 export function validateConfig(tree: unknown): Config {
   const result = configSchema.safeParse(tree);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => {
-      const where = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-      const extra = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => [...issue.path, k].join('.')).join(', ')})` : '';
-      return `  ${where}: ${issue.message}${extra}`;
-    });
+    const lines = result.error.issues.flatMap((issue) => describeIssue(issue, []));
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;

@@ -186,6 +186,7 @@ describe('FunctionPool: failures', () => {
     const before = await threadOf();
     const e = await rejection(pool.invoke(fixture('busy-loop.mjs'), event, 200));
     assert.equal(e.code, 'TIMEOUT');
+    // Sent while the stuck worker's ping is outstanding: queued, then run on the replacement.
     const after = await threadOf();
     assert.notEqual(after, before);
     assert.equal(pool.workerCount, 1);
@@ -194,10 +195,11 @@ describe('FunctionPool: failures', () => {
   });
 
   test('a busy loop fails the other invocations on that worker', async () => {
-    const hang = pool.invoke(fixture('hangs.mjs'), event, SLOW_OK);
-    const loop = pool.invoke(fixture('busy-loop.mjs'), event, 100);
-    assert.equal((await rejection(loop)).code, 'TIMEOUT');
-    const e = await rejection(hang);
+    await threadOf();
+    const hang = rejection(pool.invoke(fixture('hangs.mjs'), event, SLOW_OK));
+    const loop = rejection(pool.invoke(fixture('busy-loop.mjs'), event, 100));
+    assert.equal((await loop).code, 'TIMEOUT');
+    const e = await hang;
     assert.equal(e.code, 'WORKER_RESTARTED');
     assert.match(e.message, /stopped responding/);
     assert.ok(await threadOf());
@@ -228,9 +230,9 @@ describe('FunctionPool: lifecycle', () => {
 
   test('close fails pending invocations, later ones are refused', async () => {
     const pool = new FunctionPool({ size: 1 });
-    const pending = pool.invoke(fixture('hangs.mjs'), event, SLOW_OK);
+    const pending = rejection(pool.invoke(fixture('hangs.mjs'), event, SLOW_OK));
     await pool.close();
-    assert.equal((await rejection(pending)).code, 'POOL_CLOSED');
+    assert.equal((await pending).code, 'POOL_CLOSED');
     assert.equal((await rejection(pool.invoke(fixture('echo.mjs'), event, SLOW_OK))).code, 'POOL_CLOSED');
     assert.equal(pool.workerCount, 0);
   });

@@ -213,8 +213,9 @@ export class TokenAnswers {
   constructor() {
     this.dir = mkdtempSync(join(tmpdir(), 'switchboard-auth-'));
   }
+  /** Not SWITCHBOARD_*: those are configuration fields to the server. */
   get env(): Record<string, string> {
-    return { SWITCHBOARD_E2E_ANSWERS: this.dir };
+    return { E2E_AUTH_ANSWERS: this.dir };
   }
   /** Sets the answer for `token` (an object, or `{ throw: 'message' }` to make the handler throw). */
   set(token: string, value: unknown): void {

@@ -139,16 +139,15 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     for (const wake of logWaiters) wake();
   });
 
+  let hasExited = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => {
     child.once('exit', (code, signal) => {
       children.delete(child);
+      // Set before waking the waiters, so a server that dies at start-up fails the wait at once.
+      hasExited = true;
       for (const wake of logWaiters) wake();
       res({ code, signal });
     });
-  });
-  let hasExited = false;
-  void exited.then(() => {
-    hasExited = true;
   });
 
   const logLines = () => logs.map(parseLine).filter((l): l is LogLine => l !== undefined);
