@@ -6,14 +6,13 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { Counters } from './metrics/counters.js';
-import { MemoryRetainedStore } from './store/retained-memory.js';
+import { openStore } from './store/open.js';
 import { seedAuthorizers } from './auth/authorizer-records.js';
 import { CustomAuthorization } from './auth/custom-authorization.js';
 import { FunctionPool } from './auth/function-pool.js';
 import { ResultCache } from './auth/result-cache.js';
 import { registerAuthorizerRoutes } from './api/authorizers.js';
 import { createHttpServer } from './api/http-server.js';
-import { MemoryAuthorizerStore } from './store/authorizer-store.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
 import { Client } from './broker/client.js';
@@ -45,11 +44,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? createLogger(config.log.level);
   const baseDir = options.baseDir ?? process.cwd();
   const counters = new Counters();
-  if (config.store.type !== 'memory') {
-    logger.warn({ store: config.store.type }, 'only the memory store is available in this version; using memory');
-  }
-  const retained = new MemoryRetainedStore();
-  const authorizers = new MemoryAuthorizerStore();
+  const store = openStore(config.store, logger);
+  const retained = store.retained;
+  const authorizers = store.authorizers;
   seedAuthorizers(authorizers, config.auth, baseDir);
   const pool = new FunctionPool({ size: config.auth.functionWorkers });
   const custom = new CustomAuthorization({
@@ -60,7 +57,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger,
   });
   const authorization = options.authorization ?? custom;
-  const broker = new Broker({ limits: config.limits, retained, counters, logger, authorization });
+  const broker = new Broker({
+    limits: config.limits,
+    retained,
+    counters,
+    logger,
+    authorization,
+    sessionStore: store.kind === 'memory' ? null : store.sessions,
+    // Nothing to wait for in memory: acknowledge at once, in order with everything else.
+    afterCommit: store.kind === 'memory' ? (callback) => callback() : (callback) => store.afterCommit(callback),
+  });
+  if (store.kind !== 'memory') {
+    const restored = broker.restoreSessions(store.sessions.loadSessions(), Date.now());
+    logger.info({ sessions: restored, retained: retained.size }, 'restored persistent sessions and retained messages');
+  }
   const clients = new ClientRegistry(config.limits.connectTimeoutMs);
 
   const accept = (connection: Connection) => {
@@ -76,33 +86,31 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   let app: ReturnType<typeof createHttpServer> | undefined;
   let wsEndpoint: ReturnType<typeof createWebSocketEndpoint> | undefined;
-  const http_ = config.listeners.http;
-  if (http_ !== false) {
-    app = createHttpServer({ listener: http_, logger, adminToken: config.admin.token });
-    registerAuthorizerRoutes(app, {
-      store: authorizers,
-      scope: custom.scope,
-      pool,
-      baseDir,
-      testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
-    });
-    await app.ready();
-    const endpoint = (wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes }, accept));
-    app.server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
-    app.server.on('clientError', (_err, socket) => socket.destroy());
-    await app.listen({ port: http_.port, host: http_.host });
-  }
-
   let mqttServer: net.Server | undefined;
+  const http_ = config.listeners.http;
   const mqtt_ = config.listeners.mqtt;
-  if (mqtt_ !== false) {
-    try {
-      mqttServer = await listenTcp(mqtt_, accept);
-    } catch (err) {
-      await app?.close();
-      await pool.close();
-      throw err;
+  try {
+    if (http_ !== false) {
+      app = createHttpServer({ listener: http_, logger, adminToken: config.admin.token });
+      registerAuthorizerRoutes(app, {
+        store: authorizers,
+        scope: custom.scope,
+        pool,
+        baseDir,
+        testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
+      });
+      await app.ready();
+      const endpoint = (wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes }, accept));
+      app.server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
+      app.server.on('clientError', (_err, socket) => socket.destroy());
+      await app.listen({ port: http_.port, host: http_.host });
     }
+    if (mqtt_ !== false) mqttServer = await listenTcp(mqtt_, accept);
+  } catch (err) {
+    await app?.close();
+    await pool.close();
+    store.close();
+    throw err;
   }
 
   const httpPort = app ? (app.server.address() as AddressInfo).port : undefined;
@@ -127,6 +135,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
       await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 3000).unref())]);
       await pool.close();
+      store.close();
       logger.info('stopped');
     })());
 
@@ -135,8 +144,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       httpPort,
       mqttPort,
       websocket: httpPort !== undefined ? `${http_ && http_.tls ? 'wss' : 'ws'}://${http_ ? http_.host : ''}:${httpPort}/mqtt` : undefined,
-      store: 'memory',
-      authorizers: authorizers.list().map((a) => a.name),
+      store: store.kind === 'memory' ? 'memory' : `sqlite (${config.store.path})`,
+      authorizers: authorizers.list().map((a: { name: string }) => a.name),
       defaultAuthorizer: authorizers.getDefault(),
       anonymous: custom.anonymousMode,
     },

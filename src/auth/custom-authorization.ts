@@ -170,12 +170,10 @@ export class CustomAuthorization implements Authorization {
     return null;
   }
 
-  private async invokeCached(authorizer: AuthorizerRecord, event: AuthorizerEvent): Promise<AuthorizerResponse> {
-    const cached = this.cache?.get(authorizer.name, event);
-    if (cached !== undefined) return cached;
-    const response = await this.invoke(authorizer, event);
-    this.cache?.set(authorizer.name, event, response);
-    return response;
+  /** Identical concurrent CONNECTs (a reconnect storm) share one invocation and its result. */
+  private invokeCached(authorizer: AuthorizerRecord, event: AuthorizerEvent): Promise<AuthorizerResponse> {
+    if (this.cache === null) return this.invoke(authorizer, event);
+    return this.cache.lookup(authorizer.name, event, () => this.invoke(authorizer, event));
   }
 
   /** Runs the authorizer and validates its answer; throws with a message for the log. */

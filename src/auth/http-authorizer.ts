@@ -7,6 +7,8 @@
  *   Anything else (other status, non-JSON body, body over MAX_HTTP_RESPONSE_BYTES, network
  *   error, redirect) is an AuthorizerInvokeError.
  * - Redirects are refused rather than followed: a redirected POST may silently become a GET.
+ * - Credentials in the URL (`https://user:pass@host/path`) are sent as HTTP Basic auth, since
+ *   fetch refuses URLs that carry them.
  * - Messages name the URL without its query string or credentials, which may carry secrets.
  */
 import { AuthorizerInvokeError, type AuthorizerEvent } from './authorizer.js';
@@ -16,13 +18,28 @@ export const MAX_HTTP_RESPONSE_BYTES = 256 * 1024;
 
 export async function invokeHttpAuthorizer(url: string, event: AuthorizerEvent, timeoutMs: number): Promise<unknown> {
   const where = describeUrl(url);
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  let target = url;
+  try {
+    const u = new URL(url);
+    if (u.username !== '' || u.password !== '') {
+      const user = decodeURIComponent(u.username);
+      const password = decodeURIComponent(u.password);
+      headers['authorization'] = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+      u.username = '';
+      u.password = '';
+      target = u.href;
+    }
+  } catch {
+    // Not a URL: fetch reports it below.
+  }
   const signal = AbortSignal.timeout(timeoutMs);
   let status: number;
   let body: string;
   try {
-    const response = await fetch(url, {
+    const response = await fetch(target, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      headers,
       body: JSON.stringify(event),
       redirect: 'error',
       signal,
@@ -34,7 +51,9 @@ export async function invokeHttpAuthorizer(url: string, event: AuthorizerEvent, 
     if (signal.aborted) {
       throw new AuthorizerInvokeError('TIMEOUT', `HTTP authorizer ${where} timed out after ${timeoutMs} ms`);
     }
-    throw new AuthorizerInvokeError('HTTP_ERROR', `HTTP authorizer ${where} could not be reached: ${causeText(e)}`, { cause: e });
+    // The message may quote the URL; never its query string.
+    const reason = causeText(e).split(target).join(where);
+    throw new AuthorizerInvokeError('HTTP_ERROR', `HTTP authorizer ${where} request failed: ${reason}`);
   }
   if (status < 200 || status > 299) {
     throw new AuthorizerInvokeError('HTTP_STATUS', `HTTP authorizer ${where} answered status ${status}${excerpt(body)}`);

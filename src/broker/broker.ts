@@ -7,6 +7,7 @@ import type { Authorization } from './authorization.js';
 import type { Counters } from '../metrics/counters.js';
 import { parseSharedFilter } from '../protocol/topic.js';
 import type { RetainedStore } from '../store/retained-store.js';
+import type { SessionStore, StoredSession } from '../store/session-store.js';
 import { BroadcastEncoder } from './encode-publish.js';
 import { setLongTimeout } from './long-timeout.js';
 import type { Message, Origin, QoS } from './message.js';
@@ -34,6 +35,10 @@ export interface BrokerOptions {
   counters: Counters;
   logger: Logger;
   authorization: Authorization;
+  /** Where persistent sessions are recorded; null keeps them in memory only. */
+  sessionStore: SessionStore | null;
+  /** Runs a callback once recorded changes are durable (Store.afterCommit). */
+  afterCommit: (callback: () => void) => void;
 }
 
 export class Broker {
@@ -42,6 +47,8 @@ export class Broker {
   readonly counters: Counters;
   readonly logger: Logger;
   readonly authorization: Authorization;
+  readonly afterCommit: (callback: () => void) => void;
+  private readonly sessionStore: SessionStore | null;
   readonly sessions = new Map<string, Session>();
   private readonly index = new TopicTrie<IndexEntry>();
   private readonly groups = new Map<string, SharedGroup>();
@@ -54,6 +61,8 @@ export class Broker {
     this.counters = options.counters;
     this.logger = options.logger;
     this.authorization = options.authorization;
+    this.sessionStore = options.sessionStore;
+    this.afterCommit = options.afterCommit;
   }
 
   onPublish(listener: PublishListener): void {
@@ -92,10 +101,17 @@ export class Broker {
     }
     const seq = ++this.seq;
     const targets: Session[] = [];
+    let shared: Subscription[] | null = null;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
-      const sub = entry.kind === 'direct' ? entry : pickMember(entry, message.qos);
-      if (sub === undefined) continue;
+      if (entry.kind === 'shared') {
+        // Each shared subscription delivers on its own, apart from the session's other
+        // subscriptions [MQTT-4.8.2].
+        const member = pickMember(entry, message.qos);
+        if (member !== undefined) (shared ??= []).push(member);
+        continue;
+      }
+      const sub = entry;
       // No Local: not delivered back to the connection that published it [MQTT-3.8.3-3].
       if (sub.noLocal && message.publisherId === sub.session.clientId) continue;
       const session = sub.session;
@@ -116,17 +132,37 @@ export class Broker {
     const encoder = targets.length > 1 ? new BroadcastEncoder(message, now) : null;
     for (let i = 0; i < targets.length; i++) {
       const session = targets[i]!;
-      const permissions = session.client?.permissions ?? session.permissions;
-      if (permissions !== null && !permissions.canReceive(message.topic)) continue;
-      const qos = (message.qos < session.markQos ? message.qos : session.markQos) as QoS;
       // Live forwards carry RETAIN=0 unless Retain As Published [MQTT-3.3.1-12, 3.3.1-13].
-      const delivery: Delivery = {
-        message,
-        qos,
-        retain: message.retain && session.markRetain,
-        subscriptionIds: session.markIds,
-      };
+      this.deliverChecked(session, message, session.markQos, session.markRetain, session.markIds, encoder);
+    }
+    if (shared !== null) {
+      for (const sub of shared) {
+        this.deliverChecked(sub.session, message, sub.qos, sub.retainAsPublished, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId], null);
+      }
+    }
+  }
+
+  private deliverChecked(
+    session: Session,
+    message: Message,
+    subQos: QoS,
+    retainAsPublished: boolean,
+    subscriptionIds: number[] | undefined,
+    encoder: BroadcastEncoder | null,
+  ): void {
+    const permissions = session.client?.permissions ?? session.permissions;
+    if (permissions !== null && !permissions.canReceive(message.topic)) return;
+    const delivery: Delivery = {
+      message,
+      qos: (message.qos < subQos ? message.qos : subQos) as QoS,
+      retain: message.retain && retainAsPublished,
+      subscriptionIds,
+    };
+    try {
       this.deliver(session, delivery, encoder);
+    } catch (err) {
+      // One subscriber's failure must not stop the others, nor the publisher.
+      this.logger.error({ err, clientId: session.clientId, topic: message.topic }, 'delivery failed');
     }
   }
 
@@ -156,7 +192,7 @@ export class Broker {
     }
     const present = session !== undefined;
     if (session === undefined) {
-      session = new Session(clientId, version, expirySeconds, this.limits.maxQueuedMessagesPerSession);
+      session = new Session(clientId, version, expirySeconds, this.limits.maxQueuedMessagesPerSession, this.sessionStore);
       this.sessions.set(clientId, session);
     } else {
       session.expiryTimer?.cancel();
@@ -169,6 +205,7 @@ export class Broker {
       session.protocolVersion = version;
       session.expirySeconds = expirySeconds;
     }
+    session.syncStored(null);
     return { session, present };
   }
 
@@ -180,6 +217,7 @@ export class Broker {
       if (will !== null) this.publishWill(will);
       return;
     }
+    session.syncStored(Date.now());
     if (will !== null) {
       if (will.delaySeconds > 0) {
         // The will goes at the earlier of its delay and the session's end [MQTT-3.1.3-9].
@@ -195,18 +233,45 @@ export class Broker {
         this.publishWill(will);
       }
     }
+    this.armExpiry(session, session.expirySeconds * 1000);
+  }
+
+  private armExpiry(session: Session, ms: number): void {
     session.expiryTimer = setLongTimeout(() => {
       session.expiryTimer = null;
       if (session.client === null && this.sessions.get(session.clientId) === session) {
         this.logger.info({ clientId: session.clientId }, 'session expired');
         this.endSession(session);
       }
-    }, session.expirySeconds * 1000);
+    }, ms);
+  }
+
+  /**
+   * Rebuilds persistent sessions read from the store at start-up: subscriptions back in the
+   * index, queued and in-flight messages ready for the client's return, expiry timers armed for
+   * what is left of each session's interval.
+   */
+  restoreSessions(stored: StoredSession[], now: number): number {
+    let restored = 0;
+    for (const s of stored) {
+      if (this.sessions.has(s.clientId)) continue;
+      const session = new Session(s.clientId, s.protocolVersion, s.expirySeconds, this.limits.maxQueuedMessagesPerSession, this.sessionStore);
+      this.sessions.set(s.clientId, session);
+      session.restore(s, (sub) => {
+        this.subscribe(session, sub.key, sub, false);
+      });
+      const since = s.disconnectedAt ?? now;
+      if (s.disconnectedAt === null) session.syncStored(now);
+      this.armExpiry(session, Math.max(0, since + s.expirySeconds * 1000 - now));
+      restored++;
+    }
+    return restored;
   }
 
   /** Removes a session and its subscriptions; a will still waiting for its delay is sent now. */
   endSession(session: Session): void {
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    session.dropStored();
     for (const sub of session.subscriptions.values()) this.removeFromIndex(sub);
     session.subscriptions.clear();
     session.inflight.clear();
@@ -234,7 +299,7 @@ export class Broker {
    * Adds or replaces a subscription [MQTT-3.8.4-3]. Returns whether it already existed (for
    * Retain Handling 1). The caller has validated the filter and checked the limits.
    */
-  subscribe(session: Session, key: string, options: SubscribeOptions): { subscription: Subscription; existed: boolean } {
+  subscribe(session: Session, key: string, options: SubscribeOptions, record = true): { subscription: Subscription; existed: boolean } {
     const existing = session.subscriptions.get(key);
     if (existing !== undefined) {
       existing.qos = options.qos;
@@ -242,6 +307,7 @@ export class Broker {
       existing.retainAsPublished = options.retainAsPublished;
       existing.retainHandling = options.retainHandling;
       existing.subscriptionId = options.subscriptionId;
+      if (record) session.recordSubscription(existing);
       return { subscription: existing, existed: true };
     }
     const shared = parseSharedFilter(key);
@@ -271,6 +337,7 @@ export class Broker {
     session.subscriptions.set(key, subscription);
     if (group !== undefined) group.members.push(subscription);
     else this.index.add(filter, subscription);
+    if (record) session.recordSubscription(subscription);
     return { subscription, existed: false };
   }
 
@@ -279,6 +346,7 @@ export class Broker {
     if (sub === undefined) return false;
     session.subscriptions.delete(key);
     this.removeFromIndex(sub);
+    session.forgetSubscription(key);
     return true;
   }
 

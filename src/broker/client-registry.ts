@@ -46,6 +46,9 @@ export class ClientRegistry {
         if (now - client.acceptedAt > this.connectTimeoutMs) {
           client.finish('connect-timeout', true);
         }
+      } else if (client.state === 'connecting') {
+        // Authorizers have their own timeouts (at most 60 s); this only catches the impossible.
+        if (now - client.acceptedAt > this.connectTimeoutMs + 65_000) client.finish('connect-timeout', true);
       } else if (client.state === 'connected' && client.keepAliveMs > 0) {
         if (now - client.lastActivity > client.keepAliveMs * 1.5) {
           client.disconnect(RC.keepAliveTimeout, 'keep alive timeout', 'keep-alive-timeout');

@@ -39,6 +39,9 @@ export class Client implements ConnectionHandler, SessionClient {
   lastActivity = Date.now();
   /** Packets that arrived while the authorizer was deciding; replayed in order after CONNACK. */
   pending: Packet[] | null = null;
+  private pendingBytes = 0;
+  /** Unacknowledged messages of a resumed session still to be sent again, within the send quota. */
+  private resend: number[] = [];
   // Flow control and limits the client announced in CONNECT (v5).
   sendQuota = 65535;
   maxOutboundPacket = 268435455;
@@ -81,8 +84,9 @@ export class Client implements ConnectionHandler, SessionClient {
     if (this.state === 'closed') return;
     if (this.pending !== null) {
       // Bounded: a client may pipeline after CONNECT, but not without limit.
-      if (this.pending.length >= 1000) {
-        return handleFailure(this, new ProtocolError('too-many-pending', RC.quotaExceeded, 'too many packets before CONNACK'));
+      this.pendingBytes += (packet as { length?: number }).length ?? 0;
+      if (this.pending.length >= 1000 || this.pendingBytes > PENDING_BYTES_LIMIT) {
+        return handleFailure(this, new ProtocolError('too-many-pending', RC.quotaExceeded, 'too much sent before CONNACK'));
       }
       this.pending.push(packet);
       return;
@@ -102,7 +106,15 @@ export class Client implements ConnectionHandler, SessionClient {
 
   send(packet: Packet): void {
     if (this.state === 'closed') return;
-    this.connection.write(encode(packet, this.version));
+    let bytes = encode(packet, this.version);
+    // The client's Maximum Packet Size binds acks too: the reason string and user properties are
+    // what may be left out to fit [MQTT-3.1.2-24, 3.4.2-2].
+    if (bytes.length > this.maxOutboundPacket && 'properties' in packet && packet.properties) {
+      const { reasonString: _r, userProperties: _u, ...rest } = packet.properties as Record<string, unknown>;
+      bytes = encode({ ...packet, properties: rest } as Packet, this.version);
+      if (bytes.length > this.maxOutboundPacket) return;
+    }
+    this.connection.write(bytes);
   }
 
   /** Sends DISCONNECT with a reason (v5 only; v3.1.1 has no server DISCONNECT) and closes. */
@@ -177,16 +189,23 @@ export class Client implements ConnectionHandler, SessionClient {
       if (session.enqueue(delivery)) this.broker.counters.queueDropped++;
       return;
     }
-    const entry: InflightEntry = { ...delivery, state: 'publish' };
+    const entry: InflightEntry = {
+      message: delivery.message,
+      qos: delivery.qos,
+      retain: delivery.retain,
+      subscriptionIds: delivery.subscriptionIds,
+      state: 'publish',
+    };
     if (!this.writePublish(entry, id, false, encoder)) return;
-    session.inflight.set(id, entry);
+    session.setInflight(id, entry);
   }
 
   /** Writes one PUBLISH; returns false when it was not sent (too large for the client). */
   private writePublish(delivery: Delivery, packetId: number, dup: boolean, encoder: BroadcastEncoder | null): boolean {
     const now = Date.now();
     let bytes: Buffer;
-    const alias = this.clientTopicAliasMax > 0 ? this.outboundAlias(delivery.message.topic) : 0;
+    const topic = delivery.message.topic;
+    const alias = this.clientTopicAliasMax > 0 ? this.outboundAlias(topic) : 0;
     if (encoder !== null && !dup && delivery.subscriptionIds === undefined && alias === 0) {
       bytes = encoder.bytes(this.version, delivery.qos, delivery.retain, packetId);
     } else {
@@ -212,6 +231,8 @@ export class Client implements ConnectionHandler, SessionClient {
       this.broker.counters.oversizeDropped++;
       return false;
     }
+    // An alias counts as known to the client only once a packet carrying it was sent.
+    if (alias > 0) this.aliasesOut!.set(topic, alias);
     this.connection.write(bytes);
     this.messagesOut++;
     this.broker.counters.messagesDelivered++;
@@ -228,18 +249,25 @@ export class Client implements ConnectionHandler, SessionClient {
     const known = aliases.get(topic);
     if (known !== undefined) return -known;
     if (aliases.size >= this.clientTopicAliasMax) return 0;
-    const alias = aliases.size + 1;
-    aliases.set(topic, alias);
-    return alias;
+    return aliases.size + 1;
   }
 
   /** Moves queued QoS 1/2 deliveries into flight while the window and the socket allow. */
   pump(): void {
     const session = this.session;
     if (session === null || this.state !== 'connected') return;
+    const quota = Math.min(this.sendQuota, this.broker.limits.maxInflightMessages);
+    while (this.resend.length > 0 && session.inflight.size - this.resend.length < quota) {
+      const id = this.resend.shift()!;
+      const entry = session.inflight.get(id);
+      if (entry === undefined) continue;
+      if (entry.state === 'pubrel') this.send({ cmd: 'pubrel', messageId: id });
+      else if (!this.writePublish(entry, id, true, null)) session.completeInflight(id);
+    }
+    if (this.resend.length > 0) return;
     const now = Date.now();
     while (session.queue.length > 0 && this.canSendInflight()) {
-      const delivery = session.queue.shift()!;
+      const delivery = session.dequeue()!;
       if (isExpired(delivery.message, now)) {
         this.broker.counters.expiredDropped++;
         continue;
@@ -248,15 +276,18 @@ export class Client implements ConnectionHandler, SessionClient {
     }
   }
 
-  /** On session resume: resend unacknowledged PUBLISH with DUP and pending PUBREL [MQTT-4.4.0-1]. */
+  /**
+   * On session resume: resend unacknowledged PUBLISH (DUP=1) and PUBREL with their original
+   * packet identifiers [MQTT-4.4.0-1], no more at once than the client's Receive Maximum
+   * [MQTT-3.3.4-9]; the rest follow as acknowledgements arrive (pump). A message now larger than
+   * the client's Maximum Packet Size is discarded [MQTT-3.1.2-25].
+   */
   resendInflight(): void {
-    const session = this.session!;
-    for (const [id, entry] of session.inflight) {
-      if (entry.state === 'pubrel') this.send({ cmd: 'pubrel', messageId: id });
-      else this.writePublish(entry, id, true, null);
-    }
+    this.resend = [...this.session!.inflight.keys()];
   }
 }
+
+const PENDING_BYTES_LIMIT = 1 << 20;
 
 const denyAllUntilConnected: ClientPermissions = {
   canPublish: () => false,

@@ -7,6 +7,7 @@ import type { BroadcastEncoder } from './encode-publish.js';
 import type { LongTimeout } from './long-timeout.js';
 import type { Message, QoS } from './message.js';
 import { PacketIdAllocator } from './packet-ids.js';
+import type { SessionStore, StoredSession, StoredSubscription } from '../store/session-store.js';
 
 export interface Subscription {
   readonly kind: 'direct';
@@ -48,6 +49,11 @@ export interface Delivery {
   readonly subscriptionIds: number[] | undefined;
 }
 
+/** A delivery waiting in a session's queue; `seq` orders it and names it in the store. */
+export interface Queued extends Delivery {
+  readonly seq: number;
+}
+
 export interface InflightEntry extends Delivery {
   /** 'publish': waiting for PUBACK/PUBREC; 'pubrel': PUBREL sent, waiting for PUBCOMP. */
   state: 'publish' | 'pubrel';
@@ -70,7 +76,12 @@ export class Session {
   permissions: ClientPermissions | null = null;
   readonly subscriptions = new Map<string, Subscription>();
   readonly inflight = new Map<number, InflightEntry>();
-  readonly queue: BoundedQueue<Delivery>;
+  readonly queue: BoundedQueue<Queued>;
+  private nextSeq = 1;
+  /** Where changes are recorded while the session is persistent; null for the memory store. */
+  private readonly store: SessionStore | null;
+  /** True once the session row exists in the store. */
+  stored = false;
   /** QoS 2 packet ids received and PUBREC'd, awaiting PUBREL [MQTT-4.3.3]. */
   readonly inboundQos2 = new Set<number>();
   readonly ids = new PacketIdAllocator();
@@ -84,24 +95,125 @@ export class Session {
   markRetain = false;
   markIds: number[] | undefined = undefined;
 
-  constructor(clientId: string, protocolVersion: 3 | 4 | 5, expirySeconds: number, queueLimit: number) {
+  constructor(clientId: string, protocolVersion: 3 | 4 | 5, expirySeconds: number, queueLimit: number, store: SessionStore | null) {
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
     this.expirySeconds = expirySeconds;
     this.queue = new BoundedQueue(queueLimit);
+    this.store = store;
   }
 
   get persistent(): boolean {
     return this.expirySeconds > 0;
   }
 
+  /** The store to record a change in, when this session must survive a restart. */
+  private get recorder(): SessionStore | null {
+    return this.store !== null && this.stored ? this.store : null;
+  }
+
+  /**
+   * Brings the stored copy in line with `persistent`: writes the session row (and, the first
+   * time, everything it holds) or deletes it. Called when the session opens, detaches or changes
+   * its expiry.
+   */
+  syncStored(disconnectedAt: number | null): void {
+    if (this.store === null) return;
+    if (!this.persistent) {
+      if (this.stored) this.store.deleteSession(this.clientId);
+      this.stored = false;
+      return;
+    }
+    this.store.putSession(this.clientId, this.protocolVersion, this.expirySeconds, disconnectedAt);
+    if (!this.stored) {
+      this.stored = true;
+      for (const sub of this.subscriptions.values()) this.store.putSubscription(this.clientId, storedSubscription(sub));
+      for (const q of this.queue) this.store.enqueue(this.clientId, q.seq, q);
+      for (const [id, e] of this.inflight) this.store.putInflight(this.clientId, id, e.state, e);
+      for (const id of this.inboundQos2) this.store.addInboundQos2(this.clientId, id);
+    }
+  }
+
+  /** Forgets the stored copy (the session ended). */
+  dropStored(): void {
+    if (this.store !== null && this.stored) this.store.deleteSession(this.clientId);
+    this.stored = false;
+  }
+
+  recordSubscription(sub: Subscription): void {
+    this.recorder?.putSubscription(this.clientId, storedSubscription(sub));
+  }
+
+  forgetSubscription(key: string): void {
+    this.recorder?.deleteSubscription(this.clientId, key);
+  }
+
   /** Queues a QoS 1/2 delivery; when full the oldest is dropped and counted. Returns true on a drop. */
   enqueue(delivery: Delivery): boolean {
-    const dropped = this.queue.push(delivery);
+    const queued: Queued = { ...delivery, seq: this.nextSeq++ };
+    const dropped = this.queue.push(queued);
+    const rec = this.recorder;
+    rec?.enqueue(this.clientId, queued.seq, queued);
     if (dropped !== undefined) {
+      rec?.dequeue(this.clientId, dropped.seq);
       this.droppedMessages++;
       return true;
     }
     return false;
   }
+
+  dequeue(): Queued | undefined {
+    const queued = this.queue.shift();
+    if (queued !== undefined) this.recorder?.dequeue(this.clientId, queued.seq);
+    return queued;
+  }
+
+  setInflight(id: number, entry: InflightEntry): void {
+    this.inflight.set(id, entry);
+    this.recorder?.putInflight(this.clientId, id, entry.state, entry);
+  }
+
+  /** QoS 2: PUBREC received, PUBREL sent; only the packet id matters from now on. */
+  markReleased(id: number, entry: InflightEntry): void {
+    entry.state = 'pubrel';
+    this.recorder?.putInflight(this.clientId, id, 'pubrel', entry);
+  }
+
+  completeInflight(id: number): void {
+    if (this.inflight.delete(id)) this.recorder?.deleteInflight(this.clientId, id);
+  }
+
+  addInbound(id: number): void {
+    this.inboundQos2.add(id);
+    this.recorder?.addInboundQos2(this.clientId, id);
+  }
+
+  releaseInbound(id: number): boolean {
+    const known = this.inboundQos2.delete(id);
+    if (known) this.recorder?.deleteInboundQos2(this.clientId, id);
+    return known;
+  }
+
+  /** Restores state read from the store at start-up (nothing is recorded back). */
+  restore(stored: StoredSession, attach: (sub: StoredSubscription) => void): void {
+    this.stored = true;
+    for (const sub of stored.subscriptions) attach(sub);
+    for (const q of stored.queue) {
+      this.queue.push({ ...q.delivery, seq: q.seq });
+      if (q.seq >= this.nextSeq) this.nextSeq = q.seq + 1;
+    }
+    for (const e of stored.inflight) this.inflight.set(e.packetId, { ...e.delivery, state: e.state });
+    for (const id of stored.inboundQos2) this.inboundQos2.add(id);
+  }
+}
+
+function storedSubscription(sub: Subscription): StoredSubscription {
+  return {
+    key: sub.key,
+    qos: sub.qos,
+    noLocal: sub.noLocal,
+    retainAsPublished: sub.retainAsPublished,
+    retainHandling: sub.retainHandling,
+    subscriptionId: sub.subscriptionId,
+  };
 }

@@ -106,11 +106,14 @@ export const configSchema = z
       .default({ http: { host: '0.0.0.0', port: 8080 }, mqtt: { host: '0.0.0.0', port: 1883 } }),
     store: z
       .object({
-        type: z.enum(['memory', 'sqlite']).default('memory'),
+        // sqlite: one file (switchboard.db, WAL) in `path`; memory: nothing survives a restart.
+        type: z.enum(['memory', 'sqlite']).default('sqlite'),
         path: z.string().default('./data'),
+        // NORMAL survives process crashes (kill -9); FULL also survives power loss, slower.
+        synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
       })
       .strict()
-      .default({ type: 'memory', path: './data' }),
+      .default({ type: 'sqlite', path: './data', synchronous: 'NORMAL' }),
     limits: limitsSchema.default(limitsSchema.parse({})),
     auth: authSchema.default(authSchema.parse({})),
     admin: z

@@ -38,7 +38,11 @@ export class PacketReader {
   private readonly parser: ReturnType<typeof mqttPacket.parser>;
   private readonly sink: Sink;
   private maxPacketBytes: number;
-  private pending: Buffer | null = null;
+  /** Bytes of an unfinished packet, kept as chunks and joined once the packet is whole. */
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  /** Size of the unfinished packet once its header has arrived, else 0. */
+  private need = 0;
   private failed = false;
   private current: Packet | null = null;
   private parseError: Error | null = null;
@@ -58,9 +62,18 @@ export class PacketReader {
   push(chunk: Buffer): void {
     if (this.failed) return;
     let buf = chunk;
-    if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
+    if (this.pendingLength > 0) {
+      // Joining on every chunk would copy a large packet sent in small pieces quadratically.
+      if (this.need > 0 && this.pendingLength + chunk.length < this.need) {
+        this.pending.push(chunk);
+        this.pendingLength += chunk.length;
+        return;
+      }
+      this.pending.push(chunk);
+      buf = Buffer.concat(this.pending, this.pendingLength + chunk.length);
+      this.pending = [];
+      this.pendingLength = 0;
+      this.need = 0;
     }
     let offset = 0;
     const end = buf.length;
@@ -86,12 +99,14 @@ export class PacketReader {
       }
       if (!complete) break;
       const total = pos - offset + length;
+      this.need = total;
       if (total > this.maxPacketBytes) {
         return this.fail(
           new ProtocolError('packet-too-large', RC.packetTooLarge, `packet of ${total} bytes exceeds the maximum of ${this.maxPacketBytes}`),
         );
       }
       if (offset + total > end) break;
+      this.need = 0;
       const packet = this.parseOne(buf.subarray(offset, offset + total));
       if (packet === null) return;
       offset += total;
@@ -99,7 +114,11 @@ export class PacketReader {
     }
     if (offset < end && !this.failed) {
       // Copy so that a large socket chunk is not kept alive by a small unfinished tail.
-      this.pending = Buffer.from(buf.subarray(offset));
+      const tail = Buffer.from(buf.subarray(offset));
+      this.pending = [tail];
+      this.pendingLength = tail.length;
+    } else {
+      this.need = 0;
     }
   }
 
@@ -125,12 +144,18 @@ export class PacketReader {
       this.fail(classifyParseError(message));
       return null;
     }
+    const problem = checkPacket(this.current);
+    if (problem !== null) {
+      this.fail(problem);
+      return null;
+    }
     return this.current;
   }
 
   private fail(err: ProtocolError): void {
     this.failed = true;
-    this.pending = null;
+    this.pending = [];
+    this.pendingLength = 0;
     this.sink.onError(err);
   }
 }
@@ -147,6 +172,60 @@ function topicsAreUtf8(bytes: Buffer): boolean {
   const len = bytes.readUInt16BE(pos);
   return isUtf8(bytes.subarray(pos + 2, Math.min(bytes.length, pos + 2 + len)));
 }
+
+/** v5 properties allowed in a client's PUBLISH [MQTT-3.3.2.3]; others are a protocol error. */
+const PUBLISH_PROPERTIES = new Set([
+  'payloadFormatIndicator',
+  'messageExpiryInterval',
+  'topicAlias',
+  'responseTopic',
+  'correlationData',
+  'userProperties',
+  'subscriptionIdentifier',
+  'contentType',
+]);
+
+/**
+ * What mqtt-packet accepts but the specification does not: a property other than User Property
+ * given twice (mqtt-packet turns it into an array) [MQTT-2.2.2-?, v5 2.2.2.2], packet identifier 0
+ * [MQTT-2.2.1-3], DUP on QoS 0 [MQTT-3.3.1-2], PUBLISH properties that belong to other packets.
+ */
+function checkPacket(packet: Packet): ProtocolError | null {
+  const p = packet as { cmd: string; messageId?: number; qos?: number; dup?: boolean; properties?: Record<string, unknown>; will?: { properties?: Record<string, unknown> } };
+  const duplicate = repeatedProperty(p.properties) ?? repeatedProperty(p.will?.properties);
+  if (duplicate !== null) return protocolErrorFor(`property ${duplicate} appears more than once`);
+  switch (p.cmd) {
+    case 'publish':
+      if (p.qos === 0 && p.dup) return malformed('DUP must be 0 on a QoS 0 PUBLISH');
+      if (p.qos! > 0 && !(p.messageId! > 0)) return malformed('a QoS 1/2 PUBLISH needs a non-zero packet identifier');
+      if (p.properties) {
+        for (const key of Object.keys(p.properties)) {
+          if (!PUBLISH_PROPERTIES.has(key)) return protocolErrorFor(`property ${key} is not allowed in PUBLISH`);
+        }
+      }
+      return null;
+    case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp':
+    case 'subscribe':
+    case 'unsubscribe':
+      if (!(p.messageId! > 0)) return malformed(`${p.cmd.toUpperCase()} needs a non-zero packet identifier`);
+      return null;
+    default:
+      return null;
+  }
+}
+
+function repeatedProperty(properties: Record<string, unknown> | undefined): string | null {
+  if (properties === undefined) return null;
+  for (const [key, value] of Object.entries(properties)) {
+    if (key !== 'userProperties' && Array.isArray(value)) return key;
+  }
+  return null;
+}
+
+const protocolErrorFor = (message: string) => new ProtocolError('protocol-error', RC.protocolError, message);
 
 function classifyParseError(message: string): ProtocolError {
   if (/protocol version/i.test(message)) {

@@ -205,6 +205,21 @@ describe('FunctionPool: failures', () => {
     assert.ok(await threadOf());
   });
 
+  test('a busy loop on a cold worker (it may answer the first ping before spinning) is still caught', async () => {
+    const cold = new FunctionPool({ size: 1, unresponsiveAfterMs: 200 });
+    try {
+      const started = Date.now();
+      const hang = rejection(cold.invoke(fixture('hangs.mjs'), event, SLOW_OK));
+      const loop = rejection(cold.invoke(fixture('busy-loop.mjs'), event, 50));
+      assert.equal((await loop).code, 'TIMEOUT');
+      assert.equal((await hang).code, 'WORKER_RESTARTED');
+      assert.ok(Date.now() - started < SLOW_OK / 2, 'caught by a re-check, not by the other timeout');
+      assert.equal(((await cold.invoke(fixture('counter.cjs'), event, SLOW_OK)) as { calls: number }).calls, 1);
+    } finally {
+      await cold.close();
+    }
+  });
+
   test('a handler that crashes its worker: the invocation fails, the pool recovers', async () => {
     const e = await rejection(pool.invoke(fixture('crash.mjs'), event, SLOW_OK));
     assert.equal(e.code, 'WORKER_RESTARTED');

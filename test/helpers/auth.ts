@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type IClientSubscribeOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientSubscribeOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { IConnackPacket, IDisconnectPacket, ISubackPacket, Packet } from 'mqtt-packet';
 import { Inbox, trackClient, waitUntil, withTimeout, type ConnectOptions, type ProtocolVersion, type Transport } from './clients.js';
 import { REPO_ROOT, type TestServer } from './server.js';
@@ -144,7 +144,7 @@ export async function waitForServerClose(a: { inbox: Inbox }, timeoutMs: number)
  */
 export function subscribeCodes(
   client: MqttClient,
-  filters: string | string[],
+  filters: string | string[] | ISubscriptionMap,
   opts: IClientSubscribeOptions = { qos: 1 },
 ): Promise<{ codes: number[]; packet: ISubackPacket }> {
   return withTimeout(

@@ -35,6 +35,8 @@ export interface StartOptions {
    * to 127.0.0.1 on port 0 by command-line flags, and `limits`/`logLevel`/`auth` are ignored.
    */
   configFile?: string;
+  /** With configFile: keep the file's store instead of forcing the memory store. */
+  keepStore?: boolean;
   /** Extra command-line flags after `start --config FILE`. */
   args?: string[];
   /** Extra environment variables for the server process (authorizer handlers see them). */
@@ -113,12 +115,15 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const args = ['bin/switchboard.js', 'start', '--config', options.configFile ?? configPath];
   if (options.configFile !== undefined) {
     args.push('--http-host', '127.0.0.1', '--http-port', '0', '--mqtt-host', '127.0.0.1', '--mqtt-port', '0');
+    // Example configs use the default SQLite store under ./data; tests must not share one file.
+    if (!options.keepStore) args.push('--set', 'store.type=memory');
   }
   if (options.cliLogLevel) args.push('--log-level', options.cliLogLevel);
   if (options.args) args.push(...options.args);
-  // SWITCHBOARD_IT_ENTRY replaces bin/switchboard.js, e.g. with a shim that runs a reference
-  // broker under the same contract, to tell a wrong test from a wrong server.
-  if (process.env.SWITCHBOARD_IT_ENTRY) args[0] = process.env.SWITCHBOARD_IT_ENTRY;
+  // IT_SERVER_ENTRY replaces bin/switchboard.js: another build of the server, or a shim that runs
+  // a reference broker under the same contract, to tell a wrong test from a wrong server. (Not
+  // SWITCHBOARD_*: the server reads those as configuration.)
+  if (process.env.IT_SERVER_ENTRY) args[0] = process.env.IT_SERVER_ENTRY;
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -130,7 +130,8 @@ async function assertServesByToken(times = 1) {
   for (let i = 0; i < times; i++) {
     const [token, clientId] = allowedToken();
     const a = await attempt('tcp', 5, { [NAME_KEY]: 'ByToken', token }, clientId);
-    assert.equal(a.accepted, true, `ByToken answer ${i} after a failure: ${JSON.stringify(a.connack)}`);
+    const log = s().logs.filter((l) => /authorizer|worker/.test(l)).slice(-6).join('\n');
+    assert.equal(a.accepted, true, `ByToken answer ${i} after a failure: ${JSON.stringify(a.connack)}\n${log}`);
     a.client.end(true);
   }
 }

@@ -216,6 +216,7 @@ describe('robustness: the server survives broken peers', () => {
     ['v5 PUBLISH from a client carrying a Subscription Identifier [MQTT-3.3.4-6]', [0x30, 0x09, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x02, 0x0b, 0x01, 0x78]],
     ['v5 PUBLISH with Payload Format Indicator twice (protocol error, §3.3.2.3.2)', [0x30, 0x0b, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x04, 0x01, 0x01, 0x01, 0x01, 0x78]],
     ['v5 AUTH without an authentication method in CONNECT (protocol error, §4.12)', [0xf0, 0x00]],
+    ['v5 SUBSCRIBE with Subscription Identifier 0 (protocol error, §3.8.2.1.2)', [0x82, 0x0b, 0x00, 0x01, 0x02, 0x0b, 0x00, 0x00, 0x03, 0x61, 0x2f, 0x62, 0x01]],
   ];
   const cases: Array<[string, number[], ReadonlyArray<4 | 5>]> = [
     ...malformed.map(([n, b]) => [n, b, [4, 5]] as [string, number[], ReadonlyArray<4 | 5>]),
@@ -274,6 +275,8 @@ describe('robustness: the server survives broken peers', () => {
     ['Will QoS without the Will flag [MQTT-3.1.2-13]', connectWithFlags(0x0a)],
     ['Will Retain without the Will flag [MQTT-3.1.2-15]', connectWithFlags(0x22)],
     ['v3.1.1 password flag without user name flag [MQTT-3.1.2-22]', connectWithFlags(0x42)],
+    // Will flag, QoS 0, clean; will topic "a/+", will message "m", then client id "x".
+    ['a Will Topic containing a wildcard [MQTT-3.3.2-2]', [0x10, 21, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x06, 0x00, 0x00, 0x00, 0x01, 0x78, 0x00, 0x03, 0x61, 0x2f, 0x2b, 0x00, 0x01, 0x6d]],
   ];
   for (const [name, bytes] of badConnects) {
     test(`malformed CONNECT: ${name} -> closed without a successful CONNACK`, async () => {

@@ -445,6 +445,27 @@ describe('empty client id', () => {
     assert.equal(a.inbox.closed, false, 'the second did not take over the first');
   });
 
+  test('v5: an empty id with Clean Start=0 gets an assigned id whose session persists [MQTT-3.1.3-7]', async () => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    // By hand (mqtt-packet refuses to encode it): CONNECT "MQTT" 5, flags 0x00 (Clean Start=0),
+    // keepalive 0, properties { Session Expiry Interval 60 }, client id of length 0.
+    raw.sendBytes([0x10, 18, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x05, 0x00, 0x00, 0x00, 0x05, 0x11, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x00]);
+    const ack = (await raw.expect('connack')) as IConnackPacket;
+    assert.equal(ack.reasonCode, 0, 'a server that allows empty ids processes the CONNECT as if the assigned id was given');
+    const assigned = ack.properties?.assignedClientIdentifier;
+    assert.ok(assigned, 'Assigned Client Identifier');
+    const topic = uid('assigned-persist');
+    raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+    await raw.expect('suback');
+    raw.send({ cmd: 'disconnect' });
+    await raw.waitClosed();
+    const pub = await connectClient(server());
+    await pub.client.publishAsync(topic, 'for-assigned', { qos: 1 });
+    const back = await connectClient(server(), persistent(5, assigned));
+    assert.equal(back.connack.sessionPresent, true);
+    await back.inbox.waitFor(1);
+  });
+
   test('v3.1.1: clean=true is accepted [MQTT-3.1.3-6]', async () => {
     const raw = await rawConnect('tcp', server(), { protocolVersion: 4 });
     const ack = await raw.connect({ clientId: '', clean: true });

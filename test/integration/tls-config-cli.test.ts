@@ -32,7 +32,7 @@ describe('TLS listeners', () => {
     ca = readFileSync(join(dir, 'cert.pem'));
     const tls = { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
     const config = join(dir, 'switchboard.json');
-    writeFileSync(config, JSON.stringify({ listeners: { http: { tls }, mqtt: { tls } }, log: { level: 'info' } }));
+    writeFileSync(config, JSON.stringify({ listeners: { http: { tls }, mqtt: { tls } }, store: { type: 'memory' }, log: { level: 'info' } }));
     server = await startServer({ configFile: config });
   });
 
@@ -123,7 +123,7 @@ describe('configuration and command line', () => {
 
   test('a port already in use stops start-up with a clear message', async () => {
     const server = await startServer({});
-    const r = cli(['start', '--http-port', String(server.httpPort), '--mqtt-port', '0', '--http-host', '127.0.0.1']);
+    const r = cli(['start', '--http-port', String(server.httpPort), '--mqtt-port', '0', '--http-host', '127.0.0.1', '--set', 'store.type=memory']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /address in use/);
   });

@@ -9,7 +9,7 @@ export function handlePuback(client: Client, packet: IPubackPacket): void {
   const entry = session.inflight.get(id);
   // An ack for an id we don't have in flight is ignored: it may answer a redelivery we dropped.
   if (entry === undefined || entry.qos !== 1) return;
-  session.inflight.delete(id);
+  session.completeInflight(id);
   client.pump();
 }
 
@@ -24,11 +24,11 @@ export function handlePubrec(client: Client, packet: IPubrecPacket): void {
   }
   // A v5 PUBREC with a failure reason ends the flow [MQTT-4.3.3-4 note].
   if (client.version === 5 && (packet.reasonCode ?? 0) >= 0x80) {
-    session.inflight.delete(id);
+    session.completeInflight(id);
     client.pump();
     return;
   }
-  entry.state = 'pubrel';
+  session.markReleased(id, entry);
   client.send({ cmd: 'pubrel', messageId: id });
 }
 
@@ -37,14 +37,14 @@ export function handlePubcomp(client: Client, packet: IPubcompPacket): void {
   const id = packet.messageId!;
   const entry = session.inflight.get(id);
   if (entry === undefined || entry.state !== 'pubrel') return;
-  session.inflight.delete(id);
+  session.completeInflight(id);
   client.pump();
 }
 
 export function handlePubrel(client: Client, packet: IPubrelPacket): void {
   const session = client.session!;
   const id = packet.messageId!;
-  const known = session.inboundQos2.delete(id);
+  const known = session.releaseInbound(id);
   if (!known && client.version === 5) {
     client.send({ cmd: 'pubcomp', messageId: id, reasonCode: RC.packetIdNotFound });
     return;

@@ -18,6 +18,10 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   client.version = version === 5 ? 5 : version === 3 ? 3 : 4;
   const limits = client.broker.limits;
 
+  // v3.1.1 forbids a password without a user name [MQTT-3.1.2-22]; v5 allows it.
+  if (client.version !== 5 && packet.password !== undefined && packet.username === undefined) {
+    throw refuse('password-without-username', RC.protocolError, 'a password requires a user name in MQTT 3.1.1');
+  }
   const { clientId, assigned } = validateClientId(client, packet);
   client.clientId = clientId;
   client.logger = client.logger.child({ clientId });
@@ -149,6 +153,7 @@ function buildWill(client: Client, packet: IConnectPacket, clientId: string): Cl
   if (payload.length > limits.maxPayloadBytes) {
     throw refuse('will-payload-too-large', RC.packetTooLarge, `will payload exceeds ${limits.maxPayloadBytes} bytes`);
   }
+  if ((will.qos ?? 0) > 2) throw refuse('will-qos-invalid', RC.malformed, 'will QoS must be 0, 1 or 2'); // [MQTT-3.1.2-14]
   const wp = will.properties;
   let properties: MessageProperties | undefined;
   let expirySeconds = 0;
@@ -182,7 +187,10 @@ function buildWill(client: Client, packet: IConnectPacket, clientId: string): Cl
 function applyKeepAlive(client: Client, requested: number): void {
   const limits = client.broker.limits;
   let effective = requested;
-  if (limits.maxKeepAliveSeconds > 0 && (effective === 0 || effective > limits.maxKeepAliveSeconds)) {
+  // v5 is told the value we enforce; v3.1.1 cannot be, so its "no keep-alive" (0) is honoured
+  // and only a value above the maximum is lowered (as AWS IoT does).
+  const capZero = client.version === 5;
+  if (limits.maxKeepAliveSeconds > 0 && ((effective === 0 && capZero) || effective > limits.maxKeepAliveSeconds)) {
     effective = limits.maxKeepAliveSeconds;
   }
   if (effective > 0 && effective < limits.minKeepAliveSeconds) effective = limits.minKeepAliveSeconds;
@@ -218,7 +226,9 @@ export function refuseConnect(client: Client, reasonCode: number, reason: string
   if (client.state === 'closed') return;
   client.broker.counters.connectionsRefused++;
   const connection = client.connection;
-  if (client.state === 'connecting') {
+  // v3.1.1: a malformed CONNECT (such as an invalid will topic) is closed without CONNACK [MQTT-3.1.4-1].
+  const silent = client.version !== 5 && (code === 'will-topic-invalid' || code === 'will-qos-invalid' || code === 'password-without-username');
+  if (client.state === 'connecting' && !silent) {
     if (client.version === 5) {
       const properties = client.requestProblemInfo && reason ? { reasonString: reason } : undefined;
       client.send({ cmd: 'connack', reasonCode, sessionPresent: false, ...(properties ? { properties } : {}) });

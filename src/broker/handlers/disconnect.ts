@@ -11,8 +11,9 @@ export function handleDisconnect(client: Client, packet: IDisconnectPacket): voi
     if (session.expirySeconds === 0 && expiry > 0) throw protocolError('Session Expiry Interval cannot be raised from 0 at DISCONNECT');
     session.expirySeconds = Math.min(expiry, client.broker.limits.maxSessionExpirySeconds);
   }
-  // A normal DISCONNECT discards the will [MQTT-3.14.4-3]; v5 reason 0x04 asks for it to be sent.
-  if (!(client.version === 5 && packet.reasonCode === RC.disconnectWithWill)) client.will = null;
+  // Only a normal DISCONNECT (reason 0x00) discards the will [MQTT-3.14.4-3]; 0x04 asks for it,
+  // and an error reason from a v5 client leaves it to be published.
+  if (client.version !== 5 || (packet.reasonCode ?? RC.success) === RC.success) client.will = null;
   client.finish('client-disconnect', false);
   client.connection.end();
 }

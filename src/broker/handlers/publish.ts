@@ -18,7 +18,7 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   if (props?.topicAlias !== undefined) {
     const alias = props.topicAlias;
     // [MQTT-3.3.2-9, 3.3.2-10]: 0 or above our Topic Alias Maximum is a protocol error.
-    if (alias === 0 || alias > limits.topicAliasMaximum) {
+    if (!Number.isInteger(alias) || alias === 0 || alias > limits.topicAliasMaximum) {
       throw new ProtocolError('topic-alias-invalid', RC.topicAliasInvalid, `topic alias ${alias} is outside 1..${limits.topicAliasMaximum}`);
     }
     if (topic.length > 0) client.aliasesIn.set(alias, topic);
@@ -28,6 +28,7 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
       topic = known;
     }
   }
+  if (topic.length === 0) throw protocolError('PUBLISH without a topic name or topic alias'); // [MQTT-3.3.2-1]
   const topicError = validateTopicName(topic, limits);
   if (topicError !== null) {
     throw new ProtocolError('topic-name-invalid', RC.topicNameInvalid, `topic name is invalid (${topicError})`);
@@ -48,7 +49,8 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
     // A retransmission of a QoS 2 message we already have is acknowledged, not delivered again
     // [MQTT-4.3.3-10].
     if (session.inboundQos2.has(id)) {
-      client.send({ cmd: 'pubrec', messageId: id });
+      // Through afterCommit too, so PUBRECs leave in the order their PUBLISHes came [MQTT-4.6.0-3].
+      broker.afterCommit(() => client.send({ cmd: 'pubrec', messageId: id }));
       return;
     }
     // Our Receive Maximum bounds QoS 2 messages awaiting PUBREL [MQTT-3.3.4-9].
@@ -86,13 +88,12 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
     expiresAt,
     publisherId: client.clientId,
   };
+  if (qos === 2) client.session!.addInbound(id);
   broker.publish(message, 'client');
-
-  if (qos === 1) client.send({ cmd: 'puback', messageId: id });
-  else if (qos === 2) {
-    client.session!.inboundQos2.add(id);
-    client.send({ cmd: 'pubrec', messageId: id });
-  }
+  if (qos === 0) return;
+  // Acknowledge only once what this message caused (queued and in-flight copies for persistent
+  // sessions, a retained copy, the QoS 2 packet id) is durable: one commit per event-loop turn.
+  broker.afterCommit(qos === 1 ? () => client.send({ cmd: 'puback', messageId: id }) : () => client.send({ cmd: 'pubrec', messageId: id }));
 }
 
 /**

@@ -15,6 +15,7 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
   const v5 = client.version === 5;
   const subscriptionId = v5 ? packet.properties?.subscriptionIdentifier : undefined;
   if (subscriptionId === 0) throw protocolError('Subscription Identifier must not be 0'); // [MQTT-3.8.2.1.2]
+  if (packet.subscriptions.length === 0) throw protocolError('SUBSCRIBE without topic filters'); // [MQTT-3.8.3-2]
   const granted: number[] = [];
   const refusals: string[] = [];
   const fresh: { sub: Subscription; existed: boolean }[] = [];

@@ -1,0 +1,64 @@
+// Store errors as values with stable codes (logs and the CLI key on `code`). Opening fails with a
+// StoreOpenError before anything is written; a failed commit becomes a StoreCommitError, reported
+// once through the logger and Store.onError.
+
+/** What to tell the operator for each start-up failure: the problem, then what to do. */
+const OPEN_ERROR_TEMPLATES = {
+  locked: (file: string, detail: string) =>
+    `${file} is in use by another process (${detail}); is another Switchboard running on the same store path? ` +
+    'Stop it, or give this one a different store.path.',
+  corrupt: (file: string, detail: string) =>
+    `${file} is not a usable Switchboard database (${detail}). It was left untouched: restore it from a backup, ` +
+    'or move it aside to start with an empty store.',
+  unreadable: (file: string, detail: string) =>
+    `cannot read ${file} (${detail}). Check that it is a regular file and that the user running Switchboard may read it.`,
+  'newer-schema': (file: string, detail: string) =>
+    `${file} was written by a newer Switchboard (${detail}). It was left untouched: run that newer version, ` +
+    'or restore a backup made by this one.',
+  unwritable: (file: string, detail: string) =>
+    `cannot write ${file} (${detail}). Give the user running Switchboard write access to the file and its directory, ` +
+    'or choose another store.path.',
+} as const;
+
+export type StoreOpenErrorCode = keyof typeof OPEN_ERROR_TEMPLATES;
+
+export class StoreOpenError extends Error {
+  readonly code: StoreOpenErrorCode;
+  /** The database file (or directory) concerned. */
+  readonly file: string;
+  constructor(code: StoreOpenErrorCode, file: string, detail: string, cause?: unknown) {
+    super(OPEN_ERROR_TEMPLATES[code](file, detail), cause === undefined ? undefined : { cause });
+    this.name = 'StoreOpenError';
+    this.code = code;
+    this.file = file;
+  }
+}
+
+/**
+ * A batch of changes could not be committed. The store stops writing (see SqliteStore): what is on
+ * disk is every batch before this one, and callbacks waiting on this batch never run.
+ */
+export class StoreCommitError extends Error {
+  readonly code = 'commit-failed';
+  readonly file: string;
+  /** Changes lost with the batch. */
+  readonly changes: number;
+  constructor(file: string, changes: number, cause: unknown) {
+    super(
+      `committing ${changes} change(s) to ${file} failed (${describe(cause)}); the store accepts no more writes ` +
+        'and nothing since the last commit is durable. Fix the cause (disk full? I/O error?) and restart.',
+      { cause },
+    );
+    this.name = 'StoreCommitError';
+    this.file = file;
+    this.changes = changes;
+  }
+}
+
+export function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,25 @@
+// The memory backend: every part in Maps, nothing survives the process. Serves tests and
+// deployments that want no disk; every change is "committed" as soon as it is made.
+import { MemoryAuthorizerStore } from './authorizer-store.js';
+import type { StoreCommitError } from './errors.js';
+import { MemoryRetainedStore } from './retained-memory.js';
+import { MemorySessionStore } from './session-memory.js';
+import type { Store } from './store.js';
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  readonly retained = new MemoryRetainedStore();
+  readonly sessions = new MemorySessionStore();
+  readonly authorizers = new MemoryAuthorizerStore();
+  /** Never called: there is nothing to fail. */
+  onError: ((error: StoreCommitError) => void) | undefined = undefined;
+
+  /** Microtasks run in the order queued, so callbacks keep the order they were given in. */
+  afterCommit(callback: () => void): void {
+    queueMicrotask(callback);
+  }
+
+  flush(): void {}
+
+  close(): void {}
+}

@@ -1,0 +1,214 @@
+// Persistent sessions on SQLite. Every change is one prepared statement in the current batch
+// (sqlite-batch.ts); reads happen once, at start-up (loadSessions), after flushing.
+//
+// In-flight order: resending after a reconnect must follow the original order [MQTT-4.4.0-1,
+// MQTT-4.6.0-1], and packet ids wrap (65535 then 1), so rows carry `ord`, a counter taken when the
+// entry is first written and kept when it is replaced (publish -> pubrel).
+import type Database from 'better-sqlite3';
+import type { WriteBatch } from './sqlite-batch.js';
+import { decodeDelivery, DELIVERY_COLUMNS, deliveryParams, type DeliveryRow } from './sqlite-codec.js';
+import type {
+  SessionStore,
+  StoredDelivery,
+  StoredInflight,
+  StoredQueued,
+  StoredSession,
+  StoredSubscription,
+} from './session-store.js';
+
+const CHILD_TABLES = ['subscriptions', 'queued', 'inflight', 'inbound_qos2'] as const;
+const DELIVERY_PLACEHOLDERS = '?, ?, ?, ?, ?, ?, ?, ?, ?, ?';
+
+export interface PurgeCounts {
+  /** Sessions whose expiry interval ran out while the server was down. */
+  sessions: number;
+  /** Their subscriptions, messages and ids, plus rows left without a session. */
+  sessionRows: number;
+  /** Queued and in-flight (not yet released) messages past their Message Expiry Interval. */
+  messages: number;
+}
+
+interface SessionRow {
+  client_id: string;
+  protocol_version: 3 | 4 | 5;
+  expiry_seconds: number;
+  disconnected_at: number | null;
+}
+
+interface SubscriptionRow {
+  client_id: string;
+  filter: string;
+  qos: 0 | 1 | 2;
+  no_local: number;
+  retain_as_published: number;
+  retain_handling: 0 | 1 | 2;
+  subscription_id: number | null;
+}
+
+export class SqliteSessionStore implements SessionStore {
+  private readonly putSessionStmt: Database.Statement;
+  private readonly deleteStmts: Database.Statement[];
+  private readonly putSubscriptionStmt: Database.Statement;
+  private readonly deleteSubscriptionStmt: Database.Statement;
+  private readonly enqueueStmt: Database.Statement;
+  private readonly dequeueStmt: Database.Statement;
+  private readonly putInflightStmt: Database.Statement;
+  private readonly deleteInflightStmt: Database.Statement;
+  private readonly addInboundStmt: Database.Statement;
+  private readonly deleteInboundStmt: Database.Statement;
+  private nextOrd: number;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly batch: WriteBatch,
+  ) {
+    this.putSessionStmt = db.prepare(
+      `INSERT INTO sessions (client_id, protocol_version, expiry_seconds, disconnected_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (client_id) DO UPDATE SET protocol_version = excluded.protocol_version,
+         expiry_seconds = excluded.expiry_seconds, disconnected_at = excluded.disconnected_at`,
+    );
+    this.deleteStmts = ['sessions', ...CHILD_TABLES].map((t) => db.prepare(`DELETE FROM ${t} WHERE client_id = ?`));
+    this.putSubscriptionStmt = db.prepare(
+      `INSERT INTO subscriptions (client_id, filter, qos, no_local, retain_as_published, retain_handling, subscription_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos, no_local = excluded.no_local,
+         retain_as_published = excluded.retain_as_published, retain_handling = excluded.retain_handling,
+         subscription_id = excluded.subscription_id`,
+    );
+    this.deleteSubscriptionStmt = db.prepare('DELETE FROM subscriptions WHERE client_id = ? AND filter = ?');
+    this.enqueueStmt = db.prepare(`INSERT OR REPLACE INTO queued (client_id, seq, ${DELIVERY_COLUMNS}) VALUES (?, ?, ${DELIVERY_PLACEHOLDERS})`);
+    this.dequeueStmt = db.prepare('DELETE FROM queued WHERE client_id = ? AND seq = ?');
+    const deliveryUpdates = DELIVERY_COLUMNS.split(', ')
+      .map((c) => `${c} = excluded.${c}`)
+      .join(', ');
+    this.putInflightStmt = db.prepare(
+      `INSERT INTO inflight (client_id, packet_id, ord, state, ${DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ${DELIVERY_PLACEHOLDERS})
+       ON CONFLICT (client_id, packet_id) DO UPDATE SET state = excluded.state, ${deliveryUpdates}`,
+    );
+    this.deleteInflightStmt = db.prepare('DELETE FROM inflight WHERE client_id = ? AND packet_id = ?');
+    this.addInboundStmt = db.prepare('INSERT OR IGNORE INTO inbound_qos2 (client_id, packet_id) VALUES (?, ?)');
+    this.deleteInboundStmt = db.prepare('DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?');
+    this.nextOrd = (db.prepare('SELECT coalesce(max(ord), 0) + 1 AS n FROM inflight').get() as { n: number }).n;
+  }
+
+  /**
+   * Run once at open, in one transaction: removes sessions whose expiry passed while the server
+   * was down (disconnectedAt + expirySeconds < now; a session with no disconnectedAt was
+   * connected when the server stopped, so its interval starts now and it is kept), everything
+   * they owned, rows without a session, and queued or unreleased in-flight messages past their
+   * expiry [MQTT-3.3.2-5]. In-flight entries in 'pubrel' are kept whatever their message: the
+   * QoS 2 exchange must complete.
+   */
+  static purgeExpired(db: Database.Database, now: number): PurgeCounts {
+    return db.transaction((): PurgeCounts => {
+      const sessions = db
+        .prepare('DELETE FROM sessions WHERE disconnected_at IS NOT NULL AND disconnected_at + expiry_seconds * 1000 < ?')
+        .run(now).changes;
+      let sessionRows = 0;
+      for (const t of CHILD_TABLES) {
+        sessionRows += db.prepare(`DELETE FROM ${t} WHERE client_id NOT IN (SELECT client_id FROM sessions)`).run().changes;
+      }
+      const messages =
+        db.prepare('DELETE FROM queued WHERE expires_at <> 0 AND expires_at <= ?').run(now).changes +
+        db.prepare("DELETE FROM inflight WHERE state = 'publish' AND expires_at <> 0 AND expires_at <= ?").run(now).changes;
+      return { sessions, sessionRows, messages };
+    })();
+  }
+
+  /** Commits what is pending, then reads every session back. */
+  loadSessions(): StoredSession[] {
+    this.batch.flush();
+    const byClient = new Map<string, StoredSession>();
+    const out: StoredSession[] = [];
+    for (const row of this.db.prepare('SELECT * FROM sessions ORDER BY client_id').iterate() as IterableIterator<SessionRow>) {
+      const s: StoredSession = {
+        clientId: row.client_id,
+        protocolVersion: row.protocol_version,
+        expirySeconds: row.expiry_seconds,
+        disconnectedAt: row.disconnected_at,
+        subscriptions: [],
+        inflight: [],
+        queue: [],
+        inboundQos2: [],
+      };
+      byClient.set(s.clientId, s);
+      out.push(s);
+    }
+    const subs = this.db.prepare('SELECT * FROM subscriptions ORDER BY client_id, rowid').iterate() as IterableIterator<SubscriptionRow>;
+    for (const row of subs) {
+      byClient.get(row.client_id)?.subscriptions.push({
+        key: row.filter,
+        qos: row.qos,
+        noLocal: row.no_local !== 0,
+        retainAsPublished: row.retain_as_published !== 0,
+        retainHandling: row.retain_handling,
+        subscriptionId: row.subscription_id ?? undefined,
+      });
+    }
+    type QueuedRow = DeliveryRow & { client_id: string; seq: number };
+    for (const row of this.db.prepare('SELECT * FROM queued ORDER BY client_id, seq').iterate() as IterableIterator<QueuedRow>) {
+      byClient.get(row.client_id)?.queue.push({ seq: row.seq, delivery: decodeDelivery(row) } satisfies StoredQueued);
+    }
+    type InflightRow = DeliveryRow & { client_id: string; packet_id: number; state: 'publish' | 'pubrel' };
+    for (const row of this.db.prepare('SELECT * FROM inflight ORDER BY client_id, ord').iterate() as IterableIterator<InflightRow>) {
+      byClient.get(row.client_id)?.inflight.push({ packetId: row.packet_id, state: row.state, delivery: decodeDelivery(row) } satisfies StoredInflight);
+    }
+    type InboundRow = { client_id: string; packet_id: number };
+    for (const row of this.db.prepare('SELECT * FROM inbound_qos2 ORDER BY client_id, packet_id').iterate() as IterableIterator<InboundRow>) {
+      byClient.get(row.client_id)?.inboundQos2.push(row.packet_id);
+    }
+    return out;
+  }
+
+  putSession(clientId: string, protocolVersion: 3 | 4 | 5, expirySeconds: number, disconnectedAt: number | null): void {
+    this.batch.add(this.putSessionStmt, [clientId, protocolVersion, expirySeconds, disconnectedAt]);
+  }
+
+  deleteSession(clientId: string): void {
+    for (const stmt of this.deleteStmts) this.batch.add(stmt, [clientId]);
+  }
+
+  putSubscription(clientId: string, s: StoredSubscription): void {
+    this.batch.add(this.putSubscriptionStmt, [
+      clientId,
+      s.key,
+      s.qos,
+      s.noLocal ? 1 : 0,
+      s.retainAsPublished ? 1 : 0,
+      s.retainHandling,
+      s.subscriptionId ?? null,
+    ]);
+  }
+
+  deleteSubscription(clientId: string, key: string): void {
+    this.batch.add(this.deleteSubscriptionStmt, [clientId, key]);
+  }
+
+  enqueue(clientId: string, seq: number, delivery: StoredDelivery): void {
+    const params = deliveryParams(delivery);
+    params.unshift(clientId, seq);
+    this.batch.add(this.enqueueStmt, params);
+  }
+
+  dequeue(clientId: string, seq: number): void {
+    this.batch.add(this.dequeueStmt, [clientId, seq]);
+  }
+
+  putInflight(clientId: string, packetId: number, state: 'publish' | 'pubrel', delivery: StoredDelivery): void {
+    const params = deliveryParams(delivery);
+    params.unshift(clientId, packetId, this.nextOrd++, state);
+    this.batch.add(this.putInflightStmt, params);
+  }
+
+  deleteInflight(clientId: string, packetId: number): void {
+    this.batch.add(this.deleteInflightStmt, [clientId, packetId]);
+  }
+
+  addInboundQos2(clientId: string, packetId: number): void {
+    this.batch.add(this.addInboundStmt, [clientId, packetId]);
+  }
+
+  deleteInboundQos2(clientId: string, packetId: number): void {
+    this.batch.add(this.deleteInboundStmt, [clientId, packetId]);
+  }
+}

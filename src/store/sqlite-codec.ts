@@ -1,0 +1,100 @@
+// Messages <-> SQLite rows. Payloads are BLOBs; v5 properties are one JSON text column:
+//   { contentType: 'text/plain', correlationData: <Buffer 01 02>, userProperties: { b: '1', a: ['2', '3'] } }
+//   <-> '{"contentType":"text/plain","correlationData":"AQI=","userProperties":[["b","1"],["a",["2","3"]]]}'
+// correlationData is base64; user properties are [name, value] pairs so their order survives even
+// for names an object would reorder ("10" before "b") [MQTT-3.3.2-18: order kept when forwarding].
+// Any other property is copied as plain JSON. Booleans are stored as 0/1.
+import type { Message, MessageProperties, QoS } from '../broker/message.js';
+import type { StoredDelivery, StoredMessage } from './session-store.js';
+
+/** The message columns every message table has, in this order (see sqlite-schema.ts). */
+export const MESSAGE_COLUMNS = 'topic, payload, message_qos, message_retain, properties, expires_at, publisher_id';
+/** The delivery columns: a message plus how it is sent to one session. */
+export const DELIVERY_COLUMNS = `${MESSAGE_COLUMNS}, qos, retain, subscription_ids`;
+
+export interface MessageRow {
+  topic: string;
+  payload: Buffer;
+  message_qos: number;
+  message_retain: number;
+  properties: string | null;
+  expires_at: number;
+  publisher_id: string | null;
+}
+
+export interface DeliveryRow extends MessageRow {
+  qos: number;
+  retain: number;
+  subscription_ids: string | null;
+}
+
+export type SqlValue = string | number | Buffer | null;
+
+// A message fanned out to many persistent sessions is stored once per session; its properties
+// are encoded once.
+const encodedProperties = new WeakMap<MessageProperties, string>();
+
+export function encodeProperties(properties: MessageProperties | undefined): string | null {
+  if (properties === undefined) return null;
+  let json = encodedProperties.get(properties);
+  if (json === undefined) {
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(properties)) {
+      if (value === undefined) continue;
+      if (name === 'correlationData') out[name] = (value as Buffer).toString('base64');
+      else if (name === 'userProperties') out[name] = Object.entries(value as object);
+      else out[name] = value;
+    }
+    json = JSON.stringify(out);
+    encodedProperties.set(properties, json);
+  }
+  return json;
+}
+
+export function decodeProperties(json: string | null): MessageProperties | undefined {
+  if (json === null) return undefined;
+  const parsed = JSON.parse(json) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (name === 'correlationData') out[name] = Buffer.from(value as string, 'base64');
+    else if (name === 'userProperties') {
+      const props: Record<string, string | string[]> = {};
+      for (const [k, v] of value as [string, string | string[]][]) props[k] = v;
+      out[name] = props;
+    } else out[name] = value;
+  }
+  return out as MessageProperties;
+}
+
+/** Parameters for MESSAGE_COLUMNS. */
+export function messageParams(m: StoredMessage | Message): SqlValue[] {
+  return [m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProperties(m.properties), m.expiresAt, m.publisherId ?? null];
+}
+
+/** Parameters for DELIVERY_COLUMNS. */
+export function deliveryParams(d: StoredDelivery): SqlValue[] {
+  const params = messageParams(d.message);
+  params.push(d.qos, d.retain ? 1 : 0, d.subscriptionIds === undefined ? null : JSON.stringify(d.subscriptionIds));
+  return params;
+}
+
+export function decodeMessage(row: MessageRow): StoredMessage {
+  return {
+    topic: row.topic,
+    payload: row.payload,
+    qos: row.message_qos as QoS,
+    retain: row.message_retain !== 0,
+    properties: decodeProperties(row.properties),
+    expiresAt: row.expires_at,
+    publisherId: row.publisher_id ?? undefined,
+  };
+}
+
+export function decodeDelivery(row: DeliveryRow): StoredDelivery {
+  return {
+    message: decodeMessage(row),
+    qos: row.qos as QoS,
+    retain: row.retain !== 0,
+    subscriptionIds: row.subscription_ids === null ? undefined : (JSON.parse(row.subscription_ids) as number[]),
+  };
+}

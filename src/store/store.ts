@@ -1,0 +1,29 @@
+// The storage a node runs on: one object per backend (memory, sqlite; redis later) giving the
+// parts the rest of the server uses. Every implementation passes test/store/store-contract.ts.
+import type { AuthorizerStore } from './authorizer-store.js';
+import type { StoreCommitError } from './errors.js';
+import type { RetainedStore } from './retained-store.js';
+import type { SessionStore } from './session-store.js';
+
+export interface Store {
+  readonly kind: 'memory' | 'sqlite';
+  readonly retained: RetainedStore;
+  readonly sessions: SessionStore;
+  readonly authorizers: AuthorizerStore;
+  /**
+   * Runs `callback` once every change recorded so far is durable. Changes made in one event-loop
+   * turn are committed together (one transaction), so acknowledgements wait for at most one
+   * commit. The memory store calls back on the next microtask.
+   */
+  afterCommit(callback: () => void): void;
+  /** Commits what is pending now. */
+  flush(): void;
+  /** Flushes and closes; the store is unusable afterwards. */
+  close(): void;
+  /**
+   * Called once, with the first failed commit (the memory store never fails). The store has then
+   * stopped writing: callbacks given to afterCommit for that batch and later never run, and what
+   * is on disk is every batch committed before it. Unset: the failure is only logged.
+   */
+  onError?: (error: StoreCommitError) => void;
+}
