@@ -38,6 +38,8 @@ export interface StartOptions {
   authorization?: Authorization;
   /** Directory that relative paths in the config (authorizer handlers, keys) are resolved against. */
   baseDir?: string;
+  /** Called after the server stopped itself because it can no longer keep its promises (store failure). */
+  onFatal?: (error: Error) => void;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -46,6 +48,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const counters = new Counters();
   const store = openStore(config.store, logger);
   const retained = store.retained;
+  // A failed commit means acknowledgements can no longer be honoured: stop rather than lie.
+  store.onError = (error) => {
+    logger.fatal({ err: error }, 'the store failed to commit; stopping');
+    void stop().then(() => options.onFatal?.(error));
+  };
   const authorizers = store.authorizers;
   seedAuthorizers(authorizers, config.auth, baseDir);
   const pool = new FunctionPool({ size: config.auth.functionWorkers });

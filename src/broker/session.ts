@@ -199,7 +199,9 @@ export class Session {
     this.stored = true;
     for (const sub of stored.subscriptions) attach(sub);
     for (const q of stored.queue) {
-      this.queue.push({ ...q.delivery, seq: q.seq });
+      // The queue limit may have been lowered since: what no longer fits is dropped for good.
+      const dropped = this.queue.push({ ...q.delivery, seq: q.seq });
+      if (dropped !== undefined) this.store?.dequeue(this.clientId, dropped.seq);
       if (q.seq >= this.nextSeq) this.nextSeq = q.seq + 1;
     }
     for (const e of stored.inflight) this.inflight.set(e.packetId, { ...e.delivery, state: e.state });

@@ -140,7 +140,10 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
   }
   let server;
   try {
-    server = await startServer(config, { baseDir: v.config ? dirname(resolve(v.config)) : process.cwd() });
+    server = await startServer(config, {
+      baseDir: v.config ? dirname(resolve(v.config)) : process.cwd(),
+      onFatal: () => process.exit(1),
+    });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     process.stderr.write(`switchboard: cannot start: ${e.code === 'EADDRINUSE' ? `address in use (${e.message})` : e.message}\n`);

@@ -8,8 +8,8 @@ const OPEN_ERROR_TEMPLATES = {
     `${file} is in use by another process (${detail}); is another Switchboard running on the same store path? ` +
     'Stop it, or give this one a different store.path.',
   corrupt: (file: string, detail: string) =>
-    `${file} is not a usable Switchboard database (${detail}). It was left untouched: restore it from a backup, ` +
-    'or move it aside to start with an empty store.',
+    `${file} is not a usable Switchboard database (${detail}). It was left untouched: if it is a Switchboard store, ` +
+    'restore it from a backup; otherwise move it aside (an empty store is then created) or choose another store.path.',
   unreadable: (file: string, detail: string) =>
     `cannot read ${file} (${detail}). Check that it is a regular file and that the user running Switchboard may read it.`,
   'newer-schema': (file: string, detail: string) =>
@@ -45,7 +45,7 @@ export class StoreCommitError extends Error {
   readonly changes: number;
   constructor(file: string, changes: number, cause: unknown) {
     super(
-      `committing ${changes} change(s) to ${file} failed (${describe(cause)}); the store accepts no more writes ` +
+      `committing ${changes} change(s) to ${file} failed (${errorDetail(cause)}); the store accepts no more writes ` +
         'and nothing since the last commit is durable. Fix the cause (disk full? I/O error?) and restart.',
       { cause },
     );
@@ -55,10 +55,10 @@ export class StoreCommitError extends Error {
   }
 }
 
-export function describe(err: unknown): string {
+export function errorDetail(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+    return typeof code === 'string' && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message;
   }
   return String(err);
 }

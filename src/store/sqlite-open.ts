@@ -9,7 +9,7 @@
 import { accessSync, closeSync, constants, mkdirSync, openSync, readSync, rmSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, StoreOpenError, type StoreOpenErrorCode } from './errors.js';
+import { errorDetail, StoreOpenError, type StoreOpenErrorCode } from './errors.js';
 import { APPLICATION_ID, LATEST_SCHEMA_VERSION } from './sqlite-schema.js';
 
 /** How long to wait for a lock held by someone else before giving up with 'locked'. */
@@ -68,7 +68,7 @@ export function classify(err: unknown, file: string, phase: 'read' | 'write'): S
   else if (code.startsWith('SQLITE_READONLY') || code === 'EROFS') kind = 'unwritable';
   // SQLITE_CANTOPEN, SQLITE_IOERR*, EACCES...: what failed is what we were trying to do.
   else kind = phase === 'write' ? 'unwritable' : 'unreadable';
-  return new StoreOpenError(kind, file, `SQLite: ${describe(err)}`, err);
+  return new StoreOpenError(kind, file, `SQLite: ${errorDetail(err)}`, err);
 }
 
 function ensureDirectory(dir: string, file: string): void {
@@ -77,7 +77,7 @@ function ensureDirectory(dir: string, file: string): void {
     try {
       mkdirSync(dir, { recursive: true });
     } catch (err) {
-      throw new StoreOpenError('unwritable', file, `cannot create its directory ${dir}: ${describe(err)}`, err);
+      throw new StoreOpenError('unwritable', file, `cannot create its directory ${dir}: ${errorDetail(err)}`, err);
     }
   } else if (!st.isDirectory()) {
     throw new StoreOpenError('unwritable', file, `the store path ${dir} exists and is not a directory`);
@@ -101,7 +101,7 @@ function examineExisting(file: string, st: Stats): void {
       closeSync(fd);
     }
   } catch (err) {
-    throw new StoreOpenError('unreadable', file, describe(err), err);
+    throw new StoreOpenError('unreadable', file, errorDetail(err), err);
   }
   if (read < header.length || !header.equals(SQLITE_HEADER)) {
     throw new StoreOpenError('corrupt', file, 'it is not a SQLite database: the SQLite header is missing');
@@ -142,13 +142,13 @@ function ensureWritable(dir: string, file: string, exists: boolean): void {
     // SQLite creates the -wal file (and a new database) beside the database file.
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw new StoreOpenError('unwritable', file, `its directory ${dir} is not writable: ${describe(err)}`, err);
+    throw new StoreOpenError('unwritable', file, `its directory ${dir} is not writable: ${errorDetail(err)}`, err);
   }
   if (!exists) return;
   try {
     accessSync(file, constants.W_OK);
   } catch (err) {
-    throw new StoreOpenError('unwritable', file, `the file is read-only: ${describe(err)}`, err);
+    throw new StoreOpenError('unwritable', file, `the file is read-only: ${errorDetail(err)}`, err);
   }
 }
 
@@ -158,7 +158,7 @@ function statOrUndefined(path: string, file: string): Stats | undefined {
     return statSync(path);
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ENOENT') return undefined;
-    if (path === file) throw new StoreOpenError('unreadable', file, describe(err), err);
-    throw new StoreOpenError('unwritable', file, `cannot use its directory ${path}: ${describe(err)}`, err);
+    if (path === file) throw new StoreOpenError('unreadable', file, errorDetail(err), err);
+    throw new StoreOpenError('unwritable', file, `cannot use its directory ${path}: ${errorDetail(err)}`, err);
   }
 }

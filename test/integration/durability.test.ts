@@ -91,16 +91,18 @@ describe('crash safety (SIGKILL mid-stream)', () => {
 
       server = await start(file);
       const again = mqtt.connect(server.mqttUrl, { clientId: subId, clean: false, reconnectPeriod: 0 });
+      // Listen before CONNACK: queued messages may arrive in the same chunk.
+      const receiving = collect(again, 1500, 20_000);
       const connack = await new Promise<mqtt.IConnackPacket>((resolve, reject) => {
         again.once('connect', resolve);
         again.once('error', reject);
       });
       assert.equal(connack.sessionPresent, true, 'the persistent session survived the crash');
-      const received = await collect(again, 1500, 20_000);
+      const received = await receiving;
       again.end(true);
       const got = new Set(received);
       const missing = [...acked].filter((n) => !got.has(n));
-      assert.deepEqual(missing, [], `acknowledged but never delivered: ${missing.slice(0, 20).join(',')}`);
+      assert.deepEqual(missing, [], `acknowledged ${acked.size}, received ${received.length} (${received.slice(0, 5).join(',')}...), never delivered: ${missing.slice(0, 20).join(',')}`);
       if (qos === 2) assert.equal(received.length, got.size, 'QoS 2 delivered each message once');
       await server.stop();
     });
