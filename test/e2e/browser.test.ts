@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { closeAllClients, connectClient, subscriber, uid } from '../helpers/clients.js';
+import { closeAllClients, connectClient, subscriber, uid, withTimeout } from '../helpers/clients.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -80,6 +80,9 @@ declare const demo: {
   lines: string[];
 };
 
+/** Every browser round trip is bounded: playwright's evaluate has no timeout of its own. */
+const bounded = <T>(p: Promise<T>, what: string, ms = 5_000) => withTimeout(p, ms, `browser: ${what}`);
+
 async function prerequisites(): Promise<string | null> {
   if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing: run scripts/install-browser.sh`;
   try {
@@ -114,13 +117,13 @@ describe('browser: examples/browser/index.html with the Unauthenticated authoriz
 
   after(async () => {
     await closeAllClients();
-    await browser?.close().catch(() => undefined);
+    if (browser) await bounded(browser.close(), 'browser.close', 10_000).catch(() => undefined);
     await files?.close();
     await stopAllServers();
   });
 
   async function openPage(): Promise<Page> {
-    const page = await browser!.newPage();
+    const page = await bounded(browser!.newPage(), 'newPage');
     page.on('pageerror', (e) => pageErrors.push(e.message ?? String(e)));
     await page.goto(`${files!.url}/examples/browser/index.html?port=${server!.httpPort}`, { timeout: 10_000 });
     return page;
@@ -132,17 +135,18 @@ describe('browser: examples/browser/index.html with the Unauthenticated authoriz
       const observer = await subscriber(s, ['client', 'server'], 1, { clientId: uid('observer') });
       const page = await openPage();
       try {
-        const connected = await page.evaluate((v) => demo.connect({ protocolVersion: v }), version);
+        const connected = await bounded(page.evaluate((v) => demo.connect({ protocolVersion: v }), version), 'connect');
         assert.deepEqual(connected, { ok: true, code: 0 }, 'client-1 connects through the authorizer');
         await s.waitForLog((l) => l.msg === 'client connected' && l.clientId === 'client-1' && l.principal === 'Unauthenticated', 3_000);
 
         const refused = version === 5 ? 0x87 : 0x80;
-        const sub = (f: string | string[]) => page.evaluate((filters) => demo.subscribe(filters, 1), f);
+        const sub = (f: string | string[]) => bounded(page.evaluate((filters) => demo.subscribe(filters, 1), f), `subscribe ${f}`);
         assert.deepEqual((await sub('server')).codes, [1], 'subscribe server: granted');
         assert.deepEqual((await sub('client')).codes, [refused], 'subscribe client: refused');
         assert.deepEqual((await sub('#')).codes, [refused], 'subscribe #: refused');
 
-        const pub = (topic: string, payload: string) => page.evaluate(([t, p]) => demo.publish(t, p, 1), [topic, payload] as const);
+        const pub = (topic: string, payload: string) =>
+          bounded(page.evaluate(([t, p]) => demo.publish(t, p, 1), [topic, payload] as const), `publish to ${topic}`);
         assert.deepEqual(await pub('client', 'hello from the browser'), { ok: true });
         const got = await observer.inbox.waitFor(1, 3_000, (m) => m.topic === 'client');
         assert.equal(got[0]!.text, 'hello from the browser');
@@ -150,7 +154,7 @@ describe('browser: examples/browser/index.html with the Unauthenticated authoriz
         const denied = await pub('server', 'must not arrive');
         if (version === 5) {
           assert.deepEqual(denied, { ok: false, code: 0x87 }, 'v5: PUBACK 0x87');
-          assert.equal(await page.evaluate(() => demo.closed, undefined), false);
+          assert.equal(await bounded(page.evaluate(() => demo.closed, undefined), 'demo.closed'), false);
           assert.deepEqual(await pub('client', 'sentinel'), { ok: true });
         } else {
           assert.deepEqual(denied, { ok: false, closed: true }, 'v3.1.1: the connection is closed');
@@ -160,8 +164,8 @@ describe('browser: examples/browser/index.html with the Unauthenticated authoriz
         await observer.inbox.waitFor(1, 3_000, (m) => m.text === 'sentinel');
         assert.deepEqual(observer.inbox.texts((m) => m.topic === 'server'), [], 'nothing reached server');
       } finally {
-        await page.evaluate(() => demo.end(), undefined).catch(() => undefined);
-        await page.close();
+        await bounded(page.evaluate(() => demo.end(), undefined), 'end').catch(() => undefined);
+        await bounded(page.close(), 'page.close');
       }
     });
   }
@@ -176,8 +180,8 @@ describe('browser: examples/browser/index.html with the Unauthenticated authoriz
       const got = await observer.inbox.waitFor(1, 3_000);
       assert.equal(got[0]!.text, 'hello from the browser');
     } finally {
-      await page.evaluate(() => demo.end(), undefined).catch(() => undefined);
-      await page.close();
+      await bounded(page.evaluate(() => demo.end(), undefined), 'end').catch(() => undefined);
+      await bounded(page.close(), 'page.close');
     }
     assert.deepEqual(pageErrors, [], 'no errors in the page');
   });

@@ -63,7 +63,7 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   const refusal = topic.charCodeAt(0) === 0x24 /* $ */
     ? `publishing to the reserved topic ${topic} is not allowed`
     : !client.permissions.canPublish(topic, packet.retain)
-      ? `not authorized: ${packet.retain && client.permissions.canPublish(topic, false) ? 'iot:RetainPublish' : 'iot:Publish'} on topic ${topic}`
+      ? `not authorized: ${packet.retain && client.permissions.canPublish(topic, false) ? 'iot:RetainPublish' : 'iot:Publish'} on topic/${topic}`
       : null;
   if (refusal !== null) {
     const decidedBy = client.permissions.explain?.(packet.retain && client.permissions.canPublish(topic, false) ? 'retain' : 'publish', topic);
