@@ -7,6 +7,7 @@ import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { Counters } from './metrics/counters.js';
 import { openStore } from './store/open.js';
+import { LifecycleEvents } from './events/lifecycle-events.js';
 import { seedAuthorizers } from './auth/authorizer-records.js';
 import { CustomAuthorization } from './auth/custom-authorization.js';
 import { FunctionPool } from './auth/function-pool.js';
@@ -74,6 +75,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // Nothing to wait for in memory: acknowledge at once, in order with everything else.
     afterCommit: store.kind === 'memory' ? (callback) => callback() : (callback) => store.afterCommit(callback),
   });
+  broker.lifecycle = new LifecycleEvents(broker, config.events);
   if (store.kind !== 'memory') {
     const restored = broker.restoreSessions(store.sessions.loadSessions(), Date.now());
     logger.info({ sessions: restored, retained: retained.size }, 'restored persistent sessions and retained messages');

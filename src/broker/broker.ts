@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Limits } from '../config/schema.js';
 import type { Authorization } from './authorization.js';
+import type { LifecycleListener } from './lifecycle.js';
 import type { Counters } from '../metrics/counters.js';
 import { parseSharedFilter } from '../protocol/topic.js';
 import type { RetainedStore } from '../store/retained-store.js';
@@ -53,6 +54,8 @@ export class Broker {
   private readonly index = new TopicTrie<IndexEntry>();
   private readonly groups = new Map<string, SharedGroup>();
   private listeners: PublishListener[] | null = null;
+  /** Lifecycle events (connect, disconnect, subscribe...); null when nobody listens. */
+  lifecycle: LifecycleListener | null = null;
   private seq = 0;
 
   constructor(options: BrokerOptions) {

@@ -15,6 +15,7 @@ import { isExpired } from './message.js';
 import type { Delivery, InflightEntry, Session, SessionClient, Will } from './session.js';
 import { dispatch, handleFailure } from './dispatch.js';
 import type { ClientRegistry } from './client-registry.js';
+import { disconnectReason, type ConnectionInfo } from './lifecycle.js';
 
 export type ClientState = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
@@ -51,6 +52,9 @@ export class Client implements ConnectionHandler, SessionClient {
   aliasesOut: Map<string, number> | null = null;
   messagesIn = 0;
   messagesOut = 0;
+  /** Lifecycle identity of this connection (events, admin API); set at CONNACK. */
+  info: ConnectionInfo | null = null;
+  connectedAt = 0;
   private readonly reader: PacketReader;
 
   constructor(connection: Connection, broker: Broker, registry: ClientRegistry, logger: Logger) {
@@ -74,8 +78,10 @@ export class Client implements ConnectionHandler, SessionClient {
     if (this.state === 'connected') this.pump();
   }
 
-  onClose(): void {
-    this.finish('connection-lost', true);
+  onClose(hadError: boolean): void {
+    // A WebSocket Close frame from the client counts as client-initiated (as on AWS); a dropped
+    // socket as lost. Either way, without DISCONNECT the will is published [MQTT-3.1.2-8].
+    this.finish(hadError ? 'connection-lost' : this.connection.transport === 'ws' || this.connection.transport === 'wss' ? 'client-closed' : 'connection-lost', true);
   }
 
   // ---- PacketReader sink ------------------------------------------------------------------------
@@ -148,6 +154,11 @@ export class Client implements ConnectionHandler, SessionClient {
       this.registry.connected--;
       this.broker.counters.connectionsClosed++;
       this.logger.info({ reason: why, messagesIn: this.messagesIn, messagesOut: this.messagesOut }, 'client disconnected');
+      const lifecycle = this.broker.lifecycle;
+      if (lifecycle !== null && this.info !== null) {
+        const { reason, clientInitiated } = disconnectReason(why);
+        lifecycle.disconnected(this.info, reason, clientInitiated);
+      }
     } else {
       this.logger.debug({ reason: why }, 'connection closed before CONNECT completed');
     }

@@ -86,6 +86,8 @@ export class Session {
   readonly inboundQos2 = new Set<number>();
   readonly ids = new PacketIdAllocator();
   droppedMessages = 0;
+  /** Lifecycle events' sessionIdentifier: one UUID for the session's life. */
+  identifier: string | undefined = undefined;
   expiryTimer: LongTimeout | null = null;
   /** A will whose delay is running [MQTT-3.1.3-9]. */
   pendingWill: { will: Will; timer: LongTimeout } | null = null;

@@ -116,6 +116,18 @@ export const configSchema = z
       .default({ type: 'sqlite', path: './data', synchronous: 'NORMAL' }),
     limits: limitsSchema.default(limitsSchema.parse({})),
     auth: authSchema.default(authSchema.parse({})),
+    events: z
+      .object({
+        // AWS IoT's lifecycle events under $aws/events/...; each can be switched off.
+        connected: z.boolean().default(true),
+        disconnected: z.boolean().default(true),
+        connectFailed: z.boolean().default(true),
+        subscribed: z.boolean().default(true),
+        unsubscribed: z.boolean().default(true),
+        qos: z.union([z.literal(0), z.literal(1)]).default(1),
+      })
+      .strict()
+      .default({ connected: true, disconnected: true, connectFailed: true, subscribed: true, unsubscribed: true, qos: 1 }),
     admin: z
       .object({
         // Bearer token for the admin API (/api/...) from non-loopback addresses; without one, the

@@ -68,11 +68,12 @@ class WsConnection implements Connection {
     const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     c.handler?.onData(chunk);
   }
-  static onClose(this: WebSocket): void {
+  static onClose(this: WebSocket, code: number): void {
     const c = (this as any)[kConnection] as WsConnection;
     if (c.closed) return;
     c.closed = true;
-    c.handler?.onClose(false);
+    // 1006: the socket went away without a Close frame.
+    c.handler?.onClose(code === 1006);
   }
   static onError(this: WebSocket): void {
     // 'close' follows.

@@ -1,6 +1,6 @@
 // CONNECT as a named list of steps: validate -> admit (connection limit) -> authorize -> take over
 // and open the session -> CONNACK -> resume. Each step refuses with the protocol-correct answer.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { IConnectPacket } from '../../protocol/codec.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { RC, v3ConnackCode } from '../../protocol/reason-codes.js';
@@ -8,6 +8,7 @@ import { validateTopicName } from '../../protocol/topic.js';
 import type { Client } from '../client.js';
 import type { Message, MessageProperties, QoS } from '../message.js';
 import { dispatch, handleFailure } from '../dispatch.js';
+import { nextVersionNumber } from '../lifecycle.js';
 
 const refuse = (code: string, reasonCode: number, message: string) => new ProtocolError(code, reasonCode, message);
 
@@ -70,6 +71,16 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   client.broker.counters.connectionsAccepted++;
 
   sendConnack(client, present, assigned ? clientId : undefined, expirySeconds, packet);
+  client.connectedAt = Date.now();
+  session.identifier ??= randomUUID();
+  client.info = {
+    clientId,
+    principal: client.principal,
+    ipAddress: client.connection.remoteAddress,
+    sessionIdentifier: session.identifier,
+    versionNumber: nextVersionNumber(),
+  };
+  client.broker.lifecycle?.connected(client.info);
   client.logger.info(
     {
       transport: client.connection.transport,
@@ -241,6 +252,9 @@ export function refuseConnect(client: Client, reasonCode: number, reason: string
     connection.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
   }
   client.logger.info({ reason: code, reasonCode, detail: reason }, 'connection refused');
+  if (code === 'not-authorized' && client.clientId) {
+    client.broker.lifecycle?.connectFailed(client.clientId, client.principal || undefined, connection.remoteAddress, 'AUTHORIZATION_FAILED');
+  }
   client.will = null; // a refused connection never publishes a will [MQTT-3.1.4-5]
   client.finish(code, false);
   connection.end();

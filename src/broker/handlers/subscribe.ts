@@ -56,6 +56,7 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
   client.send({ cmd: 'suback', messageId: packet.messageId!, granted, ...(properties ? { properties } : {}) });
   if (refusals.length > 0) client.logger.info({ refusals }, 'subscribe refused in part');
 
+  if (fresh.length > 0 && client.info !== null) client.broker.lifecycle?.subscribed(client.info, fresh.map((f) => f.sub.key));
   for (const { sub, existed } of fresh) sendRetained(client, sub, existed);
 }
 
