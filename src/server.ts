@@ -14,6 +14,8 @@ import { FunctionPool } from './auth/function-pool.js';
 import { ResultCache } from './auth/result-cache.js';
 import { registerAuthorizerRoutes } from './api/authorizers.js';
 import { createHttpServer } from './api/http-server.js';
+import { registerDataPlaneRoutes } from './api/data-plane.js';
+import { createHttpAuthenticator } from './api/authenticate.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
 import { Client } from './broker/client.js';
@@ -107,6 +109,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         pool,
         baseDir,
         testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
+      });
+      registerDataPlaneRoutes(app, {
+        broker,
+        scope: custom.scope,
+        authenticate: createHttpAuthenticator(custom, null),
+        secure: !!http_.tls,
       });
       await app.ready();
       const endpoint = (wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes }, accept));

@@ -40,8 +40,11 @@ export function createHttpServer(options: HttpServerOptions): HttpApp {
 
   app.setErrorHandler((error: { statusCode?: number; name?: string; message: string; validation?: unknown }, _request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    if (status >= 500) options.logger.error({ err: error }, 'admin API error');
-    reply.code(status).send({ code: error.name ?? 'InternalFailureException', message: error.message });
+    if (status >= 500 && status !== 504) options.logger.error({ err: error }, 'HTTP API error');
+    // Fastify's own errors (bad JSON, body too large) carry FST_ codes; name them as AWS would.
+    const name =
+      status === 413 ? 'RequestEntityTooLargeException' : status >= 500 && status !== 504 ? 'InternalFailureException' : error.name && error.name !== 'Error' && !error.name.startsWith('Fastify') ? error.name : 'InvalidRequestException';
+    reply.code(status).header('x-amzn-ErrorType', name).send({ code: name, message: error.message });
   });
   app.setNotFoundHandler((_request, reply) => {
     reply.code(404).send({ code: 'NotFoundException', message: 'Not Found' });

@@ -81,31 +81,9 @@ export class CustomAuthorization implements Authorization {
     const name = selection.authorizerName ?? this.authorizers.getDefault();
     if (name === undefined) return this.withoutAuthorizer(request);
 
-    const authorizer = this.authorizers.get(name);
-    if (authorizer === undefined) return refuse(RC.notAuthorized, `authorizer ${name} does not exist`);
-    if (authorizer.status !== 'ACTIVE') return refuse(RC.notAuthorized, `authorizer ${name} is INACTIVE`);
-
-    const token = authorizer.tokenKeyName ? findToken(sources, authorizer.tokenKeyName) : undefined;
-    let signatureVerified = false;
-    if (!authorizer.signingDisabled) {
-      // Signing on: a missing or wrong signature is refused before the authorizer runs (AWS).
-      if (token === undefined) return refuse(RC.badUserNameOrPassword, `no token under ${authorizer.tokenKeyName} for authorizer ${name}`);
-      if (selection.signature === undefined) return refuse(RC.badUserNameOrPassword, `no x-amz-customauthorizer-signature for authorizer ${name}`);
-      if (!verifyTokenSignature(token, selection.signature, authorizer.tokenSigningPublicKeys ?? {})) {
-        return refuse(RC.badUserNameOrPassword, `token signature does not verify for authorizer ${name}`);
-      }
-      signatureVerified = true;
-    }
-    const event = buildEvent(sources, { token, signatureVerified, connectionId: randomUUID() });
-
-    let response: AuthorizerResponse;
-    try {
-      response = await this.invokeCached(authorizer, event);
-    } catch (err) {
-      this.logger.warn({ authorizer: name, clientId: request.clientId, error: (err as Error).message }, 'authorizer failed; connection denied');
-      return refuse(RC.notAuthorized, `authorizer ${name} failed`);
-    }
-    if (!response.isAuthenticated) return refuse(RC.badUserNameOrPassword, `authorizer ${name} did not authenticate the client`);
+    const outcome = await this.runAuthorizer(name, sources, selection.signature, request.clientId);
+    if ('allowed' in outcome) return outcome;
+    const { authorizer, event, response } = outcome;
 
     const context = policyContext(request);
     const policy = compilePolicies(response.policyDocuments, context);
@@ -127,6 +105,84 @@ export class CustomAuthorization implements Authorization {
       },
     });
     return { allowed: true, principal: response.principalId, permissions };
+  }
+
+  /**
+   * The steps every authorizer call shares: the authorizer exists and is ACTIVE, the token
+   * signature verifies when signing is on (else refused without invoking it), the authorizer runs
+   * (or a cached answer is reused) and authenticates the caller.
+   */
+  private async runAuthorizer(
+    name: string,
+    sources: CredentialSources,
+    signature: string | undefined,
+    who: string,
+    httpOnly = false,
+  ): Promise<Refusal | { authorizer: AuthorizerRecord; event: AuthorizerEvent; response: AuthorizerResponse }> {
+    const authorizer = this.authorizers.get(name);
+    if (authorizer === undefined) return refuse(RC.notAuthorized, `authorizer ${name} does not exist`);
+    if (authorizer.status !== 'ACTIVE') return refuse(RC.notAuthorized, `authorizer ${name} is INACTIVE`);
+
+    const token = authorizer.tokenKeyName ? findToken(sources, authorizer.tokenKeyName) : undefined;
+    let signatureVerified = false;
+    if (!authorizer.signingDisabled) {
+      // Signing on: a missing or wrong signature is refused before the authorizer runs (AWS).
+      if (token === undefined) return refuse(RC.badUserNameOrPassword, `no token under ${authorizer.tokenKeyName} for authorizer ${name}`);
+      if (signature === undefined) return refuse(RC.badUserNameOrPassword, `no x-amz-customauthorizer-signature for authorizer ${name}`);
+      if (!verifyTokenSignature(token, signature, authorizer.tokenSigningPublicKeys ?? {})) {
+        return refuse(RC.badUserNameOrPassword, `token signature does not verify for authorizer ${name}`);
+      }
+      signatureVerified = true;
+    }
+    const event = buildEvent(sources, { token, signatureVerified, connectionId: randomUUID() });
+    if (httpOnly) {
+      // An HTTP request is not an MQTT connection: AWS sends protocols ["tls","http"] or ["http"].
+      event.protocols = event.protocols.filter((p) => p !== 'mqtt');
+      if (event.protocolData) delete (event.protocolData as { mqtt?: unknown }).mqtt;
+    }
+
+    let response: AuthorizerResponse;
+    try {
+      response = await this.invokeCached(authorizer, event);
+    } catch (err) {
+      this.logger.warn({ authorizer: name, caller: who, error: (err as Error).message }, 'authorizer failed; denied');
+      return refuse(RC.notAuthorized, `authorizer ${name} failed`);
+    }
+    if (!response.isAuthenticated) return refuse(RC.badUserNameOrPassword, `authorizer ${name} did not authenticate the caller`);
+    return { authorizer, event, response };
+  }
+
+  /**
+   * An HTTP data-plane caller without SigV4 credentials: the authorizer it names (header or
+   * query `x-amz-customauthorizer-name`), else the default authorizer, else the unauthenticated
+   * policy, else the anonymous rule. Returns its policy (null = every right) or why it was refused.
+   */
+  async authorizeHttp(request: {
+    path: string;
+    query: string;
+    headers: Record<string, string | string[] | undefined>;
+    remoteAddress: string;
+    secure: boolean;
+  }): Promise<{ principal: string; policy: CompiledPolicy | null } | { refused: string; status: 401 | 403 }> {
+    const sources: CredentialSources = {
+      transport: request.secure ? 'wss' : 'ws',
+      upgradeUrl: request.query ? `${request.path}?${request.query}` : request.path,
+      headers: request.headers,
+    };
+    const selection = selectAuthorizer(sources);
+    const name = selection.authorizerName ?? this.authorizers.getDefault();
+    const host = hostWithoutPort(Array.isArray(request.headers.host) ? request.headers.host[0] : request.headers.host);
+    const context: PolicyContext = { sourceIp: request.remoteAddress, ...(host ? { domainName: host } : {}) };
+    if (name === undefined) {
+      if (this.unauthenticated !== null) return { principal: 'unauthenticated', policy: compilePolicies(this.unauthenticated, context) };
+      if (this.anonymous === 'everyone' || (this.anonymous === 'loopback' && isLoopback(request.remoteAddress))) {
+        return { principal: 'anonymous', policy: null };
+      }
+      return { refused: 'no credentials: sign the request with SigV4 or name a custom authorizer', status: 401 };
+    }
+    const outcome = await this.runAuthorizer(name, sources, selection.signature, request.remoteAddress, true);
+    if ('allowed' in outcome) return { refused: outcome.reason, status: outcome.reasonCode === RC.badUserNameOrPassword ? 401 : 403 };
+    return { principal: outcome.response.principalId, policy: compilePolicies(outcome.response.policyDocuments, context) };
   }
 
   /** No authorizer named and no default: the unauthenticated policy, else the anonymous rule. */

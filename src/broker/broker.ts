@@ -291,8 +291,8 @@ export class Broker {
   }
 
   publishWill(will: Will): void {
-    const message =
-      will.expirySeconds > 0 ? { ...will.message, expiresAt: Date.now() + will.expirySeconds * 1000 } : will.message;
+    const now = Date.now();
+    const message = { ...will.message, receivedAt: now, expiresAt: will.expirySeconds > 0 ? now + will.expirySeconds * 1000 : 0 };
     this.publish(message, 'will');
   }
 

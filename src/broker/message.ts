@@ -22,6 +22,8 @@ export interface Message {
   readonly expiresAt: number;
   /** Client ID of the publishing MQTT client (for no-local); undefined for HTTP, events, rules. */
   readonly publisherId: string | undefined;
+  /** Epoch ms when the server received it; retained messages report it as lastModifiedTime. */
+  readonly receivedAt?: number;
 }
 
 /** Where a publish came from; the backplane will add 'cluster', which is never forwarded again. */

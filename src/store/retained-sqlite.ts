@@ -8,7 +8,7 @@ import { isExpired } from '../broker/message.js';
 import { topicMatches } from '../protocol/topic.js';
 import type { RetainedStore } from './retained-store.js';
 import type { WriteBatch } from './sqlite-batch.js';
-import { decodeMessage, MESSAGE_COLUMNS, messageParams, type MessageRow } from './sqlite-codec.js';
+import { decodeMessage, MESSAGE_COLUMNS, MESSAGE_PLACEHOLDERS, messageParams, type MessageRow } from './sqlite-codec.js';
 
 export class SqliteRetainedStore implements RetainedStore {
   private readonly byTopic = new Map<string, Message>();
@@ -19,7 +19,7 @@ export class SqliteRetainedStore implements RetainedStore {
     db: Database.Database,
     private readonly batch: WriteBatch,
   ) {
-    this.upsert = db.prepare(`INSERT OR REPLACE INTO retained (${MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.upsert = db.prepare(`INSERT OR REPLACE INTO retained (${MESSAGE_COLUMNS}) VALUES (${MESSAGE_PLACEHOLDERS})`);
     this.remove = db.prepare('DELETE FROM retained WHERE topic = ?');
     for (const row of db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM retained`).iterate() as IterableIterator<MessageRow>) {
       this.byTopic.set(row.topic, decodeMessage(row));

@@ -7,6 +7,7 @@
 import type Database from 'better-sqlite3';
 import type { WriteBatch } from './sqlite-batch.js';
 import { decodeDelivery, DELIVERY_COLUMNS, deliveryParams, type DeliveryRow } from './sqlite-codec.js';
+import { MESSAGE_PLACEHOLDERS } from './sqlite-codec.js';
 import type {
   SessionStore,
   StoredDelivery,
@@ -17,7 +18,7 @@ import type {
 } from './session-store.js';
 
 const CHILD_TABLES = ['subscriptions', 'queued', 'inflight', 'inbound_qos2'] as const;
-const DELIVERY_PLACEHOLDERS = '?, ?, ?, ?, ?, ?, ?, ?, ?, ?';
+const DELIVERY_PLACEHOLDERS = `${MESSAGE_PLACEHOLDERS}, ?, ?, ?`;
 
 export interface PurgeCounts {
   /** Sessions whose expiry interval ran out while the server was down. */

@@ -14,6 +14,8 @@ export interface StoredMessage {
   /** Epoch ms; 0 = never expires. */
   expiresAt: number;
   publisherId: string | undefined;
+  /** Epoch ms when the server received it (retained messages' lastModifiedTime). */
+  receivedAt?: number;
 }
 
 export interface StoredDelivery {

@@ -8,7 +8,8 @@ import type { Message, MessageProperties, QoS } from '../broker/message.js';
 import type { StoredDelivery, StoredMessage } from './session-store.js';
 
 /** The message columns every message table has, in this order (see sqlite-schema.ts). */
-export const MESSAGE_COLUMNS = 'topic, payload, message_qos, message_retain, properties, expires_at, publisher_id';
+export const MESSAGE_COLUMNS = 'topic, payload, message_qos, message_retain, properties, expires_at, publisher_id, received_at';
+export const MESSAGE_PLACEHOLDERS = MESSAGE_COLUMNS.split(',').map(() => '?').join(', ');
 /** The delivery columns: a message plus how it is sent to one session. */
 export const DELIVERY_COLUMNS = `${MESSAGE_COLUMNS}, qos, retain, subscription_ids`;
 
@@ -19,6 +20,7 @@ export interface MessageRow {
   message_retain: number;
   properties: string | null;
   expires_at: number;
+  received_at: number;
   publisher_id: string | null;
 }
 
@@ -68,7 +70,7 @@ export function decodeProperties(json: string | null): MessageProperties | undef
 
 /** Parameters for MESSAGE_COLUMNS. */
 export function messageParams(m: StoredMessage | Message): SqlValue[] {
-  return [m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProperties(m.properties), m.expiresAt, m.publisherId ?? null];
+  return [m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProperties(m.properties), m.expiresAt, m.publisherId ?? null, m.receivedAt ?? 0];
 }
 
 /** Parameters for DELIVERY_COLUMNS. */
@@ -87,6 +89,7 @@ export function decodeMessage(row: MessageRow): StoredMessage {
     properties: decodeProperties(row.properties),
     expiresAt: row.expires_at,
     publisherId: row.publisher_id ?? undefined,
+    ...(row.received_at ? { receivedAt: row.received_at } : {}),
   };
 }
 

@@ -22,7 +22,8 @@ const MESSAGE = `
   message_retain INTEGER NOT NULL,
   properties TEXT,
   expires_at INTEGER NOT NULL,
-  publisher_id TEXT`;
+  publisher_id TEXT,
+  received_at INTEGER NOT NULL DEFAULT 0`;
 
 const DELIVERY = `${MESSAGE},
   qos INTEGER NOT NULL,

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { IPubackPacket } from 'mqtt-packet';
-import { COMBOS, uid, type ProtocolVersion, type Transport } from '../helpers/clients.js';
+import { COMBOS, sleep, uid, type ProtocolVersion, type Transport } from '../helpers/clients.js';
 import {
   allow,
   answer,
@@ -248,6 +248,32 @@ describe('failing authorizers deny', () => {
     assert.ok(Date.now() - started < 5_000, 'each refused near its 300 ms timeout');
     // More calls than there are workers: a worker stuck in the loop must have been replaced.
     await assertServesByToken(4);
+  });
+});
+
+describe('a blocked worker does not take innocent invocations down with it', () => {
+  test('functionWorkers 1: a handler blocks after a slow init; the next client of another authorizer still connects', async () => {
+    const other = await startServer({
+      env: answers.env,
+      auth: {
+        functionWorkers: 1,
+        authorizers: [
+          { name: 'ByToken', type: 'function', handler: fixture('e2e-by-token.js'), signingDisabled: true, tokenKeyName: 'token' },
+          { name: 'SlowInitBusy', type: 'function', handler: fixture('e2e-slow-init-busy-loop.js'), signingDisabled: true, timeoutMs: 300 },
+        ],
+      },
+    });
+    try {
+      const busy = await attemptConnect(other, withCredentials(other, 'tcp', { [NAME_KEY]: 'SlowInitBusy' }, { protocolVersion: 5 }));
+      assert.equal(refusalProblem(busy, 5), null);
+      await sleep(400); // its module has loaded by now and the handler holds the thread
+      const [token, clientId] = allowedToken();
+      const a = await attemptConnect(other, withCredentials(other, 'tcp', { [NAME_KEY]: 'ByToken', token }, { clientId, protocolVersion: 5 }));
+      const log = other.logs.filter((l) => /authorizer|worker/.test(l)).slice(-3).join('\n');
+      assert.equal(a.accepted, true, `ByToken (5 s timeout) was refused: ${JSON.stringify(a.connack)}\n${log}`);
+    } finally {
+      await other.stop();
+    }
   });
 });
 

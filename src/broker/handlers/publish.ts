@@ -87,6 +87,7 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
     properties,
     expiresAt,
     publisherId: client.clientId,
+    receivedAt: client.lastActivity,
   };
   if (qos === 2) client.session!.addInbound(id);
   broker.publish(message, 'client');

@@ -1,0 +1,27 @@
+// The HTTP data plane's authenticator: SigV4 with a managed access key when the request is
+// signed, otherwise what CustomAuthorization decides for HTTP (custom authorizer, default
+// authorizer, unauthenticated policy, anonymous rule).
+import type { CustomAuthorization } from '../auth/custom-authorization.js';
+import { ApiError, unauthorized } from './errors.js';
+import type { HttpAuthenticator, HttpCaller, HttpRequestInfo } from './http-auth.js';
+
+export type SignedRequestVerifier = (request: HttpRequestInfo) => HttpCaller | ApiError;
+
+export function isSigned(request: HttpRequestInfo): boolean {
+  const auth = request.headers.authorization;
+  return (typeof auth === 'string' && auth.startsWith('AWS4-HMAC-SHA256')) || /(^|&)X-Amz-Signature=/.test(request.query);
+}
+
+export function createHttpAuthenticator(custom: CustomAuthorization, verifySigned: SignedRequestVerifier | null): HttpAuthenticator {
+  return async (request) => {
+    if (isSigned(request)) {
+      if (verifySigned === null) throw unauthorized('SigV4 requests need access keys, and none are configured');
+      const result = verifySigned(request);
+      if (result instanceof ApiError) throw result;
+      return result;
+    }
+    const outcome = await custom.authorizeHttp(request);
+    if ('refused' in outcome) throw new ApiError(outcome.status === 401 ? 'UnauthorizedException' : 'ForbiddenException', outcome.status, outcome.refused);
+    return outcome;
+  };
+}

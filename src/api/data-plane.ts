@@ -1,0 +1,309 @@
+// AWS IoT Data Plane compatible routes (what @aws-sdk/client-iot-data-plane calls), on the same
+// HTTP server as MQTT over WebSocket: Publish, GetRetainedMessage, ListRetainedMessages,
+// DeleteConnection, GetConnection, ListSubscriptions, SendDirectMessage. Every call is authorized
+// with the caller's policy documents, like MQTT clients.
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Broker } from '../broker/broker.js';
+import type { Client } from '../broker/client.js';
+import type { Message, MessageProperties, QoS } from '../broker/message.js';
+import { RC } from '../protocol/reason-codes.js';
+import { validateTopicName } from '../protocol/topic.js';
+import { arnFor, IotAction, type ArnScope } from '../policy/index.js';
+import { ApiError, badRequest, forbidden, notFound } from './errors.js';
+import type { HttpApp } from './http-server.js';
+import type { HttpAuthenticator, HttpCaller } from './http-auth.js';
+
+export interface DataPlaneOptions {
+  broker: Broker;
+  scope: ArnScope;
+  authenticate: HttpAuthenticator;
+  secure: boolean;
+}
+
+interface Parsed {
+  segments: string[];
+  query: URLSearchParams;
+  rawPath: string;
+  rawQuery: string;
+}
+
+function parseUrl(url: string): Parsed {
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  const rawQuery = q < 0 ? '' : url.slice(q + 1);
+  // Each segment is decoded on its own, so an encoded '/' (%2F) stays inside its segment: the
+  // SDK sends topic a/b as /topics/a%2Fb.
+  const segments = rawPath.split('/').slice(1).map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw badRequest(`malformed percent-encoding in ${rawPath}`);
+    }
+  });
+  return { segments, query: new URLSearchParams(rawQuery), rawPath, rawQuery };
+}
+
+function boolParam(value: string | null, name: string): boolean {
+  if (value === null || value === '') return false;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw badRequest(`${name} must be true or false`);
+}
+
+function intParam(value: string | null, name: string, min: number, max: number, fallback: number): number {
+  if (value === null || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`${name} must be an integer from ${min} to ${max}`);
+  return n;
+}
+
+/** x-amz-mqtt5-user-properties: base64 of a JSON array of one-key objects (AWS). */
+function userProperties(header: string | string[] | undefined): MessageProperties['userProperties'] | undefined {
+  if (header === undefined) return undefined;
+  const text = Array.isArray(header) ? header[0]! : header;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
+  } catch {
+    throw badRequest('x-amz-mqtt5-user-properties must be base64 of a JSON array of {"name":"value"} objects');
+  }
+  if (!Array.isArray(parsed)) throw badRequest('x-amz-mqtt5-user-properties must be a JSON array');
+  const out: Record<string, string | string[]> = {};
+  for (const item of parsed) {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw badRequest('each user property must be a {"name":"value"} object');
+    for (const [k, v] of Object.entries(item as Record<string, unknown>)) {
+      if (typeof v !== 'string') throw badRequest(`user property ${k} must be a string`);
+      const prev = out[k];
+      out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+  }
+  return out;
+}
+
+function toUserPropertyArray(props: MessageProperties['userProperties']): { [k: string]: string }[] {
+  const out: { [k: string]: string }[] = [];
+  for (const [k, v] of Object.entries(props ?? {})) for (const value of Array.isArray(v) ? v : [v]) out.push({ [k]: value });
+  return out;
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions): void {
+  const { broker, scope } = options;
+
+  const authorize = async (request: FastifyRequest, body: Buffer, action: string, resource: string, also?: [string, string]): Promise<HttpCaller> => {
+    const q = request.url.indexOf('?');
+    const caller = await options.authenticate({
+      method: request.method,
+      path: q < 0 ? request.url : request.url.slice(0, q),
+      query: q < 0 ? '' : request.url.slice(q + 1),
+      headers: request.headers,
+      body,
+      remoteAddress: (request.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+      secure: options.secure,
+    });
+    for (const [a, r] of also ? [[action, resource], also] : [[action, resource]]) {
+      if (caller.policy !== null && !caller.policy.allows(a!, r!)) {
+        throw forbidden(`not authorized: ${a} on ${r}`);
+      }
+    }
+    return caller;
+  };
+
+  const ok = (reply: FastifyReply, traceId: string) => {
+    reply.header('x-amzn-RequestId', traceId);
+    return { message: 'OK', traceId };
+  };
+
+  // Publish: the body is the payload, whatever its content type.
+  app.register(async (scope_) => {
+    scope_.removeAllContentTypeParsers();
+    scope_.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: broker.limits.maxPayloadBytes }, (_req, body, done) => done(null, body));
+
+    scope_.post('/topics/*', async (request, reply) => {
+      const { segments, query } = parseUrl(request.url);
+      const topic = segments.slice(1).join('/');
+      const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const qos = intParam(query.get('qos'), 'qos', 0, 1, 0) as QoS;
+      const retain = boolParam(query.get('retain'), 'retain');
+      const topicError = validateTopicName(topic, broker.limits);
+      if (topicError !== null) throw badRequest(`topic ${topic} is invalid (${topicError})`);
+      if (topic.startsWith('$')) throw forbidden(`publishing to the reserved topic ${topic} is not allowed`);
+      const arn = arnFor(scope, 'topic', topic);
+      await authorize(request, payload, IotAction.Publish, arn, retain ? [IotAction.RetainPublish, arn] : undefined);
+
+      const properties: MessageProperties = {};
+      const contentType = query.get('contentType');
+      if (contentType) properties.contentType = contentType;
+      const responseTopic = query.get('responseTopic');
+      if (responseTopic) {
+        if (validateTopicName(responseTopic, broker.limits) !== null) throw badRequest('responseTopic must be a valid topic name without wildcards');
+        properties.responseTopic = responseTopic;
+      }
+      const correlation = header(request, 'x-amz-mqtt5-correlation-data');
+      if (correlation) properties.correlationData = Buffer.from(correlation, 'base64');
+      const pfi = header(request, 'x-amz-mqtt5-payload-format-indicator');
+      if (pfi) {
+        if (pfi !== 'UTF8_DATA' && pfi !== 'UNSPECIFIED_BYTES') throw badRequest('x-amz-mqtt5-payload-format-indicator must be UTF8_DATA or UNSPECIFIED_BYTES');
+        properties.payloadFormatIndicator = pfi === 'UTF8_DATA';
+      }
+      const user = userProperties(request.headers['x-amz-mqtt5-user-properties']);
+      if (user) properties.userProperties = user;
+      const expiry = intParam(query.get('messageExpiry'), 'messageExpiry', 1, broker.limits.maxMessageExpirySeconds, 0);
+      const now = Date.now();
+      const message: Message = {
+        topic,
+        payload,
+        qos,
+        retain,
+        properties: Object.keys(properties).length > 0 ? properties : undefined,
+        expiresAt: expiry > 0 ? now + expiry * 1000 : 0,
+        publisherId: undefined,
+        receivedAt: now,
+      };
+      broker.publish(message, 'api');
+      const traceId = randomUUID();
+      // As for MQTT: the answer waits until what the message caused is durable.
+      await new Promise<void>((resolve) => broker.afterCommit(resolve));
+      return ok(reply, traceId);
+    });
+
+    scope_.post('/connections/:clientId/messages', async (request, reply) => {
+      const { segments, query } = parseUrl(request.url);
+      const clientId = segments[1]!;
+      const topic = query.get('topic') ?? '';
+      const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      if (validateTopicName(topic, broker.limits) !== null) throw badRequest('topic must be a valid topic name');
+      await authorize(request, payload, 'iot:SendDirectMessage', arnFor(scope, 'client', clientId));
+      const client = broker.sessions.get(clientId)?.client as Client | null | undefined;
+      if (!client) throw notFound(`client ${clientId} is not connected`);
+      const confirmation = boolParam(query.get('confirmation'), 'confirmation');
+      const timeout = intParam(query.get('timeout'), 'timeout', 1, 15, 5);
+      if (!client.permissions.canReceive(topic)) throw forbidden(`client ${clientId} may not receive ${topic} (iot:Receive)`);
+      const properties: MessageProperties = {};
+      const contentType = query.get('contentType');
+      if (contentType) properties.contentType = contentType;
+      const responseTopic = query.get('responseTopic');
+      if (responseTopic) properties.responseTopic = responseTopic;
+      const user = userProperties(request.headers['x-amz-mqtt5-user-properties']);
+      if (user) properties.userProperties = user;
+      const message: Message = {
+        topic,
+        payload,
+        qos: confirmation ? 1 : 0,
+        retain: false,
+        properties: Object.keys(properties).length > 0 ? properties : undefined,
+        expiresAt: 0,
+        publisherId: undefined,
+        receivedAt: Date.now(),
+      };
+      const delivery = { message, qos: message.qos, retain: false, subscriptionIds: undefined };
+      client.deliver(delivery, null);
+      if (confirmation) {
+        const session = client.session!;
+        const deadline = Date.now() + timeout * 1000;
+        const pending = () => {
+          for (const e of session.inflight.values()) if (e.message === message) return true;
+          for (const q of session.queue) if (q.message === message) return true;
+          return false;
+        };
+        while (pending()) {
+          if (Date.now() > deadline || client.state !== 'connected') throw new ApiError('GatewayTimeoutException', 504, `no PUBACK from ${clientId} within ${timeout} s`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+      return ok(reply, randomUUID());
+    });
+  });
+
+  app.get('/retainedMessage/*', async (request) => {
+    const { segments } = parseUrl(request.url);
+    const topic = segments.slice(1).join('/');
+    await authorize(request, Buffer.alloc(0), IotAction.GetRetainedMessage, arnFor(scope, 'topic', topic));
+    const message = broker.retained.get(topic);
+    if (message === undefined) throw notFound(`no retained message on ${topic}`);
+    const user = message.properties?.userProperties;
+    return {
+      topic,
+      payload: message.payload.toString('base64'),
+      qos: message.qos,
+      lastModifiedTime: message.receivedAt ?? 0,
+      ...(user ? { userProperties: Buffer.from(JSON.stringify(toUserPropertyArray(user))).toString('base64') } : {}),
+    };
+  });
+
+  app.get('/retainedMessage', async (request) => {
+    const { query } = parseUrl(request.url);
+    await authorize(request, Buffer.alloc(0), IotAction.ListRetainedMessages, '*');
+    const max = intParam(query.get('maxResults'), 'maxResults', 1, 200, 50);
+    const after = query.get('nextToken');
+    const start = after ? Buffer.from(after, 'base64url').toString('utf8') : '';
+    const all = broker.retained
+      .match('#')
+      .filter((m) => m.topic > start)
+      .sort((a, b) => (a.topic < b.topic ? -1 : 1));
+    const page = all.slice(0, max);
+    return {
+      retainedTopics: page.map((m) => ({ topic: m.topic, payloadSize: m.payload.length, qos: m.qos, lastModifiedTime: m.receivedAt ?? 0 })),
+      nextToken: all.length > max ? Buffer.from(page[page.length - 1]!.topic).toString('base64url') : null,
+    };
+  });
+
+  app.delete('/connections/:clientId', async (request) => {
+    const { segments, query } = parseUrl(request.url);
+    const clientId = segments[1]!;
+    if (!clientId || clientId.startsWith('$')) throw badRequest('clientId must be 1-128 characters and not start with $');
+    await authorize(request, Buffer.alloc(0), IotAction.DeleteConnection, arnFor(scope, 'client', clientId));
+    const cleanSession = boolParam(query.get('cleanSession'), 'cleanSession');
+    const preventWill = boolParam(query.get('preventWillMessage'), 'preventWillMessage');
+    const session = broker.sessions.get(clientId);
+    if (session === undefined) throw notFound(`client ${clientId} is not connected and has no persistent session`);
+    const client = session.client as Client | null;
+    if (client !== null) {
+      if (preventWill) client.will = null;
+      client.disconnect(RC.administrativeAction, 'disconnected through the API', 'api-disconnect');
+    }
+    if (cleanSession && broker.sessions.get(clientId) === session) broker.endSession(session);
+    return {};
+  });
+
+  app.get('/connections/:clientId', async (request) => {
+    const { segments } = parseUrl(request.url);
+    const clientId = segments[1]!;
+    await authorize(request, Buffer.alloc(0), 'iot:GetConnection', arnFor(scope, 'client', clientId));
+    const session = broker.sessions.get(clientId);
+    if (session === undefined) throw notFound(`client ${clientId} is not connected and has no persistent session`);
+    const client = session.client as Client | null;
+    return {
+      connected: client !== null,
+      clientId,
+      cleanSession: !session.persistent,
+      sessionExpiry: session.expirySeconds,
+      ...(client !== null
+        ? {
+            keepAliveDuration: client.keepAliveMs / 1000,
+            connectedSince: client.connectedAt,
+            sourceIp: client.connection.remoteAddress,
+            sourcePort: client.connection.remotePort,
+          }
+        : {}),
+    };
+  });
+
+  app.get('/connections/:clientId/subscriptions', async (request) => {
+    const { segments, query } = parseUrl(request.url);
+    const clientId = segments[1]!;
+    await authorize(request, Buffer.alloc(0), 'iot:ListSubscriptions', arnFor(scope, 'client', clientId));
+    const session = broker.sessions.get(clientId);
+    if (session === undefined) throw notFound(`client ${clientId} is not connected and has no persistent session`);
+    const max = intParam(query.get('maxResults'), 'maxResults', 1, 200, 20);
+    const offset = Number(query.get('nextToken') ?? 0) || 0;
+    const all = [...session.subscriptions.values()].map((s) => ({ topicFilter: s.key, qos: s.qos }));
+    const page = all.slice(offset, offset + max);
+    return { subscriptions: page, nextToken: offset + max < all.length ? String(offset + max) : null };
+  });
+}
