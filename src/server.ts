@@ -15,6 +15,7 @@ import { ResultCache } from './auth/result-cache.js';
 import { registerAuthorizerRoutes } from './api/authorizers.js';
 import { createHttpServer } from './api/http-server.js';
 import { registerDataPlaneRoutes } from './api/data-plane.js';
+import { registerAdminConnectionRoutes } from './api/admin-connections.js';
 import { createHttpAuthenticator } from './api/authenticate.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
@@ -110,6 +111,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         baseDir,
         testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
       });
+      registerAdminConnectionRoutes(app, broker, clients);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { startServer } from '../server.js';
 import { authorizersCommand, testInvokeCommand } from './authorizers.js';
 import { policyCommand } from './policy-check.js';
+import { connectionsCommand, publishCommand, retainedCommand } from './data-commands.js';
 import { dirname, resolve } from 'node:path';
 
 const HELP = `Usage: switchboard <command> [options]
@@ -15,6 +16,9 @@ Commands:
   authorizers ...         create|list|describe|update|delete|set-default authorizers on a running node
   test-invoke-authorizer  run an authorizer with given credentials, print AWS TestInvokeAuthorizer's output
   policy check            decide an action on a resource against policy documents
+  publish                 publish a message through the HTTP API (POST /topics/...)
+  connections ...         list|get|disconnect connected clients
+  retained ...            list|get retained messages
   help               show this help
   version            print the version
 
@@ -69,6 +73,12 @@ export async function main(argv: string[]): Promise<void> {
       return reportErrors(command, () => testInvokeCommand(rest));
     case 'policy':
       return reportErrors(command, async () => policyCommand(rest));
+    case 'publish':
+      return reportErrors(command, () => publishCommand(rest));
+    case 'connections':
+      return reportErrors(command, () => connectionsCommand(rest));
+    case 'retained':
+      return reportErrors(command, () => retainedCommand(rest));
     default:
       process.stderr.write(`switchboard: unknown command '${command}'\n\n${HELP}`);
       process.exitCode = 2;
