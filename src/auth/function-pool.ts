@@ -282,32 +282,43 @@ export class FunctionPool {
     clearTimeout(slot.recheckTimer);
     slot.recheckTimer = undefined;
     slot.pingTimer = setTimeout(
-      () => this.replace(slot, `function authorizer worker stopped responding (a handler blocked it for over ${this.unresponsiveAfterMs} ms) and was restarted`),
+      () => this.replace(slot, `function authorizer worker stopped responding (a handler blocked it for over ${this.unresponsiveAfterMs} ms) and was restarted`, true),
       this.unresponsiveAfterMs,
     );
     slot.pingTimer.unref();
     slot.worker.postMessage({ type: 'ping', id: ++this.nextId } satisfies WorkerRequest);
   }
 
-  private replace(slot: Slot, reason: string): void {
+  /**
+   * `requeue`: the worker was stopped because a handler that already timed out blocks it; the
+   * invocations that were merely sharing its thread are not at fault and run again on the next
+   * worker while their own deadline allows. After a crash any running handler may be the cause,
+   * so those fail.
+   */
+  private replace(slot: Slot, reason: string, requeue = false): void {
     if (!slot.alive) return;
     const index = this.slots.indexOf(slot);
     if (index >= 0) this.slots.splice(index, 1);
-    void this.retire(slot, new AuthorizerInvokeError('WORKER_RESTARTED', reason));
+    void this.retire(slot, new AuthorizerInvokeError('WORKER_RESTARTED', reason), requeue);
     if (this.closed) return;
     // A worker that never came up would fail again at once: then only demand starts the next.
     if (slot.ready || this.queue.length > 0) this.spawn();
     this.drain();
   }
 
-  private async retire(slot: Slot, error: AuthorizerInvokeError): Promise<void> {
+  private async retire(slot: Slot, error: AuthorizerInvokeError, requeue = false): Promise<void> {
     if (!slot.alive) return;
     slot.alive = false;
     clearTimeout(slot.pingTimer);
     clearTimeout(slot.recheckTimer);
     slot.pingTimer = undefined;
     slot.recheckTimer = undefined;
-    for (const job of slot.running.values()) this.settle(job, error);
+    for (const job of slot.running.values()) {
+      if (requeue && !this.closed && job.deadline > Date.now() + 50) {
+        job.slot = undefined;
+        this.queue.unshift(job);
+      } else this.settle(job, error);
+    }
     slot.running.clear();
     slot.abandoned.clear();
     await slot.worker.terminate();

@@ -17,7 +17,9 @@
  * plain JS and from src/ under tsx.
  */
 import { randomUUID } from 'node:crypto';
-import { basename, extname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 
@@ -77,7 +79,16 @@ async function importHandler(path: string): Promise<Handler> {
   try {
     ns = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new Failure('LOAD_ERROR', `cannot load authorizer module ${path}: ${errorText(e)}`);
+    // A Lambda handler is CommonJS (`exports.handler = ...`) even when it sits in a folder whose
+    // package.json says "type": "module" (as in a project like ours); Lambda loads it as CommonJS,
+    // so we do too when ESM evaluation finds CommonJS globals.
+    if (!looksLikeCommonJsInEsmScope(e)) throw new Failure('LOAD_ERROR', `cannot load authorizer module ${path}: ${errorText(e)}`);
+    try {
+      const exported = loadAsCommonJs(path) as Record<string, unknown> | null;
+      ns = { handler: exported?.['handler'], default: exported };
+    } catch (e2) {
+      throw new Failure('LOAD_ERROR', `cannot load authorizer module ${path}: ${errorText(e2)}`);
+    }
   }
   const direct = ns['handler'];
   if (typeof direct === 'function') return direct as Handler;
@@ -85,6 +96,32 @@ async function importHandler(path: string): Promise<Handler> {
   const viaDefault = typeof fallback === 'object' && fallback !== null ? (fallback as Record<string, unknown>)['handler'] : undefined;
   if (typeof viaDefault === 'function') return viaDefault as Handler;
   throw new Failure('NO_HANDLER', `authorizer module ${path} does not export a function named "handler"`);
+}
+
+function looksLikeCommonJsInEsmScope(e: unknown): boolean {
+  const text = e instanceof Error ? e.message : String(e);
+  return /\b(exports|require|module) is not defined in ES module scope/.test(text);
+}
+
+const commonJsCache = new Map<string, unknown>();
+
+/** Compiles a file as a CommonJS module whatever its package.json says (node's own loader). */
+function loadAsCommonJs(path: string): unknown {
+  if (commonJsCache.has(path)) return commonJsCache.get(path);
+  const require = createRequire(path);
+  const source = readFileSync(path, 'utf8');
+  const module = { exports: {} as unknown };
+  // The same wrapper node uses for CommonJS: (exports, require, module, __filename, __dirname).
+  const wrapper = new Function('exports', 'require', 'module', '__filename', '__dirname', source) as (
+    exports: unknown,
+    require: NodeRequire,
+    module: { exports: unknown },
+    filename: string,
+    dirname: string,
+  ) => void;
+  wrapper(module.exports, require, module, path, dirname(path));
+  commonJsCache.set(path, module.exports);
+  return module.exports;
 }
 
 function lambdaContext(path: string, deadline: number, callback: Callback): LambdaContext {
