@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { isLoopback } from '../auth/anonymous.js';
+import { OPENAPI } from './openapi.js';
 
 export interface HttpServerOptions {
   listener: ListenerConfig;
@@ -27,6 +28,7 @@ export function createHttpServer(options: HttpServerOptions): HttpApp {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/api/openapi.json', async () => OPENAPI);
 
   // The admin API changes who may connect: loopback only, unless a bearer token is configured.
   app.addHook('onRequest', async (request, reply) => {

@@ -166,7 +166,8 @@ describe('Authorization header form (signed with @smithy/signature-v4)', () => {
     const cases: { path: string; query: Record<string, string | string[]> }[] = [
       { path: "/topics/%24aws%2Frules%2Fa%20b!'()*", query: { responseTopic: 'r/t', contentType: 'text/plain; charset=utf-8' } },
       { path: '/topics/caf%C3%A9%2F%2B%2F%23', query: { qos: '0' } },
-      { path: '/connections/.', query: { cleanSession: 'true', preventWillMessage: 'false' } },
+      { path: '/connections/dev%2E1', query: { cleanSession: 'true', preventWillMessage: 'false' } },
+      { path: '/', query: {} },
       { path: '/retainedMessage', query: { maxResults: '5', nextToken: 'a+b/c=d~e', x: ['2', '1'] } },
     ];
     for (const { path, query } of cases) {
@@ -184,6 +185,14 @@ describe('Authorization header form (signed with @smithy/signature-v4)', () => {
     assert.equal(verifySigV4(req, lookup, at(SIGNED_AT)).ok, true);
     req.body = Buffer.from(BODY).fill(1, 0, 1);
     assertFail(verifySigV4(req, lookup, at(SIGNED_AT)), 403, 'ForbiddenException', 'signature-mismatch');
+  });
+
+  test('paths that normalise to another path are refused, so a signature cannot move to another route', async () => {
+    for (const path of ['/topics/x/../a', '/topics/a//b', '/topics/./a', '/connections/.', '//topics/a']) {
+      const request = new HttpRequest({ method: 'POST', protocol: 'https:', hostname: HOST, path, query: {}, headers: { host: HOST } });
+      const signed = (await signer('iotdata').sign(request, { signingDate: new Date(SIGNED_AT) })) as HttpRequest;
+      assertFail(verifySigV4(toWire(signed), lookup, at(SIGNED_AT)), 400, 'InvalidRequestException', 'malformed');
+    }
   });
 
   test('headers the signer does not sign may change (user-agent, connection)', async () => {

@@ -27,7 +27,9 @@
 //   - Host "name:443" / "name:80": also tried without the port (some embedded clients send the port
 //     they did not sign, §6.2 of the reference).
 // Not accepted: UNSIGNED-PAYLOAD / STREAMING-* payload hashes (S3 only), the Date header instead of
-// X-Amz-Date, signatures not in lower-case hex.
+// X-Amz-Date, signatures not in lower-case hex, and raw paths with empty, "." or ".." segments
+// (AWS normalises them before signing, so the signature would not pin the route the server reads).
+// An x-amz-content-sha256 header must equal the body's SHA-256, else the body would be unsigned.
 import { timingSafeEqual } from 'node:crypto';
 import {
   ALGORITHM,
@@ -301,6 +303,10 @@ export function verifySigV4(
   if (secret === undefined) return fail('unknown-key', 'The security token included in the request is invalid.');
   if (!HEX64.test(claim.signature)) return fail('signature-mismatch', SIGNATURE_MISMATCH);
 
+  // The signature covers the normalised path, but routes read the raw one: /topics/x/../a/b or
+  // /topics/a//b would carry a signature made for /topics/a/b to another topic. Refuse them (the
+  // SDKs percent-encode '/' inside labels, so they only send such paths for an id of "." or "..").
+  if (!isNormalisedPath(req.path)) return fail('malformed', 'The request path must not contain empty, "." or ".." segments.');
   let path: string;
   try {
     path = canonicalPath(req.path);
@@ -328,6 +334,17 @@ export function verifySigV4(
     }
   }
   return fail('signature-mismatch', SIGNATURE_MISMATCH);
+}
+
+/** '/' followed by non-empty segments other than '.' and '..'; a trailing '/' is allowed. */
+function isNormalisedPath(rawPath: string): boolean {
+  if (!rawPath.startsWith('/')) return false;
+  const segments = rawPath.slice(1).split('/');
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i]!;
+    if (s === '.' || s === '..' || (s === '' && i < segments.length - 1)) return false;
+  }
+  return true;
 }
 
 function pairValue(pairs: readonly QueryPair[], name: string): string | undefined {
