@@ -17,6 +17,7 @@ import { createHttpServer } from './api/http-server.js';
 import { registerDataPlaneRoutes } from './api/data-plane.js';
 import { registerAdminConnectionRoutes } from './api/admin-connections.js';
 import { createHttpAuthenticator } from './api/authenticate.js';
+import { createSigV4Verifier, registerAccessKeyRoutes } from './api/access-keys.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
 import { Client } from './broker/client.js';
@@ -112,10 +113,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
       });
       registerAdminConnectionRoutes(app, broker, clients);
+      registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,
-        authenticate: createHttpAuthenticator(custom, null),
+        authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey)),
         secure: !!http_.tls,
       });
       await app.ready();

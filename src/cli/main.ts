@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { startServer } from '../server.js';
 import { authorizersCommand, testInvokeCommand } from './authorizers.js';
 import { policyCommand } from './policy-check.js';
+import { keysCommand } from './keys.js';
 import { connectionsCommand, publishCommand, retainedCommand } from './data-commands.js';
 import { dirname, resolve } from 'node:path';
 
@@ -19,6 +20,7 @@ Commands:
   publish                 publish a message through the HTTP API (POST /topics/...)
   connections ...         list|get|disconnect connected clients
   retained ...            list|get retained messages
+  keys ...                create|list|update|delete access keys for SigV4 (AWS SDK) callers
   help               show this help
   version            print the version
 
@@ -79,6 +81,8 @@ export async function main(argv: string[]): Promise<void> {
       return reportErrors(command, () => connectionsCommand(rest));
     case 'retained':
       return reportErrors(command, () => retainedCommand(rest));
+    case 'keys':
+      return reportErrors(command, () => keysCommand(rest));
     default:
       process.stderr.write(`switchboard: unknown command '${command}'\n\n${HELP}`);
       process.exitCode = 2;

@@ -1,5 +1,7 @@
 // The memory backend: every part in Maps, nothing survives the process. Serves tests and
 // deployments that want no disk; every change is "committed" as soon as it is made.
+import { randomBytes } from 'node:crypto';
+import { MemoryAccessKeyStore } from './access-key-store.js';
 import { MemoryAuthorizerStore } from './authorizer-store.js';
 import type { StoreCommitError } from './errors.js';
 import { MemoryRetainedStore } from './retained-memory.js';
@@ -11,6 +13,8 @@ export class MemoryStore implements Store {
   readonly retained = new MemoryRetainedStore();
   readonly sessions = new MemorySessionStore();
   readonly authorizers = new MemoryAuthorizerStore();
+  readonly accessKeys = new MemoryAccessKeyStore();
+  readonly sealingKey = randomBytes(32);
   /** Never called: there is nothing to fail. */
   onError: ((error: StoreCommitError) => void) | undefined = undefined;
 

@@ -76,6 +76,10 @@ export const MIGRATIONS: readonly string[] = [
     name TEXT PRIMARY KEY,
     record TEXT NOT NULL         -- AuthorizerRecord as JSON
   );
+  CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    record TEXT NOT NULL         -- AccessKeyRecord as JSON (secret sealed)
+  );
   CREATE TABLE settings (
     key TEXT PRIMARY KEY,        -- 'default_authorizer'
     value TEXT NOT NULL

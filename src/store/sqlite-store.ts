@@ -12,7 +12,11 @@
 // Start-up failures throw a StoreOpenError ('locked' | 'corrupt' | 'unreadable' |
 // 'newer-schema' | 'unwritable') before the file is modified (sqlite-open.ts).
 import type Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pino } from 'pino';
+import { SqliteAccessKeyStore } from './access-key-sqlite.js';
 import type { Logger } from '../logger.js';
 import { SqliteAuthorizerStore } from './authorizer-sqlite.js';
 import type { StoreCommitError } from './errors.js';
@@ -43,19 +47,23 @@ export class SqliteStore implements Store {
   readonly retained: SqliteRetainedStore;
   readonly sessions: SqliteSessionStore;
   readonly authorizers: SqliteAuthorizerStore;
+  readonly accessKeys: SqliteAccessKeyStore;
+  readonly sealingKey: Buffer;
   onError: ((error: StoreCommitError) => void) | undefined = undefined;
   private readonly db: Database.Database;
   private readonly batch: WriteBatch;
   private closed = false;
 
   /** Use openSqliteStore: it checks, locks and migrates the file first. */
-  constructor(db: Database.Database, file: string, logger: Logger) {
+  constructor(db: Database.Database, file: string, logger: Logger, sealingKey: Buffer) {
     this.db = db;
     this.file = file;
+    this.sealingKey = sealingKey;
     this.batch = new WriteBatch(db, file, logger, (error) => this.onError?.(error));
     this.retained = new SqliteRetainedStore(db, this.batch);
     this.sessions = new SqliteSessionStore(db, this.batch);
     this.authorizers = new SqliteAuthorizerStore(db, this.batch);
+    this.accessKeys = new SqliteAccessKeyStore(db, this.batch);
   }
 
   afterCommit(callback: () => void): void {
@@ -98,6 +106,25 @@ export class SqliteStore implements Store {
 }
 
 /**
+ * The access-key sealing key: 32 random bytes in a file beside the database, created with mode
+ * 0600 on first start. Kept apart from the database so a copy of the database alone does not
+ * reveal the secrets.
+ */
+function loadSealingKey(path: string): Buffer {
+  try {
+    const key = readFileSync(path);
+    if (key.length !== 32) throw new StoreOpenError('corrupt', path, `the access-key sealing key should hold 32 bytes, not ${key.length}`);
+    return key;
+  } catch (err) {
+    if (err instanceof StoreOpenError) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(32);
+  writeFileSync(path, key, { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
+/**
  * Opens (creating if needed) the store in `options.path`. Throws StoreOpenError, leaving an
  * existing file untouched, when it cannot be used.
  */
@@ -115,7 +142,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       retained: SqliteRetainedStore.purgeExpired(db, now),
       ...SqliteSessionStore.purgeExpired(db, now),
     }))();
-    const store = new SqliteStore(db, file, logger);
+    const store = new SqliteStore(db, file, logger, loadSealingKey(join(dirname(file), 'sealing.key')));
     logger.info(
       {
         file,

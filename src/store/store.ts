@@ -1,5 +1,6 @@
 // The storage a node runs on: one object per backend (memory, sqlite; redis later) giving the
 // parts the rest of the server uses. Every implementation passes test/store/store-contract.ts.
+import type { AccessKeyStore } from './access-key-store.js';
 import type { AuthorizerStore } from './authorizer-store.js';
 import type { StoreCommitError } from './errors.js';
 import type { RetainedStore } from './retained-store.js';
@@ -10,6 +11,12 @@ export interface Store {
   readonly retained: RetainedStore;
   readonly sessions: SessionStore;
   readonly authorizers: AuthorizerStore;
+  readonly accessKeys: AccessKeyStore;
+  /**
+   * The key that seals access-key secrets at rest (AES-256-GCM). SQLite: read from
+   * `sealing.key` beside the database (created 0600 on first start); memory: random per process.
+   */
+  readonly sealingKey: Buffer;
   /**
    * Runs `callback` once every change recorded so far is durable. Changes made in one event-loop
    * turn are committed together (one transaction), so acknowledgements wait for at most one

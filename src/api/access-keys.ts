@@ -1,0 +1,86 @@
+// SigV4 callers: an access key Switchboard manages, whose policy documents authorize the call;
+// and the admin API that creates and manages those keys (`switchboard keys ...`).
+import { compilePolicies, parsePolicyDocuments } from '../policy/index.js';
+import { createAccessKey, secretLookup, type AccessKeyStore } from '../store/access-key-store.js';
+import { ApiError, badRequest, notFound } from './errors.js';
+import type { HttpCaller, HttpRequestInfo } from './http-auth.js';
+import type { HttpApp } from './http-server.js';
+import { verifySigV4 } from './sigv4/verify.js';
+
+/** AWS SDKs sign data-plane calls as `iotdata`; AWS's prose says `iotdevicegateway`: accept both. */
+const SERVICES = ['iotdata', 'iotdevicegateway'];
+
+export function createSigV4Verifier(keys: AccessKeyStore, sealingKey: Buffer): (request: HttpRequestInfo) => HttpCaller | ApiError {
+  const lookup = secretLookup(keys, sealingKey);
+  // Compiled policies per key, rebuilt when the record changes (same object = same policy).
+  const compiled = new WeakMap<object, ReturnType<typeof compilePolicies>>();
+  return (request) => {
+    const result = verifySigV4(
+      { method: request.method, path: request.path, query: request.query, headers: request.headers, body: request.body },
+      lookup,
+      { services: SERVICES },
+    );
+    if (!result.ok) return new ApiError(result.code, result.status, result.message);
+    const record = keys.get(result.accessKeyId)!;
+    let policy = compiled.get(record);
+    if (policy === undefined) {
+      const parsed = parsePolicyDocuments(record.policyDocuments);
+      // Documents were validated when the key was created; a bad one now denies everything.
+      policy = compilePolicies(parsed.ok ? parsed.value : [], { sourceIp: request.remoteAddress });
+      compiled.set(record, policy);
+    }
+    return { principal: result.accessKeyId, policy };
+  };
+}
+
+export function registerAccessKeyRoutes(app: HttpApp, keys: AccessKeyStore, sealingKey: Buffer): void {
+  const describe = (r: ReturnType<AccessKeyStore['list']>[number]) => ({
+    accessKeyId: r.accessKeyId,
+    status: r.status,
+    createdAt: r.createdAt,
+    ...(r.description ? { description: r.description } : {}),
+    policyDocuments: r.policyDocuments,
+  });
+
+  app.get('/api/keys', async () => ({ keys: keys.list().map(describe) }));
+
+  app.post('/api/keys', async (request, reply) => {
+    const body = (request.body ?? {}) as { policyDocuments?: unknown; description?: unknown };
+    const docs = body.policyDocuments;
+    if (!Array.isArray(docs) || docs.length === 0) throw badRequest('policyDocuments must be a non-empty array of policy documents');
+    const parsed = parsePolicyDocuments(docs);
+    if (!parsed.ok) throw badRequest(`policyDocuments[${parsed.error.documentIndex ?? 0}] ${parsed.error.path}: ${parsed.error.message}`);
+    if (body.description !== undefined && typeof body.description !== 'string') throw badRequest('description must be a string');
+    const { record, secretAccessKey } = createAccessKey(docs, sealingKey, body.description as string | undefined);
+    keys.put(record);
+    reply.code(201);
+    // The secret is shown once, as AWS does for IAM access keys.
+    return { accessKeyId: record.accessKeyId, secretAccessKey, status: record.status };
+  });
+
+  app.patch<{ Params: { id: string } }>('/api/keys/:id', async (request) => {
+    const record = keys.get(request.params.id);
+    if (record === undefined) throw notFound(`access key ${request.params.id} does not exist`);
+    const body = (request.body ?? {}) as { status?: unknown; policyDocuments?: unknown; description?: unknown };
+    const next = { ...record };
+    if (body.status !== undefined) {
+      if (body.status !== 'Active' && body.status !== 'Inactive') throw badRequest('status must be Active or Inactive');
+      next.status = body.status;
+    }
+    if (body.policyDocuments !== undefined) {
+      if (!Array.isArray(body.policyDocuments)) throw badRequest('policyDocuments must be an array');
+      const parsed = parsePolicyDocuments(body.policyDocuments);
+      if (!parsed.ok) throw badRequest(`policyDocuments: ${parsed.error.path}: ${parsed.error.message}`);
+      next.policyDocuments = body.policyDocuments;
+    }
+    if (typeof body.description === 'string') next.description = body.description;
+    keys.put(next);
+    return describe(next);
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/keys/:id', async (request, reply) => {
+    if (!keys.delete(request.params.id)) throw notFound(`access key ${request.params.id} does not exist`);
+    reply.code(204);
+    return null;
+  });
+}

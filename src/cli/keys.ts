@@ -1,0 +1,73 @@
+// `switchboard keys create|list|update|delete`: access keys for SigV4 callers of the HTTP API
+// (the AWS SDK's IoT data-plane client).
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { adminTarget, callAdmin } from './admin-client.js';
+import { printJson } from './authorizers.js';
+
+export const KEYS_HELP = `Usage: switchboard keys <create|list|update|delete> [options]
+
+  create   --policy FILE [--description TEXT]   prints accessKeyId and secretAccessKey (shown once)
+  list
+  update   --access-key-id ID [--status Active|Inactive] [--policy FILE]
+  delete   --access-key-id ID
+
+--policy FILE: a policy document, or a JSON array of documents, deciding what the key may do
+(e.g. iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/alerts/*).
+Common options: --endpoint URL, --token TOKEN (as for the other admin commands).
+`;
+
+function policyDocuments(file: string): unknown[] {
+  const data = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  return Array.isArray(data) ? data : [data];
+}
+
+export async function keysCommand(args: string[]): Promise<void> {
+  const sub = args[0];
+  const { values } = parseArgs({
+    args: args.slice(1),
+    options: {
+      policy: { type: 'string' },
+      description: { type: 'string' },
+      'access-key-id': { type: 'string' },
+      status: { type: 'string' },
+      endpoint: { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  const target = adminTarget(values);
+  const id = () => {
+    if (!values['access-key-id']) throw new Error(`keys ${sub}: --access-key-id is required`);
+    return encodeURIComponent(values['access-key-id']);
+  };
+  switch (sub) {
+    case 'create':
+      if (!values.policy) throw new Error('keys create: --policy FILE is required');
+      printJson(
+        await callAdmin(target, 'POST', '/api/keys', {
+          policyDocuments: policyDocuments(values.policy),
+          ...(values.description ? { description: values.description } : {}),
+        }),
+      );
+      return;
+    case 'list':
+      printJson(await callAdmin(target, 'GET', '/api/keys'));
+      return;
+    case 'update':
+      printJson(
+        await callAdmin(target, 'PATCH', `/api/keys/${id()}`, {
+          ...(values.status ? { status: values.status } : {}),
+          ...(values.policy ? { policyDocuments: policyDocuments(values.policy) } : {}),
+        }),
+      );
+      return;
+    case 'delete':
+      await callAdmin(target, 'DELETE', `/api/keys/${id()}`);
+      return;
+    default:
+      process.stdout.write(KEYS_HELP);
+      if (sub !== undefined && sub !== '--help' && sub !== '-h') process.exitCode = 2;
+  }
+}
