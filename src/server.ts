@@ -117,7 +117,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,
-        authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey)),
+        authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey), config.admin.token),
         secure: !!http_.tls,
       });
       await app.ready();

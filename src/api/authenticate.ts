@@ -12,8 +12,11 @@ export function isSigned(request: HttpRequestInfo): boolean {
   return (typeof auth === 'string' && auth.startsWith('AWS4-HMAC-SHA256')) || /(^|&)X-Amz-Signature=/.test(request.query);
 }
 
-export function createHttpAuthenticator(custom: CustomAuthorization, verifySigned: SignedRequestVerifier | null): HttpAuthenticator {
+export function createHttpAuthenticator(custom: CustomAuthorization, verifySigned: SignedRequestVerifier | null, adminToken?: string): HttpAuthenticator {
+  const adminBearer = adminToken !== undefined ? `Bearer ${adminToken}` : undefined;
   return async (request) => {
+    // The admin token (the CLI's credential) carries every right.
+    if (adminBearer !== undefined && request.headers.authorization === adminBearer) return { principal: 'admin', policy: null };
     if (isSigned(request)) {
       if (verifySigned === null) throw unauthorized('SigV4 requests need access keys, and none are configured');
       const result = verifySigned(request);

@@ -140,6 +140,35 @@ describe('AWS SDK v3 IoT data plane against Switchboard', () => {
     const body = (await r.json()) as { keys: Record<string, unknown>[] };
     assert.ok(body.keys.some((k) => k.accessKeyId === full.accessKeyId));
     assert.ok(body.keys.every((k) => !('secretAccessKey' in k) && !('secretSealed' in k)));
-    void ARN;
+  });
+});
+
+describe('HTTP callers through a custom authorizer and the admin token', () => {
+  test('x-amz-customauthorizer-name with a token header authorizes a publish with the returned policy', async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'sb-http-auth-'));
+    const handler = join(dir, 'http-auth.js');
+    writeFileSync(
+      handler,
+      `exports.handler = async (event) => ({
+        isAuthenticated: event.token === 'good' && event.protocols.includes('http') && !event.protocols.includes('mqtt'),
+        principalId: 'httpCaller', disconnectAfterInSeconds: 300, refreshAfterInSeconds: 300,
+        policyDocuments: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: '${ARN}:topic/http/*' }] }] });`,
+    );
+    const server = await startServer({
+      auth: { anonymous: 'nobody', authorizers: [{ name: 'HttpAuth', type: 'function', handler, signingDisabled: true, tokenKeyName: 'x-token' }] },
+      args: ['--set', 'admin.token=0123456789abcdef0123'],
+    });
+    const post = (topic: string, headers: Record<string, string>) => fetch(`${server.httpUrl}/topics/${encodeURIComponent(topic)}`, { method: 'POST', headers, body: 'hi' });
+    const auth = { 'x-amz-customauthorizer-name': 'HttpAuth', 'x-token': 'good' };
+    assert.equal((await post('http/ok', auth)).status, 200);
+    const denied = await post('elsewhere', auth);
+    assert.equal(denied.status, 403);
+    assert.equal(denied.headers.get('x-amzn-errortype'), 'ForbiddenException');
+    assert.equal((await post('http/ok', { ...auth, 'x-token': 'bad' })).status, 401);
+    assert.equal((await post('anything', { authorization: 'Bearer 0123456789abcdef0123' })).status, 200, 'the admin token may publish');
+    assert.equal((await post('anything', { authorization: 'Bearer wrong-token-wrong-token' })).status, 401);
   });
 });
