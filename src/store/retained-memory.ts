@@ -3,7 +3,10 @@ import { isExpired } from '../broker/message.js';
 import { topicMatches } from '../protocol/topic.js';
 import type { RetainedStore } from './retained-store.js';
 
-/** In-memory retained messages; wildcard look-ups scan, which is fine at the sizes it serves. */
+/**
+ * Retained messages in a Map; wildcard look-ups scan, which is fine at the sizes it serves.
+ * Expired messages are dropped when met (through `delete`, so a durable subclass forgets them too).
+ */
 export class MemoryRetainedStore implements RetainedStore {
   private readonly byTopic = new Map<string, Message>();
 
@@ -11,14 +14,15 @@ export class MemoryRetainedStore implements RetainedStore {
     this.byTopic.set(message.topic, message);
   }
 
-  delete(topic: string): void {
-    this.byTopic.delete(topic);
+  /** Returns whether the topic held a message. */
+  delete(topic: string): boolean {
+    return this.byTopic.delete(topic);
   }
 
   get(topic: string): Message | undefined {
     const m = this.byTopic.get(topic);
     if (m !== undefined && isExpired(m, Date.now())) {
-      this.byTopic.delete(topic);
+      this.delete(topic);
       return undefined;
     }
     return m;
@@ -33,7 +37,7 @@ export class MemoryRetainedStore implements RetainedStore {
     const out: Message[] = [];
     for (const [topic, m] of this.byTopic) {
       if (isExpired(m, now)) {
-        this.byTopic.delete(topic);
+        this.delete(topic);
         continue;
       }
       if (topicMatches(filter, topic)) out.push(m);

@@ -1,28 +1,25 @@
-// Retained messages on SQLite: a Map loaded at open answers get/match synchronously (the broker
-// needs them on SUBSCRIBE without waiting); every change is written through in the current batch.
-// Invariant: the table holds exactly the Map's topics once the pending batch commits. Expired
-// messages are dropped from both, lazily when met, and at open.
+// Retained messages on SQLite: the memory store's Map, loaded at open, answers get/match
+// synchronously (the broker needs them on SUBSCRIBE without waiting); every change is written
+// through in the current batch. Invariant: the table holds exactly the Map's topics once the
+// pending batch commits. Expired messages are dropped from both, lazily when met, and at open.
 import type Database from 'better-sqlite3';
 import type { Message } from '../broker/message.js';
-import { isExpired } from '../broker/message.js';
-import { topicMatches } from '../protocol/topic.js';
-import type { RetainedStore } from './retained-store.js';
+import { MemoryRetainedStore } from './retained-memory.js';
 import type { WriteBatch } from './sqlite-batch.js';
 import { decodeMessage, MESSAGE_COLUMNS, MESSAGE_PLACEHOLDERS, messageParams, type MessageRow } from './sqlite-codec.js';
 
-export class SqliteRetainedStore implements RetainedStore {
-  private readonly byTopic = new Map<string, Message>();
+export class SqliteRetainedStore extends MemoryRetainedStore {
   private readonly upsert: Database.Statement;
   private readonly remove: Database.Statement;
+  private readonly batch: WriteBatch;
 
-  constructor(
-    db: Database.Database,
-    private readonly batch: WriteBatch,
-  ) {
+  constructor(db: Database.Database, batch: WriteBatch) {
+    super();
+    this.batch = batch;
     this.upsert = db.prepare(`INSERT OR REPLACE INTO retained (${MESSAGE_COLUMNS}) VALUES (${MESSAGE_PLACEHOLDERS})`);
     this.remove = db.prepare('DELETE FROM retained WHERE topic = ?');
     for (const row of db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM retained`).iterate() as IterableIterator<MessageRow>) {
-      this.byTopic.set(row.topic, decodeMessage(row));
+      super.set(decodeMessage(row));
     }
   }
 
@@ -31,44 +28,16 @@ export class SqliteRetainedStore implements RetainedStore {
     return db.prepare('DELETE FROM retained WHERE expires_at <> 0 AND expires_at <= ?').run(now).changes;
   }
 
-  set(message: Message): void {
-    this.byTopic.set(message.topic, message);
+  override set(message: Message): void {
+    super.set(message);
     this.batch.add(this.upsert, messageParams(message));
   }
 
-  delete(topic: string): void {
+  override delete(topic: string): boolean {
     // Nothing to write when the topic holds nothing: an empty retained publish to a fresh topic
     // costs no commit.
-    if (this.byTopic.delete(topic)) this.batch.add(this.remove, [topic]);
-  }
-
-  get(topic: string): Message | undefined {
-    const m = this.byTopic.get(topic);
-    if (m !== undefined && isExpired(m, Date.now())) {
-      this.delete(topic);
-      return undefined;
-    }
-    return m;
-  }
-
-  match(filter: string): Message[] {
-    if (!filter.includes('+') && !filter.includes('#')) {
-      const m = this.get(filter);
-      return m ? [m] : [];
-    }
-    const now = Date.now();
-    const out: Message[] = [];
-    for (const [topic, m] of this.byTopic) {
-      if (isExpired(m, now)) {
-        this.delete(topic);
-        continue;
-      }
-      if (topicMatches(filter, topic)) out.push(m);
-    }
-    return out;
-  }
-
-  get size(): number {
-    return this.byTopic.size;
+    const existed = super.delete(topic);
+    if (existed) this.batch.add(this.remove, [topic]);
+    return existed;
   }
 }
