@@ -2,6 +2,7 @@
 // live store and, for durable backends, again after closing it and opening the same data
 // (`reopen`), so "what was written is what is read back" covers the encoding too. Checks that only
 // make sense for durable backends are explicit skips elsewhere.
+import { createAccessKey, unsealSecret } from '../../src/store/access-key-store.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message, MessageProperties } from '../../src/broker/message.js';
@@ -474,6 +475,33 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
             store.authorizers.list().map((r) => r.name),
             ['two'],
           );
+        });
+      });
+    });
+
+    describe('access keys', () => {
+      contract('create, list, replace, delete; secrets stay sealed and unseal with the store\'s key', (ctx) => {
+        const keys = ctx.store.accessKeys;
+        assert.deepEqual(keys.list(), []);
+        const doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: '*' }] };
+        const a = createAccessKey([doc], ctx.store.sealingKey, 'first');
+        const b = createAccessKey([doc], ctx.store.sealingKey);
+        keys.put(a.record);
+        keys.put(b.record);
+        keys.put({ ...b.record, status: 'Inactive' });
+        const gone = createAccessKey([doc], ctx.store.sealingKey);
+        keys.put(gone.record);
+        assert.equal(keys.delete(gone.record.accessKeyId), true);
+        assert.equal(keys.delete(gone.record.accessKeyId), false);
+        ctx.verify((store) => {
+          assert.deepEqual(
+            store.accessKeys.list().map((r) => r.accessKeyId),
+            [a.record.accessKeyId, b.record.accessKeyId].sort(),
+          );
+          assert.equal(store.accessKeys.get(b.record.accessKeyId)!.status, 'Inactive');
+          assert.equal(store.accessKeys.get(a.record.accessKeyId)!.description, 'first');
+          assert.ok(!JSON.stringify(store.accessKeys.list()).includes(a.secretAccessKey), 'the plain secret is never stored');
+          assert.equal(unsealSecret(store.accessKeys.get(a.record.accessKeyId)!, store.sealingKey), a.secretAccessKey);
         });
       });
     });
