@@ -2,6 +2,7 @@
 // reverse. Nothing is global, so a test can run several servers in one process.
 import type http from 'node:http';
 import type net from 'node:net';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
@@ -14,6 +15,10 @@ import { FunctionPool } from './auth/function-pool.js';
 import { ResultCache } from './auth/result-cache.js';
 import { registerAuthorizerRoutes } from './api/authorizers.js';
 import { createHttpServer } from './api/http-server.js';
+import { registerConsoleRoutes } from './api/console.js';
+import { AdminSessions } from './api/admin-sessions.js';
+import { MetricsHistory } from './metrics/history.js';
+import { createPrometheusRegistry } from './metrics/prometheus.js';
 import { registerDataPlaneRoutes } from './api/data-plane.js';
 import { registerAdminConnectionRoutes } from './api/admin-connections.js';
 import { createHttpAuthenticator } from './api/authenticate.js';
@@ -26,6 +31,13 @@ import { RC } from './protocol/reason-codes.js';
 import type { Connection } from './transport/connection.js';
 import { listenTcp } from './transport/tcp.js';
 import { createWebSocketEndpoint } from './transport/websocket.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function httpPortOf(app: { server: { address(): unknown } } | undefined): number | undefined {
+  const address = app?.server.address();
+  return address && typeof address === 'object' ? (address as AddressInfo).port : undefined;
+}
 
 export interface RunningServer {
   readonly broker: Broker;
@@ -67,6 +79,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     pool,
     cache: config.auth.resultCacheSize > 0 ? new ResultCache({ maxEntries: config.auth.resultCacheSize }) : null,
     logger,
+    counters,
+    consoleUser: (headers) => sessions.userFromCookieHeader(headers.cookie),
   });
   const authorization = options.authorization ?? custom;
   const broker = new Broker({
@@ -85,6 +99,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger.info({ sessions: restored, retained: retained.size }, 'restored persistent sessions and retained messages');
   }
   const clients = new ClientRegistry(config.limits.connectTimeoutMs);
+  const sessions = new AdminSessions();
+  const history = new MetricsHistory(counters, () => clients.connected);
+  history.start();
 
   const accept = (connection: Connection) => {
     // Far above the limit, refuse before spending anything on parsing (CONNECT refusal happens
@@ -104,7 +121,33 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const mqtt_ = config.listeners.mqtt;
   try {
     if (http_ !== false) {
-      app = createHttpServer({ listener: http_, logger, adminToken: config.admin.token });
+      app = createHttpServer({ listener: http_, logger, admin: config.admin, sessions });
+      registerConsoleRoutes(app, {
+        admin: config.admin,
+        sessions,
+        secure: !!http_.tls,
+        counters,
+        history,
+        prometheus: createPrometheusRegistry(counters, {
+          connected: () => clients.connected,
+          sessions: () => broker.sessions.size,
+          retained: () => retained.size,
+          subscriptions: () => broker.subscriptionCount,
+        }),
+        connected: () => clients.connected,
+        scope: custom.scope,
+        overview: () => ({
+          version: VERSION,
+          anonymous: custom.anonymousMode,
+          authorizers: authorizers.list().map((a: { name: string }) => a.name),
+          defaultAuthorizer: authorizers.getDefault() ?? null,
+          listeners: {
+            http: http_ ? { host: http_.host, port: httpPortOf(app), tls: !!http_.tls } : false,
+            mqtt: mqtt_ ? { host: mqtt_.host, port: mqttServer ? (mqttServer.address() as AddressInfo).port : mqtt_.port, tls: !!mqtt_.tls } : false,
+          },
+          store: store.kind,
+        }),
+      });
       registerAuthorizerRoutes(app, {
         store: authorizers,
         scope: custom.scope,
@@ -150,6 +193,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         else client.finish('server-shutdown', true);
       }
       clients.stop();
+      history.stop();
       if (app) {
         (app.server as http.Server).closeAllConnections?.();
         closed.push(app.close());

@@ -3,7 +3,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import type { AdminConfig } from '../config/schema.js';
+import { AdminSessions, CSRF_HEADER, SESSION_COOKIE, sameSecret } from './admin-sessions.js';
 import type { ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { isLoopback } from '../auth/anonymous.js';
@@ -12,10 +15,27 @@ import { OPENAPI } from './openapi.js';
 export interface HttpServerOptions {
   listener: ListenerConfig;
   logger: Logger;
-  adminToken: string | undefined;
+  admin: AdminConfig;
+  sessions: AdminSessions;
 }
 
 export type HttpApp = FastifyInstance<http.Server | https.Server>;
+
+/**
+ * Who is calling the admin API: 'token', 'loopback', or the signed-in user; null for nobody.
+ * A cookie session's state-changing request without the CSRF header counts as nobody.
+ */
+export function adminCaller(request: FastifyRequest, options: Pick<HttpServerOptions, 'admin' | 'sessions'>): string | null {
+  const token = options.admin.token;
+  const auth = request.headers.authorization;
+  if (token !== undefined && typeof auth === 'string' && auth.startsWith('Bearer ') && sameSecret(auth.slice(7), token)) return 'token';
+  const address = request.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
+  if (isLoopback(address) && !options.admin.requireSignInOnLoopback) return 'loopback';
+  const user = options.sessions.user(request.cookies?.[SESSION_COOKIE]);
+  if (user === null) return null;
+  if (request.method !== 'GET' && request.method !== 'HEAD' && request.headers[CSRF_HEADER] === undefined) return null;
+  return user;
+}
 
 export function createHttpServer(options: HttpServerOptions): HttpApp {
   const tls = options.listener.tls;
@@ -27,17 +47,22 @@ export function createHttpServer(options: HttpServerOptions): HttpApp {
     bodyLimit: 1 << 20,
   });
 
+  app.register(fastifyCookie);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/api/openapi.json', async () => OPENAPI);
 
-  // The admin API changes who may connect: loopback only, unless a bearer token is configured.
+  // The admin API (and /metrics) decide who may connect and see everything: open to loopback
+  // (unless admin.requireSignInOnLoopback), to the admin token, and to a signed-in console
+  // session, whose state-changing requests must carry the CSRF header.
   app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/api/')) return;
-    const address = request.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
-    if (isLoopback(address)) return;
-    const token = options.adminToken;
-    if (token !== undefined && request.headers.authorization === `Bearer ${token}`) return;
-    reply.code(401).send({ code: 'UnauthorizedException', message: 'the admin API needs a loopback client or the admin token' });
+    const url = request.url;
+    if (!url.startsWith('/api/') && url !== '/metrics' && !url.startsWith('/metrics?')) return;
+    if (url.startsWith('/api/session')) return;
+    if (adminCaller(request, options) !== null) return;
+    reply
+      .code(401)
+      .header('x-amzn-ErrorType', 'UnauthorizedException')
+      .send({ code: 'UnauthorizedException', message: 'sign in to the console, call from loopback, or send the admin token' });
   });
 
   app.setErrorHandler((error: { statusCode?: number; name?: string; message: string; validation?: unknown }, _request, reply) => {

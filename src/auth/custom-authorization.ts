@@ -30,6 +30,7 @@ import { validateAuthorizerResponse } from './response.js';
 import type { ResultCache } from './result-cache.js';
 import { verifyTokenSignature } from './signature.js';
 import type { AuthorizerRecord } from '../store/authorizer-store.js';
+import type { Counters } from '../metrics/counters.js';
 
 export interface CustomAuthorizationOptions {
   config: AuthConfig;
@@ -37,6 +38,9 @@ export interface CustomAuthorizationOptions {
   pool: FunctionPool;
   cache: ResultCache | null;
   logger: Logger;
+  counters?: Counters;
+  /** The console's signed-in user, from the WebSocket upgrade's cookie; null when none. */
+  consoleUser?: (headers: Record<string, string | string[] | undefined>) => string | null;
 }
 
 type Refusal = { allowed: false; reasonCode: number; reason: string };
@@ -52,7 +56,10 @@ export class CustomAuthorization implements Authorization {
   private readonly unauthenticated: PolicyDocument[] | null;
   private readonly anonymous: 'loopback' | 'everyone' | 'nobody';
 
+  private readonly options: CustomAuthorizationOptions;
+
   constructor(options: CustomAuthorizationOptions) {
+    this.options = options;
     this.config = options.config;
     this.authorizers = options.authorizers;
     this.pool = options.pool;
@@ -76,6 +83,12 @@ export class CustomAuthorization implements Authorization {
   }
 
   async authorizeConnect(request: ConnectRequest): Promise<ConnectDecision> {
+    // The web console's MQTT test client connects as its signed-in administrator.
+    const headers = request.connection.request?.headers;
+    const consoleUser = headers !== undefined && this.options.consoleUser ? this.options.consoleUser(headers) : null;
+    if (consoleUser !== null && !/x-amz-customauthorizer-name=/.test(request.connection.request?.url ?? '')) {
+      return { allowed: true, principal: `console:${consoleUser}`, permissions: allowEverything };
+    }
     const sources = credentialSources(request);
     const selection = selectAuthorizer(sources);
     const name = selection.authorizerName ?? this.authorizers.getDefault();
@@ -234,12 +247,17 @@ export class CustomAuthorization implements Authorization {
 
   /** Runs the authorizer and validates its answer; throws with a message for the log. */
   async invoke(authorizer: AuthorizerRecord, event: AuthorizerEvent): Promise<AuthorizerResponse> {
+    const counters = this.options.counters;
+    if (counters) counters.authorizerInvocations++;
     const raw =
       authorizer.type === 'function'
         ? await this.pool.invoke(authorizer.handler!, event, authorizer.timeoutMs)
         : await invokeHttpAuthorizer(authorizer.url!, event, authorizer.timeoutMs);
     const checked = validateAuthorizerResponse(raw, { minSeconds: this.config.testingMinimumTtlSeconds ?? 300 });
-    if (!checked.ok) throw new Error(`invalid authorizer response: ${checked.error}`);
+    if (!checked.ok) {
+      if (counters) counters.authorizerFailures++;
+      throw new Error(`invalid authorizer response: ${checked.error}`);
+    }
     return checked.value;
   }
 }

@@ -154,7 +154,10 @@ export class Broker {
     encoder: BroadcastEncoder | null,
   ): void {
     const permissions = session.client?.permissions ?? session.permissions;
-    if (permissions !== null && !permissions.canReceive(message.topic)) return;
+    if (permissions !== null && !permissions.canReceive(message.topic)) {
+      this.counters.deniedReceive++;
+      return;
+    }
     const delivery: Delivery = {
       message,
       qos: (message.qos < subQos ? message.qos : subQos) as QoS,

@@ -245,6 +245,7 @@ export class Client implements ConnectionHandler, SessionClient {
     // An alias counts as known to the client only once a packet carrying it was sent.
     if (alias > 0) this.aliasesOut!.set(topic, alias);
     this.connection.write(bytes);
+    this.broker.counters.bytesSent += bytes.length;
     this.messagesOut++;
     this.broker.counters.messagesDelivered++;
     return true;

@@ -130,12 +130,16 @@ export const configSchema = z
       .default({ connected: true, disconnected: true, connectFailed: true, subscribed: true, unsubscribed: true, qos: 1 }),
     admin: z
       .object({
-        // Bearer token for the admin API (/api/...) from non-loopback addresses; without one, the
-        // admin API answers loopback clients only.
+        // Console sign-in and the admin API from non-loopback addresses.
+        username: z.string().min(1).optional(),
+        password: z.string().min(8).optional(),
+        // Bearer token for the admin API (/api/...) and the CLI from other machines.
         token: z.string().min(16).optional(),
+        // Loopback clients use the console and the admin API without signing in, unless this is set.
+        requireSignInOnLoopback: z.boolean().default(false),
       })
       .strict()
-      .default({}),
+      .default({ requireSignInOnLoopback: false }),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -148,5 +152,6 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type Limits = z.infer<typeof limitsSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
+export type AdminConfig = Config['admin'];
 export type AuthorizerConfig = z.infer<typeof authorizerSchema>;
 export type ListenerConfig = z.infer<ReturnType<typeof listener>>;

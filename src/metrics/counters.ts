@@ -4,11 +4,14 @@ export class Counters {
   connectionsAccepted = 0;
   connectionsRefused = 0;
   connectionsClosed = 0;
+  /** Refused CONNECTs by reason code name (bounded: reason codes are a fixed set). */
+  readonly connectFailures = new Map<string, number>();
   protocolErrors = 0;
   messagesReceived = 0;
   messagesPublished = 0;
   messagesDelivered = 0;
   bytesReceived = 0;
+  bytesSent = 0;
   /** QoS 0 messages dropped because a subscriber's outbound buffer was full. */
   qos0Dropped = 0;
   /** QoS 1/2 messages dropped because a session queue was full (oldest first). */
@@ -16,4 +19,19 @@ export class Counters {
   /** Messages not sent because they exceed the client's Maximum Packet Size [MQTT-3.1.2-25]. */
   oversizeDropped = 0;
   expiredDropped = 0;
+  authorizerInvocations = 0;
+  authorizerFailures = 0;
+  deniedConnect = 0;
+  deniedPublish = 0;
+  deniedSubscribe = 0;
+  deniedReceive = 0;
+  ruleExecutions = 0;
+  ruleFailures = 0;
+  /** Messages the rules engine could not queue (its queue was full). */
+  ruleQueueDropped = 0;
+
+  connectFailed(reason: string): void {
+    this.connectionsRefused++;
+    this.connectFailures.set(reason, (this.connectFailures.get(reason) ?? 0) + 1);
+  }
 }

@@ -235,7 +235,8 @@ function sendConnack(client: Client, present: boolean, assignedId: string | unde
 /** Answers a refused or failed CONNECT with CONNACK where the spec allows one, then closes. */
 export function refuseConnect(client: Client, reasonCode: number, reason: string, code: string): void {
   if (client.state === 'closed') return;
-  client.broker.counters.connectionsRefused++;
+  client.broker.counters.connectFailed(code);
+  if (code === 'not-authorized') client.broker.counters.deniedConnect++;
   const connection = client.connection;
   // v3.1.1: a malformed CONNECT (such as an invalid will topic) is closed without CONNACK [MQTT-3.1.4-1].
   const silent = client.version !== 5 && (code === 'will-topic-invalid' || code === 'will-qos-invalid' || code === 'password-without-username');

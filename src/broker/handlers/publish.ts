@@ -103,6 +103,7 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
  */
 function refusePublish(client: Client, qos: number, id: number, reason: string, decidedBy: string | undefined): void {
   client.logger.info({ detail: reason, decidedBy }, 'publish refused');
+  client.broker.counters.deniedPublish++;
   if (client.version !== 5) {
     throw new ProtocolError('not-authorized', RC.notAuthorized, reason);
   }

@@ -38,6 +38,7 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
     if (!client.permissions.canSubscribe(key)) {
       const decidedBy = client.permissions.explain?.('subscribe', key);
       if (decidedBy) client.logger.info({ filter: key, decidedBy }, 'subscribe denied');
+      broker.counters.deniedSubscribe++;
       return fail(RC.notAuthorized, `not authorized: iot:Subscribe on topicfilter/${key}`);
     }
     const qos = Math.min(request.qos, 2) as QoS;

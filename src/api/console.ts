@@ -1,0 +1,127 @@
+// What the web console needs besides the admin API: sign-in, an overview, live metrics and their
+// history, the policy check form, Prometheus /metrics, and the console's static files.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { Registry } from 'prom-client';
+import type { AdminConfig } from '../config/schema.js';
+import type { Counters } from '../metrics/counters.js';
+import { isRange, type MetricsHistory } from '../metrics/history.js';
+import { arnFor, compilePolicies, describeVerdict, parsePolicyDocuments, type ArnScope, type IotResourceType } from '../policy/index.js';
+import { AdminSessions, SESSION_COOKIE, sameSecret } from './admin-sessions.js';
+import { badRequest, unauthorized } from './errors.js';
+import { adminCaller, type HttpApp } from './http-server.js';
+
+export interface ConsoleRoutesOptions {
+  admin: AdminConfig;
+  sessions: AdminSessions;
+  secure: boolean;
+  counters: Counters;
+  history: MetricsHistory;
+  prometheus: Registry;
+  connected: () => number;
+  scope: ArnScope;
+  overview: () => Record<string, unknown>;
+}
+
+/** dist/console, built by `npm run build:console` (part of `npm run build`). */
+export const CONSOLE_DIR = fileURLToPath(new URL('../console/', import.meta.url));
+
+export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOptions): void {
+  const { admin, sessions, counters, history } = options;
+
+  app.get('/api/session', async (request) => {
+    const user = adminCaller(request, options);
+    if (user === null) throw unauthorized('not signed in');
+    return { user };
+  });
+
+  app.post('/api/session', async (request, reply) => {
+    const body = (request.body ?? {}) as { username?: unknown; password?: unknown };
+    if (admin.username === undefined || admin.password === undefined) {
+      throw unauthorized('sign-in is not configured: set admin.username and admin.password');
+    }
+    if (typeof body.username !== 'string' || typeof body.password !== 'string' || !sameSecret(body.username, admin.username) || !sameSecret(body.password, admin.password)) {
+      throw unauthorized('wrong user name or password');
+    }
+    const id = sessions.create(body.username);
+    reply.setCookie(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'strict', secure: options.secure, path: '/', maxAge: 12 * 3600 });
+    reply.code(204);
+    return null;
+  });
+
+  app.delete('/api/session', async (request, reply) => {
+    sessions.delete(request.cookies?.[SESSION_COOKIE]);
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    reply.code(204);
+    return null;
+  });
+
+  app.get('/api/overview', async () => options.overview());
+
+  app.get('/api/metrics', async () => {
+    let failures = 0;
+    for (const v of counters.connectFailures.values()) failures += v;
+    return {
+      time: Date.now(),
+      connected: options.connected(),
+      totals: {
+        connects: counters.connectionsAccepted,
+        connectFailures: failures,
+        messagesIn: counters.messagesReceived,
+        messagesOut: counters.messagesDelivered,
+        bytesIn: counters.bytesReceived,
+        bytesOut: counters.bytesSent,
+        qos0Dropped: counters.qos0Dropped,
+        queueDropped: counters.queueDropped,
+        authorizerInvocations: counters.authorizerInvocations,
+        denials: { connect: counters.deniedConnect, publish: counters.deniedPublish, subscribe: counters.deniedSubscribe, receive: counters.deniedReceive },
+        ruleExecutions: counters.ruleExecutions,
+        ruleFailures: counters.ruleFailures,
+        connectionMinutes: Math.round(history.connectionMinutes * 100) / 100,
+        // AWS bills messages in and out (each up to 5 KB) alike.
+        billedMessages: counters.messagesReceived + counters.messagesDelivered,
+      },
+    };
+  });
+
+  app.get<{ Querystring: { range?: string } }>('/api/metrics/history', async (request) => {
+    const range = request.query.range ?? '15m';
+    if (!isRange(range)) throw badRequest('range must be 15m, 1h or 24h');
+    return history.history(range);
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', options.prometheus.contentType);
+    return options.prometheus.metrics();
+  });
+
+  app.post('/api/policy/check', async (request) => {
+    const body = (request.body ?? {}) as { policyDocuments?: unknown; action?: unknown; resource?: unknown; clientId?: unknown; sourceIp?: unknown };
+    if (!Array.isArray(body.policyDocuments)) throw badRequest('policyDocuments must be an array of policy documents');
+    if (typeof body.action !== 'string' || typeof body.resource !== 'string') throw badRequest('action and resource are required');
+    const parsed = parsePolicyDocuments(body.policyDocuments);
+    if (!parsed.ok) throw badRequest(`policy document ${parsed.error.documentIndex ?? 0}, ${parsed.error.path}: ${parsed.error.message}`);
+    let resource = body.resource;
+    if (!resource.startsWith('arn:')) {
+      const slash = resource.indexOf('/');
+      const type = resource.slice(0, slash) as IotResourceType;
+      if (slash <= 0 || !['client', 'topic', 'topicfilter'].includes(type)) throw badRequest('resource must be an ARN or client/..., topic/..., topicfilter/...');
+      resource = arnFor(options.scope, type, resource.slice(slash + 1));
+    }
+    const policy = compilePolicies(parsed.value, {
+      ...(typeof body.clientId === 'string' ? { clientId: body.clientId } : {}),
+      ...(typeof body.sourceIp === 'string' ? { sourceIp: body.sourceIp } : {}),
+    });
+    const verdict = policy.evaluate(body.action, resource);
+    return { effect: verdict.effect, reason: verdict.reason, resource, decidedBy: describeVerdict(verdict) };
+  });
+
+  if (existsSync(CONSOLE_DIR + 'index.html')) {
+    app.register(fastifyStatic, { root: CONSOLE_DIR, prefix: '/', index: ['index.html'], wildcard: false });
+  } else {
+    app.get('/', async (_request, reply) => {
+      reply.type('text/html').send('<!doctype html><title>Switchboard</title><p>The console is not built: run <code>npm run build</code>.</p>');
+    });
+  }
+}

@@ -1,0 +1,74 @@
+// /metrics in the Prometheus text format, read from the shared Counters at scrape time (no work
+// on the publish path).
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counters } from './counters.js';
+
+export function createPrometheusRegistry(counters: Counters, gauges: { connected: () => number; sessions: () => number; retained: () => number; subscriptions: () => number }): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'switchboard_process_' });
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        // Counters only go up; prom-client wants increments, so reset to the current total.
+        this.reset();
+        this.inc(read());
+      },
+    });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  gauge('switchboard_connected_clients', 'MQTT clients connected now', gauges.connected);
+  gauge('switchboard_sessions', 'Sessions held, connected or persistent offline', gauges.sessions);
+  gauge('switchboard_retained_messages', 'Retained messages stored', gauges.retained);
+  gauge('switchboard_subscriptions', 'Subscriptions in the index', gauges.subscriptions);
+  counter('switchboard_connections_accepted_total', 'CONNECTs accepted', () => counters.connectionsAccepted);
+  counter('switchboard_connections_closed_total', 'Connections closed after CONNACK', () => counters.connectionsClosed);
+  new Counter({
+    name: 'switchboard_connections_refused_total',
+    help: 'CONNECTs refused, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of counters.connectFailures) this.inc({ reason }, n);
+    },
+  });
+  counter('switchboard_protocol_errors_total', 'Connections closed for a protocol violation', () => counters.protocolErrors);
+  counter('switchboard_messages_received_total', 'PUBLISH packets received from clients', () => counters.messagesReceived);
+  counter('switchboard_messages_published_total', 'Messages through broker.publish (clients, HTTP, events, wills, rules)', () => counters.messagesPublished);
+  counter('switchboard_messages_delivered_total', 'PUBLISH packets sent to subscribers', () => counters.messagesDelivered);
+  counter('switchboard_bytes_received_total', 'Bytes received on MQTT connections', () => counters.bytesReceived);
+  counter('switchboard_bytes_sent_total', 'PUBLISH bytes sent to subscribers', () => counters.bytesSent);
+  counter('switchboard_qos0_dropped_total', 'QoS 0 messages dropped for slow subscribers', () => counters.qos0Dropped);
+  counter('switchboard_queue_dropped_total', 'QoS 1/2 messages dropped from full session queues', () => counters.queueDropped);
+  counter('switchboard_oversize_dropped_total', 'Messages not sent because they exceed the client Maximum Packet Size', () => counters.oversizeDropped);
+  counter('switchboard_expired_dropped_total', 'Messages dropped because their Message Expiry Interval passed', () => counters.expiredDropped);
+  counter('switchboard_authorizer_invocations_total', 'Custom authorizer invocations', () => counters.authorizerInvocations);
+  counter('switchboard_authorizer_failures_total', 'Authorizer invocations that failed or answered invalidly', () => counters.authorizerFailures);
+  new Counter({
+    name: 'switchboard_denials_total',
+    help: 'Actions denied by policy, by action',
+    labelNames: ['action'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ action: 'connect' }, counters.deniedConnect);
+      this.inc({ action: 'publish' }, counters.deniedPublish);
+      this.inc({ action: 'subscribe' }, counters.deniedSubscribe);
+      this.inc({ action: 'receive' }, counters.deniedReceive);
+    },
+  });
+  counter('switchboard_rule_executions_total', 'Rule executions', () => counters.ruleExecutions);
+  counter('switchboard_rule_failures_total', 'Rule action failures', () => counters.ruleFailures);
+  counter('switchboard_rule_queue_dropped_total', 'Messages the rules engine could not queue', () => counters.ruleQueueDropped);
+  return registry;
+}
