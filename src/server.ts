@@ -9,6 +9,8 @@ import { createLogger, type Logger } from './logger.js';
 import { Counters } from './metrics/counters.js';
 import { openStore } from './store/open.js';
 import { LifecycleEvents } from './events/lifecycle-events.js';
+import { RulesEngine } from './rules/engine.js';
+import { registerRuleRoutes } from './api/rules.js';
 import { seedAuthorizers } from './auth/authorizer-records.js';
 import { CustomAuthorization } from './auth/custom-authorization.js';
 import { FunctionPool } from './auth/function-pool.js';
@@ -94,6 +96,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     afterCommit: store.kind === 'memory' ? (callback) => callback() : (callback) => store.afterCommit(callback),
   });
   broker.lifecycle = new LifecycleEvents(broker, config.events);
+  const rules = new RulesEngine({ broker, store: store.rules, pool, counters, logger, accountId: config.auth.accountId, queueLimit: config.rulesQueueLimit });
+  try {
+    rules.load();
+    for (const definition of config.rules) rules.put(definition, { replace: true });
+  } catch (err) {
+    await pool.close();
+    store.close();
+    throw err;
+  }
+  broker.onPublish(rules.onPublish);
+  broker.basicIngest = (message) => {
+    if (!rules.ingest(message)) logger.debug({ topic: message.topic }, 'basic ingest for an unknown rule; dropped');
+  };
   if (store.kind !== 'memory') {
     const restored = broker.restoreSessions(store.sessions.loadSessions(), Date.now());
     logger.info({ sessions: restored, retained: retained.size }, 'restored persistent sessions and retained messages');
@@ -157,6 +172,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       });
       registerAdminConnectionRoutes(app, broker, clients);
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
+      registerRuleRoutes(app, rules);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,

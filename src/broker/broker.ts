@@ -56,6 +56,8 @@ export class Broker {
   private listeners: PublishListener[] | null = null;
   /** Lifecycle events (connect, disconnect, subscribe...); null when nobody listens. */
   lifecycle: LifecycleListener | null = null;
+  /** `$aws/rules/{rule}/...` publishes (Basic Ingest) go here, never to subscribers. */
+  basicIngest: ((message: Message) => void) | null = null;
   private seq = 0;
 
   constructor(options: BrokerOptions) {

@@ -24,6 +24,8 @@ export interface Message {
   readonly publisherId: string | undefined;
   /** Epoch ms when the server received it; retained messages report it as lastModifiedTime. */
   readonly receivedAt?: number;
+  /** The publishing client's principal (rules' principal()). */
+  readonly principal?: string;
 }
 
 /** Where a publish came from; the backplane will add 'cluster', which is never forwarded again. */

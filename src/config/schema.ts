@@ -116,6 +116,10 @@ export const configSchema = z
       .default({ type: 'sqlite', path: './data', synchronous: 'NORMAL' }),
     limits: limitsSchema.default(limitsSchema.parse({})),
     auth: authSchema.default(authSchema.parse({})),
+    // Rules (AWS IoT SQL + actions); validated and compiled by the rules engine at start, so a SQL
+    // error names the rule, line and column. See docs/rules.md.
+    rules: z.array(z.record(z.string(), z.unknown())).max(1000).default([]),
+    rulesQueueLimit: z.number().int().min(1).default(10000),
     events: z
       .object({
         // AWS IoT's lifecycle events under $aws/events/...; each can be switched off.

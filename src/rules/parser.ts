@@ -47,8 +47,11 @@ const RESERVED = new Set([
 
 const COMPARISON: Record<string, BinaryOp> = { '=': '=', '<>': '<>', '!=': '<>', '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
 
-/** After `SELECT value`, these make `value` a field name rather than the VALUE keyword. */
-const FIELD_AFTER_VALUE = new Set([',', '.', '[', '+', '/', '%', '=', '<>', '!=', '<', '<=', '>', '>=']);
+/**
+ * After `SELECT value`, these make `value` a field name rather than the VALUE keyword. Not
+ * `[`, `-` or `*`: `SELECT VALUE [a, b]`, `SELECT VALUE -x` and `SELECT VALUE *` are the keyword.
+ */
+const FIELD_AFTER_VALUE = new Set([',', '.', '+', '/', '%', '=', '<>', '!=', '<', '<=', '>', '>=']);
 
 class Parser {
   readonly lx: Lexer;

@@ -2,6 +2,7 @@
 // deployments that want no disk; every change is "committed" as soon as it is made.
 import { randomBytes } from 'node:crypto';
 import { MemoryAccessKeyStore } from './access-key-store.js';
+import { MemoryRuleStore } from './rule-store.js';
 import { MemoryAuthorizerStore } from './authorizer-store.js';
 import type { StoreCommitError } from './errors.js';
 import { MemoryRetainedStore } from './retained-memory.js';
@@ -14,6 +15,7 @@ export class MemoryStore implements Store {
   readonly sessions = new MemorySessionStore();
   readonly authorizers = new MemoryAuthorizerStore();
   readonly accessKeys = new MemoryAccessKeyStore();
+  readonly rules = new MemoryRuleStore();
   readonly sealingKey = randomBytes(32);
   /** Never called: there is nothing to fail. */
   onError: ((error: StoreCommitError) => void) | undefined = undefined;

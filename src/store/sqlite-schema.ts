@@ -80,6 +80,10 @@ export const MIGRATIONS: readonly string[] = [
     access_key_id TEXT PRIMARY KEY,
     record TEXT NOT NULL         -- AccessKeyRecord as JSON (secret sealed)
   );
+  CREATE TABLE rules (
+    name TEXT PRIMARY KEY,
+    record TEXT NOT NULL         -- StoredRule as JSON
+  );
   CREATE TABLE settings (
     key TEXT PRIMARY KEY,        -- 'default_authorizer'
     value TEXT NOT NULL

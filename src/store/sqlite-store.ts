@@ -17,6 +17,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { SqliteAccessKeyStore } from './access-key-sqlite.js';
+import { SqliteRuleStore } from './rule-sqlite.js';
 import type { Logger } from '../logger.js';
 import { SqliteAuthorizerStore } from './authorizer-sqlite.js';
 import type { StoreCommitError } from './errors.js';
@@ -48,6 +49,7 @@ export class SqliteStore implements Store {
   readonly sessions: SqliteSessionStore;
   readonly authorizers: SqliteAuthorizerStore;
   readonly accessKeys: SqliteAccessKeyStore;
+  readonly rules: SqliteRuleStore;
   readonly sealingKey: Buffer;
   onError: ((error: StoreCommitError) => void) | undefined = undefined;
   private readonly db: Database.Database;
@@ -64,6 +66,7 @@ export class SqliteStore implements Store {
     this.sessions = new SqliteSessionStore(db, this.batch);
     this.authorizers = new SqliteAuthorizerStore(db, this.batch);
     this.accessKeys = new SqliteAccessKeyStore(db, this.batch);
+    this.rules = new SqliteRuleStore(db, this.batch);
   }
 
   afterCommit(callback: () => void): void {

@@ -1,6 +1,7 @@
 // The storage a node runs on: one object per backend (memory, sqlite; redis later) giving the
 // parts the rest of the server uses. Every implementation passes test/store/store-contract.ts.
 import type { AccessKeyStore } from './access-key-store.js';
+import type { RuleStore } from './rule-store.js';
 import type { AuthorizerStore } from './authorizer-store.js';
 import type { StoreCommitError } from './errors.js';
 import type { RetainedStore } from './retained-store.js';
@@ -12,6 +13,7 @@ export interface Store {
   readonly sessions: SessionStore;
   readonly authorizers: AuthorizerStore;
   readonly accessKeys: AccessKeyStore;
+  readonly rules: RuleStore;
   /**
    * The key that seals access-key secrets at rest (AES-256-GCM). SQLite: read from
    * `sealing.key` beside the database (created 0600 on first start); memory: random per process.

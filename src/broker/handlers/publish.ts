@@ -59,8 +59,10 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
     }
   }
 
-  // Topics beginning with '$' are the server's [MQTT-4.7.2]; clients may not publish to them.
-  const refusal = topic.charCodeAt(0) === 0x24 /* $ */
+  // Basic Ingest (AWS): `$aws/rules/{rule}/...` goes to that rule only, never to subscribers.
+  const ingest = topic.startsWith('$aws/rules/') && broker.basicIngest !== null;
+  // Other topics beginning with '$' are the server's [MQTT-4.7.2]; clients may not publish to them.
+  const refusal = topic.charCodeAt(0) === 0x24 /* $ */ && !ingest
     ? `publishing to the reserved topic ${topic} is not allowed`
     : !client.permissions.canPublish(topic, packet.retain)
       ? `not authorized: ${packet.retain && client.permissions.canPublish(topic, false) ? 'iot:RetainPublish' : 'iot:Publish'} on topic/${topic}`
@@ -88,9 +90,11 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
     expiresAt,
     publisherId: client.clientId,
     receivedAt: client.lastActivity,
+    principal: client.principal,
   };
   if (qos === 2) client.session!.addInbound(id);
-  broker.publish(message, 'client');
+  if (ingest) broker.basicIngest!(message);
+  else broker.publish(message, 'client');
   if (qos === 0) return;
   // Acknowledge only once what this message caused (queued and in-flight copies for persistent
   // sessions, a retained copy, the QoS 2 packet id) is durable: one commit per event-loop turn.

@@ -1,0 +1,69 @@
+// Admin API for rules (the CLI's `switchboard rules ...` and the console call it).
+import { RuleDefinitionError, RulesEngine } from '../rules/engine.js';
+import { ApiError, badRequest, notFound } from './errors.js';
+import type { HttpApp } from './http-server.js';
+
+function asApiError(err: unknown): unknown {
+  if (err instanceof RuleDefinitionError) {
+    const e = new ApiError('InvalidRequestException', 400, err.message) as ApiError & { line?: number; column?: number };
+    return e;
+  }
+  return err;
+}
+
+export function registerRuleRoutes(app: HttpApp, engine: RulesEngine): void {
+  const describe = (r: ReturnType<RulesEngine['list']>[number]) => ({ ...r.definition, createdAt: r.createdAt, lastModifiedAt: r.lastModifiedAt });
+
+  app.get('/api/rules', async () => ({ rules: engine.list().map(describe), queued: engine.queued }));
+
+  app.get<{ Params: { name: string } }>('/api/rules/:name', async (request) => {
+    const rule = engine.get(request.params.name);
+    if (rule === undefined) throw notFound(`rule ${request.params.name} does not exist`);
+    return describe(rule);
+  });
+
+  app.post('/api/rules', async (request, reply) => {
+    try {
+      const rule = engine.put(request.body, { replace: false });
+      reply.code(201);
+      return describe(rule);
+    } catch (err) {
+      throw asApiError(err);
+    }
+  });
+
+  app.put<{ Params: { name: string } }>('/api/rules/:name', async (request) => {
+    if (engine.get(request.params.name) === undefined) throw notFound(`rule ${request.params.name} does not exist`);
+    const body = { ...((request.body ?? {}) as Record<string, unknown>), name: request.params.name };
+    try {
+      return describe(engine.put(body, { replace: true }));
+    } catch (err) {
+      throw asApiError(err);
+    }
+  });
+
+  for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
+    app.post<{ Params: { name: string } }>(`/api/rules/:name/${verb}`, async (request) => {
+      const rule = engine.setEnabled(request.params.name, enabled);
+      if (rule === undefined) throw notFound(`rule ${request.params.name} does not exist`);
+      return describe(rule);
+    });
+  }
+
+  app.delete<{ Params: { name: string } }>('/api/rules/:name', async (request, reply) => {
+    if (!engine.delete(request.params.name)) throw notFound(`rule ${request.params.name} does not exist`);
+    reply.code(204);
+    return null;
+  });
+
+  app.post('/api/rules/test', async (request) => {
+    const body = (request.body ?? {}) as { sql?: unknown; topic?: unknown; payload?: unknown; clientId?: unknown };
+    if (typeof body.sql !== 'string' || typeof body.topic !== 'string') throw badRequest('sql and topic are required');
+    const payload = typeof body.payload === 'string' ? body.payload : JSON.stringify(body.payload ?? {});
+    try {
+      return RulesEngine.test(body.sql, { topic: body.topic, payload, ...(typeof body.clientId === 'string' ? { clientId: body.clientId } : {}) });
+    } catch (err) {
+      throw asApiError(err);
+    }
+  });
+}
