@@ -6,6 +6,7 @@ import { startServer } from '../server.js';
 import { authorizersCommand, testInvokeCommand } from './authorizers.js';
 import { policyCommand } from './policy-check.js';
 import { keysCommand } from './keys.js';
+import { rulesCommand } from './rules.js';
 import { connectionsCommand, publishCommand, retainedCommand } from './data-commands.js';
 import { dirname, resolve } from 'node:path';
 
@@ -21,6 +22,7 @@ Commands:
   connections ...         list|get|disconnect connected clients
   retained ...            list|get retained messages
   keys ...                create|list|update|delete access keys for SigV4 (AWS SDK) callers
+  rules ...               create|list|get|update|enable|disable|delete|test rules (AWS IoT SQL)
   help               show this help
   version            print the version
 
@@ -83,6 +85,8 @@ export async function main(argv: string[]): Promise<void> {
       return reportErrors(command, () => retainedCommand(rest));
     case 'keys':
       return reportErrors(command, () => keysCommand(rest));
+    case 'rules':
+      return reportErrors(command, () => rulesCommand(rest));
     default:
       process.stderr.write(`switchboard: unknown command '${command}'\n\n${HELP}`);
       process.exitCode = 2;
