@@ -7,7 +7,7 @@ import type { Message, MessageProperties } from '../broker/message.js';
 import type { FunctionPool } from '../auth/function-pool.js';
 import { validateTopicName } from '../protocol/topic.js';
 import type { ActionDefinition } from './rule-definition.js';
-import { compileTemplate, type CompiledTemplate, type RuleInput, type RuleOutput } from './index.js';
+import { compileTemplate as compileTemplateFor, type CompiledRule, type CompiledTemplate, type RuleInput, type RuleOutput } from './index.js';
 
 export interface ActionFailure {
   failedAction: string;
@@ -40,7 +40,9 @@ function eventOf(output: RuleOutput): unknown {
 const failure = (failedAction: string, failedResource: string, errorMessage: string): ActionFailure => ({ failedAction, failedResource, errorMessage });
 
 /** Compiles an action; throws SqlError (with line and column) for a bad template. */
-export function compileAction(definition: ActionDefinition, deps: ActionDeps): CompiledAction {
+export function compileAction(definition: ActionDefinition, deps: ActionDeps, rule?: CompiledRule): CompiledAction {
+  // With the rule, a template naming a SET variable the rule does not define fails now, not later.
+  const compileTemplate = (source: string) => compileTemplateFor(source, rule ? { rule } : {});
   if ('republish' in definition) {
     const r = definition.republish;
     const topic = compileTemplate(r.topic);

@@ -167,6 +167,10 @@ export class Compiler {
         return (ctx) => to(value(ctx));
       }
       case 'neg': {
+        if (e.operand.kind === 'literal' && typeof e.operand.value === 'number') {
+          const v = negate(e.operand.value); // `-5` is a constant, not an operation per message
+          return () => v;
+        }
         const operand = this.expr(e.operand, scope);
         return (ctx) => negate(operand(ctx));
       }

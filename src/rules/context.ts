@@ -79,7 +79,6 @@ export class EvalContext {
   readonly vars: unknown[];
   /** Variables by name, for templates (from a rule's evaluation). */
   templateVars: Readonly<Record<string, unknown>> | undefined = undefined;
-  private levels: string[] | undefined = undefined;
   private visible: string | undefined = undefined;
 
   constructor(
@@ -102,7 +101,6 @@ export class EvalContext {
     this.row = NOT_JSON;
     this.vars.fill(undefined);
     this.templateVars = undefined;
-    this.levels = undefined;
     this.visible = undefined;
   }
 
@@ -123,9 +121,17 @@ export class EvalContext {
     return this.visible;
   }
 
-  topicLevels(): string[] {
-    if (this.levels === undefined) this.levels = this.topic().split('/');
-    return this.levels;
+  /** Level `n` (1-based) of topic(), or undefined; scans rather than splitting per message. */
+  topicLevel(n: number): string | undefined {
+    const t = this.topic();
+    let start = 0;
+    for (let level = 1; level < n; level++) {
+      const slash = t.indexOf('/', start);
+      if (slash < 0) return undefined;
+      start = slash + 1;
+    }
+    const end = t.indexOf('/', start);
+    return end < 0 ? t.slice(start) : t.slice(start, end);
   }
 }
 

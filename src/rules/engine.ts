@@ -188,8 +188,8 @@ export class RulesEngine {
     let errorAction: CompiledAction | null;
     try {
       compiled = compileRule(definition.sql, { sqlVersion: definition.awsIotSqlVersion });
-      actions = definition.actions.map((a) => compileAction(a, deps));
-      errorAction = definition.errorAction ? compileAction(definition.errorAction, deps) : null;
+      actions = definition.actions.map((a) => compileAction(a, deps, compiled));
+      errorAction = definition.errorAction ? compileAction(definition.errorAction, deps, compiled) : null;
     } catch (err) {
       if (err instanceof SqlError) throw new RuleDefinitionError(`rule ${definition.name}: ${err.message}`, err.line, err.column);
       throw err;

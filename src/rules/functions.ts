@@ -93,8 +93,7 @@ function getMqttProperty(args: readonly unknown[], ctx: EvalContext): unknown {
 function topic(args: readonly unknown[], ctx: EvalContext): unknown {
   if (args.length === 0) return ctx.topic();
   const n = toInt(args[0]);
-  const levels = ctx.topicLevels();
-  return n !== undefined && n >= 1 && n <= levels.length ? levels[n - 1] : undefined;
+  return n !== undefined && n >= 1 ? ctx.topicLevel(n) : undefined;
 }
 
 /**

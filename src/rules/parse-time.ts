@@ -114,7 +114,7 @@ function makeZone(id: string): Zone | undefined {
     });
     const shortName = new Intl.DateTimeFormat('en-US', { timeZone: id, timeZoneName: 'short' });
     const longName = new Intl.DateTimeFormat('en-US', { timeZone: id, timeZoneName: 'long' });
-    return { id: parts.resolvedOptions().timeZone === 'UTC' && id.toUpperCase() === 'UTC' ? 'UTC' : id, parts, shortName, longName };
+    return { id: parts.resolvedOptions().timeZone, parts, shortName, longName };
   } catch {
     return undefined;
   }

@@ -20,13 +20,13 @@
  * evaluate() never throws: functions give Undefined on bad input, and anything unexpected
  * makes the evaluation yield null (no actions) rather than escape into the broker.
  */
+import { validateTopicFilter } from '../protocol/topic.js';
 import type { Statement } from './ast.js';
 import { Compiler, TOP_LEVEL, type VariableResolver } from './compile.js';
 import { EvalContext, type RuleInput, type SqlVersion } from './context.js';
 import { sqlErrorAt } from './errors.js';
 import type { Evaluator } from './function-types.js';
 import { parseStatement } from './parser.js';
-import { validateTopicFilter } from '../protocol/topic.js';
 import { toBool } from './values.js';
 
 export type RuleOutput = (
