@@ -214,6 +214,57 @@ describe('graceful restart', () => {
   });
 });
 
+describe('expiry and shutdown', () => {
+  test('a queued message whose expiry passed while the server was down is not delivered', async () => {
+    const { file } = sqliteConfig();
+    let server = await start(file);
+    const sub = await connect(server.mqttUrl, { clientId: 'exp-sub', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
+    await sub.subscribeAsync('exp/t', { qos: 1 });
+    await sub.endAsync();
+    const pub = await connect(server.mqttUrl, { clientId: 'exp-pub', protocolVersion: 5 });
+    await pub.publishAsync('exp/t', 'short-lived', { qos: 1, properties: { messageExpiryInterval: 1 } });
+    await pub.publishAsync('exp/t', 'long-lived', { qos: 1, properties: { messageExpiryInterval: 600 } });
+    await pub.endAsync();
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 1500));
+    server = await start(file);
+    const back = mqtt.connect(server.mqttUrl, { clientId: 'exp-sub', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 0 });
+    const got: string[] = [];
+    back.on('message', (_t, p) => got.push(p.toString()));
+    await new Promise((resolve) => back.once('connect', resolve));
+    const deadline = Date.now() + 3000;
+    while (!got.includes('long-lived') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(got, ['long-lived']);
+    back.end(true);
+    await server.stop();
+  });
+
+  test('SIGTERM: v5 clients get DISCONNECT 0x8B, wills are published, the process exits 0', async () => {
+    const { file } = sqliteConfig();
+    const server = await start(file);
+    const v5 = await connect(server.mqttUrl, { clientId: 'shut-v5', protocolVersion: 5 });
+    const reason = new Promise<number | undefined>((resolve) => v5.once('disconnect', (p) => resolve(p.reasonCode)));
+    v5.on('error', () => {});
+    const withWill = await connect(server.mqttUrl, { clientId: 'shut-will', will: { topic: 'wills/shut', payload: Buffer.from('gone'), qos: 1, retain: true } });
+    withWill.on('error', () => {});
+    server.kill('SIGTERM');
+    assert.equal(await reason, 0x8b);
+    const exit = await server.exited;
+    assert.equal(exit.code, 0);
+    // The retained will was published and flushed before the store closed.
+    const again = await start(file);
+    const late = await connect(again.mqttUrl, { clientId: 'shut-late' });
+    const will = new Promise<string>((resolve) => late.once('message', (_t, p) => resolve(p.toString())));
+    await late.subscribeAsync('wills/shut');
+    assert.equal(await Promise.race([will, new Promise((r) => setTimeout(() => r('none'), 3000))]), 'gone');
+    await late.endAsync();
+    v5.end(true);
+    withWill.end(true);
+    await again.stop();
+  });
+});
+
 describe('start-up failures leave the database untouched', () => {
   const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
   const run = (file: string) =>
