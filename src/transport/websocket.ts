@@ -3,12 +3,24 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
+import * as wsModule from 'ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Connection, ConnectionAcceptor, ConnectionHandler, TransportKind, UpgradeRequest } from './connection.js';
 import { corkUntilNextTick } from './cork.js';
 import { normalizeAddress } from './tcp.js';
 
 const kConnection = Symbol('switchboard.connection');
+
+// ws's own framing (Sender.frame) for a server's unmasked, final, binary frame.
+// Exported at run time, absent from @types/ws.
+const senderFrame = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame;
+const FRAME_OPTIONS = { fin: true, opcode: 0x02, mask: false, readOnly: true, rsv1: false };
+const frames = new WeakMap<Buffer, Buffer>();
+
+function frameOf(bytes: Buffer): Buffer {
+  const parts = senderFrame(bytes, FRAME_OPTIONS);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
 export const MQTT_WS_PATH = '/mqtt';
 // [MQTT-6.0.0-3] the client includes "mqtt"; MQTT 3.1 clients historically used "mqttv3.1".
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
@@ -39,9 +51,17 @@ class WsConnection implements Connection {
   }
 
   write(bytes: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.ws.readyState !== 1 /* OPEN */) return;
+    // One binary frame per distinct byte buffer, framed once and written as-is to every
+    // subscriber that shares it (a broadcast hands every subscriber the same Buffer). Safe beside
+    // ws's own writes: without compression its sender never queues, and it writes whole frames.
+    let frame = frames.get(bytes);
+    if (frame === undefined) {
+      frame = frameOf(bytes);
+      frames.set(bytes, frame);
+    }
     corkUntilNextTick(this.socket);
-    this.ws.send(bytes, { binary: true, compress: false });
+    this.socket.write(frame);
   }
 
   bufferedBytes(): number {

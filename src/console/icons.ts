@@ -1,0 +1,21 @@
+// Path data for the console's stroked 24x24 icons (drawn for this console; see dom.ts icon()).
+export const ICONS = {
+  client: ['M4 6h16v9H8l-4 4z', 'M8 10h8'],
+  monitor: ['M3 20h18', 'M5 16l4-6 4 3 6-8'],
+  connections: ['M5 7a2 2 0 1 0 0 .01', 'M19 7a2 2 0 1 0 0 .01', 'M12 18a2 2 0 1 0 0 .01', 'M7 7h10', 'M6 9l5 7', 'M18 9l-5 7'],
+  authorizers: ['M12 3l7 3v5c0 5-3 8-7 10-4-2-7-5-7-10V6z', 'M9 12l2 2 4-4'],
+  retained: ['M7 4h10v16l-5-4-5 4z'],
+  rules: ['M4 6h6', 'M14 6h6', 'M4 12h10', 'M18 12h2', 'M4 18h3', 'M11 18h9', 'M12 4v4', 'M16 10v4', 'M9 16v4'],
+  menu: ['M4 7h16', 'M4 12h16', 'M4 17h16'],
+  close: ['M6 6l12 12', 'M18 6L6 18'],
+  signOut: ['M15 4h4v16h-4', 'M10 8l-4 4 4 4', 'M6 12h10'],
+  pause: ['M8 5v14', 'M16 5v14'],
+  play: ['M7 5l12 7-12 7z'],
+  trash: ['M5 7h14', 'M10 7V4h4v3', 'M7 7l1 13h8l1-13'],
+  download: ['M12 4v11', 'M7 10l5 5 5-5', 'M5 20h14'],
+  plus: ['M12 5v14', 'M5 12h14'],
+  refresh: ['M20 11a8 8 0 1 0-2 6', 'M20 5v6h-6'],
+  search: ['M11 5a6 6 0 1 0 0 12 6 6 0 1 0 0-12', 'M20 20l-4.5-4.5'],
+  back: ['M15 6l-6 6 6 6'],
+  user: ['M12 4a4 4 0 1 0 0 8 4 4 0 1 0 0-8', 'M4 21c1-4 4-6 8-6s7 2 8 6'],
+} as const;

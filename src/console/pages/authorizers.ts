@@ -1,0 +1,324 @@
+// Authorizers: the configured custom authorizers (status, default, description), a form that runs
+// TestInvokeAuthorizer and shows the policy documents it returns, and a policy check (documents +
+// action + resource -> Allow/Deny and the deciding statement).
+import type { AuthorizerSummary, PolicyCheckResult, TestInvokeInput, TestInvokeResult } from '../api-types.js';
+import { errorText } from '../api.js';
+import { field, h, replace } from '../dom.js';
+import { ICONS } from '../icons.js';
+import type { Context, PageDefinition } from '../context.js';
+import { jsonView } from '../components/json-view.js';
+import { badge, card, emptyState, errorBox, facts, pageHeader } from '../components/ui.js';
+
+/** Where each action's resource lives (AWS IoT policy resources). */
+const ACTIONS: readonly { action: string; prefix: string }[] = [
+  { action: 'iot:Connect', prefix: 'client/' },
+  { action: 'iot:Publish', prefix: 'topic/' },
+  { action: 'iot:Subscribe', prefix: 'topicfilter/' },
+  { action: 'iot:Receive', prefix: 'topic/' },
+  { action: 'iot:RetainPublish', prefix: 'topic/' },
+  { action: 'iot:GetRetainedMessage', prefix: 'topic/' },
+  { action: 'iot:ListRetainedMessages', prefix: '' },
+  { action: 'iot:DeleteConnection', prefix: 'client/' },
+];
+
+const input = (attrs: Record<string, string | boolean | undefined> = {}) => h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', ...attrs });
+
+/** "Name: value" lines -> headers object. */
+function parseHeaders(text: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+function utf8Base64(text: string): string {
+  let bin = '';
+  for (const b of new TextEncoder().encode(text)) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+/** A policy document string from the authorizer, parsed when it is JSON. */
+function documentValue(doc: string): unknown {
+  try {
+    return JSON.parse(doc) as unknown;
+  } catch {
+    return doc;
+  }
+}
+
+function authorizerList(ctx: Context, onLoaded: (list: AuthorizerSummary[], def: string | null) => void): HTMLElement {
+  const body = h('div', { class: 'table-wrap' }, h('p', { class: 'muted' }, 'Loading…'));
+  const details = new Map<string, HTMLElement>();
+
+  const toggle = async (name: string, tr: HTMLTableRowElement) => {
+    const open = details.get(name);
+    if (open) {
+      open.remove();
+      details.delete(name);
+      tr.classList.remove('open');
+      return;
+    }
+    const cell = h('td', { colspan: '5' }, h('p', { class: 'muted' }, 'Loading…'));
+    const detail = h('tr', { class: 'detail-row' }, cell);
+    tr.after(detail);
+    tr.classList.add('open');
+    details.set(name, detail);
+    try {
+      const { authorizerDescription } = await ctx.api.authorizer(name);
+      replace(cell, jsonView(authorizerDescription));
+    } catch (err) {
+      replace(cell, errorBox(errorText(err)));
+    }
+  };
+
+  ctx.api
+    .authorizers()
+    .then(({ authorizers, defaultAuthorizerName }) => {
+      onLoaded(authorizers, defaultAuthorizerName);
+      if (authorizers.length === 0) {
+        replace(
+          body,
+          emptyState('No authorizers', ['Add one under ', h('code', null, 'auth.authorizers'), ' in the configuration file, or with ', h('code', null, 'switchboard authorizers create'), '.'], ICONS.authorizers),
+        );
+        return;
+      }
+      replace(
+        body,
+        h(
+          'table',
+          { class: 'table responsive', 'data-testid': 'authorizers-table' },
+          h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Status'), h('th', null, 'Default'), h('th', null, 'ARN'), h('th', null, ''))),
+          h(
+            'tbody',
+            null,
+            authorizers.map((a) => {
+              const tr = h(
+                'tr',
+                { class: 'clickable', 'data-authorizer': a.authorizerName },
+                h('td', { 'data-label': 'Name' }, h('span', { class: 'strong' }, a.authorizerName)),
+                h('td', { 'data-label': 'Status' }, badge(a.status, a.status === 'ACTIVE' ? 'ok' : 'muted')),
+                h('td', { 'data-label': 'Default' }, a.authorizerName === defaultAuthorizerName ? badge('Default', 'info') : h('span', { class: 'muted' }, '—')),
+                h('td', { 'data-label': 'ARN' }, h('span', { class: 'mono small' }, a.authorizerArn)),
+                h('td', { class: 'actions' }, h('span', { class: 'link' }, 'Details')),
+              );
+              tr.addEventListener('click', () => void toggle(a.authorizerName, tr));
+              return tr;
+            }),
+          ),
+        ),
+      );
+    })
+    .catch((err) => replace(body, errorBox(`Cannot list authorizers: ${errorText(err)}`)));
+
+  return card('Custom authorizers', body, { sub: 'Clients select one with x-amz-customauthorizer-name; the default takes those that name none.', cls: 'list-card' });
+}
+
+function testForm(ctx: Context, usePolicies: (docs: unknown[], clientId: string) => void): { el: HTMLElement; setAuthorizers(list: AuthorizerSummary[], def: string | null): void } {
+  const name = h('select', { 'data-testid': 'test-authorizer', required: true });
+  const token = input({ 'data-testid': 'test-token' });
+  const signature = input({ placeholder: 'base64' });
+  const username = input({ 'data-testid': 'test-username' });
+  const password = input({ placeholder: 'sent as base64, as AWS expects' });
+  const clientId = input({ value: 'test-client', 'data-testid': 'test-client-id' });
+  const headers = h('textarea', { rows: 2, placeholder: 'Name: value, one per line', spellcheck: 'false' });
+  const queryString = input({ placeholder: '?key=value' });
+  const serverName = input({ placeholder: 'SNI host name' });
+  const result = h('div', { class: 'test-result', 'data-testid': 'test-result' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'test-invoke' }, 'Test authorizer');
+
+  const form = h(
+    'form',
+    { class: 'stack' },
+    h('div', { class: 'form-grid' }, field('Authorizer', name), field('Token', token), field('Token signature', signature, 'only when signing is on'), field('MQTT client ID', clientId)),
+    h(
+      'details',
+      { class: 'more' },
+      h('summary', null, 'MQTT, HTTP and TLS context'),
+      h(
+        'div',
+        { class: 'more-body form-grid' },
+        field('MQTT user name', username),
+        field('MQTT password', password),
+        field('HTTP headers', headers),
+        field('HTTP query string', queryString),
+        field('TLS server name', serverName),
+      ),
+    ),
+    h('div', { class: 'form-actions' }, submit),
+    result,
+  );
+
+  const show = (r: TestInvokeResult) => {
+    const docs = r.policyDocuments.map(documentValue);
+    const use = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'use-policies' }, 'Check these documents below');
+    use.addEventListener('click', () => usePolicies(docs.filter((d) => typeof d === 'object'), clientId.value.trim()));
+    replace(
+      result,
+      h(
+        'div',
+        { class: `verdict ${r.isAuthenticated ? 'verdict-allow' : 'verdict-deny'}` },
+        h('strong', null, r.isAuthenticated ? 'Authenticated' : 'Not authenticated'),
+        h('span', null, 'principal ', h('code', null, r.principalId || '—')),
+      ),
+      facts([
+        ['Refresh after', `${r.refreshAfterInSeconds} s`],
+        ['Disconnect after', `${r.disconnectAfterInSeconds} s`],
+        ['Policy documents', String(docs.length)],
+      ]),
+      docs.map((d, i) => h('div', { class: 'doc' }, h('div', { class: 'doc-head' }, `Policy document ${i + 1}`), jsonView(d, 'policy-doc'))),
+      docs.length ? h('div', { class: 'form-actions' }, use) : null,
+    );
+  };
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (!name.value) return;
+    const body: TestInvokeInput = {};
+    if (token.value) body.token = token.value;
+    if (signature.value.trim()) body.tokenSignature = signature.value.trim();
+    const mqtt: NonNullable<TestInvokeInput['mqttContext']> = {};
+    if (username.value) mqtt.username = username.value;
+    if (password.value) mqtt.password = utf8Base64(password.value);
+    if (clientId.value.trim()) mqtt.clientId = clientId.value.trim();
+    if (Object.keys(mqtt).length) body.mqttContext = mqtt;
+    const hdrs = parseHeaders(headers.value);
+    if (hdrs || queryString.value.trim()) {
+      body.httpContext = {};
+      if (hdrs) body.httpContext.headers = hdrs;
+      if (queryString.value.trim()) body.httpContext.queryString = queryString.value.trim();
+    }
+    if (serverName.value.trim()) body.tlsContext = { serverName: serverName.value.trim() };
+    submit.disabled = true;
+    replace(result, h('p', { class: 'muted' }, `Invoking ${name.value}…`));
+    try {
+      show(await ctx.api.testAuthorizer(name.value, body));
+    } catch (err) {
+      replace(result, errorBox(errorText(err)));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  return {
+    el: card('Test an authorizer', form, { sub: 'Runs it as test-invoke-authorizer does, and shows what it returns.' }),
+    setAuthorizers(list, def) {
+      replace(
+        name,
+        list.length ? list.map((a) => h('option', { value: a.authorizerName, selected: a.authorizerName === def }, a.authorizerName)) : h('option', { value: '' }, 'No authorizers'),
+      );
+    },
+  };
+}
+
+function policyCheck(ctx: Context): { el: HTMLElement; load(docs: unknown[], clientId: string): void } {
+  const docs = h('textarea', { rows: 10, spellcheck: 'false', class: 'mono', 'data-testid': 'policy-documents', placeholder: '[{ "Version": "2012-10-17", "Statement": [ … ] }]' });
+  const action = h('select', { 'data-testid': 'policy-action' }, ACTIONS.map((a) => h('option', { value: a.action }, a.action)));
+  const resource = input({ value: 'client/test-client', 'data-testid': 'policy-resource', required: true });
+  const clientId = input({ value: 'test-client', placeholder: 'for ${iot:ClientId}' });
+  const sourceIp = input({ placeholder: 'for aws:SourceIp conditions' });
+  const result = h('div', { class: 'check-result', 'data-testid': 'policy-result' });
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'policy-check' }, 'Check');
+
+  // Offer the resource type that goes with the action, unless the user wrote something else.
+  let autoPrefix = 'client/';
+  action.addEventListener('change', () => {
+    const prefix = ACTIONS.find((a) => a.action === action.value)?.prefix ?? '';
+    const rest = resource.value.startsWith(autoPrefix) ? resource.value.slice(autoPrefix.length) : null;
+    if (rest !== null && !resource.value.startsWith('arn:')) resource.value = prefix + (prefix === 'client/' ? clientId.value || rest : rest);
+    autoPrefix = prefix;
+  });
+
+  const form = h(
+    'form',
+    { class: 'stack' },
+    field('Policy documents (JSON: one document or an array)', docs),
+    h(
+      'div',
+      { class: 'form-grid' },
+      field('Action', action),
+      field('Resource', resource, ['client/…, topic/…, topicfilter/… or a full ARN']),
+      field('Client ID', clientId),
+      field('Source IP', sourceIp),
+    ),
+    h('div', { class: 'form-actions' }, submit),
+    result,
+  );
+
+  const show = (r: PolicyCheckResult) => {
+    const reason = r.reason === 'allowed' ? 'Allowed by a statement' : r.reason === 'explicitDeny' ? 'Explicit deny' : 'Implicit deny: no statement allows it';
+    replace(
+      result,
+      h(
+        'div',
+        { class: `verdict verdict-${r.effect === 'Allow' ? 'allow' : 'deny'}` },
+        h('strong', { 'data-testid': 'policy-effect' }, r.effect),
+        h('span', null, reason),
+      ),
+      facts([
+        ['Resource', h('code', null, r.resource)],
+        ['Decided by', r.decidedBy],
+      ]),
+    );
+  };
+
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(docs.value);
+    } catch (err) {
+      replace(result, errorBox(`The policy documents are not JSON: ${(err as Error).message}`));
+      return;
+    }
+    submit.disabled = true;
+    try {
+      show(
+        await ctx.api.checkPolicy({
+          policyDocuments: Array.isArray(parsed) ? parsed : [parsed],
+          action: action.value,
+          resource: resource.value.trim(),
+          ...(clientId.value.trim() ? { clientId: clientId.value.trim() } : {}),
+          ...(sourceIp.value.trim() ? { sourceIp: sourceIp.value.trim() } : {}),
+        }),
+      );
+    } catch (err) {
+      replace(result, errorBox(errorText(err)));
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  const el = card('Policy check', form, { sub: 'Would these documents allow this action on this resource?', cls: 'policy-card' });
+  return {
+    el,
+    load(list, id) {
+      docs.value = JSON.stringify(list.length === 1 ? list[0] : list, null, 2);
+      if (id) {
+        clientId.value = id;
+        if (resource.value.startsWith('client/')) resource.value = `client/${id}`;
+      }
+      replace(result);
+      el.scrollIntoView({ behavior: 'smooth', block: 'start' });
+    },
+  };
+}
+
+export const authorizersPage: PageDefinition = {
+  path: 'authorizers',
+  title: 'Authorizers',
+  icon: ICONS.authorizers,
+  mount(root, ctx) {
+    const check = policyCheck(ctx);
+    const test = testForm(ctx, (docs, id) => check.load(docs, id));
+    const list = authorizerList(ctx, (authorizers, def) => test.setAuthorizers(authorizers, def));
+    replace(
+      root,
+      pageHeader('Authorizers', 'Custom authorizers decide who connects and what each client may do.'),
+      list,
+      h('div', { class: 'two-col' }, test.el, check.el),
+    );
+    return { unmount: () => undefined };
+  },
+};
