@@ -35,6 +35,8 @@ export interface ChartOptions {
   axisFormat: (v: number) => string;
   /** Shown in the chart when every value is zero. */
   quietText?: string;
+  /** What the legend shows per series: the latest value (default), the total or the peak in view. */
+  summary?: 'now' | 'total' | 'peak';
 }
 
 const MARGIN = { top: 10, right: 12, bottom: 24 };
@@ -121,15 +123,19 @@ export class TimeChart {
   private drawLegend(): void {
     const d = this.data;
     if (!d) return;
+    const summary = this.options.summary ?? 'now';
     this.legend.replaceChildren(
       ...d.series.map((sr) => {
-        const last = sr.values.length ? sr.values[sr.values.length - 1]! : 0;
+        let value = sr.values.length ? sr.values[sr.values.length - 1]! : 0;
+        if (summary === 'total') value = sr.values.reduce((a, v) => a + v, 0);
+        if (summary === 'peak') value = sr.values.reduce((a, v) => Math.max(a, v), 0);
         return h(
           'span',
           { class: 'legend-item', 'data-series': sr.key },
           h('i', { class: 'swatch', style: `background:${sr.color}` }),
           h('span', { class: 'legend-label' }, sr.label),
-          h('b', { class: 'legend-value' }, this.options.format(last)),
+          h('b', { class: 'legend-value' }, this.options.format(value)),
+          h('small', { class: 'legend-kind' }, summary === 'now' ? 'now' : summary === 'total' ? 'total' : 'peak'),
         );
       }),
     );

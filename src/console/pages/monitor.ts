@@ -40,7 +40,7 @@ interface ChartDef {
 }
 
 const perSecond = (v: number, step: number) => v / step;
-const countOpts = (quietText: string): ChartOptions => ({ integer: true, format: formatCount, axisFormat: formatAxis, quietText });
+const countOpts = (quietText: string): ChartOptions => ({ integer: true, format: formatCount, axisFormat: formatAxis, quietText, summary: 'total' });
 
 const CHARTS: ChartDef[] = [
   {
@@ -68,7 +68,7 @@ const CHARTS: ChartDef[] = [
     key: 'messages',
     title: 'Messages',
     rate: true,
-    options: { area: true, format: (v) => `${formatCount(v)}/s`, axisFormat: formatAxis, quietText: 'No messages' },
+    options: { area: true, format: (v) => `${formatCount(v)}/s`, axisFormat: formatAxis, quietText: 'No messages', summary: 'peak' },
     series: (p, step) => [
       { key: 'in', label: 'in', color: C.blue, values: p.map((x) => perSecond(x.messagesIn, step)) },
       { key: 'out', label: 'out', color: C.teal, values: p.map((x) => perSecond(x.messagesOut, step)) },
@@ -78,7 +78,7 @@ const CHARTS: ChartDef[] = [
     key: 'bytes',
     title: 'Data',
     rate: true,
-    options: { area: true, format: (v) => `${formatBytes(v)}/s`, axisFormat: formatBytesAxis, quietText: 'No traffic' },
+    options: { area: true, format: (v) => `${formatBytes(v)}/s`, axisFormat: formatBytesAxis, quietText: 'No traffic', summary: 'peak' },
     series: (p, step) => [
       { key: 'in', label: 'in', color: C.violet, values: p.map((x) => perSecond(x.bytesIn, step)) },
       { key: 'out', label: 'out', color: C.cyan, values: p.map((x) => perSecond(x.bytesOut, step)) },
@@ -136,8 +136,8 @@ function totalsCards(m: Metrics, points: MetricsPoint[]): Child[] {
   const denials = t.denials.connect + t.denials.publish + t.denials.subscribe + t.denials.receive;
   return [
     stat('Connected now', formatCount(m.connected), `peak in view ${formatCount(peak)}`, 'stat-accent'),
-    stat('Connection-minutes', formatCount(t.connectionMinutes), 'billed per minute connected'),
-    stat('Billed messages', formatCount(t.billedMessages), 'in + out, as AWS meters them'),
+    stat('Connection-minutes', formatCount(t.connectionMinutes), 'AWS bills connectivity by these'),
+    stat('Billed messages', formatCount(t.billedMessages), 'messages in + out'),
     stat('Messages', [formatCount(t.messagesIn), h('small', null, ' in')], `${formatCount(t.messagesOut)} out`),
     stat('Data', [formatBytes(t.bytesIn), h('small', null, ' in')], `${formatBytes(t.bytesOut)} out`),
     stat('Connects', formatCount(t.connects), t.connectFailures ? h('span', { class: 'bad' }, `${formatCount(t.connectFailures)} failed`) : 'no failures', t.connectFailures ? 'stat-warn' : ''),

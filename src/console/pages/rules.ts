@@ -51,17 +51,18 @@ export const rulesPage: PageDefinition = {
   icon: ICONS.rules,
   mount(root, ctx) {
     const body = h('div', { class: 'rules' }, h('p', { class: 'muted' }, 'Loading…'));
+    const inCard = (el: HTMLElement) => h('section', { class: 'card' }, el);
     const load = async () => {
       try {
         const { rules, queued } = await ctx.api.rules();
         if (rules.length === 0) {
-          replace(body, emptyState('No rules', ['Rules run SQL over messages and act on the result. Add them under ', h('code', null, 'rules'), ' in the configuration, or with ', h('code', null, 'switchboard rules create'), '.'], ICONS.rules));
+          replace(body, inCard(emptyState('No rules', ['Rules run SQL over messages and act on the result. Add them under ', h('code', null, 'rules'), ' in the configuration, or with ', h('code', null, 'switchboard rules create'), '.'], ICONS.rules)));
           return;
         }
         replace(body, queued ? h('p', { class: 'muted' }, `${queued} message(s) waiting for the rules engine.`) : null, rules.map((r) => ruleCard(ctx, r, () => void load())));
       } catch (err) {
         if (err instanceof ApiError && err.status === 404) {
-          replace(body, emptyState('Rules are not available', 'This server has no rules engine.', ICONS.rules));
+          replace(body, inCard(emptyState('Rules are not available', 'This server has no rules engine.', ICONS.rules)));
         } else {
           replace(body, errorBox(`Cannot list rules: ${errorText(err)}`));
         }

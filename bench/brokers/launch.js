@@ -1,0 +1,155 @@
+// Starts the brokers under test, each pinned with taskset to the broker core, on loopback only,
+// on free ports, and stops them. Every broker gets the same treatment: its default settings,
+// except what 10,000 connections need (connection caps lifted).
+//
+//   switchboard         memory store, anonymous clients admitted
+//   switchboard-sqlite  the same with the SQLite store (a fresh directory per start)
+//   switchboard-auth    every CONNECT goes through a function authorizer (authorizer.js)
+//   mosquitto           Debian's /usr/sbin/mosquitto with a TCP and a websockets listener
+//   aedes               aedes + aedes-server-factory (aedes-server.js), TCP and WebSocket servers
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const MOSQUITTO = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function switchboardArgs(kind, options, tcpPort, wsPort, dir) {
+  const args = [
+    ...(options.switchboardNodeArgs ?? []),
+    path.join(options.switchboardDir, 'bin', 'switchboard.js'),
+    'start',
+    '--http-port', String(wsPort), '--mqtt-port', String(tcpPort),
+    '--http-host', '127.0.0.1', '--mqtt-host', '127.0.0.1',
+    '--log-level', 'warn',
+    '--set', 'limits.maxConnections=200000',
+    '--set', 'limits.maxSubscriptionsPerConnection=50',
+  ];
+  if (kind === 'switchboard-sqlite') {
+    args.push('--set', 'store.type=sqlite', '--set', `store.path=${path.join(dir, 'store')}`, '--anonymous', 'everyone');
+  } else if (kind === 'switchboard-auth') {
+    const config = path.join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({
+      auth: {
+        defaultAuthorizer: 'Bench',
+        authorizers: [{ name: 'Bench', type: 'function', handler: path.join(here, 'authorizer.js'), signingDisabled: true, tokenKeyName: 'token', status: 'ACTIVE' }],
+      },
+    }));
+    args.push('--config', config, '--set', 'store.type=memory');
+  } else {
+    args.push('--set', 'store.type=memory', '--anonymous', 'everyone');
+  }
+  // "switchboard ready" is an info line and --log-level warn hides it (info would log every
+  // connect, a cost the peers do not pay): readiness is both ports accepting.
+  return { cmd: process.execPath, args, readyText: null };
+}
+
+function mosquittoArgs(tcpPort, wsPort, dir) {
+  const config = path.join(dir, 'mosquitto.conf');
+  writeFileSync(config, [
+    'per_listener_settings false',
+    'allow_anonymous true',
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    `listener ${tcpPort} 127.0.0.1`,
+    'protocol mqtt',
+    'max_connections -1',
+    `listener ${wsPort} 127.0.0.1`,
+    'protocol websockets',
+    'max_connections -1',
+    '',
+  ].join('\n'));
+  return { cmd: MOSQUITTO, args: ['-c', config], readyText: null };
+}
+
+/**
+ * Starts `kind` pinned to `options.cores`. Resolves { kind, pid, tcpPort, wsPort, wsPath, stop,
+ * logTail } once both ports accept connections (and, for Node brokers, the ready line is out).
+ */
+export async function startBroker(kind, options) {
+  const tcpPort = await freePort();
+  const wsPort = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), `bench-${kind}-`));
+  let spec;
+  if (kind.startsWith('switchboard')) spec = switchboardArgs(kind, options, tcpPort, wsPort, dir);
+  else if (kind === 'mosquitto') spec = mosquittoArgs(tcpPort, wsPort, dir);
+  else if (kind === 'aedes') spec = { cmd: process.execPath, args: [path.join(here, 'aedes-server.js'), String(tcpPort), String(wsPort)], readyText: 'aedes ready' };
+  else throw new Error(`unknown broker ${kind}`);
+
+  // taskset execs the broker, so the pid we get is the broker's own and /proc/<pid> describes it.
+  const child = spawn('taskset', ['-c', String(options.cores), spec.cmd, ...spec.args], {
+    cwd: kind.startsWith('switchboard') ? options.switchboardDir : dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  const tail = [];
+  let ready = spec.readyText === null;
+  const onLine = (chunk) => {
+    for (const line of String(chunk).split('\n')) {
+      if (!line) continue;
+      if (spec.readyText && line.includes(spec.readyText)) ready = true;
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+    }
+  };
+  child.stdout.on('data', onLine);
+  child.stderr.on('data', onLine);
+  let exited = null;
+  const exitPromise = new Promise((resolve) => child.once('exit', (code, signal) => {
+    exited = { code, signal };
+    resolve(exited);
+  }));
+
+  const deadline = performance.now() + 20000;
+  while (performance.now() < deadline && exited === null) {
+    if (ready && (await canConnect(tcpPort)) && (await canConnect(wsPort))) break;
+    await sleep(50);
+  }
+  const logTail = () => tail.join('\n');
+  if (exited !== null || performance.now() >= deadline) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${kind} did not start (${exited ? `exit ${exited.code ?? exited.signal}` : 'timed out'}):\n${logTail()}`);
+  }
+
+  async function stop() {
+    if (exited === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
+      await exitPromise;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { kind, pid: child.pid, tcpPort, wsPort, wsPath: '/mqtt', stop, logTail, alive: () => exited === null };
+}

@@ -1,0 +1,385 @@
+// Many MQTT connections in one process, over raw TCP or the minimal WebSocket client, for the
+// load generator. Every socket reads into one shared buffer (net `onread`): a read is consumed
+// before the next one starts, and only a packet split across reads is copied. Acknowledgements
+// produced by one read leave in one write. No per-connection closures: socket listeners are
+// module-level functions that find their connection through a Symbol (as ws does).
+import net from 'node:net';
+import {
+  CONNACK, PUBACK, SUBACK, LATENCY_MARKER,
+  encodeConnect, encodeSubscribe, readPackets,
+} from './mqtt-wire.js';
+import {
+  upgradeRequest, readUpgradeResponse, readFrames, frame, frameSize, writeFrame, controlFrame,
+  OP_CLOSE, OP_PING, OP_PONG,
+} from './ws-framing.js';
+
+const kConn = Symbol('bench.conn');
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
+const S_TCP = 0;
+const S_UPGRADE = 1;
+const S_CONNECT = 2;
+const S_SUBSCRIBE = 3;
+const S_OPEN = 4;
+const S_CLOSED = 5;
+
+class Conn {
+  constructor(pool, index) {
+    this.pool = pool;
+    this.index = index;
+    this.socket = null;
+    this.state = S_TCP;
+    this.startedAt = 0;
+    this.pending = null; // MQTT bytes of a packet split across reads
+    this.wsPending = null; // WebSocket header split across reads
+    this.wsRemaining = 0;
+    this.wsOpcode = 0;
+    this.wsControl = null;
+    this.httpBuf = null;
+    this.acks = null; // packet ids to PUBACK after this read
+    this.received = 0;
+    this.pair = null; // throughput mode: { pub, window, sent, template, ... }
+  }
+
+  /** Sends one MQTT packet (framed for WebSocket). */
+  send(bytes) {
+    this.socket.write(this.pool.ws ? frame(bytes) : bytes);
+  }
+
+  onPacket(type, flags, buf, start, end) {
+    const pool = this.pool;
+    if (type === PUBACK) {
+      pool.onPuback(this, (buf[start] << 8) | buf[start + 1]);
+    } else if (type === CONNACK) {
+      if (this.state !== S_CONNECT) return;
+      const code = buf[start + 1];
+      if (code !== 0) return pool.settle(this, new Error(`CONNACK return code ${code}`));
+      if (pool.subscribe !== null) {
+        this.state = S_SUBSCRIBE;
+        this.send(pool.subscribeBytes ?? pool.subscribePacket(this));
+      } else {
+        pool.settle(this, null);
+      }
+    } else if (type === SUBACK) {
+      if (this.state !== S_SUBSCRIBE) return;
+      for (let i = start + 2; i < end; i++) {
+        if (buf[i] === 0x80) return pool.settle(this, new Error('SUBACK refused a filter'));
+      }
+      pool.settle(this, null);
+    }
+  }
+}
+
+function onSocketConnect() {
+  const conn = this[kConn];
+  const pool = conn.pool;
+  if (pool.ws) {
+    conn.state = S_UPGRADE;
+    this.write(upgradeRequest(pool.host, pool.port, pool.path));
+  } else {
+    conn.state = S_CONNECT;
+    this.write(pool.connectPacket(conn));
+  }
+}
+
+function onSocketRead(nread, buf) {
+  const conn = this[kConn];
+  try {
+    conn.pool.onRead(conn, buf, nread);
+  } catch (err) {
+    conn.pool.fail(conn, err);
+  }
+  return true;
+}
+
+function onSocketError(err) {
+  const conn = this[kConn];
+  conn.error = err;
+}
+
+function onSocketClose() {
+  const conn = this[kConn];
+  const pool = conn.pool;
+  if (conn.state === S_OPEN && !pool.closing) pool.unexpectedCloses++;
+  if (conn.state !== S_OPEN && conn.state !== S_CLOSED) pool.settle(conn, conn.error ?? new Error('closed during handshake'));
+  conn.state = S_CLOSED;
+}
+
+function onWsData(conn, buf, start, end) {
+  readPackets(conn, conn.pool, buf, start, end);
+}
+
+function onWsControl(conn, opcode, payload) {
+  if (opcode === OP_PING) conn.socket.write(controlFrame(OP_PONG, payload));
+  else if (opcode === OP_CLOSE) conn.socket.destroy();
+}
+
+export class Pool {
+  /**
+   * target: { host, port, transport: 'tcp' | 'ws', path }.
+   */
+  constructor(target) {
+    this.host = target.host;
+    this.port = target.port;
+    this.ws = target.transport === 'ws';
+    this.path = target.path ?? '/mqtt';
+    this.conns = [];
+    this.subscribe = null;
+    this.subscribeBytes = null;
+    this.connectOptions = null;
+    this.closing = false;
+    this.unexpectedCloses = 0;
+    this.resetCounters();
+    // open() bookkeeping
+    this.opening = null;
+    // publisher bookkeeping (QoS 1 bursts)
+    this.onPubackHook = null;
+    // throughput mode: called after a read delivered messages to a paired subscriber
+    this.onPairRead = null;
+  }
+
+  resetCounters() {
+    this.received = 0;
+    this.lastRecvNs = 0n;
+    this.firstRecvNs = 0n;
+    for (const c of this.conns) c.received = 0;
+  }
+
+  /** Starts recording one latency sample per probe delivery, up to `capacity` samples. */
+  startLatency(capacity) {
+    this.latency = new Float64Array(capacity);
+    this.latencyCount = 0;
+    this.latencyDropped = 0;
+  }
+
+  stopLatency() {
+    const samples = this.latency.subarray(0, this.latencyCount);
+    this.latency = null;
+    return samples;
+  }
+
+  subscribePacket(conn) {
+    return encodeSubscribe(1, this.subscribe.map((f) => ({ topic: f.topic.replaceAll('{i}', String(conn.index)), qos: f.qos })));
+  }
+
+  connectPacket(conn) {
+    const o = this.connectOptions;
+    let username = o.username;
+    // A distinct token per connection defeats an authorizer's result cache (every CONNECT runs it).
+    if (o.uniqueToken) username = `bench?token=${o.clientIdPrefix}${conn.index}`;
+    return encodeConnect({ clientId: `${o.clientIdPrefix}${conn.index}`, username, clean: o.clean, keepalive: o.keepalive });
+  }
+
+  /**
+   * Opens `count` connections with at most `concurrency` handshakes in flight; each is done at
+   * CONNACK, or at SUBACK when `subscribe` is given. Bounded by `timeoutMs` overall and
+   * `handshakeTimeoutMs` per connection. Resolves { opened, failed, elapsedMs, errors }.
+   */
+  open({ count, concurrency, clientIdPrefix, clean = true, keepalive = 900, subscribe = null, username, uniqueToken = false, timeoutMs, handshakeTimeoutMs = 15000, localAddresses = null }) {
+    this.connectOptions = { clientIdPrefix, clean, keepalive, username, uniqueToken };
+    // `{i}` in a filter is replaced by the connection's index (one topic per subscriber).
+    this.subscribe = subscribe && subscribe.length ? subscribe : null;
+    this.subscribeBytes = this.subscribe && !this.subscribe.some((f) => f.topic.includes('{i}')) ? encodeSubscribe(1, this.subscribe) : null;
+    const startedAt = performance.now();
+    return new Promise((resolve) => {
+      const op = {
+        count, concurrency, started: 0, active: 0, opened: 0, failed: 0, errors: [], resolve,
+        startedAt, deadline: startedAt + timeoutMs, handshakeTimeoutMs, localAddresses, sweep: null, lastDoneAt: startedAt,
+      };
+      this.opening = op;
+      op.sweep = setInterval(() => this.sweepHandshakes(), 250);
+      this.launch();
+    });
+  }
+
+  launch() {
+    const op = this.opening;
+    while (op.active < op.concurrency && op.started < op.count) {
+      if (performance.now() > op.deadline) break;
+      const conn = new Conn(this, this.conns.length);
+      this.conns.push(conn);
+      op.started++;
+      op.active++;
+      conn.startedAt = performance.now();
+      const options = { host: this.host, port: this.port, onread: { buffer: READ_BUFFER, callback: onSocketRead } };
+      // Spread sources over 127.0.0.x so repeated storms never run short of ephemeral ports.
+      if (op.localAddresses) options.localAddress = op.localAddresses[conn.index % op.localAddresses.length];
+      const socket = net.connect(options);
+      socket[kConn] = conn;
+      conn.socket = socket;
+      socket.setNoDelay(true);
+      socket.on('connect', onSocketConnect);
+      socket.on('error', onSocketError);
+      socket.on('close', onSocketClose);
+    }
+    this.maybeFinish();
+  }
+
+  sweepHandshakes() {
+    const op = this.opening;
+    if (op === null) return;
+    const now = performance.now();
+    for (let i = this.conns.length - 1; i >= 0 && i >= this.conns.length - op.concurrency * 2; i--) {
+      const c = this.conns[i];
+      if (c.state < S_OPEN && now - c.startedAt > op.handshakeTimeoutMs) this.fail(c, new Error('handshake timed out'));
+    }
+    if (now > op.deadline) {
+      for (const c of this.conns) if (c.state < S_OPEN) this.fail(c, new Error('open() deadline passed'));
+      this.launch();
+    }
+  }
+
+  fail(conn, err) {
+    if (conn.state < S_OPEN) this.settle(conn, err);
+    else if (conn.state === S_OPEN) {
+      this.unexpectedCloses++;
+      if (this.lastError === undefined) this.lastError = String(err.message ?? err);
+    }
+    conn.state = S_CLOSED;
+    conn.socket.destroy();
+  }
+
+  /** A handshake ended: `err` null for success. */
+  settle(conn, err) {
+    const op = this.opening;
+    if (conn.state === S_OPEN || conn.state === S_CLOSED || op === null) return;
+    op.active--;
+    if (err === null) {
+      conn.state = S_OPEN;
+      op.opened++;
+      op.lastDoneAt = performance.now();
+    } else {
+      conn.state = S_CLOSED;
+      op.failed++;
+      if (op.errors.length < 5) op.errors.push(String(err.message ?? err));
+      conn.socket.destroy();
+    }
+    this.launch();
+  }
+
+  maybeFinish() {
+    const op = this.opening;
+    if (op === null || op.active > 0) return;
+    if (op.started < op.count && performance.now() <= op.deadline) return;
+    clearInterval(op.sweep);
+    this.opening = null;
+    op.failed += op.count - op.started;
+    op.resolve({
+      opened: op.opened,
+      failed: op.failed,
+      elapsedMs: op.lastDoneAt - op.startedAt,
+      errors: op.errors,
+    });
+  }
+
+  onRead(conn, buf, nread) {
+    const before = this.received;
+    if (conn.state === S_UPGRADE) {
+      const prev = conn.httpBuf;
+      const bytes = prev === null ? Buffer.from(buf.subarray(0, nread)) : Buffer.concat([prev, buf.subarray(0, nread)]);
+      const at = readUpgradeResponse(bytes);
+      if (at === -1) {
+        conn.httpBuf = bytes;
+        return;
+      }
+      conn.httpBuf = null;
+      conn.state = S_CONNECT;
+      conn.socket.write(frame(this.connectPacket(conn)));
+      if (at < bytes.length) readFrames(conn, bytes, at, bytes.length, onWsData, onWsControl);
+    } else if (this.ws) {
+      if (this.latency) this.nowNs = process.hrtime.bigint();
+      readFrames(conn, buf, 0, nread, onWsData, onWsControl);
+    } else {
+      if (this.latency) this.nowNs = process.hrtime.bigint();
+      readPackets(conn, this, buf, 0, nread);
+    }
+    if (conn.acks !== null) this.flushAcks(conn);
+    if (this.received !== before) {
+      const now = process.hrtime.bigint();
+      if (this.firstRecvNs === 0n) this.firstRecvNs = now;
+      this.lastRecvNs = now;
+      if (conn.pair !== null) this.onPairRead(conn.pair);
+    }
+  }
+
+  /** PUBLISH: count it, queue its PUBACK for QoS 1, time it if it is a latency probe. */
+  onPublish(conn, buf, header, start, end) {
+    this.received++;
+    conn.received++;
+    let p = start + 2 + ((buf[start] << 8) | buf[start + 1]);
+    if (header & 0x06) {
+      const id = (buf[p] << 8) | buf[p + 1];
+      p += 2;
+      if (conn.acks === null) conn.acks = [id];
+      else conn.acks.push(id);
+    }
+    if (this.latency !== null && p < end && buf[p] === LATENCY_MARKER) {
+      if (this.latencyCount < this.latency.length) {
+        this.latency[this.latencyCount++] = Number(this.nowNs - buf.readBigUInt64BE(p + 1)) / 1e6;
+      } else {
+        this.latencyDropped++;
+      }
+    }
+  }
+
+  flushAcks(conn) {
+    const ids = conn.acks;
+    conn.acks = null;
+    const unit = this.ws ? frameSize(4) : 4;
+    const out = Buffer.allocUnsafe(unit * ids.length);
+    const ack = Buffer.from([0x40, 0x02, 0, 0]);
+    let off = 0;
+    for (let i = 0; i < ids.length; i++) {
+      ack[2] = ids[i] >> 8;
+      ack[3] = ids[i] & 0xff;
+      if (this.ws) off = writeFrame(out, off, ack);
+      else {
+        ack.copy(out, off);
+        off += 4;
+      }
+    }
+    conn.socket.write(out);
+  }
+
+  onPuback(conn, packetId) {
+    if (this.onPubackHook !== null) this.onPubackHook(conn, packetId);
+  }
+
+  stats(perConn = false) {
+    const s = {
+      connections: this.conns.filter((c) => c.state === S_OPEN).length,
+      received: this.received,
+      firstRecvNs: String(this.firstRecvNs),
+      lastRecvNs: String(this.lastRecvNs),
+      unexpectedCloses: this.unexpectedCloses,
+    };
+    if (perConn) {
+      let min = Infinity;
+      let max = 0;
+      for (const c of this.conns) {
+        if (c.state !== S_OPEN) continue;
+        if (c.received < min) min = c.received;
+        if (c.received > max) max = c.received;
+      }
+      s.minPerConn = min === Infinity ? 0 : min;
+      s.maxPerConn = max;
+    }
+    return s;
+  }
+
+  /** Drops every connection with a TCP reset: no TIME_WAIT left behind for the next storm. */
+  close() {
+    this.closing = true;
+    for (const c of this.conns) {
+      if (c.state !== S_CLOSED) {
+        c.state = S_CLOSED;
+        if (typeof c.socket.resetAndDestroy === 'function' && c.socket.readyState === 'open') c.socket.resetAndDestroy();
+        else c.socket.destroy();
+      }
+    }
+    this.conns = [];
+    this.closing = false;
+  }
+}
+
+export { S_OPEN };
