@@ -249,10 +249,19 @@ export class CustomAuthorization implements Authorization {
   async invoke(authorizer: AuthorizerRecord, event: AuthorizerEvent): Promise<AuthorizerResponse> {
     const counters = this.options.counters;
     if (counters) counters.authorizerInvocations++;
-    const raw =
-      authorizer.type === 'function'
-        ? await this.pool.invoke(authorizer.handler!, event, authorizer.timeoutMs)
-        : await invokeHttpAuthorizer(authorizer.url!, event, authorizer.timeoutMs);
+    const started = performance.now();
+    let raw: unknown;
+    try {
+      raw =
+        authorizer.type === 'function'
+          ? await this.pool.invoke(authorizer.handler!, event, authorizer.timeoutMs)
+          : await invokeHttpAuthorizer(authorizer.url!, event, authorizer.timeoutMs);
+    } catch (err) {
+      if (counters) counters.authorizerFailures++;
+      throw err;
+    } finally {
+      counters?.authorizerDuration.observe((performance.now() - started) / 1000);
+    }
     const checked = validateAuthorizerResponse(raw, { minSeconds: this.config.testingMinimumTtlSeconds ?? 300 });
     if (!checked.ok) {
       if (counters) counters.authorizerFailures++;

@@ -76,9 +76,11 @@ export class Broker {
 
   /** The single publish entry point. Synchronous: delivery is arranged before it returns. */
   publish(message: Message, origin: Origin): void {
+    const started = performance.now();
     this.counters.messagesPublished++;
     if (message.retain) this.storeRetained(message);
     this.route(message);
+    this.counters.publishToDeliver.observe((performance.now() - started) / 1000);
     const listeners = this.listeners;
     if (listeners !== null) for (let i = 0; i < listeners.length; i++) listeners[i]!(message, origin);
   }

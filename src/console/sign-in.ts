@@ -27,7 +27,8 @@ export function showSignIn(app: HTMLElement, api: Api, onSignedIn: () => void, n
       await api.signIn(username.value, password.value);
       onSignedIn();
     } catch (err) {
-      error.textContent = errorText(err).replace(/^UnauthorizedException: /, '');
+      const message = errorText(err).replace(/^UnauthorizedException: /, '');
+      error.textContent = message.charAt(0).toUpperCase() + message.slice(1);
       error.hidden = false;
       password.select();
     } finally {

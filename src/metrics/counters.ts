@@ -1,6 +1,23 @@
 // Counters and gauges shared by logs, /metrics and the console. Plain fields: the publish path
 // increments them without a function call or a label look-up.
+import { Histogram } from 'prom-client';
+
 export class Counters {
+  /** Time broker.publish takes to route a message and write it to every subscriber, seconds. */
+  readonly publishToDeliver = new Histogram({
+    name: 'switchboard_publish_to_deliver_seconds',
+    help: 'Time from a message entering broker.publish to its PUBLISH written to every connected subscriber',
+    buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [],
+  });
+  /** Custom authorizer invocations, seconds (function or HTTP, validation included). */
+  readonly authorizerDuration = new Histogram({
+    name: 'switchboard_authorizer_duration_seconds',
+    help: 'Custom authorizer invocation time, including validation of the answer',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [],
+  });
+
   connectionsAccepted = 0;
   connectionsRefused = 0;
   connectionsClosed = 0;

@@ -5,6 +5,8 @@ import type { Counters } from './counters.js';
 
 export function createPrometheusRegistry(counters: Counters, gauges: { connected: () => number; sessions: () => number; retained: () => number; subscriptions: () => number }): Registry {
   const registry = new Registry();
+  registry.registerMetric(counters.publishToDeliver);
+  registry.registerMetric(counters.authorizerDuration);
   collectDefaultMetrics({ register: registry, prefix: 'switchboard_process_' });
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({

@@ -196,9 +196,16 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
 
   test('Monitor: the messages chart is non-zero after traffic, totals in billing units', async () => {
     const sender = await connectClient(server, { clientId: uid('traffic') });
-    for (let i = 0; i < 5; i++) await sender.client.publishAsync('demo/traffic', `m${i}`, { qos: 1 });
+    const watcher = await connectClient(server, { clientId: uid('watcher') });
+    await watcher.client.subscribeAsync('demo/traffic', { qos: 0 });
     const page = await open('monitor');
     try {
+      // A few seconds of uneven traffic, so the charts have a shape to draw.
+      for (let s = 0; s < 4; s++) {
+        const burst = [6, 14, 9, 20][s]!;
+        await Promise.all(Array.from({ length: burst }, (_, i) => sender.client.publishAsync('demo/traffic', `{"n":${i}}`, { qos: 1 })));
+        await new Promise((res) => setTimeout(res, 1000));
+      }
       await page.waitForFunction(() => Number((document.querySelector('[data-chart=messages] .chart') as HTMLElement | null)?.dataset.max) > 0, undefined, WAIT);
       await page.locator('[data-chart=connected] path.series-line').waitFor(WAIT);
       const totals = await text(page, '[data-testid=totals]');
@@ -217,6 +224,7 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
       await page.waitForFunction(() => Number((document.querySelector('[data-chart=messages] .chart') as HTMLElement | null)?.dataset.max) > 0, undefined, WAIT);
       await page.mouse.move(0, 0);
       await page.screenshot({ path: join(shots, 'monitor-1280x800.png') });
+      await page.evaluate(() => window.scrollTo(0, 0), undefined);
       await page.screenshot({ path: join(shots, 'monitor-1280-full.png'), fullPage: true });
     } finally {
       await page.close();
@@ -272,6 +280,7 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
       await page.getByTestId('policy-check').click();
       await page.locator('[data-testid=policy-effect]').filter({ hasText: 'Deny' }).waitFor(WAIT);
       assert.match(await text(page, '[data-testid=policy-result]'), /Implicit deny/);
+      await page.evaluate(() => window.scrollTo(0, 0), undefined);
       await page.screenshot({ path: join(shots, 'authorizers-1280-full.png'), fullPage: true });
     } finally {
       await page.close();
@@ -321,6 +330,7 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
       assert.ok(overflow <= 0, `no horizontal scroll (overflow ${overflow}px)`);
       await page.screenshot({ path: join(shots, 'client-390x844.png') });
       await page.screenshot({ path: join(shots, 'client-390-full.png'), fullPage: true });
+      await page.evaluate(() => window.scrollTo(0, 0), undefined);
 
       await page.getByRole('button', { name: 'Menu' }).click();
       await page.locator('.app.nav-open').waitFor(WAIT);

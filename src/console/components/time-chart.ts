@@ -145,7 +145,7 @@ export class TimeChart {
     const d = this.data;
     const width = Math.max(this.plot.clientWidth, 240);
     this.lastWidth = this.plot.clientWidth;
-    const height = this.options.height ?? 170;
+    const height = this.options.height ?? 150;
     if (!d) return;
     const [from, to] = d.domain;
     let max = 0;

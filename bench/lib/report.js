@@ -1,0 +1,98 @@
+// Turns repetitions into the results table: each broker's median over the repetitions, and
+// Switchboard's factor against each peer measured in the same run (>1 means Switchboard did better:
+// higher for rates, lower for times, CPU and memory).
+import { median } from './stats.js';
+
+export const PEERS = ['mosquitto', 'aedes'];
+
+function fmt(value, unit) {
+  if (value === null || value === undefined) return '–';
+  if (unit === 'msg/s' || unit === 'conn/s') {
+    if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`;
+    if (value >= 1e4) return `${(value / 1e3).toFixed(0)}k`;
+    if (value >= 1e3) return `${(value / 1e3).toFixed(1)}k`;
+    return value.toFixed(0);
+  }
+  if (value >= 100) return value.toFixed(0);
+  if (value >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+export function factor(sb, peer, better) {
+  if (sb === null || peer === null || sb === 0 || peer === 0) return null;
+  return better === 'higher' ? sb / peer : peer / sb;
+}
+
+function fmtFactor(f) {
+  return f === null ? '–' : `${f >= 10 ? f.toFixed(0) : f.toFixed(2)}×`;
+}
+
+/**
+ * `scenarios`: the plan's scenario descriptions ({ id, label, rows: [{ label, switchboard }],
+ * metrics: [{ key, label, unit, better }] }); `records`: one per (scenario, transport, target, rep).
+ * Returns { rows, markdown }.
+ */
+export function summarize(scenarios, records) {
+  const rows = [];
+  for (const s of scenarios) {
+    const transports = [...new Set(records.filter((r) => r.scenario === s.id).map((r) => r.transport))];
+    for (const transport of transports) {
+      const of = (target, key) => {
+        const rs = records.filter((r) => r.scenario === s.id && r.transport === transport && r.target === target);
+        return { value: median(rs.map((r) => r.metrics?.[key])), reps: rs.length, records: rs };
+      };
+      for (const variant of s.rows) {
+        for (const m of s.metrics) {
+          const sb = of(variant.switchboard, m.key);
+          const peers = Object.fromEntries(PEERS.map((p) => [p, of(p, m.key)]));
+          const notes = [];
+          for (const [name, cell] of [[variant.switchboard, sb], ...Object.entries(peers)]) {
+            const losses = median(cell.records.map((r) => r.metrics?.losses));
+            if (m.key === s.metrics[0].key && losses) notes.push(`${short(name)} lost ${fmtCount(losses)}`);
+            const errors = cell.records.filter((r) => r.error).length;
+            if (m.key === s.metrics[0].key && errors) notes.push(`${short(name)} failed ${errors}/${cell.reps}`);
+            const genBound = cell.records.filter((r) => r.metrics?.genCpu >= 0.9).length;
+            if (m.key === s.metrics[0].key && m.genSensitive !== false && genBound) notes.push(`${short(name)} generator-bound ${genBound}/${cell.reps}`);
+          }
+          if (variant.compareTo && m.key === s.metrics[0].key) {
+            const base = of(variant.compareTo, m.key).value;
+            const f = factor(sb.value, base, m.better);
+            if (f !== null) notes.push(`${fmtFactor(f)} vs ${variant.compareTo}`);
+          }
+          rows.push({
+            scenario: s.id,
+            label: `${s.label}${variant.label ? ` (${variant.label})` : ''}`,
+            transport,
+            metric: m.label,
+            unit: m.unit,
+            better: m.better,
+            switchboardTarget: variant.switchboard,
+            switchboard: sb.value,
+            mosquitto: peers.mosquitto.value,
+            aedes: peers.aedes.value,
+            vsMosquitto: factor(sb.value, peers.mosquitto.value, m.better),
+            vsAedes: factor(sb.value, peers.aedes.value, m.better),
+            reps: Math.max(sb.reps, peers.mosquitto.reps, peers.aedes.reps),
+            notes: notes.join('; '),
+          });
+        }
+      }
+    }
+  }
+  const lines = [
+    '| Scenario | Transport | Metric | Switchboard | Mosquitto | Aedes | SB vs Mosquitto | SB vs Aedes | Notes |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const r of rows) {
+    lines.push(`| ${r.label} | ${r.transport.toUpperCase()} | ${r.metric} | ${fmt(r.switchboard, r.unit)} | ${fmt(r.mosquitto, r.unit)} | ${fmt(r.aedes, r.unit)} | ${fmtFactor(r.vsMosquitto)} | ${fmtFactor(r.vsAedes)} | ${r.notes} |`);
+  }
+  return { rows, markdown: lines.join('\n') };
+}
+
+function short(name) {
+  return name.replace('switchboard', 'SB');
+}
+
+function fmtCount(n) {
+  return n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(Math.round(n));
+}
