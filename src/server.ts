@@ -19,6 +19,7 @@ import { registerAuthorizerRoutes } from './api/authorizers.js';
 import { createHttpServer } from './api/http-server.js';
 import { registerConsoleRoutes } from './api/console.js';
 import { AdminSessions } from './api/admin-sessions.js';
+import { isLoopback } from './auth/anonymous.js';
 import { MetricsHistory } from './metrics/history.js';
 import { createPrometheusRegistry } from './metrics/prometheus.js';
 import { registerDataPlaneRoutes } from './api/data-plane.js';
@@ -82,7 +83,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     cache: config.auth.resultCacheSize > 0 ? new ResultCache({ maxEntries: config.auth.resultCacheSize }) : null,
     logger,
     counters,
-    consoleUser: (headers) => sessions.userFromCookieHeader(headers.cookie),
+    consoleUser: (headers, remoteAddress) => {
+      const user = sessions.userFromCookieHeader(headers.cookie);
+      if (user !== null) return user;
+      // The console opened from this machine (no sign-in needed on loopback) connects its MQTT
+      // test client as the console: a loopback caller can use the whole admin API anyway. The
+      // Origin must be this server's own, so another site open in the same browser cannot.
+      if (config.admin.requireSignInOnLoopback || !isLoopback(remoteAddress)) return null;
+      const origin = headers.origin;
+      const host = headers.host;
+      return typeof origin === 'string' && typeof host === 'string' && (origin === `http://${host}` || origin === `https://${host}`) ? 'loopback' : null;
+    },
   });
   const authorization = options.authorization ?? custom;
   const broker = new Broker({

@@ -23,6 +23,19 @@ export function cpuSeconds(pid) {
   }
 }
 
+/**
+ * Nanoseconds the main thread of `pid` spent runnable but waiting for a CPU (schedstat field 2):
+ * time something else on the same core took from it. The broker's own helper threads (GC, libuv)
+ * count as something else. Null once it is gone.
+ */
+export function runQueueWaitNs(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'latin1').split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
 /** { rssKb, hwmKb } of `pid` from /proc/<pid>/status, or null once it is gone. */
 export function memory(pid) {
   try {

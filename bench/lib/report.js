@@ -51,6 +51,8 @@ export function summarize(scenarios, records) {
             if (m.key === s.metrics[0].key && losses) notes.push(`${short(name)} lost ${fmtCount(losses)}`);
             const errors = cell.records.filter((r) => r.error).length;
             if (m.key === s.metrics[0].key && errors) notes.push(`${short(name)} failed ${errors}/${cell.reps}`);
+            const starved = cell.records.filter((r) => r.metrics?.brokerWaited >= 0.1).length;
+            if (m.key === s.metrics[0].key && starved) notes.push(`${short(name)} starved of CPU ${starved}/${cell.reps}`);
             const genBound = cell.records.filter((r) => r.metrics?.genCpu >= 0.9).length;
             if (m.key === s.metrics[0].key && m.genSensitive !== false && genBound) notes.push(`${short(name)} generator-bound ${genBound}/${cell.reps}`);
           }

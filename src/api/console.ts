@@ -85,10 +85,13 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     };
   });
 
-  app.get<{ Querystring: { range?: string } }>('/api/metrics/history', async (request) => {
+  app.get<{ Querystring: { range?: string; since?: string } }>('/api/metrics/history', async (request) => {
     const range = request.query.range ?? '15m';
     if (!isRange(range)) throw badRequest('range must be 15m, 1h or 24h');
-    return history.history(range);
+    const result = history.history(range);
+    // The Monitor polls every second for what is new since its last point.
+    const since = Number(request.query.since);
+    return Number.isFinite(since) && since > 0 ? { ...result, points: result.points.filter((p) => p.t > since) } : result;
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -40,7 +40,7 @@ export interface CustomAuthorizationOptions {
   logger: Logger;
   counters?: Counters;
   /** The console's signed-in user, from the WebSocket upgrade's cookie; null when none. */
-  consoleUser?: (headers: Record<string, string | string[] | undefined>) => string | null;
+  consoleUser?: (headers: Record<string, string | string[] | undefined>, remoteAddress: string) => string | null;
 }
 
 type Refusal = { allowed: false; reasonCode: number; reason: string };
@@ -85,7 +85,7 @@ export class CustomAuthorization implements Authorization {
   async authorizeConnect(request: ConnectRequest): Promise<ConnectDecision> {
     // The web console's MQTT test client connects as its signed-in administrator.
     const headers = request.connection.request?.headers;
-    const consoleUser = headers !== undefined && this.options.consoleUser ? this.options.consoleUser(headers) : null;
+    const consoleUser = headers !== undefined && this.options.consoleUser ? this.options.consoleUser(headers, request.connection.remoteAddress) : null;
     if (consoleUser !== null && !/x-amz-customauthorizer-name=/.test(request.connection.request?.url ?? '')) {
       return { allowed: true, principal: `console:${consoleUser}`, permissions: allowEverything };
     }

@@ -125,6 +125,9 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
       await message.waitFor(WAIT);
       assert.equal(await message.locator('pre.json').innerText(), '{\n  "hello": "world"\n}', 'pretty-printed JSON');
       assert.match(await message.locator('.msg-meta').innerText(), /QoS 0/);
+      await page.locator('.messages-card').scrollIntoViewIfNeeded();
+      await page.evaluate(() => window.scrollTo(0, 180), undefined);
+      await page.screenshot({ path: join(shots, 'client-1280x800.png') });
 
       // Publish from the console, with a content type and a user property (MQTT 5).
       await page.locator('.seg-btn[data-value=publish]').click();
@@ -157,8 +160,6 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
       await page.locator('.msg[data-topic="demo/held"]').waitFor(WAIT);
       await page.getByTestId('clear').click();
       assert.equal(await page.locator('.msg').count(), 0);
-
-      await page.screenshot({ path: join(shots, 'client-1280x800.png') });
     } finally {
       await page.close();
     }
@@ -387,7 +388,7 @@ describe('console: sign-in when loopback must sign in too', { skip: missing ?? f
       await page.getByTestId('password').fill('wrong-password');
       await page.getByTestId('sign-in').click();
       await page.locator('[data-testid=sign-in-error]:not([hidden])').waitFor(WAIT);
-      assert.match(await text(page, '[data-testid=sign-in-error]'), /wrong user name or password/);
+      assert.match(await text(page, '[data-testid=sign-in-error]'), /wrong user name or password/i);
       await page.screenshot({ path: join(SHOTS, 'sign-in-1280x800.png') });
 
       await page.getByTestId('password').fill('correct-horse');

@@ -136,13 +136,13 @@ function totalsCards(m: Metrics, points: MetricsPoint[]): Child[] {
   const denials = t.denials.connect + t.denials.publish + t.denials.subscribe + t.denials.receive;
   return [
     stat('Connected now', formatCount(m.connected), `peak in view ${formatCount(peak)}`, 'stat-accent'),
-    stat('Connection-minutes', formatCount(t.connectionMinutes), 'AWS bills connectivity by these'),
+    stat('Connection-minutes', formatCount(t.connectionMinutes), 'AWS’s billing unit'),
     stat('Billed messages', formatCount(t.billedMessages), 'messages in + out'),
     stat('Messages', [formatCount(t.messagesIn), h('small', null, ' in')], `${formatCount(t.messagesOut)} out`),
     stat('Data', [formatBytes(t.bytesIn), h('small', null, ' in')], `${formatBytes(t.bytesOut)} out`),
     stat('Connects', formatCount(t.connects), t.connectFailures ? h('span', { class: 'bad' }, `${formatCount(t.connectFailures)} failed`) : 'no failures', t.connectFailures ? 'stat-warn' : ''),
     stat('Denials', formatCount(denials), `c ${t.denials.connect} · p ${t.denials.publish} · s ${t.denials.subscribe} · r ${t.denials.receive}`, denials ? 'stat-warn' : ''),
-    stat('Authorizer calls', formatCount(t.authorizerInvocations), 'custom authorizer invocations'),
+    stat('Authorizer calls', formatCount(t.authorizerInvocations), 'custom authorizers'),
     stat('Rules', formatCount(t.ruleExecutions), t.ruleFailures ? h('span', { class: 'bad' }, `${formatCount(t.ruleFailures)} failed`) : 'executions, no failures'),
     stat('Dropped', formatCount(t.qos0Dropped + t.queueDropped), `${formatCount(t.qos0Dropped)} QoS 0 · ${formatCount(t.queueDropped)} queue`),
   ];
@@ -166,14 +166,18 @@ export const monitorPage: PageDefinition = {
 
     const draw = () => {
       const to = metrics?.time ?? points[points.length - 1]?.t ?? Date.now();
-      const from = to - RANGE_MS[range];
+      // A server younger than the range: the window starts with the history (at least a
+      // minute), instead of a chart that is empty but for its last few pixels.
+      const first = points[0]?.t;
+      const from = first === undefined ? to - RANGE_MS[range] : Math.max(to - RANGE_MS[range], Math.min(first - stepSeconds * 1000, to - 60_000));
+      const partial = from > to - RANGE_MS[range];
       const shown = points.filter((p) => p.t >= from - stepSeconds * 1000);
       for (const { def, chart, sub } of charts) {
         sub.textContent = def.rate ? 'per second' : def.key === 'connected' ? `highest ${stepLabel(stepSeconds).replace('per', 'in each')}` : stepLabel(stepSeconds);
         chart.update({ times: shown.map((p) => p.t), series: def.series(shown, stepSeconds), domain: [from, to], stepMs: stepSeconds * 1000 });
       }
       if (metrics) replace(cards, totalsCards(metrics, shown));
-      replace(status, h('i', { class: 'live-dot' }), `Live · ${formatClock(to)}`);
+      replace(status, h('i', { class: 'live-dot' }), `Live · ${formatClock(to)}`, partial ? h('span', { class: 'since' }, ` · since ${formatClock(from)}`) : null);
     };
 
     const load = async () => {

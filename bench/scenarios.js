@@ -1,0 +1,498 @@
+// The scenarios of issue #6 and how each is measured. Every broker gets the same load in the same
+// run; repetitions rotate the order of the brokers so that a noisy neighbour does not always land on
+// the same one. Each wait is bounded in time, each loop in count.
+import { startBroker } from './brokers/launch.js';
+import { startGenerator } from './lib/generator.js';
+import { cpuSeconds, memory, runQueueWaitNs } from './lib/proc.js';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const PAYLOAD = 64;
+
+/** Sizes for the full run and for --quick (which must finish in under two minutes). */
+export function planSizes(quick) {
+  return quick
+    ? {
+        reps: 1,
+        fanoutSmall: { subscribers: 1000, transports: ['ws', 'tcp'], std: { q0: 10, q1: 5 }, seconds: 0.5, latency: { rate: 100, durationMs: 2000 } },
+        fanoutLarge: { subscribers: 2000, transports: ['ws'], std: { q0: 5, q1: 3 }, seconds: 0.5 },
+        throughput: { pairs: 100, window: 64, warmupMs: 500, durationMs: 1000 },
+        idle: { connections: 2000, concurrency: 100, settleMs: 1000 },
+        connect: { connections: 500, concurrency: 50 },
+        persistent: { subscribers: 500, transports: ['ws', 'tcp'], std: { q1: 5 }, seconds: 0.5 },
+      }
+    : {
+        reps: 3,
+        fanoutSmall: { subscribers: 1000, transports: ['ws', 'tcp'], std: { q0: 20, q1: 10 }, seconds: 1.5, latency: { rate: 100, durationMs: 5000 } },
+        fanoutLarge: { subscribers: 10000, transports: ['ws', 'tcp'], std: { q0: 5, q1: 3 }, seconds: 1.5 },
+        throughput: { pairs: 100, window: 64, warmupMs: 1000, durationMs: 3000 },
+        idle: { connections: 10000, concurrency: 100, settleMs: 2000 },
+        connect: { connections: 3000, concurrency: 50 },
+        persistent: { subscribers: 1000, transports: ['ws', 'tcp'], std: { q1: 10 }, seconds: 1.5 },
+      };
+}
+
+const BROKERS = ['switchboard', 'mosquitto', 'aedes'];
+
+function kilo(n) {
+  return n >= 1000 ? `${n / 1000}k` : String(n);
+}
+
+const rate = (key = 'rate') => ({ key, label: 'delivered msg/s', unit: 'msg/s', better: 'higher' });
+const timeToAll = (std) => ({ key: 'timeToAllMs', label: `time for all to receive ${std} msgs (ms)`, unit: 'ms', better: 'lower' });
+const cpuPerMsg = { key: 'cpuPerMsgUs', label: 'broker CPU µs per delivery', unit: 'µs', better: 'lower', genSensitive: false };
+
+/** The report's description of every scenario the plan can run. */
+export function describe(sizes) {
+  const small = kilo(sizes.fanoutSmall.subscribers);
+  const large = kilo(sizes.fanoutLarge.subscribers);
+  const plain = [{ label: '', switchboard: 'switchboard' }];
+  return [
+    { id: 'fanout-small-q0', label: `Fan-out 1→${small} QoS 0`, rows: plain, metrics: [rate(), timeToAll(sizes.fanoutSmall.std.q0), cpuPerMsg] },
+    { id: 'fanout-small-q1', label: `Fan-out 1→${small} QoS 1`, rows: plain, metrics: [rate(), timeToAll(sizes.fanoutSmall.std.q1), cpuPerMsg] },
+    { id: 'fanout-large-q0', label: `Fan-out 1→${large} QoS 0`, rows: plain, metrics: [rate(), timeToAll(sizes.fanoutLarge.std.q0), cpuPerMsg] },
+    { id: 'fanout-large-q1', label: `Fan-out 1→${large} QoS 1`, rows: plain, metrics: [rate(), timeToAll(sizes.fanoutLarge.std.q1), cpuPerMsg] },
+    {
+      id: 'latency',
+      label: `Latency, ${sizes.fanoutSmall.latency.rate} msg/s to ${small}`,
+      rows: plain,
+      metrics: [
+        { key: 'p50', label: 'p50 (ms)', unit: 'ms', better: 'lower', genSensitive: false },
+        { key: 'p99', label: 'p99 (ms)', unit: 'ms', better: 'lower', genSensitive: false },
+        { key: 'p999', label: 'p99.9 (ms)', unit: 'ms', better: 'lower', genSensitive: false },
+      ],
+    },
+    { id: 'throughput', label: `Throughput, ${sizes.throughput.pairs} pub/sub pairs QoS 0`, rows: plain, metrics: [rate(), cpuPerMsg] },
+    {
+      id: 'idle',
+      label: `${kilo(sizes.idle.connections)} idle connections`,
+      rows: plain,
+      metrics: [
+        { key: 'connRate', label: 'connects/s', unit: 'conn/s', better: 'higher' },
+        { key: 'rssPerConnKb', label: 'broker RSS KB per connection', unit: 'KB', better: 'lower', genSensitive: false },
+        { key: 'cpuPerConnUs', label: 'broker CPU µs per connect', unit: 'µs', better: 'lower', genSensitive: false },
+      ],
+    },
+    {
+      id: 'connect',
+      label: `Connect ${kilo(sizes.connect.connections)}`,
+      rows: [
+        { label: 'SB through a function authorizer, peers plain', switchboard: 'switchboard-auth', compareTo: 'switchboard' },
+        { label: 'all plain', switchboard: 'switchboard' },
+      ],
+      metrics: [
+        { key: 'connRate', label: 'connects/s', unit: 'conn/s', better: 'higher' },
+        { key: 'cpuPerConnUs', label: 'broker CPU µs per connect', unit: 'µs', better: 'lower', genSensitive: false },
+      ],
+    },
+    {
+      id: 'persistent-q1',
+      label: `Fan-out 1→${kilo(sizes.persistent.subscribers)} QoS 1, persistent sessions`,
+      rows: [
+        { label: 'memory store', switchboard: 'switchboard' },
+        { label: 'SQLite store', switchboard: 'switchboard-sqlite', compareTo: 'switchboard' },
+      ],
+      metrics: [rate(), timeToAll(sizes.persistent.std.q1), cpuPerMsg],
+    },
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function rotate(list, n) {
+  const k = n % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+function endpoint(broker, transport) {
+  return { host: '127.0.0.1', port: transport === 'ws' ? broker.wsPort : broker.tcpPort, transport, path: broker.wsPath };
+}
+
+async function withBrokers(ctx, kinds, fn) {
+  const brokers = {};
+  try {
+    const started = await Promise.all(kinds.map((k) => startBroker(k, ctx.brokerOptions)));
+    for (const b of started) brokers[b.kind] = b;
+    await sleep(300);
+    return await fn(brokers);
+  } finally {
+    await Promise.all(Object.values(brokers).map((b) => b.stop()));
+  }
+}
+
+async function withGenerators(ctx, names, fn) {
+  const gens = {};
+  try {
+    for (const n of names) gens[n] = await startGenerator(ctx.opts.genCore, n);
+    return await fn(gens);
+  } finally {
+    await Promise.all(Object.values(gens).map((g) => g.stop()));
+  }
+}
+
+/** CPU seconds of the broker and of the generator processes, read together. */
+function snapshot(broker, gens) {
+  return {
+    at: process.hrtime.bigint(),
+    broker: cpuSeconds(broker.pid) ?? NaN,
+    gen: gens.reduce((n, g) => n + (cpuSeconds(g.pid) ?? NaN), 0),
+    brokerWait: (runQueueWaitNs(broker.pid) ?? NaN) / 1e9,
+  };
+}
+
+/**
+ * Waits until the subscribers have `expected` messages, or made no progress for `stallMs`, or
+ * `maxMs` passed. Polls the generator every 100 ms.
+ */
+async function waitForDeliveries(subGen, expected, { stallMs, maxMs }) {
+  const start = performance.now();
+  let last = -1;
+  let lastChange = start;
+  let stats;
+  for (let i = 0; i < Math.ceil(maxMs / 100) + 1; i++) {
+    stats = await subGen.call('stats', { pool: 'subs' });
+    const now = performance.now();
+    if (stats.received >= expected) break;
+    if (stats.received !== last) {
+      last = stats.received;
+      lastChange = now;
+    } else if (now - lastChange > stallMs) break;
+    if (now - start > maxMs) break;
+    await sleep(100);
+  }
+  return stats;
+}
+
+async function burstAndWait(ctx, { broker, target, subGen, pubGen, topic, qos, count, subscribers }) {
+  await subGen.call('reset', { pool: 'subs' });
+  const gens = [subGen, pubGen];
+  const before = snapshot(broker, gens);
+  const maxMs = ctx.opts.quick ? 15000 : 30000;
+  const expected = count * subscribers;
+  const sending = pubGen.call('burst', { pool: target, topic, qos, count, window: 100, payloadSize: PAYLOAD, timeoutMs: maxMs }, maxMs + 10000);
+  const stats = await waitForDeliveries(subGen, expected, { stallMs: 2000, maxMs });
+  const sent = await sending;
+  const after = snapshot(broker, gens);
+  const elapsedSec = Number(BigInt(stats.lastRecvNs) - BigInt(sent.t0Ns)) / 1e9;
+  return {
+    sent: sent.sent,
+    expected,
+    received: stats.received,
+    lost: Math.max(0, expected - stats.received),
+    complete: stats.received >= expected,
+    elapsedSec: stats.received > 0 ? elapsedSec : null,
+    brokerCpu: after.broker - before.broker,
+    genCpu: after.gen - before.gen,
+    wallSec: Number(after.at - before.at) / 1e9,
+    brokerWaited: after.brokerWait - before.brokerWait,
+    unexpectedCloses: stats.unexpectedCloses,
+  };
+}
+
+/**
+ * Fan-out. First a standard burst of `std` messages, the same for every broker: "time for all to
+ * receive". Then bursts grown until one lasts about `seconds` on this broker (at most three more,
+ * within the per-client queue limits every broker has); the last one gives deliveries per second
+ * and broker CPU per delivery. Losses are counted over all bursts.
+ */
+async function fanout(ctx, args) {
+  const { std, seconds, qos } = args;
+  const maxCount = qos === 0 ? 2000 : 500;
+  const first = await burstAndWait(ctx, { ...args, count: std });
+  await sleep(200);
+  let last = first;
+  let count = std;
+  let losses = first.lost;
+  for (let i = 0; i < 3; i++) {
+    if (!last.complete || !last.elapsedSec || count >= maxCount || last.elapsedSec >= 0.6 * seconds) break;
+    count = Math.min(maxCount, Math.max(count * 2, Math.ceil((count * seconds) / last.elapsedSec)));
+    last = await burstAndWait(ctx, { ...args, count });
+    losses += last.lost;
+    await sleep(200);
+  }
+  const mem = memory(args.broker.pid);
+  return {
+    rate: last.elapsedSec ? last.received / last.elapsedSec : null,
+    timeToAllMs: first.complete ? first.elapsedSec * 1000 : null,
+    cpuPerMsgUs: last.received ? (last.brokerCpu / last.received) * 1e6 : null,
+    brokerCpu: last.brokerCpu / last.wallSec,
+    genCpu: last.genCpu / last.wallSec,
+    brokerWaited: last.brokerWaited / last.wallSec,
+    losses,
+    messages: count,
+    deliveries: last.received,
+    brokerRssKb: mem?.rssKb ?? null,
+    unexpectedCloses: last.unexpectedCloses,
+  };
+}
+
+async function latency(ctx, { broker, target, subGen, pubGen, subscribers, rate: perSecond, durationMs }) {
+  const total = Math.floor((perSecond * durationMs) / 1000);
+  await subGen.call('reset', { pool: 'subs' });
+  await subGen.call('latencyStart', { pool: 'subs', capacity: total * subscribers + 1000 });
+  const before = snapshot(broker, [subGen, pubGen]);
+  const sent = await pubGen.call('paced', { pool: target, topic: 'bench/lat', rate: perSecond, durationMs, payloadSize: PAYLOAD }, durationMs + 10000);
+  const stats = await waitForDeliveries(subGen, sent.sent * subscribers, { stallMs: 2000, maxMs: 10000 });
+  const after = snapshot(broker, [subGen, pubGen]);
+  const l = await subGen.call('latencyStop', { pool: 'subs' });
+  const wall = Number(after.at - before.at) / 1e9;
+  return {
+    p50: l.p50,
+    p99: l.p99,
+    p999: l['p99.9'],
+    max: l.max,
+    samples: l.count,
+    losses: Math.max(0, sent.sent * subscribers - stats.received),
+    brokerCpu: (after.broker - before.broker) / wall,
+    genCpu: (after.gen - before.gen) / wall,
+    brokerWaited: (after.brokerWait - before.brokerWait) / wall,
+  };
+}
+
+/** Measures one thing for one broker, recording an error instead of stopping the run. */
+async function measure(ctx, base, fn) {
+  const t0 = performance.now();
+  let record;
+  try {
+    record = { ...base, metrics: await fn() };
+  } catch (err) {
+    record = { ...base, error: String(err.message ?? err) };
+  }
+  record.wallMs = Math.round(performance.now() - t0);
+  ctx.record(record);
+  return record;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Subscribers held open across repetitions (one generator process per broker, so each has its own
+ * file-descriptor budget), one publisher process with a connection to each broker.
+ */
+async function fanoutGroup(ctx, { key, spec, kinds, clean, measures }) {
+  for (const transport of spec.transports) {
+    if (!ctx.opts.transports.includes(transport)) continue;
+    ctx.log(`${key} over ${transport}: ${spec.subscribers} subscribers per broker`);
+    await withBrokers(ctx, kinds, (brokers) =>
+      withGenerators(ctx, ['pub', ...kinds.map((k) => `subs-${k}`)], async (gens) => {
+        const ready = {};
+        for (const kind of kinds) {
+          const target = endpoint(brokers[kind], transport);
+          const prefix = `${ctx.runId}-${key}-${transport}-${kind}-`;
+          const opened = await gens[`subs-${kind}`].call('open', {
+            pool: 'subs', target, count: spec.subscribers, concurrency: 200, clientIdPrefix: prefix, clean,
+            subscribe: [{ topic: 'bench/fan/q0', qos: 0 }, { topic: 'bench/fan/q1', qos: 1 }, { topic: 'bench/lat', qos: 0 }],
+            timeoutMs: 120000,
+          }, 130000);
+          const pub = await gens.pub.call('open', { pool: kind, target, count: 1, concurrency: 1, clientIdPrefix: `${prefix}pub-`, timeoutMs: 10000 });
+          const mem = memory(brokers[kind].pid);
+          ctx.log(`  ${kind}: ${opened.opened} subscribed in ${(opened.elapsedMs / 1000).toFixed(1)} s${opened.failed ? `, ${opened.failed} failed (${opened.errors[0]})` : ''}; RSS ${Math.round((mem?.rssKb ?? 0) / 1024)} MB`);
+          ctx.record({ scenario: `${key}-setup`, transport, target: kind, rep: 0, metrics: { subscribed: opened.opened, failed: opened.failed, elapsedMs: opened.elapsedMs, brokerRssKb: mem?.rssKb ?? null } });
+          ready[kind] = opened.opened >= spec.subscribers * 0.99 && pub.opened === 1 ? opened.opened : 0;
+          // Warm-up, not recorded: the first messages through a Node broker also pay for JIT.
+          if (ready[kind]) {
+            for (const qos of [0, 1]) {
+              await burstAndWait(ctx, { broker: brokers[kind], target: kind, subGen: gens[`subs-${kind}`], pubGen: gens.pub, topic: qos ? 'bench/fan/q1' : 'bench/fan/q0', qos, count: 3, subscribers: ready[kind] });
+            }
+          }
+        }
+        for (let rep = 0; rep < ctx.sizes.reps; rep++) {
+          for (const kind of rotate(kinds, rep)) {
+            for (const m of measures) {
+              const base = { scenario: m.id, transport, target: kind, rep };
+              const args = { broker: brokers[kind], target: kind, subGen: gens[`subs-${kind}`], pubGen: gens.pub, subscribers: ready[kind] };
+              const r = await measure(ctx, base, () => {
+                if (!ready[kind]) throw new Error('subscribers could not all connect');
+                if (!brokers[kind].alive()) throw new Error(`broker exited:\n${brokers[kind].logTail()}`);
+                return m.kind === 'latency'
+                  ? latency(ctx, { ...args, ...m.params })
+                  : fanout(ctx, { ...args, topic: m.qos ? 'bench/fan/q1' : 'bench/fan/q0', qos: m.qos, std: m.std, seconds: spec.seconds });
+              });
+              ctx.log(`  rep ${rep + 1} ${m.id} ${kind}: ${summaryOf(r)}`);
+            }
+          }
+        }
+      }),
+    );
+  }
+}
+
+function summaryOf(r) {
+  if (r.error) return `ERROR ${r.error.split('\n')[0]}`;
+  const m = r.metrics;
+  const parts = [];
+  if (m.rate != null) parts.push(`${Math.round(m.rate).toLocaleString('en')} msg/s`);
+  if (m.timeToAllMs != null) parts.push(`all in ${m.timeToAllMs.toFixed(0)} ms`);
+  if (m.p50 != null) parts.push(`p50 ${m.p50.toFixed(2)} p99 ${m.p99.toFixed(2)} p99.9 ${m.p999.toFixed(2)} ms`);
+  if (m.connRate != null) parts.push(`${Math.round(m.connRate)} conn/s`);
+  if (m.rssPerConnKb != null) parts.push(`${m.rssPerConnKb.toFixed(1)} KB/conn`);
+  if (m.cpuPerMsgUs != null) parts.push(`${m.cpuPerMsgUs.toFixed(2)} µs/msg`);
+  if (m.cpuPerConnUs != null) parts.push(`${m.cpuPerConnUs.toFixed(0)} µs/conn`);
+  if (m.losses) parts.push(`lost ${m.losses}`);
+  if (m.brokerCpu != null) parts.push(`broker ${(m.brokerCpu * 100).toFixed(0)}%`);
+  if (m.genCpu != null) parts.push(`gen ${(m.genCpu * 100).toFixed(0)}%`);
+  if (m.brokerWaited >= 0.02) parts.push(`broker waited for CPU ${(m.brokerWaited * 100).toFixed(0)}%`);
+  return parts.join(', ');
+}
+
+async function throughputGroup(ctx) {
+  const spec = ctx.sizes.throughput;
+  for (const transport of ctx.opts.transports) {
+    ctx.log(`throughput over ${transport}: ${spec.pairs} pairs`);
+    await withBrokers(ctx, BROKERS, (brokers) =>
+      withGenerators(ctx, BROKERS.map((k) => `pairs-${k}`), async (gens) => {
+        const ready = {};
+        for (const kind of BROKERS) {
+          const target = endpoint(brokers[kind], transport);
+          const prefix = `${ctx.runId}-tp-${transport}-${kind}-`;
+          const g = gens[`pairs-${kind}`];
+          const subs = await g.call('open', { pool: 'subs', target, count: spec.pairs, concurrency: 50, clientIdPrefix: `${prefix}s`, subscribe: [{ topic: 'bench/tp/{i}', qos: 0 }], timeoutMs: 30000 });
+          const pubs = await g.call('open', { pool: 'pubs', target, count: spec.pairs, concurrency: 50, clientIdPrefix: `${prefix}p`, timeoutMs: 30000 });
+          ready[kind] = subs.opened === spec.pairs && pubs.opened === spec.pairs;
+        }
+        for (let rep = 0; rep < ctx.sizes.reps; rep++) {
+          for (const kind of rotate(BROKERS, rep)) {
+            const g = gens[`pairs-${kind}`];
+            const r = await measure(ctx, { scenario: 'throughput', transport, target: kind, rep }, async () => {
+              if (!ready[kind]) throw new Error('pairs could not all connect');
+              const before = snapshot(brokers[kind], [g]);
+              const res = await g.call('pairs', { pubPool: 'pubs', subPool: 'subs', topicPrefix: 'bench/tp/', window: spec.window, warmupMs: spec.warmupMs, durationMs: spec.durationMs, payloadSize: PAYLOAD });
+              const after = snapshot(brokers[kind], [g]);
+              await sleep(300);
+              const wall = Number(after.at - before.at) / 1e9;
+              const elapsed = Number(res.elapsedNs) / 1e9;
+              return {
+                rate: res.delivered / elapsed,
+                // CPU over the whole run (warm-up included) against everything delivered in it.
+                cpuPerMsgUs: ((after.broker - before.broker) / (res.sent - res.lost)) * 1e6,
+                brokerCpu: (after.broker - before.broker) / wall,
+                genCpu: (after.gen - before.gen) / wall,
+                brokerWaited: (after.brokerWait - before.brokerWait) / wall,
+                losses: res.lost,
+              };
+            });
+            ctx.log(`  rep ${rep + 1} throughput ${kind}: ${summaryOf(r)}`);
+          }
+        }
+      }),
+    );
+  }
+}
+
+/** Idle WebSocket connections: a fresh broker per repetition, so RSS growth is theirs alone. */
+async function idleGroup(ctx) {
+  const spec = ctx.sizes.idle;
+  const transport = 'ws';
+  ctx.log(`idle: ${spec.connections} WebSocket connections per broker, fresh broker each time`);
+  await withGenerators(ctx, ['idle'], async (gens) => {
+    for (let rep = 0; rep < ctx.sizes.reps; rep++) {
+      for (const kind of rotate(BROKERS, rep)) {
+        const r = await measure(ctx, { scenario: 'idle', transport, target: kind, rep }, () =>
+          withBrokers(ctx, [kind], async (brokers) => {
+            const broker = brokers[kind];
+            await sleep(700);
+            const mem0 = memory(broker.pid);
+            const before = snapshot(broker, [gens.idle]);
+            const opened = await gens.idle.call('open', {
+              pool: 'idle', target: endpoint(broker, transport), count: spec.connections, concurrency: spec.concurrency,
+              clientIdPrefix: `${ctx.runId}-idle-${rep}-${kind}-`, timeoutMs: 120000,
+            }, 130000);
+            const after = snapshot(broker, [gens.idle]);
+            await sleep(spec.settleMs);
+            const mem1 = memory(broker.pid);
+            await gens.idle.call('close', { pool: 'idle' });
+            const elapsed = opened.elapsedMs / 1000;
+            return {
+              connRate: opened.opened / elapsed,
+              rssPerConnKb: opened.opened ? (mem1.rssKb - mem0.rssKb) / opened.opened : null,
+              brokerRssKb: mem1.rssKb,
+              cpuPerConnUs: ((after.broker - before.broker) / opened.opened) * 1e6,
+              brokerCpu: (after.broker - before.broker) / elapsed,
+              genCpu: (after.gen - before.gen) / elapsed,
+              brokerWaited: (after.brokerWait - before.brokerWait) / elapsed,
+              losses: opened.failed,
+            };
+          }),
+        );
+        ctx.log(`  rep ${rep + 1} idle ${kind}: ${summaryOf(r)}`);
+      }
+    }
+  });
+}
+
+/**
+ * Connect rate. Every client sends a distinct token in its username's query string, so the
+ * authorizer runs for each CONNECT (its result cache never hits); the peers receive the same bytes
+ * and admit anonymously.
+ */
+async function connectGroup(ctx) {
+  const spec = ctx.sizes.connect;
+  const kinds = ['switchboard-auth', ...BROKERS];
+  for (const transport of ctx.opts.transports) {
+    ctx.log(`connect over ${transport}: ${spec.connections} connections, ${spec.concurrency} at a time`);
+    await withBrokers(ctx, kinds, (brokers) =>
+      withGenerators(ctx, ['connect'], async (gens) => {
+        for (let rep = 0; rep < ctx.sizes.reps; rep++) {
+          for (const kind of rotate(kinds, rep)) {
+            const r = await measure(ctx, { scenario: 'connect', transport, target: kind, rep }, async () => {
+              const broker = brokers[kind];
+              const before = snapshot(broker, [gens.connect]);
+              const opened = await gens.connect.call('open', {
+                pool: 'c', target: endpoint(broker, transport), count: spec.connections, concurrency: spec.concurrency,
+                clientIdPrefix: `${ctx.runId}-c-${transport}-${rep}-${kind}-`, uniqueToken: true, timeoutMs: 60000,
+              }, 70000);
+              const after = snapshot(broker, [gens.connect]);
+              await gens.connect.call('close', { pool: 'c' });
+              await sleep(300);
+              const elapsed = opened.elapsedMs / 1000;
+              if (opened.opened === 0) throw new Error(`no connection succeeded: ${opened.errors[0]}`);
+              return {
+                connRate: opened.opened / elapsed,
+                cpuPerConnUs: ((after.broker - before.broker) / opened.opened) * 1e6,
+                brokerCpu: (after.broker - before.broker) / elapsed,
+                genCpu: (after.gen - before.gen) / elapsed,
+                brokerWaited: (after.brokerWait - before.brokerWait) / elapsed,
+                losses: opened.failed,
+              };
+            });
+            ctx.log(`  rep ${rep + 1} connect ${kind}: ${summaryOf(r)}`);
+          }
+        }
+      }),
+    );
+  }
+}
+
+/** Scenario groups in run order; `--only` names them. */
+export const GROUPS = {
+  'fanout-small': (ctx) => {
+    const spec = ctx.sizes.fanoutSmall;
+    return fanoutGroup(ctx, {
+      key: 'fanout-small', spec, kinds: BROKERS, clean: true,
+      measures: [
+        { id: 'fanout-small-q0', qos: 0, std: spec.std.q0 },
+        { id: 'fanout-small-q1', qos: 1, std: spec.std.q1 },
+        { id: 'latency', kind: 'latency', params: spec.latency },
+      ],
+    });
+  },
+  'fanout-large': (ctx) => {
+    const spec = ctx.sizes.fanoutLarge;
+    return fanoutGroup(ctx, {
+      key: 'fanout-large', spec, kinds: BROKERS, clean: true,
+      measures: [
+        { id: 'fanout-large-q0', qos: 0, std: spec.std.q0 },
+        { id: 'fanout-large-q1', qos: 1, std: spec.std.q1 },
+      ],
+    });
+  },
+  throughput: throughputGroup,
+  idle: idleGroup,
+  connect: connectGroup,
+  persistent: (ctx) => {
+    const spec = ctx.sizes.persistent;
+    return fanoutGroup(ctx, {
+      key: 'persistent', spec, kinds: ['switchboard', 'switchboard-sqlite', 'mosquitto', 'aedes'], clean: false,
+      measures: [{ id: 'persistent-q1', qos: 1, std: spec.std.q1 }],
+    });
+  },
+};
