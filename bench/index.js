@@ -4,7 +4,7 @@
 //
 //   node bench/index.js [--quick] [--reps N] [--only fanout-small,fanout-large,throughput,idle,connect,persistent]
 //                       [--transports ws,tcp] [--switchboard-dir DIR] [--switchboard-node-args "--cpu-prof ..."]
-//                       [--broker-core 0] [--generator-core 1] [--out FILE]
+//                       [--broker-core 0] [--generator-core 1] [--retries N] [--out FILE]
 //
 // Switchboard runs from DIR/bin/switchboard.js (default: this repository; run `npm run build`
 // first). Results: a table on stdout, JSON in bench/results/.
@@ -24,7 +24,7 @@ const repo = path.resolve(here, '..');
 function parseArgs(argv) {
   const opts = {
     quick: false, reps: null, only: null, transports: ['ws', 'tcp'], switchboardDir: repo, switchboardNodeArgs: [],
-    brokerCore: 0, genCore: 1, out: null,
+    brokerCore: 0, genCore: 1, out: null, retries: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -34,6 +34,7 @@ function parseArgs(argv) {
     };
     if (a === '--quick') opts.quick = true;
     else if (a === '--reps') opts.reps = Number(value());
+    else if (a === '--retries') opts.retries = Number(value());
     else if (a === '--only') opts.only = value().split(',');
     else if (a === '--transports') opts.transports = value().split(',');
     else if (a === '--switchboard-dir') opts.switchboardDir = path.resolve(value());
@@ -98,6 +99,7 @@ function machine() {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const sizes = planSizes(opts.quick);
+  if (opts.retries === null) opts.retries = opts.quick ? 0 : 2;
   if (opts.reps) sizes.reps = opts.reps;
   const startedAt = new Date();
   const t0 = performance.now();

@@ -13,12 +13,12 @@ export function planSizes(quick) {
   return quick
     ? {
         reps: 1,
-        fanoutSmall: { subscribers: 1000, transports: ['ws', 'tcp'], std: { q0: 10, q1: 5 }, seconds: 0.5, latency: { rate: 100, durationMs: 2000 } },
+        fanoutSmall: { subscribers: 1000, transports: ['ws', 'tcp'], std: { q0: 10, q1: 5 }, seconds: 0.5, latency: { rate: 100, durationMs: 1000 } },
         fanoutLarge: { subscribers: 2000, transports: ['ws'], std: { q0: 5, q1: 3 }, seconds: 0.5 },
         throughput: { pairs: 100, window: 64, warmupMs: 500, durationMs: 1000 },
         idle: { connections: 2000, concurrency: 100, settleMs: 1000 },
-        connect: { connections: 500, concurrency: 50 },
-        persistent: { subscribers: 500, transports: ['ws', 'tcp'], std: { q1: 5 }, seconds: 0.5 },
+        connect: { connections: 500, concurrency: 50, transports: ['ws'] },
+        persistent: { subscribers: 500, transports: ['tcp'], std: { q1: 5 }, seconds: 0.5 },
       }
     : {
         reps: 3,
@@ -26,7 +26,7 @@ export function planSizes(quick) {
         fanoutLarge: { subscribers: 10000, transports: ['ws', 'tcp'], std: { q0: 5, q1: 3 }, seconds: 1.5 },
         throughput: { pairs: 100, window: 64, warmupMs: 1000, durationMs: 3000 },
         idle: { connections: 10000, concurrency: 100, settleMs: 2000 },
-        connect: { connections: 3000, concurrency: 50 },
+        connect: { connections: 3000, concurrency: 50, transports: ['ws', 'tcp'] },
         persistent: { subscribers: 1000, transports: ['ws', 'tcp'], std: { q1: 10 }, seconds: 1.5 },
       };
 }
@@ -231,7 +231,8 @@ async function latency(ctx, { broker, target, subGen, pubGen, subscribers, rate:
   await subGen.call('latencyStart', { pool: 'subs', capacity: total * subscribers + 1000 });
   const before = snapshot(broker, [subGen, pubGen]);
   const sent = await pubGen.call('paced', { pool: target, topic: 'bench/lat', rate: perSecond, durationMs, payloadSize: PAYLOAD }, durationMs + 10000);
-  const stats = await waitForDeliveries(subGen, sent.sent * subscribers, { stallMs: 2000, maxMs: 10000 });
+  // An overloaded broker drains its backlog after the last probe; wait for it, within bounds.
+  const stats = await waitForDeliveries(subGen, sent.sent * subscribers, { stallMs: 2000, maxMs: ctx.opts.quick ? 5000 : 15000 });
   const after = snapshot(broker, [subGen, pubGen]);
   const l = await subGen.call('latencyStop', { pool: 'subs' });
   const wall = Number(after.at - before.at) / 1e9;
@@ -248,15 +249,30 @@ async function latency(ctx, { broker, target, subGen, pubGen, subscribers, rate:
   };
 }
 
-/** Measures one thing for one broker, recording an error instead of stopping the run. */
+/**
+ * Measures one thing for one broker, recording an error instead of stopping the run. The machine
+ * is shared: when the broker's main thread spent more than a sixth of the measurement waiting for
+ * its core (another process ran there), the measurement is taken again, up to `retries` times,
+ * and the least disturbed attempt is kept.
+ */
 async function measure(ctx, base, fn) {
   const t0 = performance.now();
   let record;
-  try {
-    record = { ...base, metrics: await fn() };
-  } catch (err) {
-    record = { ...base, error: String(err.message ?? err) };
+  let attempts = 0;
+  for (let i = 0; i <= ctx.opts.retries; i++) {
+    attempts++;
+    let r;
+    try {
+      r = { ...base, metrics: await fn() };
+    } catch (err) {
+      r = { ...base, error: String(err.message ?? err) };
+    }
+    const waited = (x) => x?.metrics?.brokerWaited ?? 0;
+    if (!record || (record.error && !r.error) || (!r.error && waited(r) < waited(record))) record = r;
+    if (record.error || waited(record) <= 1 / 6) break;
+    ctx.log(`  ${base.scenario} ${base.target}: broker waited for its core ${(waited(r) * 100).toFixed(0)}% of the time, measuring again`);
   }
+  record.attempts = attempts;
   record.wallMs = Math.round(performance.now() - t0);
   ctx.record(record);
   return record;
@@ -427,7 +443,7 @@ async function idleGroup(ctx) {
 async function connectGroup(ctx) {
   const spec = ctx.sizes.connect;
   const kinds = ['switchboard-auth', ...BROKERS];
-  for (const transport of ctx.opts.transports) {
+  for (const transport of spec.transports.filter((t) => ctx.opts.transports.includes(t))) {
     ctx.log(`connect over ${transport}: ${spec.connections} connections, ${spec.concurrency} at a time`);
     await withBrokers(ctx, kinds, (brokers) =>
       withGenerators(ctx, ['connect'], async (gens) => {
