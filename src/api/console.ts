@@ -78,6 +78,7 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
         denials: { connect: counters.deniedConnect, publish: counters.deniedPublish, subscribe: counters.deniedSubscribe, receive: counters.deniedReceive },
         ruleExecutions: counters.ruleExecutions,
         ruleFailures: counters.ruleFailures,
+        ruleQueueDropped: counters.ruleQueueDropped,
         connectionMinutes: Math.round(history.connectionMinutes * 100) / 100,
         // AWS bills messages in and out (each up to 5 KB) alike.
         billedMessages: counters.messagesReceived + counters.messagesDelivered,

@@ -67,6 +67,11 @@ describe('rules engine', () => {
             actions: [{ http: { url: hookUrl, headers: [{ key: 'x-topic', value: '${topic()}' }] } }],
           },
           {
+            name: 'presence',
+            sql: "SELECT clientId, eventType FROM '$aws/events/presence/connected/+'",
+            actions: [{ republish: { topic: 'seen/${clientId}' } }],
+          },
+          {
             name: 'ingest',
             sql: "SELECT VALUE n * 2 FROM 'ignored'",
             actions: [{ republish: { topic: 'ingested/${topic()}' } }],
@@ -77,7 +82,7 @@ describe('rules engine', () => {
     server = await startServer({ configFile: config });
     client = await mqtt.connectAsync(server.mqttUrl, { clientId: 'rules-client', reconnectPeriod: 0 });
     client.on('message', (topic, payload) => received.push({ topic, payload: payload.toString() }));
-    await client.subscribeAsync(['alerts/#', 'errors/#', 'ingested/#'], { qos: 1 });
+    await client.subscribeAsync(['alerts/#', 'errors/#', 'ingested/#', 'seen/#'], { qos: 1 });
   });
   after(async () => {
     await client.endAsync();
@@ -132,6 +137,13 @@ describe('rules engine', () => {
     assert.equal(got.payload, '42');
     assert.equal(leaked, false);
     await spy.endAsync();
+  });
+
+  test('rules can select lifecycle events', async () => {
+    const other = await mqtt.connectAsync(server.mqttUrl, { clientId: 'visitor-7', reconnectPeriod: 0 });
+    const seen = await waitFor(() => received.find((m) => m.topic === 'seen/visitor-7'), 'the presence rule');
+    assert.deepEqual(JSON.parse(seen.payload), { clientId: 'visitor-7', eventType: 'connected' });
+    await other.endAsync();
   });
 
   test('a rule with a syntax error is refused at creation with line and column; the CLI manages rules', async () => {
