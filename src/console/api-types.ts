@@ -155,3 +155,23 @@ export interface RuleSummary {
   createdAt?: number | string;
   lastModifiedAt?: number | string;
 }
+
+/** The body of POST /api/rules and PUT /api/rules/{name}. */
+export interface RuleInput {
+  name: string;
+  sql: string;
+  description?: string;
+  ruleDisabled?: boolean;
+  actions: Record<string, unknown>[];
+  errorAction?: Record<string, unknown>;
+}
+
+export interface RuleTestInput {
+  sql: string;
+  topic: string;
+  /** JSON text or any string. */
+  payload: string;
+  clientId?: string;
+}
+
+export type RuleTestResult = { matched: false } | { matched: true; result: unknown };

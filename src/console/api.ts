@@ -12,7 +12,10 @@ import type {
   PolicyCheckResult,
   Range,
   RetainedMessage,
+  RuleInput,
   RuleSummary,
+  RuleTestInput,
+  RuleTestResult,
   TestInvokeInput,
   TestInvokeResult,
 } from './api-types.js';
@@ -109,4 +112,8 @@ export class Api {
   // Rules
   rules = () => this.request<{ rules: RuleSummary[]; queued?: number }>('GET', '/api/rules');
   setRuleEnabled = (name: string, enabled: boolean) => this.request<RuleSummary>('POST', `/api/rules/${enc(name)}/${enabled ? 'enable' : 'disable'}`);
+  createRule = (rule: RuleInput) => this.request<RuleSummary>('POST', '/api/rules', rule);
+  updateRule = (name: string, rule: RuleInput) => this.request<RuleSummary>('PUT', `/api/rules/${enc(name)}`, rule);
+  deleteRule = (name: string) => this.request<void>('DELETE', `/api/rules/${enc(name)}`);
+  testRule = (input: RuleTestInput) => this.request<RuleTestResult>('POST', '/api/rules/test', input);
 }

@@ -3,8 +3,11 @@
 // experience: open the MQTT test client, subscribe to demo/# and to
 // $aws/events/presence/connected/+, connect a Node client page-1 and publish from it, and see
 // the connection event and the pretty-printed message; publish back; watch the Monitor, the
-// Connections list (and disconnect page-1), test an authorizer and check a policy. Then the
-// sign-in page, on a server that demands sign-in from loopback too.
+// Connections list (and disconnect page-1), test an authorizer and check a policy; create, test,
+// edit, disable and delete a rule on the Rules page (the rule republishes for Node). The
+// blog-post scenario: sign in, a second page runs MQTT.js's browser bundle as client-1 through
+// the Unauthenticated authorizer, a screenshot of every page. Then the sign-in page, on a server
+// that demands sign-in from loopback too.
 //
 // Screenshots at 1280x800 and 390x844 go to a temporary directory named in the test output.
 //
@@ -12,11 +15,13 @@
 // is skipped with the reason. Without a built console it fails, naming the build command.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { closeAllClients, connectClient, uid, withTimeout, type Connected } from '../helpers/clients.js';
+import { closeAllClients, connectClient, sleep, subscriber, uid, withTimeout, type Connected } from '../helpers/clients.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -61,6 +66,42 @@ async function subscribe(page: Page, filter: string): Promise<void> {
   await page.getByTestId('subscribe-topic').fill(filter);
   await page.getByTestId('subscribe').click();
   await page.locator(`.sub[data-filter="${filter}"]:is(.sub-active, .sub-refused)`).waitFor(WAIT);
+}
+
+/** Signs in through the sign-in page and waits for the signed-in shell. */
+async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await page.getByTestId('sign-in').waitFor(WAIT);
+  await page.getByTestId('username').fill(username);
+  await page.getByTestId('password').fill(password);
+  await page.getByTestId('sign-in').click();
+  await page.getByTestId('user').waitFor(WAIT);
+}
+
+/** A tiny static server for a second page: an empty HTML page and MQTT.js's browser bundle. */
+async function mqttJsPageServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const bundle = readFileSync(join(REPO_ROOT, 'node_modules', 'mqtt', 'dist', 'mqtt.min.js'));
+  const server = http.createServer((req, res) => {
+    if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>client-1</title><script src="/mqtt.min.js"></script>');
+    else if (req.url === '/mqtt.min.js') res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(bundle);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((res) => server.close(() => res()));
+    },
+  };
+}
+
+/** The Monitor's "Billed messages" total, as a number (small counts are printed in full). */
+async function billedMessages(page: Page): Promise<number> {
+  const totals = await text(page, '[data-testid=totals]');
+  const m = /Billed messages\s*([\d,]+)/.exec(totals);
+  assert.ok(m, `a Billed messages total in: ${totals}`);
+  return Number(m[1]!.replace(/,/g, ''));
 }
 
 describe('console: served by the server, driven in Chromium', { skip: missing ?? false }, () => {
@@ -317,6 +358,82 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
     }
   });
 
+  test('Rules: create through the form, see a SQL error with its position, test the SQL, the rule republishes; edit, disable, delete', async () => {
+    const name = 'high_temperature';
+    const alerts = await subscriber(server, 'alerts/#', 1, { clientId: uid('alerts') });
+    const sensor = await connectClient(server, { clientId: uid('sensor') });
+    const page = await open('rules');
+    try {
+      await page.getByTestId('new-rule').waitFor(WAIT);
+      await page.getByTestId('new-rule').click();
+      await page.getByTestId('rule-form').waitFor(WAIT);
+      assert.match(await page.getByTestId('rule-actions').inputValue(), /"republish"/, 'an example republish action is pre-filled');
+      await page.getByTestId('rule-name').fill(name);
+
+      // A broken SQL: the error names line 3 and marks the column, next to the SQL box.
+      await page.getByTestId('rule-sql').fill("SELECT temperature\nFROM 'sensors/+/data'\nWHERE temperature > > 50");
+      await page.getByTestId('rule-save').click();
+      const sqlError = page.getByTestId('sql-error');
+      await sqlError.waitFor(WAIT);
+      assert.match(await sqlError.innerText(), /line 3, column \d+/);
+      assert.equal(await sqlError.getAttribute('data-line'), '3');
+      await sqlError.locator('mark').waitFor(WAIT);
+      await page.screenshot({ path: join(shots, 'rules-sql-error-1280x800.png') });
+      const listed = (await (await fetch(`${server.httpUrl}/api/rules`)).json()) as { rules: unknown[] };
+      assert.equal(listed.rules.length, 0, 'nothing was saved');
+
+      // The test box runs the SQL in the box against a sample message.
+      await page.getByTestId('rule-sql').fill("SELECT temperature, topic(2) AS id FROM 'sensors/+/data' WHERE temperature > 50");
+      assert.equal(await sqlError.count(), 0, 'editing the SQL clears the error');
+      await page.getByTestId('rule-actions').fill('[{ "republish": { "topic": "alerts/${topic(2)}", "qos": 1 } }]');
+      await page.getByTestId('rule-test-topic').fill('sensors/7/data');
+      await page.getByTestId('rule-test-payload').fill('{"temperature": 60}');
+      await page.getByTestId('rule-test').click();
+      await page.locator('[data-testid=rule-test-result] .rule-test-output').waitFor(WAIT);
+      assert.match(await text(page, '[data-testid=rule-test-verdict]'), /Matched/);
+      assert.deepEqual(JSON.parse(await text(page, '[data-testid=rule-test-result] .rule-test-output')), { temperature: 60, id: '7' });
+      await page.getByTestId('rule-test-payload').fill('{"temperature": 20}');
+      await page.getByTestId('rule-test').click();
+      await page.locator('[data-testid=rule-test-verdict]').filter({ hasText: 'Not matched' }).waitFor(WAIT);
+
+      await page.getByTestId('rule-save').click();
+      const ruleCard = page.locator(`.rule-card[data-rule=${name}]`);
+      await ruleCard.waitFor(WAIT);
+      assert.equal(await ruleCard.getAttribute('data-enabled'), 'true');
+      await page.screenshot({ path: join(shots, 'rules-1280x800.png') });
+
+      // The rule runs: a Node publish to sensors/7/data is republished to alerts/7.
+      await sensor.client.publishAsync('sensors/7/data', '{"temperature": 60}', { qos: 1 });
+      const got = await alerts.inbox.waitFor(1, 5_000);
+      assert.equal(got[0]!.topic, 'alerts/7');
+      assert.deepEqual(JSON.parse(got[0]!.text), { temperature: 60, id: '7' });
+      assert.equal(got[0]!.text, '{"temperature":60,"id":"7"}');
+
+      // Edit: the form opens with the rule; the name is fixed; a description is saved (PUT).
+      await ruleCard.getByTestId('edit-rule').click();
+      assert.equal(await page.getByTestId('rule-name').isDisabled(), true);
+      assert.match(await page.getByTestId('rule-sql').inputValue(), /topic\(2\) AS id/);
+      await page.getByTestId('rule-description').fill('Alerts above 50 degrees');
+      await page.getByTestId('rule-save').click();
+      await ruleCard.filter({ hasText: 'Alerts above 50 degrees' }).waitFor(WAIT);
+
+      // Disable: no more republishing.
+      await ruleCard.getByTestId('toggle-rule').click();
+      await page.locator(`.rule-card[data-rule=${name}][data-enabled=false]`).waitFor(WAIT);
+      await sensor.client.publishAsync('sensors/7/data', '{"temperature": 61}', { qos: 1 });
+      await sleep(500);
+      assert.equal(alerts.inbox.messages.length, 1, 'a disabled rule does not republish');
+
+      // Delete, after the confirmation.
+      await ruleCard.getByTestId('delete-rule').click();
+      await page.getByTestId('confirm-ok').click();
+      await page.waitForFunction((n) => !document.querySelector(`.rule-card[data-rule="${n}"]`), name, WAIT);
+      assert.equal((await fetch(`${server.httpUrl}/api/rules/${name}`)).status, 404);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('phone-sized screen: the navigation is a drawer; pages fit the width', async () => {
     const page = await open('client', PHONE);
     try {
@@ -357,6 +474,130 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
   test('no errors in the pages', (t) => {
     t.diagnostic(`screenshots: ${shots}`);
     assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe('console: the blog-post scenario (example config, sign-in, a browser MQTT.js client)', { skip: missing ?? false }, () => {
+  let browser: Browser;
+  let server: TestServer;
+  let files: Awaited<ReturnType<typeof mqttJsPageServer>>;
+  const password = 'blog-post-secret';
+
+  before(async () => {
+    requireBuiltConsole();
+    files = await mqttJsPageServer();
+    // --anonymous loopback admits the Node clients; the console itself must sign in.
+    server = await startServer({
+      configFile: EXAMPLE_CONFIG,
+      args: ['--anonymous', 'loopback', '--set', 'admin.requireSignInOnLoopback=true', '--set', 'admin.username=admin', '--set', `admin.password=${password}`],
+    });
+    browser = await launch();
+  });
+
+  after(async () => {
+    await closeAllClients();
+    if (browser) await withTimeout(browser.close(), 10_000, 'browser.close').catch(() => undefined);
+    if (files) await files.close();
+    await stopAllServers();
+  });
+
+  test('sign in, watch client-1 connect and publish from a browser, publish back, the Monitor counts, a screenshot of every page', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-blog-post-'));
+    const errors: string[] = [];
+    const page = await browser.newPage({ viewport: DESKTOP });
+    page.on('pageerror', (e) => errors.push(e.message));
+    const other = await browser.newPage({ viewport: DESKTOP });
+    other.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(`${server.httpUrl}/#/client`, WAIT);
+      await signIn(page, 'admin', password);
+      await page.locator('[data-testid=mqtt-status].status-connected').waitFor(WAIT);
+      await subscribe(page, '$aws/events/presence/connected/+');
+      await subscribe(page, 'client');
+      assert.equal(await page.locator('.sub-refused').count(), 0, 'both subscriptions granted');
+
+      // The second page: MQTT.js's browser bundle, through the Unauthenticated authorizer.
+      await other.goto(files.url, WAIT);
+      const wsUrl = `${server.wsUrl}?x-amz-customauthorizer-name=Unauthenticated`;
+      const published = await withTimeout(
+        other.evaluate(
+          (url) =>
+            new Promise<string>((resolve, reject) => {
+              const w = window as unknown as { mqtt: { connect(u: string, o: object): { on(e: string, f: (x?: unknown) => void): void; publish(t: string, p: string, o: object, cb: (e?: Error) => void): void } } };
+              const c = w.mqtt.connect(url, { clientId: 'client-1', protocolVersion: 5, reconnectPeriod: 0 });
+              c.on('error', (e) => reject(new Error(String(e))));
+              c.on('connect', () => c.publish('client', '{"message":"Hello world!"}', { qos: 1 }, (e) => (e ? reject(e) : resolve('ok'))));
+            }),
+          wsUrl,
+        ),
+        10_000,
+        'browser client-1 connect and publish',
+      );
+      assert.equal(published, 'ok');
+
+      const presence = page.locator('.msg[data-topic="$aws/events/presence/connected/client-1"]');
+      await presence.waitFor(WAIT);
+      const event = JSON.parse(await presence.locator('pre.json').innerText()) as Record<string, unknown>;
+      assert.equal(event.clientId, 'client-1');
+      assert.equal(event.eventType, 'connected');
+      const message = page.locator('.msg[data-topic="client"]');
+      await message.waitFor(WAIT);
+      assert.deepEqual(JSON.parse(await message.locator('pre.json').innerText()), { message: 'Hello world!' });
+
+      // Publish from the console; a Node MQTT.js subscriber gets it.
+      const node = await subscriber(server, 'server', 1, { clientId: uid('node') });
+      await page.locator('.seg-btn[data-value=publish]').click();
+      await page.getByTestId('publish-topic').fill('server');
+      await page.getByTestId('publish-payload').fill('{"message":"Hello from the console"}');
+      await page.getByTestId('publish').click();
+      await page.locator('[data-testid=publish-result].ok').waitFor(WAIT);
+      const got = await node.inbox.waitFor(1, 5_000);
+      assert.equal(got[0]!.text, '{"message":"Hello from the console"}');
+      await page.screenshot({ path: join(dir, 'client.png') });
+
+      // The Monitor: messages were counted, and the count moves with more traffic.
+      await page.locator('.nav-link[data-page=monitor]').click();
+      await page.waitForFunction(() => Number((document.querySelector('[data-chart=messages] .chart') as HTMLElement | null)?.dataset.max) > 0, undefined, WAIT);
+      await page.locator('[data-testid=totals]').waitFor(WAIT);
+      const before = await billedMessages(page);
+      assert.ok(before > 0, `billed messages ${before}`);
+      const sender = await connectClient(server, { clientId: uid('sender') });
+      for (let i = 0; i < 5; i++) await sender.client.publishAsync('server', `{"n":${i}}`, { qos: 1 });
+      await node.inbox.waitFor(6, 5_000);
+      await page.waitForFunction(
+        (b) => {
+          const m = /Billed messages\s*([\d,]+)/.exec((document.querySelector('[data-testid=totals]') as HTMLElement | null)?.innerText ?? '');
+          return m !== null && Number(m[1]!.replace(/,/g, '')) > b;
+        },
+        before,
+        WAIT,
+      );
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: join(dir, 'monitor.png') });
+
+      // Every other page, with what it shows.
+      await page.locator('.nav-link[data-page=connections]').click();
+      await page.locator('tr[data-client-id="client-1"]').waitFor(WAIT);
+      await page.screenshot({ path: join(dir, 'connections.png') });
+      await page.locator('.nav-link[data-page=authorizers]').click();
+      await page.locator('tr[data-authorizer=Unauthenticated]').waitFor(WAIT);
+      await page.screenshot({ path: join(dir, 'authorizers.png') });
+      await page.locator('.nav-link[data-page=retained]').click();
+      await page.locator('main .card').first().waitFor(WAIT);
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: join(dir, 'retained.png') });
+      await page.locator('.nav-link[data-page=rules]').click();
+      await page.locator('.rules .card').first().waitFor(WAIT);
+      await page.screenshot({ path: join(dir, 'rules.png') });
+
+      for (const f of ['client', 'monitor', 'connections', 'authorizers', 'retained', 'rules']) assert.ok(existsSync(join(dir, `${f}.png`)), f);
+      t.diagnostic(`blog-post screenshots: ${dir}`);
+      console.log(`blog-post screenshots: ${dir}`);
+      assert.deepEqual(errors, []);
+    } finally {
+      await other.close();
+      await page.close();
+    }
   });
 });
 
