@@ -151,5 +151,6 @@ export async function startBroker(kind, options) {
     }
     rmSync(dir, { recursive: true, force: true });
   }
-  return { kind, pid: child.pid, tcpPort, wsPort, wsPath: '/mqtt', stop, logTail, alive: () => exited === null };
+  const exitText = () => (exited ? `exit code ${exited.code}, signal ${exited.signal}` : 'running');
+  return { kind, pid: child.pid, cores: options.cores, tcpPort, wsPort, wsPath: '/mqtt', stop, logTail, exitText, alive: () => exited === null };
 }

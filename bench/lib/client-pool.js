@@ -136,6 +136,8 @@ export class Pool {
     this.onPubackHook = null;
     // throughput mode: called after a read delivered messages to a paired subscriber
     this.onPairRead = null;
+    // latency mode: set to stop a paced run early
+    this.abortPaced = false;
   }
 
   resetCounters() {

@@ -24,16 +24,24 @@ export function cpuSeconds(pid) {
 }
 
 /**
- * Nanoseconds the main thread of `pid` spent runnable but waiting for a CPU (schedstat field 2):
- * time something else on the same core took from it. The broker's own helper threads (GC, libuv)
- * count as something else. Null once it is gone.
+ * CPU seconds each core in `cores` spent on tasks (user, nice, system) and lost to the hypervisor
+ * (steal), summed from /proc/stat, and its softirq seconds apart. Less the broker's own CPU time,
+ * the first is what other processes took from the broker's core while it was measured. Softirq is
+ * left out of it: on loopback most of it is the kernel delivering what the broker itself sent, which
+ * /proc/<pid>/stat does not charge to the broker.
  */
-export function runQueueWaitNs(pid) {
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'latin1').split(' ')[1]);
-  } catch {
-    return null;
+export function coreSeconds(cores) {
+  const wanted = new Set(String(cores).split(',').map((c) => `cpu${c.trim()}`));
+  let busy = 0;
+  let softirqTicks = 0;
+  for (const line of readFileSync('/proc/stat', 'latin1').split('\n')) {
+    const f = line.split(' ');
+    if (!wanted.has(f[0])) continue;
+    const [user, nice, system, , , , softirq, steal] = f.slice(1).map(Number);
+    busy += user + nice + system + steal;
+    softirqTicks += softirq;
   }
+  return { busy: busy / clockTicks, softirq: softirqTicks / clockTicks };
 }
 
 /** { rssKb, hwmKb } of `pid` from /proc/<pid>/status, or null once it is gone. */

@@ -102,7 +102,8 @@ export async function burst(pool, { topic, count, qos, window = 100, payloadSize
 
 /**
  * `rate` probes per second for `durationMs`, each carrying process.hrtime.bigint() at the moment
- * it is written (CLOCK_MONOTONIC, the same clock in every process on the machine).
+ * it is written (CLOCK_MONOTONIC, the same clock in every process on the machine). Setting
+ * `pool.abortPaced` stops it early (the parent does when the broker cannot keep up).
  */
 export function paced(pool, { topic, rate, durationMs, payloadSize = 64 }) {
   const conn = pool.conns[0];
@@ -121,7 +122,10 @@ export function paced(pool, { topic, rate, durationMs, payloadSize = 64 }) {
         conn.send(tmpl.bytes);
         n++;
       }
-      if (n >= total) return resolve({ sent: n });
+      if (n >= total || pool.abortPaced) {
+        pool.abortPaced = false;
+        return resolve({ sent: n, aborted: n < total, lastSentNs: String(process.hrtime.bigint()) });
+      }
       setTimeout(tick, Math.max(0, t0 + n * period - performance.now()));
     };
     tick();
@@ -131,22 +135,23 @@ export function paced(pool, { topic, rate, durationMs, payloadSize = 64 }) {
 /**
  * Closed-loop throughput: publisher i publishes to the topic subscriber i alone subscribes to,
  * keeping at most `window` messages between them, refilled as the subscriber's reads arrive.
- * Counts deliveries in [warmup, warmup + duration]. A pair that makes no progress for a second
- * writes its in-flight messages off as lost and starts again, so one drop cannot stall it.
+ * Counts deliveries in [warmup, warmup + duration]. A pair that makes no progress for three
+ * seconds writes its in-flight messages off and starts again, so one drop cannot stall it; what is
+ * lost is what never arrived once the run has drained (bounded wait).
  */
 export function pairs(pubPool, subPool, { topicPrefix, window = 64, warmupMs = 1000, durationMs = 5000, payloadSize = 64 }) {
   const list = [];
   for (let i = 0; i < Math.min(pubPool.conns.length, subPool.conns.length); i++) {
     const tmpl = publishTemplate(`${topicPrefix}${i}`, payloadSize, 0);
     const batch = batchOf(pubPool, tmpl, window, 0);
-    const pair = { pub: pubPool.conns[i], sub: subPool.conns[i], batch, unit: unitSize(pubPool, tmpl), sent: 0, lost: 0, seen: 0, seenAt: 0 };
+    const pair = { pub: pubPool.conns[i], sub: subPool.conns[i], batch, unit: unitSize(pubPool, tmpl), sent: 0, writtenOff: 0, seen: 0, seenAt: 0 };
     subPool.conns[i].pair = pair;
     list.push(pair);
   }
   let running = true;
   const topUp = (pair) => {
     if (!running) return;
-    const inflight = pair.sent - pair.sub.received - pair.lost;
+    const inflight = pair.sent - pair.sub.received - pair.writtenOff;
     if (inflight > window >> 1) return;
     const k = window - inflight;
     pair.pub.socket.write(pair.batch.subarray(0, k * pair.unit));
@@ -154,6 +159,7 @@ export function pairs(pubPool, subPool, { topicPrefix, window = 64, warmupMs = 1
   };
   subPool.onPairRead = topUp;
   subPool.resetCounters();
+  const total = () => list.reduce((n, p) => n + p.sent, 0);
   return new Promise((resolve) => {
     let startCount = 0;
     let startNs = 0n;
@@ -163,8 +169,8 @@ export function pairs(pubPool, subPool, { topicPrefix, window = 64, warmupMs = 1
         if (pair.sub.received !== pair.seen) {
           pair.seen = pair.sub.received;
           pair.seenAt = now;
-        } else if (now - pair.seenAt > 1000 && pair.sent - pair.sub.received - pair.lost > 0) {
-          pair.lost = pair.sent - pair.sub.received;
+        } else if (running && now - pair.seenAt > 3000 && pair.sent - pair.sub.received - pair.writtenOff > 0) {
+          pair.writtenOff = pair.sent - pair.sub.received;
           pair.seenAt = now;
           topUp(pair);
         }
@@ -183,12 +189,16 @@ export function pairs(pubPool, subPool, { topicPrefix, window = 64, warmupMs = 1
       const endCount = subPool.received;
       const endNs = process.hrtime.bigint();
       running = false;
-      clearInterval(sweep);
-      for (const c of subPool.conns) c.pair = null;
-      subPool.onPairRead = null;
-      const sent = list.reduce((n, p) => n + p.sent, 0);
-      const lost = list.reduce((n, p) => n + p.lost, 0);
-      resolve({ delivered: endCount - startCount, elapsedNs: String(endNs - startNs), sent, lost });
+      const sent = total();
+      const drainUntil = performance.now() + 3000;
+      const finish = () => {
+        if (subPool.received < sent && performance.now() < drainUntil) return void setTimeout(finish, 50);
+        clearInterval(sweep);
+        for (const c of subPool.conns) c.pair = null;
+        subPool.onPairRead = null;
+        resolve({ delivered: endCount - startCount, elapsedNs: String(endNs - startNs), sent, received: subPool.received, lost: Math.max(0, sent - subPool.received) });
+      };
+      finish();
     }, warmupMs + durationMs);
   });
 }

@@ -44,6 +44,10 @@ const commands = {
   paced({ pool: name, ...options }) {
     return paced(pool(name), options);
   },
+  abortPaced({ pool: name }) {
+    pool(name).abortPaced = true;
+    return null;
+  },
   pairs({ pubPool, subPool, ...options }) {
     return pairs(pool(pubPool), pool(subPool), options);
   },
