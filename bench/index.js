@@ -4,7 +4,8 @@
 //
 //   node bench/index.js [--quick] [--reps N] [--only fanout-small,fanout-large,throughput,idle,connect,persistent]
 //                       [--transports ws,tcp] [--switchboard-dir DIR] [--switchboard-node-args "--cpu-prof ..."]
-//                       [--broker-core 0] [--generator-core 1] [--retries N] [--out FILE]
+//                       [--switchboard-access policy|anonymous] [--broker-core 0] [--generator-core 1]
+//                       [--retries N] [--out FILE]
 //
 // Switchboard runs from DIR/bin/switchboard.js (default: this repository; run `npm run build`
 // first). Results: a table on stdout, JSON in bench/results/.
@@ -24,7 +25,7 @@ const repo = path.resolve(here, '..');
 function parseArgs(argv) {
   const opts = {
     quick: false, reps: null, only: null, transports: ['ws', 'tcp'], switchboardDir: repo, switchboardNodeArgs: [],
-    brokerCore: 0, genCore: 1, out: null, retries: null,
+    brokerCore: 0, genCore: 1, out: null, retries: null, switchboardAccess: 'policy',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -35,6 +36,7 @@ function parseArgs(argv) {
     if (a === '--quick') opts.quick = true;
     else if (a === '--reps') opts.reps = Number(value());
     else if (a === '--retries') opts.retries = Number(value());
+    else if (a === '--switchboard-access') opts.switchboardAccess = value();
     else if (a === '--only') opts.only = value().split(',');
     else if (a === '--transports') opts.transports = value().split(',');
     else if (a === '--switchboard-dir') opts.switchboardDir = path.resolve(value());
@@ -43,10 +45,11 @@ function parseArgs(argv) {
     else if (a === '--generator-core') opts.genCore = value();
     else if (a === '--out') opts.out = path.resolve(value());
     else if (a === '--help' || a === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 10).join('\n'));
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 11).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
+  if (!['policy', 'anonymous'].includes(opts.switchboardAccess)) throw new Error('--switchboard-access is policy or anonymous');
   if (opts.only) for (const g of opts.only) if (!GROUPS[g]) throw new Error(`unknown scenario group ${g} (${Object.keys(GROUPS).join(', ')})`);
   for (const t of opts.transports) if (t !== 'ws' && t !== 'tcp') throw new Error(`unknown transport ${t}`);
   if (opts.reps !== null && !(opts.reps >= 1 && opts.reps <= 10)) throw new Error('--reps must be 1..10');
@@ -124,7 +127,7 @@ async function main() {
   const records = [];
   const ctx = {
     opts, sizes, log, runId: `b${Date.now().toString(36)}`,
-    brokerOptions: { cores: opts.brokerCore, switchboardDir: opts.switchboardDir, switchboardNodeArgs: opts.switchboardNodeArgs },
+    brokerOptions: { cores: opts.brokerCore, switchboardDir: opts.switchboardDir, switchboardNodeArgs: opts.switchboardNodeArgs, switchboardAccess: opts.switchboardAccess },
     record: (r) => records.push(r),
   };
   const info = { startedAt: startedAt.toISOString(), mode: opts.quick ? 'quick' : 'full', sizes, machine: machine(), versions: versions(opts), fileLimits: limits.after, options: { ...opts, switchboardDir: path.relative(repo, opts.switchboardDir) || '.' } };
@@ -143,7 +146,7 @@ async function main() {
     log(`${name} done in ${((performance.now() - g0) / 1000).toFixed(0)} s`);
   }
 
-  const scenarios = describe(sizes).filter((s) => records.some((r) => r.scenario === s.id));
+  const scenarios = describe(sizes, opts.switchboardAccess).filter((s) => records.some((r) => r.scenario === s.id));
   const summary = summarize(scenarios, records);
   info.durationSec = Math.round((performance.now() - t0) / 1000);
   info.loadAverageAfter = loadAverage();
@@ -156,7 +159,7 @@ async function main() {
   writeFileSync(file, json);
   if (!opts.out && !opts.only) writeFileSync(path.join(resultsDir, info.mode === 'full' ? 'latest.json' : 'latest-quick.json'), json);
 
-  console.log(`\nSwitchboard vs peers, ${info.mode} run, median of ${sizes.reps} repetition(s); factors >1 mean Switchboard did better.\n`);
+  console.log(`\nSwitchboard (${opts.switchboardAccess === 'policy' ? 'clients under a compiled policy' : 'anonymous clients with every right'}) vs peers, ${info.mode} run, median of ${sizes.reps} repetition(s); factors >1 mean Switchboard did better.\n`);
   console.log(summary.markdown);
   console.log(`\n${records.filter((r) => r.error).length} measurement(s) failed. JSON: ${path.relative(process.cwd(), file)}. ${info.durationSec} s.`);
 }

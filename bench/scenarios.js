@@ -42,7 +42,8 @@ const timeToAll = (std) => ({ key: 'timeToAllMs', label: `time for all to receiv
 const cpuPerMsg = { key: 'cpuPerMsgUs', label: 'broker CPU µs per delivery', unit: 'µs', better: 'lower', genSensitive: false };
 
 /** The report's description of every scenario the plan can run. */
-export function describe(sizes) {
+export function describe(sizes, access = 'policy') {
+  const sbAccess = access === 'policy' ? 'SB with a compiled policy' : 'SB anonymous, every right';
   const small = kilo(sizes.fanoutSmall.subscribers);
   const large = kilo(sizes.fanoutLarge.subscribers);
   const plain = [{ label: '', switchboard: 'switchboard' }];
@@ -76,8 +77,8 @@ export function describe(sizes) {
       id: 'connect',
       label: `Connect ${kilo(sizes.connect.connections)}`,
       rows: [
-        { label: 'SB through a function authorizer, peers plain', switchboard: 'switchboard-auth', compareTo: 'switchboard' },
-        { label: 'all plain', switchboard: 'switchboard' },
+        { label: 'SB through a function authorizer; peers anonymous', switchboard: 'switchboard-auth', compareTo: 'switchboard' },
+        { label: `${sbAccess}; peers anonymous`, switchboard: 'switchboard' },
       ],
       metrics: [
         { key: 'connRate', label: 'connects/s', unit: 'conn/s', better: 'higher' },

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt-packet';
 import {
-  encodeConnect, encodeSubscribe, publishTemplate, encodePuback, readPackets, PUBLISH, SUBACK, CONNACK,
+  encodeConnect, encodeSubscribe, publishTemplate, encodePuback, readPackets, SUBACK, CONNACK,
 } from './lib/mqtt-wire.js';
 import { frame, readFrames } from './lib/ws-framing.js';
 

@@ -2,13 +2,15 @@
 // on free ports, and stops them. Every broker gets the same treatment: its default settings,
 // except what 10,000 connections need (connection caps lifted).
 //
-//   switchboard         memory store, anonymous clients admitted
+//   switchboard         memory store; clients get policy.json as the unauthenticated policy
+//                       (or every right with --switchboard-access anonymous)
 //   switchboard-sqlite  the same with the SQLite store (a fresh directory per start)
-//   switchboard-auth    every CONNECT goes through a function authorizer (authorizer.js)
+//   switchboard-auth    every CONNECT goes through a function authorizer (authorizer.js) that
+//                       returns policy.json
 //   mosquitto           Debian's /usr/sbin/mosquitto with a TCP and a websockets listener
 //   aedes               aedes + aedes-server-factory (aedes-server.js), TCP and WebSocket servers
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -53,20 +55,27 @@ function switchboardArgs(kind, options, tcpPort, wsPort, dir) {
     '--set', 'limits.maxConnections=200000',
     '--set', 'limits.maxSubscriptionsPerConnection=50',
   ];
-  if (kind === 'switchboard-sqlite') {
-    args.push('--set', 'store.type=sqlite', '--set', `store.path=${path.join(dir, 'store')}`, '--anonymous', 'everyone');
-  } else if (kind === 'switchboard-auth') {
-    const config = path.join(dir, 'config.json');
+  const policy = JSON.parse(readFileSync(path.join(here, 'policy.json'), 'utf8'));
+  const config = path.join(dir, 'config.json');
+  if (kind === 'switchboard-auth') {
+    // Every CONNECT runs the function authorizer, which returns policy.json.
     writeFileSync(config, JSON.stringify({
       auth: {
         defaultAuthorizer: 'Bench',
         authorizers: [{ name: 'Bench', type: 'function', handler: path.join(here, 'authorizer.js'), signingDisabled: true, tokenKeyName: 'token', status: 'ACTIVE' }],
       },
     }));
-    args.push('--config', config, '--set', 'store.type=memory');
+  } else if (options.switchboardAccess === 'anonymous') {
+    // Every right, no policy to evaluate: Switchboard's fastest and least realistic setting.
+    writeFileSync(config, JSON.stringify({ auth: { anonymous: 'everyone' } }));
   } else {
-    args.push('--set', 'store.type=memory', '--anonymous', 'everyone');
+    // As deployed: clients get a compiled policy (policy.json) that allows the benchmark's traffic
+    // and is checked on every CONNECT, SUBSCRIBE, PUBLISH and delivery (verdicts cached per topic).
+    writeFileSync(config, JSON.stringify({ auth: { unauthenticatedPolicy: policy } }));
   }
+  args.push('--config', config);
+  if (kind === 'switchboard-sqlite') args.push('--set', 'store.type=sqlite', '--set', `store.path=${path.join(dir, 'store')}`);
+  else args.push('--set', 'store.type=memory');
   // "switchboard ready" is an info line and --log-level warn hides it (info would log every
   // connect, a cost the peers do not pay): readiness is both ports accepting.
   return { cmd: process.execPath, args, readyText: null };
