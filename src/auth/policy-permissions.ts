@@ -11,12 +11,15 @@ export interface Lifetime {
   disconnectAfterMs?: number;
 }
 
+const RECEIVE_CACHE_SIZE = 1000;
+
 export class PolicyPermissions implements ClientPermissions {
   private readonly cache: VerdictCache;
   private readonly topicArn: string;
   private readonly filterArn: string;
   private readonly lifetime: Lifetime;
   private timers: NodeJS.Timeout[] = [];
+  private readonly receive = new Map<string, boolean>();
   private released = false;
 
   constructor(policy: CompiledPolicy, scope: ArnScope, lifetime: Lifetime = {}) {
@@ -37,8 +40,18 @@ export class PolicyPermissions implements ClientPermissions {
     return this.cache.allows(IotAction.Subscribe, this.filterArn + filter);
   }
 
+  /**
+   * Called once per subscriber per delivery: keyed by the topic itself, so a hit costs one Map
+   * lookup and no ARN string is built (the verdict cache is keyed by ARN). Bounded; cleared with
+   * the policy on refresh.
+   */
   canReceive(topic: string): boolean {
-    return this.cache.allows(IotAction.Receive, this.topicArn + topic);
+    const hit = this.receive.get(topic);
+    if (hit !== undefined) return hit;
+    const allowed = this.cache.allows(IotAction.Receive, this.topicArn + topic);
+    if (this.receive.size >= RECEIVE_CACHE_SIZE) this.receive.clear();
+    this.receive.set(topic, allowed);
+    return allowed;
   }
 
   explain(action: 'publish' | 'retain' | 'subscribe' | 'receive', name: string): string {
@@ -74,6 +87,7 @@ export class PolicyPermissions implements ClientPermissions {
         return;
       }
       this.cache.reset(outcome.policy);
+      this.receive.clear();
       this.scheduleRefresh(outcome.refreshAfterMs, control);
     });
   }
