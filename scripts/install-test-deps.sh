@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite drives, when they are missing (idempotent).
-# Debian: mosquitto-clients (mosquitto_pub/mosquitto_sub), mosquitto (benchmark peer).
+# Debian: mosquitto-clients (mosquitto_pub/mosquitto_sub), mosquitto (benchmark peer),
+# redis-server (the Redis store and cluster tests start their own on a free port).
 set -euo pipefail
 need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -18,6 +20,11 @@ fi
 echo "install-test-deps: installing ${need[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The mosquitto package starts a system broker on 1883; the tests start their own brokers.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl stop mosquitto >/dev/null 2>&1 || true; fi
+# The mosquitto package starts a system broker on 1883 and redis-server a Redis on 6379; the tests
+# start their own.
+if command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl stop mosquitto >/dev/null 2>&1 || true
+  $SUDO systemctl stop redis-server >/dev/null 2>&1 || true
+fi
 pkill -x mosquitto >/dev/null 2>&1 || true
+pkill -x redis-server >/dev/null 2>&1 || true

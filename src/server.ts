@@ -8,6 +8,7 @@ import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { Counters } from './metrics/counters.js';
 import { openStore } from './store/open.js';
+import { RedisStore } from './store/redis-store.js';
 import { LifecycleEvents } from './events/lifecycle-events.js';
 import { RulesEngine } from './rules/engine.js';
 import { registerRuleRoutes } from './api/rules.js';
@@ -28,6 +29,9 @@ import { createHttpAuthenticator } from './api/authenticate.js';
 import { createSigV4Verifier, registerAccessKeyRoutes } from './api/access-keys.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
+import type { LifecycleListener } from './broker/lifecycle.js';
+import { Cluster } from './cluster/cluster.js';
+import { registerClusterForwarding } from './cluster/http-forward.js';
 import { Client } from './broker/client.js';
 import { ClientRegistry } from './broker/client-registry.js';
 import { RC } from './protocol/reason-codes.js';
@@ -66,7 +70,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? createLogger(config.log.level);
   const baseDir = options.baseDir ?? process.cwd();
   const counters = new Counters();
-  const store = openStore(config.store, logger);
+  // A cluster keeps its shared state in the Redis it routes through.
+  const storeConfig = config.cluster ? { type: 'redis' as const, url: config.cluster.redis.url, keyPrefix: config.cluster.redis.keyPrefix } : config.store;
+  const store = await openStore(storeConfig, logger, { maxRetainedMessages: config.limits.maxRetainedMessages });
   const retained = store.retained;
   // A failed commit means acknowledgements can no longer be honoured: stop rather than lie.
   store.onError = (error) => {
@@ -106,7 +112,25 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // Nothing to wait for in memory: acknowledge at once, in order with everything else.
     afterCommit: store.kind === 'memory' ? (callback) => callback() : (callback) => store.afterCommit(callback),
   });
-  broker.lifecycle = new LifecycleEvents(broker, config.events);
+  const events = new LifecycleEvents(broker, config.events);
+  broker.lifecycle = events;
+  let cluster: Cluster | null = null;
+  if (config.cluster) {
+    counters.clusterConnected = 0;
+    cluster = new Cluster({
+      url: config.cluster.redis.url,
+      keyPrefix: config.cluster.redis.keyPrefix,
+      nodeId: config.cluster.nodeId,
+      nodeTimeoutMs: config.cluster.nodeTimeoutSeconds * 1000,
+      outboxLimit: config.cluster.outboxLimit,
+      broker,
+      store,
+      counters,
+      logger,
+    });
+    cluster.events = events;
+    broker.lifecycle = teeLifecycle(events, cluster.presence);
+  }
   const rules = new RulesEngine({ broker, store: store.rules, pool, counters, logger, accountId: config.auth.accountId, queueLimit: config.rulesQueueLimit });
   try {
     rules.load();
@@ -117,12 +141,29 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw err;
   }
   broker.onPublish(rules.onPublish);
+  if (store instanceof RedisStore) {
+    // Rules created, changed or deleted on another node take effect here too.
+    store.onChange((kind, key, origin) => {
+      if (kind === 'rule' && origin === 'remote') rules.reload(key);
+    });
+  }
   broker.basicIngest = (message) => {
     if (!rules.ingest(message)) logger.debug({ topic: message.topic }, 'basic ingest for an unknown rule; dropped');
   };
-  if (store.kind !== 'memory') {
-    const restored = broker.restoreSessions(store.sessions.loadSessions(), Date.now());
+  // In a cluster, sessions belong to the node their client is on; a node that starts adopts only
+  // those of dead nodes (cluster/cluster.ts).
+  if (store.kind === 'sqlite') {
+    const restored = broker.restoreSessions(await store.sessions.loadSessions(), Date.now());
     logger.info({ sessions: restored, retained: retained.size }, 'restored persistent sessions and retained messages');
+  }
+  if (cluster !== null) {
+    try {
+      await cluster.start();
+    } catch (err) {
+      await pool.close();
+      store.close();
+      throw err;
+    }
   }
   const clients = new ClientRegistry(config.limits.connectTimeoutMs);
   const sessions = new AdminSessions();
@@ -136,7 +177,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       connection.destroy();
       return;
     }
-    const client = new Client(connection, broker, clients, logger.child({ remoteAddress: connection.remoteAddress }));
+    const client = new Client(connection, broker, clients, logger);
     clients.add(client);
   };
 
@@ -148,6 +189,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     if (http_ !== false) {
       app = createHttpServer({ listener: http_, logger, admin: config.admin, sessions });
+      if (cluster !== null) registerClusterForwarding(app, broker, cluster);
       registerConsoleRoutes(app, {
         admin: config.admin,
         sessions,
@@ -181,7 +223,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         baseDir,
         testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
       });
-      registerAdminConnectionRoutes(app, broker, clients);
+      registerAdminConnectionRoutes(app, broker, clients, cluster);
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
       registerRuleRoutes(app, rules);
       registerDataPlaneRoutes(app, {
@@ -226,6 +268,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         closed.push(app.close());
       }
       await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 3000).unref())]);
+      if (cluster !== null) {
+        // The node that adopts this one's sessions reads them from Redis: commit first.
+        await Promise.race([new Promise<void>((r) => store.afterCommit(r)), new Promise((r) => setTimeout(r, 3000).unref())]);
+        await cluster.stop();
+      }
       await pool.close();
       store.close();
       logger.info('stopped');
@@ -236,7 +283,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       httpPort,
       mqttPort,
       websocket: httpPort !== undefined ? `${http_ && http_.tls ? 'wss' : 'ws'}://${http_ ? http_.host : ''}:${httpPort}/mqtt` : undefined,
-      store: store.kind === 'memory' ? 'memory' : `sqlite (${config.store.path})`,
+      store: store.kind === 'sqlite' ? `sqlite (${config.store.path})` : store.kind,
+      ...(cluster !== null ? { node: cluster.nodeId, clusterNodes: cluster.liveNodes().length } : {}),
       authorizers: authorizers.list().map((a: { name: string }) => a.name),
       defaultAuthorizer: authorizers.getDefault(),
       anonymous: custom.anonymousMode,
@@ -249,4 +297,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger.warn('anonymous clients are accepted from every address with every right (auth.anonymous: everyone)');
   }
   return { broker, clients, counters, logger, httpPort, mqttPort, stop };
+}
+
+/** Lifecycle events go to the AWS event publisher and to the cluster's presence records. */
+function teeLifecycle(a: LifecycleListener, b: LifecycleListener): LifecycleListener {
+  return {
+    connected: (info) => (a.connected(info), b.connected(info)),
+    disconnected: (info, reason, clientInitiated) => (a.disconnected(info, reason, clientInitiated), b.disconnected(info, reason, clientInitiated)),
+    connectFailed: (clientId, principal, ip, reason) => (a.connectFailed(clientId, principal, ip, reason), b.connectFailed(clientId, principal, ip, reason)),
+    subscribed: (info, topics) => (a.subscribed(info, topics), b.subscribed(info, topics)),
+    unsubscribed: (info, topics) => (a.unsubscribed(info, topics), b.unsubscribed(info, topics)),
+  };
 }

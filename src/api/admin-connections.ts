@@ -28,19 +28,37 @@ function describeClient(c: Client) {
   };
 }
 
-export function registerAdminConnectionRoutes(app: HttpApp, broker: Broker, clients: ClientRegistry): void {
-  app.get<{ Querystring: { q?: string; limit?: string } }>('/api/connections', async (request) => {
-    const q = (request.query.q ?? '').toLowerCase();
-    const limit = Math.min(Math.max(Number(request.query.limit ?? 100) || 100, 1), 10000);
-    const out = [];
+type ConnectionList = { connections: (ReturnType<typeof describeClient> & { node?: string })[]; total: number };
+
+/** In a cluster: asks every node for its part of a listing. */
+export interface ClusterListing {
+  readonly nodeId: string;
+  handle(op: string, handler: (args: Record<string, unknown>) => unknown): void;
+  gather(op: string, args: Record<string, unknown>): Promise<unknown[]>;
+}
+
+export function registerAdminConnectionRoutes(app: HttpApp, broker: Broker, clients: ClientRegistry, cluster: ClusterListing | null = null): void {
+  const listLocal = (q: string, limit: number): ConnectionList => {
+    const out: ConnectionList['connections'] = [];
     let total = 0;
     for (const c of clients.all()) {
       if (c.state !== 'connected') continue;
       if (q && !c.clientId.toLowerCase().includes(q) && !c.principal.toLowerCase().includes(q) && !c.connection.remoteAddress.includes(q)) continue;
       total++;
-      if (out.length < limit) out.push(describeClient(c));
+      if (out.length < limit) out.push(cluster === null ? describeClient(c) : { ...describeClient(c), node: cluster.nodeId });
     }
     return { connections: out, total };
+  };
+  cluster?.handle('admin.connections', (args) => listLocal(String(args.q ?? ''), Number(args.limit) || 100));
+
+  app.get<{ Querystring: { q?: string; limit?: string } }>('/api/connections', async (request) => {
+    const q = (request.query.q ?? '').toLowerCase();
+    const limit = Math.min(Math.max(Number(request.query.limit ?? 100) || 100, 1), 10000);
+    if (cluster === null) return listLocal(q, limit);
+    // Every node's part, merged; a node that does not answer in time is left out (and logged there).
+    const parts = (await cluster.gather('admin.connections', { q, limit })) as ConnectionList[];
+    const all = parts.flatMap((p) => p.connections).sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+    return { connections: all.slice(0, limit), total: parts.reduce((n, p) => n + p.total, 0), nodes: parts.length };
   });
 
   app.get<{ Params: { clientId: string } }>('/api/connections/:clientId', async (request) => {

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Limits } from '../config/schema.js';
 import type { Authorization } from './authorization.js';
+import type { ClusterHooks } from './cluster-hooks.js';
 import type { LifecycleListener } from './lifecycle.js';
 import type { Counters } from '../metrics/counters.js';
 import { parseSharedFilter } from '../protocol/topic.js';
@@ -58,6 +59,8 @@ export class Broker {
   lifecycle: LifecycleListener | null = null;
   /** `$aws/rules/{rule}/...` publishes (Basic Ingest) go here, never to subscribers. */
   basicIngest: ((message: Message) => void) | null = null;
+  /** The Redis backplane in cluster mode; null on a single node. */
+  cluster: ClusterHooks | null = null;
   private seq = 0;
 
   constructor(options: BrokerOptions) {
@@ -74,12 +77,23 @@ export class Broker {
     (this.listeners ??= []).push(listener);
   }
 
-  /** The single publish entry point. Synchronous: delivery is arranged before it returns. */
-  publish(message: Message, origin: Origin): void {
+  /**
+   * The single publish entry point. Synchronous: delivery is arranged before it returns.
+   * A message from another node (origin 'cluster') was already stored, forwarded and shown to the
+   * rules engine where it was published; `groups` names the shared groups this node delivers it to.
+   */
+  publish(message: Message, origin: Origin, groups: ReadonlySet<string> | null = null): void {
     const started = performance.now();
+    if (origin === 'cluster') {
+      this.counters.messagesFromCluster++;
+      this.route(message, groups);
+      this.counters.publishToDeliver.observe((performance.now() - started) / 1000);
+      return;
+    }
     this.counters.messagesPublished++;
     if (message.retain) this.storeRetained(message);
-    this.route(message);
+    const cluster = this.cluster;
+    this.route(message, cluster === null ? null : cluster.forward(message));
     this.counters.publishToDeliver.observe((performance.now() - started) / 1000);
     const listeners = this.listeners;
     if (listeners !== null) for (let i = 0; i < listeners.length; i++) listeners[i]!(message, origin);
@@ -98,7 +112,8 @@ export class Broker {
     this.retained.set(message);
   }
 
-  private route(message: Message): void {
+  /** `groups`: the shared groups to deliver to (a cluster picked them); null = every matching one. */
+  private route(message: Message, groups: ReadonlySet<string> | null): void {
     const entries = this.index.match(message.topic);
     if (entries.length === 0) return;
     const now = Date.now();
@@ -114,6 +129,7 @@ export class Broker {
       if (entry.kind === 'shared') {
         // Each shared subscription delivers on its own, apart from the session's other
         // subscriptions [MQTT-4.8.2].
+        if (groups !== null && !groups.has(entry.name + '\u0000' + entry.filter)) continue;
         const member = pickMember(entry, message.qos);
         if (member !== undefined) (shared ??= []).push(member);
         continue;
@@ -204,6 +220,7 @@ export class Broker {
     if (session === undefined) {
       session = new Session(clientId, version, expirySeconds, this.limits.maxQueuedMessagesPerSession, this.sessionStore);
       this.sessions.set(clientId, session);
+      this.cluster?.sessionOpened(clientId);
     } else {
       session.expiryTimer?.cancel();
       session.expiryTimer = null;
@@ -267,6 +284,7 @@ export class Broker {
       if (this.sessions.has(s.clientId)) continue;
       const session = new Session(s.clientId, s.protocolVersion, s.expirySeconds, this.limits.maxQueuedMessagesPerSession, this.sessionStore);
       this.sessions.set(s.clientId, session);
+      this.cluster?.sessionOpened(s.clientId);
       session.restore(s, (sub) => {
         this.subscribe(session, sub.key, sub, false);
       });
@@ -280,7 +298,10 @@ export class Broker {
 
   /** Removes a session and its subscriptions; a will still waiting for its delay is sent now. */
   endSession(session: Session): void {
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    if (this.sessions.get(session.clientId) === session) {
+      this.sessions.delete(session.clientId);
+      this.cluster?.sessionEnded(session.clientId);
+    }
     session.dropStored();
     for (const sub of session.subscriptions.values()) this.removeFromIndex(sub);
     session.subscriptions.clear();
@@ -294,6 +315,23 @@ export class Broker {
       timer.cancel();
       session.pendingWill = null;
       this.publishWill(will);
+    }
+  }
+
+  /**
+   * Lets go of a persistent session another node takes over: out of memory and the index, its
+   * timers stopped (the other node's new connection cancels a pending will [MQTT-3.1.3-9]), but
+   * kept in the store for the other node to load. The caller has closed its connection.
+   */
+  releaseSession(session: Session): void {
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    for (const sub of session.subscriptions.values()) this.removeFromIndex(sub);
+    session.subscriptions.clear();
+    session.expiryTimer?.cancel();
+    session.expiryTimer = null;
+    if (session.pendingWill !== null) {
+      session.pendingWill.timer.cancel();
+      session.pendingWill = null;
     }
   }
 
@@ -330,6 +368,7 @@ export class Broker {
         group = { kind: 'shared', name: shared.group, filter: shared.filter, members: [], next: 0 };
         this.groups.set(groupKey, group);
         this.index.add(filter, group);
+        this.cluster?.interestAdded(`$share/${shared.group}/${shared.filter}`);
       }
     }
     const subscription: Subscription = {
@@ -346,7 +385,10 @@ export class Broker {
     };
     session.subscriptions.set(key, subscription);
     if (group !== undefined) group.members.push(subscription);
-    else this.index.add(filter, subscription);
+    else {
+      this.index.add(filter, subscription);
+      this.cluster?.interestAdded(filter);
+    }
     if (record) session.recordSubscription(subscription);
     return { subscription, existed: false };
   }
@@ -363,7 +405,7 @@ export class Broker {
   private removeFromIndex(sub: Subscription): void {
     const group = sub.group;
     if (group === undefined) {
-      this.index.remove(sub.filter, sub);
+      if (this.index.remove(sub.filter, sub)) this.cluster?.interestRemoved(sub.filter);
       return;
     }
     const i = group.members.indexOf(sub);
@@ -371,6 +413,7 @@ export class Broker {
     if (group.members.length === 0) {
       this.index.remove(group.filter, group);
       this.groups.delete(group.name + '\u0000' + group.filter);
+      this.cluster?.interestRemoved(`$share/${group.name}/${group.filter}`);
     }
   }
 

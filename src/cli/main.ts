@@ -9,6 +9,7 @@ import { keysCommand } from './keys.js';
 import { rulesCommand } from './rules.js';
 import { connectionsCommand, publishCommand, retainedCommand } from './data-commands.js';
 import { dirname, resolve } from 'node:path';
+import { isWorker, superviseWorkers, WORKER_READY, workerCount } from './workers.js';
 
 const HELP = `Usage: switchboard <command> [options]
 
@@ -36,6 +37,8 @@ Options for start and config:
       --no-mqtt            do not open the MQTT/TCP listener
       --anonymous MODE     loopback (default) | everyone | nobody
       --log-level LEVEL    fatal | error | warn | info | debug | trace | silent
+      --redis URL          join the cluster sharing this Redis (cluster.redis.url); see docs/cluster.md
+      --workers N          run N member processes sharing the ports (needs --redis); auto = one per core
       --set PATH=VALUE     set any configuration field, e.g. --set limits.maxPayloadBytes=65536
                            (repeatable)
 
@@ -108,6 +111,8 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
         'no-mqtt': { type: 'boolean' },
         anonymous: { type: 'string' },
         'log-level': { type: 'string' },
+        redis: { type: 'string' },
+        workers: { type: 'string' },
         set: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
@@ -132,6 +137,8 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
   if (v['no-mqtt']) overrides['listeners.mqtt'] = false;
   if (v.anonymous !== undefined) overrides['auth.anonymous'] = v.anonymous;
   if (v['log-level'] !== undefined) overrides['log.level'] = v['log-level'];
+  if (v.redis !== undefined) overrides['cluster.redis.url'] = v.redis;
+  if (v.workers !== undefined) overrides.workers = v.workers;
   for (const item of v.set ?? []) {
     const eq = item.indexOf('=');
     if (eq <= 0) {
@@ -156,6 +163,16 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
     process.stdout.write(JSON.stringify(config, null, 2) + '\n');
     return;
   }
+  const workers = workerCount(config.workers);
+  if (workers > 1 && !isWorker()) {
+    if (!config.cluster) {
+      process.stderr.write('switchboard: --workers above 1 needs a cluster: the members share state through Redis (--redis URL, see docs/cluster.md)\n');
+      process.exitCode = 1;
+      return;
+    }
+    process.exitCode = await superviseWorkers(workers, (line) => process.stderr.write(line + '\n'));
+    return;
+  }
   let server;
   try {
     server = await startServer(config, {
@@ -168,6 +185,7 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
     process.exitCode = 1;
     return;
   }
+  if (isWorker()) process.send?.(WORKER_READY);
   let signals = 0;
   const onSignal = (signal: string) => {
     signals++;

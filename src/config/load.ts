@@ -29,6 +29,8 @@ export const ENV_ALIASES: Record<string, string> = {
   SWITCHBOARD_STORE: 'store.type',
   SWITCHBOARD_DATA_DIR: 'store.path',
   SWITCHBOARD_ANONYMOUS: 'auth.anonymous',
+  SWITCHBOARD_REDIS_URL: 'cluster.redis.url',
+  SWITCHBOARD_WORKERS: 'workers',
 };
 
 function parseValue(raw: string): unknown {

@@ -106,13 +106,32 @@ export const configSchema = z
       .default({ http: { host: '0.0.0.0', port: 8080 }, mqtt: { host: '0.0.0.0', port: 1883 } }),
     store: z
       .object({
-        // sqlite: one file (switchboard.db, WAL) in `path`; memory: nothing survives a restart.
-        type: z.enum(['memory', 'sqlite']).default('sqlite'),
+        // sqlite: one file (switchboard.db, WAL) in `path`; memory: nothing survives a restart;
+        // redis: shared by the nodes of a cluster (docs/storage.md, "Redis").
+        type: z.enum(['memory', 'sqlite', 'redis']).default('sqlite'),
         path: z.string().default('./data'),
         // NORMAL survives process crashes (kill -9); FULL also survives power loss, slower.
         synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+        // redis: redis://[user:password@]host[:port][/db], or rediss:// for TLS.
+        url: z.string().regex(/^rediss?:\/\/[^/]/, 'must be a redis:// or rediss:// URL').optional(),
+        // redis: prefix of every key and of the change-notice channel; default 'sb:'.
+        keyPrefix: z.string().min(1).max(64).optional(),
+        // The Redis store's access-key sealing key (store.type redis, or a cluster's Redis store):
+        // base64 of 32 bytes, the same on every node. Unset: one kept in Redis (then a copy of
+        // Redis holds both the sealed secrets and their key). SQLite keeps its own file.
+        sealingKey: z.string().regex(/^[A-Za-z0-9+/]{43}=?$/, 'must be base64 of 32 bytes (openssl rand -base64 32)').optional(),
       })
       .strict()
+      .superRefine((store, ctx) => {
+        if (store.type === 'redis' && store.url === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when store.type is redis' });
+        }
+        if (store.type !== 'redis') {
+          for (const field of ['url', 'keyPrefix'] as const) {
+            if (store[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'only applies when store.type is redis' });
+          }
+        }
+      })
       .default({ type: 'sqlite', path: './data', synchronous: 'NORMAL' }),
     limits: limitsSchema.default(limitsSchema.parse({})),
     auth: authSchema.default(authSchema.parse({})),
@@ -150,6 +169,29 @@ export const configSchema = z
       })
       .strict()
       .default({ level: 'info' }),
+    // Cluster mode: nodes sharing one Redis route publishes, sessions and presence between them
+    // (docs/cluster.md). Absent: a single node.
+    cluster: z
+      .object({
+        redis: z
+          .object({
+            url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+            keyPrefix: z.string().min(1).max(64).default('sb:'),
+          })
+          .strict(),
+        // Unique per node; default: hostname, pid and a random suffix.
+        nodeId: z.string().min(1).max(200).regex(/^\S+$/, 'must not contain spaces').optional(),
+        // A node silent this long is declared dead: its clients' wills and disconnected events
+        // are published and its persistent sessions move to the other nodes.
+        nodeTimeoutSeconds: z.number().min(1).max(3600).default(10),
+        // QoS 1/2 messages held per target node until it acknowledges them (Redis outages).
+        outboxLimit: z.number().int().min(100).default(100000),
+      })
+      .strict()
+      .optional(),
+    // Member processes started by `switchboard start` (they share the listening ports); 'auto' =
+    // one per core. More than one needs cluster.redis.
+    workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
   })
   .strict();
 

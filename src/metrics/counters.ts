@@ -46,6 +46,18 @@ export class Counters {
   ruleFailures = 0;
   /** Messages the rules engine could not queue (its queue was full). */
   ruleQueueDropped = 0;
+  /** Cluster: messages received from other nodes. */
+  messagesFromCluster = 0;
+  /** Cluster: message frames sent to other nodes (one per target node). */
+  clusterFramesSent = 0;
+  /** Cluster: QoS 0 frames not sent because Redis was unreachable. */
+  clusterFramesDropped = 0;
+  /** Cluster: QoS 1/2 frames sent again (lost on the way, or not yet acknowledged). */
+  clusterFramesResent = 0;
+  /** Cluster: QoS 1/2 frames given up (a node far behind, or dead). */
+  clusterFramesLost = 0;
+  /** Cluster: 1 while the Redis backplane is reachable, 0 during an outage; null on a single node. */
+  clusterConnected: number | null = null;
 
   connectFailed(reason: string): void {
     this.connectionsRefused++;

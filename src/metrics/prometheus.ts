@@ -32,6 +32,9 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
   gauge('switchboard_sessions', 'Sessions held, connected or persistent offline', gauges.sessions);
   gauge('switchboard_retained_messages', 'Retained messages stored', gauges.retained);
   gauge('switchboard_subscriptions', 'Subscriptions in the index', gauges.subscriptions);
+  if (counters.clusterConnected !== null) {
+    gauge('switchboard_cluster_redis_connected', '1 while the Redis backplane is reachable, 0 during an outage', () => counters.clusterConnected ?? 0);
+  }
   counter('switchboard_connections_accepted_total', 'CONNECTs accepted', () => counters.connectionsAccepted);
   counter('switchboard_connections_closed_total', 'Connections closed after CONNACK', () => counters.connectionsClosed);
   new Counter({
@@ -47,6 +50,11 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
   counter('switchboard_protocol_errors_total', 'Connections closed for a protocol violation', () => counters.protocolErrors);
   counter('switchboard_messages_received_total', 'PUBLISH packets received from clients', () => counters.messagesReceived);
   counter('switchboard_messages_published_total', 'Messages through broker.publish (clients, HTTP, events, wills, rules)', () => counters.messagesPublished);
+  counter('switchboard_cluster_messages_received_total', 'Messages received from other cluster nodes', () => counters.messagesFromCluster);
+  counter('switchboard_cluster_frames_sent_total', 'Message frames sent to other cluster nodes (one per target node)', () => counters.clusterFramesSent);
+  counter('switchboard_cluster_frames_dropped_total', 'QoS 0 frames to other nodes dropped while Redis was unreachable', () => counters.clusterFramesDropped);
+  counter('switchboard_cluster_frames_resent_total', 'QoS 1/2 frames to other nodes sent again', () => counters.clusterFramesResent);
+  counter('switchboard_cluster_frames_lost_total', 'QoS 1/2 frames to other nodes given up (node dead or far behind)', () => counters.clusterFramesLost);
   counter('switchboard_messages_delivered_total', 'PUBLISH packets sent to subscribers', () => counters.messagesDelivered);
   counter('switchboard_bytes_received_total', 'Bytes received on MQTT connections', () => counters.bytesReceived);
   counter('switchboard_bytes_sent_total', 'PUBLISH bytes sent to subscribers', () => counters.bytesSent);

@@ -240,6 +240,27 @@ export class RulesEngine {
     return this.store.delete(name);
   }
 
+  /**
+   * Brings one rule in line with the store after another node changed it (cluster): activated
+   * as stored, or dropped when it is gone.
+   */
+  reload(name: string): void {
+    const stored = this.store.get(name);
+    if (stored === undefined) {
+      const rule = this.rules.get(name);
+      if (rule !== undefined) {
+        this.index.remove(rule.compiled.topicFilter, rule);
+        this.rules.delete(name);
+      }
+      return;
+    }
+    try {
+      this.activate(parseDefinition(stored.definition));
+    } catch (err) {
+      this.logger.error({ rule: name, error: (err as Error).message }, 'rule changed on another node does not compile here; skipped');
+    }
+  }
+
   /** Runs a rule's SQL against a sample message without running its actions (the console's test box). */
   static test(sql: string, sample: { topic: string; payload: string; clientId?: string }): unknown {
     let compiled: CompiledRule;

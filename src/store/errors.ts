@@ -1,6 +1,8 @@
 // Store errors as values with stable codes (logs and the CLI key on `code`). Opening fails with a
 // StoreOpenError before anything is written; a failed commit becomes a StoreCommitError, reported
-// once through the logger and Store.onError.
+// once through the logger and Store.onError; a read the store cannot serve right now (Redis
+// unreachable) rejects with a StoreUnavailableError. For Redis, `file` is the URL with any
+// password replaced by '***'.
 
 /** What to tell the operator for each start-up failure: the problem, then what to do. */
 const OPEN_ERROR_TEMPLATES = {
@@ -18,6 +20,12 @@ const OPEN_ERROR_TEMPLATES = {
   unwritable: (file: string, detail: string) =>
     `cannot write ${file} (${detail}). Give the user running Switchboard write access to the file and its directory, ` +
     'or choose another store.path.',
+  unreachable: (url: string, detail: string) =>
+    `cannot use Redis at ${url} (${detail}). Check store.url (host, port, password, rediss:// for TLS), that Redis ` +
+    'is running and reachable from this host, then start again.',
+  'sealing-key': (url: string, detail: string) =>
+    `the access-key sealing key for ${url} cannot be used (${detail}). Every node sharing a Redis store must use the ` +
+    'same key: give them all the same store.sealingKey (SWITCHBOARD_SEALING_KEY), or none so they share the one kept in Redis.',
 } as const;
 
 export type StoreOpenErrorCode = keyof typeof OPEN_ERROR_TEMPLATES;
@@ -43,15 +51,31 @@ export class StoreCommitError extends Error {
   readonly file: string;
   /** Changes lost with the batch. */
   readonly changes: number;
-  constructor(file: string, changes: number, cause: unknown) {
+  /** `advice`: what to check, in place of the SQLite one (disk full? I/O error?). */
+  constructor(file: string, changes: number, cause: unknown, advice = 'Fix the cause (disk full? I/O error?) and restart.') {
     super(
       `committing ${changes} change(s) to ${file} failed (${errorDetail(cause)}); the store accepts no more writes ` +
-        'and nothing since the last commit is durable. Fix the cause (disk full? I/O error?) and restart.',
+        `and nothing since the last commit is durable. ${advice}`,
       { cause },
     );
     this.name = 'StoreCommitError';
     this.file = file;
     this.changes = changes;
+  }
+}
+
+/**
+ * The store cannot answer a read now (Redis unreachable, or pending writes could not be committed
+ * in time). Nothing was changed; the caller may try again later (a CONNECT can be refused with
+ * "server unavailable").
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'unavailable';
+  readonly file: string;
+  constructor(file: string, detail: string, cause?: unknown) {
+    super(`the store at ${file} cannot be read now (${detail}); try again once it is reachable`, cause === undefined ? undefined : { cause });
+    this.name = 'StoreUnavailableError';
+    this.file = file;
   }
 }
 

@@ -1,18 +1,54 @@
 // Picks the backend named by the `store` section of the configuration.
 import type { Logger } from '../logger.js';
+import { StoreOpenError } from './errors.js';
 import { MemoryStore } from './memory-store.js';
+import { openRedisStore } from './redis-store.js';
 import { openSqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';
 
+/** The `store` section (flat, as configured: each backend reads its own fields). */
 export interface StoreConfig {
-  type: 'memory' | 'sqlite';
-  /** sqlite: the directory holding switchboard.db. */
-  path: string;
+  type: 'memory' | 'sqlite' | 'redis';
+  /** sqlite (required): the directory holding switchboard.db. */
+  path?: string;
+  /** sqlite. */
   synchronous?: 'NORMAL' | 'FULL';
+  /** redis (required): redis://[user:password@]host[:port][/db] or rediss://... */
+  url?: string;
+  /** redis: prefix of every key and of the changes channel; default 'sb:'. */
+  keyPrefix?: string;
+  /** redis: the access-key sealing key, base64 of 32 bytes; unset: the one kept in Redis. */
+  sealingKey?: string;
 }
 
-/** Throws StoreOpenError (with a stable `code`) when the SQLite file cannot be used. */
-export function openStore(config: StoreConfig, logger?: Logger): Store {
-  if (config.type === 'memory') return new MemoryStore();
-  return openSqliteStore({ path: config.path, synchronous: config.synchronous, logger });
+export interface OpenStoreOptions {
+  /** The broker's limits.maxRetainedMessages: the bound of the Redis store's retained mirror. */
+  maxRetainedMessages?: number;
+  /** Redis: bound on connecting and loading; default 5000 ms. */
+  openTimeoutMs?: number;
+}
+
+/**
+ * Throws StoreOpenError (with a stable `code`) when the store cannot be used: the SQLite file is
+ * locked, corrupt, newer..., or Redis is unreachable (within openTimeoutMs), holds a newer layout
+ * or another sealing key.
+ */
+export async function openStore(config: StoreConfig, logger?: Logger, options: OpenStoreOptions = {}): Promise<Store> {
+  switch (config.type) {
+    case 'memory':
+      return new MemoryStore();
+    case 'sqlite':
+      if (config.path === undefined) throw new StoreOpenError('unwritable', '(store.path)', 'store.path is required for a sqlite store');
+      return openSqliteStore({ path: config.path, synchronous: config.synchronous, logger });
+    case 'redis':
+      if (config.url === undefined) throw new StoreOpenError('unreachable', '(store.url)', 'store.url is required for a redis store');
+      return openRedisStore({
+        url: config.url,
+        keyPrefix: config.keyPrefix,
+        sealingKey: config.sealingKey,
+        logger,
+        maxRetainedMessages: options.maxRetainedMessages,
+        openTimeoutMs: options.openTimeoutMs,
+      });
+  }
 }

@@ -1,7 +1,8 @@
 // Sessions kept in Maps: nothing survives the process. Children are keyed by client ID apart from
 // the session row, as in the SQL backends: a session's subscriptions, queue, in-flight messages and
-// inbound QoS 2 ids are returned by loadSessions only while its row exists, and deleteSession
-// removes them all.
+// inbound QoS 2 ids are returned by loadSessions / loadSession only while its row exists, and
+// deleteSession removes them all. Nothing expires here: the memory store never outlives the
+// process that would expire its sessions.
 import type {
   SessionStore,
   StoredDelivery,
@@ -29,25 +30,34 @@ export class MemorySessionStore implements SessionStore {
   private readonly rows = new Map<string, SessionRow>();
   private readonly children = new Map<string, Children>();
 
-  loadSessions(): StoredSession[] {
+  async loadSessions(): Promise<StoredSession[]> {
     const out: StoredSession[] = [];
-    for (const [clientId, row] of this.rows) {
-      const c = this.children.get(clientId);
-      const queue: StoredQueued[] = [];
-      if (c !== undefined) for (const [seq, delivery] of c.queue) queue.push({ seq, delivery });
-      queue.sort((a, b) => a.seq - b.seq);
-      out.push({
-        clientId,
-        protocolVersion: row.protocolVersion,
-        expirySeconds: row.expirySeconds,
-        disconnectedAt: row.disconnectedAt,
-        subscriptions: c === undefined ? [] : [...c.subscriptions.values()],
-        inflight: c === undefined ? [] : [...c.inflight.values()],
-        queue,
-        inboundQos2: c === undefined ? [] : [...c.inboundQos2],
-      });
-    }
+    for (const clientId of this.rows.keys()) out.push(this.snapshot(clientId)!);
     return out;
+  }
+
+  async loadSession(clientId: string): Promise<StoredSession | undefined> {
+    return this.snapshot(clientId);
+  }
+
+  /** The session as stored now, in fresh arrays (callers may keep or change them). */
+  private snapshot(clientId: string): StoredSession | undefined {
+    const row = this.rows.get(clientId);
+    if (row === undefined) return undefined;
+    const c = this.children.get(clientId);
+    const queue: StoredQueued[] = [];
+    if (c !== undefined) for (const [seq, delivery] of c.queue) queue.push({ seq, delivery });
+    queue.sort((a, b) => a.seq - b.seq);
+    return {
+      clientId,
+      protocolVersion: row.protocolVersion,
+      expirySeconds: row.expirySeconds,
+      disconnectedAt: row.disconnectedAt,
+      subscriptions: c === undefined ? [] : [...c.subscriptions.values()],
+      inflight: c === undefined ? [] : [...c.inflight.values()],
+      queue,
+      inboundQos2: c === undefined ? [] : [...c.inboundQos2],
+    };
   }
 
   putSession(clientId: string, protocolVersion: 3 | 4 | 5, expirySeconds: number, disconnectedAt: number | null): void {

@@ -1,5 +1,6 @@
 // Persistent sessions on SQLite. Every change is one prepared statement in the current batch
-// (sqlite-batch.ts); reads happen once, at start-up (loadSessions), after flushing.
+// (sqlite-batch.ts); reads (loadSessions at start-up, loadSession) flush first, so they see every
+// change made before them.
 //
 // In-flight order: resending after a reconnect must follow the original order [MQTT-4.4.0-1,
 // MQTT-4.6.0-1], and packet ids wrap (65535 then 1), so rows carry `ord`, a counter taken when the
@@ -46,6 +47,42 @@ interface SubscriptionRow {
   subscription_id: number | null;
 }
 
+type QueuedRow = DeliveryRow & { client_id: string; seq: number };
+type InflightRow = DeliveryRow & { client_id: string; packet_id: number; state: 'publish' | 'pubrel' };
+type InboundRow = { client_id: string; packet_id: number };
+
+function sessionOf(row: SessionRow): StoredSession {
+  return {
+    clientId: row.client_id,
+    protocolVersion: row.protocol_version,
+    expirySeconds: row.expiry_seconds,
+    disconnectedAt: row.disconnected_at,
+    subscriptions: [],
+    inflight: [],
+    queue: [],
+    inboundQos2: [],
+  };
+}
+
+function subscriptionOf(row: SubscriptionRow): StoredSubscription {
+  return {
+    key: row.filter,
+    qos: row.qos,
+    noLocal: row.no_local !== 0,
+    retainAsPublished: row.retain_as_published !== 0,
+    retainHandling: row.retain_handling,
+    subscriptionId: row.subscription_id ?? undefined,
+  };
+}
+
+function queuedOf(row: QueuedRow): StoredQueued {
+  return { seq: row.seq, delivery: decodeDelivery(row) };
+}
+
+function inflightOf(row: InflightRow): StoredInflight {
+  return { packetId: row.packet_id, state: row.state, delivery: decodeDelivery(row) };
+}
+
 export class SqliteSessionStore implements SessionStore {
   private readonly putSessionStmt: Database.Statement;
   private readonly deleteStmts: Database.Statement[];
@@ -57,6 +94,12 @@ export class SqliteSessionStore implements SessionStore {
   private readonly deleteInflightStmt: Database.Statement;
   private readonly addInboundStmt: Database.Statement;
   private readonly deleteInboundStmt: Database.Statement;
+  /** loadSession's reads, by client ID: session, subscriptions, queued, in-flight, inbound QoS 2. */
+  private readonly oneSession: Database.Statement;
+  private readonly oneSubscriptions: Database.Statement;
+  private readonly oneQueue: Database.Statement;
+  private readonly oneInflight: Database.Statement;
+  private readonly oneInbound: Database.Statement;
   private nextOrd: number;
 
   constructor(
@@ -90,6 +133,11 @@ export class SqliteSessionStore implements SessionStore {
     this.addInboundStmt = db.prepare('INSERT OR IGNORE INTO inbound_qos2 (client_id, packet_id) VALUES (?, ?)');
     this.deleteInboundStmt = db.prepare('DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?');
     this.nextOrd = (db.prepare('SELECT coalesce(max(ord), 0) + 1 AS n FROM inflight').get() as { n: number }).n;
+    this.oneSession = db.prepare('SELECT * FROM sessions WHERE client_id = ?');
+    this.oneSubscriptions = db.prepare('SELECT * FROM subscriptions WHERE client_id = ? ORDER BY rowid');
+    this.oneQueue = db.prepare('SELECT * FROM queued WHERE client_id = ? ORDER BY seq');
+    this.oneInflight = db.prepare('SELECT * FROM inflight WHERE client_id = ? ORDER BY ord');
+    this.oneInbound = db.prepare('SELECT * FROM inbound_qos2 WHERE client_id = ? ORDER BY packet_id');
   }
 
   /**
@@ -117,48 +165,41 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /** Commits what is pending, then reads every session back. */
-  loadSessions(): StoredSession[] {
+  async loadSessions(): Promise<StoredSession[]> {
     this.batch.flush();
     const byClient = new Map<string, StoredSession>();
     const out: StoredSession[] = [];
     for (const row of this.db.prepare('SELECT * FROM sessions ORDER BY client_id').iterate() as IterableIterator<SessionRow>) {
-      const s: StoredSession = {
-        clientId: row.client_id,
-        protocolVersion: row.protocol_version,
-        expirySeconds: row.expiry_seconds,
-        disconnectedAt: row.disconnected_at,
-        subscriptions: [],
-        inflight: [],
-        queue: [],
-        inboundQos2: [],
-      };
+      const s = sessionOf(row);
       byClient.set(s.clientId, s);
       out.push(s);
     }
-    const subs = this.db.prepare('SELECT * FROM subscriptions ORDER BY client_id, rowid').iterate() as IterableIterator<SubscriptionRow>;
-    for (const row of subs) {
-      byClient.get(row.client_id)?.subscriptions.push({
-        key: row.filter,
-        qos: row.qos,
-        noLocal: row.no_local !== 0,
-        retainAsPublished: row.retain_as_published !== 0,
-        retainHandling: row.retain_handling,
-        subscriptionId: row.subscription_id ?? undefined,
-      });
+    for (const row of this.db.prepare('SELECT * FROM subscriptions ORDER BY client_id, rowid').iterate() as IterableIterator<SubscriptionRow>) {
+      byClient.get(row.client_id)?.subscriptions.push(subscriptionOf(row));
     }
-    type QueuedRow = DeliveryRow & { client_id: string; seq: number };
     for (const row of this.db.prepare('SELECT * FROM queued ORDER BY client_id, seq').iterate() as IterableIterator<QueuedRow>) {
-      byClient.get(row.client_id)?.queue.push({ seq: row.seq, delivery: decodeDelivery(row) } satisfies StoredQueued);
+      byClient.get(row.client_id)?.queue.push(queuedOf(row));
     }
-    type InflightRow = DeliveryRow & { client_id: string; packet_id: number; state: 'publish' | 'pubrel' };
     for (const row of this.db.prepare('SELECT * FROM inflight ORDER BY client_id, ord').iterate() as IterableIterator<InflightRow>) {
-      byClient.get(row.client_id)?.inflight.push({ packetId: row.packet_id, state: row.state, delivery: decodeDelivery(row) } satisfies StoredInflight);
+      byClient.get(row.client_id)?.inflight.push(inflightOf(row));
     }
-    type InboundRow = { client_id: string; packet_id: number };
     for (const row of this.db.prepare('SELECT * FROM inbound_qos2 ORDER BY client_id, packet_id').iterate() as IterableIterator<InboundRow>) {
       byClient.get(row.client_id)?.inboundQos2.push(row.packet_id);
     }
     return out;
+  }
+
+  /** Commits what is pending, then reads one session back (undefined: none). */
+  async loadSession(clientId: string): Promise<StoredSession | undefined> {
+    this.batch.flush();
+    const row = this.oneSession.get(clientId) as SessionRow | undefined;
+    if (row === undefined) return undefined;
+    const s = sessionOf(row);
+    for (const r of this.oneSubscriptions.iterate(clientId) as IterableIterator<SubscriptionRow>) s.subscriptions.push(subscriptionOf(r));
+    for (const r of this.oneQueue.iterate(clientId) as IterableIterator<QueuedRow>) s.queue.push(queuedOf(r));
+    for (const r of this.oneInflight.iterate(clientId) as IterableIterator<InflightRow>) s.inflight.push(inflightOf(r));
+    for (const r of this.oneInbound.iterate(clientId) as IterableIterator<InboundRow>) s.inboundQos2.push(r.packet_id);
+    return s;
   }
 
   putSession(clientId: string, protocolVersion: 3 | 4 | 5, expirySeconds: number, disconnectedAt: number | null): void {

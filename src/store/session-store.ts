@@ -60,8 +60,19 @@ export interface StoredSession {
 }
 
 export interface SessionStore {
-  /** Every stored session, each with its subscriptions, in-flight, queued messages in order. */
-  loadSessions(): StoredSession[];
+  /**
+   * Every stored session, each with its subscriptions, in-flight, queued messages in order, after
+   * this node's pending changes are committed. Sessions and messages whose expiry passed while
+   * nobody held them are removed rather than returned (SQLite: at open; Redis: at each load).
+   * Redis: rejects StoreUnavailableError while Redis is unreachable.
+   */
+  loadSessions(): Promise<StoredSession[]>;
+  /**
+   * One session as loadSessions would return it, or undefined if there is none (or it expired).
+   * Reads the latest committed state from the store itself, never a cache: a cluster calls it when
+   * a client arrives whose session another node held (that node must have committed first).
+   */
+  loadSession(clientId: string): Promise<StoredSession | undefined>;
   /** Creates or updates the session row (not its children). */
   putSession(clientId: string, protocolVersion: 3 | 4 | 5, expirySeconds: number, disconnectedAt: number | null): void;
   /** Removes the session and everything that belongs to it. */

@@ -9,8 +9,8 @@ runStoreContract('memory', () => ({
   cleanup() {},
 }));
 
-test('openStore({ type: "memory" }) gives a MemoryStore and touches no disk', () => {
-  const store = openStore({ type: 'memory', path: '/nonexistent/never/created' });
+test('openStore({ type: "memory" }) gives a MemoryStore and touches no disk', async () => {
+  const store = await openStore({ type: 'memory', path: '/nonexistent/never/created' });
   assert.ok(store instanceof MemoryStore);
   assert.equal(store.kind, 'memory');
   store.flush();

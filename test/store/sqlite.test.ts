@@ -159,7 +159,7 @@ describe('sqlite batching', () => {
       assert.equal(store.stats.rejected, 1);
       assert.equal(store.failure, undefined);
       assert.deepEqual(
-        store.sessions.loadSessions()[0]!.subscriptions.map((s) => s.key),
+        (await store.sessions.loadSessions())[0]!.subscriptions.map((s) => s.key),
         ['good'],
       );
     } finally {
@@ -206,7 +206,7 @@ describe('sqlite batching', () => {
         again.retained.match('#').map((m) => m.topic),
         ['committed'],
       );
-      assert.deepEqual(again.sessions.loadSessions(), []);
+      assert.deepEqual(await again.sessions.loadSessions(), []);
     } finally {
       again.close();
     }
@@ -247,7 +247,7 @@ describe('sqlite durability', () => {
         ['flushed'],
       );
       assert.deepEqual(store.retained.get('flushed')!.properties, { contentType: 'text/plain' });
-      const [s] = store.sessions.loadSessions();
+      const [s] = await store.sessions.loadSessions();
       assert.equal(s!.clientId, 'c');
       assert.deepEqual(s!.queue[0]!.delivery.subscriptionIds, [4]);
       assert.deepEqual(
@@ -275,9 +275,9 @@ describe('sqlite durability', () => {
     openSqliteStore({ path: emptyDir }).close();
   });
 
-  test('openStore({ type: "sqlite" }) opens switchboard.db in path', () => {
+  test('openStore({ type: "sqlite" }) opens switchboard.db in path', async () => {
     const dir = tempDir();
-    const store = openStore({ type: 'sqlite', path: dir, synchronous: 'NORMAL' });
+    const store = await openStore({ type: 'sqlite', path: dir, synchronous: 'NORMAL' });
     try {
       assert.ok(store instanceof SqliteStore);
       assert.equal(store.kind, 'sqlite');

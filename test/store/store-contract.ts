@@ -1,7 +1,10 @@
-// The contract every Store backend passes (memory, sqlite; redis later). Each check runs on the
-// live store and, for durable backends, again after closing it and opening the same data
-// (`reopen`), so "what was written is what is read back" covers the encoding too. Checks that only
-// make sense for durable backends are explicit skips elsewhere.
+// The contract every Store backend passes (memory, sqlite, redis). Each check runs on the live
+// store and, for durable backends, again after closing it and opening the same data (`reopen`),
+// so "what was written is what is read back" covers the encoding too. Checks that only make sense
+// for durable backends are explicit skips elsewhere. Opening, closing and session reads may be
+// asynchronous (Redis); a backend whose commits complete over the network says so
+// (`asyncCommit`), and the afterCommit checks then wait for the callbacks instead of counting
+// event-loop turns.
 import { createAccessKey, unsealSecret } from '../../src/store/access-key-store.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,11 +14,16 @@ import type { StoredDelivery, StoredSession, StoredSubscription } from '../../sr
 import type { Store } from '../../src/store/store.js';
 
 export interface StoreHarness {
-  open(): Store;
+  open(): Store | Promise<Store>;
   /** Durable backends: a new handle on the same data. The suite closes the previous one first. */
-  reopen?(): Store;
+  reopen?(): Store | Promise<Store>;
   /** Removes what open() created; every handle is closed by then. */
-  cleanup(): void;
+  cleanup(): void | Promise<void>;
+  /**
+   * Commits complete on a later event-loop turn (a network round trip): afterCommit checks wait
+   * (bounded) for the callbacks rather than for a fixed number of turns.
+   */
+  asyncCommit?: boolean;
 }
 
 const NOT_DURABLE = 'the backend keeps nothing across a reopen';
@@ -69,26 +77,40 @@ function authorizer(name: string, over: Partial<AuthorizerRecord> = {}): Authori
 const byTopic = (a: Message, b: Message) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0);
 const topics = (ms: Message[]) => ms.map((m) => m.topic).sort();
 
+/** A session with its order-free parts sorted. */
+function normalized(s: StoredSession): StoredSession {
+  return {
+    ...s,
+    subscriptions: [...s.subscriptions].sort((a, b) => (a.key < b.key ? -1 : 1)),
+    inboundQos2: [...s.inboundQos2].sort((a, b) => a - b),
+  };
+}
+
 /** loadSessions with order-free parts sorted, keyed by client ID. */
-function sessionsOf(store: Store): Map<string, StoredSession> {
+async function sessionsOf(store: Store): Promise<Map<string, StoredSession>> {
   const out = new Map<string, StoredSession>();
-  for (const s of store.sessions.loadSessions()) {
-    out.set(s.clientId, {
-      ...s,
-      subscriptions: [...s.subscriptions].sort((a, b) => (a.key < b.key ? -1 : 1)),
-      inboundQos2: [...s.inboundQos2].sort((a, b) => a - b),
-    });
-  }
+  for (const s of await store.sessions.loadSessions()) out.set(s.clientId, normalized(s));
   return out;
 }
 
-function session(store: Store, clientId: string): StoredSession {
-  const s = sessionsOf(store).get(clientId);
+/** One session, from loadSessions, checked to be what loadSession returns too. */
+async function session(store: Store, clientId: string): Promise<StoredSession> {
+  const s = (await sessionsOf(store)).get(clientId);
   assert.ok(s, `session ${clientId} is loaded`);
+  const one = await store.sessions.loadSession(clientId);
+  assert.ok(one, `loadSession(${clientId}) finds it`);
+  assert.deepEqual(normalized(one), s, 'loadSession and loadSessions agree');
   return s;
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function closeStore(store: Store): Promise<void> {
+  if (store.closeAsync) await store.closeAsync();
+  else store.close();
+}
+
+const SETTLE_TIMEOUT_MS = 5_000;
 
 // --- harness ----------------------------------------------------------------------------------
 
@@ -97,49 +119,64 @@ interface Context {
   store: Store;
   readonly durable: boolean;
   /** Runs `check` now and, for a durable backend, again on a reopened handle. */
-  verify(check: (store: Store) => void): void;
+  verify(check: (store: Store) => void | Promise<void>): Promise<void>;
   /** Closes the handle and opens the same data again (durable backends only). */
-  reopen(): Store;
+  reopen(): Promise<Store>;
+  /**
+   * Lets afterCommit callbacks run: `turns` event-loop turns for a local backend (the exact
+   * promise), until `done()` holds for an asyncCommit one (bounded).
+   */
+  settle(done: () => boolean, turns?: number): Promise<void>;
 }
 
-export function runStoreContract(name: string, factory: () => StoreHarness): void {
+/** `skip`: a reason the whole suite cannot run here (e.g. no redis-server installed). */
+export function runStoreContract(name: string, factory: () => StoreHarness, options: { skip?: string | false } = {}): void {
   function contract(title: string, body: (ctx: Context) => void | Promise<void>, options: { durableOnly?: boolean } = {}): void {
     // The factory must not touch anything before open(): this only asks what it can do.
     const probe = factory();
     const isDurable = probe.reopen !== undefined;
-    probe.cleanup();
+    const asyncCommit = probe.asyncCommit === true;
+    void Promise.resolve(probe.cleanup()).catch(() => undefined);
     const skip = options.durableOnly && !isDurable ? NOT_DURABLE : false;
     test(title, { skip }, async () => {
       const harness = factory();
       const handles: Store[] = [];
       const ctx: Context = {
-        store: harness.open(),
+        store: await harness.open(),
         durable: isDurable,
-        verify(check) {
-          check(ctx.store);
-          if (isDurable) check(ctx.reopen());
+        async verify(check) {
+          await check(ctx.store);
+          if (isDurable) await check(await ctx.reopen());
         },
-        reopen() {
+        async reopen() {
           assert.ok(harness.reopen, 'reopen needs a durable backend');
-          ctx.store.close();
-          ctx.store = harness.reopen();
+          await closeStore(ctx.store);
+          ctx.store = await harness.reopen();
           handles.push(ctx.store);
           return ctx.store;
+        },
+        async settle(done, turns = 1) {
+          if (!asyncCommit) {
+            for (let i = 0; i < turns; i++) await nextTurn();
+            return;
+          }
+          const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+          while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
         },
       };
       handles.push(ctx.store);
       try {
         await body(ctx);
       } finally {
-        for (const h of handles) h.close();
-        harness.cleanup();
+        for (const h of handles) await closeStore(h);
+        await harness.cleanup();
       }
     });
   }
 
-  describe(`${name} store contract`, () => {
+  describe(`${name} store contract`, { skip: options.skip ?? false }, () => {
     describe('retained', () => {
-      contract('set, get, replace, delete and size', (ctx) => {
+      contract('set, get, replace, delete and size', async (ctx) => {
         const s = ctx.store;
         assert.equal(s.retained.size, 0);
         assert.equal(s.retained.get('a/b'), undefined);
@@ -150,14 +187,14 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         s.retained.set(msg('gone', { retain: true }));
         s.retained.delete('gone');
         s.retained.delete('never-set');
-        ctx.verify((store) => {
+        await ctx.verify(async (store) => {
           assert.equal(store.retained.size, 2);
           assert.deepEqual(store.retained.get('a/b'), replacement);
           assert.equal(store.retained.get('gone'), undefined);
         });
       });
 
-      contract('keeps every message field, properties in order', (ctx) => {
+      contract('keeps every message field, properties in order', async (ctx) => {
         const full = msg('props/all', {
           retain: true,
           qos: 2,
@@ -169,7 +206,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         const bare = msg('props/none', { retain: true, qos: 0, properties: {} });
         ctx.store.retained.set(full);
         ctx.store.retained.set(bare);
-        ctx.verify((store) => {
+        await ctx.verify(async (store) => {
           const got = store.retained.get('props/all');
           assert.deepEqual(got, full);
           assert.deepEqual(Object.entries(got!.properties!.userProperties!), Object.entries(FULL_PROPERTIES.userProperties!));
@@ -177,9 +214,9 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         });
       });
 
-      contract('match: exact, + and #, and $ topics only for filters naming them', (ctx) => {
+      contract('match: exact, + and #, and $ topics only for filters naming them', async (ctx) => {
         for (const t of ['a', 'a/b', 'a/c', 'a/b/c', 'x/b', '/lead', '$SYS/uptime', '$SYS/a/b']) ctx.store.retained.set(msg(t, { retain: true }));
-        ctx.verify((store) => {
+        await ctx.verify(async (store) => {
           const r = store.retained;
           assert.deepEqual(topics(r.match('a/b')), ['a/b']);
           assert.deepEqual(topics(r.match('nothing/here')), []);
@@ -196,14 +233,14 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         });
       });
 
-      contract('expired messages are never returned and leave size', (ctx) => {
+      contract('expired messages are never returned and leave size', async (ctx) => {
         const now = Date.now();
         ctx.store.retained.set(msg('exp/past', { retain: true, expiresAt: now - 1000 }));
         ctx.store.retained.set(msg('exp/future', { retain: true, expiresAt: now + 3_600_000 }));
         ctx.store.retained.set(msg('exp/never', { retain: true }));
         if (ctx.durable) {
           // Not looked up before the reopen: the purge at open removes it.
-          ctx.reopen();
+          await ctx.reopen();
           assert.equal(ctx.store.retained.size, 2);
         }
         const r = ctx.store.retained;
@@ -214,21 +251,21 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         r.set(msg('exp/soon', { retain: true, expiresAt: Date.now() - 1 }));
         assert.deepEqual(topics(r.match('#')), ['exp/future', 'exp/never']);
         assert.equal(r.size, 2);
-        ctx.verify((store) => assert.deepEqual(topics(store.retained.match('#')), ['exp/future', 'exp/never']));
+        await ctx.verify(async (store) => assert.deepEqual(topics(store.retained.match('#')), ['exp/future', 'exp/never']));
       });
     });
 
     describe('sessions', () => {
-      contract('put, update and load sessions with empty children', (ctx) => {
+      contract('put, update and load sessions with empty children', async (ctx) => {
         const s = ctx.store.sessions;
-        assert.deepEqual(s.loadSessions(), []);
+        assert.deepEqual(await s.loadSessions(), []);
         s.putSession('c1', 5, 60, null);
         s.putSession('c2', 4, 4294967295, 1_700_000_000_000);
         s.putSession('c1', 3, 120, Date.now());
         const c1At = Date.now();
         s.putSession('c1', 5, 7200, c1At);
-        ctx.verify((store) => {
-          const all = sessionsOf(store);
+        await ctx.verify(async (store) => {
+          const all = await sessionsOf(store);
           assert.deepEqual([...all.keys()].sort(), ['c1', 'c2']);
           assert.deepEqual(all.get('c1'), {
             clientId: 'c1',
@@ -253,7 +290,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         });
       });
 
-      contract('deleteSession removes the session and everything it owns', (ctx) => {
+      contract('deleteSession removes the session and everything it owns', async (ctx) => {
         const s = ctx.store.sessions;
         for (const id of ['doomed', 'kept']) {
           s.putSession(id, 5, 600, null);
@@ -264,19 +301,19 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         }
         s.deleteSession('doomed');
         s.deleteSession('never-existed');
-        ctx.verify((store) => {
-          assert.deepEqual([...sessionsOf(store).keys()], ['kept']);
-          assert.equal(session(store, 'kept').queue.length, 1);
+        await ctx.verify(async (store) => {
+          assert.deepEqual([...(await sessionsOf(store)).keys()], ['kept']);
+          assert.equal((await session(store, 'kept')).queue.length, 1);
         });
         // A new session under the same ID starts empty.
         ctx.store.sessions.putSession('doomed', 5, 600, null);
-        ctx.verify((store) => {
-          const d = session(store, 'doomed');
+        await ctx.verify(async (store) => {
+          const d = await session(store, 'doomed');
           assert.deepEqual([d.subscriptions, d.queue, d.inflight, d.inboundQos2], [[], [], [], []]);
         });
       });
 
-      contract('subscriptions keep every option; put replaces, delete removes', (ctx) => {
+      contract('subscriptions keep every option; put replaces, delete removes', async (ctx) => {
         const s = ctx.store.sessions;
         s.putSession('c', 5, 600, null);
         const all = [
@@ -290,12 +327,12 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         s.putSubscription('c', replaced);
         s.deleteSubscription('c', 'e');
         s.deleteSubscription('c', 'not/there');
-        ctx.verify((store) => {
-          assert.deepEqual(session(store, 'c').subscriptions, [all[2], replaced, all[1]]);
+        await ctx.verify(async (store) => {
+          assert.deepEqual((await session(store, 'c')).subscriptions, [all[2], replaced, all[1]]);
         });
       });
 
-      contract('the queue loads in seq order after interleaved enqueue and dequeue', (ctx) => {
+      contract('the queue loads in seq order after interleaved enqueue and dequeue', async (ctx) => {
         const s = ctx.store.sessions;
         s.putSession('q', 5, 600, null);
         s.putSession('other', 5, 600, null);
@@ -317,18 +354,18 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         add(7, delivery(msg('q/7'), { qos: 2 }));
         s.dequeue('q', 99);
         s.dequeue('other', 1);
-        ctx.verify((store) => {
-          const q = session(store, 'q').queue;
+        await ctx.verify(async (store) => {
+          const q = (await session(store, 'q')).queue;
           assert.deepEqual(
             q.map((x) => x.seq),
             [2, 4, 5, 7],
           );
           for (const x of q) assert.deepEqual(x.delivery, d.get(x.seq));
-          assert.deepEqual(session(store, 'other').queue, []);
+          assert.deepEqual((await session(store, 'other')).queue, []);
         });
       });
 
-      contract('in-flight: send order (across packet id wrap), replace to pubrel in place, delete', (ctx) => {
+      contract('in-flight: send order (across packet id wrap), replace to pubrel in place, delete', async (ctx) => {
         const s = ctx.store.sessions;
         s.putSession('f', 5, 600, null);
         const first = delivery(msg('f/1', { qos: 2 }), { qos: 2, subscriptionIds: [7] });
@@ -339,8 +376,8 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         s.putInflight('f', 65535, 'pubrel', first);
         s.deleteInflight('f', 1);
         s.deleteInflight('f', 400);
-        ctx.verify((store) => {
-          const inflight = session(store, 'f').inflight;
+        await ctx.verify(async (store) => {
+          const inflight = (await session(store, 'f')).inflight;
           assert.deepEqual(
             inflight.map((e) => [e.packetId, e.state]),
             [
@@ -354,7 +391,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         });
       });
 
-      contract('in-flight entries do not follow later changes to the object passed in', (ctx) => {
+      contract('in-flight entries do not follow later changes to the object passed in', async (ctx) => {
         const s = ctx.store.sessions;
         s.putSession('f', 5, 600, null);
         // The broker passes its live entry (extra fields, a state it changes later).
@@ -362,14 +399,14 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         s.putInflight('f', 1, 'publish', live);
         s.enqueue('f', 3, live);
         live.state = 'pubrel';
-        ctx.verify((store) => {
-          const f = session(store, 'f');
+        await ctx.verify(async (store) => {
+          const f = await session(store, 'f');
           assert.deepEqual(f.inflight, [{ packetId: 1, state: 'publish', delivery: delivery(msg('f/1')) }]);
           assert.deepEqual(f.queue, [{ seq: 3, delivery: delivery(msg('f/1')) }]);
         });
       });
 
-      contract('inbound QoS 2 packet ids: add (idempotent) and delete', (ctx) => {
+      contract('inbound QoS 2 packet ids: add (idempotent) and delete', async (ctx) => {
         const s = ctx.store.sessions;
         s.putSession('i', 5, 600, null);
         s.putSession('j', 5, 600, null);
@@ -377,15 +414,107 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         s.addInboundQos2('j', 7);
         s.deleteInboundQos2('i', 7);
         s.deleteInboundQos2('i', 8);
-        ctx.verify((store) => {
-          assert.deepEqual(session(store, 'i').inboundQos2, [3, 65535]);
-          assert.deepEqual(session(store, 'j').inboundQos2, [7]);
+        await ctx.verify(async (store) => {
+          assert.deepEqual((await session(store, 'i')).inboundQos2, [3, 65535]);
+          assert.deepEqual((await session(store, 'j')).inboundQos2, [7]);
         });
+      });
+
+      contract('loadSession: one session with its queue in seq order and its in-flight entries in send order', async (ctx) => {
+        const s = ctx.store.sessions;
+        const at = Date.now();
+        s.putSession('one', 5, 600, null);
+        s.putSubscription('one', sub('a/#', { qos: 2, subscriptionId: 9 }));
+        s.putSubscription('one', sub('$share/g/b', { noLocal: true }));
+        const q3 = delivery(msg('one/3', { properties: FULL_PROPERTIES, payload: Buffer.from([0, 255, 0]) }), { subscriptionIds: [9] });
+        const q9 = delivery(msg('one/9', { qos: 2 }), { qos: 2, retain: true });
+        s.enqueue('one', 9, q9);
+        s.enqueue('one', 5, delivery(msg('one/5')));
+        s.enqueue('one', 3, q3);
+        s.dequeue('one', 5);
+        const f1 = delivery(msg('one/f1', { qos: 2 }), { qos: 2 });
+        const f2 = delivery(msg('one/f2'));
+        s.putInflight('one', 65535, 'publish', f1);
+        s.putInflight('one', 1, 'publish', f2);
+        s.putInflight('one', 65535, 'pubrel', f1);
+        s.addInboundQos2('one', 4);
+        s.putSession('two', 4, 3600, at);
+        s.enqueue('two', 1, delivery(msg('two/1')));
+        await ctx.verify(async (store) => {
+          const one = await store.sessions.loadSession('one');
+          assert.ok(one);
+          assert.deepEqual(normalized(one), {
+            clientId: 'one',
+            protocolVersion: 5,
+            expirySeconds: 600,
+            disconnectedAt: null,
+            subscriptions: [sub('$share/g/b', { noLocal: true }), sub('a/#', { qos: 2, subscriptionId: 9 })],
+            queue: [
+              { seq: 3, delivery: q3 },
+              { seq: 9, delivery: q9 },
+            ],
+            inflight: [
+              { packetId: 65535, state: 'pubrel', delivery: f1 },
+              { packetId: 1, state: 'publish', delivery: f2 },
+            ],
+            inboundQos2: [4],
+          });
+          const two = await store.sessions.loadSession('two');
+          assert.deepEqual(
+            [two?.protocolVersion, two?.disconnectedAt, two?.queue.map((q) => q.seq)],
+            [4, at, [1]],
+          );
+          assert.equal(await store.sessions.loadSession('absent'), undefined);
+        });
+      });
+
+      contract('loadSession: undefined after deleteSession; a new session under the ID starts empty', async (ctx) => {
+        const s = ctx.store.sessions;
+        s.putSession('gone', 5, 600, null);
+        s.putSubscription('gone', sub('g/#'));
+        s.enqueue('gone', 1, delivery(msg('g/1')));
+        s.putInflight('gone', 2, 'publish', delivery(msg('g/2')));
+        s.addInboundQos2('gone', 3);
+        assert.ok(await s.loadSession('gone'));
+        s.deleteSession('gone');
+        await ctx.verify(async (store) => assert.equal(await store.sessions.loadSession('gone'), undefined));
+        ctx.store.sessions.putSession('gone', 4, 60, null);
+        await ctx.verify(async (store) => {
+          assert.deepEqual(await store.sessions.loadSession('gone'), {
+            clientId: 'gone',
+            protocolVersion: 4,
+            expirySeconds: 60,
+            disconnectedAt: null,
+            subscriptions: [],
+            inflight: [],
+            queue: [],
+            inboundQos2: [],
+          });
+        });
+      });
+
+      contract('loadSession sees the changes made just before it', async (ctx) => {
+        const s = ctx.store.sessions;
+        s.putSession('now', 5, 60, null);
+        s.enqueue('now', 1, delivery(msg('now/1')));
+        assert.deepEqual(
+          (await s.loadSession('now'))?.queue.map((q) => q.seq),
+          [1],
+        );
+        s.dequeue('now', 1);
+        s.putInflight('now', 7, 'publish', delivery(msg('now/7')));
+        const at = Date.now();
+        s.putSession('now', 5, 120, at);
+        const again = await s.loadSession('now');
+        assert.deepEqual(
+          [again?.queue, again?.inflight.map((f) => f.packetId), again?.expirySeconds, again?.disconnectedAt],
+          [[], [7], 120, at],
+        );
       });
 
       contract(
         'at open: expired sessions and expired messages are purged, sessions connected at a crash kept',
-        (ctx) => {
+        async (ctx) => {
           const now = Date.now();
           const s = ctx.store.sessions;
           const past = now - 1000;
@@ -406,8 +535,10 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
           s.putInflight('alive', 11, 'pubrel', delivery(msg('a/5', { expiresAt: past })));
           s.putInflight('alive', 12, 'publish', delivery(msg('a/6', { expiresAt: future })));
 
-          const store = ctx.reopen();
-          const all = sessionsOf(store);
+          const store = await ctx.reopen();
+          assert.equal(await store.sessions.loadSession('expired'), undefined);
+          assert.equal(await store.sessions.loadSession('zero-expiry'), undefined);
+          const all = await sessionsOf(store);
           assert.deepEqual([...all.keys()].sort(), ['alive', 'crashed']);
           assert.equal(all.get('crashed')!.disconnectedAt, null);
           assert.deepEqual(all.get('crashed')!.subscriptions, [sub('c/#')]);
@@ -423,7 +554,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
           );
           // What the expired session owned went with it.
           store.sessions.putSession('expired', 5, 10, null);
-          const back = session(store, 'expired');
+          const back = await session(store, 'expired');
           assert.deepEqual([back.subscriptions, back.queue, back.inflight, back.inboundQos2], [[], [], [], []]);
         },
         { durableOnly: true },
@@ -431,7 +562,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
     });
 
     describe('authorizers', () => {
-      contract('put, get, list (by name), replace, delete', (ctx) => {
+      contract('put, get, list (by name), replace, delete', async (ctx) => {
         const a = ctx.store.authorizers;
         assert.deepEqual(a.list(), []);
         a.put(authorizer('zeta'));
@@ -444,7 +575,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         assert.equal(a.delete('removed'), false);
         const alpha = { ...authorizer('alpha', { type: 'function', handler: 'auth/alpha.js' }) };
         delete alpha.url;
-        ctx.verify((store) => {
+        await ctx.verify(async (store) => {
           const list = store.authorizers.list();
           assert.deepEqual(
             list.map((r) => r.name),
@@ -457,19 +588,19 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         });
       });
 
-      contract('default authorizer: set, change, clear, and cleared when deleted', (ctx) => {
+      contract('default authorizer: set, change, clear, and cleared when deleted', async (ctx) => {
         const a = ctx.store.authorizers;
         assert.equal(a.getDefault(), undefined);
         a.put(authorizer('one'));
         a.put(authorizer('two'));
         a.setDefault('one');
         a.setDefault('two');
-        ctx.verify((store) => assert.equal(store.authorizers.getDefault(), 'two'));
+        await ctx.verify(async (store) => assert.equal(store.authorizers.getDefault(), 'two'));
         ctx.store.authorizers.setDefault(undefined);
-        ctx.verify((store) => assert.equal(store.authorizers.getDefault(), undefined));
+        await ctx.verify(async (store) => assert.equal(store.authorizers.getDefault(), undefined));
         ctx.store.authorizers.setDefault('one');
         ctx.store.authorizers.delete('one');
-        ctx.verify((store) => {
+        await ctx.verify(async (store) => {
           assert.equal(store.authorizers.getDefault(), undefined);
           assert.deepEqual(
             store.authorizers.list().map((r) => r.name),
@@ -480,7 +611,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
     });
 
     describe('access keys', () => {
-      contract('create, list, replace, delete; secrets stay sealed and unseal with the store\'s key', (ctx) => {
+      contract('create, list, replace, delete; secrets stay sealed and unseal with the store\'s key', async (ctx) => {
         const keys = ctx.store.accessKeys;
         assert.deepEqual(keys.list(), []);
         const doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: '*' }] };
@@ -493,7 +624,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         keys.put(gone.record);
         assert.equal(keys.delete(gone.record.accessKeyId), true);
         assert.equal(keys.delete(gone.record.accessKeyId), false);
-        ctx.verify((store) => {
+        await ctx.verify(async (store) => {
           assert.deepEqual(
             store.accessKeys.list().map((r) => r.accessKeyId),
             [a.record.accessKeyId, b.record.accessKeyId].sort(),
@@ -517,7 +648,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         s.afterCommit(() => order.push('c'));
         // (Copies: deepEqual would narrow `order`'s type.)
         assert.deepEqual([...order], [], 'never synchronously');
-        await nextTurn();
+        await ctx.settle(() => order.length >= 3);
         assert.deepEqual([...order], ['a', 'b', 'c']);
 
         s.afterCommit(() => order.push('d')); // nothing pending
@@ -527,8 +658,7 @@ export function runStoreContract(name: string, factory: () => StoreHarness): voi
         s.afterCommit(() => order.push('f')); // nothing pending after the flush
         s.sessions.dequeue('c', 1);
         s.afterCommit(() => order.push('g'));
-        await nextTurn();
-        await nextTurn();
+        await ctx.settle(() => order.length >= 7, 2);
         assert.deepEqual(order, ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
       });
 

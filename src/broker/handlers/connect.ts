@@ -25,7 +25,6 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   }
   const { clientId, assigned } = validateClientId(client, packet);
   client.clientId = clientId;
-  client.logger = client.logger.child({ clientId });
   readConnectProperties(client, packet);
   const expirySeconds = sessionExpiry(client, packet);
   client.will = buildWill(client, packet, clientId);
@@ -54,13 +53,20 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   client.principal = decision.principal;
   client.permissions = decision.permissions;
 
+  const cleanStart = packet.clean !== false;
+  // Cluster: the client ID may be connected, or its session kept, on another node.
+  const cluster = client.broker.cluster;
+  if (cluster !== null) {
+    await cluster.claim(clientId, cleanStart);
+    if (client.state !== 'connecting') return;
+  }
+
   // Takeover: an existing connection with this client ID is closed [MQTT-3.1.4-3]; v5 gets 0x8E.
   const existing = client.broker.sessions.get(clientId)?.client;
   if (existing != null && existing !== client) {
     (existing as Client).disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
   }
 
-  const cleanStart = packet.clean !== false;
   const { session, present } = client.broker.openSession(clientId, client.version, cleanStart, expirySeconds);
   session.client = client;
   session.permissions = client.permissions;

@@ -54,11 +54,19 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
   });
 
   const properties = v5 && refusals.length > 0 && client.requestProblemInfo ? { reasonString: refusals.join('; ').slice(0, 1000) } : undefined;
-  client.send({ cmd: 'suback', messageId: packet.messageId!, granted, ...(properties ? { properties } : {}) });
-  if (refusals.length > 0) client.logger.info({ refusals }, 'subscribe refused in part');
-
-  if (fresh.length > 0 && client.info !== null) client.broker.lifecycle?.subscribed(client.info, fresh.map((f) => f.sub.key));
-  for (const { sub, existed } of fresh) sendRetained(client, sub, existed);
+  const answer = () => {
+    if (client.state !== 'connected') return;
+    client.send({ cmd: 'suback', messageId: packet.messageId!, granted, ...(properties ? { properties } : {}) });
+    if (refusals.length > 0) client.logger.info({ refusals }, 'subscribe refused in part');
+    if (fresh.length > 0 && client.info !== null) client.broker.lifecycle?.subscribed(client.info, fresh.map((f) => f.sub.key));
+    for (const { sub, existed } of fresh) sendRetained(client, sub, existed);
+  };
+  // Cluster: SUBACK once every node routes the new filters here, so a publish made anywhere after
+  // it arrives. Messages may flow before the SUBACK, which MQTT 5 §3.8.4 permits; a SUBACK never
+  // overtakes an earlier one (any pending change delays it).
+  const settling = broker.cluster?.interestSettled() ?? null;
+  if (settling) void settling.then(answer);
+  else answer();
 }
 
 /**

@@ -1,0 +1,25 @@
+// What the broker asks of a cluster backplane (cluster/ implements it). The broker knows only this
+// interface, so a single node runs with none and tests can run the broker without Redis.
+import type { Message } from './message.js';
+
+export interface ClusterHooks {
+  /**
+   * Sends a message published on this node to the other nodes with a matching subscription.
+   * Returns the shared-subscription groups ("group\u0000filter") this node delivers the message to:
+   * a shared group picks one member across the whole cluster, so the others deliver nothing.
+   */
+  forward(message: Message): ReadonlySet<string>;
+  /** This node's subscription index gained (lost) its first (last) entry under `key`. */
+  interestAdded(key: string): void;
+  interestRemoved(key: string): void;
+  /** Pending while other nodes have not yet learnt of an interest change; null when settled. */
+  interestSettled(): Promise<void> | null;
+  /**
+   * Before a CONNECT opens its session: closes the client ID's connection on whichever node holds
+   * it and, without clean start, brings its persistent session here. Throws a ProtocolError to
+   * refuse the CONNECT.
+   */
+  claim(clientId: string, cleanStart: boolean): Promise<void>;
+  sessionOpened(clientId: string): void;
+  sessionEnded(clientId: string): void;
+}

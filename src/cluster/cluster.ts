@@ -1,0 +1,796 @@
+// A cluster member: the node's side of the Redis backplane. It routes publishes to the nodes with
+// matching subscriptions (interest.ts), carries QoS 1/2 across Redis outages (reliable-link.ts),
+// moves client IDs and persistent sessions between nodes, keeps presence, and notices dead nodes
+// and publishes their clients' wills and disconnected events.
+//
+// Redis keys (prefix p, default "sb:"):
+//   {p}nodes            sorted set  node id -> last heartbeat (Redis clock, ms)
+//   {p}interest:{node}  set         the node's announced filters and $share/{group}/{filter} keys
+//   {p}owners           hash        client ID -> node holding its connection or persistent session
+//   {p}conns:{node}     hash        client ID -> presence record (lifecycle info, will) per connection
+//   {p}reaped:{node}    string      set when a node was declared dead (1 h), so it learns of it
+//   {p}reap-lock:{node} string      the one node cleaning up after a dead one
+// Channels: {p}node:{id} (frames for one node), {p}all (interest changes, membership).
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/broker.js';
+import type { Client } from '../broker/client.js';
+import type { ClusterHooks } from '../broker/cluster-hooks.js';
+import type { ConnectionInfo, LifecycleListener } from '../broker/lifecycle.js';
+import { setLongTimeout } from '../broker/long-timeout.js';
+import type { Message, MessageProperties, QoS } from '../broker/message.js';
+import type { Counters } from '../metrics/counters.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { RC } from '../protocol/reason-codes.js';
+import type { Store } from '../store/store.js';
+import { decodeProperties, encodeProperties } from '../store/sqlite-codec.js';
+import { decodeControlFrame, decodeMessageFrame, encodeControlFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE } from './frames.js';
+import { InterestIndex, LocalInterest } from './interest.js';
+import { connectPair, type RedisPair } from './redis-connections.js';
+import { InboundLink, OutboundLink } from './reliable-link.js';
+
+export interface ClusterOptions {
+  url: string;
+  keyPrefix: string;
+  nodeId?: string;
+  /** A node silent this long is declared dead. */
+  nodeTimeoutMs: number;
+  /** Unacknowledged QoS 1/2 frames kept per target node. */
+  outboxLimit: number;
+  broker: Broker;
+  store: Store;
+  counters: Counters;
+  logger: Logger;
+  connectTimeoutMs?: number;
+}
+
+type Control = Record<string, unknown>;
+type RpcHandler = (args: Control) => Promise<unknown> | unknown;
+
+/** What a node keeps in Redis about each of its connections, for presence and for its reaper. */
+interface PresenceRecord {
+  info: ConnectionInfo;
+  connectedAt: number;
+  persistent: boolean;
+  will: null | {
+    topic: string;
+    payload: string;
+    qos: QoS;
+    retain: boolean;
+    properties: string | null;
+    delaySeconds: number;
+    expirySeconds: number;
+  };
+}
+
+const HEARTBEAT_MS = 1000;
+const RETRANSMIT_CHECK_MS = 500;
+const RETRANSMIT_AFTER_MS = 1000;
+const RETRANSMIT_BATCH = 2000;
+const SETTLE_TIMEOUT_MS = 1000;
+const RPC_TIMEOUT_MS = 5000;
+const EMPTY: ReadonlySet<string> = new Set();
+
+// Heartbeat on the Redis clock, so nodes on different machines agree on "silent for 10 s".
+// Returns -1 once the node has been declared dead.
+const HEARTBEAT_LUA = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return now`;
+// Nodes silent for longer than ARGV[1] ms.
+const SILENT_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))`;
+// HDEL only if the field still names this node (another node may have taken the client since).
+const RELEASE_OWNER_LUA = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0`;
+
+export class Cluster implements ClusterHooks {
+  readonly nodeId: string;
+  private readonly p: string;
+  private readonly broker: Broker;
+  private readonly store: Store;
+  private readonly counters: Counters;
+  private readonly logger: Logger;
+  private readonly options: ClusterOptions;
+  private redis!: RedisPair;
+  private cmd!: Redis;
+
+  private readonly local = new LocalInterest();
+  private readonly interest = new InterestIndex();
+  /** Node ids with a recent heartbeat (refreshed every second), this one included. */
+  private live = new Set<string>();
+  private readonly outbound = new Map<string, OutboundLink>();
+  private readonly inbound = new Map<string, InboundLink>();
+  private readonly ackDue = new Set<string>();
+  private ackScheduled = false;
+  private readonly groupTurn = new Map<string, number>();
+
+  private readonly rpcHandlers = new Map<string, RpcHandler>();
+  private readonly rpcPending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private rpcSeq = 0;
+  private readonly settling = new Map<string, { waiting: Set<string>; resolve: () => void; timer: NodeJS.Timeout }>();
+  private settlePromises: Promise<void>[] = [];
+
+  /** Interest changes of other nodes that arrive while their snapshot is loading. */
+  private loadingInterest: Control[] | null = null;
+  private connected = false;
+  /** When Redis last became reachable: no node is declared dead before a full timeout after it. */
+  private connectedSince = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  /** Lifecycle events (the AWS $aws/events publisher), used for dead nodes' clients. */
+  events: LifecycleListener | null = null;
+
+  constructor(options: ClusterOptions) {
+    this.options = options;
+    this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    if (Buffer.byteLength(this.nodeId) > 200 || /[\s]/.test(this.nodeId)) throw new Error('cluster.nodeId must be at most 200 bytes without spaces');
+    this.p = options.keyPrefix;
+    this.broker = options.broker;
+    this.store = options.store;
+    this.counters = options.counters;
+    this.logger = options.logger.child({ node: this.nodeId });
+    this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true));
+  }
+
+  // ---- start / stop ----------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    this.redis = await connectPair(this.options.url, this.nodeId, this.options.connectTimeoutMs ?? 5000);
+    this.cmd = this.redis.command;
+    this.cmd.defineCommand('sbHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT_LUA });
+    this.cmd.defineCommand('sbSilent', { numberOfKeys: 1, lua: SILENT_LUA });
+    this.cmd.defineCommand('sbReleaseOwner', { numberOfKeys: 1, lua: RELEASE_OWNER_LUA });
+    const sub = this.redis.subscriber;
+    sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
+    await sub.subscribe(this.channel(this.nodeId), `${this.p}all`);
+    this.cmd.on('ready', () => void this.onReady());
+    this.cmd.on('close', () => this.onLost());
+    await this.onReady();
+    this.timers.push(setInterval(() => void this.tick(), HEARTBEAT_MS));
+    this.timers.push(setInterval(() => this.retransmit(), RETRANSMIT_CHECK_MS));
+    for (const t of this.timers) t.unref();
+    this.broker.cluster = this;
+    this.logger.info({ redis: this.options.url.replace(/\/\/[^@/]*@/, '//***@'), nodes: this.live.size }, 'joined the cluster');
+  }
+
+  /** Leaves: the other nodes adopt this node's persistent sessions at once instead of after the timeout. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.broker.cluster = null;
+    try {
+      if (this.connected) {
+        await this.cmd
+          .multi()
+          .zadd(`${this.p}nodes`, 0, this.nodeId) // silent since the epoch: dead to everyone
+          .del(this.interestKey(this.nodeId), this.connsKey(this.nodeId))
+          .publish(`${this.p}all`, encodeControlFrame({ t: 'left', n: this.nodeId }))
+          .exec();
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'could not announce leaving the cluster');
+    }
+    for (const pending of this.rpcPending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error('node stopping'));
+    }
+    this.redis.subscriber.disconnect();
+    this.cmd.disconnect();
+  }
+
+  private onLost(): void {
+    if (!this.connected || this.stopped) return;
+    this.connected = false;
+    this.counters.clusterConnected = 0;
+    this.logger.warn('lost the Redis backplane: serving local clients only; QoS 0 to other nodes is dropped and QoS 1/2 held until it is back');
+  }
+
+  /** (Re)joined: write this node's state again (Redis may have restarted empty) and reload the others'. */
+  private async onReady(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(`${this.p}nodes`, this.reapedKey(this.nodeId), this.nodeId)) as number;
+      if (beat === -1) await this.fenced();
+      const me = this.nodeId;
+      const m = this.cmd.multi().del(this.interestKey(me));
+      const keys = this.local.keys();
+      if (keys.length > 0) m.sadd(this.interestKey(me), ...keys);
+      m.del(this.connsKey(me));
+      for (const session of this.broker.sessions.values()) {
+        m.hset(`${this.p}owners`, session.clientId, me);
+        const client = session.client as Client | null;
+        if (client !== null && client.info !== null) m.hset(this.connsKey(me), session.clientId, JSON.stringify(presenceOf(client)));
+      }
+      m.publish(`${this.p}all`, encodeControlFrame({ t: 'resync', n: me }));
+      await m.exec();
+      await this.refreshLive();
+      await this.loadInterest();
+      const wasDown = this.connectedSince !== 0;
+      this.connected = true;
+      this.connectedSince = Date.now();
+      this.counters.clusterConnected = 1;
+      if (wasDown) this.logger.info({ nodes: this.live.size, heldFrames: this.heldFrames() }, 'the Redis backplane is back; cluster routing resumed');
+      this.retransmit(true);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'rejoining the cluster failed; retrying on the next heartbeat');
+    }
+  }
+
+  private heldFrames(): number {
+    let n = 0;
+    for (const link of this.outbound.values()) n += link.unacked;
+    return n;
+  }
+
+  private async loadInterest(): Promise<void> {
+    this.loadingInterest = [];
+    try {
+      const nodes = [...this.live].filter((n) => n !== this.nodeId);
+      const sets = await Promise.all(nodes.map((n) => this.cmd.smembers(this.interestKey(n))));
+      for (const known of this.interest.nodes()) if (known !== this.nodeId && !this.live.has(known)) this.interest.dropNode(known);
+      nodes.forEach((n, i) => this.interest.replace(n, sets[i]!));
+      this.interest.replace(this.nodeId, this.local.keys());
+    } finally {
+      const queued = this.loadingInterest ?? [];
+      this.loadingInterest = null;
+      for (const c of queued) this.applyInterest(c);
+    }
+  }
+
+  // ---- heartbeat, membership, dead nodes -------------------------------------------------------
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    if (!this.connected) {
+      if (this.cmd.status === 'ready') await this.onReady();
+      return;
+    }
+    try {
+      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(`${this.p}nodes`, this.reapedKey(this.nodeId), this.nodeId)) as number;
+      if (beat === -1) {
+        await this.fenced();
+        return;
+      }
+      await this.refreshLive();
+      // After an outage every node's heartbeat is stale for a moment; wait a full timeout first.
+      if (Date.now() - this.connectedSince < this.options.nodeTimeoutMs) return;
+      const silent = (await (this.cmd as unknown as { sbSilent(a: string, b: number): Promise<string[]> }).sbSilent(`${this.p}nodes`, this.options.nodeTimeoutMs)) as string[];
+      for (const node of silent) if (node !== this.nodeId) await this.reap(node);
+    } catch (err) {
+      this.logger.debug({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  private async refreshLive(): Promise<void> {
+    const [entries, time] = await Promise.all([this.cmd.zrange(`${this.p}nodes`, '0', '-1', 'WITHSCORES'), this.cmd.time()]);
+    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const live = new Set<string>([this.nodeId]);
+    for (let i = 0; i < entries.length; i += 2) {
+      if (now - Number(entries[i + 1]) <= this.options.nodeTimeoutMs) live.add(entries[i]!);
+    }
+    for (const node of this.live) if (!live.has(node)) this.forgetNode(node);
+    this.live = live;
+  }
+
+  /** What a node that is gone leaves behind here: its interest, links, and waits for its acks. */
+  private forgetNode(node: string): void {
+    this.interest.dropNode(node);
+    const link = this.outbound.get(node);
+    if (link !== undefined) {
+      this.counters.clusterFramesLost += link.unacked;
+      this.outbound.delete(node);
+    }
+    this.inbound.delete(node);
+    for (const [rid, s] of this.settling) if (s.waiting.delete(node) && s.waiting.size === 0) this.settled(rid);
+  }
+
+  /**
+   * Cleans up after a dead node, once across the cluster (a lock): its clients' wills and
+   * disconnected events (CONNECTION_LOST), and its persistent sessions adopted here so their
+   * subscriptions keep queueing until the clients come back.
+   */
+  private async reap(node: string): Promise<void> {
+    const locked = await this.cmd.set(`${this.p}reap-lock:${node}`, this.nodeId, 'PX', 60_000, 'NX');
+    if (locked !== 'OK') return;
+    this.logger.warn({ deadNode: node }, 'a cluster node stopped answering; publishing its clients\u2019 wills and adopting its sessions');
+    this.forgetNode(node);
+    const now = Date.now();
+    const conns = await this.cmd.hgetall(this.connsKey(node));
+    const records: PresenceRecord[] = [];
+    for (const json of Object.values(conns)) {
+      try {
+        records.push(JSON.parse(json) as PresenceRecord);
+      } catch {
+        // A damaged record has nothing to publish.
+      }
+    }
+    // Sessions first, so a will's delay can be tied to its session as on a single node.
+    let adopted = 0;
+    let cursor = '0';
+    do {
+      const [next, fields] = await this.cmd.hscan(`${this.p}owners`, cursor, 'COUNT', '500');
+      cursor = next;
+      for (let i = 0; i < fields.length; i += 2) {
+        const clientId = fields[i]!;
+        if (fields[i + 1] !== node || this.broker.sessions.has(clientId)) continue;
+        const stored = await this.store.sessions.loadSession(clientId);
+        if (stored === undefined) {
+          await (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(`${this.p}owners`, clientId, node);
+          continue;
+        }
+        this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
+        adopted++;
+      }
+    } while (cursor !== '0');
+    for (const record of records) {
+      const session = this.broker.sessions.get(record.info.clientId);
+      if (record.will !== null) {
+        const w = record.will;
+        const will = {
+          message: { topic: w.topic, payload: Buffer.from(w.payload, 'base64'), qos: w.qos, retain: w.retain, properties: decodeProperties(w.properties), expiresAt: 0, publisherId: record.info.clientId },
+          delaySeconds: w.delaySeconds,
+          expirySeconds: w.expirySeconds,
+        };
+        if (w.delaySeconds > 0 && session !== undefined && session.client === null) {
+          session.pendingWill = {
+            will,
+            timer: setLongTimeout(() => {
+              session.pendingWill = null;
+              this.broker.publishWill(will);
+            }, Math.min(w.delaySeconds, session.expirySeconds) * 1000),
+          };
+        } else {
+          this.broker.publishWill(will);
+        }
+      }
+      this.events?.disconnected(record.info, 'CONNECTION_LOST', false);
+    }
+    await this.cmd
+      .multi()
+      .del(this.connsKey(node), this.interestKey(node))
+      .zrem(`${this.p}nodes`, node)
+      .set(this.reapedKey(node), this.nodeId, 'EX', 3600)
+      .publish(`${this.p}all`, encodeControlFrame({ t: 'reaped', n: node }))
+      .exec();
+    this.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
+  }
+
+  /**
+   * This node was declared dead (it was cut off longer than the timeout) and its sessions were
+   * adopted elsewhere: close every connection (they reconnect and find their sessions) and start
+   * over with what is left, so no client is served by two nodes.
+   */
+  private async fenced(): Promise<void> {
+    this.logger.error('this node was declared dead by the cluster while cut off; closing its connections and rejoining');
+    for (const session of [...this.broker.sessions.values()]) {
+      const client = session.client as Client | null;
+      client?.disconnect(RC.serverUnavailable, 'node rejoining the cluster', 'server-shutdown');
+      if (this.broker.sessions.get(session.clientId) === session) this.broker.releaseSession(session);
+    }
+    await this.cmd.del(this.reapedKey(this.nodeId));
+  }
+
+  // ---- publishing across nodes -----------------------------------------------------------------
+
+  forward(message: Message): ReadonlySet<string> {
+    const targets = this.interest.route(message.topic, this.nodeId);
+    if (targets === null) return EMPTY;
+    let localGroups: Set<string> | null = null;
+    let groupsFor: Map<string, string[]> | null = null;
+    for (const [group, nodes] of targets.groups) {
+      // Round-robin over the nodes with members: each node then round-robins over its own.
+      const turn = this.groupTurn.get(group) ?? 0;
+      this.groupTurn.set(group, turn + 1);
+      const node = nodes[turn % nodes.length]!;
+      if (node === this.nodeId) (localGroups ??= new Set()).add(group);
+      else {
+        groupsFor ??= new Map();
+        const list = groupsFor.get(node);
+        if (list === undefined) groupsFor.set(node, [group]);
+        else list.push(group);
+      }
+    }
+    const nodes = groupsFor === null ? targets.direct : new Set([...targets.direct, ...groupsFor.keys()]);
+    if (nodes.size > 0) this.send(message, nodes, groupsFor);
+    return localGroups ?? EMPTY;
+  }
+
+  private send(message: Message, nodes: Set<string>, groupsFor: Map<string, string[]> | null): void {
+    const now = Date.now();
+    let shared: Buffer | null = null;
+    for (const node of nodes) {
+      const groups = groupsFor?.get(node) ?? [];
+      if (message.qos === 0) {
+        if (!this.connected) {
+          this.counters.clusterFramesDropped++;
+          continue;
+        }
+        const frame = groups.length === 0 ? (shared ??= encodeMessageFrame(this.nodeId, 0, message, groups)) : encodeMessageFrame(this.nodeId, 0, message, groups);
+        this.publishFrame(node, frame, false);
+        continue;
+      }
+      let link = this.outbound.get(node);
+      if (link === undefined) this.outbound.set(node, (link = new OutboundLink(this.options.outboxLimit)));
+      const seq = link.take();
+      const frame = encodeMessageFrame(this.nodeId, seq, message, groups);
+      const lostBefore = link.lost;
+      link.hold(seq, frame, now);
+      this.counters.clusterFramesLost += link.lost - lostBefore;
+      if (this.connected) this.publishFrame(node, frame, true);
+    }
+  }
+
+  private publishFrame(node: string, frame: Buffer, reliable: boolean): void {
+    this.counters.clusterFramesSent++;
+    this.cmd.publish(this.channel(node), frame).catch(() => {
+      // Reliable frames stay held and go again; best-effort ones are gone.
+      if (!reliable) this.counters.clusterFramesDropped++;
+    });
+  }
+
+  private retransmit(now_ = false): void {
+    if (!this.connected || this.outbound.size === 0) return;
+    const now = Date.now();
+    for (const [node, link] of this.outbound) {
+      const frames = link.due(now, now_ ? 0 : RETRANSMIT_AFTER_MS, RETRANSMIT_BATCH);
+      for (const f of frames) {
+        this.counters.clusterFramesResent++;
+        this.publishFrame(node, f.frame, true);
+      }
+    }
+  }
+
+  private onFrame(frame: Buffer): void {
+    if (frame.length === 0) return;
+    try {
+      if (frame[0] === FRAME_CONTROL) {
+        this.onControl(decodeControlFrame(frame));
+        return;
+      }
+      const forwarded = decodeMessageFrame(frame);
+      if (forwarded.seq === 0) {
+        this.deliver(forwarded.message, forwarded.groups);
+        return;
+      }
+      const origin = forwarded.origin;
+      let link = this.inbound.get(origin);
+      if (link === undefined) this.inbound.set(origin, (link = new InboundLink()));
+      const arrival = link.accept(forwarded.seq);
+      if (arrival === 'deliver') {
+        this.deliver(forwarded.message, forwarded.groups);
+        const seq = forwarded.seq;
+        const l = link;
+        // Acknowledged once what the delivery stored (an offline session's queue) is durable.
+        this.broker.afterCommit(() => {
+          if (seq > l.acked) l.acked = seq;
+          this.scheduleAck(origin);
+        });
+      } else {
+        this.scheduleAck(origin);
+      }
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message, kind: frame[0] === FRAME_RELIABLE ? 'reliable' : frame[0] }, 'dropped a malformed cluster frame');
+    }
+  }
+
+  private deliver(message: Message, groups: string[]): void {
+    this.broker.publish(message, 'cluster', groups.length === 0 ? EMPTY : new Set(groups));
+  }
+
+  private scheduleAck(origin: string): void {
+    this.ackDue.add(origin);
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      for (const node of this.ackDue) {
+        const link = this.inbound.get(node);
+        if (link !== undefined) this.control(node, { t: 'ack', n: this.nodeId, s: link.acked });
+      }
+      this.ackDue.clear();
+    });
+  }
+
+  // ---- control messages ------------------------------------------------------------------------
+
+  private control(node: string, message: Control): void {
+    if (!this.connected) return;
+    this.cmd.publish(this.channel(node), encodeControlFrame(message)).catch(() => {});
+  }
+
+  private onControl(c: Control): void {
+    const from = typeof c.n === 'string' ? c.n : '';
+    switch (c.t) {
+      case 'ack':
+        this.outbound.get(from)?.ack(Number(c.s));
+        return;
+      case 'interest':
+        if (from === this.nodeId) return;
+        if (this.loadingInterest !== null) this.loadingInterest.push(c);
+        else this.applyInterest(c);
+        if (typeof c.rid === 'string') this.control(from, { t: 'interest-ack', n: this.nodeId, rid: c.rid });
+        return;
+      case 'interest-ack': {
+        const s = this.settling.get(String(c.rid));
+        if (s !== undefined && s.waiting.delete(from) && s.waiting.size === 0) this.settled(String(c.rid));
+        return;
+      }
+      case 'resync':
+        if (from === this.nodeId) return;
+        this.live.add(from);
+        void this.cmd
+          .smembers(this.interestKey(from))
+          .then((keys) => this.interest.replace(from, keys))
+          .catch(() => {});
+        return;
+      case 'left':
+        if (from !== this.nodeId) void this.reap(from).catch((err) => this.logger.warn({ err: (err as Error).message }, 'cleaning up after a node that left failed'));
+        return;
+      case 'reaped':
+        if (from !== this.nodeId) {
+          this.live.delete(from);
+          this.forgetNode(from);
+        }
+        return;
+      case 'rpc':
+        void this.onRpc(c);
+        return;
+      case 'rpc-reply': {
+        const pending = this.rpcPending.get(String(c.id));
+        if (pending === undefined) return;
+        this.rpcPending.delete(String(c.id));
+        clearTimeout(pending.timer);
+        if (c.ok === true) pending.resolve(c.value);
+        else pending.reject(new Error(String(c.error ?? 'remote call failed')));
+        return;
+      }
+    }
+  }
+
+  private applyInterest(c: Control): void {
+    const from = String(c.n);
+    if (c.op === 'add') this.interest.add(from, String(c.k));
+    else this.interest.remove(from, String(c.k));
+  }
+
+  interestAdded(key: string): void {
+    if (!this.local.add(key)) return;
+    this.interest.add(this.nodeId, key);
+    this.announce('add', key);
+  }
+
+  interestRemoved(key: string): void {
+    if (!this.local.remove(key)) return;
+    this.interest.remove(this.nodeId, key);
+    this.announce('del', key);
+  }
+
+  /**
+   * New interest waits for every live node to acknowledge it, so a SUBACK means a publish made
+   * anywhere afterwards is routed here. Withdrawals need no wait (a stray message is dropped).
+   */
+  private announce(op: 'add' | 'del', key: string): void {
+    if (!this.connected) return; // the full state is written again on reconnection
+    const others = [...this.live].filter((n) => n !== this.nodeId);
+    let rid: string | undefined;
+    if (op === 'add' && others.length > 0) {
+      rid = `${this.nodeId}:${++this.rpcSeq}`;
+      const id = rid;
+      this.settlePromises.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => this.settled(id), SETTLE_TIMEOUT_MS);
+          timer.unref();
+          this.settling.set(id, { waiting: new Set(others), resolve, timer });
+        }),
+      );
+    }
+    const m = this.cmd.multi();
+    if (op === 'add') m.sadd(this.interestKey(this.nodeId), key);
+    else m.srem(this.interestKey(this.nodeId), key);
+    m.publish(`${this.p}all`, encodeControlFrame({ t: 'interest', n: this.nodeId, op, k: key, ...(rid ? { rid } : {}) }));
+    m.exec().catch(() => {
+      if (rid !== undefined) this.settled(rid);
+    });
+  }
+
+  private settled(rid: string): void {
+    const s = this.settling.get(rid);
+    if (s === undefined) return;
+    this.settling.delete(rid);
+    clearTimeout(s.timer);
+    s.resolve();
+  }
+
+  interestSettled(): Promise<void> | null {
+    if (this.settling.size === 0) {
+      this.settlePromises = [];
+      return null;
+    }
+    const all = Promise.all(this.settlePromises).then(() => undefined);
+    return all;
+  }
+
+  // ---- client IDs and sessions across nodes ----------------------------------------------------
+
+  async claim(clientId: string, cleanStart: boolean): Promise<void> {
+    try {
+      await this.claimInner(clientId, cleanStart);
+    } catch (err) {
+      if (err instanceof ProtocolError) throw err;
+      this.logger.warn({ clientId, err: (err as Error).message }, 'could not move the client ID to this node');
+      throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster could not move this session here; try again');
+    }
+  }
+
+  private async claimInner(clientId: string, cleanStart: boolean): Promise<void> {
+    if (!this.connected) {
+      // A persistent session may live in Redis or on another node: refuse rather than fork it.
+      if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
+      return;
+    }
+    let owner: string | null;
+    try {
+      owner = await this.cmd.hget(`${this.p}owners`, clientId);
+    } catch {
+      if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
+      return;
+    }
+    const elsewhere = owner !== null && owner !== this.nodeId;
+    if (elsewhere && this.live.has(owner!)) {
+      try {
+        await this.call(owner!, 'takeover', { clientId, cleanStart });
+      } catch (err) {
+        this.logger.warn({ clientId, owner, err: (err as Error).message }, 'the node holding this client ID did not release it; taking it over anyway');
+      }
+    }
+    if (this.broker.sessions.has(clientId)) return;
+    if (cleanStart) {
+      // The old session ends: nothing of it may show through the new one.
+      if (elsewhere) this.store.sessions.deleteSession(clientId);
+      return;
+    }
+    // Also without an owner: a session whose owner record was lost still resumes.
+    const stored = await this.store.sessions.loadSession(clientId);
+    if (stored !== undefined && !this.broker.sessions.has(clientId)) {
+      this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? Date.now() }], Date.now());
+    }
+  }
+
+  private async onTakeover(clientId: string, cleanStart: boolean): Promise<{ released: boolean }> {
+    const session = this.broker.sessions.get(clientId);
+    if (session !== undefined) {
+      const client = session.client as Client | null;
+      if (client !== null) client.disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
+      const current = this.broker.sessions.get(clientId);
+      if (current !== undefined) {
+        if (cleanStart || !current.persistent) this.broker.endSession(current);
+        else this.broker.releaseSession(current);
+      }
+    }
+    // The other node reads the session next: everything recorded so far must be in Redis.
+    await new Promise<void>((resolve) => this.store.afterCommit(resolve));
+    return { released: session !== undefined };
+  }
+
+  sessionOpened(clientId: string): void {
+    if (this.connected) this.cmd.hset(`${this.p}owners`, clientId, this.nodeId).catch(() => {});
+  }
+
+  sessionEnded(clientId: string): void {
+    if (this.connected) {
+      void (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(`${this.p}owners`, clientId, this.nodeId).catch(() => {});
+    }
+  }
+
+  /** The live node other than this one holding the client ID, or null. */
+  async ownerOf(clientId: string): Promise<string | null> {
+    if (!this.connected) return null;
+    const owner = await this.cmd.hget(`${this.p}owners`, clientId).catch(() => null);
+    return owner !== null && owner !== this.nodeId && this.live.has(owner) ? owner : null;
+  }
+
+  liveNodes(): string[] {
+    return [...this.live].sort();
+  }
+
+  /** A lifecycle listener that keeps this node's presence records in Redis. */
+  readonly presence: LifecycleListener = {
+    connected: (info) => {
+      if (!this.connected) return;
+      const client = this.broker.sessions.get(info.clientId)?.client as Client | null | undefined;
+      if (!client) return;
+      this.cmd.hset(this.connsKey(this.nodeId), info.clientId, JSON.stringify(presenceOf(client))).catch(() => {});
+    },
+    disconnected: (info) => {
+      if (this.connected) this.cmd.hdel(this.connsKey(this.nodeId), info.clientId).catch(() => {});
+    },
+    connectFailed: () => {},
+    subscribed: () => {},
+    unsubscribed: () => {},
+  };
+
+  // ---- calls between nodes ---------------------------------------------------------------------
+
+  handle(op: string, handler: RpcHandler): void {
+    this.rpcHandlers.set(op, handler);
+  }
+
+  call(node: string, op: string, args: Control, timeoutMs = RPC_TIMEOUT_MS): Promise<unknown> {
+    if (!this.connected) return Promise.reject(new Error('the cluster backplane is unreachable'));
+    const id = `${this.nodeId}:${++this.rpcSeq}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.rpcPending.delete(id);
+        reject(new Error(`node ${node} did not answer ${op} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.rpcPending.set(id, { resolve, reject, timer });
+      this.control(node, { t: 'rpc', id, n: this.nodeId, op, args });
+    });
+  }
+
+  /** Asks every live node (this one included) and gathers the answers; a node that fails is left out. */
+  async gather(op: string, args: Control): Promise<unknown[]> {
+    const nodes = this.liveNodes();
+    const answers = await Promise.allSettled(
+      nodes.map((n) => (n === this.nodeId ? Promise.resolve(this.rpcHandlers.get(op)?.(args)) : this.call(n, op, args))),
+    );
+    return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined ? [a.value] : []));
+  }
+
+  private async onRpc(c: Control): Promise<void> {
+    const from = String(c.n);
+    const handler = this.rpcHandlers.get(String(c.op));
+    try {
+      if (handler === undefined) throw new Error(`unknown call ${String(c.op)}`);
+      const value = await handler((c.args ?? {}) as Control);
+      this.control(from, { t: 'rpc-reply', id: c.id, ok: true, value: value ?? null });
+    } catch (err) {
+      this.control(from, { t: 'rpc-reply', id: c.id, ok: false, error: (err as Error).message });
+    }
+  }
+
+  // ---- keys -------------------------------------------------------------------------------------
+
+  private channel(node: string): string {
+    return `${this.p}node:${node}`;
+  }
+  private interestKey(node: string): string {
+    return `${this.p}interest:${node}`;
+  }
+  private connsKey(node: string): string {
+    return `${this.p}conns:${node}`;
+  }
+  private reapedKey(node: string): string {
+    return `${this.p}reaped:${node}`;
+  }
+}
+
+function presenceOf(client: Client): PresenceRecord {
+  const will = client.will;
+  return {
+    info: client.info!,
+    connectedAt: client.connectedAt,
+    persistent: client.session?.persistent ?? false,
+    will:
+      will === null
+        ? null
+        : {
+            topic: will.message.topic,
+            payload: will.message.payload.toString('base64'),
+            qos: will.message.qos,
+            retain: will.message.retain,
+            properties: encodeProperties(will.message.properties as MessageProperties | undefined),
+            delaySeconds: will.delaySeconds,
+            expirySeconds: will.expirySeconds,
+          },
+  };
+}

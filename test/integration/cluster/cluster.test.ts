@@ -1,0 +1,339 @@
+// Cluster mode end to end: a real redis-server on a loopback port and three Switchboard processes
+// sharing it; MQTT.js clients, the HTTP API and SIGKILL, as users would meet them.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../../helpers/server.js';
+import { closeAllClients, connectClient, disconnect, sleep, subscriber, uid, waitUntil } from '../../helpers/clients.js';
+
+let redis: RedisServer;
+let prefixSeq = 0;
+
+async function startNode(prefix: string, extra: string[] = []): Promise<TestServer> {
+  return startServer({
+    args: ['--redis', redis.url, '--set', `cluster.redis.keyPrefix=${prefix}`, '--set', 'cluster.nodeTimeoutSeconds=2', ...extra],
+  });
+}
+
+async function startCluster(n: number): Promise<{ nodes: TestServer[]; prefix: string }> {
+  const prefix = `t${++prefixSeq}-${process.pid}:`;
+  const nodes: TestServer[] = [];
+  for (let i = 0; i < n; i++) nodes.push(await startNode(prefix));
+  return { nodes, prefix };
+}
+
+async function stopCluster(nodes: TestServer[]): Promise<void> {
+  await closeAllClients();
+  await Promise.all(nodes.map((n) => n.stop()));
+}
+
+before(async () => {
+  redis = await startRedis({ appendonly: true });
+});
+
+after(async () => {
+  await closeAllClients();
+  await stopAllServers();
+  await redis?.stop();
+});
+
+describe('routing between nodes', () => {
+  test('a subscriber on node 1 gets a publish made on node 2 and one made over the HTTP API of node 3', async () => {
+    const { nodes } = await startCluster(3);
+    try {
+      const [n1, n2, n3] = nodes as [TestServer, TestServer, TestServer];
+      const topic = uid('news');
+      const sub = await subscriber(n1, `${topic}/#`, 1, { transport: 'ws' });
+      const pub = await connectClient(n2, { protocolVersion: 4 });
+      await pub.client.publishAsync(`${topic}/mqtt`, 'from node 2', { qos: 1 });
+      const res = await fetch(`${n3.httpUrl}/topics/${encodeURIComponent(`${topic}/http`)}?qos=1`, { method: 'POST', body: 'from node 3 over HTTP' });
+      assert.equal(res.status, 200, await res.text());
+      const got = await sub.inbox.waitFor(2, 5_000);
+      assert.deepEqual(got.map((m) => m.text).sort(), ['from node 2', 'from node 3 over HTTP']);
+      // Exactly once per subscription, also with overlapping filters on two nodes.
+      await sleep(300);
+      assert.equal(sub.inbox.messages.length, 2);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  test('QoS, retain-as-published and v5 properties survive the hop', async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [n1, n2] = nodes as [TestServer, TestServer];
+      const topic = uid('props');
+      const sub = await connectClient(n1);
+      await sub.client.subscribeAsync(topic, { qos: 2, rap: true });
+      const pub = await connectClient(n2);
+      await pub.client.publishAsync(topic, 'hello', {
+        qos: 2,
+        properties: { contentType: 'text/plain', responseTopic: 'reply/x', correlationData: Buffer.from([1, 2, 3]), userProperties: { b: '1', a: '2' } },
+      });
+      const [m] = await sub.inbox.waitFor(1, 5_000);
+      assert.equal(m!.packet.qos, 2);
+      assert.equal(m!.packet.properties?.contentType, 'text/plain');
+      assert.equal(m!.packet.properties?.responseTopic, 'reply/x');
+      assert.deepEqual([...(m!.packet.properties?.correlationData ?? [])], [1, 2, 3]);
+      assert.deepEqual(Object.entries(m!.packet.properties?.userProperties ?? {}), [['b', '1'], ['a', '2']], 'user properties in their order');
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  test('a node without a matching subscriber gets nothing (interest-based routing)', async () => {
+    const { nodes } = await startCluster(3);
+    try {
+      const [n1, n2, n3] = nodes as [TestServer, TestServer, TestServer];
+      const topic = uid('interest');
+      const sub = await subscriber(n1, topic, 0);
+      const pub = await connectClient(n2);
+      for (let i = 0; i < 20; i++) await pub.client.publishAsync(topic, `m${i}`, { qos: 0 });
+      await sub.inbox.waitFor(20, 5_000);
+      const metric = async (node: TestServer, name: string) => {
+        const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+        return Number(line?.split(' ')[1] ?? NaN);
+      };
+      assert.ok((await metric(n1, 'switchboard_cluster_messages_received_total')) >= 20);
+      assert.equal(await metric(n3, 'switchboard_cluster_messages_received_total'), 0, 'node 3 has no subscriber and must receive nothing');
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  test('a shared subscription delivers each message to one member across the cluster', async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [n1, n2] = nodes as [TestServer, TestServer];
+      const topic = uid('jobs');
+      const a = await subscriber(n1, `$share/workers/${topic}`, 1);
+      const b = await subscriber(n2, `$share/workers/${topic}`, 1);
+      const pub = await connectClient(n1);
+      for (let i = 0; i < 40; i++) await pub.client.publishAsync(topic, `job${i}`, { qos: 1 });
+      await waitUntil(() => a.inbox.messages.length + b.inbox.messages.length >= 40, 5_000, '40 jobs');
+      await sleep(300);
+      const all = [...a.inbox.texts(), ...b.inbox.texts()].sort();
+      assert.equal(all.length, 40, 'each job exactly once');
+      assert.equal(new Set(all).size, 40);
+      assert.ok(a.inbox.messages.length > 0 && b.inbox.messages.length > 0, `both nodes' members get work (${a.inbox.messages.length}/${b.inbox.messages.length})`);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  test('a retained message published on node 1 reaches a wildcard subscriber on node 3', async () => {
+    const { nodes } = await startCluster(3);
+    try {
+      const [n1, , n3] = nodes as [TestServer, TestServer, TestServer];
+      const topic = uid('status');
+      const pub = await connectClient(n1);
+      await pub.client.publishAsync(`${topic}/lamp`, 'on', { qos: 1, retain: true });
+      await sleep(200);
+      const sub = await subscriber(n3, `${topic}/+`, 1);
+      const [m] = await sub.inbox.waitFor(1, 5_000);
+      assert.equal(m!.text, 'on');
+      assert.equal(m!.packet.retain, true);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+});
+
+describe('state created at run time', () => {
+  test('a rule created on node 1 runs, once, for messages published on node 2', async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [n1, n2] = nodes as [TestServer, TestServer];
+      const name = uid('hot').replace(/-/g, '_');
+      const source = uid('sensors');
+      const res = await fetch(`${n1.httpUrl}/api/rules`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name, sql: `SELECT temperature FROM '${source}/+' WHERE temperature > 50`, actions: [{ republish: { topic: `alerts/${source}`, qos: 1 } }] }),
+      });
+      assert.equal(res.status, 201, await res.text());
+      const watcher = await subscriber(n1, `alerts/${source}`, 1);
+      await sleep(300);
+      const pub = await connectClient(n2);
+      await pub.client.publishAsync(`${source}/a`, JSON.stringify({ temperature: 70 }), { qos: 1 });
+      await pub.client.publishAsync(`${source}/b`, JSON.stringify({ temperature: 20 }), { qos: 1 });
+      const [m] = await watcher.inbox.waitFor(1, 5_000);
+      assert.deepEqual(JSON.parse(m!.text), { temperature: 70 });
+      await sleep(300);
+      assert.equal(watcher.inbox.messages.length, 1, 'the rule ran on one node only');
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+});
+
+describe('client IDs and sessions across nodes', () => {
+  test('connecting to node B with a client ID connected on node A closes A (0x8E)', async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [a, b] = nodes as [TestServer, TestServer];
+      const clientId = uid('dup');
+      const first = await connectClient(a, { clientId });
+      await connectClient(b, { clientId });
+      const packet = await first.inbox.waitForDisconnect(5_000);
+      assert.equal(packet.reasonCode, 0x8e);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  test('a persistent session moves from node 1 to node 2 and receives what was queued meanwhile', async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [n1, n2] = nodes as [TestServer, TestServer];
+      const clientId = uid('mover');
+      const topic = uid('queued');
+      const first = await connectClient(n1, { clientId, clean: false, properties: { sessionExpiryInterval: 300 } });
+      await first.client.subscribeAsync(topic, { qos: 1 });
+      await disconnect(first.client);
+      const pub = await connectClient(n2);
+      for (let i = 0; i < 5; i++) await pub.client.publishAsync(topic, `q${i}`, { qos: 1 });
+      const again = await connectClient(n2, { clientId, clean: false, properties: { sessionExpiryInterval: 300 } });
+      assert.equal(again.connack.sessionPresent, true);
+      const got = await again.inbox.waitFor(5, 5_000);
+      assert.deepEqual(got.map((m) => m.text), ['q0', 'q1', 'q2', 'q3', 'q4']);
+      // The subscription moved too: a new publish on node 1 reaches it on node 2.
+      await (await connectClient(n1)).client.publishAsync(topic, 'after', { qos: 1 });
+      await again.inbox.waitFor(6, 5_000);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  test('the admin API lists every connection in the cluster and the data plane finds remote clients', async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [n1, n2] = nodes as [TestServer, TestServer];
+      const id1 = uid('on1');
+      const id2 = uid('on2');
+      await connectClient(n1, { clientId: id1 });
+      const remote = await connectClient(n2, { clientId: id2 });
+      const list = (await (await fetch(`${n1.httpUrl}/api/connections?limit=1000`)).json()) as { connections: { clientId: string }[]; nodes: number };
+      const ids = list.connections.map((c) => c.clientId);
+      assert.ok(ids.includes(id1) && ids.includes(id2), JSON.stringify(ids));
+      assert.equal(list.nodes, 2);
+      const got = await fetch(`${n1.httpUrl}/connections/${id2}`);
+      assert.equal(got.status, 200, await got.clone().text());
+      assert.equal(((await got.json()) as { connected: boolean }).connected, true);
+      const del = await fetch(`${n1.httpUrl}/api/connections/${id2}`, { method: 'DELETE' });
+      assert.equal(del.status, 204);
+      const packet = await remote.inbox.waitForDisconnect(5_000);
+      assert.equal(packet.reasonCode, 0x98);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+});
+
+describe('--workers', () => {
+  test('two member processes share the ports and route between each other', async () => {
+    const prefix = `w${++prefixSeq}-${process.pid}:`;
+    const server = await startNode(prefix, ['--workers', '2']);
+    try {
+      // Both members announce themselves; connections are handed out in turn.
+      await server.waitForLog((l) => l.msg === 'joined the cluster' && l.nodes === 2, 10_000);
+      const topic = uid('w');
+      const subs = [];
+      for (let i = 0; i < 4; i++) subs.push(await subscriber(server, topic, 1));
+      const pub = await connectClient(server);
+      await pub.client.publishAsync(topic, 'to every member', { qos: 1 });
+      for (const s of subs) await s.inbox.waitFor(1, 5_000);
+      const list = (await (await fetch(`${server.httpUrl}/api/connections`)).json()) as { connections: { node: string }[]; nodes: number };
+      assert.equal(list.nodes, 2);
+      assert.equal(new Set(list.connections.map((c) => c.node)).size, 2, 'connections are spread over both members');
+    } finally {
+      await closeAllClients();
+      await server.stop();
+    }
+  });
+
+  test('--workers 2 without --redis is refused with a clear message', async () => {
+    const child = spawn(process.execPath, ['bin/switchboard.js', 'start', '--workers', '2', '--http-port', '0', '--mqtt-port', '0'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+    assert.equal(code, 1);
+    assert.match(stderr, /--workers above 1 needs a cluster/);
+  });
+});
+
+describe('failures', () => {
+  test("SIGKILL of node 2: node 1 sees its clients' wills and disconnected events (CONNECTION_LOST)", async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [n1, n2] = nodes as [TestServer, TestServer];
+      const clientId = uid('doomed');
+      const watcher = await subscriber(n1, [`wills/${clientId}`, `$aws/events/presence/disconnected/${clientId}`], 1);
+      await connectClient(n2, { clientId, will: { topic: `wills/${clientId}`, payload: Buffer.from('gone'), qos: 1, retain: false } });
+      await sleep(300);
+      const killedAt = Date.now();
+      n2.kill('SIGKILL');
+      const got = await watcher.inbox.waitFor(2, 12_000);
+      const will = got.find((m) => m.topic === `wills/${clientId}`);
+      const event = got.find((m) => m.topic.startsWith('$aws/events/'));
+      assert.equal(will?.text, 'gone');
+      const payload = JSON.parse(event!.text) as { disconnectReason: string; clientId: string; eventType: string };
+      assert.equal(payload.disconnectReason, 'CONNECTION_LOST');
+      assert.equal(payload.clientId, clientId);
+      assert.ok(Date.now() - killedAt < 10_000, 'within the configured bound plus a heartbeat');
+      await sleep(500);
+      assert.equal(watcher.inbox.messages.filter((m) => m.topic === `wills/${clientId}`).length, 1, 'the will is published once');
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  test('restarting Redis mid-stream loses no QoS 1 message to a persistent session', async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [n1, n2] = nodes as [TestServer, TestServer];
+      const topic = uid('stream');
+      const sub = await connectClient(n1, { clientId: uid('keeper'), clean: false, properties: { sessionExpiryInterval: 600 } });
+      await sub.client.subscribeAsync(topic, { qos: 1 });
+      const pub = await connectClient(n2, { protocolVersion: 4 });
+      const total = 300;
+      let restarted: Promise<void> | null = null;
+      for (let i = 0; i < total; i++) {
+        await pub.client.publishAsync(topic, `s${i}`, { qos: 1 });
+        if (i === 100) restarted = redis.restart();
+        if (i > 100 && i < 200) await sleep(5);
+      }
+      await restarted;
+      await waitUntil(() => new Set(sub.inbox.texts()).size >= total, 20_000, `all ${total} messages`);
+      const seen = new Set(sub.inbox.texts());
+      for (let i = 0; i < total; i++) assert.ok(seen.has(`s${i}`), `s${i} missing`);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  test('Redis unreachable at start: a clear error and exit code 1, no crash loop', async () => {
+    const child = spawn(process.execPath, ['bin/switchboard.js', 'start', '--redis', 'redis://127.0.0.1:1', '--http-port', '0', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--mqtt-host', '127.0.0.1'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.resume();
+    const code = await new Promise<number | null>((res) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        res(null);
+      }, 15_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        res(c);
+      });
+    });
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /cannot use Redis at redis:\/\/127\.0\.0\.1:1 \(not ready within/);
+  });
+});
