@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './logger.js';
 import { Counters } from './metrics/counters.js';
 import { openStore } from './store/open.js';
 import { RedisStore } from './store/redis-store.js';
+import type { Store } from './store/store.js';
 import { LifecycleEvents } from './events/lifecycle-events.js';
 import { RulesEngine } from './rules/engine.js';
 import { registerRuleRoutes } from './api/rules.js';
@@ -71,7 +72,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const baseDir = options.baseDir ?? process.cwd();
   const counters = new Counters();
   // A cluster keeps its shared state in the Redis it routes through.
-  const storeConfig = config.cluster ? { type: 'redis' as const, url: config.cluster.redis.url, keyPrefix: config.cluster.redis.keyPrefix } : config.store;
+  const storeConfig = config.cluster
+    ? { type: 'redis' as const, url: config.cluster.redis.url, keyPrefix: config.cluster.redis.keyPrefix, sealingKey: config.store.sealingKey }
+    : config.store;
   const store = await openStore(storeConfig, logger, { maxRetainedMessages: config.limits.maxRetainedMessages });
   const retained = store.retained;
   // A failed commit means acknowledgements can no longer be honoured: stop rather than lie.
@@ -137,7 +140,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     for (const definition of config.rules) rules.put(definition, { replace: true });
   } catch (err) {
     await pool.close();
-    store.close();
+    await closeStore(store);
     throw err;
   }
   broker.onPublish(rules.onPublish);
@@ -161,7 +164,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await cluster.start();
     } catch (err) {
       await pool.close();
-      store.close();
+      await closeStore(store);
       throw err;
     }
   }
@@ -201,6 +204,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           sessions: () => broker.sessions.size,
           retained: () => retained.size,
           subscriptions: () => broker.subscriptionCount,
+          storeBacklog: () => (store instanceof RedisStore ? store.backlog : 0),
         }),
         connected: () => clients.connected,
         scope: custom.scope,
@@ -242,7 +246,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   } catch (err) {
     await app?.close();
     await pool.close();
-    store.close();
+    await closeStore(store);
     throw err;
   }
 
@@ -274,7 +278,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await cluster.stop();
       }
       await pool.close();
-      store.close();
+      await closeStore(store);
       logger.info('stopped');
     })());
 
@@ -297,6 +301,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger.warn('anonymous clients are accepted from every address with every right (auth.anonymous: everyone)');
   }
   return { broker, clients, counters, logger, httpPort, mqttPort, stop };
+}
+
+/** Closes the store once what it holds is committed (bounded by the store). */
+async function closeStore(store: Store): Promise<void> {
+  if (store.closeAsync !== undefined) await store.closeAsync();
+  else store.close();
 }
 
 /** Lifecycle events go to the AWS event publisher and to the cluster's presence records. */

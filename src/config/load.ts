@@ -30,6 +30,7 @@ export const ENV_ALIASES: Record<string, string> = {
   SWITCHBOARD_DATA_DIR: 'store.path',
   SWITCHBOARD_ANONYMOUS: 'auth.anonymous',
   SWITCHBOARD_REDIS_URL: 'cluster.redis.url',
+  SWITCHBOARD_SEALING_KEY: 'store.sealingKey',
   SWITCHBOARD_WORKERS: 'workers',
 };
 

@@ -3,7 +3,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from './counters.js';
 
-export function createPrometheusRegistry(counters: Counters, gauges: { connected: () => number; sessions: () => number; retained: () => number; subscriptions: () => number }): Registry {
+export function createPrometheusRegistry(counters: Counters, gauges: { connected: () => number; sessions: () => number; retained: () => number; subscriptions: () => number; storeBacklog?: () => number }): Registry {
   const registry = new Registry();
   registry.registerMetric(counters.publishToDeliver);
   registry.registerMetric(counters.authorizerDuration);
@@ -32,6 +32,9 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
   gauge('switchboard_sessions', 'Sessions held, connected or persistent offline', gauges.sessions);
   gauge('switchboard_retained_messages', 'Retained messages stored', gauges.retained);
   gauge('switchboard_subscriptions', 'Subscriptions in the index', gauges.subscriptions);
+  if (gauges.storeBacklog !== undefined) {
+    gauge('switchboard_store_backlog', 'Store writes waiting to be committed (Redis: grows during an outage)', gauges.storeBacklog);
+  }
   if (counters.clusterConnected !== null) {
     gauge('switchboard_cluster_redis_connected', '1 while the Redis backplane is reachable, 0 during an outage', () => counters.clusterConnected ?? 0);
   }
