@@ -239,6 +239,7 @@ describe('--workers', () => {
     try {
       // Both members announce themselves; connections are handed out in turn.
       await server.waitForLog((l) => l.msg === 'joined the cluster' && l.nodes === 2, 10_000);
+      await waitUntil(() => server.logLines().filter((l) => l.msg === 'switchboard ready').length === 2, 10_000, 'both members listening');
       const topic = uid('w');
       const subs = [];
       for (let i = 0; i < 4; i++) subs.push(await subscriber(server, topic, 1));
