@@ -121,6 +121,8 @@ export class Cluster implements ClusterHooks {
   /** Interest changes of other nodes that arrive while their snapshot is loading. */
   private loadingInterest: Control[] | null = null;
   private connected = false;
+  /** Counters when the outage began, to say what it cost once it is over. */
+  private atLoss = { dropped: 0, lost: 0 };
   /** When Redis last became reachable: no node is declared dead before a full timeout after it. */
   private connectedSince = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -191,6 +193,7 @@ export class Cluster implements ClusterHooks {
     if (!this.connected || this.stopped) return;
     this.connected = false;
     this.counters.clusterConnected = 0;
+    this.atLoss = { dropped: this.counters.clusterFramesDropped, lost: this.counters.clusterFramesLost };
     this.logger.warn('lost the Redis backplane: serving local clients only; QoS 0 to other nodes is dropped and QoS 1/2 held until it is back');
   }
 
@@ -218,7 +221,18 @@ export class Cluster implements ClusterHooks {
       this.connected = true;
       this.connectedSince = Date.now();
       this.counters.clusterConnected = 1;
-      if (wasDown) this.logger.info({ nodes: this.live.size, heldFrames: this.heldFrames() }, 'the Redis backplane is back; cluster routing resumed');
+      if (wasDown) {
+        this.logger.info(
+          {
+            nodes: this.live.size,
+            // QoS 1/2 held for other nodes, sent again now; QoS 0 to other nodes that was dropped.
+            heldFrames: this.heldFrames(),
+            droppedQos0Frames: this.counters.clusterFramesDropped - this.atLoss.dropped,
+            lostFrames: this.counters.clusterFramesLost - this.atLoss.lost,
+          },
+          'the Redis backplane is back; cluster routing resumed',
+        );
+      }
       this.retransmit(true);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'rejoining the cluster failed; retrying on the next heartbeat');

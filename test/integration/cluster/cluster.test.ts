@@ -274,6 +274,10 @@ describe('failures', () => {
       const clientId = uid('doomed');
       const watcher = await subscriber(n1, [`wills/${clientId}`, `$aws/events/presence/disconnected/${clientId}`], 1);
       await connectClient(n2, { clientId, will: { topic: `wills/${clientId}`, payload: Buffer.from('gone'), qos: 1, retain: false } });
+      const keeperId = uid('keeper');
+      const topic = uid('after-death');
+      const keeper = await connectClient(n2, { clientId: keeperId, clean: false, properties: { sessionExpiryInterval: 300 } });
+      await keeper.client.subscribeAsync(topic, { qos: 1 });
       await sleep(300);
       const killedAt = Date.now();
       n2.kill('SIGKILL');
@@ -287,6 +291,12 @@ describe('failures', () => {
       assert.ok(Date.now() - killedAt < 10_000, 'within the configured bound plus a heartbeat');
       await sleep(500);
       assert.equal(watcher.inbox.messages.filter((m) => m.topic === `wills/${clientId}`).length, 1, 'the will is published once');
+      // The dead node's persistent session was adopted: it queued meanwhile and resumes elsewhere.
+      await (await connectClient(n1)).client.publishAsync(topic, 'while you were away', { qos: 1 });
+      const back = await connectClient(n1, { clientId: keeperId, clean: false, properties: { sessionExpiryInterval: 300 } });
+      assert.equal(back.connack.sessionPresent, true);
+      const [queued] = await back.inbox.waitFor(1, 5_000);
+      assert.equal(queued!.text, 'while you were away');
     } finally {
       await stopCluster(nodes);
     }
