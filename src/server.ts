@@ -126,6 +126,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       nodeId: config.cluster.nodeId,
       nodeTimeoutMs: config.cluster.nodeTimeoutSeconds * 1000,
       outboxLimit: config.cluster.outboxLimit,
+      routing: config.cluster.routing,
       broker,
       store,
       counters,

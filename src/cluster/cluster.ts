@@ -39,6 +39,11 @@ export interface ClusterOptions {
   nodeTimeoutMs: number;
   /** Unacknowledged QoS 1/2 frames kept per target node. */
   outboxLimit: number;
+  /**
+   * 'interest' (default): a message goes only to nodes with a matching subscription. 'broadcast':
+   * to every node, which then matches locally — kept to measure what interest routing saves.
+   */
+  routing?: 'interest' | 'broadcast';
   broker: Broker;
   store: Store;
   counters: Counters;
@@ -397,6 +402,15 @@ export class Cluster implements ClusterHooks {
 
   forward(message: Message): ReadonlySet<string> {
     const targets = this.interest.route(message.topic, this.nodeId);
+    if (this.options.routing === 'broadcast') {
+      const everyone = new Set(this.live);
+      everyone.delete(this.nodeId);
+      if (targets === null) {
+        if (everyone.size > 0) this.send(message, everyone, null);
+        return EMPTY;
+      }
+      for (const n of everyone) targets.direct.add(n);
+    }
     if (targets === null) return EMPTY;
     let localGroups: Set<string> | null = null;
     let groupsFor: Map<string, string[]> | null = null;

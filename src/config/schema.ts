@@ -186,6 +186,9 @@ export const configSchema = z
         nodeTimeoutSeconds: z.number().min(1).max(3600).default(10),
         // QoS 1/2 messages held per target node until it acknowledges them (Redis outages).
         outboxLimit: z.number().int().min(100).default(100000),
+        // 'interest': publishes go only to nodes with a matching subscription; 'broadcast': to
+        // every node (to measure the difference; see docs/cluster.md).
+        routing: z.enum(['interest', 'broadcast']).default('interest'),
       })
       .strict()
       .optional(),
