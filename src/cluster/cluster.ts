@@ -25,11 +25,12 @@ import type { Counters } from '../metrics/counters.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RC } from '../protocol/reason-codes.js';
 import type { Store } from '../store/store.js';
-import { decodeProperties, encodeProperties } from '../store/sqlite-codec.js';
 import { decodeControlFrame, decodeMessageFrame, encodeControlFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE } from './frames.js';
 import { InterestIndex, LocalInterest } from './interest.js';
+import { presenceOf, willOf, type PresenceRecord } from './presence.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
 import { InboundLink, OutboundLink } from './reliable-link.js';
+import { Rpc, type Control, type RpcHandler } from './rpc.js';
 
 export interface ClusterOptions {
   url: string;
@@ -51,31 +52,12 @@ export interface ClusterOptions {
   connectTimeoutMs?: number;
 }
 
-type Control = Record<string, unknown>;
-type RpcHandler = (args: Control) => Promise<unknown> | unknown;
-
-/** What a node keeps in Redis about each of its connections, for presence and for its reaper. */
-interface PresenceRecord {
-  info: ConnectionInfo;
-  connectedAt: number;
-  persistent: boolean;
-  will: null | {
-    topic: string;
-    payload: string;
-    qos: QoS;
-    retain: boolean;
-    properties: string | null;
-    delaySeconds: number;
-    expirySeconds: number;
-  };
-}
 
 const HEARTBEAT_MS = 1000;
 const RETRANSMIT_CHECK_MS = 500;
 const RETRANSMIT_AFTER_MS = 1000;
 const RETRANSMIT_BATCH = 2000;
 const SETTLE_TIMEOUT_MS = 1000;
-const RPC_TIMEOUT_MS = 5000;
 const EMPTY: ReadonlySet<string> = new Set();
 
 // Heartbeat on the Redis clock, so nodes on different machines agree on "silent for 10 s".
@@ -117,9 +99,8 @@ export class Cluster implements ClusterHooks {
   private ackScheduled = false;
   private readonly groupTurn = new Map<string, number>();
 
-  private readonly rpcHandlers = new Map<string, RpcHandler>();
-  private readonly rpcPending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private rpcSeq = 0;
+  private readonly rpc: Rpc;
+  private ridSeq = 0;
   private readonly settling = new Map<string, { waiting: Set<string>; resolve: () => void; timer: NodeJS.Timeout }>();
   private settlePromises: Promise<void>[] = [];
 
@@ -144,6 +125,7 @@ export class Cluster implements ClusterHooks {
     this.store = options.store;
     this.counters = options.counters;
     this.logger = options.logger.child({ node: this.nodeId });
+    this.rpc = new Rpc(this.nodeId, (node, message) => this.control(node, message));
     this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true));
   }
 
@@ -186,10 +168,7 @@ export class Cluster implements ClusterHooks {
     } catch (err) {
       this.logger.warn({ err }, 'could not announce leaving the cluster');
     }
-    for (const pending of this.rpcPending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(new Error('node stopping'));
-    }
+    this.rpc.rejectAll('node stopping');
     this.redis.subscriber.disconnect();
     this.cmd.disconnect();
   }
@@ -354,11 +333,7 @@ export class Cluster implements ClusterHooks {
       const session = this.broker.sessions.get(record.info.clientId);
       if (record.will !== null) {
         const w = record.will;
-        const will = {
-          message: { topic: w.topic, payload: Buffer.from(w.payload, 'base64'), qos: w.qos, retain: w.retain, properties: decodeProperties(w.properties), expiresAt: 0, publisherId: record.info.clientId },
-          delaySeconds: w.delaySeconds,
-          expirySeconds: w.expirySeconds,
-        };
+        const will = willOf(record.info.clientId, w);
         if (w.delaySeconds > 0 && session !== undefined && session.client === null) {
           session.pendingWill = {
             will,
@@ -530,9 +505,10 @@ export class Cluster implements ClusterHooks {
 
   // ---- control messages ------------------------------------------------------------------------
 
-  private control(node: string, message: Control): void {
-    if (!this.connected) return;
+  private control(node: string, message: Control): boolean {
+    if (!this.connected) return false;
     this.cmd.publish(this.channel(node), encodeControlFrame(message)).catch(() => {});
+    return true;
   }
 
   private onControl(c: Control): void {
@@ -570,17 +546,11 @@ export class Cluster implements ClusterHooks {
         }
         return;
       case 'rpc':
-        void this.onRpc(c);
+        void this.rpc.onRequest(c);
         return;
-      case 'rpc-reply': {
-        const pending = this.rpcPending.get(String(c.id));
-        if (pending === undefined) return;
-        this.rpcPending.delete(String(c.id));
-        clearTimeout(pending.timer);
-        if (c.ok === true) pending.resolve(c.value);
-        else pending.reject(new Error(String(c.error ?? 'remote call failed')));
+      case 'rpc-reply':
+        this.rpc.onReply(c);
         return;
-      }
     }
   }
 
@@ -611,7 +581,7 @@ export class Cluster implements ClusterHooks {
     const others = [...this.live].filter((n) => n !== this.nodeId);
     let rid: string | undefined;
     if (op === 'add' && others.length > 0) {
-      rid = `${this.nodeId}:${++this.rpcSeq}`;
+      rid = `${this.nodeId}:${++this.ridSeq}`;
       const id = rid;
       this.settlePromises.push(
         new Promise<void>((resolve) => {
@@ -749,41 +719,18 @@ export class Cluster implements ClusterHooks {
   // ---- calls between nodes ---------------------------------------------------------------------
 
   handle(op: string, handler: RpcHandler): void {
-    this.rpcHandlers.set(op, handler);
+    this.rpc.handle(op, handler);
   }
 
-  call(node: string, op: string, args: Control, timeoutMs = RPC_TIMEOUT_MS): Promise<unknown> {
-    if (!this.connected) return Promise.reject(new Error('the cluster backplane is unreachable'));
-    const id = `${this.nodeId}:${++this.rpcSeq}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.rpcPending.delete(id);
-        reject(new Error(`node ${node} did not answer ${op} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.rpcPending.set(id, { resolve, reject, timer });
-      this.control(node, { t: 'rpc', id, n: this.nodeId, op, args });
-    });
+  call(node: string, op: string, args: Control, timeoutMs?: number): Promise<unknown> {
+    return this.rpc.call(node, op, args, timeoutMs);
   }
 
   /** Asks every live node (this one included) and gathers the answers; a node that fails is left out. */
   async gather(op: string, args: Control): Promise<unknown[]> {
     const nodes = this.liveNodes();
-    const answers = await Promise.allSettled(
-      nodes.map((n) => (n === this.nodeId ? Promise.resolve(this.rpcHandlers.get(op)?.(args)) : this.call(n, op, args))),
-    );
-    return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined ? [a.value] : []));
-  }
-
-  private async onRpc(c: Control): Promise<void> {
-    const from = String(c.n);
-    const handler = this.rpcHandlers.get(String(c.op));
-    try {
-      if (handler === undefined) throw new Error(`unknown call ${String(c.op)}`);
-      const value = await handler((c.args ?? {}) as Control);
-      this.control(from, { t: 'rpc-reply', id: c.id, ok: true, value: value ?? null });
-    } catch (err) {
-      this.control(from, { t: 'rpc-reply', id: c.id, ok: false, error: (err as Error).message });
-    }
+    const answers = await Promise.allSettled(nodes.map((n) => (n === this.nodeId ? this.rpc.local(op, args) : this.rpc.call(n, op, args))));
+    return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined && a.value !== null ? [a.value] : []));
   }
 
   // ---- keys -------------------------------------------------------------------------------------
@@ -800,25 +747,4 @@ export class Cluster implements ClusterHooks {
   private reapedKey(node: string): string {
     return `${this.p}reaped:${node}`;
   }
-}
-
-function presenceOf(client: Client): PresenceRecord {
-  const will = client.will;
-  return {
-    info: client.info!,
-    connectedAt: client.connectedAt,
-    persistent: client.session?.persistent ?? false,
-    will:
-      will === null
-        ? null
-        : {
-            topic: will.message.topic,
-            payload: will.message.payload.toString('base64'),
-            qos: will.message.qos,
-            retain: will.message.retain,
-            properties: encodeProperties(will.message.properties as MessageProperties | undefined),
-            delaySeconds: will.delaySeconds,
-            expirySeconds: will.expirySeconds,
-          },
-  };
 }

@@ -1,0 +1,56 @@
+// What a node keeps in Redis about each of its connections ({prefix}conns:{node}): enough for the
+// admin API to list it and for the node that cleans up after a dead one to publish the client's
+// will and its disconnected event exactly as the dead node would have.
+import type { Client } from '../broker/client.js';
+import type { ConnectionInfo } from '../broker/lifecycle.js';
+import type { MessageProperties, QoS } from '../broker/message.js';
+import type { Will } from '../broker/session.js';
+import { decodeProperties, encodeProperties } from '../store/sqlite-codec.js';
+
+export interface PresenceRecord {
+  info: ConnectionInfo;
+  connectedAt: number;
+  persistent: boolean;
+  will: StoredWill | null;
+}
+
+export interface StoredWill {
+  topic: string;
+  /** base64 */
+  payload: string;
+  qos: QoS;
+  retain: boolean;
+  /** v5 properties as the stores encode them. */
+  properties: string | null;
+  delaySeconds: number;
+  expirySeconds: number;
+}
+
+export function presenceOf(client: Client): PresenceRecord {
+  const will = client.will;
+  return {
+    info: client.info!,
+    connectedAt: client.connectedAt,
+    persistent: client.session?.persistent ?? false,
+    will:
+      will === null
+        ? null
+        : {
+            topic: will.message.topic,
+            payload: will.message.payload.toString('base64'),
+            qos: will.message.qos,
+            retain: will.message.retain,
+            properties: encodeProperties(will.message.properties as MessageProperties | undefined),
+            delaySeconds: will.delaySeconds,
+            expirySeconds: will.expirySeconds,
+          },
+  };
+}
+
+export function willOf(clientId: string, w: StoredWill): Will {
+  return {
+    message: { topic: w.topic, payload: Buffer.from(w.payload, 'base64'), qos: w.qos, retain: w.retain, properties: decodeProperties(w.properties), expiresAt: 0, publisherId: clientId },
+    delaySeconds: w.delaySeconds,
+    expirySeconds: w.expirySeconds,
+  };
+}
