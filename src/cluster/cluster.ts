@@ -58,6 +58,8 @@ const RETRANSMIT_CHECK_MS = 500;
 const RETRANSMIT_AFTER_MS = 1000;
 const RETRANSMIT_BATCH = 2000;
 const SETTLE_TIMEOUT_MS = 1000;
+/** A node that beat within this long answers a takeover; one silent longer is treated as gone. */
+const TAKEOVER_TIMEOUT_MS = 3000;
 const EMPTY: ReadonlySet<string> = new Set();
 
 // Heartbeat on the Redis clock, so nodes on different machines agree on "silent for 10 s".
@@ -73,6 +75,12 @@ const SILENT_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))`;
+// HSET unless another node holds the field; returns the holder.
+const CLAIM_OWNER_LUA = `
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner and owner ~= ARGV[2] then return owner end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return ARGV[2]`;
 // HDEL only if the field still names this node (another node may have taken the client since).
 const RELEASE_OWNER_LUA = `
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -98,11 +106,18 @@ export class Cluster implements ClusterHooks {
   private readonly ackDue = new Set<string>();
   private ackScheduled = false;
   private readonly groupTurn = new Map<string, number>();
+  /** Last heartbeat of each node (Redis clock, ms) and Redis's time when it was read. */
+  private readonly lastBeat = new Map<string, number>();
+  private redisNow = 0;
+  /** Nodes whose interest snapshot is loading after they resynced, with changes that arrived meanwhile. */
+  private readonly resyncing = new Map<string, Control[]>();
+  /** Bumped on every change of this node's own interest, to notice changes made during a rejoin. */
+  private localVersion = 0;
+  private rejoining = false;
 
   private readonly rpc: Rpc;
   private ridSeq = 0;
-  private readonly settling = new Map<string, { waiting: Set<string>; resolve: () => void; timer: NodeJS.Timeout }>();
-  private settlePromises: Promise<void>[] = [];
+  private readonly settling = new Map<string, { waiting: Set<string>; resolve: () => void; timer: NodeJS.Timeout; done: Promise<void> }>();
 
   /** Interest changes of other nodes that arrive while their snapshot is loading. */
   private loadingInterest: Control[] | null = null;
@@ -118,7 +133,9 @@ export class Cluster implements ClusterHooks {
 
   constructor(options: ClusterOptions) {
     this.options = options;
-    this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    // Unique per process, even with a configured name: a restarted process (or each of several
+    // --workers) must never continue another's sequence numbers, ownerships or presence records.
+    this.nodeId = `${options.nodeId ?? hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     if (Buffer.byteLength(this.nodeId) > 200 || /[\s]/.test(this.nodeId)) throw new Error('cluster.nodeId must be at most 200 bytes without spaces');
     this.p = options.keyPrefix;
     this.broker = options.broker;
@@ -137,10 +154,17 @@ export class Cluster implements ClusterHooks {
     this.cmd.defineCommand('sbHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT_LUA });
     this.cmd.defineCommand('sbSilent', { numberOfKeys: 1, lua: SILENT_LUA });
     this.cmd.defineCommand('sbReleaseOwner', { numberOfKeys: 1, lua: RELEASE_OWNER_LUA });
+    this.cmd.defineCommand('sbClaimOwner', { numberOfKeys: 1, lua: CLAIM_OWNER_LUA });
     const sub = this.redis.subscriber;
     sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
     await sub.subscribe(this.channel(this.nodeId), `${this.p}all`);
     this.cmd.on('ready', () => void this.onReady());
+    // The subscriber connection can drop alone (Redis closes pub/sub clients whose output buffer
+    // overflows): whatever was announced meanwhile was missed, so rejoin as after an outage.
+    sub.on('ready', () => {
+      this.logger.warn('the Redis subscriber connection was re-established; reloading the cluster state');
+      void this.onReady();
+    });
     this.cmd.on('close', () => this.onLost());
     await this.onReady();
     this.timers.push(setInterval(() => void this.tick(), HEARTBEAT_MS));
@@ -183,7 +207,21 @@ export class Cluster implements ClusterHooks {
 
   /** (Re)joined: write this node's state again (Redis may have restarted empty) and reload the others'. */
   private async onReady(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.rejoining) return;
+    this.rejoining = true;
+    try {
+      // Interest changes made while this ran were not announced (not connected yet): go again.
+      for (let i = 0; i < 5; i++) {
+        const version = this.localVersion;
+        await this.rejoin();
+        if (this.localVersion === version || !this.connected) break;
+      }
+    } finally {
+      this.rejoining = false;
+    }
+  }
+
+  private async rejoin(): Promise<void> {
     try {
       const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(`${this.p}nodes`, this.reapedKey(this.nodeId), this.nodeId)) as number;
       if (beat === -1) await this.fenced();
@@ -193,12 +231,12 @@ export class Cluster implements ClusterHooks {
       if (keys.length > 0) m.sadd(this.interestKey(me), ...keys);
       m.del(this.connsKey(me));
       for (const session of this.broker.sessions.values()) {
-        m.hset(`${this.p}owners`, session.clientId, me);
         const client = session.client as Client | null;
         if (client !== null && client.info !== null) m.hset(this.connsKey(me), session.clientId, JSON.stringify(presenceOf(client)));
       }
       m.publish(`${this.p}all`, encodeControlFrame({ t: 'resync', n: me }));
       await m.exec();
+      await this.reclaimOwners();
       await this.refreshLive();
       await this.loadInterest();
       const wasDown = this.connectedSince !== 0;
@@ -220,6 +258,30 @@ export class Cluster implements ClusterHooks {
       this.retransmit(true);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'rejoining the cluster failed; retrying on the next heartbeat');
+    }
+  }
+
+  /**
+   * Writes this node's ownership of its sessions again (Redis may have restarted empty) unless
+   * another node took a client meanwhile: that node wins, and the session here is let go.
+   */
+  private async reclaimOwners(): Promise<void> {
+    const ids = [...this.broker.sessions.keys()];
+    for (let i = 0; i < ids.length; i += 500) {
+      const batch = ids.slice(i, i + 500);
+      const owners = (await Promise.all(
+        batch.map((id) => (this.cmd as unknown as { sbClaimOwner(a: string, b: string, c: string): Promise<string> }).sbClaimOwner(`${this.p}owners`, id, this.nodeId)),
+      )) as string[];
+      batch.forEach((id, j) => {
+        if (owners[j] === this.nodeId) return;
+        const session = this.broker.sessions.get(id);
+        if (session === undefined) return;
+        this.logger.warn({ clientId: id, owner: owners[j] }, 'another node took this client while Redis was unreachable; letting it go here');
+        const client = session.client as Client | null;
+        client?.disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
+        const current = this.broker.sessions.get(id);
+        if (current !== undefined) this.broker.releaseSession(current);
+      });
     }
   }
 
@@ -271,12 +333,34 @@ export class Cluster implements ClusterHooks {
   private async refreshLive(): Promise<void> {
     const [entries, time] = await Promise.all([this.cmd.zrange(`${this.p}nodes`, '0', '-1', 'WITHSCORES'), this.cmd.time()]);
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    this.redisNow = now;
     const live = new Set<string>([this.nodeId]);
     for (let i = 0; i < entries.length; i += 2) {
-      if (now - Number(entries[i + 1]) <= this.options.nodeTimeoutMs) live.add(entries[i]!);
+      const beat = Number(entries[i + 1]);
+      this.lastBeat.set(entries[i]!, beat);
+      if (now - beat <= this.options.nodeTimeoutMs) live.add(entries[i]!);
     }
-    for (const node of this.live) if (!live.has(node)) this.forgetNode(node);
+    // A node merely late is not forgotten (its links keep their sequence numbers); only a node
+    // declared dead ('reaped'/'left') is. What a Redis that restarted empty no longer lists at all
+    // loses its interest after three timeouts, so nothing is routed to it for ever.
+    for (const node of this.interest.nodes()) {
+      if (node === this.nodeId || live.has(node)) continue;
+      const beat = this.lastBeat.get(node);
+      if (beat === undefined || now - beat > 3 * this.options.nodeTimeoutMs) {
+        if (!entries.includes(node)) this.interest.dropNode(node);
+      }
+    }
+    for (const [rid, st] of this.settling) {
+      for (const n of st.waiting) if (!live.has(n)) st.waiting.delete(n);
+      if (st.waiting.size === 0) this.settled(rid);
+    }
     this.live = live;
+  }
+
+  /** Whether `node` beat recently enough to answer a call (a dead node's calls would only time out). */
+  private answers(node: string): boolean {
+    const beat = this.lastBeat.get(node);
+    return this.live.has(node) && beat !== undefined && this.redisNow - beat < Math.min(TAKEOVER_TIMEOUT_MS, this.options.nodeTimeoutMs);
   }
 
   /** What a node that is gone leaves behind here: its interest, links, and waits for its acks. */
@@ -288,6 +372,7 @@ export class Cluster implements ClusterHooks {
       this.outbound.delete(node);
     }
     this.inbound.delete(node);
+    this.lastBeat.delete(node);
     for (const [rid, s] of this.settling) if (s.waiting.delete(node) && s.waiting.size === 0) this.settled(rid);
   }
 
@@ -329,8 +414,17 @@ export class Cluster implements ClusterHooks {
         adopted++;
       }
     } while (cursor !== '0');
-    for (const record of records) {
+    const ownersNow = records.length === 0 ? [] : await this.cmd.hmget(`${this.p}owners`, ...records.map((r) => r.info.clientId));
+    for (const [i, record] of records.entries()) {
       const session = this.broker.sessions.get(record.info.clientId);
+      // A client that already came back on another node: a delayed will was cancelled by its
+      // return [MQTT-3.1.3-9], and a disconnected event now would follow its new connected one.
+      const cameBack = ownersNow[i] !== node && ownersNow[i] !== this.nodeId && ownersNow[i] !== null;
+      const returnedHere = session?.client != null;
+      if (cameBack || returnedHere) {
+        if (record.will !== null && record.will.delaySeconds === 0) this.broker.publishWill(willOf(record.info.clientId, record.will));
+        continue;
+      }
       if (record.will !== null) {
         const w = record.will;
         const will = willOf(record.info.clientId, w);
@@ -367,9 +461,18 @@ export class Cluster implements ClusterHooks {
     this.logger.error('this node was declared dead by the cluster while cut off; closing its connections and rejoining');
     for (const session of [...this.broker.sessions.values()]) {
       const client = session.client as Client | null;
-      client?.disconnect(RC.serverUnavailable, 'node rejoining the cluster', 'server-shutdown');
+      if (client !== null) {
+        // The node that declared us dead already published these wills and disconnected events.
+        client.will = null;
+        client.info = null;
+        client.disconnect(RC.serverUnavailable, 'node rejoining the cluster', 'server-shutdown');
+      }
       if (this.broker.sessions.get(session.clientId) === session) this.broker.releaseSession(session);
     }
+    // The others forgot every link with us: start them over on both sides.
+    for (const link of this.outbound.values()) this.counters.clusterFramesLost += link.unacked;
+    this.outbound.clear();
+    this.inbound.clear();
     await this.cmd.del(this.reapedKey(this.nodeId));
   }
 
@@ -505,9 +608,10 @@ export class Cluster implements ClusterHooks {
 
   // ---- control messages ------------------------------------------------------------------------
 
-  private control(node: string, message: Control): boolean {
+  /** Sends a control message to a node (or, with `raw`, to the channel named by `node`). */
+  private control(node: string, message: Control, raw = false): boolean {
     if (!this.connected) return false;
-    this.cmd.publish(this.channel(node), encodeControlFrame(message)).catch(() => {});
+    this.cmd.publish(raw ? node : this.channel(node), encodeControlFrame(message)).catch(() => {});
     return true;
   }
 
@@ -520,6 +624,7 @@ export class Cluster implements ClusterHooks {
       case 'interest':
         if (from === this.nodeId) return;
         if (this.loadingInterest !== null) this.loadingInterest.push(c);
+        else if (this.resyncing.has(from)) this.resyncing.get(from)!.push(c);
         else this.applyInterest(c);
         if (typeof c.rid === 'string') this.control(from, { t: 'interest-ack', n: this.nodeId, rid: c.rid });
         return;
@@ -531,10 +636,17 @@ export class Cluster implements ClusterHooks {
       case 'resync':
         if (from === this.nodeId) return;
         this.live.add(from);
+        if (this.resyncing.has(from)) return;
+        this.resyncing.set(from, []);
         void this.cmd
           .smembers(this.interestKey(from))
           .then((keys) => this.interest.replace(from, keys))
-          .catch(() => {});
+          .catch(() => {})
+          .finally(() => {
+            const queued = this.resyncing.get(from) ?? [];
+            this.resyncing.delete(from);
+            for (const q of queued) this.applyInterest(q);
+          });
         return;
       case 'left':
         if (from !== this.nodeId) void this.reap(from).catch((err) => this.logger.warn({ err: (err as Error).message }, 'cleaning up after a node that left failed'));
@@ -562,12 +674,14 @@ export class Cluster implements ClusterHooks {
 
   interestAdded(key: string): void {
     if (!this.local.add(key)) return;
+    this.localVersion++;
     this.interest.add(this.nodeId, key);
     this.announce('add', key);
   }
 
   interestRemoved(key: string): void {
     if (!this.local.remove(key)) return;
+    this.localVersion++;
     this.interest.remove(this.nodeId, key);
     this.announce('del', key);
   }
@@ -583,13 +697,16 @@ export class Cluster implements ClusterHooks {
     if (op === 'add' && others.length > 0) {
       rid = `${this.nodeId}:${++this.ridSeq}`;
       const id = rid;
-      this.settlePromises.push(
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(() => this.settled(id), SETTLE_TIMEOUT_MS);
-          timer.unref();
-          this.settling.set(id, { waiting: new Set(others), resolve, timer });
-        }),
-      );
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      const timer = setTimeout(() => {
+        // A node that did not acknowledge may have missed the change: have everyone reload ours.
+        this.logger.warn({ waitingFor: [...(this.settling.get(id)?.waiting ?? [])] }, 'nodes did not acknowledge a subscription change in time; asking them to reload');
+        this.control(`${this.p}all`, { t: 'resync', n: this.nodeId }, true);
+        this.settled(id);
+      }, SETTLE_TIMEOUT_MS);
+      timer.unref();
+      this.settling.set(id, { waiting: new Set(others), resolve, timer, done });
     }
     const m = this.cmd.multi();
     if (op === 'add') m.sadd(this.interestKey(this.nodeId), key);
@@ -609,12 +726,8 @@ export class Cluster implements ClusterHooks {
   }
 
   interestSettled(): Promise<void> | null {
-    if (this.settling.size === 0) {
-      this.settlePromises = [];
-      return null;
-    }
-    const all = Promise.all(this.settlePromises).then(() => undefined);
-    return all;
+    if (this.settling.size === 0) return null;
+    return Promise.all([...this.settling.values()].map((s) => s.done)).then(() => undefined);
   }
 
   // ---- client IDs and sessions across nodes ----------------------------------------------------
@@ -643,11 +756,17 @@ export class Cluster implements ClusterHooks {
       return;
     }
     const elsewhere = owner !== null && owner !== this.nodeId;
-    if (elsewhere && this.live.has(owner!)) {
+    if (elsewhere && this.answers(owner!)) {
       try {
-        await this.call(owner!, 'takeover', { clientId, cleanStart });
+        await this.call(owner!, 'takeover', { clientId, cleanStart }, TAKEOVER_TIMEOUT_MS);
       } catch (err) {
-        this.logger.warn({ clientId, owner, err: (err as Error).message }, 'the node holding this client ID did not release it; taking it over anyway');
+        // Silent since: it died (its clients come here before it is declared dead) — go on.
+        // Still beating: taking the client anyway could leave it connected on two nodes.
+        await this.refreshLive().catch(() => {});
+        if (this.answers(owner!)) {
+          this.logger.warn({ clientId, owner, err: (err as Error).message }, 'the node holding this client ID did not release it');
+          throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the node holding this client ID did not answer; try again');
+        }
       }
     }
     if (this.broker.sessions.has(clientId)) return;

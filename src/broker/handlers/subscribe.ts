@@ -59,7 +59,8 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
     client.send({ cmd: 'suback', messageId: packet.messageId!, granted, ...(properties ? { properties } : {}) });
     if (refusals.length > 0) client.logger.info({ refusals }, 'subscribe refused in part');
     if (fresh.length > 0 && client.info !== null) client.broker.lifecycle?.subscribed(client.info, fresh.map((f) => f.sub.key));
-    for (const { sub, existed } of fresh) sendRetained(client, sub, existed);
+    // An UNSUBSCRIBE handled while this SUBACK waited removed the subscription: no retained then.
+    for (const { sub, existed } of fresh) if (session.subscriptions.get(sub.key) === sub) sendRetained(client, sub, existed);
   };
   // Cluster: SUBACK once every node routes the new filters here, so a publish made anywhere after
   // it arrives. Messages may flow before the SUBACK, which MQTT 5 §3.8.4 permits; a SUBACK never
