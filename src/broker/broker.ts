@@ -198,6 +198,8 @@ export class Broker {
       client.deliver(delivery, encoder);
       return;
     }
+    // A session moving to another node: what arrives meanwhile follows it there.
+    if (this.cluster !== null && this.cluster.divert(session.clientId, delivery)) return;
     // Offline persistent session: keep QoS 1/2 [MQTT-3.1.2-5]; QoS 0 is not kept.
     if (delivery.qos > 0 && session.persistent) {
       if (session.enqueue(delivery)) this.counters.queueDropped++;
@@ -327,6 +329,21 @@ export class Broker {
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     for (const sub of session.subscriptions.values()) this.removeFromIndex(sub);
     session.subscriptions.clear();
+    session.expiryTimer?.cancel();
+    session.expiryTimer = null;
+    if (session.pendingWill !== null) {
+      session.pendingWill.timer.cancel();
+      session.pendingWill = null;
+    }
+  }
+
+  /**
+   * First half of handing a persistent session to another node: its timers stop and it no longer
+   * changes here (deliveries are diverted to the other node, see ClusterHooks.divert), but its
+   * subscriptions stay in the index, so messages published meanwhile still reach it. The second
+   * half is releaseSession, once the other node routes them itself.
+   */
+  holdForMove(session: Session): void {
     session.expiryTimer?.cancel();
     session.expiryTimer = null;
     if (session.pendingWill !== null) {

@@ -1,6 +1,7 @@
 // What the broker asks of a cluster backplane (cluster/ implements it). The broker knows only this
 // interface, so a single node runs with none and tests can run the broker without Redis.
 import type { Message } from './message.js';
+import type { Delivery } from './session.js';
 
 export interface ClusterHooks {
   /**
@@ -22,4 +23,9 @@ export interface ClusterHooks {
   claim(clientId: string, cleanStart: boolean): Promise<void>;
   sessionOpened(clientId: string): void;
   sessionEnded(clientId: string): void;
+  /**
+   * A delivery to an offline session this node is handing to another node: the cluster sends it
+   * there and returns true; false means deliver here as usual.
+   */
+  divert(clientId: string, delivery: Delivery): boolean;
 }

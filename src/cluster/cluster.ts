@@ -20,12 +20,22 @@ import type { Client } from '../broker/client.js';
 import type { ClusterHooks } from '../broker/cluster-hooks.js';
 import type { ConnectionInfo, LifecycleListener } from '../broker/lifecycle.js';
 import { setLongTimeout } from '../broker/long-timeout.js';
-import type { Message, MessageProperties, QoS } from '../broker/message.js';
+import type { Message } from '../broker/message.js';
+import type { Delivery } from '../broker/session.js';
 import type { Counters } from '../metrics/counters.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RC } from '../protocol/reason-codes.js';
 import type { Store } from '../store/store.js';
-import { decodeControlFrame, decodeMessageFrame, encodeControlFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE } from './frames.js';
+import {
+  decodeControlFrame,
+  decodeMessageFrame,
+  encodeControlFrame,
+  encodeMessageFrame,
+  FRAME_CONTROL,
+  FRAME_RELIABLE,
+  type ForwardedMessage,
+  type SessionTarget,
+} from './frames.js';
 import { InterestIndex, LocalInterest } from './interest.js';
 import { presenceOf, willOf, type PresenceRecord } from './presence.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
@@ -60,6 +70,9 @@ const RETRANSMIT_BATCH = 2000;
 const SETTLE_TIMEOUT_MS = 1000;
 /** A node that beat within this long answers a takeover; one silent longer is treated as gone. */
 const TAKEOVER_TIMEOUT_MS = 3000;
+/** Longest a session's old node diverts deliveries to its new node before letting go anyway. */
+const MOVE_TIMEOUT_MS = 10_000;
+const ARRIVING_LIMIT = 10_000;
 const EMPTY: ReadonlySet<string> = new Set();
 
 // Heartbeat on the Redis clock, so nodes on different machines agree on "silent for 10 s".
@@ -114,6 +127,10 @@ export class Cluster implements ClusterHooks {
   /** Bumped on every change of this node's own interest, to notice changes made during a rejoin. */
   private localVersion = 0;
   private rejoining = false;
+  /** Sessions this node is handing to another node (client ID -> that node), until it routes them. */
+  private readonly moving = new Map<string, { to: string; timer: NodeJS.Timeout }>();
+  /** Deliveries diverted here for sessions still being loaded, by client ID (bounded). */
+  private readonly arriving = new Map<string, Delivery[]>();
 
   private readonly rpc: Rpc;
   private ridSeq = 0;
@@ -143,7 +160,7 @@ export class Cluster implements ClusterHooks {
     this.counters = options.counters;
     this.logger = options.logger.child({ node: this.nodeId });
     this.rpc = new Rpc(this.nodeId, (node, message) => this.control(node, message));
-    this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true));
+    this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true, typeof args.to === 'string' ? args.to : null));
   }
 
   // ---- start / stop ----------------------------------------------------------------------------
@@ -179,6 +196,8 @@ export class Cluster implements ClusterHooks {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    for (const entry of this.moving.values()) clearTimeout(entry.timer);
+    this.moving.clear();
     this.broker.cluster = null;
     try {
       if (this.connected) {
@@ -510,24 +529,27 @@ export class Cluster implements ClusterHooks {
     return localGroups ?? EMPTY;
   }
 
-  private send(message: Message, nodes: Set<string>, groupsFor: Map<string, string[]> | null): void {
+  private send(message: Message, nodes: Set<string>, groupsFor: Map<string, string[]> | null, target: SessionTarget | null = null): void {
     const now = Date.now();
     let shared: Buffer | null = null;
+    // A diverted delivery is reliable when the delivery is, whatever the message's own QoS.
+    const qos = target !== null ? target.qos : message.qos;
     for (const node of nodes) {
       const groups = groupsFor?.get(node) ?? [];
-      if (message.qos === 0) {
+      if (qos === 0) {
         if (!this.connected) {
           this.counters.clusterFramesDropped++;
           continue;
         }
-        const frame = groups.length === 0 ? (shared ??= encodeMessageFrame(this.nodeId, 0, message, groups)) : encodeMessageFrame(this.nodeId, 0, message, groups);
+        const frame =
+          groups.length === 0 && target === null ? (shared ??= encodeMessageFrame(this.nodeId, 0, message, groups)) : encodeMessageFrame(this.nodeId, 0, message, groups, target);
         this.publishFrame(node, frame, false);
         continue;
       }
       let link = this.outbound.get(node);
       if (link === undefined) this.outbound.set(node, (link = new OutboundLink(this.options.outboxLimit)));
       const seq = link.take();
-      const frame = encodeMessageFrame(this.nodeId, seq, message, groups);
+      const frame = encodeMessageFrame(this.nodeId, seq, message, groups, target);
       const lostBefore = link.lost;
       link.hold(seq, frame, now);
       this.counters.clusterFramesLost += link.lost - lostBefore;
@@ -564,7 +586,7 @@ export class Cluster implements ClusterHooks {
       }
       const forwarded = decodeMessageFrame(frame);
       if (forwarded.seq === 0) {
-        this.deliver(forwarded.message, forwarded.groups);
+        this.deliver(forwarded);
         return;
       }
       const origin = forwarded.origin;
@@ -572,7 +594,7 @@ export class Cluster implements ClusterHooks {
       if (link === undefined) this.inbound.set(origin, (link = new InboundLink()));
       const arrival = link.accept(forwarded.seq);
       if (arrival === 'deliver') {
-        this.deliver(forwarded.message, forwarded.groups);
+        this.deliver(forwarded);
         const seq = forwarded.seq;
         const l = link;
         // Acknowledged once what the delivery stored (an offline session's queue) is durable.
@@ -588,8 +610,9 @@ export class Cluster implements ClusterHooks {
     }
   }
 
-  private deliver(message: Message, groups: string[]): void {
-    this.broker.publish(message, 'cluster', groups.length === 0 ? EMPTY : new Set(groups));
+  private deliver(forwarded: ForwardedMessage): void {
+    if (forwarded.session !== undefined) this.deliverToSession(forwarded.session, forwarded.message);
+    else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
   }
 
   private scheduleAck(origin: string): void {
@@ -656,6 +679,9 @@ export class Cluster implements ClusterHooks {
           this.live.delete(from);
           this.forgetNode(from);
         }
+        return;
+      case 'moved':
+        if (typeof c.c === 'string') this.finishMove(c.c);
         return;
       case 'rpc':
         void this.rpc.onRequest(c);
@@ -758,7 +784,7 @@ export class Cluster implements ClusterHooks {
     const elsewhere = owner !== null && owner !== this.nodeId;
     if (elsewhere && this.answers(owner!)) {
       try {
-        await this.call(owner!, 'takeover', { clientId, cleanStart }, TAKEOVER_TIMEOUT_MS);
+        await this.call(owner!, 'takeover', { clientId, cleanStart, to: this.nodeId }, TAKEOVER_TIMEOUT_MS);
       } catch (err) {
         // Silent since: it died (its clients come here before it is declared dead) — go on.
         // Still beating: taking the client anyway could leave it connected on two nodes.
@@ -776,13 +802,28 @@ export class Cluster implements ClusterHooks {
       return;
     }
     // Also without an owner: a session whose owner record was lost still resumes.
-    const stored = await this.store.sessions.loadSession(clientId);
-    if (stored !== undefined && !this.broker.sessions.has(clientId)) {
-      this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? Date.now() }], Date.now());
+    let stored;
+    try {
+      stored = await this.store.sessions.loadSession(clientId);
+      if (stored !== undefined && !this.broker.sessions.has(clientId)) {
+        this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? Date.now() }], Date.now());
+      }
+      // What the old node diverted while this one was loading the session.
+      const early = this.arriving.get(clientId);
+      const session = this.broker.sessions.get(clientId);
+      if (early !== undefined && session !== undefined) for (const d of early) this.broker.deliver(session, d, null);
+    } finally {
+      this.arriving.delete(clientId);
+    }
+    if (elsewhere) {
+      // Every node routes the session's filters here before the old node lets go of them, so no
+      // message published during the move reaches neither node.
+      await this.interestSettled();
+      this.control(owner!, { t: 'moved', n: this.nodeId, c: clientId });
     }
   }
 
-  private async onTakeover(clientId: string, cleanStart: boolean): Promise<{ released: boolean }> {
+  private async onTakeover(clientId: string, cleanStart: boolean, to: string | null): Promise<{ released: boolean }> {
     const session = this.broker.sessions.get(clientId);
     if (session !== undefined) {
       const client = session.client as Client | null;
@@ -790,12 +831,50 @@ export class Cluster implements ClusterHooks {
       const current = this.broker.sessions.get(clientId);
       if (current !== undefined) {
         if (cleanStart || !current.persistent) this.broker.endSession(current);
-        else this.broker.releaseSession(current);
+        else if (to !== null && !this.moving.has(clientId)) {
+          // Keep its subscriptions routed here until the new node routes them; deliveries follow it.
+          this.broker.holdForMove(current);
+          this.moving.set(clientId, { to, timer: setTimeout(() => this.finishMove(clientId), MOVE_TIMEOUT_MS) });
+        } else this.broker.releaseSession(current);
       }
     }
     // The other node reads the session next: everything recorded so far must be in Redis.
     await new Promise<void>((resolve) => this.store.afterCommit(resolve));
     return { released: session !== undefined };
+  }
+
+  /** The new node routes the moved session's filters itself (or took too long): let go here. */
+  private finishMove(clientId: string): void {
+    const entry = this.moving.get(clientId);
+    if (entry === undefined) return;
+    clearTimeout(entry.timer);
+    this.moving.delete(clientId);
+    const session = this.broker.sessions.get(clientId);
+    if (session !== undefined && session.client === null) this.broker.releaseSession(session);
+  }
+
+  divert(clientId: string, delivery: Delivery): boolean {
+    const entry = this.moving.get(clientId);
+    if (entry === undefined) return false;
+    this.send(delivery.message, new Set([entry.to]), null, { clientId, qos: delivery.qos, retain: delivery.retain, subscriptionIds: delivery.subscriptionIds });
+    return true;
+  }
+
+  /** A delivery another node diverted to a session that moved here. */
+  private deliverToSession(target: SessionTarget, message: Message): void {
+    const delivery: Delivery = { message, qos: target.qos, retain: target.retain, subscriptionIds: target.subscriptionIds };
+    const session = this.broker.sessions.get(target.clientId);
+    if (session !== undefined) {
+      this.broker.deliver(session, delivery, null);
+      return;
+    }
+    // Still loading it (claim is between its takeover call and restoring the session).
+    const early = this.arriving.get(target.clientId);
+    if (early === undefined) {
+      this.arriving.set(target.clientId, [delivery]);
+      setTimeout(() => this.arriving.delete(target.clientId), MOVE_TIMEOUT_MS).unref();
+    } else if (early.length < ARRIVING_LIMIT) early.push(delivery);
+    else this.counters.queueDropped++;
   }
 
   sessionOpened(clientId: string): void {

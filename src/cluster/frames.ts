@@ -7,12 +7,29 @@
 // where [origin] is a length byte and the sending node's id, and [header] a 4-byte length and the
 // message's fields as JSON (properties as in the stores, so user-property order survives). The
 // payload stays binary and is never copied into the JSON.
-import type { Message } from '../broker/message.js';
+//
+// Anyone who can publish to the Redis channels can write a frame, and a decoded message goes
+// straight into sessions, stores and the trie, which assume a validated message. So decoding
+// checks every field and throws on anything the encoder would not have written:
+//   valid header:   {"t":"a/b","q":1,"r":0,"p":null,"e":0}
+//                   {"t":"a","q":0,"r":1,"p":"{\"contentType\":\"text/plain\"}","e":1700000000000,"i":"c1","g":["g\u0000a/#"]}
+//   invalid header: {"t":"a/+"} (wildcard in a name), {"t":""}, "q":7, "r":true, "e":"soon", "e":-1,
+//                   "i":{"x":1}, "g":"x", "p":"garbage", "p":"{\"contentType\":5}", a reliable seq of NaN
+import type { Message, MessageProperties, QoS } from '../broker/message.js';
+import { validateTopicName, type TopicLimits } from '../protocol/topic.js';
 import { decodeProperties, encodeProperties } from '../store/sqlite-codec.js';
 
 export const FRAME_MESSAGE = 1;
 export const FRAME_RELIABLE = 2;
 export const FRAME_CONTROL = 3;
+
+/** One session a delivery is diverted to (a session moving between nodes), as it is sent to it. */
+export interface SessionTarget {
+  clientId: string;
+  qos: QoS;
+  retain: boolean;
+  subscriptionIds: number[] | undefined;
+}
 
 export interface ForwardedMessage {
   origin: string;
@@ -21,11 +38,20 @@ export interface ForwardedMessage {
   message: Message;
   /** Shared-subscription groups ("group\u0000filter") the receiving node delivers to. */
   groups: string[];
+  /** Set when the message is one delivery to one session rather than a publish to route. */
+  session?: SessionTarget;
+}
+
+interface TargetHeader {
+  c: string;
+  q: QoS;
+  r: 0 | 1;
+  u?: number[];
 }
 
 interface Header {
   t: string;
-  q: 0 | 1 | 2;
+  q: QoS;
   r: 0 | 1;
   p: string | null;
   e: number;
@@ -33,9 +59,17 @@ interface Header {
   a?: number;
   n?: string;
   g?: string[];
+  s?: TargetHeader;
 }
 
-export function encodeMessageFrame(origin: string, seq: number, message: Message, groups: readonly string[]): Buffer {
+// Only the protocol's own cap [MQTT-4.7.3-3]: the sending node applied its configured limits
+// when the message came in, and members are not required to share them.
+const FRAME_TOPIC_LIMITS: TopicLimits = { maxTopicBytes: 65_535, maxTopicLevels: Number.POSITIVE_INFINITY };
+// A Subscription Identifier is 1..268,435,455 (MQTT 5.0 §3.8.2.1.2; 0 is a Protocol Error).
+const MAX_SUBSCRIPTION_ID = 268_435_455;
+const PROPERTY_NAMES = new Set(['payloadFormatIndicator', 'contentType', 'responseTopic', 'correlationData', 'userProperties']);
+
+export function encodeMessageFrame(origin: string, seq: number, message: Message, groups: readonly string[], target: SessionTarget | null = null): Buffer {
   const header: Header = {
     t: message.topic,
     q: message.qos,
@@ -47,6 +81,10 @@ export function encodeMessageFrame(origin: string, seq: number, message: Message
   if (message.receivedAt !== undefined) header.a = message.receivedAt;
   if (message.principal !== undefined) header.n = message.principal;
   if (groups.length > 0) header.g = [...groups];
+  if (target !== null) {
+    header.s = { c: target.clientId, q: target.qos, r: target.retain ? 1 : 0 };
+    if (target.subscriptionIds !== undefined) header.s.u = [...target.subscriptionIds];
+  }
   const headerBytes = Buffer.from(JSON.stringify(header));
   const originBytes = Buffer.from(origin);
   const reliable = seq > 0;
@@ -69,36 +107,109 @@ export function encodeMessageFrame(origin: string, seq: number, message: Message
   return out;
 }
 
-/** Throws on a frame that is not a message frame or is cut short. */
+/** Throws on a frame that is not a well-formed message frame (see the examples at the top). */
 export function decodeMessageFrame(frame: Buffer): ForwardedMessage {
   const kind = frame[0];
   if (kind !== FRAME_MESSAGE && kind !== FRAME_RELIABLE) throw new Error(`not a message frame (${kind})`);
   let at = 1;
+  if (frame.length < at + 1) throw new Error('message frame cut short');
   const originLength = frame[at++]!;
+  if (originLength === 0) throw new Error('message frame has no origin');
+  if (frame.length < at + originLength + (kind === FRAME_RELIABLE ? 8 : 0) + 4) throw new Error('message frame cut short');
   const origin = frame.toString('utf8', at, at + originLength);
   at += originLength;
   let seq = 0;
   if (kind === FRAME_RELIABLE) {
     seq = frame.readDoubleBE(at);
     at += 8;
+    // The sender numbers reliable frames 1, 2, 3... (OutboundLink.take).
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new Error(`reliable frame has a bad sequence number (${seq})`);
   }
   const headerLength = frame.readUInt32BE(at);
   at += 4;
   if (at + headerLength > frame.length) throw new Error('message frame cut short');
-  const header = JSON.parse(frame.toString('utf8', at, at + headerLength)) as Header;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(frame.toString('utf8', at, at + headerLength));
+  } catch {
+    throw new Error('message frame header is not JSON');
+  }
   at += headerLength;
+  const header = checkHeader(parsed);
+  let properties: MessageProperties | undefined;
+  if (header.p !== null) {
+    try {
+      properties = decodeProperties(header.p);
+    } catch (err) {
+      throw new Error(`message frame has bad properties (${(err as Error).message})`);
+    }
+    checkProperties(properties);
+  }
   const message: Message = {
     topic: header.t,
     payload: frame.subarray(at),
     qos: header.q,
     retain: header.r === 1,
-    properties: decodeProperties(header.p),
+    properties,
     expiresAt: header.e,
     publisherId: header.i,
     ...(header.a !== undefined ? { receivedAt: header.a } : {}),
     ...(header.n !== undefined ? { principal: header.n } : {}),
   };
-  return { origin, seq, message, groups: header.g ?? [] };
+  const forwarded: ForwardedMessage = { origin, seq, message, groups: header.g ?? [] };
+  if (header.s !== undefined) {
+    forwarded.session = { clientId: header.s.c, qos: header.s.q, retain: header.s.r === 1, subscriptionIds: header.s.u };
+  }
+  return forwarded;
+}
+
+const isQoS = (v: unknown): v is QoS => v === 0 || v === 1 || v === 2;
+const isFlag = (v: unknown): v is 0 | 1 => v === 0 || v === 1;
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+function checkHeader(h: unknown): Header {
+  if (!isPlainObject(h)) throw new Error('message frame header is not an object');
+  if (typeof h.t !== 'string') throw new Error('message frame topic is not a string');
+  const topicError = validateTopicName(h.t, FRAME_TOPIC_LIMITS);
+  if (topicError !== null) throw new Error(`message frame topic is not a valid topic name (${topicError})`);
+  if (!isQoS(h.q)) throw new Error(`message frame has a bad QoS (${String(h.q)})`);
+  if (!isFlag(h.r)) throw new Error('message frame has a bad retain flag');
+  if (h.p !== null && typeof h.p !== 'string') throw new Error('message frame properties are neither null nor a string');
+  if (typeof h.e !== 'number' || !Number.isFinite(h.e) || h.e < 0) throw new Error('message frame has a bad expiry');
+  if (h.i !== undefined && typeof h.i !== 'string') throw new Error('message frame publisher is not a string');
+  if (h.a !== undefined && (typeof h.a !== 'number' || !Number.isFinite(h.a))) throw new Error('message frame has a bad receive time');
+  if (h.n !== undefined && typeof h.n !== 'string') throw new Error('message frame principal is not a string');
+  if (h.g !== undefined && !isStringArray(h.g)) throw new Error('message frame groups are not a list of strings');
+  if (h.s !== undefined) checkTarget(h.s);
+  return h as unknown as Header;
+}
+
+function checkTarget(s: unknown): void {
+  if (!isPlainObject(s)) throw new Error('message frame session target is not an object');
+  if (typeof s.c !== 'string' || s.c.length === 0) throw new Error('message frame session target has no client ID');
+  if (!isQoS(s.q)) throw new Error(`message frame session target has a bad QoS (${String(s.q)})`);
+  if (!isFlag(s.r)) throw new Error('message frame session target has a bad retain flag');
+  if (s.u !== undefined && !(Array.isArray(s.u) && s.u.every((id) => Number.isInteger(id) && id >= 1 && id <= MAX_SUBSCRIPTION_ID))) {
+    throw new Error('message frame session target has bad subscription identifiers');
+  }
+}
+
+/** The properties a PUBLISH forwards [MQTT-3.3.2-4 ... 3.3.2-20], each of its wire type. */
+function checkProperties(p: MessageProperties | undefined): void {
+  if (!isPlainObject(p)) throw new Error('message frame properties are not an object');
+  for (const [name, value] of Object.entries(p)) {
+    if (!PROPERTY_NAMES.has(name)) throw new Error(`message frame has an unknown property (${name})`);
+    const ok =
+      name === 'payloadFormatIndicator'
+        ? typeof value === 'boolean'
+        : name === 'correlationData'
+          ? Buffer.isBuffer(value)
+          : name === 'userProperties'
+            ? isPlainObject(value) && Object.values(value).every((v) => typeof v === 'string' || isStringArray(v))
+            : typeof value === 'string'; // contentType, responseTopic (checked where it came in, as on one node)
+    if (!ok) throw new Error(`message frame has a bad ${name} property`);
+  }
 }
 
 export function encodeControlFrame(control: object): Buffer {
@@ -109,8 +220,16 @@ export function encodeControlFrame(control: object): Buffer {
   return out;
 }
 
-export function decodeControlFrame(frame: Buffer): Record<string, unknown> {
-  const value: unknown = JSON.parse(frame.toString('utf8', 1));
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('control frame is not an object');
-  return value as Record<string, unknown>;
+/** Throws unless the frame is a control frame holding a JSON object with a string `t`. */
+export function decodeControlFrame(frame: Buffer): Record<string, unknown> & { t: string } {
+  if (frame[0] !== FRAME_CONTROL) throw new Error(`not a control frame (${frame[0]})`);
+  let value: unknown;
+  try {
+    value = JSON.parse(frame.toString('utf8', 1));
+  } catch {
+    throw new Error('control frame is not JSON');
+  }
+  if (!isPlainObject(value)) throw new Error('control frame is not an object');
+  if (typeof value.t !== 'string') throw new Error('control frame has no type');
+  return value as Record<string, unknown> & { t: string };
 }
