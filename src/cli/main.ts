@@ -9,7 +9,7 @@ import { keysCommand } from './keys.js';
 import { rulesCommand } from './rules.js';
 import { connectionsCommand, publishCommand, retainedCommand } from './data-commands.js';
 import { dirname, resolve } from 'node:path';
-import { isWorker, superviseWorkers, WORKER_READY, workerCount } from './workers.js';
+import { followPrimary, isWorker, superviseWorkers, WORKER_READY, workerCount } from './workers.js';
 
 const HELP = `Usage: switchboard <command> [options]
 
@@ -173,6 +173,8 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
     process.exitCode = await superviseWorkers(workers, (line) => process.stderr.write(line + '\n'));
     return;
   }
+  // A member of --workers takes its stop from the primary, not from signals (see workers.ts).
+  const primary = isWorker() ? followPrimary() : null;
   let server;
   try {
     server = await startServer(config, {
@@ -183,9 +185,22 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
     const e = err as NodeJS.ErrnoException;
     process.stderr.write(`switchboard: cannot start: ${e.code === 'EADDRINUSE' ? `address in use (${e.message})` : e.message}\n`);
     process.exitCode = 1;
+    primary?.close();
     return;
   }
-  if (isWorker()) process.send?.(WORKER_READY);
+  if (primary !== null) {
+    if (process.connected) process.send?.(WORKER_READY);
+    const s = server;
+    void primary.stop.then((reason) => {
+      s.logger.info({ reason }, 'shutting down');
+      s.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+    return;
+  }
+  // One process: the first signal stops gracefully, a second exits at once.
   let signals = 0;
   const onSignal = (signal: string) => {
     signals++;

@@ -5,10 +5,19 @@
 // The primary only supervises: a member that fails before it is ready stops the whole start (a
 // wrong Redis URL must not become a crash loop); a member that dies later is started again, with
 // a growing pause, up to a bounded number of restarts per minute.
+//
+// Stopping is the primary's alone. A signal sent to the process group (Ctrl-C in a terminal,
+// systemd's default KillMode=control-group) reaches every member directly as well as the
+// primary; were members to act on signals, each would see it twice (once directly, once passed
+// on) and take the second for "exit now", leaving without committing. So members ignore SIGINT
+// and SIGTERM, and stop when the primary sends WORKER_STOP over IPC or when the IPC channel
+// closes (the primary died). A member that does not stop within STOP_TIMEOUT_MS gets SIGKILL.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 
 export const WORKER_READY = 'switchboard:ready';
+/** Primary -> member: stop gracefully, then exit. */
+export const WORKER_STOP = 'switchboard:stop';
 
 const MAX_RESTARTS_PER_MINUTE = 10;
 const STOP_TIMEOUT_MS = 10_000;
@@ -36,14 +45,17 @@ export function superviseWorkers(count: number, log: (line: string) => void): Pr
       });
     };
 
+    const killAll = () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+    };
+
     const stopAll = (code: number) => {
       if (stopping) return;
       stopping = true;
       exitCode = code;
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-      setTimeout(() => {
-        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
-      }, STOP_TIMEOUT_MS).unref();
+      // A member whose channel is already closed is stopping by itself (see followPrimary).
+      for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(WORKER_STOP, () => {});
+      setTimeout(killAll, STOP_TIMEOUT_MS).unref();
     };
 
     cluster.on('exit', (worker, code, signal) => {
@@ -74,14 +86,62 @@ export function superviseWorkers(count: number, log: (line: string) => void): Pr
       }, pause).unref();
     });
 
+    // The first signal stops the members gracefully; a second means now, for them too (they
+    // ignore signals, so the primary kills them rather than leave them running alone).
     let signals = 0;
     const onSignal = () => {
       signals++;
-      if (signals > 1) process.exit(1);
+      if (signals > 1) {
+        killAll();
+        process.exit(1);
+      }
       stopAll(0);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     for (let i = 0; i < count; i++) fork();
   });
+}
+
+/** A member's view of the primary: `stop` settles once the primary asks it to stop or goes away. */
+export interface PrimaryLink {
+  /** Resolves with why: 'primary asked' or 'primary went away'. */
+  readonly stop: Promise<string>;
+  /** For a member that failed to start: stop listening and close the channel so it can exit. */
+  close(): void;
+}
+
+function ignoreSignal(): void {
+  // Members stop when the primary says so (see the file-top note).
+}
+
+/**
+ * Runs in a member, before it starts: from here on SIGINT and SIGTERM are ignored and `stop`
+ * settles on WORKER_STOP or when the IPC channel closes.
+ */
+export function followPrimary(): PrimaryLink {
+  let settle!: (reason: string) => void;
+  const stop = new Promise<string>((resolve) => (settle = resolve));
+  const onMessage = (m: unknown) => {
+    if (m === WORKER_STOP) settle('primary asked');
+  };
+  const onDisconnect = () => settle('primary went away');
+  // Without this, node:cluster exits a member at once (code 0) when the channel closes
+  // unexpectedly, before our 'disconnect' listener runs: no graceful stop, nothing committed.
+  if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
+  process.on('message', onMessage);
+  process.on('disconnect', onDisconnect);
+  process.on('SIGINT', ignoreSignal);
+  process.on('SIGTERM', ignoreSignal);
+  return {
+    stop,
+    close() {
+      process.off('message', onMessage);
+      process.off('disconnect', onDisconnect);
+      process.off('SIGINT', ignoreSignal);
+      process.off('SIGTERM', ignoreSignal);
+      // The channel keeps the event loop alive; closing it lets the member exit with its code.
+      if (process.connected) process.disconnect();
+    },
+  };
 }

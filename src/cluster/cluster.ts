@@ -25,6 +25,7 @@ import type { Delivery } from '../broker/session.js';
 import type { Counters } from '../metrics/counters.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RC } from '../protocol/reason-codes.js';
+import { validateTopicFilter } from '../protocol/topic.js';
 import type { Store } from '../store/store.js';
 import {
   decodeControlFrame,
@@ -74,6 +75,7 @@ const TAKEOVER_TIMEOUT_MS = 3000;
 const MOVE_TIMEOUT_MS = 10_000;
 const ARRIVING_LIMIT = 10_000;
 const EMPTY: ReadonlySet<string> = new Set();
+const INTEREST_LIMITS = { maxTopicBytes: 65_535, maxTopicLevels: Number.POSITIVE_INFINITY };
 
 // Heartbeat on the Redis clock, so nodes on different machines agree on "silent for 10 s".
 // Returns -1 once the node has been declared dead.
@@ -694,8 +696,13 @@ export class Cluster implements ClusterHooks {
 
   private applyInterest(c: Control): void {
     const from = String(c.n);
-    if (c.op === 'add') this.interest.add(from, String(c.k));
-    else this.interest.remove(from, String(c.k));
+    const key = c.k;
+    if (typeof key !== 'string' || !validInterestKey(key)) {
+      this.logger.warn({ from, key }, 'ignored an invalid subscription announcement from another node');
+      return;
+    }
+    if (c.op === 'add') this.interest.add(from, key);
+    else this.interest.remove(from, key);
   }
 
   interestAdded(key: string): void {
@@ -945,4 +952,9 @@ export class Cluster implements ClusterHooks {
   private reapedKey(node: string): string {
     return `${this.p}reaped:${node}`;
   }
+}
+
+/** A filter or `$share/{group}/{filter}` as another node may announce it (the protocol's own bounds). */
+function validInterestKey(key: string): boolean {
+  return validateTopicFilter(key, INTEREST_LIMITS) === null;
 }

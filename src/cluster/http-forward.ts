@@ -2,14 +2,31 @@
 // naming a client held by another node (data plane GetConnection, DeleteConnection,
 // ListSubscriptions, direct messages; the admin API's connection routes) is replayed on that node
 // with the same method, URL, headers, body and caller address, so it is authorized there exactly
-// as it was here, and its answer is passed back unchanged.
+// as it was here, and its answer (status, body, content type and the x-amzn-* headers) is passed
+// back unchanged.
+//
+// The caller address is what the owner's policies and admin guard judge, so it is read when the
+// request arrives: after an await the socket may be gone (the caller hung up) and Fastify's
+// request.ip is then undefined — replayed without it, light-my-request would make the caller
+// 127.0.0.1. A request whose address is unknown is refused, never replayed.
+//
+// Only the client routes are replayed, and the receiving node checks that too: anyone who can
+// publish on the Redis channels can send an 'http' call, and it must not reach the admin API.
+//   replayed: GET /connections/c1, DELETE /connections/c1?x=1, GET /connections/c1/subscriptions,
+//             POST /connections/c1/messages, GET|DELETE /api/connections/c1
+//   refused:  /api/connections (the list), /api/retained, /connections/c1/other, /topics/a
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Broker } from '../broker/broker.js';
 import type { HttpApp } from '../api/http-server.js';
 import type { Cluster } from './cluster.js';
 
 const FORWARDED = 'x-switchboard-forwarded-by';
 const HOP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade']);
-const CLIENT_ROUTE = /^\/(?:api\/)?connections\/([^/?]+)/;
+/** The client routes (see the file-top note); group 1 or 2 is the client ID, still URL-encoded. */
+const CLIENT_ROUTE = /^\/(?:connections\/([^/?#]+)(?:\/subscriptions|\/messages)?|api\/connections\/([^/?#]+))(?:\?[^#]*)?$/;
+const METHODS = new Set(['GET', 'DELETE', 'POST']);
+/** Reply headers passed back besides the x-amzn-* ones (x-amzn-RequestId, x-amzn-ErrorType). */
+const REPLY_HEADERS = new Set(['content-type']);
 
 interface ForwardedRequest {
   method: string;
@@ -25,9 +42,44 @@ interface ForwardedReply {
   body: string;
 }
 
+/** The caller's address as read on arrival (see the file-top note). */
+const kCaller = Symbol('switchboard.caller');
+type WithCaller = FastifyRequest & { [kCaller]?: string | undefined };
+
+function clientIdOf(url: string): string | null {
+  const match = CLIENT_ROUTE.exec(url);
+  if (match === null) return null;
+  try {
+    return decodeURIComponent(match[1] ?? match[2]!);
+  } catch {
+    return null;
+  }
+}
+
+// Synchronous (done-style), so nothing awaited comes between the request's arrival and this read.
+function captureCaller(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  if (request.headers[FORWARDED] === undefined && CLIENT_ROUTE.test(request.url)) (request as WithCaller)[kCaller] = request.ip;
+  done();
+}
+
+const isHeaderValue = (v: unknown): v is string | string[] => typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
+
+/** Throws unless `args` is a replay of a client route this node may answer. */
+function checkForwarded(args: Record<string, unknown>): ForwardedRequest {
+  const { method, url, headers, body, remoteAddress } = args;
+  if (typeof remoteAddress !== 'string' || remoteAddress.length === 0) throw new Error('forwarded request has no caller address');
+  if (typeof method !== 'string' || !METHODS.has(method)) throw new Error('forwarded request has a method no client route takes');
+  if (typeof url !== 'string' || clientIdOf(url) === null) throw new Error('forwarded request is not for a client route');
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers) || !Object.values(headers).every(isHeaderValue)) {
+    throw new Error('forwarded request has bad headers');
+  }
+  if (body !== null && typeof body !== 'string') throw new Error('forwarded request has a bad body');
+  return { method, url, headers: headers as Record<string, string | string[]>, body, remoteAddress };
+}
+
 export function registerClusterForwarding(app: HttpApp, broker: Broker, cluster: Cluster): void {
   cluster.handle('http', async (args) => {
-    const r = args as unknown as ForwardedRequest;
+    const r = checkForwarded(args);
     const res = await app.inject({
       method: r.method as 'GET',
       url: r.url,
@@ -36,26 +88,29 @@ export function registerClusterForwarding(app: HttpApp, broker: Broker, cluster:
       remoteAddress: r.remoteAddress,
     });
     const headers: Record<string, string> = {};
-    for (const name of ['content-type', 'x-amzn-requestid']) {
-      const value = res.headers[name];
-      if (typeof value === 'string') headers[name] = value;
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (!REPLY_HEADERS.has(name) && !name.startsWith('x-amzn-')) continue;
+      if (typeof value === 'string' || typeof value === 'number') headers[name] = String(value);
     }
     return { status: res.statusCode, headers, body: res.rawPayload.toString('base64') } satisfies ForwardedReply;
   });
 
+  app.addHook('onRequest', captureCaller);
+
   app.addHook('preHandler', async (request, reply) => {
     if (request.headers[FORWARDED] !== undefined) return;
-    const match = CLIENT_ROUTE.exec(request.url);
-    if (match === null) return;
-    let clientId: string;
-    try {
-      clientId = decodeURIComponent(match[1]!);
-    } catch {
-      return;
-    }
+    const clientId = clientIdOf(request.url);
+    if (clientId === null) return;
     if (broker.sessions.has(clientId)) return;
+    const remoteAddress = (request as WithCaller)[kCaller];
     const owner = await cluster.ownerOf(clientId);
     if (owner === null) return;
+    if (typeof remoteAddress !== 'string' || remoteAddress.length === 0) {
+      return reply
+        .code(503)
+        .header('x-amzn-ErrorType', 'ServiceUnavailableException')
+        .send({ code: 'ServiceUnavailableException', message: 'the caller address is unknown, so the request cannot be passed to the node holding the client' });
+    }
     const body = request.body;
     const forwarded: ForwardedRequest = {
       method: request.method,
@@ -65,7 +120,7 @@ export function registerClusterForwarding(app: HttpApp, broker: Broker, cluster:
         Object.entries(request.headers).filter((e): e is [string, string | string[]] => e[1] !== undefined && !HOP_HEADERS.has(e[0])),
       ),
       body: body === undefined || body === null ? null : Buffer.isBuffer(body) ? body.toString('base64') : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)).toString('base64'),
-      remoteAddress: request.ip,
+      remoteAddress,
     };
     const answer = (await cluster.call(owner, 'http', forwarded as unknown as Record<string, unknown>, 20_000)) as ForwardedReply;
     reply.code(answer.status);

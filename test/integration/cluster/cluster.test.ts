@@ -348,3 +348,204 @@ describe('failures', () => {
     assert.match(stderr, /cannot use Redis at redis:\/\/127\.0\.0\.1:1 \(not ready within/);
   });
 });
+
+describe('hardening: forwarded HTTP, backplane frames and stopping members', () => {
+  // Imported here rather than at the top, so this block stands alone at the end of the file.
+  const tools = async () => ({ net: await import('node:net'), Redis: (await import('ioredis')).Redis });
+
+  /** A node's id and its channel, from its "joined the cluster" line. */
+  async function channelOf(node: TestServer, prefix: string): Promise<string> {
+    const joined = await node.waitForLog((l) => l.msg === 'joined the cluster');
+    return `${prefix}node:${String(joined.node)}`;
+  }
+
+  test('a caller that hangs up at once is never replayed on the owner as 127.0.0.1', async () => {
+    const { net } = await tools();
+    const prefix = `h${++prefixSeq}-${process.pid}:`;
+    const auth = {
+      unauthenticatedPolicy: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: ['iot:Connect', 'iot:Publish', 'iot:Subscribe', 'iot:Receive', 'iot:GetConnection'], Resource: '*' },
+          // Only tools on the machine itself (127.0.0.1) may kick clients off.
+          { Effect: 'Allow', Action: 'iot:DeleteConnection', Resource: '*', Condition: { IpAddress: { 'aws:SourceIp': '127.0.0.1/32' } } },
+        ],
+      },
+    };
+    const args = ['--redis', redis.url, '--set', `cluster.redis.keyPrefix=${prefix}`, '--set', 'cluster.nodeTimeoutSeconds=2'];
+    const a = await startServer({ args, auth });
+    const b = await startServer({ args, auth });
+    const deleteFrom127009 = (node: TestServer, path: string, hangUp: boolean) =>
+      new Promise<string>((res) => {
+        const s = net.connect({ host: '127.0.0.1', port: node.httpPort, localAddress: '127.0.0.9' }, () => {
+          s.write(`DELETE ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+          if (hangUp) setTimeout(() => s.resetAndDestroy(), 1);
+        });
+        let out = '';
+        s.on('data', (d: Buffer) => (out += d.toString()));
+        s.on('close', () => res(out.split('\r\n')[0] ?? ''));
+        s.on('error', () => res('error'));
+      });
+    try {
+      const victimId = uid('victim');
+      const victim = await connectClient(b, { clientId: victimId, reconnectPeriod: 0 });
+      assert.match(await deleteFrom127009(a, `/connections/${victimId}`, false), / 403 /, 'forwarded with the real caller address');
+      for (let i = 0; i < 10; i++) {
+        await deleteFrom127009(a, `/connections/${victimId}`, true);
+        await sleep(150);
+        assert.equal(victim.client.connected, true, `a caller the policy refuses disconnected the client (attempt ${i + 1})`);
+      }
+    } finally {
+      await closeAllClients();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  test("an 'http' call on the backplane reaches only client routes, with a caller address, and passes x-amzn-* back", async () => {
+    const { Redis } = await tools();
+    const { nodes, prefix } = await startCluster(1);
+    const pub = new Redis(redis.url);
+    const sub = new Redis(redis.url);
+    try {
+      const channel = await channelOf(nodes[0]!, prefix);
+      const me = `probe-${process.pid}`;
+      const replies = new Map<string, Record<string, unknown>>();
+      await sub.subscribe(`${prefix}node:${me}`);
+      sub.on('messageBuffer', (_ch: Buffer, frame: Buffer) => {
+        const c = JSON.parse(frame.toString('utf8', 1)) as Record<string, unknown>;
+        if (c.t === 'rpc-reply') replies.set(String(c.id), c);
+      });
+      const call = async (id: string, args: Record<string, unknown>) => {
+        await pub.publish(channel, Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ t: 'rpc', id, n: me, op: 'http', args }))]));
+        await waitUntil(() => replies.has(id), 5_000, `reply to ${id}`);
+        return replies.get(id)!;
+      };
+      const request = { method: 'GET', headers: {}, body: null, remoteAddress: '127.0.0.1' };
+      for (const url of ['/api/connections', '/api/retained', '/api/rules', '/topics/a', '/connections/c1/other', '/api/connections/c1/x']) {
+        const reply = await call(`admin ${url}`, { ...request, url });
+        assert.equal(reply.ok, false, `${url} was replayed`);
+        assert.match(String(reply.error), /not for a client route/);
+      }
+      for (const remoteAddress of [undefined, '', 7]) {
+        const reply = await call(`address ${String(remoteAddress)}`, { ...request, url: '/connections/c1', remoteAddress });
+        assert.equal(reply.ok, false);
+        assert.match(String(reply.error), /no caller address/);
+      }
+      const found = await call('good', { ...request, url: `/connections/${uid('nobody')}` });
+      assert.equal(found.ok, true, String(found.error));
+      const value = found.value as { status: number; headers: Record<string, string> };
+      assert.equal(value.status, 404);
+      assert.equal(value.headers['x-amzn-errortype'], 'ResourceNotFoundException');
+    } finally {
+      pub.disconnect();
+      sub.disconnect();
+      await stopCluster(nodes);
+    }
+  });
+
+  test('a message frame with a wildcard topic or a bad field never reaches a subscriber', async () => {
+    const { Redis } = await tools();
+    const { nodes, prefix } = await startCluster(1);
+    const pub = new Redis(redis.url);
+    try {
+      const n1 = nodes[0]!;
+      const channel = await channelOf(n1, prefix);
+      const topic = uid('frames');
+      const watcher = await subscriber(n1, `${topic}/#`, 1);
+      const frame = (header: Record<string, unknown>) => {
+        const h = Buffer.from(JSON.stringify(header));
+        const length = Buffer.alloc(4);
+        length.writeUInt32BE(h.length);
+        return Buffer.concat([Buffer.from([1, 2]), Buffer.from('zz'), length, h, Buffer.from('x')]);
+      };
+      const good = { t: `${topic}/ok`, q: 1, r: 0, p: null, e: 0 };
+      for (const bad of [{ t: `${topic}/+` }, { t: `${topic}/#` }, { q: 7 }, { r: true }, { e: 'soon' }, { i: { x: 1 } }, { g: 'x' }, { p: 'garbage' }]) {
+        await pub.publish(channel, frame({ ...good, t: `${topic}/bad`, ...bad }));
+      }
+      await pub.publish(channel, frame(good));
+      const [got] = await watcher.inbox.waitFor(1, 5_000);
+      assert.equal(got!.topic, `${topic}/ok`);
+      await sleep(300);
+      assert.deepEqual(watcher.inbox.messages.map((m) => m.topic), [`${topic}/ok`]);
+      await waitUntil(() => n1.logLines().filter((l) => l.msg === 'dropped a malformed cluster frame').length >= 8, 5_000, 'every bad frame dropped');
+      assert.ok(n1.isAlive());
+    } finally {
+      pub.disconnect();
+      await stopCluster(nodes);
+    }
+  });
+
+  /** `start --workers 2` in its own process group, as a terminal or systemd runs it. */
+  async function startWorkers(): Promise<{ child: ReturnType<typeof spawn>; out: () => string; exited: Promise<number | null | 'timeout'> }> {
+    const prefix = `s${++prefixSeq}-${process.pid}:`;
+    const child = spawn(
+      process.execPath,
+      ['bin/switchboard.js', 'start', '--redis', redis.url, '--set', `cluster.redis.keyPrefix=${prefix}`, '--workers', '2', '--http-port', '0', '--mqtt-port', '0', '--http-host', '127.0.0.1', '--mqtt-host', '127.0.0.1'],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null | 'timeout'>((res) => child.on('exit', (c) => res(c)));
+    await waitUntil(() => (out.match(/switchboard ready/g) ?? []).length === 2, 15_000, 'both members ready');
+    return { child, out: () => out, exited };
+  }
+
+  const messages = (out: string) =>
+    out.split('\n').flatMap((l) => {
+      try {
+        return [JSON.parse(l) as { msg: string; reason?: string }];
+      } catch {
+        return [];
+      }
+    });
+
+  /** Whether a process (or, with a negative id, a process group) still exists. */
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    test(`${signal} to the whole process group stops both members gracefully, once each`, async () => {
+      const w = await startWorkers();
+      try {
+        process.kill(-w.child.pid!, signal);
+        const code = await Promise.race([w.exited, sleep(15_000).then(() => 'timeout' as const)]);
+        assert.equal(code, 0, w.out());
+        assert.ok(!w.out().includes('second signal'), w.out());
+        const lines = messages(w.out());
+        assert.equal(lines.filter((l) => l.msg === 'shutting down' && l.reason === 'primary asked').length, 2, w.out());
+        assert.equal(lines.filter((l) => l.msg === 'stopped').length, 2, w.out());
+      } finally {
+        try {
+          process.kill(-w.child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    });
+  }
+
+  test('members stop gracefully when the primary dies', async () => {
+    const w = await startWorkers();
+    try {
+      w.child.kill('SIGKILL');
+      // The group outlives the primary while a member is left in it.
+      await waitUntil(() => !alive(-w.child.pid!), 15_000, 'both members exited');
+      const lines = messages(w.out());
+      assert.equal(lines.filter((l) => l.msg === 'shutting down' && l.reason === 'primary went away').length, 2, w.out());
+      assert.equal(lines.filter((l) => l.msg === 'stopped').length, 2, w.out());
+    } finally {
+      try {
+        process.kill(-w.child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+});
