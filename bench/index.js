@@ -2,10 +2,14 @@
 // Switchboard against Mosquitto and Aedes on this machine, in one run, with identical load
 // (issue #6). See docs/benchmarks.md for what is measured and how to read the table.
 //
-//   node bench/index.js [--quick] [--reps N] [--only fanout-small,fanout-large,throughput,idle,connect,persistent]
+//   node bench/index.js [--quick] [--reps N] [--only fanout-small,fanout-large,throughput,idle,connect,persistent,cluster]
 //                       [--transports ws,tcp] [--switchboard-dir DIR] [--switchboard-node-args "--cpu-prof ..."]
 //                       [--switchboard-access policy|anonymous] [--broker-core 0] [--generator-core 1]
-//                       [--retries N] [--out FILE]
+//                       [--retries N] [--out FILE] [--baseline-dir DIR]
+//
+// --baseline-dir DIR adds a second Switchboard build ("switchboard-base", run from DIR) to every
+// scenario except persistent sessions, so that a change is measured against the build before it in
+// the same run, beside the same peers.
 //
 // Switchboard runs from DIR/bin/switchboard.js (default: this repository; run `npm run build`
 // first). Results: a table on stdout, JSON in bench/results/.
@@ -25,7 +29,7 @@ const repo = path.resolve(here, '..');
 function parseArgs(argv) {
   const opts = {
     quick: false, reps: null, only: null, transports: ['ws', 'tcp'], switchboardDir: repo, switchboardNodeArgs: [],
-    brokerCore: 0, genCore: 1, out: null, retries: null, switchboardAccess: 'policy',
+    brokerCore: 0, genCore: 1, out: null, retries: null, switchboardAccess: 'policy', baselineDir: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -40,12 +44,13 @@ function parseArgs(argv) {
     else if (a === '--only') opts.only = value().split(',');
     else if (a === '--transports') opts.transports = value().split(',');
     else if (a === '--switchboard-dir') opts.switchboardDir = path.resolve(value());
+    else if (a === '--baseline-dir') opts.baselineDir = path.resolve(value());
     else if (a === '--switchboard-node-args') opts.switchboardNodeArgs = value().split(' ').filter(Boolean);
     else if (a === '--broker-core') opts.brokerCore = value();
     else if (a === '--generator-core') opts.genCore = value();
     else if (a === '--out') opts.out = path.resolve(value());
     else if (a === '--help' || a === '-h') {
-      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 11).join('\n'));
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 15).join('\n'));
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -111,6 +116,9 @@ async function main() {
   if (!existsSync(path.join(opts.switchboardDir, 'dist', 'cli', 'main.js'))) {
     throw new Error(`${opts.switchboardDir}/dist is missing: run \`npm run build\` first`);
   }
+  if (opts.baselineDir && !existsSync(path.join(opts.baselineDir, 'dist', 'cli', 'main.js'))) {
+    throw new Error(`${opts.baselineDir}/dist is missing: build the baseline first`);
+  }
   if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is missing: apt-get install -y mosquitto (or set MOSQUITTO_BIN)`);
   if (cpuCount() < 2) log('warning: one CPU: broker and generator share it, the numbers mean little');
 
@@ -127,14 +135,17 @@ async function main() {
   const records = [];
   const ctx = {
     opts, sizes, log, runId: `b${Date.now().toString(36)}`,
-    brokerOptions: { cores: opts.brokerCore, switchboardDir: opts.switchboardDir, switchboardNodeArgs: opts.switchboardNodeArgs, switchboardAccess: opts.switchboardAccess },
+    brokerOptions: { cores: opts.brokerCore, switchboardDir: opts.switchboardDir, baselineDir: opts.baselineDir, switchboardNodeArgs: opts.switchboardNodeArgs, switchboardAccess: opts.switchboardAccess },
     record: (r) => records.push(r),
   };
   const info = { startedAt: startedAt.toISOString(), mode: opts.quick ? 'quick' : 'full', sizes, machine: machine(), versions: versions(opts), fileLimits: limits.after, options: { ...opts, switchboardDir: path.relative(repo, opts.switchboardDir) || '.' } };
+  if (opts.baselineDir) info.versions.baselineCommit = process.env.BENCH_BASELINE_COMMIT ?? null;
   log(`${info.mode} run: ${info.machine.cpus} CPUs (${info.machine.cpuModel}), broker on CPU ${opts.brokerCore}, generators on CPU ${opts.genCore}; open files ${limits.after.soft}`);
   log(`node ${info.versions.node}, mosquitto ${info.versions.mosquitto}, aedes ${info.versions.aedes}, switchboard ${info.versions.switchboardCommit ?? info.versions.switchboard}`);
 
-  const groups = opts.only ?? Object.keys(GROUPS);
+  // The cluster scenario starts Redis and five broker set-ups: it would take --quick past its two
+  // minutes, so quick runs include it only when asked for (--only cluster).
+  const groups = opts.only ?? Object.keys(GROUPS).filter((g) => !(opts.quick && g === 'cluster'));
   for (const name of groups) {
     const g0 = performance.now();
     try {
@@ -146,7 +157,7 @@ async function main() {
     log(`${name} done in ${((performance.now() - g0) / 1000).toFixed(0)} s`);
   }
 
-  const scenarios = describe(sizes, opts.switchboardAccess).filter((s) => records.some((r) => r.scenario === s.id));
+  const scenarios = describe(sizes, opts.switchboardAccess, opts.baselineDir !== null).filter((s) => records.some((r) => r.scenario === s.id));
   const summary = summarize(scenarios, records);
   info.durationSec = Math.round((performance.now() - t0) / 1000);
   info.loadAverageAfter = loadAverage();
@@ -157,7 +168,7 @@ async function main() {
   const file = opts.out ?? path.join(resultsDir, `${stamp}-${info.mode}.json`);
   const json = JSON.stringify({ ...info, summary: summary.rows, records, table: summary.markdown }, null, 2);
   writeFileSync(file, json);
-  if (!opts.out && !opts.only) writeFileSync(path.join(resultsDir, info.mode === 'full' ? 'latest.json' : 'latest-quick.json'), json);
+  if (!opts.out && !opts.only && !opts.baselineDir) writeFileSync(path.join(resultsDir, info.mode === 'full' ? 'latest.json' : 'latest-quick.json'), json);
 
   console.log(`\nSwitchboard (${opts.switchboardAccess === 'policy' ? 'clients under a compiled policy' : 'anonymous clients with every right'}) vs peers, ${info.mode} run, median of ${sizes.reps} repetition(s); factors >1 mean Switchboard did better.\n`);
   console.log(summary.markdown);

@@ -3,6 +3,7 @@
 // the same one. Each wait is bounded in time, each loop in count.
 import { startBroker } from './brokers/launch.js';
 import { startGenerator } from './lib/generator.js';
+import { clusterGroup, describeCluster } from './cluster.js';
 import { coreSeconds, cpuSeconds, memory } from './lib/proc.js';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -31,7 +32,12 @@ export function planSizes(quick) {
       };
 }
 
-const BROKERS = ['switchboard', 'mosquitto', 'aedes'];
+const PEER_BROKERS = ['switchboard', 'mosquitto', 'aedes'];
+
+/** The brokers of a scenario: the peers, plus the baseline build when one is compared. */
+function brokersOf(ctx) {
+  return ctx.opts.baselineDir ? ['switchboard', 'switchboard-base', 'mosquitto', 'aedes'] : PEER_BROKERS;
+}
 
 function kilo(n) {
   return n >= 1000 ? `${n / 1000}k` : String(n);
@@ -42,11 +48,12 @@ const timeToAll = (std) => ({ key: 'timeToAllMs', label: `time for all to receiv
 const cpuPerMsg = { key: 'cpuPerMsgUs', label: 'broker CPU µs per delivery', unit: 'µs', better: 'lower', genSensitive: false };
 
 /** The report's description of every scenario the plan can run. */
-export function describe(sizes, access = 'policy') {
+export function describe(sizes, access = 'policy', baseline = false) {
   const sbAccess = access === 'policy' ? 'SB with a compiled policy' : 'SB anonymous, every right';
   const small = kilo(sizes.fanoutSmall.subscribers);
   const large = kilo(sizes.fanoutLarge.subscribers);
-  const plain = [{ label: '', switchboard: 'switchboard' }];
+  const base = { label: 'baseline build', switchboard: 'switchboard-base', compareTo: 'switchboard' };
+  const plain = baseline ? [{ label: '', switchboard: 'switchboard' }, base] : [{ label: '', switchboard: 'switchboard' }];
   return [
     { id: 'fanout-small-q0', label: `Fan-out 1→${small} QoS 0`, rows: plain, metrics: [rate(), timeToAll(sizes.fanoutSmall.std.q0), cpuPerMsg] },
     { id: 'fanout-small-q1', label: `Fan-out 1→${small} QoS 1`, rows: plain, metrics: [rate(), timeToAll(sizes.fanoutSmall.std.q1), cpuPerMsg] },
@@ -79,6 +86,7 @@ export function describe(sizes, access = 'policy') {
       rows: [
         { label: 'SB through a function authorizer; peers anonymous', switchboard: 'switchboard-auth', compareTo: 'switchboard' },
         { label: `${sbAccess}; peers anonymous`, switchboard: 'switchboard' },
+        ...(baseline ? [{ ...base, label: `baseline build, ${sbAccess}` }] : []),
       ],
       metrics: [
         { key: 'connRate', label: 'connects/s', unit: 'conn/s', better: 'higher' },
@@ -94,6 +102,8 @@ export function describe(sizes, access = 'policy') {
       ],
       metrics: [rate(), timeToAll(sizes.persistent.std.q1), cpuPerMsg],
     },
+    // The cluster scenario (bench/cluster.js); quick mode is the one with a single repetition.
+    ...describeCluster(sizes.reps === 1),
   ];
 }
 
@@ -405,6 +415,7 @@ function summaryOf(r) {
 
 async function throughputGroup(ctx) {
   const spec = ctx.sizes.throughput;
+  const BROKERS = brokersOf(ctx);
   for (const transport of spec.transports.filter((t) => ctx.opts.transports.includes(t))) {
     ctx.log(`throughput over ${transport}: ${spec.pairs} pairs`);
     await withBrokers(ctx, BROKERS, (brokers) =>
@@ -452,6 +463,7 @@ async function throughputGroup(ctx) {
 async function idleGroup(ctx) {
   const spec = ctx.sizes.idle;
   const transport = 'ws';
+  const BROKERS = brokersOf(ctx);
   ctx.log(`idle: ${spec.connections} WebSocket connections per broker, fresh broker each time`);
   await withGenerators(ctx, ['idle'], async (gens) => {
     for (let rep = 0; rep < ctx.sizes.reps; rep++) {
@@ -496,7 +508,7 @@ async function idleGroup(ctx) {
  */
 async function connectGroup(ctx) {
   const spec = ctx.sizes.connect;
-  const kinds = ['switchboard-auth', ...BROKERS];
+  const kinds = ['switchboard-auth', ...brokersOf(ctx)];
   for (const transport of spec.transports.filter((t) => ctx.opts.transports.includes(t))) {
     ctx.log(`connect over ${transport}: ${spec.connections} connections, ${spec.concurrency} at a time`);
     await withBrokers(ctx, kinds, (brokers) =>
@@ -543,7 +555,7 @@ export const GROUPS = {
   'fanout-small': (ctx) => {
     const spec = ctx.sizes.fanoutSmall;
     return fanoutGroup(ctx, {
-      key: 'fanout-small', spec, kinds: BROKERS, clean: true,
+      key: 'fanout-small', spec, kinds: brokersOf(ctx), clean: true,
       measures: [
         { id: 'fanout-small-q0', qos: 0, std: spec.std.q0 },
         { id: 'fanout-small-q1', qos: 1, std: spec.std.q1 },
@@ -554,7 +566,7 @@ export const GROUPS = {
   'fanout-large': (ctx) => {
     const spec = ctx.sizes.fanoutLarge;
     return fanoutGroup(ctx, {
-      key: 'fanout-large', spec, kinds: BROKERS, clean: true,
+      key: 'fanout-large', spec, kinds: brokersOf(ctx), clean: true,
       measures: [
         { id: 'fanout-large-q0', qos: 0, std: spec.std.q0 },
         { id: 'fanout-large-q1', qos: 1, std: spec.std.q1 },
@@ -571,4 +583,5 @@ export const GROUPS = {
       measures: [{ id: 'persistent-q1', qos: 1, std: spec.std.q1 }],
     });
   },
+  cluster: clusterGroup,
 };

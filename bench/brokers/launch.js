@@ -7,6 +7,7 @@
 //   switchboard-sqlite  the same with the SQLite store (a fresh directory per start)
 //   switchboard-auth    every CONNECT goes through a function authorizer (authorizer.js) that
 //                       returns policy.json
+//   switchboard-base    the baseline build (--baseline-dir), set up as `switchboard`
 //   mosquitto           Debian's /usr/sbin/mosquitto with a TCP and a websockets listener
 //   aedes               aedes + aedes-server-factory (aedes-server.js), TCP and WebSocket servers
 import { spawn } from 'node:child_process';
@@ -44,10 +45,14 @@ function canConnect(port) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+function switchboardDirOf(kind, options) {
+  return kind === 'switchboard-base' ? options.baselineDir : options.switchboardDir;
+}
+
 function switchboardArgs(kind, options, tcpPort, wsPort, dir) {
   const args = [
     ...(options.switchboardNodeArgs ?? []),
-    path.join(options.switchboardDir, 'bin', 'switchboard.js'),
+    path.join(switchboardDirOf(kind, options), 'bin', 'switchboard.js'),
     'start',
     '--http-port', String(wsPort), '--mqtt-port', String(tcpPort),
     '--http-host', '127.0.0.1', '--mqtt-host', '127.0.0.1',
@@ -117,7 +122,7 @@ export async function startBroker(kind, options) {
 
   // taskset execs the broker, so the pid we get is the broker's own and /proc/<pid> describes it.
   const child = spawn('taskset', ['-c', String(options.cores), spec.cmd, ...spec.args], {
-    cwd: kind.startsWith('switchboard') ? options.switchboardDir : dir,
+    cwd: kind.startsWith('switchboard') ? switchboardDirOf(kind, options) : dir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_ENV: 'production' },
   });

@@ -12,21 +12,35 @@ export interface Lifetime {
 }
 
 const RECEIVE_CACHE_SIZE = 1000;
+const NO_LIFETIME: Lifetime = Object.freeze({});
+
+/** The topic and topic-filter ARN prefixes of a scope, built once for all its connections. */
+const prefixes = new WeakMap<ArnScope, { topic: string; filter: string }>();
+function prefixesOf(scope: ArnScope): { topic: string; filter: string } {
+  let p = prefixes.get(scope);
+  if (p === undefined) {
+    const prefix = arnPrefix(scope);
+    p = { topic: prefix + 'topic/', filter: prefix + 'topicfilter/' };
+    prefixes.set(scope, p);
+  }
+  return p;
+}
 
 export class PolicyPermissions implements ClientPermissions {
   private readonly cache: VerdictCache;
   private readonly topicArn: string;
   private readonly filterArn: string;
   private readonly lifetime: Lifetime;
-  private timers: NodeJS.Timeout[] = [];
-  private readonly receive = new Map<string, boolean>();
+  // Allocated on first use: an idle connection keeps neither.
+  private timers: NodeJS.Timeout[] | null = null;
+  private receive: Map<string, boolean> | null = null;
   private released = false;
 
-  constructor(policy: CompiledPolicy, scope: ArnScope, lifetime: Lifetime = {}) {
+  constructor(policy: CompiledPolicy, scope: ArnScope, lifetime: Lifetime = NO_LIFETIME) {
     this.cache = new VerdictCache(policy);
-    const prefix = arnPrefix(scope);
-    this.topicArn = prefix + 'topic/';
-    this.filterArn = prefix + 'topicfilter/';
+    const p = prefixesOf(scope);
+    this.topicArn = p.topic;
+    this.filterArn = p.filter;
     this.lifetime = lifetime;
   }
 
@@ -46,11 +60,12 @@ export class PolicyPermissions implements ClientPermissions {
    * the policy on refresh.
    */
   canReceive(topic: string): boolean {
-    const hit = this.receive.get(topic);
+    const receive = (this.receive ??= new Map());
+    const hit = receive.get(topic);
     if (hit !== undefined) return hit;
     const allowed = this.cache.allows(IotAction.Receive, this.topicArn + topic);
-    if (this.receive.size >= RECEIVE_CACHE_SIZE) this.receive.clear();
-    this.receive.set(topic, allowed);
+    if (receive.size >= RECEIVE_CACHE_SIZE) receive.clear();
+    receive.set(topic, allowed);
     return allowed;
   }
 
@@ -87,7 +102,7 @@ export class PolicyPermissions implements ClientPermissions {
         return;
       }
       this.cache.reset(outcome.policy);
-      this.receive.clear();
+      this.receive = null;
       this.scheduleRefresh(outcome.refreshAfterMs, control);
     });
   }
@@ -95,13 +110,13 @@ export class PolicyPermissions implements ClientPermissions {
   private arm(ms: number, fn: () => void): void {
     const t = setTimeout(fn, ms);
     t.unref();
-    this.timers.push(t);
+    (this.timers ??= []).push(t);
   }
 
   release(): void {
     this.released = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers = [];
+    if (this.timers !== null) for (const t of this.timers) clearTimeout(t);
+    this.timers = null;
   }
 }
 

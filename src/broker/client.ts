@@ -1,7 +1,7 @@
 // One MQTT network connection: reads packets, hands each to its handler (dispatch.ts), writes
 // packets, and owns per-connection state (keep-alive, topic aliases, flow control). The Session it
 // is attached to outlives it when persistent.
-import type { Logger } from 'pino';
+import { ClientLogger, type Logger } from '../logger.js';
 import type { Connection, ConnectionHandler } from '../transport/connection.js';
 import type { Packet } from '../protocol/codec.js';
 import { PacketReader, encode } from '../protocol/codec.js';
@@ -10,7 +10,7 @@ import { RC } from '../protocol/reason-codes.js';
 import type { ClientPermissions } from './authorization.js';
 import type { Broker } from './broker.js';
 import type { BroadcastEncoder } from './encode-publish.js';
-import { encodePublish } from './encode-publish.js';
+import { encodePublish, queuedEncoder } from './encode-publish.js';
 import { isExpired } from './message.js';
 import type { Delivery, InflightEntry, Session, SessionClient, Will } from './session.js';
 import { dispatch, handleFailure } from './dispatch.js';
@@ -25,8 +25,9 @@ export class Client implements ConnectionHandler, SessionClient {
   readonly connection: Connection;
   readonly broker: Broker;
   readonly registry: ClientRegistry;
-  logger: Logger;
-  state: ClientState = 'awaiting-connect';
+  /** Lines about this client carry its remoteAddress and clientId (no child logger is kept). */
+  readonly logger: ClientLogger;
+  private currentState: ClientState = 'awaiting-connect';
   readonly acceptedAt = Date.now();
   version: 3 | 4 | 5 = 4;
   clientId = '';
@@ -42,13 +43,14 @@ export class Client implements ConnectionHandler, SessionClient {
   pending: Packet[] | null = null;
   private pendingBytes = 0;
   /** Unacknowledged messages of a resumed session still to be sent again, within the send quota. */
-  private resend: number[] = [];
+  private resend: number[] | null = null;
   // Flow control and limits the client announced in CONNECT (v5).
   sendQuota = 65535;
   maxOutboundPacket = 268435455;
   clientTopicAliasMax = 0;
   requestProblemInfo = true;
-  readonly aliasesIn = new Map<number, string>();
+  /** Client -> server topic aliases (v5), allocated on first use. */
+  private aliasMap: Map<number, string> | null = null;
   aliasesOut: Map<string, number> | null = null;
   messagesIn = 0;
   messagesOut = 0;
@@ -61,9 +63,30 @@ export class Client implements ConnectionHandler, SessionClient {
     this.connection = connection;
     this.broker = broker;
     this.registry = registry;
-    this.logger = logger;
+    this.logger = new ClientLogger(logger, this);
     this.reader = new PacketReader(broker.limits.maxPacketBytes, this);
     connection.setHandler(this);
+  }
+
+  get aliasesIn(): Map<number, string> {
+    return (this.aliasMap ??= new Map());
+  }
+
+  get remoteAddress(): string {
+    return this.connection.remoteAddress;
+  }
+
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /**
+   * Once past CONNECT (connected or closed) the upgrade request has served the authorizer, which
+   * reads it only while deciding CONNECT: the connection drops it.
+   */
+  set state(next: ClientState) {
+    this.currentState = next;
+    if (next === 'connected' || next === 'closed') this.connection.releaseRequest();
   }
 
   // ---- ConnectionHandler ------------------------------------------------------------------------
@@ -177,7 +200,7 @@ export class Client implements ConnectionHandler, SessionClient {
       this.writePublish(delivery, 0, false, encoder);
       return;
     }
-    if (session.queue.length > 0 || !this.canSendInflight()) {
+    if (session.queueLength > 0 || !this.canSendInflight()) {
       if (session.enqueue(delivery)) this.broker.counters.queueDropped++;
       return;
     }
@@ -187,8 +210,8 @@ export class Client implements ConnectionHandler, SessionClient {
   private canSendInflight(): boolean {
     const session = this.session!;
     return (
-      session.inflight.size < this.sendQuota &&
-      session.inflight.size < this.broker.limits.maxInflightMessages &&
+      session.inflightCount < this.sendQuota &&
+      session.inflightCount < this.broker.limits.maxInflightMessages &&
       this.connection.bufferedBytes() <= this.broker.limits.maxOutboundBufferBytes
     );
   }
@@ -213,15 +236,19 @@ export class Client implements ConnectionHandler, SessionClient {
 
   /** Writes one PUBLISH; returns false when it was not sent (too large for the client). */
   private writePublish(delivery: Delivery, packetId: number, dup: boolean, encoder: BroadcastEncoder | null): boolean {
-    const now = Date.now();
-    let bytes: Buffer;
     const topic = delivery.message.topic;
     const alias = this.clientTopicAliasMax > 0 ? this.outboundAlias(topic) : 0;
+    let size: number;
     if (encoder !== null && !dup && delivery.subscriptionIds === undefined && alias === 0) {
-      bytes = encoder.bytes(this.version, delivery.qos, delivery.retain, packetId);
+      // The broadcast's shared encoding: QoS 0 bytes as they are, QoS 1/2 patched with our packet id.
+      const t = encoder.template(this.version, delivery.qos, delivery.retain);
+      size = t.bytes.length;
+      if (size > this.maxOutboundPacket) return this.dropOversize();
+      if (delivery.qos === 0) this.connection.writeShared(t.bytes);
+      else this.connection.writePatched(t.bytes, t.idOffset, packetId);
     } else {
       const known = alias < 0;
-      bytes = encodePublish(
+      const bytes = encodePublish(
         delivery.message,
         {
           version: this.version,
@@ -233,22 +260,27 @@ export class Client implements ConnectionHandler, SessionClient {
           topicAlias: known ? -alias : alias,
           omitTopic: known,
         },
-        now,
+        Date.now(),
       );
+      size = bytes.length;
+      if (size > this.maxOutboundPacket) return this.dropOversize();
+      // An alias counts as known to the client only once a packet carrying it was sent.
+      if (alias > 0) this.aliasesOut!.set(topic, alias);
+      this.connection.write(bytes);
     }
-    // Never send more than the client's Maximum Packet Size; the message is discarded for this
-    // client as if delivered [MQTT-3.1.2-25].
-    if (bytes.length > this.maxOutboundPacket) {
-      this.broker.counters.oversizeDropped++;
-      return false;
-    }
-    // An alias counts as known to the client only once a packet carrying it was sent.
-    if (alias > 0) this.aliasesOut!.set(topic, alias);
-    this.connection.write(bytes);
-    this.broker.counters.bytesSent += bytes.length;
+    this.broker.counters.bytesSent += size;
     this.messagesOut++;
     this.broker.counters.messagesDelivered++;
     return true;
+  }
+
+  /**
+   * Never more than the client's Maximum Packet Size: the message is discarded for this client as
+   * if delivered [MQTT-3.1.2-25].
+   */
+  private dropOversize(): false {
+    this.broker.counters.oversizeDropped++;
+    return false;
   }
 
   /**
@@ -268,23 +300,28 @@ export class Client implements ConnectionHandler, SessionClient {
   pump(): void {
     const session = this.session;
     if (session === null || this.state !== 'connected') return;
-    const quota = Math.min(this.sendQuota, this.broker.limits.maxInflightMessages);
-    while (this.resend.length > 0 && session.inflight.size - this.resend.length < quota) {
-      const id = this.resend.shift()!;
-      const entry = session.inflight.get(id);
-      if (entry === undefined) continue;
-      if (entry.state === 'pubrel') this.send({ cmd: 'pubrel', messageId: id });
-      else if (!this.writePublish(entry, id, true, null)) session.completeInflight(id);
+    const resend = this.resend;
+    if (resend !== null) {
+      const quota = Math.min(this.sendQuota, this.broker.limits.maxInflightMessages);
+      while (resend.length > 0 && session.inflightCount - resend.length < quota) {
+        const id = resend.shift()!;
+        const entry = session.inflight.get(id);
+        if (entry === undefined) continue;
+        if (entry.state === 'pubrel') this.send({ cmd: 'pubrel', messageId: id });
+        else if (!this.writePublish(entry, id, true, null)) session.completeInflight(id);
+      }
+      if (resend.length > 0) return;
+      this.resend = null;
     }
-    if (this.resend.length > 0) return;
+    if (session.queueLength === 0) return;
     const now = Date.now();
-    while (session.queue.length > 0 && this.canSendInflight()) {
+    while (session.queueLength > 0 && this.canSendInflight()) {
       const delivery = session.dequeue()!;
       if (isExpired(delivery.message, now)) {
         this.broker.counters.expiredDropped++;
         continue;
       }
-      this.sendInflight(delivery, null);
+      this.sendInflight(delivery, queuedEncoder(delivery.message));
     }
   }
 

@@ -1,6 +1,7 @@
 // PUBLISH encoding for delivery. A broadcast encodes each distinct form (protocol version, QoS,
 // RETAIN flag) once and writes the same bytes to every subscriber that shares it; for QoS 1/2 the
-// shared bytes are a template whose packet identifier is patched into a copy per subscriber.
+// shared bytes are a template whose packet identifier the connection patches into its copy (a
+// WebSocket frames the template once and patches the framed copy).
 import type { IPublishPacket } from '../protocol/codec.js';
 import { encode } from '../protocol/codec.js';
 import type { Message, QoS } from './message.js';
@@ -49,14 +50,15 @@ function packetIdOffset(bytes: Buffer): number {
   return pos + 2 + topicLength;
 }
 
-interface Template {
-  bytes: Buffer;
-  idOffset: number;
+/** An encoded PUBLISH shared by a broadcast; for QoS 1/2, `idOffset` locates its packet identifier. */
+export interface PublishTemplate {
+  readonly bytes: Buffer;
+  readonly idOffset: number;
 }
 
 /** Lives for one broadcast: encodes each form at most once. */
 export class BroadcastEncoder {
-  private readonly slots: (Template | undefined)[] = new Array(12);
+  private readonly slots: (PublishTemplate | undefined)[] = new Array(12);
   private readonly message: Message;
   private readonly now: number;
 
@@ -65,8 +67,8 @@ export class BroadcastEncoder {
     this.now = now;
   }
 
-  /** Bytes for a plain delivery (no subscription ids, no alias) with the given packet id. */
-  bytes(version: 3 | 4 | 5, qos: QoS, retain: boolean, packetId: number): Buffer {
+  /** The shared encoding for a plain delivery (no subscription ids, no alias); packet id 1 when QoS > 0. */
+  template(version: 3 | 4 | 5, qos: QoS, retain: boolean): PublishTemplate {
     const index = (version === 5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
     let t = this.slots[index];
     if (t === undefined) {
@@ -78,10 +80,40 @@ export class BroadcastEncoder {
       t = { bytes, idOffset: qos > 0 ? packetIdOffset(bytes) : 0 };
       this.slots[index] = t;
     }
+    return t;
+  }
+
+  /** Bytes for a plain delivery with the given packet id: the shared bytes for QoS 0, else a patched copy. */
+  bytes(version: 3 | 4 | 5, qos: QoS, retain: boolean, packetId: number): Buffer {
+    const t = this.template(version, qos, retain);
     if (qos === 0) return t.bytes;
     const copy = Buffer.allocUnsafe(t.bytes.length);
     t.bytes.copy(copy);
     copy.writeUInt16BE(packetId, t.idOffset);
     return copy;
   }
+}
+
+// Most QoS 1/2 deliveries of a burst wait in their session's queue (the in-flight window is
+// 100) and leave one by one as acknowledgements arrive, each subscriber at its own pace. The
+// encoders of the messages recently sent from queues are kept (a bounded map, oldest out first),
+// so those deliveries too share one encoding per message instead of being encoded each. Large
+// payloads are left out: their copy costs more than the encoding, and they would pin memory.
+const RECENT_LIMIT = 256;
+const RECENT_MAX_PAYLOAD = 16 * 1024;
+const recent = new Map<Message, BroadcastEncoder>();
+
+/**
+ * A shared encoder for a message leaving a session queue; null when its encoding depends on the
+ * time it is sent (a v5 Message Expiry Interval counts down [MQTT-3.3.2-6]) or it is large.
+ */
+export function queuedEncoder(message: Message): BroadcastEncoder | null {
+  if (message.expiresAt !== 0 || message.payload.length > RECENT_MAX_PAYLOAD) return null;
+  let encoder = recent.get(message);
+  if (encoder === undefined) {
+    if (recent.size >= RECENT_LIMIT) recent.delete(recent.keys().next().value!);
+    encoder = new BroadcastEncoder(message, 0);
+    recent.set(message, encoder);
+  }
+  return encoder;
 }

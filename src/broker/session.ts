@@ -74,17 +74,20 @@ export class Session {
   client: SessionClient | null = null;
   /** Rights of the last connection, kept to filter what an offline persistent session queues. */
   permissions: ClientPermissions | null = null;
-  readonly subscriptions = new Map<string, Subscription>();
-  readonly inflight = new Map<number, InflightEntry>();
-  readonly queue: BoundedQueue<Queued>;
+  // The collections below are allocated on first use (an idle connection's session never needs
+  // them; empty, they were ~0.7 KB of every connection). Read the counts through `inflightCount`
+  // and `queueLength`, which allocate nothing.
+  private subscriptionMap: Map<string, Subscription> | null = null;
+  private inflightMap: Map<number, InflightEntry> | null = null;
+  private queued: BoundedQueue<Queued> | null = null;
+  private inboundIds: Set<number> | null = null;
+  private packetIds: PacketIdAllocator | null = null;
+  private readonly queueLimit: number;
   private nextSeq = 1;
   /** Where changes are recorded while the session is persistent; null for the memory store. */
   private readonly store: SessionStore | null;
   /** True once the session row exists in the store. */
   stored = false;
-  /** QoS 2 packet ids received and PUBREC'd, awaiting PUBREL [MQTT-4.3.3]. */
-  readonly inboundQos2 = new Set<number>();
-  readonly ids = new PacketIdAllocator();
   droppedMessages = 0;
   /** Lifecycle events' sessionIdentifier: one UUID for the session's life. */
   identifier: string | undefined = undefined;
@@ -101,8 +104,39 @@ export class Session {
     this.clientId = clientId;
     this.protocolVersion = protocolVersion;
     this.expirySeconds = expirySeconds;
-    this.queue = new BoundedQueue(queueLimit);
+    this.queueLimit = queueLimit;
     this.store = store;
+  }
+
+  get subscriptions(): Map<string, Subscription> {
+    return (this.subscriptionMap ??= new Map());
+  }
+
+  /** QoS 1/2 deliveries sent and not yet acknowledged, by packet identifier. */
+  get inflight(): Map<number, InflightEntry> {
+    return (this.inflightMap ??= new Map());
+  }
+
+  get inflightCount(): number {
+    return this.inflightMap === null ? 0 : this.inflightMap.size;
+  }
+
+  /** QoS 1/2 deliveries waiting for room in flight (or for the client to return). */
+  get queue(): BoundedQueue<Queued> {
+    return (this.queued ??= new BoundedQueue(this.queueLimit));
+  }
+
+  get queueLength(): number {
+    return this.queued === null ? 0 : this.queued.length;
+  }
+
+  /** QoS 2 packet ids received and PUBREC'd, awaiting PUBREL [MQTT-4.3.3]. */
+  get inboundQos2(): Set<number> {
+    return (this.inboundIds ??= new Set());
+  }
+
+  get ids(): PacketIdAllocator {
+    return (this.packetIds ??= new PacketIdAllocator());
   }
 
   get persistent(): boolean {
@@ -129,10 +163,10 @@ export class Session {
     this.store.putSession(this.clientId, this.protocolVersion, this.expirySeconds, disconnectedAt);
     if (!this.stored) {
       this.stored = true;
-      for (const sub of this.subscriptions.values()) this.store.putSubscription(this.clientId, storedSubscription(sub));
-      for (const q of this.queue) this.store.enqueue(this.clientId, q.seq, q);
-      for (const [id, e] of this.inflight) this.store.putInflight(this.clientId, id, e.state, e);
-      for (const id of this.inboundQos2) this.store.addInboundQos2(this.clientId, id);
+      if (this.subscriptionMap !== null) for (const sub of this.subscriptionMap.values()) this.store.putSubscription(this.clientId, storedSubscription(sub));
+      if (this.queued !== null) for (const q of this.queued) this.store.enqueue(this.clientId, q.seq, q);
+      if (this.inflightMap !== null) for (const [id, e] of this.inflightMap) this.store.putInflight(this.clientId, id, e.state, e);
+      if (this.inboundIds !== null) for (const id of this.inboundIds) this.store.addInboundQos2(this.clientId, id);
     }
   }
 
@@ -152,7 +186,13 @@ export class Session {
 
   /** Queues a QoS 1/2 delivery; when full the oldest is dropped and counted. Returns true on a drop. */
   enqueue(delivery: Delivery): boolean {
-    const queued: Queued = { ...delivery, seq: this.nextSeq++ };
+    const queued: Queued = {
+      message: delivery.message,
+      qos: delivery.qos,
+      retain: delivery.retain,
+      subscriptionIds: delivery.subscriptionIds,
+      seq: this.nextSeq++,
+    };
     const dropped = this.queue.push(queued);
     const rec = this.recorder;
     rec?.enqueue(this.clientId, queued.seq, queued);
@@ -165,7 +205,8 @@ export class Session {
   }
 
   dequeue(): Queued | undefined {
-    const queued = this.queue.shift();
+    if (this.queued === null) return undefined;
+    const queued = this.queued.shift();
     if (queued !== undefined) this.recorder?.dequeue(this.clientId, queued.seq);
     return queued;
   }
@@ -182,7 +223,7 @@ export class Session {
   }
 
   completeInflight(id: number): void {
-    if (this.inflight.delete(id)) this.recorder?.deleteInflight(this.clientId, id);
+    if (this.inflightMap !== null && this.inflightMap.delete(id)) this.recorder?.deleteInflight(this.clientId, id);
   }
 
   addInbound(id: number): void {
@@ -191,7 +232,7 @@ export class Session {
   }
 
   releaseInbound(id: number): boolean {
-    const known = this.inboundQos2.delete(id);
+    const known = this.inboundIds !== null && this.inboundIds.delete(id);
     if (known) this.recorder?.deleteInboundQos2(this.clientId, id);
     return known;
   }

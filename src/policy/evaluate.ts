@@ -81,6 +81,11 @@ const NO_VALUES: ContextValues = new Map();
 // configured policy): parse their patterns once, keyed by the statement object and by
 // whether the owning document's Version has variables.
 const preparedStatements = [new WeakMap<PolicyStatement, PreparedStatement>(), new WeakMap<PolicyStatement, PreparedStatement>()] as const;
+// A document set none of whose statements has a variable or a condition (the configured
+// unauthenticated policy, typically) compiles to the same policy for every connection: compiled
+// once and shared, keyed by the documents array (CompiledPolicy is immutable; its action plans are
+// a memo). A compiled policy per connection was ~1 KB of every idle connection.
+const sharedPolicies = new WeakMap<readonly PolicyDocument[], CompiledPolicy>();
 // Callers pass a handful of action names; more distinct ones than this are evaluated without memoising.
 const MAX_ACTION_PLANS = 64;
 
@@ -100,6 +105,11 @@ function prepare(statement: PolicyStatement, substitute: boolean): PreparedState
   };
   cache.set(statement, prepared);
   return prepared;
+}
+
+/** True when a statement compiles the same for every connection: no variables, no conditions. */
+function contextFree(prepared: PreparedStatement): boolean {
+  return prepared.conditions.length === 0 && prepared.resources.every((r) => r instanceof GlobPattern);
 }
 
 function compileStatement(
@@ -156,7 +166,7 @@ function resourceApplies(statement: CompiledStatement, resource: string): boolea
   return listed !== statement.notResource;
 }
 
-/** A principal's documents compiled for one connection. Immutable; safe to share for that connection's lifetime. */
+/** A principal's documents compiled for one connection (or for all, when nothing in them depends on it). Immutable. */
 export class CompiledPolicy {
   private readonly statements: readonly CompiledStatement[];
   private readonly plans = new Map<string, ActionPlan>();
@@ -207,16 +217,22 @@ export class CompiledPolicy {
  * `parsePolicyDocument(s)`; this step cannot fail.
  */
 export function compilePolicies(documents: readonly PolicyDocument[], context: PolicyContext = {}): CompiledPolicy {
+  const shared = sharedPolicies.get(documents);
+  if (shared !== undefined) return shared;
   const values = contextValues(context);
+  let free = true;
   const statements: CompiledStatement[] = [];
   documents.forEach((document, documentIndex) => {
     // IAM: variables exist only in the 2012-10-17 policy language.
     const substitute = document.version === '2012-10-17';
     document.statements.forEach((statement, statementIndex) => {
       const ref: StatementRef = Object.freeze({ documentIndex, statementIndex, sid: statement.sid });
+      if (free && !contextFree(prepare(statement, substitute))) free = false;
       const compiled = compileStatement(statement, substitute, ref, values);
       if (compiled !== null) statements.push(compiled);
     });
   });
-  return new CompiledPolicy(statements);
+  const policy = new CompiledPolicy(statements);
+  if (free) sharedPolicies.set(documents, policy);
+  return policy;
 }

@@ -23,7 +23,8 @@ export const DEFAULT_VERDICT_CACHE_SIZE = 1000;
 export class VerdictCache {
   private policy: CompiledPolicy;
   private readonly maxEntries: number;
-  private readonly byAction = new Map<string, Map<string, Verdict>>();
+  /** Allocated on first use: a connection that never publishes nor subscribes keeps none. */
+  private byAction: Map<string, Map<string, Verdict>> | null = null;
   private count = 0;
 
   constructor(policy: CompiledPolicy, maxEntries: number = DEFAULT_VERDICT_CACHE_SIZE) {
@@ -44,13 +45,14 @@ export class VerdictCache {
 
   /** Same result as `policy.evaluate(action, resource)`, memoised. */
   evaluate(action: string, resource: string): Verdict {
-    let entries = this.byAction.get(action);
+    const byAction = (this.byAction ??= new Map());
+    let entries = byAction.get(action);
     if (entries !== undefined) {
       const hit = entries.get(resource);
       if (hit !== undefined) return hit;
     } else {
       entries = new Map();
-      this.byAction.set(action, entries);
+      byAction.set(action, entries);
     }
     const verdict = this.policy.evaluate(action, resource);
     if (this.count >= this.maxEntries) this.evictOldest(entries);
@@ -64,7 +66,7 @@ export class VerdictCache {
   }
 
   clear(): void {
-    this.byAction.clear();
+    this.byAction = null;
     this.count = 0;
   }
 
@@ -77,7 +79,7 @@ export class VerdictCache {
   /** Evicts the oldest entry of the action being filled, or of another action if it has none. */
   private evictOldest(preferred: Map<string, Verdict>): void {
     let victim: Map<string, Verdict> | undefined = preferred.size > 0 ? preferred : undefined;
-    if (victim === undefined) {
+    if (victim === undefined && this.byAction !== null) {
       for (const [action, entries] of this.byAction) {
         if (entries.size > 0) {
           victim = entries;

@@ -31,32 +31,70 @@ interface Sink {
 }
 
 /**
+ * mqtt-packet's parser, shared by every connection. Each connection owning one cost an
+ * EventEmitter, a `bl` BufferListStream (a Duplex stream with both its states) and the CONNECT
+ * packet it keeps as its settings: about a kilobyte and a half of every idle connection. Sharing is
+ * safe because it is only ever handed one whole packet (PacketReader frames them) and emits that
+ * packet synchronously, so no state outlives a parse() call; the protocol version, the only setting
+ * that differs between connections, is set before each call.
+ */
+const sharedParser = mqttPacket.parser({ protocolVersion: 4 }) as ReturnType<typeof mqttPacket.parser> & {
+  settings: object;
+  _list: { length: number };
+  _stateCounter: number;
+  _pos: number;
+  _resetState(): void;
+};
+let parsed: Packet | null = null;
+let parseFailure: Error | null = null;
+sharedParser.on('packet', (p: Packet) => {
+  parsed = p;
+});
+sharedParser.on('error', (e: Error) => {
+  parseFailure = e;
+});
+/** Parser settings per protocol version (mqtt-packet reads `protocolVersion` and `bridgeMode`). */
+const SETTINGS: Record<ProtocolVersion, { protocolVersion: ProtocolVersion }> = {
+  3: { protocolVersion: 3 },
+  4: { protocolVersion: 4 },
+  5: { protocolVersion: 5 },
+};
+
+/** Parses one whole packet with the shared parser; sets `parsed` or `parseFailure`. */
+function parseWhole(bytes: Buffer, settings: object): void {
+  parsed = null;
+  parseFailure = null;
+  sharedParser.settings = settings;
+  sharedParser.parse(bytes);
+  // A whole packet leaves the parser idle; anything else (an error, a malformed packet it read
+  // short) must not leak into the next connection's packet. `_resetState` leaves the read
+  // position alone (mqtt-packet's own parsers never parse again after an error).
+  if (parseFailure !== null || sharedParser._stateCounter !== 0 || sharedParser._list.length !== 0 || sharedParser._pos !== 0) {
+    sharedParser._resetState();
+    sharedParser._pos = 0;
+    if (parsed === null && parseFailure === null) parseFailure = new Error('packet could not be parsed');
+  }
+}
+
+/**
  * Splits a byte stream into whole MQTT packets and parses each one.
  * Invariant: `pending` never holds more than one packet's bytes, bounded by maxPacketBytes.
  */
 export class PacketReader {
-  private readonly parser: ReturnType<typeof mqttPacket.parser>;
   private readonly sink: Sink;
   private maxPacketBytes: number;
-  /** Bytes of an unfinished packet, kept as chunks and joined once the packet is whole. */
-  private pending: Buffer[] = [];
+  /** mqtt-packet settings: the protocol version, from the CONNECT once it is parsed. */
+  private settings: object = SETTINGS[4];
+  /** Bytes of an unfinished packet, kept as chunks and joined once the packet is whole (lazily allocated). */
+  private pending: Buffer[] | null = null;
   private pendingLength = 0;
   /** Size of the unfinished packet once its header has arrived, else 0. */
   private need = 0;
   private failed = false;
-  private current: Packet | null = null;
-  private parseError: Error | null = null;
 
   constructor(maxPacketBytes: number, sink: Sink) {
     this.maxPacketBytes = maxPacketBytes;
     this.sink = sink;
-    this.parser = mqttPacket.parser({ protocolVersion: 4 });
-    this.parser.on('packet', (p: Packet) => {
-      this.current = p;
-    });
-    this.parser.on('error', (e: Error) => {
-      this.parseError = e;
-    });
   }
 
   push(chunk: Buffer): void {
@@ -64,14 +102,15 @@ export class PacketReader {
     let buf = chunk;
     if (this.pendingLength > 0) {
       // Joining on every chunk would copy a large packet sent in small pieces quadratically.
+      const pending = this.pending!;
       if (this.need > 0 && this.pendingLength + chunk.length < this.need) {
-        this.pending.push(chunk);
+        pending.push(chunk);
         this.pendingLength += chunk.length;
         return;
       }
-      this.pending.push(chunk);
-      buf = Buffer.concat(this.pending, this.pendingLength + chunk.length);
-      this.pending = [];
+      pending.push(chunk);
+      buf = Buffer.concat(pending, this.pendingLength + chunk.length);
+      this.pending = null;
       this.pendingLength = 0;
       this.need = 0;
     }
@@ -128,36 +167,60 @@ export class PacketReader {
   }
 
   private parseOne(bytes: Buffer): Packet | null {
+    // PUBACK, the packet QoS 1 subscribers send for every delivery, without the general parser.
+    // Only its plain form: two bytes of packet identifier (a v5 PUBACK that short means Success).
+    if (bytes.length === 4 && bytes[0] === 0x40 && bytes[1] === 0x02) {
+      const messageId = (bytes[2]! << 8) | bytes[3]!;
+      if (messageId === 0) {
+        this.fail(malformed('PUBACK needs a non-zero packet identifier'));
+        return null;
+      }
+      return pubackPacket(messageId, this.settings === SETTINGS[5]);
+    }
     // mqtt-packet decodes strings leniently (bad bytes become U+FFFD); topics must be well-formed
     // UTF-8 [MQTT-1.5.3-1], so check the raw bytes of the strings that name topics.
     if (!topicsAreUtf8(bytes)) {
       this.fail(malformed('topic is not well-formed UTF-8'));
       return null;
     }
-    this.current = null;
-    this.parseError = null;
-    this.parser.parse(bytes);
-    // Both fields are set by the parser's synchronous callbacks above, which TS cannot see.
-    const error = this.parseError as Error | null;
-    if (error !== null || this.current === null) {
+    parseWhole(bytes, this.settings);
+    // Both are set by the parser's synchronous callbacks, which TS cannot see.
+    const error = parseFailure as Error | null;
+    const packet = parsed as Packet | null;
+    parsed = null;
+    parseFailure = null;
+    if (error !== null || packet === null) {
       const message = error ? error.message : 'packet could not be parsed';
       this.fail(classifyParseError(message));
       return null;
     }
-    const problem = checkPacket(this.current);
+    if (packet.cmd === 'connect') {
+      const version = packet.protocolVersion;
+      const known = version === 3 || version === 4 || version === 5 ? SETTINGS[version] : SETTINGS[4];
+      // A bridge's CONNECT (protocol version | 0x80) changes how mqtt-packet reads SUBSCRIBE.
+      this.settings = (packet as { bridgeMode?: boolean }).bridgeMode ? { protocolVersion: known.protocolVersion, bridgeMode: true } : known;
+    }
+    const problem = checkPacket(packet);
     if (problem !== null) {
       this.fail(problem);
       return null;
     }
-    return this.current;
+    return packet;
   }
 
   private fail(err: ProtocolError): void {
     this.failed = true;
-    this.pending = [];
+    this.pending = null;
     this.pendingLength = 0;
     this.sink.onError(err);
   }
+}
+
+/** A PUBACK as mqtt-packet would parse it. */
+function pubackPacket(messageId: number, v5: boolean): Packet {
+  const packet = { cmd: 'puback', retain: false, qos: 0, dup: false, length: 2, topic: null, payload: null, messageId } as Packet & { reasonCode?: number };
+  if (v5) packet.reasonCode = 0;
+  return packet;
 }
 
 /**

@@ -21,11 +21,26 @@ export interface Connection {
   readonly remotePort: number;
   /** TLS SNI server name, when there was one. */
   readonly serverName: string | undefined;
-  /** The HTTP upgrade request of a WebSocket connection (its query and headers feed the authorizer). */
+  /**
+   * The HTTP upgrade request of a WebSocket connection (its query and headers feed the authorizer).
+   * Kept only until CONNECT is decided: see releaseRequest().
+   */
   readonly request: UpgradeRequest | undefined;
+  /** The authorizer has read the upgrade request: drop it (a kilobyte per idle WebSocket). */
+  releaseRequest(): void;
   setHandler(handler: ConnectionHandler): void;
   /** Queues bytes; writes in one tick are coalesced into one syscall (and one WebSocket frame each). */
   write(bytes: Buffer): void;
+  /**
+   * Queues bytes that a broadcast writes to many connections, unchanged: a WebSocket frames them
+   * once for all of them.
+   */
+  writeShared(bytes: Buffer): void;
+  /**
+   * Queues a copy of `template` (an encoded QoS 1/2 PUBLISH shared by a broadcast) whose 2-byte
+   * packet identifier at `idOffset` is `packetId`. The template itself is not modified.
+   */
+  writePatched(template: Buffer, idOffset: number, packetId: number): void;
   /** Bytes accepted by write() and not yet handed to the kernel. */
   bufferedBytes(): number;
   /** Flushes what is queued, then closes. */

@@ -29,10 +29,26 @@ class TcpConnection implements Connection {
     this.handler = handler;
   }
 
+  releaseRequest(): void {}
+
   write(bytes: Buffer): void {
     if (this.closed) return;
     corkUntilNextTick(this.socket);
     this.socket.write(bytes);
+  }
+
+  writeShared(bytes: Buffer): void {
+    this.write(bytes);
+  }
+
+  writePatched(template: Buffer, idOffset: number, packetId: number): void {
+    if (this.closed) return;
+    const copy = Buffer.allocUnsafe(template.length);
+    template.copy(copy, 0);
+    copy[idOffset] = packetId >> 8;
+    copy[idOffset + 1] = packetId & 0xff;
+    corkUntilNextTick(this.socket);
+    this.socket.write(copy);
   }
 
   bufferedBytes(): number {

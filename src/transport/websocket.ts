@@ -1,107 +1,414 @@
 // MQTT over WebSocket on the shared HTTP server: the upgrade on /mqtt becomes a Connection whose
-// upgrade request (query string and headers) is kept for the authorizer.
+// upgrade request (query string and headers) is kept for the authorizer until CONNECT is decided.
+//
+// The WebSocket protocol (RFC 6455) is implemented here rather than by `ws`, because MQTT needs
+// little of it and every idle connection paid for the rest: ws keeps a WebSocket, a Receiver (a
+// Writable stream with its state), a Sender, their listener tables and buffer lists per socket,
+// about 1.3 KB. What MQTT needs [MQTT-6.0.0]:
+// - binary data frames only; a text frame closes the connection (1003) [MQTT-6.0.0-1];
+// - an MQTT packet may span frames and a frame may hold several packets [MQTT-6.0.0-2], so the
+//   payload of data frames is handed to the MQTT reader as it arrives: messages are never
+//   assembled, fragmented messages are only checked for correct sequencing;
+// - the "mqtt" subprotocol (or the historical "mqttv3.1") [MQTT-6.0.0-3, 6.0.0-4].
+// No extension is ever negotiated (permessage-deflate would cost ~300 KB of zlib state per busy
+// connection), so RSV bits must be 0. Client frames must be masked (RFC 6455 §5.1); server frames
+// are not, which makes a frame header depend only on the payload length.
+import { createHash } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import * as wsModule from 'ws';
-import { WebSocketServer, type WebSocket } from 'ws';
 import type { Connection, ConnectionAcceptor, ConnectionHandler, TransportKind, UpgradeRequest } from './connection.js';
 import { corkUntilNextTick } from './cork.js';
 import { normalizeAddress } from './tcp.js';
 
-const kConnection = Symbol('switchboard.connection');
-
-// ws's own framing (Sender.frame) for a server's unmasked, final, binary frame.
-// Exported at run time, absent from @types/ws.
-const senderFrame = (wsModule as unknown as { Sender: { frame(data: Buffer, options: object): Buffer[] } }).Sender.frame;
-const FRAME_OPTIONS = { fin: true, opcode: 0x02, mask: false, readOnly: true, rsv1: false };
-const frames = new WeakMap<Buffer, Buffer>();
-
-function frameOf(bytes: Buffer): Buffer {
-  const parts = senderFrame(bytes, FRAME_OPTIONS);
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-}
 export const MQTT_WS_PATH = '/mqtt';
 // [MQTT-6.0.0-3] the client includes "mqtt"; MQTT 3.1 clients historically used "mqttv3.1".
 const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
+// RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing.
+const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+// §4.1: the key is 16 random bytes, base64-encoded.
+const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
+
+const OP_CONTINUATION = 0x0;
+const OP_TEXT = 0x1;
+const OP_BINARY = 0x2;
+const OP_CLOSE = 0x8;
+const OP_PING = 0x9;
+const OP_PONG = 0xa;
+
+const CLOSE_NORMAL = 1000;
+const CLOSE_PROTOCOL_ERROR = 1002;
+const CLOSE_UNSUPPORTED_DATA = 1003;
+const CLOSE_INVALID_PAYLOAD = 1007;
+const CLOSE_TOO_BIG = 1009;
+
+/** A peer that never answers our Close frame is dropped after this long. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+const kConnection = Symbol('switchboard.connection');
+
+// ---- framing (server side: unmasked) -------------------------------------------------------------
+
+/** Size of the header of an unmasked frame with a payload of `length` bytes (RFC 6455 §5.2). */
+export function frameHeaderSize(length: number): number {
+  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+}
+
+/** Writes a final, unmasked frame header for `opcode` and `length` at the start of `target`. */
+function writeFrameHeader(target: Buffer, opcode: number, length: number): void {
+  target[0] = 0x80 | opcode;
+  if (length < 126) {
+    target[1] = length;
+  } else if (length < 0x10000) {
+    target[1] = 126;
+    target.writeUInt16BE(length, 2);
+  } else {
+    target[1] = 127;
+    target.writeUInt32BE(Math.floor(length / 0x100000000), 2);
+    target.writeUInt32BE(length >>> 0, 6);
+  }
+}
+
+/** One final, unmasked frame carrying `payload`: header and payload in one buffer, one iovec. */
+export function frame(payload: Buffer, opcode: number = OP_BINARY): Buffer {
+  const header = frameHeaderSize(payload.length);
+  const out = Buffer.allocUnsafe(header + payload.length);
+  writeFrameHeader(out, opcode, payload.length);
+  payload.copy(out, header);
+  return out;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A Close frame with a status code, or without one (null: the peer's Close had none). */
+function closeFrame(code: number | null): Buffer {
+  if (code === null) return frame(EMPTY, OP_CLOSE);
+  const payload = Buffer.allocUnsafe(2);
+  payload.writeUInt16BE(code, 0);
+  return frame(payload, OP_CLOSE);
+}
+
+// A broadcast hands the same PUBLISH bytes (or the same QoS 1 template) to every subscriber in
+// turn: the last few are kept framed, so each is framed once per broadcast, not per subscriber.
+// Identity slots, not a WeakMap: ephemeron entries made every GC dearer.
+const FRAME_SLOTS = 4;
+const framedFrom: (Buffer | null)[] = new Array<Buffer | null>(FRAME_SLOTS).fill(null);
+const framedTo: (Buffer | null)[] = new Array<Buffer | null>(FRAME_SLOTS).fill(null);
+let nextSlot = 0;
+
+function sharedFrame(bytes: Buffer): Buffer {
+  for (let i = 0; i < FRAME_SLOTS; i++) {
+    if (framedFrom[i] === bytes) return framedTo[i]!;
+  }
+  const framed = frame(bytes);
+  framedFrom[nextSlot] = bytes;
+  framedTo[nextSlot] = framed;
+  nextSlot = (nextSlot + 1) % FRAME_SLOTS;
+  return framed;
+}
+
+// ---- close codes a peer may send (RFC 6455 §7.4) ------------------------------------------------
+
+function isValidCloseCode(code: number): boolean {
+  return (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999);
+}
+
+// ---- the connection ------------------------------------------------------------------------------
 
 class WsConnection implements Connection {
   readonly transport: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly serverName: string | undefined;
-  readonly request: UpgradeRequest;
-  private handler: ConnectionHandler | null = null;
+  request: UpgradeRequest | undefined;
   closed = false;
-  readonly ws: WebSocket;
+  private handler: ConnectionHandler | null = null;
   private readonly socket: Socket;
+  private readonly maxPayload: number;
+  // Frame reader state. A header split across reads waits in `partial` (at most 13 bytes).
+  private partial: Buffer | null = null;
+  /** Payload bytes of the current frame still to come; -1 between frames. */
+  private payloadLeft = -1;
+  private opcode = 0;
+  private mask = 0;
+  private maskPos = 0;
+  /** Opcode of a fragmented data message in progress (its first frame's), else 0. */
+  private fragmented = 0;
+  /** Payload of a control frame split across reads (at most 125 bytes). */
+  private control: Buffer | null = null;
+  private controlLength = 0;
+  /** A Close frame was sent: nothing more may be (RFC 6455 §5.5.1). */
+  private closeSent = false;
+  /** The peer's Close frame arrived: the closing was orderly. */
+  private closeReceived = false;
 
-  constructor(ws: WebSocket, req: IncomingMessage, transport: TransportKind) {
-    this.ws = ws;
-    this.socket = req.socket;
+  constructor(socket: Socket, req: IncomingMessage, transport: TransportKind, maxPayload: number) {
+    this.socket = socket;
     this.transport = transport;
-    this.remoteAddress = normalizeAddress(req.socket.remoteAddress);
-    this.remotePort = req.socket.remotePort ?? 0;
-    this.serverName = (req.socket as any).servername || undefined;
+    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.remotePort = socket.remotePort ?? 0;
+    this.serverName = (socket as { servername?: string }).servername || undefined;
     this.request = { url: req.url ?? '/', headers: req.headers };
+    this.maxPayload = maxPayload;
   }
 
   setHandler(handler: ConnectionHandler): void {
     this.handler = handler;
   }
 
+  releaseRequest(): void {
+    this.request = undefined;
+  }
+
   write(bytes: Buffer): void {
-    if (this.closed || this.ws.readyState !== 1 /* OPEN */) return;
-    // One binary frame per distinct byte buffer, framed once and written as-is to every
-    // subscriber that shares it (a broadcast hands every subscriber the same Buffer). Safe beside
-    // ws's own writes: without compression its sender never queues, and it writes whole frames.
-    let frame = frames.get(bytes);
-    if (frame === undefined) {
-      frame = frameOf(bytes);
-      frames.set(bytes, frame);
-    }
+    if (this.closed || this.closeSent) return;
     corkUntilNextTick(this.socket);
-    this.socket.write(frame);
+    this.socket.write(frame(bytes));
+  }
+
+  writeShared(bytes: Buffer): void {
+    if (this.closed || this.closeSent) return;
+    corkUntilNextTick(this.socket);
+    this.socket.write(sharedFrame(bytes));
+  }
+
+  writePatched(template: Buffer, idOffset: number, packetId: number): void {
+    if (this.closed || this.closeSent) return;
+    // The template is framed once; each subscriber gets a copy of the frame with its packet
+    // identifier: server frames are unmasked, so the identifier sits at a fixed offset.
+    const framed = sharedFrame(template);
+    const copy = Buffer.allocUnsafe(framed.length);
+    framed.copy(copy, 0);
+    const at = framed.length - template.length + idOffset;
+    copy[at] = packetId >> 8;
+    copy[at + 1] = packetId & 0xff;
+    corkUntilNextTick(this.socket);
+    this.socket.write(copy);
   }
 
   bufferedBytes(): number {
-    return this.ws.bufferedAmount;
+    return this.socket.writableLength;
   }
 
   end(): void {
     if (this.closed) return;
-    this.ws.close(1000);
-    this.socket.setTimeout(5000, () => this.socket.destroy());
+    this.sendClose(CLOSE_NORMAL);
   }
 
   destroy(): void {
-    this.ws.terminate();
+    this.socket.destroy();
   }
 
-  static onMessage(this: WebSocket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
-    const c = (this as any)[kConnection] as WsConnection;
-    // MQTT is carried in binary frames [MQTT-6.0.0-1]; a text frame is a protocol violation.
-    if (!isBinary) {
-      c.ws.close(1003, 'MQTT requires binary frames');
+  /** Sends Close (once), ends our side, and drops a peer that does not follow within the timeout. */
+  private sendClose(code: number | null): void {
+    if (this.closeSent) return;
+    this.closeSent = true;
+    const socket = this.socket;
+    socket.write(closeFrame(code));
+    socket.end();
+    socket.setTimeout(CLOSE_TIMEOUT_MS, WsConnection.onCloseTimeout);
+  }
+
+  /** A protocol violation by the peer: Close with `code`, read nothing more. */
+  private fail(code: number): void {
+    this.payloadLeft = -1;
+    this.partial = null;
+    this.control = null;
+    this.sendClose(code);
+  }
+
+  /** Reads frames from `chunk`, unmasking payloads in place (the chunk is ours alone). */
+  onBytes(chunk: Buffer): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (pos < end && !this.closeSent && !this.closed) {
+      if (this.payloadLeft < 0) {
+        const used = this.readHeader(chunk, pos);
+        if (used < 0) return; // header incomplete: kept in `partial`
+        pos += used;
+        if (this.closeSent || this.payloadLeft > 0) continue;
+        // An empty payload: the frame is complete already.
+        this.endFrame(EMPTY);
+        continue;
+      }
+      const take = Math.min(this.payloadLeft, end - pos);
+      this.unmask(chunk, pos, pos + take);
+      const piece = chunk.subarray(pos, pos + take);
+      pos += take;
+      this.payloadLeft -= take;
+      if (this.opcode < OP_CLOSE) {
+        if (this.payloadLeft === 0) this.payloadLeft = -1;
+        this.handler?.onData(piece);
+      } else {
+        // Control frames are short (<= 125 bytes) but may still arrive in pieces.
+        if (this.control === null) this.control = Buffer.allocUnsafe(this.controlLength);
+        piece.copy(this.control, this.controlLength - this.payloadLeft - take);
+        if (this.payloadLeft === 0) {
+          const payload = this.control;
+          this.control = null;
+          this.endFrame(payload);
+        }
+      }
+    }
+  }
+
+  /**
+   * Parses a frame header at `chunk[pos]` (completing one kept from the previous read). Returns
+   * the bytes of `chunk` it consumed, or -1 when the header is not complete yet.
+   */
+  private readHeader(chunk: Buffer, pos: number): number {
+    let buf = chunk;
+    let at = pos;
+    const kept = this.partial === null ? 0 : this.partial.length;
+    if (kept > 0) {
+      buf = Buffer.concat([this.partial!, chunk.subarray(pos, pos + 14)]);
+      at = 0;
+    }
+    const available = buf.length - at;
+    let size = 2;
+    if (available >= 2) {
+      const len7 = buf[at + 1]! & 0x7f;
+      size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + ((buf[at + 1]! & 0x80) !== 0 ? 4 : 0);
+    }
+    if (available < size) {
+      this.partial = Buffer.from(buf.subarray(at));
+      return -1;
+    }
+    this.partial = null;
+    const b0 = buf[at]!;
+    const b1 = buf[at + 1]!;
+    const fin = (b0 & 0x80) !== 0;
+    const opcode = b0 & 0x0f;
+    // No extension was negotiated: RSV1-3 must be 0 (§5.2).
+    if ((b0 & 0x70) !== 0) return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
+    // §5.1: a server MUST close the connection upon receiving an unmasked frame.
+    if ((b1 & 0x80) === 0) return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
+    let length = b1 & 0x7f;
+    let p = at + 2;
+    if (length === 126) {
+      length = buf.readUInt16BE(p);
+      p += 2;
+    } else if (length === 127) {
+      const high = buf.readUInt32BE(p);
+      // Lengths past 2^53 cannot be represented; far past any limit anyway.
+      if (high > 0x1fffff) return this.failHeader(CLOSE_TOO_BIG, size - kept);
+      length = high * 0x100000000 + buf.readUInt32BE(p + 4);
+      p += 8;
+    }
+    this.mask = buf.readUInt32BE(p);
+    this.maskPos = 0;
+    if (opcode >= OP_CLOSE) {
+      // §5.5: control frames are not fragmented and carry at most 125 bytes.
+      if (!fin || length > 125 || (opcode !== OP_CLOSE && opcode !== OP_PING && opcode !== OP_PONG)) {
+        return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
+      }
+      this.controlLength = length;
+    } else {
+      let type = opcode;
+      if (opcode === OP_CONTINUATION) {
+        if (this.fragmented === 0) return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
+        type = this.fragmented;
+      } else if (opcode === OP_TEXT || opcode === OP_BINARY) {
+        if (this.fragmented !== 0) return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
+      } else {
+        return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
+      }
+      // MQTT is carried in binary frames [MQTT-6.0.0-1]; a text frame is a protocol violation.
+      if (type === OP_TEXT) return this.failHeader(CLOSE_UNSUPPORTED_DATA, size - kept);
+      if (length > this.maxPayload) return this.failHeader(CLOSE_TOO_BIG, size - kept);
+      this.fragmented = fin ? 0 : type;
+    }
+    this.opcode = opcode;
+    this.payloadLeft = length;
+    return size - kept;
+  }
+
+  private failHeader(code: number, used: number): number {
+    this.fail(code);
+    return used;
+  }
+
+  /** A frame's payload is complete: data frames were passed on already; act on control frames. */
+  private endFrame(payload: Buffer): void {
+    const opcode = this.opcode;
+    this.payloadLeft = -1;
+    if (opcode === OP_PING) {
+      // §5.5.2: answer with a Pong carrying the same payload.
+      corkUntilNextTick(this.socket);
+      this.socket.write(frame(payload, OP_PONG));
+    } else if (opcode === OP_CLOSE) {
+      this.onCloseFrame(payload);
+    }
+    // Pong, and empty data frames: nothing to do.
+  }
+
+  private onCloseFrame(payload: Buffer): void {
+    if (payload.length === 0) {
+      this.closeReceived = true;
+      this.sendClose(null);
       return;
     }
-    const chunk = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    c.handler?.onData(chunk);
+    const code = payload.length >= 2 ? payload.readUInt16BE(0) : 0;
+    if (payload.length === 1 || !isValidCloseCode(code)) return this.fail(CLOSE_PROTOCOL_ERROR);
+    if (!isUtf8(payload.subarray(2))) return this.fail(CLOSE_INVALID_PAYLOAD);
+    this.closeReceived = true;
+    // §5.5.1: echo the status code received.
+    this.sendClose(code);
   }
-  static onClose(this: WebSocket, code: number): void {
-    const c = (this as any)[kConnection] as WsConnection;
+
+  private unmask(buf: Buffer, from: number, to: number): void {
+    const mask = this.mask;
+    let p = this.maskPos;
+    for (let i = from; i < to; i++) {
+      buf[i] ^= (mask >>> ((3 - p) << 3)) & 0xff;
+      p = (p + 1) & 3;
+    }
+    this.maskPos = p;
+  }
+
+  // Socket listeners: module-level functions that find their connection through a symbol, so a
+  // connection has no closures.
+  static onData(this: Socket, chunk: Buffer): void {
+    (this as unknown as Record<symbol, WsConnection>)[kConnection]!.onBytes(chunk);
+  }
+  static onEnd(this: Socket): void {
+    // The peer closed its side (http sockets are half-open capable): close ours.
+    this.end();
+  }
+  static onClose(this: Socket): void {
+    const c = (this as unknown as Record<symbol, WsConnection>)[kConnection]!;
     if (c.closed) return;
     c.closed = true;
-    // 1006: the socket went away without a Close frame.
-    c.handler?.onClose(code === 1006);
-  }
-  static onError(this: WebSocket): void {
-    // 'close' follows.
+    // Without the peer's Close frame the connection was lost, not closed (1006).
+    c.handler?.onClose(!c.closeReceived);
   }
   static onDrain(this: Socket): void {
-    const c = (this as any)[kConnection] as WsConnection | undefined;
-    c?.handler?.onDrain();
+    (this as unknown as Record<symbol, WsConnection>)[kConnection]!.handler?.onDrain();
   }
+  static onCloseTimeout(this: Socket): void {
+    this.destroy();
+  }
+}
+
+function ignoreError(): void {
+  // 'close' follows; ECONNRESET and the like are how clients often leave.
+}
+
+// ---- the handshake -------------------------------------------------------------------------------
+
+function refuse(socket: Duplex, status: string, extraHeaders = ''): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n${extraHeaders}Content-Length: 0\r\n\r\n`);
+}
+
+/** The subprotocol to select from the client's offer: undefined when none was offered, null when none fits. */
+function selectSubprotocol(offered: string | string[] | undefined): string | undefined | null {
+  if (offered === undefined) return undefined;
+  const names = String(offered)
+    .split(',')
+    .map((p) => p.trim());
+  for (const p of SUBPROTOCOLS) if (names.includes(p)) return p;
+  return null;
 }
 
 export interface WebSocketEndpoint {
@@ -113,45 +420,53 @@ export function createWebSocketEndpoint(
   options: { secure: boolean; maxPacketBytes: number },
   accept: ConnectionAcceptor,
 ): WebSocketEndpoint {
-  const wss = new WebSocketServer({
-    noServer: true,
-    // The MQTT layer enforces the packet size; this only caps one frame so the bound holds early.
-    maxPayload: Math.max(options.maxPacketBytes * 2, 1 << 20),
-    perMessageDeflate: false,
-    clientTracking: false,
-    handleProtocols(protocols) {
-      for (const p of SUBPROTOCOLS) if (protocols.has(p)) return p;
-      return false;
-    },
-  });
+  // The MQTT layer enforces the packet size; this only caps one frame so the bound holds early.
+  const maxPayload = Math.max(options.maxPacketBytes * 2, 1 << 20);
   const kind: TransportKind = options.secure ? 'wss' : 'ws';
+  let closed = false;
   return {
-    handleUpgrade(req, socket, head) {
+    handleUpgrade(req, duplex, head) {
+      const socket = duplex as Socket;
+      socket.on('error', ignoreError);
+      if (closed) return refuse(socket, '503 Service Unavailable');
       const path = (req.url ?? '/').split('?', 1)[0];
-      if (path !== MQTT_WS_PATH) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      if (path !== MQTT_WS_PATH) return refuse(socket, '404 Not Found');
+      if (req.method !== 'GET') return refuse(socket, '405 Method Not Allowed');
+      const upgrade = req.headers.upgrade;
+      const key = req.headers['sec-websocket-key'];
+      const version = req.headers['sec-websocket-version'];
+      if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return refuse(socket, '400 Bad Request');
+      if (typeof key !== 'string' || !KEY_PATTERN.test(key)) return refuse(socket, '400 Bad Request');
+      if (version !== '13' && version !== '8') return refuse(socket, '400 Bad Request', 'Sec-WebSocket-Version: 13, 8\r\n');
+      const protocol = selectSubprotocol(req.headers['sec-websocket-protocol']);
+      if (protocol === null) return refuse(socket, '400 Bad Request');
+      if (!socket.readable || !socket.writable) {
+        socket.destroy();
         return;
       }
-      const offered = req.headers['sec-websocket-protocol'];
-      if (offered !== undefined && !String(offered).split(',').some((p) => SUBPROTOCOLS.includes(p.trim()))) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      socket.on('error', () => {});
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        const connection = new WsConnection(ws, req, kind);
-        (ws as any)[kConnection] = connection;
-        (req.socket as any)[kConnection] = connection;
-        (req.socket as Socket).setNoDelay(true);
-        ws.on('message', WsConnection.onMessage);
-        ws.on('close', WsConnection.onClose);
-        ws.on('error', WsConnection.onError);
-        req.socket.on('drain', WsConnection.onDrain);
-        accept(connection);
-      });
+      const acceptKey = createHash('sha1')
+        .update(key + ACCEPT_GUID)
+        .digest('base64');
+      socket.write(
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+          `Sec-WebSocket-Accept: ${acceptKey}\r\n` +
+          (protocol !== undefined ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
+          '\r\n',
+      );
+      const connection = new WsConnection(socket, req, kind, maxPayload);
+      (socket as unknown as Record<symbol, WsConnection>)[kConnection] = connection;
+      socket.setTimeout(0);
+      socket.setNoDelay(true);
+      socket.on('data', WsConnection.onData);
+      socket.on('end', WsConnection.onEnd);
+      socket.on('close', WsConnection.onClose);
+      socket.on('drain', WsConnection.onDrain);
+      accept(connection);
+      // Frames the client sent right behind its request.
+      if (head.length > 0) connection.onBytes(head);
     },
     close() {
-      wss.close();
+      closed = true;
     },
   };
 }

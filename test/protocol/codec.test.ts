@@ -65,3 +65,36 @@ test('an unsupported protocol level is classified for CONNACK 0x84 / return code
   r.push(bad);
   assert.equal(errors[0]?.code, 'unsupported-protocol-version');
 });
+
+test('readers share one parser: one connection failing mid-packet, or speaking v5, leaves the others intact', () => {
+  const v5 = reader();
+  const v4 = reader();
+  const broken = reader();
+  v5.r.push(connect5);
+  const connect4 = mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'c4', clean: true, keepalive: 0 }, { protocolVersion: 4 });
+  v4.r.push(connect4);
+  // Protocol name "X": mqtt-packet fails part-way through the CONNECT.
+  broken.r.push(Buffer.from([0x10, 0x04, 0x00, 0x01, 0x58, 0x00]));
+  const publish4 = mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.from('v4'), qos: 1, messageId: 9, retain: false, dup: false }, { protocolVersion: 4 });
+  v4.r.push(publish4);
+  v5.r.push(publish5);
+  assert.equal(broken.errors.length, 1);
+  assert.deepEqual([v4.errors, v5.errors], [[], []]);
+  assert.equal((v4.packets[1] as mqttPacket.IPublishPacket).payload.toString(), 'v4');
+  assert.equal((v5.packets[1] as mqttPacket.IPublishPacket).properties?.contentType, 'text/plain');
+});
+
+test('PUBACK: the short form as mqtt-packet parses it (v5: reason Success), identifier 0 malformed', () => {
+  const v4 = reader();
+  v4.r.push(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'c', clean: true, keepalive: 0 }, { protocolVersion: 4 }));
+  v4.r.push(Buffer.from([0x40, 0x02, 0x12, 0x34]));
+  assert.deepEqual({ ...v4.packets[1] }, { cmd: 'puback', retain: false, qos: 0, dup: false, length: 2, topic: null, payload: null, messageId: 0x1234 });
+  const v5 = reader();
+  v5.r.push(connect5);
+  v5.r.push(Buffer.from([0x40, 0x02, 0x00, 0x07]));
+  assert.equal((v5.packets[1] as mqttPacket.IPubackPacket).messageId, 7);
+  assert.equal((v5.packets[1] as mqttPacket.IPubackPacket).reasonCode, 0);
+  const zero = reader();
+  zero.r.push(Buffer.from([0x40, 0x02, 0x00, 0x00]));
+  assert.equal(zero.errors[0]?.code, 'malformed-packet');
+});
