@@ -169,6 +169,32 @@ describe('state created at run time', () => {
   });
 });
 
+describe('authorizers created at run time', () => {
+  test('an authorizer created on node 1 admits and limits clients connecting to node 2', async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [n1, n2] = nodes as [TestServer, TestServer];
+      const name = `Anyone_${uid('a').replace(/[^\w]/g, '')}`;
+      const url = `${n2.wsUrl}?x-amz-customauthorizer-name=${name}`;
+      await assert.rejects(connectClient(n2, { transport: 'ws', url }), 'an unknown authorizer admits nobody');
+      const res = await fetch(`${n1.httpUrl}/api/authorizers`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name, type: 'function', handler: `${REPO_ROOT}/examples/authorizers/unauthenticated.js`, signingDisabled: true, status: 'ACTIVE' }),
+      });
+      assert.equal(res.status, 201, await res.text());
+      await sleep(300);
+      const c = await connectClient(n2, { transport: 'ws', url });
+      // The example's policy: subscribe to 'server' only.
+      const granted = await c.client.subscribeAsync('server', { qos: 0 });
+      assert.equal(granted[0]!.qos, 0);
+      await assert.rejects(c.client.subscribeAsync('#', { qos: 0 }), /Not authorized/);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+});
+
 describe('client IDs and sessions across nodes', () => {
   test('connecting to node B with a client ID connected on node A closes A (0x8E)', async () => {
     const { nodes } = await startCluster(2);
