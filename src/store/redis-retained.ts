@@ -14,14 +14,13 @@
 import type { Message } from '../broker/message.js';
 import { isExpired } from '../broker/message.js';
 import type { Logger } from '../logger.js';
-import { topicMatches } from '../protocol/topic.js';
 import type { RedisWriteBatch } from './redis-batch.js';
 import type { ChangeFeed, MirrorTable } from './redis-changes.js';
 import { mirrorKey } from './redis-changes.js';
 import { decodeRetained, encodeNoticeHead, encodeRetained, WireKind } from './redis-codec.js';
 import type { RedisKeys } from './redis-keys.js';
 import { EXPIRE_RETAINED } from './redis-scripts.js';
-import type { RetainedStore } from './retained-store.js';
+import { matchRetained, type RetainedStore } from './retained-store.js';
 
 const BOUND_WARNING_INTERVAL_MS = 60_000;
 
@@ -86,22 +85,7 @@ export class RedisRetainedStore implements RetainedStore, MirrorTable {
   }
 
   match(filter: string): Message[] {
-    if (!filter.includes('+') && !filter.includes('#')) {
-      const m = this.get(filter);
-      return m ? [m] : [];
-    }
-    const now = Date.now();
-    const out: Message[] = [];
-    let expired: string[] | undefined;
-    for (const [topic, m] of this.byTopic) {
-      if (isExpired(m, now)) {
-        (expired ??= []).push(topic);
-        continue;
-      }
-      if (topicMatches(filter, topic)) out.push(m);
-    }
-    if (expired !== undefined) for (const topic of expired) this.expire(topic);
-    return out;
+    return matchRetained(this.byTopic, filter, (topic) => this.expire(topic));
   }
 
   get size(): number {

@@ -1,7 +1,6 @@
 import type { Message } from '../broker/message.js';
 import { isExpired } from '../broker/message.js';
-import { topicMatches } from '../protocol/topic.js';
-import type { RetainedStore } from './retained-store.js';
+import { matchRetained, type RetainedStore } from './retained-store.js';
 
 /**
  * Retained messages in a Map; wildcard look-ups scan, which is fine at the sizes it serves.
@@ -29,20 +28,7 @@ export class MemoryRetainedStore implements RetainedStore {
   }
 
   match(filter: string): Message[] {
-    if (!filter.includes('+') && !filter.includes('#')) {
-      const m = this.get(filter);
-      return m ? [m] : [];
-    }
-    const now = Date.now();
-    const out: Message[] = [];
-    for (const [topic, m] of this.byTopic) {
-      if (isExpired(m, now)) {
-        this.delete(topic);
-        continue;
-      }
-      if (topicMatches(filter, topic)) out.push(m);
-    }
-    return out;
+    return matchRetained(this.byTopic, filter, (topic) => this.delete(topic));
   }
 
   get size(): number {
