@@ -74,6 +74,8 @@ const TAKEOVER_TIMEOUT_MS = 3000;
 /** Longest a session's old node diverts deliveries to its new node before letting go anyway. */
 const MOVE_TIMEOUT_MS = 10_000;
 const ARRIVING_LIMIT = 10_000;
+/** The cleanup lock's lifetime; renewed every third of it while the cleanup runs. */
+const REAP_LOCK_MS = 60_000;
 const EMPTY: ReadonlySet<string> = new Set();
 const INTEREST_LIMITS = { maxTopicBytes: 65_535, maxTopicLevels: Number.POSITIVE_INFINITY };
 
@@ -403,8 +405,20 @@ export class Cluster implements ClusterHooks {
    * subscriptions keep queueing until the clients come back.
    */
   private async reap(node: string): Promise<void> {
-    const locked = await this.cmd.set(`${this.p}reap-lock:${node}`, this.nodeId, 'PX', 60_000, 'NX');
+    const lockKey = `${this.p}reap-lock:${node}`;
+    const locked = await this.cmd.set(lockKey, this.nodeId, 'PX', REAP_LOCK_MS, 'NX');
     if (locked !== 'OK') return;
+    // Renewed while the work lasts (a dead node with many sessions), so no other node starts it too.
+    const renew = setInterval(() => void this.cmd.pexpire(lockKey, REAP_LOCK_MS).catch(() => {}), REAP_LOCK_MS / 3);
+    renew.unref();
+    try {
+      await this.reapLocked(node);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async reapLocked(node: string): Promise<void> {
     this.logger.warn({ deadNode: node }, 'a cluster node stopped answering; publishing its clients\u2019 wills and adopting its sessions');
     this.forgetNode(node);
     const now = Date.now();
