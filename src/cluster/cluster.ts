@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { Client } from '../broker/client.js';
 import type { ClusterHooks } from '../broker/cluster-hooks.js';
-import type { ConnectionInfo, LifecycleListener } from '../broker/lifecycle.js';
+import type { LifecycleListener } from '../broker/lifecycle.js';
 import { setLongTimeout } from '../broker/long-timeout.js';
 import type { Message } from '../broker/message.js';
 import type { Delivery } from '../broker/session.js';

@@ -25,6 +25,7 @@
 //   so that last batch may be partly applied.
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { runCommitCallbacks } from './commit-callbacks.js';
 import { encodeNoticeBody, type Change } from './redis-codec.js';
 import type { RedisKeys } from './redis-keys.js';
 import { NOTIFY } from './redis-scripts.js';
@@ -530,14 +531,7 @@ export class RedisWriteBatch {
   }
 
   private runCallbacks(callbacks: (() => void)[]): void {
-    for (const callback of callbacks) {
-      try {
-        callback();
-      } catch (err) {
-        // One consumer's bug must not withhold the others' acknowledgements.
-        this.logger.error({ err }, 'store: afterCommit callback threw');
-      }
-    }
+    runCommitCallbacks(callbacks, this.logger);
   }
 }
 

@@ -15,6 +15,7 @@
 //   caller bug, not a disk problem) is logged and skipped; the rest of the batch commits.
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
+import { runCommitCallbacks } from './commit-callbacks.js';
 import { StoreCommitError } from './errors.js';
 import type { SqlValue } from './sqlite-codec.js';
 
@@ -165,14 +166,7 @@ export class WriteBatch {
   }
 
   private runCallbacks(callbacks: (() => void)[]): void {
-    for (const callback of callbacks) {
-      try {
-        callback();
-      } catch (err) {
-        // One consumer's bug must not withhold the others' acknowledgements.
-        this.logger.error({ err }, 'store: afterCommit callback threw');
-      }
-    }
+    runCommitCallbacks(callbacks, this.logger);
   }
 }
 
