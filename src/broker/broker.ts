@@ -130,8 +130,9 @@ export class Broker {
         // Each shared subscription delivers on its own, apart from the session's other
         // subscriptions [MQTT-4.8.2].
         if (groups !== null && !groups.has(entry.name + '\u0000' + entry.filter)) continue;
-        const member = pickMember(entry, message.qos);
+        const member = pickMember(entry, message);
         if (member !== undefined) (shared ??= []).push(member);
+        else this.counters.sharedDropped++;
         continue;
       }
       const sub = entry;
@@ -159,8 +160,9 @@ export class Broker {
       this.deliverChecked(session, message, session.markQos, session.markRetain, session.markIds, encoder);
     }
     if (shared !== null) {
+      // pickMember chose among members allowed to receive the topic: no second check here.
       for (const sub of shared) {
-        this.deliverChecked(sub.session, message, sub.qos, sub.retainAsPublished, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId], null);
+        this.deliverTo(sub.session, message, sub.qos, sub.retainAsPublished, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId], null);
       }
     }
   }
@@ -178,6 +180,17 @@ export class Broker {
       this.counters.deniedReceive++;
       return;
     }
+    this.deliverTo(session, message, subQos, retainAsPublished, subscriptionIds, encoder);
+  }
+
+  private deliverTo(
+    session: Session,
+    message: Message,
+    subQos: QoS,
+    retainAsPublished: boolean,
+    subscriptionIds: number[] | undefined,
+    encoder: BroadcastEncoder | null,
+  ): void {
     const delivery: Delivery = {
       message,
       qos: (message.qos < subQos ? message.qos : subQos) as QoS,
@@ -445,26 +458,47 @@ export class Broker {
 }
 
 /**
- * Picks the member of a shared group that gets this message: round-robin over members whose
- * client is connected; with none connected, a persistent member queues QoS 1/2, and QoS 0 is dropped.
+ * Picks the member of a shared group that gets this message, among members allowed to receive
+ * its topic (iot:Receive; AWS checks Receive per delivered message, and a shared subscription
+ * delivers each message to one member [MQTT-4.8.2], so a member that may not receive it must not
+ * be the one picked — the message would reach nobody):
+ * 1. round-robin over connected members whose connection may receive the topic;
+ * 2. with none, at QoS 1/2, a persistent offline member's queue [MQTT-3.1.2-5]: first one whose
+ *    last connection's rights allow the topic, else one whose rights are unknown (restored from
+ *    the store after a restart, not connected since) — the same rule the broker applies to an
+ *    offline session's direct subscriptions, so a restart does not start dropping messages;
+ *    a member whose known rights deny the topic is never picked;
+ * 3. otherwise undefined: the caller drops the message and counts it (sharedDropped).
+ * Receive verdicts come from each connection's bounded verdict cache, so a check is a Map lookup.
+ * Exported for its unit test.
  */
-function pickMember(group: SharedGroup, qos: QoS): Subscription | undefined {
+export function pickMember(group: SharedGroup, message: Pick<Message, 'topic' | 'qos'>): Subscription | undefined {
   const members = group.members;
   const n = members.length;
+  const topic = message.topic;
   for (let i = 0; i < n; i++) {
     const sub = members[(group.next + i) % n]!;
-    if (sub.session.client !== null) {
+    const client = sub.session.client;
+    if (client !== null && client.permissions.canReceive(topic)) {
       group.next = (group.next + i + 1) % n;
       return sub;
     }
   }
-  if (qos === 0) return undefined;
+  if (message.qos === 0) return undefined;
+  let unknown = -1;
   for (let i = 0; i < n; i++) {
-    const sub = members[(group.next + i) % n]!;
-    if (sub.session.persistent) {
-      group.next = (group.next + i + 1) % n;
-      return sub;
+    const at = (group.next + i) % n;
+    const session = members[at]!.session;
+    if (session.client !== null || !session.persistent) continue;
+    const permissions = session.permissions;
+    if (permissions === null) {
+      if (unknown < 0) unknown = at;
+    } else if (permissions.canReceive(topic)) {
+      group.next = (at + 1) % n;
+      return members[at];
     }
   }
-  return undefined;
+  if (unknown < 0) return undefined;
+  group.next = (unknown + 1) % n;
+  return members[unknown];
 }

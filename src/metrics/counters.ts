@@ -36,6 +36,8 @@ export class Counters {
   /** Messages not sent because they exceed the client's Maximum Packet Size [MQTT-3.1.2-25]. */
   oversizeDropped = 0;
   expiredDropped = 0;
+  /** Messages a shared group matched but no member could take: none connected and allowed to receive the topic, nor (QoS 1/2) a permitted persistent one. */
+  sharedDropped = 0;
   authorizerInvocations = 0;
   authorizerFailures = 0;
   deniedConnect = 0;
