@@ -63,9 +63,13 @@ function switchboardArgs(kind, options, tcpPort, wsPort, dir) {
   const policy = JSON.parse(readFileSync(path.join(here, 'policy.json'), 'utf8'));
   const config = path.join(dir, 'config.json');
   if (kind === 'switchboard-auth') {
-    // Every CONNECT runs the function authorizer, which returns policy.json.
+    // Every CONNECT runs the function authorizer, which returns policy.json. The result cache is
+    // off (the default since issue 13; explicit here), and the distinct tokens keep every CONNECT
+    // a miss if it were on. Results recorded before then ran with a 10,000-entry cache that never
+    // hit: the same invocations, plus a hash per CONNECT.
     writeFileSync(config, JSON.stringify({
       auth: {
+        resultCacheSize: 0,
         defaultAuthorizer: 'Bench',
         authorizers: [{ name: 'Bench', type: 'function', handler: path.join(here, 'authorizer.js'), signingDisabled: true, tokenKeyName: 'token', status: 'ACTIVE' }],
       },

@@ -239,7 +239,7 @@ export class CustomAuthorization implements Authorization {
     return null;
   }
 
-  /** Identical concurrent CONNECTs (a reconnect storm) share one invocation and its result. */
+  /** With the result cache on (auth.resultCacheSize > 0), identical concurrent requests share one invocation; off, each runs it. */
   private invokeCached(authorizer: AuthorizerRecord, event: AuthorizerEvent): Promise<AuthorizerResponse> {
     if (this.cache === null) return this.invoke(authorizer, event);
     return this.cache.lookup(authorizer.name, event, () => this.invoke(authorizer, event));

@@ -1,8 +1,11 @@
 /**
  * A bounded cache of authorizer responses, so a client reconnecting with the same credentials
  * (or a fleet reconnecting after an outage) does not invoke the authorizer again each time.
- * AWS caches the returned policy for `refreshAfterInSeconds` per connection; this extends that
- * to identical requests across connections.
+ * AWS caches the returned policy for `refreshAfterInSeconds` per connection and invokes the
+ * authorizer for every MQTT connection; this extends the reuse to identical requests across
+ * connections (MQTT and HTTP alike), which also lets a revoked or one-time token work again until
+ * the entry expires. So it is off unless `auth.resultCacheSize` > 0, a deviation documented in
+ * docs/compatibility.md.
  *
  * What is cached: only responses that passed `validateAuthorizerResponse`. Errors, timeouts and
  * invalid responses never are, so a flaky authorizer is retried on the next attempt.

@@ -89,7 +89,9 @@ export const authSchema = z
     // 'nobody' as soon as authorizers or an unauthenticated policy are configured.
     anonymous: z.enum(['loopback', 'everyone', 'nobody']).optional(),
     functionWorkers: z.number().int().min(1).max(64).default(2),
-    resultCacheSize: z.number().int().min(0).default(10000),
+    // 0: every MQTT connection and HTTP request invokes the authorizer, as on AWS. A positive size
+    // reuses answers to identical requests across connections (a documented deviation).
+    resultCacheSize: z.number().int().min(0).default(0),
     // TEST ONLY: lowers the 300 s minimum of refreshAfterInSeconds / disconnectAfterInSeconds.
     testingMinimumTtlSeconds: z.number().int().min(1).max(300).optional(),
   })
