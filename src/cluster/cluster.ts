@@ -566,9 +566,16 @@ export class Cluster implements ClusterHooks {
       if (link === undefined) this.outbound.set(node, (link = new OutboundLink(this.options.outboxLimit)));
       const seq = link.take();
       const frame = encodeMessageFrame(this.nodeId, seq, message, groups, target);
-      const lostBefore = link.lost;
-      link.hold(seq, frame, now);
-      this.counters.clusterFramesLost += link.lost - lostBefore;
+      const firstLoss = link.gap === 0;
+      if (link.hold(seq, frame, now)) {
+        this.counters.clusterFramesLost++;
+        if (firstLoss) {
+          this.logger.warn(
+            { node, outboxLimit: this.options.outboxLimit, lostUpTo: link.gap },
+            'outbox to another node is full: giving up its oldest QoS 1/2 messages (lost, counted in switchboard_cluster_frames_lost_total); the link resumes from the oldest one kept',
+          );
+        }
+      }
       if (this.connected) this.publishFrame(node, frame, true);
     }
   }
@@ -585,6 +592,9 @@ export class Cluster implements ClusterHooks {
     if (!this.connected || this.outbound.size === 0) return;
     const now = Date.now();
     for (const [node, link] of this.outbound) {
+      // Frames given up by a full outbox: the receiver would wait for them forever; tell it to go
+      // on after them (repeated each round until acknowledged; sent before the frames it precedes).
+      if (link.gap > 0) this.control(node, { t: 'skip', n: this.nodeId, s: link.gap });
       const frames = link.due(now, now_ ? 0 : RETRANSMIT_AFTER_MS, RETRANSMIT_BATCH);
       for (const f of frames) {
         this.counters.clusterFramesResent++;
@@ -631,6 +641,26 @@ export class Cluster implements ClusterHooks {
     else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
   }
 
+  /**
+   * `origin` gave up every reliable frame up to `seq` (its outbox to us overflowed, see
+   * reliable-link.ts): continue after them, log what never arrived, and acknowledge once what
+   * earlier deliveries stored is durable (acknowledgements are cumulative).
+   */
+  private onSkip(origin: string, seq: number): void {
+    if (origin === '' || origin === this.nodeId || !Number.isSafeInteger(seq) || seq < 1) return;
+    let link = this.inbound.get(origin);
+    if (link === undefined) this.inbound.set(origin, (link = new InboundLink()));
+    const missed = link.skip(seq);
+    if (missed > 0) {
+      this.logger.warn({ from: origin, lost: missed, resumeAt: seq + 1 }, 'QoS 1/2 messages from another node were lost (its outbox overflowed); continuing after them');
+    }
+    const l = link;
+    this.broker.afterCommit(() => {
+      if (seq > l.acked) l.acked = seq;
+      this.scheduleAck(origin);
+    });
+  }
+
   private scheduleAck(origin: string): void {
     this.ackDue.add(origin);
     if (this.ackScheduled) return;
@@ -657,8 +687,15 @@ export class Cluster implements ClusterHooks {
   private onControl(c: Control): void {
     const from = typeof c.n === 'string' ? c.n : '';
     switch (c.t) {
-      case 'ack':
-        this.outbound.get(from)?.ack(Number(c.s));
+      case 'ack': {
+        const link = this.outbound.get(from);
+        if (link === undefined) return;
+        const closed = link.ack(Number(c.s));
+        if (closed > 0) this.logger.info({ node: from, lost: closed }, 'link to another node resumed after its outbox overflowed');
+        return;
+      }
+      case 'skip':
+        this.onSkip(from, Number(c.s));
         return;
       case 'interest':
         if (from === this.nodeId) return;

@@ -6,7 +6,18 @@
 // reason frames go missing, so retransmissions are rare). The receiver drops duplicates by seq.
 //
 // Bounded: a link holds at most `limit` unacknowledged frames; beyond that the oldest is dropped
-// and counted as lost (the target node is then far behind or gone).
+// and counted as lost (the target node is then far behind or gone). The receiver, which delivers
+// strictly in order, would then wait forever for the dropped frames and refuse every later one as
+// a gap; so the sender tells it where to continue ('skip' control, see `gap`): every frame up to
+// `gap` was acknowledged or given up, the receiver moves its position there (logging how many it
+// never got) and acknowledges, and the link goes on from the oldest frame still held. The sender
+// repeats the skip with every retransmission round until an acknowledgement reaches `gap`, so a
+// skip lost on the way (Redis is down: that is when outboxes fill) is sent again. Skip and frames
+// travel on one channel over one connection, so a skip never overtakes a frame sent before it.
+//
+// Overflow drops rather than pushing back on publishers: broker.publish is synchronous and shared
+// by every client of this node, so waiting for one slow or unreachable node would stall them all
+// (docs/cluster.md).
 
 export interface PendingFrame {
   seq: number;
@@ -20,6 +31,10 @@ export class OutboundLink {
   private readonly pending: PendingFrame[] = [];
   private head = 0;
   lost = 0;
+  /** Every frame up to this seq was acknowledged or given up, and the receiver has not yet acknowledged it; 0: no gap. */
+  gap = 0;
+  /** Frames given up since the receiver last caught up (for the log when the gap closes). */
+  gapLost = 0;
 
   constructor(private readonly limit: number) {}
 
@@ -28,19 +43,33 @@ export class OutboundLink {
     return this.nextSeq++;
   }
 
-  hold(seq: number, frame: Buffer, now: number): void {
+  /** Keeps `frame` until acknowledged; returns true when the outbox was full and the oldest frame was given up. */
+  hold(seq: number, frame: Buffer, now: number): boolean {
     this.pending.push({ seq, frame, sentAt: now });
+    let dropped = false;
     if (this.pending.length - this.head > this.limit) {
+      this.gap = this.pending[this.head]!.seq;
       this.head++;
       this.lost++;
+      this.gapLost++;
+      dropped = true;
     }
     this.compact();
+    return dropped;
   }
 
-  /** Everything up to and including `upTo` has been delivered. */
-  ack(upTo: number): void {
+  /**
+   * Everything up to and including `upTo` has been delivered. Returns the number of given-up
+   * frames the receiver has now moved past (the gap closed), else 0.
+   */
+  ack(upTo: number): number {
     while (this.head < this.pending.length && this.pending[this.head]!.seq <= upTo) this.head++;
     this.compact();
+    if (this.gap === 0 || !(upTo >= this.gap)) return 0;
+    const closed = this.gapLost;
+    this.gap = 0;
+    this.gapLost = 0;
+    return closed;
   }
 
   get unacked(): number {
@@ -77,5 +106,16 @@ export class InboundLink {
     if (seq !== this.delivered + 1) return 'gap';
     this.delivered = seq;
     return 'deliver';
+  }
+
+  /**
+   * The sender gave up every frame up to `seq` (its outbox overflowed): continue after it.
+   * Returns how many of those frames never arrived here (0 for a repeated or stale skip).
+   */
+  skip(seq: number): number {
+    if (!(seq > this.delivered)) return 0;
+    const missed = seq - this.delivered;
+    this.delivered = seq;
+    return missed;
   }
 }

@@ -45,6 +45,92 @@ describe('InboundLink', () => {
   });
 });
 
+describe('recovery after the outbox overflowed', () => {
+  /** One link pair over a "network" that is up or down; returns what the receiver delivered. */
+  function pair(limit: number) {
+    const out = new OutboundLink(limit);
+    const inb = new InboundLink();
+    const delivered: number[] = [];
+    const send = (seq: number) => {
+      const arrival = inb.accept(seq);
+      if (arrival === 'deliver') delivered.push(seq);
+      return arrival;
+    };
+    /** Publishes one frame: held, and sent when the network is up; the receiver acks at once. */
+    const publish = (up: boolean) => {
+      const seq = out.take();
+      const dropped = out.hold(seq, frame(seq), 0);
+      if (up) {
+        send(seq);
+        out.ack(inb.delivered);
+      }
+      return dropped;
+    };
+    return { out, inb, delivered, send, publish };
+  }
+
+  test('frames after an overflow are delivered once the receiver skips what was given up', () => {
+    const { out, inb, delivered, send, publish } = pair(3);
+    publish(true);
+    publish(true);
+    // Redis is down: frames 3..8 are held, not sent; the outbox keeps 3, so 3, 4 and 5 are given up.
+    const dropped = [3, 4, 5, 6, 7, 8].map(() => publish(false));
+    assert.deepEqual(dropped, [false, false, false, true, true, true]);
+    assert.equal(out.lost, 3);
+    assert.equal(out.gap, 5, 'every frame up to 5 was acknowledged or given up');
+    assert.equal(out.unacked, 3);
+
+    // Redis is back. The frames still held, sent as they are, are gaps to the receiver: the link
+    // is stuck (this was the bug: only a restart healed it).
+    for (const f of out.due(10_000, 0, 100)) assert.equal(send(f.seq), 'gap');
+    assert.deepEqual(delivered, [1, 2]);
+
+    // The sender's skip: the receiver continues after 5 and reports the 3 frames it never got.
+    assert.equal(inb.skip(out.gap), 3);
+    for (const f of out.due(20_000, 0, 100)) send(f.seq);
+    assert.deepEqual(delivered, [1, 2, 6, 7, 8]);
+    assert.equal(out.ack(inb.delivered), 3, 'the acknowledgement past the gap closes it, with the count');
+    assert.equal(out.gap, 0);
+    assert.equal(out.unacked, 0);
+
+    // And the link goes on as before.
+    for (let i = 0; i < 5; i++) publish(true);
+    assert.deepEqual(delivered, [1, 2, 6, 7, 8, 9, 10, 11, 12, 13]);
+    assert.equal(out.lost, 3);
+  });
+
+  test('a repeated or stale skip changes nothing; an ack short of the gap keeps it open', () => {
+    const { out, inb, delivered, send, publish } = pair(2);
+    for (let i = 0; i < 5; i++) publish(false); // 1..3 given up, 4 and 5 held
+    assert.equal(out.gap, 3);
+    assert.equal(out.ack(2), 0, 'an ack below the gap does not close it');
+    assert.equal(out.gap, 3);
+    assert.equal(inb.skip(3), 3);
+    assert.equal(inb.skip(3), 0, 'repeated (the sender resends it until acknowledged)');
+    assert.equal(inb.skip(1), 0, 'stale');
+    assert.equal(inb.skip(Number.NaN), 0);
+    assert.equal(inb.delivered, 3);
+    for (const f of out.due(1, 0, 100)) send(f.seq);
+    assert.deepEqual(delivered, [4, 5]);
+    // A frame that was given up and yet arrives late (sent before the overflow) is a duplicate.
+    assert.equal(send(2), 'duplicate');
+    assert.equal(out.ack(inb.delivered), 3);
+  });
+
+  test('another overflow before the receiver caught up moves the gap forward', () => {
+    const { out, inb, delivered, send, publish } = pair(2);
+    for (let i = 0; i < 4; i++) publish(false); // 1, 2 given up
+    assert.equal(out.gap, 2);
+    publish(false); // 3 given up too
+    assert.equal(out.gap, 3);
+    assert.equal(out.gapLost, 3);
+    assert.equal(inb.skip(out.gap), 3);
+    for (const f of out.due(1, 0, 100)) send(f.seq);
+    assert.deepEqual(delivered, [4, 5]);
+    assert.equal(out.ack(inb.delivered), 3);
+  });
+});
+
 describe('message frames', () => {
   test('round-trip every field, binary payload and user-property order included', () => {
     const message = {

@@ -37,6 +37,8 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** stop(), then start again on the same port and dir; resolves once it answers PING. */
   restart(): Promise<void>;
+  /** After stop() or kill(): start again on the same port and dir (an outage of the caller's length). */
+  start(): Promise<void>;
   /** FLUSHALL. */
   flushall(): Promise<void>;
   /**
@@ -144,6 +146,10 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     kill: () => terminate('SIGKILL'),
     async restart() {
       await terminate('SIGTERM');
+      await launch(port);
+    },
+    async start() {
+      if (child !== undefined) throw new Error('redis-server is already running');
       await launch(port);
     },
     async flushall() {
