@@ -18,7 +18,8 @@ import { CustomAuthorization } from './auth/custom-authorization.js';
 import { FunctionPool } from './auth/function-pool.js';
 import { ResultCache } from './auth/result-cache.js';
 import { registerAuthorizerRoutes } from './api/authorizers.js';
-import { createHttpServer } from './api/http-server.js';
+import { createHttpServer, routeRegistry } from './api/http-server.js';
+import { assertAccessDeclared, type RegisteredRoute } from './api/route-access.js';
 import { registerConsoleRoutes } from './api/console.js';
 import { AdminSessions } from './api/admin-sessions.js';
 import { isLoopback } from './auth/anonymous.js';
@@ -55,6 +56,8 @@ export interface RunningServer {
   /** Actual ports (useful when the config asked for port 0); undefined when the listener is off. */
   readonly httpPort: number | undefined;
   readonly mqttPort: number | undefined;
+  /** The HTTP routes with the access each declares (empty when the HTTP listener is off). */
+  readonly httpRoutes: readonly RegisteredRoute[];
   stop(): Promise<void>;
 }
 
@@ -238,6 +241,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         secure: !!http_.tls,
       });
       await app.ready();
+      assertAccessDeclared(routeRegistry(app));
       const endpoint = (wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes }, accept));
       app.server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
       app.server.on('clientError', (_err, socket) => socket.destroy());
@@ -301,7 +305,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   } else if (custom.anonymousMode === 'everyone') {
     logger.warn('anonymous clients are accepted from every address with every right (auth.anonymous: everyone)');
   }
-  return { broker, clients, counters, logger, httpPort, mqttPort, stop };
+  const httpRoutes = app ? routeRegistry(app).list() : [];
+  return { broker, clients, counters, logger, httpPort, mqttPort, httpRoutes, stop };
 }
 
 /** Closes the store once what it holds is committed (bounded by the store). */
