@@ -16,6 +16,7 @@ import { registerRuleRoutes } from './api/rules.js';
 import { seedAuthorizers } from './auth/authorizer-records.js';
 import { CustomAuthorization } from './auth/custom-authorization.js';
 import { FunctionPool } from './auth/function-pool.js';
+import { FunctionDirectory } from './auth/function-directory.js';
 import { ResultCache } from './auth/result-cache.js';
 import { registerAuthorizerRoutes } from './api/authorizers.js';
 import { createHttpServer, routeRegistry } from './api/http-server.js';
@@ -87,7 +88,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const authorizers = store.authorizers;
   seedAuthorizers(authorizers, config.auth, baseDir);
-  const pool = new FunctionPool({ size: config.auth.functionWorkers });
+  const functions = new FunctionDirectory(config.functions.dir, baseDir);
+  const pool = new FunctionPool({ size: config.auth.functionWorkers, functions });
   const custom = new CustomAuthorization({
     config: config.auth,
     authorizers,
@@ -229,11 +231,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         scope: custom.scope,
         pool,
         baseDir,
+        functions,
         testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
       });
       registerAdminConnectionRoutes(app, broker, clients, cluster);
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
-      registerRuleRoutes(app, rules);
+      registerRuleRoutes(app, rules, functions);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,

@@ -4,7 +4,8 @@
 import type { HttpApp } from './http-server.js';
 import { arnPrefix, type ArnScope } from '../policy/index.js';
 import type { AuthorizerStore } from '../store/authorizer-store.js';
-import { AuthorizerDefinitionError, describe, parseDefinition, toRecord } from '../auth/authorizer-records.js';
+import { AuthorizerDefinitionError, checkApiValues, describe, parseDefinition, toRecord } from '../auth/authorizer-records.js';
+import type { FunctionDirectory } from '../auth/function-directory.js';
 import type { FunctionPool } from '../auth/function-pool.js';
 import { testInvokeAuthorizer, type TestInvokeInput } from '../auth/test-invoke.js';
 import { adminRoute } from './route-access.js';
@@ -13,8 +14,10 @@ export interface AuthorizerRoutesOptions {
   store: AuthorizerStore;
   scope: ArnScope;
   pool: FunctionPool;
-  /** Directory against which relative handler and key paths from the API are resolved. */
+  /** The config's directory (records made from the API never read a path). */
   baseDir: string;
+  /** functions.dir: where a handler named over the API must be. */
+  functions: FunctionDirectory;
   testingMinimumTtlSeconds: number | undefined;
 }
 
@@ -48,10 +51,12 @@ export function registerAuthorizerRoutes(app: HttpApp, options: AuthorizerRoutes
 
   app.post('/api/authorizers', adminRoute, async (request, reply) => {
     const definition = wrap(() => parseDefinition(request.body));
+    // Network input is a value, never a path: a handler names a function, a key is PEM text.
+    wrap(() => checkApiValues(definition, options.functions));
     if (store.get(definition.name) !== undefined) {
       throw new ApiError('ResourceAlreadyExistsException', 409, `authorizer ${definition.name} already exists`);
     }
-    const record = wrap(() => toRecord(definition, baseDir));
+    const record = wrap(() => toRecord(definition, baseDir, undefined, 'api'));
     store.put(record);
     reply.code(201);
     return { authorizerName: record.name, authorizerArn: `${prefix}authorizer/${record.name}` };
@@ -75,8 +80,11 @@ export function registerAuthorizerRoutes(app: HttpApp, options: AuthorizerRoutes
       }
     }
     const { creationDate: _c, lastModifiedDate: _m, ...current } = record;
+    // Only the values this request supplies are checked: a handler path the config file gave
+    // the record stays (the operator wrote it) unless the request replaces it.
+    wrap(() => checkApiValues(changes, options.functions));
     const merged = wrap(() => parseDefinition({ ...current, ...changes }));
-    const updated = wrap(() => toRecord(merged, baseDir, record));
+    const updated = wrap(() => toRecord(merged, baseDir, record, 'api'));
     store.put(updated);
     return { authorizerName: updated.name, authorizerArn: `${prefix}authorizer/${updated.name}` };
   });

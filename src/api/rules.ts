@@ -1,5 +1,6 @@
 // Admin API for rules (the CLI's `switchboard rules ...` and the console call it).
 import { RuleDefinitionError, RulesEngine } from '../rules/engine.js';
+import { FunctionNameError, type FunctionDirectory } from '../auth/function-directory.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import type { HttpApp } from './http-server.js';
 import { adminRoute } from './route-access.js';
@@ -12,7 +13,27 @@ function asApiError(err: unknown): unknown {
   return err;
 }
 
-export function registerRuleRoutes(app: HttpApp, engine: RulesEngine): void {
+/**
+ * Network input is a value, never a path: every function action in a rule sent over the API names
+ * a function in functions.dir (config-file rules may give paths). Throws a 400 naming the action.
+ */
+function checkFunctionActions(body: unknown, functions: FunctionDirectory): void {
+  if (typeof body !== 'object' || body === null) return;
+  const { actions, errorAction } = body as { actions?: unknown; errorAction?: unknown };
+  const all = [...(Array.isArray(actions) ? actions.map((a, i) => [`actions.${i}`, a] as const) : []), ['errorAction', errorAction] as const];
+  for (const [where, action] of all) {
+    const f = (action as { function?: { handler?: unknown } } | null | undefined)?.function;
+    if (typeof f !== 'object' || f === null) continue;
+    try {
+      functions.resolve(f.handler as string);
+    } catch (err) {
+      if (err instanceof FunctionNameError) throw badRequest(`${where}.function.handler: ${err.message}`);
+      throw err;
+    }
+  }
+}
+
+export function registerRuleRoutes(app: HttpApp, engine: RulesEngine, functions: FunctionDirectory): void {
   const describe = (r: ReturnType<RulesEngine['list']>[number]) => ({ ...r.definition, createdAt: r.createdAt, lastModifiedAt: r.lastModifiedAt });
 
   app.get('/api/rules', adminRoute, async () => ({ rules: engine.list().map(describe), queued: engine.queued }));
@@ -24,6 +45,7 @@ export function registerRuleRoutes(app: HttpApp, engine: RulesEngine): void {
   });
 
   app.post('/api/rules', adminRoute, async (request, reply) => {
+    checkFunctionActions(request.body, functions);
     try {
       const rule = engine.put(request.body, { replace: false });
       reply.code(201);
@@ -36,6 +58,7 @@ export function registerRuleRoutes(app: HttpApp, engine: RulesEngine): void {
   app.put<{ Params: { name: string } }>('/api/rules/:name', adminRoute, async (request) => {
     if (engine.get(request.params.name) === undefined) throw notFound(`rule ${request.params.name} does not exist`);
     const body = { ...((request.body ?? {}) as Record<string, unknown>), name: request.params.name };
+    checkFunctionActions(body, functions);
     try {
       return describe(engine.put(body, { replace: true }));
     } catch (err) {

@@ -139,6 +139,9 @@ export const configSchema = z
     // error names the rule, line and column. See docs/rules.md.
     rules: z.array(z.record(z.string(), z.unknown())).max(1000).default([]),
     rulesQueueLimit: z.number().int().min(1).default(10000),
+    // Where functions named over the admin API live (authorizer handlers, rule function actions):
+    // name N is <dir>/N.js (or .mjs, .cjs). Relative to the config file's directory.
+    functions: z.object({ dir: z.string().min(1).default('./functions') }).strict().default({ dir: './functions' }),
     events: z
       .object({
         // AWS IoT's lifecycle events under $aws/events/...; each can be switched off.
