@@ -16,7 +16,7 @@ import { registerRuleRoutes } from './api/rules.js';
 import { seedAuthorizers } from './auth/authorizer-records.js';
 import { CustomAuthorization } from './auth/custom-authorization.js';
 import { FunctionPool } from './auth/function-pool.js';
-import { FunctionDirectory } from './auth/function-directory.js';
+import { configuredPaths, FunctionDirectory } from './auth/function-directory.js';
 import { ResultCache } from './auth/result-cache.js';
 import { registerAuthorizerRoutes } from './api/authorizers.js';
 import { createHttpServer, routeRegistry } from './api/http-server.js';
@@ -89,7 +89,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const authorizers = store.authorizers;
   seedAuthorizers(authorizers, config.auth, baseDir);
   const functions = new FunctionDirectory(config.functions.dir, baseDir);
-  const pool = new FunctionPool({ size: config.auth.functionWorkers, functions });
+  const pool = new FunctionPool({ size: config.auth.functionWorkers, functions, allowedPaths: configuredPaths(config, baseDir) });
   const custom = new CustomAuthorization({
     config: config.auth,
     authorizers,

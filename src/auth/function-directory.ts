@@ -7,6 +7,7 @@
 //   not names:  /tmp/evil.js, ../x, a/b, users.js (a file name: give users), .hidden, -x, a..b
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve, sep } from 'node:path';
+import type { Config } from '../config/schema.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const EXTENSIONS = ['.js', '.mjs', '.cjs'] as const;
@@ -65,4 +66,25 @@ export class FunctionDirectory {
     }
     throw new FunctionNameError(`no function named ${name} in ${this.dir} (looked for ${EXTENSIONS.map((e) => name + e).join(', ')})`);
   }
+}
+
+/**
+ * The module paths the config file names (authorizer handlers against `baseDir`, as records
+ * store them; rule function actions against the working directory, as the pool resolves them).
+ * The pool runs a path only if it is one of these, so a path that reached a store some other way
+ * (a record written by an older version's API) is refused, not run.
+ */
+export function configuredPaths(config: Pick<Config, 'auth' | 'rules'>, baseDir: string): Set<string> {
+  const paths = new Set<string>();
+  for (const a of config.auth.authorizers) {
+    if (a.handler !== undefined && !isFunctionName(a.handler)) paths.add(isAbsolute(a.handler) ? a.handler : resolve(baseDir, a.handler));
+  }
+  for (const rule of config.rules) {
+    const actions = Array.isArray(rule['actions']) ? (rule['actions'] as unknown[]) : [];
+    for (const action of [...actions, rule['errorAction']]) {
+      const handler = (action as { function?: { handler?: unknown } } | null | undefined)?.function?.handler;
+      if (typeof handler === 'string' && !isFunctionName(handler)) paths.add(resolve(handler));
+    }
+  }
+  return paths;
 }

@@ -44,6 +44,11 @@ export interface FunctionPoolOptions {
   unresponsiveAfterMs?: number;
   /** Where functions given by name (not path) are found (functions.dir); without it, names fail. */
   functions?: FunctionDirectory;
+  /**
+   * Module paths that may be run (those the config file names, see configuredPaths()); any
+   * other path is refused. Without it every path may run (tests, tools given a path directly).
+   */
+  allowedPaths?: ReadonlySet<string>;
 }
 
 interface Job {
@@ -106,6 +111,7 @@ export class FunctionPool {
   private nextId = 0;
   private closed = false;
   private readonly functions: FunctionDirectory | undefined;
+  private readonly allowedPaths: ReadonlySet<string> | undefined;
 
   constructor(opts: FunctionPoolOptions = {}) {
     const size = opts.size ?? DEFAULT_POOL_SIZE;
@@ -120,6 +126,7 @@ export class FunctionPool {
     this.unresponsiveAfterMs = grace;
     this.script = locateWorker();
     this.functions = opts.functions;
+    this.allowedPaths = opts.allowedPaths;
   }
 
   /** Number of live worker threads (started on demand, at most `size`). */
@@ -140,8 +147,12 @@ export class FunctionPool {
     }
     let path: string;
     try {
-      if (!isFunctionName(handlerPath)) path = resolvePath(handlerPath);
-      else if (this.functions === undefined) throw new FunctionNameError(`function ${handlerPath} is named, but no functions directory is configured`);
+      if (!isFunctionName(handlerPath)) {
+        path = resolvePath(handlerPath);
+        if (this.allowedPaths !== undefined && !this.allowedPaths.has(path)) {
+          throw new FunctionNameError(`${path} is not named by the config file; functions given over the API must be names in functions.dir`);
+        }
+      } else if (this.functions === undefined) throw new FunctionNameError(`function ${handlerPath} is named, but no functions directory is configured`);
       else path = this.functions.resolve(handlerPath);
     } catch (err) {
       return Promise.reject(new AuthorizerInvokeError('LOAD_ERROR', (err as Error).message));

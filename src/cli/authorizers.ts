@@ -8,7 +8,7 @@ import { loadConfig } from '../config/load.js';
 import { MemoryAuthorizerStore } from '../store/authorizer-store.js';
 import { seedAuthorizers } from '../auth/authorizer-records.js';
 import { FunctionPool } from '../auth/function-pool.js';
-import { FunctionDirectory } from '../auth/function-directory.js';
+import { configuredPaths, FunctionDirectory } from '../auth/function-directory.js';
 import { testInvokeAuthorizer } from '../auth/test-invoke.js';
 import { dirname } from 'node:path';
 
@@ -182,7 +182,8 @@ export async function testInvokeCommand(args: string[]): Promise<void> {
     seedAuthorizers(store, config.auth, dirname(resolve(values.config)));
     const record = store.get(name);
     if (record === undefined) throw new Error(`ResourceNotFoundException: authorizer ${name} is not in ${values.config}`);
-    const pool = new FunctionPool({ size: 1, functions: new FunctionDirectory(config.functions.dir, dirname(resolve(values.config))) });
+    const baseDir = dirname(resolve(values.config));
+    const pool = new FunctionPool({ size: 1, functions: new FunctionDirectory(config.functions.dir, baseDir), allowedPaths: configuredPaths(config, baseDir) });
     try {
       const deps: Record<string, unknown> = { pool };
       if (config.auth.testingMinimumTtlSeconds !== undefined) deps.minSeconds = config.auth.testingMinimumTtlSeconds;

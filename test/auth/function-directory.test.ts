@@ -4,6 +4,8 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FunctionDirectory, FunctionNameError, functionNameProblem } from '../../src/auth/function-directory.js';
+import { FunctionPool } from '../../src/auth/function-pool.js';
+import { AuthorizerInvokeError } from '../../src/auth/authorizer.js';
 
 describe('function names', () => {
   for (const name of ['users', 'users-v2', 'Users_2026.01', 'a', '9lives']) {
@@ -59,5 +61,38 @@ describe('FunctionDirectory', () => {
 
   test('a missing functions directory is a clear error', () => {
     assert.throws(() => new FunctionDirectory('nope', root).resolve('plain'), /functions directory .* does not exist/);
+  });
+});
+
+describe('FunctionPool runs names from functions.dir and only the paths the config names', () => {
+  let root: string;
+  let pool: FunctionPool;
+  const event = { token: 't', signatureVerified: false, protocols: ['mqtt'], protocolData: {}, connectionMetadata: { id: 'c' } } as never;
+
+  before(() => {
+    root = realpathSync(mkdtempSync(join(tmpdir(), 'sb-fpool-')));
+    mkdirSync(join(root, 'functions'));
+    const body = (who: string) => `exports.handler = async () => ({ who: ${JSON.stringify(who)} });`;
+    writeFileSync(join(root, 'functions', 'named.js'), body('named'));
+    writeFileSync(join(root, 'configured.js'), body('configured'));
+    writeFileSync(join(root, 'stray.js'), body('stray'));
+    pool = new FunctionPool({ size: 1, functions: new FunctionDirectory('functions', root), allowedPaths: new Set([join(root, 'configured.js')]) });
+  });
+
+  after(async () => {
+    await pool.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  test('a name runs the module in functions.dir', async () => {
+    assert.deepEqual(await pool.invoke('named', event, 5000), { who: 'named' });
+  });
+
+  test('a path the config names runs', async () => {
+    assert.deepEqual(await pool.invoke(join(root, 'configured.js'), event, 5000), { who: 'configured' });
+  });
+
+  test('any other path (a record an older version stored from the API) is refused, not run', async () => {
+    await assert.rejects(pool.invoke(join(root, 'stray.js'), event, 5000), (err: unknown) => err instanceof AuthorizerInvokeError && err.code === 'LOAD_ERROR' && /not named by the config file/.test(err.message));
   });
 });
