@@ -11,7 +11,7 @@ import type { ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { isLoopback } from '../auth/anonymous.js';
 import { OPENAPI } from './openapi.js';
-import { installAccessControl, publicRoute, type RouteRegistry } from './route-access.js';
+import { adminRoute, installAccessControl, publicRoute, type RouteRegistry } from './route-access.js';
 
 export interface HttpServerOptions {
   listener: ListenerConfig;
@@ -64,7 +64,8 @@ export function createHttpServer(options: HttpServerOptions): HttpApp {
   // state-changing requests must carry the CSRF header.
   registries.set(app, installAccessControl(app, (request) => adminCaller(request, options)));
   app.get('/healthz', publicRoute, async () => ({ status: 'ok' }));
-  app.get('/api/openapi.json', publicRoute, async () => OPENAPI);
+  // Under /api/ like the rest of the admin API (it always was): a stranger learns nothing from it.
+  app.get('/api/openapi.json', adminRoute, async () => OPENAPI);
 
   app.setErrorHandler((error: { statusCode?: number; name?: string; message: string; validation?: unknown }, _request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;

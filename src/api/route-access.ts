@@ -9,7 +9,7 @@
 //                header), else 401.
 //   'data-plane' the AWS IoT data-plane routes: the handler authenticates the caller itself (SigV4,
 //                custom authorizer, admin token, anonymous rule) and checks its policies.
-//   'public'     anyone: health, the OpenAPI document, the console's static files, sign-in/out.
+//   'public'     anyone: health, the console's static files, sign-in/out.
 // A route that declares nothing is refused for everyone (fail closed), and assertAccessDeclared()
 // makes start-up fail naming it, so a forgotten declaration is found before it is served.
 // Unmatched URLs (404) run no handler, so they need no decision.
@@ -78,8 +78,9 @@ export function declareScopeAccess(scope: HttpApp, access: RouteAccess): void {
 
 export type AdminCallerCheck = (request: FastifyRequest) => string | null;
 
-function refuse(reply: FastifyReply, status: number, name: string, message: string): void {
-  reply.code(status).header('x-amzn-ErrorType', name).send({ code: name, message });
+/** Answers and returns the reply, which tells Fastify's async hook runner to stop here. */
+function refuse(reply: FastifyReply, status: number, name: string, message: string): FastifyReply {
+  return reply.code(status).header('x-amzn-ErrorType', name).send({ code: name, message });
 }
 
 /**

@@ -115,14 +115,24 @@ export async function createNetns(): Promise<Netns> {
   return { name, hostAddress, peerAddress, exec, cleanup: async () => remove() };
 }
 
-/**
- * Sends each request from inside the namespace with node's http client (paths sent exactly as
- * given, percent-encoding and all) and returns the status codes in order; 0 when the request failed.
- */
-export async function httpStatusesFrom(
-  ns: Netns,
-  requests: { method: string; host: string; port: number; path: string; headers?: Record<string, string>; body?: string }[],
-): Promise<number[]> {
+export interface NetnsRequest {
+  method: string;
+  host: string;
+  port: number;
+  /** Sent exactly as given, percent-encoding and all. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface NetnsResponse {
+  /** 0 when the request failed (refused, reset, timed out after 10 s). */
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Sends each request in turn from inside the namespace with node's http client. */
+export async function httpFrom(ns: Netns, requests: NetnsRequest[]): Promise<NetnsResponse[]> {
   const script = `
     const http = require('node:http');
     let input = '';
@@ -132,10 +142,10 @@ export async function httpStatusesFrom(
         out.push(await new Promise((resolve) => {
           const req = http.request({ host: r.host, port: r.port, path: r.path, method: r.method, headers: r.headers ?? {}, timeout: 10000, agent: false }, (res) => {
             res.resume();
-            res.on('end', () => resolve(res.statusCode));
+            res.on('end', () => resolve({ status: res.statusCode, headers: res.headers }));
           });
           req.on('timeout', () => req.destroy());
-          req.on('error', () => resolve(0));
+          req.on('error', () => resolve({ status: 0, headers: {} }));
           req.end(r.body);
         }));
       }
@@ -143,5 +153,10 @@ export async function httpStatusesFrom(
     });`;
   const result = await ns.exec(process.execPath, ['-e', script], { input: JSON.stringify(requests), timeoutMs: 120_000 });
   if (result.code !== 0) throw new Error(`request script failed (${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as number[];
+  return JSON.parse(result.stdout) as NetnsResponse[];
+}
+
+/** httpFrom() when only the status codes matter. */
+export async function httpStatusesFrom(ns: Netns, requests: NetnsRequest[]): Promise<number[]> {
+  return (await httpFrom(ns, requests)).map((r) => r.status);
 }

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { RegisteredRoute } from '../../src/api/route-access.js';
-import { createNetns, httpStatusesFrom, type Netns } from '../helpers/netns.js';
+import { createNetns, httpFrom, httpStatusesFrom, type Netns } from '../helpers/netns.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 
 /** Public routes, on purpose; any other route must be admin or data plane. */
-const PUBLIC = new Set(['GET /healthz', 'HEAD /healthz', 'GET /api/openapi.json', 'HEAD /api/openapi.json', 'GET /api/session', 'HEAD /api/session', 'POST /api/session', 'DELETE /api/session']);
+const PUBLIC = new Set(['GET /healthz', 'HEAD /healthz', 'GET /api/session', 'HEAD /api/session', 'POST /api/session', 'DELETE /api/session']);
 
 /** A concrete path for a route pattern (params and wildcards filled in). */
 function concretePath(url: string): string {
@@ -77,7 +77,7 @@ describe('admin routes refuse strangers on the matched route', { timeout: 180_00
     const publicRoutes = routes.filter((r) => r.access === 'public' && serviceRoute(r)).map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(new Set(publicRoutes), PUBLIC);
     // Everything a stranger must not reach is admin.
-    for (const url of ['/metrics', '/api/keys', '/api/authorizers', '/api/rules', '/api/connections', '/api/overview', '/api/policy/check', '/api/default-authorizer']) {
+    for (const url of ['/metrics', '/api/openapi.json', '/api/keys', '/api/authorizers', '/api/rules', '/api/connections', '/api/overview', '/api/policy/check', '/api/default-authorizer']) {
       assert.ok(
         routes.some((r) => r.url === url && r.access === 'admin'),
         `${url} is not an admin route`,
@@ -134,6 +134,23 @@ describe('admin routes refuse strangers on the matched route', { timeout: 180_00
     const statuses = await httpStatusesFrom(ns, requests);
     const served = requests.map((r, i) => ({ method: r.method, path: r.path, status: statuses[i]! })).filter((r) => r.status !== 400 && r.status !== 401 && r.status !== 403);
     assert.deepEqual(served, []);
+  });
+
+  it('a console session signed in from another address reaches admin routes; its state changes need the CSRF header', async () => {
+    const common = { host: ns.hostAddress, port: server.httpPort! };
+    const json = { 'content-type': 'application/json' };
+    const [signIn] = await httpFrom(ns, [{ ...common, method: 'POST', path: '/api/session', headers: json, body: JSON.stringify({ username: 'admin', password: 'correct horse battery' }) }]);
+    assert.equal(signIn!.status, 204);
+    const setCookie = signIn!.headers['set-cookie'];
+    const cookie = (Array.isArray(setCookie) ? setCookie[0]! : String(setCookie)).split(';')[0]!;
+    const statuses = await httpStatusesFrom(ns, [
+      { ...common, method: 'GET', path: '/%61pi/keys', headers: { cookie } },
+      { ...common, method: 'GET', path: '/%6detrics', headers: { cookie } },
+      { ...common, method: 'POST', path: '/%61pi/keys', headers: { cookie, ...json }, body: '{}' },
+      { ...common, method: 'POST', path: '/%61pi/policy/check', headers: { cookie, 'x-switchboard-csrf': '1', ...json }, body: '{}' },
+      { ...common, method: 'POST', path: '/api/session', headers: json, body: JSON.stringify({ username: 'admin', password: 'wrong password!' }) },
+    ]);
+    assert.deepEqual(statuses, [200, 200, 401, 400, 401]);
   });
 
   it('the same caller on loopback is admitted (loopback admin access unchanged here)', async () => {
