@@ -249,6 +249,10 @@ describe('client IDs and sessions across nodes', () => {
       const got = await fetch(`${n1.httpUrl}/connections/${id2}`);
       assert.equal(got.status, 200, await got.clone().text());
       assert.equal(((await got.json()) as { connected: boolean }).connected, true);
+      // Forwarding follows the route the router matched, so an encoded spelling reaches the owner too.
+      const encoded = await fetch(`${n1.httpUrl}/%61pi/%63onnections/${id2}`);
+      assert.equal(encoded.status, 200, await encoded.clone().text());
+      assert.equal(((await encoded.json()) as { clientId: string }).clientId, id2);
       const del = await fetch(`${n1.httpUrl}/api/connections/${id2}`, { method: 'DELETE' });
       assert.equal(del.status, 204);
       const packet = await remote.inbox.waitForDisconnect(5_000);
