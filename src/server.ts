@@ -16,9 +16,11 @@ import { registerRuleRoutes } from './api/rules.js';
 import { seedAuthorizers } from './auth/authorizer-records.js';
 import { CustomAuthorization } from './auth/custom-authorization.js';
 import { FunctionPool } from './auth/function-pool.js';
+import { configuredPaths, FunctionDirectory } from './auth/function-directory.js';
 import { ResultCache } from './auth/result-cache.js';
 import { registerAuthorizerRoutes } from './api/authorizers.js';
-import { createHttpServer } from './api/http-server.js';
+import { createHttpServer, routeRegistry } from './api/http-server.js';
+import { assertAccessDeclared, type RegisteredRoute } from './api/route-access.js';
 import { registerConsoleRoutes } from './api/console.js';
 import { AdminSessions } from './api/admin-sessions.js';
 import { isLoopback } from './auth/anonymous.js';
@@ -55,6 +57,8 @@ export interface RunningServer {
   /** Actual ports (useful when the config asked for port 0); undefined when the listener is off. */
   readonly httpPort: number | undefined;
   readonly mqttPort: number | undefined;
+  /** The HTTP routes with the access each declares (empty when the HTTP listener is off). */
+  readonly httpRoutes: readonly RegisteredRoute[];
   stop(): Promise<void>;
 }
 
@@ -84,7 +88,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
   const authorizers = store.authorizers;
   seedAuthorizers(authorizers, config.auth, baseDir);
-  const pool = new FunctionPool({ size: config.auth.functionWorkers });
+  const functions = new FunctionDirectory(config.functions.dir, baseDir);
+  const pool = new FunctionPool({ size: config.auth.functionWorkers, functions, allowedPaths: configuredPaths(config, baseDir) });
   const custom = new CustomAuthorization({
     config: config.auth,
     authorizers,
@@ -226,11 +231,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         scope: custom.scope,
         pool,
         baseDir,
+        functions,
         testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
       });
       registerAdminConnectionRoutes(app, broker, clients, cluster);
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
-      registerRuleRoutes(app, rules);
+      registerRuleRoutes(app, rules, functions);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,
@@ -238,6 +244,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         secure: !!http_.tls,
       });
       await app.ready();
+      assertAccessDeclared(routeRegistry(app));
       const endpoint = (wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes }, accept));
       app.server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
       app.server.on('clientError', (_err, socket) => socket.destroy());
@@ -301,7 +308,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   } else if (custom.anonymousMode === 'everyone') {
     logger.warn('anonymous clients are accepted from every address with every right (auth.anonymous: everyone)');
   }
-  return { broker, clients, counters, logger, httpPort, mqttPort, stop };
+  const httpRoutes = app ? routeRegistry(app).list() : [];
+  return { broker, clients, counters, logger, httpPort, mqttPort, httpRoutes, stop };
 }
 
 /** Closes the store once what it holds is committed (bounded by the store). */

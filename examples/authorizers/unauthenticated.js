@@ -10,9 +10,10 @@
 // add { Effect: 'Allow', Action: 'iot:Receive', Resource: ARN + 'topic/server' } to receive.
 //
 // Registered in examples/switchboard.yaml with `signingDisabled: true` (there is no token to
-// sign), or on a running node with:
+// sign), or on a running node whose functions.dir holds this file (e.g. started with
+// --set functions.dir=examples/authorizers) with:
 //   switchboard authorizers create --name Unauthenticated --type function \
-//     --handler examples/authorizers/unauthenticated.js --signing-disabled
+//     --handler unauthenticated --signing-disabled
 // Browsers select it with ws://HOST:PORT/mqtt?x-amz-customauthorizer-name=Unauthenticated.
 //
 // CommonJS on purpose: it is what the Lambda console creates.

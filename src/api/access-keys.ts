@@ -6,6 +6,7 @@ import { ApiError, badRequest, notFound } from './errors.js';
 import type { HttpCaller, HttpRequestInfo } from './http-auth.js';
 import type { HttpApp } from './http-server.js';
 import { verifySigV4 } from './sigv4/verify.js';
+import { adminRoute } from './route-access.js';
 
 /** AWS SDKs sign data-plane calls as `iotdata`; AWS's prose says `iotdevicegateway`: accept both. */
 const SERVICES = ['iotdata', 'iotdevicegateway'];
@@ -42,9 +43,9 @@ export function registerAccessKeyRoutes(app: HttpApp, keys: AccessKeyStore, seal
     policyDocuments: r.policyDocuments,
   });
 
-  app.get('/api/keys', async () => ({ keys: keys.list().map(describe) }));
+  app.get('/api/keys', adminRoute, async () => ({ keys: keys.list().map(describe) }));
 
-  app.post('/api/keys', async (request, reply) => {
+  app.post('/api/keys', adminRoute, async (request, reply) => {
     const body = (request.body ?? {}) as { policyDocuments?: unknown; description?: unknown };
     const docs = body.policyDocuments;
     if (!Array.isArray(docs) || docs.length === 0) throw badRequest('policyDocuments must be a non-empty array of policy documents');
@@ -58,7 +59,7 @@ export function registerAccessKeyRoutes(app: HttpApp, keys: AccessKeyStore, seal
     return { accessKeyId: record.accessKeyId, secretAccessKey, status: record.status };
   });
 
-  app.patch<{ Params: { id: string } }>('/api/keys/:id', async (request) => {
+  app.patch<{ Params: { id: string } }>('/api/keys/:id', adminRoute, async (request) => {
     const record = keys.get(request.params.id);
     if (record === undefined) throw notFound(`access key ${request.params.id} does not exist`);
     const body = (request.body ?? {}) as { status?: unknown; policyDocuments?: unknown; description?: unknown };
@@ -78,7 +79,7 @@ export function registerAccessKeyRoutes(app: HttpApp, keys: AccessKeyStore, seal
     return describe(next);
   });
 
-  app.delete<{ Params: { id: string } }>('/api/keys/:id', async (request, reply) => {
+  app.delete<{ Params: { id: string } }>('/api/keys/:id', adminRoute, async (request, reply) => {
     if (!keys.delete(request.params.id)) throw notFound(`access key ${request.params.id} does not exist`);
     reply.code(204);
     return null;

@@ -6,6 +6,7 @@ import type { ClientRegistry } from '../broker/client-registry.js';
 import { RC } from '../protocol/reason-codes.js';
 import { notFound } from './errors.js';
 import type { HttpApp } from './http-server.js';
+import { adminRoute } from './route-access.js';
 
 function describeClient(c: Client) {
   const session = c.session;
@@ -51,7 +52,7 @@ export function registerAdminConnectionRoutes(app: HttpApp, broker: Broker, clie
   };
   cluster?.handle('admin.connections', (args) => listLocal(String(args.q ?? ''), Number(args.limit) || 100));
 
-  app.get<{ Querystring: { q?: string; limit?: string } }>('/api/connections', async (request) => {
+  app.get<{ Querystring: { q?: string; limit?: string } }>('/api/connections', adminRoute, async (request) => {
     const q = (request.query.q ?? '').toLowerCase();
     const limit = Math.min(Math.max(Number(request.query.limit ?? 100) || 100, 1), 10000);
     if (cluster === null) return listLocal(q, limit);
@@ -61,13 +62,13 @@ export function registerAdminConnectionRoutes(app: HttpApp, broker: Broker, clie
     return { connections: all.slice(0, limit), total: parts.reduce((n, p) => n + p.total, 0), nodes: parts.length };
   });
 
-  app.get<{ Params: { clientId: string } }>('/api/connections/:clientId', async (request) => {
+  app.get<{ Params: { clientId: string } }>('/api/connections/:clientId', adminRoute, async (request) => {
     const client = broker.sessions.get(request.params.clientId)?.client as Client | null | undefined;
     if (!client) throw notFound(`client ${request.params.clientId} is not connected`);
     return describeClient(client);
   });
 
-  app.delete<{ Params: { clientId: string } }>('/api/connections/:clientId', async (request, reply) => {
+  app.delete<{ Params: { clientId: string } }>('/api/connections/:clientId', adminRoute, async (request, reply) => {
     const client = broker.sessions.get(request.params.clientId)?.client as Client | null | undefined;
     if (!client) throw notFound(`client ${request.params.clientId} is not connected`);
     client.disconnect(RC.administrativeAction, 'disconnected by an administrator', 'api-disconnect');
@@ -75,7 +76,7 @@ export function registerAdminConnectionRoutes(app: HttpApp, broker: Broker, clie
     return null;
   });
 
-  app.get<{ Querystring: { filter?: string; limit?: string } }>('/api/retained', async (request) => {
+  app.get<{ Querystring: { filter?: string; limit?: string } }>('/api/retained', adminRoute, async (request) => {
     const filter = request.query.filter || '#';
     const limit = Math.min(Math.max(Number(request.query.limit ?? 100) || 100, 1), 10000);
     const all = broker.retained.match(filter).sort((a, b) => (a.topic < b.topic ? -1 : 1));
@@ -92,7 +93,7 @@ export function registerAdminConnectionRoutes(app: HttpApp, broker: Broker, clie
     };
   });
 
-  app.delete<{ Querystring: { topic?: string } }>('/api/retained', async (request, reply) => {
+  app.delete<{ Querystring: { topic?: string } }>('/api/retained', adminRoute, async (request, reply) => {
     const topic = request.query.topic;
     if (!topic || broker.retained.get(topic) === undefined) throw notFound(`no retained message on ${topic ?? '(no topic given)'}`);
     broker.retained.delete(topic);

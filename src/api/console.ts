@@ -11,6 +11,7 @@ import { arnFor, compilePolicies, describeVerdict, parsePolicyDocuments, type Ar
 import { AdminSessions, SESSION_COOKIE, sameSecret } from './admin-sessions.js';
 import { badRequest, unauthorized } from './errors.js';
 import { adminCaller, type HttpApp } from './http-server.js';
+import { adminRoute, declareScopeAccess, publicRoute } from './route-access.js';
 
 export interface ConsoleRoutesOptions {
   admin: AdminConfig;
@@ -30,13 +31,13 @@ export const CONSOLE_DIR = fileURLToPath(new URL('../console/', import.meta.url)
 export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOptions): void {
   const { admin, sessions, counters, history } = options;
 
-  app.get('/api/session', async (request) => {
+  app.get('/api/session', publicRoute, async (request) => {
     const user = adminCaller(request, options);
     if (user === null) throw unauthorized('not signed in');
     return { user };
   });
 
-  app.post('/api/session', async (request, reply) => {
+  app.post('/api/session', publicRoute, async (request, reply) => {
     const body = (request.body ?? {}) as { username?: unknown; password?: unknown };
     if (admin.username === undefined || admin.password === undefined) {
       throw unauthorized('sign-in is not configured: set admin.username and admin.password');
@@ -50,16 +51,16 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     return null;
   });
 
-  app.delete('/api/session', async (request, reply) => {
+  app.delete('/api/session', publicRoute, async (request, reply) => {
     sessions.delete(request.cookies?.[SESSION_COOKIE]);
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.code(204);
     return null;
   });
 
-  app.get('/api/overview', async () => options.overview());
+  app.get('/api/overview', adminRoute, async () => options.overview());
 
-  app.get('/api/metrics', async () => {
+  app.get('/api/metrics', adminRoute, async () => {
     let failures = 0;
     for (const v of counters.connectFailures.values()) failures += v;
     return {
@@ -86,7 +87,7 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     };
   });
 
-  app.get<{ Querystring: { range?: string; since?: string } }>('/api/metrics/history', async (request) => {
+  app.get<{ Querystring: { range?: string; since?: string } }>('/api/metrics/history', adminRoute, async (request) => {
     const range = request.query.range ?? '15m';
     if (!isRange(range)) throw badRequest('range must be 15m, 1h or 24h');
     const result = history.history(range);
@@ -95,12 +96,12 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     return Number.isFinite(since) && since > 0 ? { ...result, points: result.points.filter((p) => p.t > since) } : result;
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', adminRoute, async (_request, reply) => {
     reply.header('content-type', options.prometheus.contentType);
     return options.prometheus.metrics();
   });
 
-  app.post('/api/policy/check', async (request) => {
+  app.post('/api/policy/check', adminRoute, async (request) => {
     const body = (request.body ?? {}) as { policyDocuments?: unknown; action?: unknown; resource?: unknown; clientId?: unknown; sourceIp?: unknown };
     if (!Array.isArray(body.policyDocuments)) throw badRequest('policyDocuments must be an array of policy documents');
     if (typeof body.action !== 'string' || typeof body.resource !== 'string') throw badRequest('action and resource are required');
@@ -122,9 +123,14 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
   });
 
   if (existsSync(CONSOLE_DIR + 'index.html')) {
-    app.register(fastifyStatic, { root: CONSOLE_DIR, prefix: '/', index: ['index.html'], wildcard: false });
+    // The console's files are public (its data comes from admin routes); @fastify/static takes no
+    // route options, so its scope declares them.
+    app.register(async (scope) => {
+      declareScopeAccess(scope, 'public');
+      await scope.register(fastifyStatic, { root: CONSOLE_DIR, prefix: '/', index: ['index.html'], wildcard: false });
+    });
   } else {
-    app.get('/', async (_request, reply) => {
+    app.get('/', publicRoute, async (_request, reply) => {
       reply.type('text/html').send('<!doctype html><title>Switchboard</title><p>The console is not built: run <code>npm run build</code>.</p>');
     });
   }

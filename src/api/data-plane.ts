@@ -13,6 +13,7 @@ import { arnFor, IotAction, type ArnScope } from '../policy/index.js';
 import { ApiError, badRequest, forbidden, notFound } from './errors.js';
 import type { HttpApp } from './http-server.js';
 import type { HttpAuthenticator, HttpCaller } from './http-auth.js';
+import { dataPlaneRoute } from './route-access.js';
 
 export interface DataPlaneOptions {
   broker: Broker;
@@ -124,7 +125,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     scope_.removeAllContentTypeParsers();
     scope_.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: broker.limits.maxPayloadBytes }, (_req, body, done) => done(null, body));
 
-    scope_.post('/topics/*', async (request, reply) => {
+    scope_.post('/topics/*', dataPlaneRoute, async (request, reply) => {
       const { segments, query } = parseUrl(request.url);
       const topic = segments.slice(1).join('/');
       const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -172,7 +173,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
       return ok(reply, traceId);
     });
 
-    scope_.post('/connections/:clientId/messages', async (request, reply) => {
+    scope_.post('/connections/:clientId/messages', dataPlaneRoute, async (request, reply) => {
       const { segments, query } = parseUrl(request.url);
       const clientId = segments[1]!;
       const topic = query.get('topic') ?? '';
@@ -220,7 +221,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     });
   });
 
-  app.get('/retainedMessage/*', async (request) => {
+  app.get('/retainedMessage/*', dataPlaneRoute, async (request) => {
     const { segments } = parseUrl(request.url);
     const topic = segments.slice(1).join('/');
     await authorize(request, Buffer.alloc(0), IotAction.GetRetainedMessage, arnFor(scope, 'topic', topic));
@@ -236,7 +237,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     };
   });
 
-  app.get('/retainedMessage', async (request) => {
+  app.get('/retainedMessage', dataPlaneRoute, async (request) => {
     const { query } = parseUrl(request.url);
     await authorize(request, Buffer.alloc(0), IotAction.ListRetainedMessages, '*');
     const max = intParam(query.get('maxResults'), 'maxResults', 1, 200, 50);
@@ -253,7 +254,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     };
   });
 
-  app.delete('/connections/:clientId', async (request) => {
+  app.delete('/connections/:clientId', dataPlaneRoute, async (request) => {
     const { segments, query } = parseUrl(request.url);
     const clientId = segments[1]!;
     if (!clientId || clientId.startsWith('$')) throw badRequest('clientId must be 1-128 characters and not start with $');
@@ -271,7 +272,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     return {};
   });
 
-  app.get('/connections/:clientId', async (request) => {
+  app.get('/connections/:clientId', dataPlaneRoute, async (request) => {
     const { segments } = parseUrl(request.url);
     const clientId = segments[1]!;
     await authorize(request, Buffer.alloc(0), 'iot:GetConnection', arnFor(scope, 'client', clientId));
@@ -294,7 +295,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     };
   });
 
-  app.get('/connections/:clientId/subscriptions', async (request) => {
+  app.get('/connections/:clientId/subscriptions', dataPlaneRoute, async (request) => {
     const { segments, query } = parseUrl(request.url);
     const clientId = segments[1]!;
     await authorize(request, Buffer.alloc(0), 'iot:ListSubscriptions', arnFor(scope, 'client', clientId));

@@ -11,6 +11,7 @@ import type { ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { isLoopback } from '../auth/anonymous.js';
 import { OPENAPI } from './openapi.js';
+import { adminRoute, installAccessControl, publicRoute, type RouteRegistry } from './route-access.js';
 
 export interface HttpServerOptions {
   listener: ListenerConfig;
@@ -20,6 +21,15 @@ export interface HttpServerOptions {
 }
 
 export type HttpApp = FastifyInstance<http.Server | https.Server>;
+
+const registries = new WeakMap<HttpApp, RouteRegistry>();
+
+/** The routes registered on an app made by createHttpServer, with their declared access. */
+export function routeRegistry(app: HttpApp): RouteRegistry {
+  const registry = registries.get(app);
+  if (registry === undefined) throw new Error('not an app made by createHttpServer');
+  return registry;
+}
 
 /**
  * Who is calling the admin API: 'token', 'loopback', or the signed-in user; null for nobody.
@@ -48,22 +58,14 @@ export function createHttpServer(options: HttpServerOptions): HttpApp {
   });
 
   app.register(fastifyCookie);
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/api/openapi.json', async () => OPENAPI);
-
-  // The admin API (and /metrics) decide who may connect and see everything: open to loopback
-  // (unless admin.requireSignInOnLoopback), to the admin token, and to a signed-in console
-  // session, whose state-changing requests must carry the CSRF header.
-  app.addHook('onRequest', async (request, reply) => {
-    const url = request.url;
-    if (!url.startsWith('/api/') && url !== '/metrics' && !url.startsWith('/metrics?')) return;
-    if (url.startsWith('/api/session')) return;
-    if (adminCaller(request, options) !== null) return;
-    reply
-      .code(401)
-      .header('x-amzn-ErrorType', 'UnauthorizedException')
-      .send({ code: 'UnauthorizedException', message: 'sign in to the console, call from loopback, or send the admin token' });
-  });
+  // Who may call each route is declared by the route and decided on the matched route
+  // (route-access.ts): the admin API and /metrics are open to loopback (unless
+  // admin.requireSignInOnLoopback), to the admin token, and to a signed-in console session, whose
+  // state-changing requests must carry the CSRF header.
+  registries.set(app, installAccessControl(app, (request) => adminCaller(request, options)));
+  app.get('/healthz', publicRoute, async () => ({ status: 'ok' }));
+  // Under /api/ like the rest of the admin API (it always was): a stranger learns nothing from it.
+  app.get('/api/openapi.json', adminRoute, async () => OPENAPI);
 
   app.setErrorHandler((error: { statusCode?: number; name?: string; message: string; validation?: unknown }, _request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;

@@ -104,7 +104,7 @@ export const OPENAPI = {
     },
     '/api/authorizers': {
       get: { summary: 'ListAuthorizers', security: [{ adminToken: [] }], responses: { '200': json('authorizers[]') } },
-      post: { summary: 'CreateAuthorizer', security: [{ adminToken: [] }], requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { '201': json('created'), ...errors } },
+      post: { summary: 'CreateAuthorizer', description: 'handler: a function name in functions.dir (never a path); tokenSigningPublicKeys: PEM text of RSA public keys', security: [{ adminToken: [] }], requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { '201': json('created'), ...errors } },
     },
     '/api/authorizers/{name}': {
       get: { summary: 'DescribeAuthorizer', security: [{ adminToken: [] }], parameters: [pathParam('name', 'authorizer')], responses: { '200': json('authorizerDescription'), ...errors } },

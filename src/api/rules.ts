@@ -1,7 +1,9 @@
 // Admin API for rules (the CLI's `switchboard rules ...` and the console call it).
 import { RuleDefinitionError, RulesEngine } from '../rules/engine.js';
+import { FunctionNameError, type FunctionDirectory } from '../auth/function-directory.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import type { HttpApp } from './http-server.js';
+import { adminRoute } from './route-access.js';
 
 function asApiError(err: unknown): unknown {
   if (err instanceof RuleDefinitionError) {
@@ -11,18 +13,39 @@ function asApiError(err: unknown): unknown {
   return err;
 }
 
-export function registerRuleRoutes(app: HttpApp, engine: RulesEngine): void {
+/**
+ * Network input is a value, never a path: every function action in a rule sent over the API names
+ * a function in functions.dir (config-file rules may give paths). Throws a 400 naming the action.
+ */
+function checkFunctionActions(body: unknown, functions: FunctionDirectory): void {
+  if (typeof body !== 'object' || body === null) return;
+  const { actions, errorAction } = body as { actions?: unknown; errorAction?: unknown };
+  const all = [...(Array.isArray(actions) ? actions.map((a, i) => [`actions.${i}`, a] as const) : []), ['errorAction', errorAction] as const];
+  for (const [where, action] of all) {
+    const f = (action as { function?: { handler?: unknown } } | null | undefined)?.function;
+    if (typeof f !== 'object' || f === null) continue;
+    try {
+      functions.resolve(f.handler as string);
+    } catch (err) {
+      if (err instanceof FunctionNameError) throw badRequest(`${where}.function.handler: ${err.message}`);
+      throw err;
+    }
+  }
+}
+
+export function registerRuleRoutes(app: HttpApp, engine: RulesEngine, functions: FunctionDirectory): void {
   const describe = (r: ReturnType<RulesEngine['list']>[number]) => ({ ...r.definition, createdAt: r.createdAt, lastModifiedAt: r.lastModifiedAt });
 
-  app.get('/api/rules', async () => ({ rules: engine.list().map(describe), queued: engine.queued }));
+  app.get('/api/rules', adminRoute, async () => ({ rules: engine.list().map(describe), queued: engine.queued }));
 
-  app.get<{ Params: { name: string } }>('/api/rules/:name', async (request) => {
+  app.get<{ Params: { name: string } }>('/api/rules/:name', adminRoute, async (request) => {
     const rule = engine.get(request.params.name);
     if (rule === undefined) throw notFound(`rule ${request.params.name} does not exist`);
     return describe(rule);
   });
 
-  app.post('/api/rules', async (request, reply) => {
+  app.post('/api/rules', adminRoute, async (request, reply) => {
+    checkFunctionActions(request.body, functions);
     try {
       const rule = engine.put(request.body, { replace: false });
       reply.code(201);
@@ -32,9 +55,10 @@ export function registerRuleRoutes(app: HttpApp, engine: RulesEngine): void {
     }
   });
 
-  app.put<{ Params: { name: string } }>('/api/rules/:name', async (request) => {
+  app.put<{ Params: { name: string } }>('/api/rules/:name', adminRoute, async (request) => {
     if (engine.get(request.params.name) === undefined) throw notFound(`rule ${request.params.name} does not exist`);
     const body = { ...((request.body ?? {}) as Record<string, unknown>), name: request.params.name };
+    checkFunctionActions(body, functions);
     try {
       return describe(engine.put(body, { replace: true }));
     } catch (err) {
@@ -43,20 +67,20 @@ export function registerRuleRoutes(app: HttpApp, engine: RulesEngine): void {
   });
 
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
-    app.post<{ Params: { name: string } }>(`/api/rules/:name/${verb}`, async (request) => {
+    app.post<{ Params: { name: string } }>(`/api/rules/:name/${verb}`, adminRoute, async (request) => {
       const rule = engine.setEnabled(request.params.name, enabled);
       if (rule === undefined) throw notFound(`rule ${request.params.name} does not exist`);
       return describe(rule);
     });
   }
 
-  app.delete<{ Params: { name: string } }>('/api/rules/:name', async (request, reply) => {
+  app.delete<{ Params: { name: string } }>('/api/rules/:name', adminRoute, async (request, reply) => {
     if (!engine.delete(request.params.name)) throw notFound(`rule ${request.params.name} does not exist`);
     reply.code(204);
     return null;
   });
 
-  app.post('/api/rules/test', async (request) => {
+  app.post('/api/rules/test', adminRoute, async (request) => {
     const body = (request.body ?? {}) as { sql?: unknown; topic?: unknown; payload?: unknown; clientId?: unknown };
     if (typeof body.sql !== 'string' || typeof body.topic !== 'string') throw badRequest('sql and topic are required');
     const payload = typeof body.payload === 'string' ? body.payload : JSON.stringify(body.payload ?? {});

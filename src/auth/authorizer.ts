@@ -11,6 +11,7 @@
  *   result-cache.ts  valid responses, reused for identical events until refreshAfterInSeconds
  *   test-invoke.ts TestInvokeAuthorizer, and `invokeAuthorizer` (function or http) for both paths
  */
+import { isFunctionName } from './function-directory.js';
 import { isAbsolute, resolve } from 'node:path';
 
 import type { PolicyDocument } from '../policy/index.js';
@@ -104,8 +105,12 @@ export class AuthorizerInvokeError extends Error {
   }
 }
 
-/** Absolute path of a function authorizer's module; relative paths are taken from `baseDir`. */
+/**
+ * What to hand the function pool for a handler: a function name as it is (the pool looks it up in
+ * functions.dir), a path made absolute against `baseDir`.
+ */
 export function resolveHandlerPath(handler: string, baseDir: string): string {
+  if (isFunctionName(handler)) return handler;
   return isAbsolute(handler) ? handler : resolve(baseDir, handler);
 }
 
@@ -119,7 +124,7 @@ export function checkAuthorizerDefinition(def: AuthorizerDefinition): string | n
   }
   const where = `authorizer ${def.name}`;
   if (def.type === 'function' && (def.handler === undefined || def.handler === '')) {
-    return `${where}: a function authorizer needs handler (path to a JS module)`;
+    return `${where}: a function authorizer needs handler (a function name in functions.dir, or a path to a JS module)`;
   }
   if (def.type === 'http') {
     if (def.url === undefined) return `${where}: an http authorizer needs url`;

@@ -29,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { AuthorizerInvokeError, type AuthorizerEvent } from './authorizer.js';
+import { FunctionNameError, isFunctionName, type FunctionDirectory } from './function-directory.js';
 import type { WorkerReply, WorkerRequest } from './function-worker.js';
 
 export const DEFAULT_POOL_SIZE = 2;
@@ -41,6 +42,13 @@ export interface FunctionPoolOptions {
   size?: number;
   /** Ping grace before a worker is declared stuck and replaced; default 1000 ms. */
   unresponsiveAfterMs?: number;
+  /** Where functions given by name (not path) are found (functions.dir); without it, names fail. */
+  functions?: FunctionDirectory;
+  /**
+   * Module paths that may be run (those the config file names, see configuredPaths()); any
+   * other path is refused. Without it every path may run (tests, tools given a path directly).
+   */
+  allowedPaths?: ReadonlySet<string>;
 }
 
 interface Job {
@@ -102,6 +110,8 @@ export class FunctionPool {
   private readonly queue: Job[] = [];
   private nextId = 0;
   private closed = false;
+  private readonly functions: FunctionDirectory | undefined;
+  private readonly allowedPaths: ReadonlySet<string> | undefined;
 
   constructor(opts: FunctionPoolOptions = {}) {
     const size = opts.size ?? DEFAULT_POOL_SIZE;
@@ -115,6 +125,8 @@ export class FunctionPool {
     this.size = size;
     this.unresponsiveAfterMs = grace;
     this.script = locateWorker();
+    this.functions = opts.functions;
+    this.allowedPaths = opts.allowedPaths;
   }
 
   /** Number of live worker threads (started on demand, at most `size`). */
@@ -123,18 +135,32 @@ export class FunctionPool {
   }
 
   /**
-   * Calls `handler` of the module at `handlerPath` (absolute, or relative to the working
-   * directory) with `event`; resolves with its raw result, parsed from the JSON it serialised to.
+   * Calls `handler` of the module at `handlerPath` (a function name, looked up in functions.dir
+   * at every call so a file replaced by a link elsewhere is refused; or, from the config file, a
+   * path: absolute, or relative to the working directory) with `event`; resolves with its raw
+   * result, parsed from the JSON it serialised to.
    */
   invoke(handlerPath: string, event: AuthorizerEvent, timeoutMs: number): Promise<unknown> {
     if (this.closed) return Promise.reject(closedError());
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       return Promise.reject(new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`));
     }
+    let path: string;
+    try {
+      if (!isFunctionName(handlerPath)) {
+        path = resolvePath(handlerPath);
+        if (this.allowedPaths !== undefined && !this.allowedPaths.has(path)) {
+          throw new FunctionNameError(`${path} is not named by the config file; functions given over the API must be names in functions.dir`);
+        }
+      } else if (this.functions === undefined) throw new FunctionNameError(`function ${handlerPath} is named, but no functions directory is configured`);
+      else path = this.functions.resolve(handlerPath);
+    } catch (err) {
+      return Promise.reject(new AuthorizerInvokeError('LOAD_ERROR', (err as Error).message));
+    }
     return new Promise((resolve, reject) => {
       const job: Job = {
         id: ++this.nextId,
-        path: resolvePath(handlerPath),
+        path,
         event,
         timeoutMs,
         deadline: Date.now() + timeoutMs,

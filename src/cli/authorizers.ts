@@ -8,17 +8,18 @@ import { loadConfig } from '../config/load.js';
 import { MemoryAuthorizerStore } from '../store/authorizer-store.js';
 import { seedAuthorizers } from '../auth/authorizer-records.js';
 import { FunctionPool } from '../auth/function-pool.js';
+import { configuredPaths, FunctionDirectory } from '../auth/function-directory.js';
 import { testInvokeAuthorizer } from '../auth/test-invoke.js';
 import { dirname } from 'node:path';
 
 export const AUTHORIZERS_HELP = `Usage: switchboard authorizers <create|list|describe|update|delete|set-default> [options]
 
-  create       --name NAME --type function|http (--handler FILE | --url URL)
+  create       --name NAME --type function|http (--handler FUNCTION | --url URL)
                [--token-key-name KEY] [--signing-disabled] [--public-key NAME=PEMFILE ...]
                [--status ACTIVE|INACTIVE] [--timeout-ms N] [--set-default]
   list
   describe     --name NAME
-  update       --name NAME [--status ACTIVE|INACTIVE] [--handler FILE] [--url URL]
+  update       --name NAME [--status ACTIVE|INACTIVE] [--handler FUNCTION] [--url URL]
                [--token-key-name KEY] [--public-key NAME=PEMFILE ...] [--timeout-ms N]
   delete       --name NAME
   set-default  --name NAME
@@ -27,6 +28,9 @@ Common options:
   --endpoint URL   the node's HTTP address (default http://127.0.0.1:8080, or SWITCHBOARD_ENDPOINT)
   --token TOKEN    admin token for non-loopback endpoints (or SWITCHBOARD_ADMIN_TOKEN)
 
+FUNCTION is the name of a function in the node's functions directory (functions.dir, default
+./functions beside its config): --handler users runs <functions.dir>/users.js (.mjs, .cjs).
+PEMFILE is read here and its PEM text sent; the node never reads a path given over the API.
 Authorizers created here live in the running node's store.
 `;
 
@@ -79,8 +83,8 @@ export async function authorizersCommand(args: string[]): Promise<void> {
   const fields = () => {
     const body: Record<string, unknown> = {};
     if (values.type !== undefined) body.type = values.type;
-    // Paths are resolved here, where the user typed them, not in the server's directory.
-    if (values.handler !== undefined) body.handler = resolve(values.handler);
+    // A function name, looked up by the node in its functions.dir (it takes no paths over the API).
+    if (values.handler !== undefined) body.handler = values.handler;
     if (values.url !== undefined) body.url = values.url;
     if (values['token-key-name'] !== undefined) body.tokenKeyName = values['token-key-name'];
     if (values.status !== undefined) body.status = values.status;
@@ -178,7 +182,8 @@ export async function testInvokeCommand(args: string[]): Promise<void> {
     seedAuthorizers(store, config.auth, dirname(resolve(values.config)));
     const record = store.get(name);
     if (record === undefined) throw new Error(`ResourceNotFoundException: authorizer ${name} is not in ${values.config}`);
-    const pool = new FunctionPool({ size: 1 });
+    const baseDir = dirname(resolve(values.config));
+    const pool = new FunctionPool({ size: 1, functions: new FunctionDirectory(config.functions.dir, baseDir), allowedPaths: configuredPaths(config, baseDir) });
     try {
       const deps: Record<string, unknown> = { pool };
       if (config.auth.testingMinimumTtlSeconds !== undefined) deps.minSeconds = config.auth.testingMinimumTtlSeconds;

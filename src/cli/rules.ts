@@ -17,8 +17,9 @@ export const RULES_HELP = `Usage: switchboard rules <command> [options]
   test     --sql SQL --topic T --payload JSON     evaluate SQL against a sample message
 
 Actions are JSON, e.g. --action '{"republish":{"topic":"alerts/\${topic(2)}","qos":1}}'
-  --action '{"function":{"handler":"./notify.js"}}'  --action '{"http":{"url":"http://127.0.0.1:9000/hook"}}'
+  --action '{"function":{"handler":"notify"}}'  --action '{"http":{"url":"http://127.0.0.1:9000/hook"}}'
   --action '{"log":{}}'
+A function action names a function in the node's functions.dir ("notify" runs <dir>/notify.js).
 Common options: --endpoint URL, --token TOKEN.
 `;
 

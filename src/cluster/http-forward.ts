@@ -12,6 +12,9 @@
 //
 // Only the client routes are replayed, and the receiving node checks that too: anyone who can
 // publish on the Redis channels can send an 'http' call, and it must not reach the admin API.
+// Which route a request is for is what the router matched (after decoding, so /%61pi/connections/c1
+// is the admin route it names); the replay uses that route's canonical URL, which is what the
+// receiving node's strict pattern accepts.
 //   replayed: GET /connections/c1, DELETE /connections/c1?x=1, GET /connections/c1/subscriptions,
 //             POST /connections/c1/messages, GET|DELETE /api/connections/c1
 //   refused:  /api/connections (the list), /api/retained, /connections/c1/other, /topics/a
@@ -22,7 +25,9 @@ import type { Cluster } from './cluster.js';
 
 const FORWARDED = 'x-switchboard-forwarded-by';
 const HOP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade']);
-/** The client routes (see the file-top note); group 1 or 2 is the client ID, still URL-encoded. */
+/** The client routes as registered (Fastify's route URLs). */
+const CLIENT_ROUTES: ReadonlySet<string> = new Set(['/connections/:clientId', '/connections/:clientId/subscriptions', '/connections/:clientId/messages', '/api/connections/:clientId']);
+/** The replayed URL a receiving node accepts (see the file-top note); group 1 or 2 is the client ID, still URL-encoded. */
 const CLIENT_ROUTE = /^\/(?:connections\/([^/?#]+)(?:\/subscriptions|\/messages)?|api\/connections\/([^/?#]+))(?:\?[^#]*)?$/;
 const METHODS = new Set(['GET', 'DELETE', 'POST']);
 /** Reply headers passed back besides the x-amzn-* ones (x-amzn-RequestId, x-amzn-ErrorType). */
@@ -56,9 +61,23 @@ function clientIdOf(url: string): string | null {
   }
 }
 
+/** The client ID of a request the router matched to a client route (decoded), else null. */
+function matchedClientId(request: FastifyRequest): string | null {
+  const route = request.routeOptions.url;
+  if (route === undefined || !CLIENT_ROUTES.has(route)) return null;
+  const clientId = (request.params as { clientId?: unknown } | undefined)?.clientId;
+  return typeof clientId === 'string' ? clientId : null;
+}
+
+/** The matched client route's URL with the client ID encoded once, and the query as sent. */
+function canonicalUrl(request: FastifyRequest, clientId: string): string {
+  const q = request.url.indexOf('?');
+  return request.routeOptions.url!.replace(':clientId', encodeURIComponent(clientId)) + (q < 0 ? '' : request.url.slice(q));
+}
+
 // Synchronous (done-style), so nothing awaited comes between the request's arrival and this read.
 function captureCaller(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  if (request.headers[FORWARDED] === undefined && CLIENT_ROUTE.test(request.url)) (request as WithCaller)[kCaller] = request.ip;
+  if (request.headers[FORWARDED] === undefined && matchedClientId(request) !== null) (request as WithCaller)[kCaller] = request.ip;
   done();
 }
 
@@ -99,7 +118,7 @@ export function registerClusterForwarding(app: HttpApp, broker: Broker, cluster:
 
   app.addHook('preHandler', async (request, reply) => {
     if (request.headers[FORWARDED] !== undefined) return;
-    const clientId = clientIdOf(request.url);
+    const clientId = matchedClientId(request);
     if (clientId === null) return;
     if (broker.sessions.has(clientId)) return;
     const remoteAddress = (request as WithCaller)[kCaller];
@@ -114,7 +133,7 @@ export function registerClusterForwarding(app: HttpApp, broker: Broker, cluster:
     const body = request.body;
     const forwarded: ForwardedRequest = {
       method: request.method,
-      url: request.url,
+      url: canonicalUrl(request, clientId),
       // The body may be re-encoded (a parsed JSON body), so its length is the receiver's to compute.
       headers: Object.fromEntries(
         Object.entries(request.headers).filter((e): e is [string, string | string[]] => e[1] !== undefined && !HOP_HEADERS.has(e[0])),

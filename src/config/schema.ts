@@ -53,13 +53,13 @@ export const authorizerSchema = z
   .object({
     name: z.string().regex(/^[\w=,@-]{1,128}$/, 'must be 1-128 characters of letters, digits, _ = , @ -'),
     type: z.enum(['function', 'http']),
-    handler: z.string().min(1).optional().describe('function: path of a JS module exporting handler'),
+    handler: z.string().min(1).optional().describe('function: a function name in functions.dir (admin API: names only), or in the config file a path of a JS module exporting handler'),
     url: z.string().url().optional().describe('http: URL receiving the event as a JSON POST'),
     status: z.enum(['ACTIVE', 'INACTIVE']).default('ACTIVE'),
     tokenKeyName: z.string().min(1).max(128).optional(),
     // AWS's default is signing on; it needs tokenKeyName and at least one public key.
     signingDisabled: z.boolean().default(false),
-    tokenSigningPublicKeys: z.record(z.string(), z.string()).optional().describe('key name -> PEM text or PEM file path'),
+    tokenSigningPublicKeys: z.record(z.string(), z.string()).optional().describe('key name -> PEM text (admin API: PEM text only), or in the config file a PEM file path'),
     timeoutMs: z.number().int().min(100).max(60000).default(5000),
   })
   .strict()
@@ -141,6 +141,9 @@ export const configSchema = z
     // error names the rule, line and column. See docs/rules.md.
     rules: z.array(z.record(z.string(), z.unknown())).max(1000).default([]),
     rulesQueueLimit: z.number().int().min(1).default(10000),
+    // Where functions named over the admin API live (authorizer handlers, rule function actions):
+    // name N is <dir>/N.js (or .mjs, .cjs). Relative to the config file's directory.
+    functions: z.object({ dir: z.string().min(1).default('./functions') }).strict().default({ dir: './functions' }),
     events: z
       .object({
         // AWS IoT's lifecycle events under $aws/events/...; each can be switched off.

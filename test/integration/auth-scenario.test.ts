@@ -19,7 +19,8 @@ import { REPO_ROOT, startServer, type TestServer } from '../helpers/server.js';
 installCleanup();
 
 const EXAMPLE_CONFIG = join(REPO_ROOT, 'examples', 'switchboard.yaml');
-const HANDLER = 'examples/authorizers/unauthenticated.js';
+/** A function name: the node looks it up in functions.dir (set to examples/authorizers below). */
+const HANDLER = 'unauthenticated';
 const CLIENT_ID = 'client-1';
 
 async function connectClient1(server: TestServer, transport: Transport, version: ProtocolVersion) {
@@ -119,7 +120,7 @@ describe('registered with `switchboard authorizers create` on a running node', (
   let server: TestServer | undefined;
   before(async () => {
     // No auth section at all: anonymous clients are admitted from loopback (the default).
-    server = await startServer();
+    server = await startServer({ args: ['--set', `functions.dir=${join(REPO_ROOT, 'examples', 'authorizers')}`] });
   });
   const get = () => {
     if (!server) throw new Error('server not started');

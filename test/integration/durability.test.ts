@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -155,8 +155,10 @@ describe('graceful restart', () => {
   test('retained messages, subscriptions, queued messages and runtime authorizers survive SIGTERM', async () => {
     const { dir, file } = sqliteConfig();
     let server = await start(file);
-    const handler = join(dir, 'allow.js');
-    writeFileSync(handler, `exports.handler = async () => ({ isAuthenticated: true, principalId: 'p', disconnectAfterInSeconds: 3600, refreshAfterInSeconds: 300,
+    // Named over the API, looked up in functions.dir (./functions beside the config) after the restart too.
+    mkdirSync(join(dir, 'functions'));
+    const handler = 'allow';
+    writeFileSync(join(dir, 'functions', 'allow.js'), `exports.handler = async () => ({ isAuthenticated: true, principalId: 'p', disconnectAfterInSeconds: 3600, refreshAfterInSeconds: 300,
       policyDocuments: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] }] });`);
     const created = spawnSync(process.execPath, ['bin/switchboard.js', 'authorizers', 'create', '--name', 'Kept', '--type', 'function', '--handler', handler, '--signing-disabled', '--endpoint', server.httpUrl], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 15000 });
     assert.equal(created.status, 0, created.stderr);

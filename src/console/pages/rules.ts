@@ -134,7 +134,7 @@ function ruleEditor(ctx: Context, saved: () => void): Editor {
     { class: 'stack', 'data-testid': 'rule-form' },
     h('div', { class: 'form-grid' }, field('Name', name, 'letters, digits and _'), field('Description', description)),
     h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'SQL'), sql, sqlError),
-    field('Actions (JSON array)', actions, ['republish, function, http or log: ', h('code', null, '[{ "republish": { "topic": "alerts/${topic(2)}", "qos": 0 } }]')]),
+    field('Actions (JSON array)', actions, ["republish, function (handler: a function name in the server's functions.dir), http or log: ", h('code', null, '[{ "republish": { "topic": "alerts/${topic(2)}", "qos": 0 } }]')]),
     field('Error action (JSON object, optional)', errorAction, 'runs when an action fails'),
     h('label', { class: 'check' }, enabled, h('span', null, 'Enabled')),
     h(

@@ -12,7 +12,8 @@ let prefixSeq = 0;
 
 async function startNode(prefix: string, extra: string[] = []): Promise<TestServer> {
   return startServer({
-    args: ['--redis', redis.url, '--set', `cluster.redis.keyPrefix=${prefix}`, '--set', 'cluster.nodeTimeoutSeconds=2', ...extra],
+    // Functions named over the admin API are looked up here (functions.dir).
+    args: ['--redis', redis.url, '--set', `cluster.redis.keyPrefix=${prefix}`, '--set', 'cluster.nodeTimeoutSeconds=2', '--set', `functions.dir=${REPO_ROOT}/examples/authorizers`, ...extra],
   });
 }
 
@@ -189,7 +190,7 @@ describe('authorizers created at run time', () => {
       const res = await fetch(`${n1.httpUrl}/api/authorizers`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name, type: 'function', handler: `${REPO_ROOT}/examples/authorizers/unauthenticated.js`, signingDisabled: true, status: 'ACTIVE' }),
+        body: JSON.stringify({ name, type: 'function', handler: 'unauthenticated', signingDisabled: true, status: 'ACTIVE' }),
       });
       assert.equal(res.status, 201, await res.text());
       await sleep(300);
@@ -257,6 +258,10 @@ describe('client IDs and sessions across nodes', () => {
       const got = await fetch(`${n1.httpUrl}/connections/${id2}`);
       assert.equal(got.status, 200, await got.clone().text());
       assert.equal(((await got.json()) as { connected: boolean }).connected, true);
+      // Forwarding follows the route the router matched, so an encoded spelling reaches the owner too.
+      const encoded = await fetch(`${n1.httpUrl}/%61pi/%63onnections/${id2}`);
+      assert.equal(encoded.status, 200, await encoded.clone().text());
+      assert.equal(((await encoded.json()) as { clientId: string }).clientId, id2);
       const del = await fetch(`${n1.httpUrl}/api/connections/${id2}`, { method: 'DELETE' });
       assert.equal(del.status, 204);
       const packet = await remote.inbox.waitForDisconnect(5_000);

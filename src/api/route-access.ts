@@ -1,0 +1,112 @@
+// Who may call each HTTP route, decided on the route the router matched (after it decoded the
+// path), never by testing the raw URL: `/%61pi/keys`, `/%6detrics` and `/api/keys` are the same
+// route to Fastify, so they must be the same route to the guard.
+//
+// Every route declares its access in its options — `app.get(url, adminRoute, handler)` or
+// `{ config: { access: 'admin' } }` — and one onRequest hook enforces it:
+//   'admin'      the admin API, /metrics and the console's data: adminCaller() must name a caller
+//                (admin token, loopback as allowed, or a signed-in console session with CSRF
+//                header), else 401.
+//   'data-plane' the AWS IoT data-plane routes: the handler authenticates the caller itself (SigV4,
+//                custom authorizer, admin token, anonymous rule) and checks its policies.
+//   'public'     anyone: health, the console's static files, sign-in/out.
+// A route that declares nothing is refused for everyone (fail closed), and assertAccessDeclared()
+// makes start-up fail naming it, so a forgotten declaration is found before it is served.
+// Unmatched URLs (404) run no handler, so they need no decision.
+import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { HttpApp } from './http-server.js';
+
+export type RouteAccess = 'admin' | 'data-plane' | 'public';
+
+const ACCESS: ReadonlySet<string> = new Set<RouteAccess>(['admin', 'data-plane', 'public']);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call this route (see src/api/route-access.ts). */
+    access?: RouteAccess;
+  }
+}
+
+/** Route options for the common cases: `app.get('/api/x', adminRoute, handler)`. */
+export const adminRoute = { config: { access: 'admin' } } as const satisfies { config: { access: RouteAccess } };
+export const publicRoute = { config: { access: 'public' } } as const satisfies { config: { access: RouteAccess } };
+export const dataPlaneRoute = { config: { access: 'data-plane' } } as const satisfies { config: { access: RouteAccess } };
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  /** undefined: the route declared nothing and is refused. */
+  access: RouteAccess | undefined;
+}
+
+/** Every route registered on an app, with what it declared (read when asked: plugins may set it late). */
+export class RouteRegistry {
+  private readonly options: RouteOptions[] = [];
+
+  record(options: RouteOptions): void {
+    this.options.push(options);
+  }
+
+  list(): RegisteredRoute[] {
+    const out: RegisteredRoute[] = [];
+    for (const o of this.options) {
+      const access = declaredAccess(o.config);
+      for (const method of Array.isArray(o.method) ? o.method : [o.method]) out.push({ method, url: o.url, access });
+    }
+    return out;
+  }
+
+  undeclared(): RegisteredRoute[] {
+    return this.list().filter((r) => r.access === undefined);
+  }
+}
+
+function declaredAccess(config: unknown): RouteAccess | undefined {
+  const access = (config as { access?: unknown } | undefined)?.access;
+  return typeof access === 'string' && ACCESS.has(access) ? (access as RouteAccess) : undefined;
+}
+
+/**
+ * Every route registered in `scope` (a plugin scope, e.g. one wrapping @fastify/static) that
+ * declares nothing gets `access`. For plugins whose routes we cannot give options to.
+ */
+export function declareScopeAccess(scope: HttpApp, access: RouteAccess): void {
+  scope.addHook('onRoute', (options) => {
+    if (declaredAccess(options.config) === undefined) options.config = { ...(options.config ?? {}), access };
+  });
+}
+
+export type AdminCallerCheck = (request: FastifyRequest) => string | null;
+
+/** Answers and returns the reply, which tells Fastify's async hook runner to stop here. */
+function refuse(reply: FastifyReply, status: number, name: string, message: string): FastifyReply {
+  return reply.code(status).header('x-amzn-ErrorType', name).send({ code: name, message });
+}
+
+/**
+ * Records every route and enforces its declared access on each request. Call before any route is
+ * registered (the hooks apply to routes and plugin scopes added after them).
+ */
+export function installAccessControl(app: HttpApp, isAdmin: AdminCallerCheck): RouteRegistry {
+  const registry = new RouteRegistry();
+  app.addHook('onRoute', (options) => registry.record(options));
+  // onRequest runs after routing, so routeOptions is the matched route's, decoded as the router did.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.is404) return;
+    const access = declaredAccess(request.routeOptions.config);
+    if (access === 'public' || access === 'data-plane') return;
+    if (access === undefined) {
+      return refuse(reply, 403, 'ForbiddenException', 'this route declares no access rule, so nobody may call it');
+    }
+    if (isAdmin(request) !== null) return;
+    return refuse(reply, 401, 'UnauthorizedException', 'sign in to the console, call from loopback, or send the admin token');
+  });
+  return registry;
+}
+
+/** Throws naming every route that declares no access (start-up fails rather than serve them). */
+export function assertAccessDeclared(registry: RouteRegistry): void {
+  const missing = registry.undeclared();
+  if (missing.length === 0) return;
+  throw new Error(`HTTP routes without a declared access (config.access: admin | data-plane | public): ${missing.map((r) => `${r.method} ${r.url}`).join(', ')}`);
+}
