@@ -9,9 +9,10 @@ import type { Counters } from '../metrics/counters.js';
 import { isRange, type MetricsHistory } from '../metrics/history.js';
 import { arnFor, compilePolicies, describeVerdict, parsePolicyDocuments, type ArnScope, type IotResourceType } from '../policy/index.js';
 import { AdminSessions, SESSION_COOKIE, sameSecret } from './admin-sessions.js';
-import { badRequest, unauthorized } from './errors.js';
+import { ApiError, badRequest, unauthorized } from './errors.js';
 import { adminCaller, type HttpApp } from './http-server.js';
 import { adminRoute, declareScopeAccess, publicRoute } from './route-access.js';
+import { SignInThrottle } from './sign-in-throttle.js';
 
 export interface ConsoleRoutesOptions {
   admin: AdminConfig;
@@ -22,6 +23,8 @@ export interface ConsoleRoutesOptions {
   prometheus: Registry;
   connected: () => number;
   scope: ArnScope;
+  /** Failed sign-ins per caller address (a default one when absent). */
+  signInThrottle?: SignInThrottle;
   overview: () => Record<string, unknown>;
 }
 
@@ -30,6 +33,7 @@ export const CONSOLE_DIR = fileURLToPath(new URL('../console/', import.meta.url)
 
 export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOptions): void {
   const { admin, sessions, counters, history } = options;
+  const throttle = options.signInThrottle ?? new SignInThrottle();
 
   app.get('/api/session', publicRoute, async (request) => {
     const user = adminCaller(request, options);
@@ -42,9 +46,17 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     if (admin.username === undefined || admin.password === undefined) {
       throw unauthorized('sign-in is not configured: set admin.username and admin.password');
     }
+    const caller = request.ip;
+    const wait = throttle.retryAfterSeconds(caller);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new ApiError('ThrottlingException', 429, `too many failed sign-ins from ${caller}; try again in ${wait} s`);
+    }
     if (typeof body.username !== 'string' || typeof body.password !== 'string' || !sameSecret(body.username, admin.username) || !sameSecret(body.password, admin.password)) {
+      throttle.failed(caller);
       throw unauthorized('wrong user name or password');
     }
+    throttle.succeeded(caller);
     const id = sessions.create(body.username);
     reply.setCookie(SESSION_COOKIE, id, { httpOnly: true, sameSite: 'strict', secure: options.secure, path: '/', maxAge: 12 * 3600 });
     reply.code(204);

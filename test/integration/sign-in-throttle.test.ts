@@ -1,0 +1,38 @@
+// Console sign-in over real HTTP: after ten wrong passwords from one address, even the right one
+// is answered 429 with Retry-After, so a password cannot be guessed at network speed.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { validateConfig } from '../../src/config/load.js';
+
+const PASSWORD = 'correct horse battery';
+
+describe('console sign-in is throttled per caller', { timeout: 60_000 }, () => {
+  let server: RunningServer;
+  const signIn = (password: string) =>
+    fetch(`http://127.0.0.1:${server.httpPort}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password }),
+    });
+
+  before(async () => {
+    const config = validateConfig({
+      listeners: { http: { host: '127.0.0.1', port: 0 }, mqtt: false },
+      store: { type: 'memory' },
+      log: { level: 'silent' },
+      admin: { username: 'admin', password: PASSWORD },
+    });
+    server = await startServer(config);
+  });
+  after(() => server?.stop());
+
+  it('signs in, then refuses after ten failures with 429 and Retry-After', async () => {
+    assert.equal((await signIn(PASSWORD)).status, 204);
+    for (let i = 0; i < 10; i++) assert.equal((await signIn(`wrong-${i}`)).status, 401);
+    const refused = await signIn(PASSWORD);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('x-amzn-errortype'), 'ThrottlingException');
+    assert.ok(Number(refused.headers.get('retry-after')) > 0);
+  });
+});
