@@ -11,10 +11,12 @@ import { arnFor, compilePolicies, describeVerdict, parsePolicyDocuments, type Ar
 import { AdminSessions, SESSION_COOKIE, sameSecret } from './admin-sessions.js';
 import { badRequest, unauthorized } from './errors.js';
 import { adminCaller, type HttpApp } from './http-server.js';
+import { CONSOLE_CREDENTIAL_PARAM, type ConsoleCredentials } from '../auth/console-credentials.js';
 
 export interface ConsoleRoutesOptions {
   admin: AdminConfig;
   sessions: AdminSessions;
+  consoleCredentials: ConsoleCredentials;
   secure: boolean;
   counters: Counters;
   history: MetricsHistory;
@@ -55,6 +57,17 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.code(204);
     return null;
+  });
+
+  // The MQTT test client's one-time credential (auth/console-credentials.ts). Admin-only like
+  // every /api route; the caller is asked again here because the credential is bound to it, and
+  // a cookie session's POST carries the CSRF header or counts as nobody (adminCaller).
+  app.post('/api/console/mqtt-credential', async (request, reply) => {
+    const user = adminCaller(request, options);
+    if (user === null) throw unauthorized('sign in to the console, call from loopback, or send the admin token');
+    const issued = options.consoleCredentials.issue(user);
+    reply.header('cache-control', 'no-store');
+    return { credential: issued.credential, parameter: CONSOLE_CREDENTIAL_PARAM, expiresAt: new Date(issued.expiresAt).toISOString() };
   });
 
   app.get('/api/overview', async () => options.overview());

@@ -17,7 +17,7 @@
 //   refused:  /api/connections (the list), /api/retained, /connections/c1/other, /topics/a
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Broker } from '../broker/broker.js';
-import type { HttpApp } from '../api/http-server.js';
+import { requestClient, type HttpApp } from '../api/http-server.js';
 import type { Cluster } from './cluster.js';
 
 const FORWARDED = 'x-switchboard-forwarded-by';
@@ -58,7 +58,7 @@ function clientIdOf(url: string): string | null {
 
 // Synchronous (done-style), so nothing awaited comes between the request's arrival and this read.
 function captureCaller(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  if (request.headers[FORWARDED] === undefined && CLIENT_ROUTE.test(request.url)) (request as WithCaller)[kCaller] = request.ip;
+  if (request.headers[FORWARDED] === undefined && CLIENT_ROUTE.test(request.url)) (request as WithCaller)[kCaller] = requestClient(request).address;
   done();
 }
 

@@ -3,6 +3,13 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Connection, ConnectionAcceptor, ConnectionHandler, TransportKind } from './connection.js';
+
+/** The client a PROXY protocol header announced, and the proxy that sent it. */
+export interface ProxiedSource {
+  address: string;
+  port: number;
+  proxiedBy: string;
+}
 import { corkUntilNextTick } from './cork.js';
 
 const kConnection = Symbol('switchboard.connection');
@@ -11,17 +18,20 @@ class TcpConnection implements Connection {
   readonly transport: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly proxiedBy: string | undefined;
   readonly serverName: string | undefined;
   readonly request = undefined;
   private handler: ConnectionHandler | null = null;
   closed = false;
   readonly socket: net.Socket;
 
-  constructor(socket: net.Socket, transport: TransportKind) {
+  constructor(socket: net.Socket, transport: TransportKind, proxied?: ProxiedSource) {
     this.socket = socket;
     this.transport = transport;
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
-    this.remotePort = socket.remotePort ?? 0;
+    // Behind a PROXY protocol sender, the client is the source it announced.
+    this.remoteAddress = proxied?.address ?? normalizeAddress(socket.remoteAddress);
+    this.remotePort = proxied?.port ?? socket.remotePort ?? 0;
+    this.proxiedBy = proxied?.proxiedBy;
     this.serverName = transport === 'tls' ? ((socket as tls.TLSSocket).servername || undefined) : undefined;
   }
 
@@ -90,9 +100,9 @@ export function normalizeAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAcceptor): void {
+function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAcceptor, proxied?: ProxiedSource): void {
   socket.setNoDelay(true);
-  const connection = new TcpConnection(socket, kind);
+  const connection = new TcpConnection(socket, kind, proxied);
   (socket as any)[kConnection] = connection;
   socket.on('data', TcpConnection.onData);
   socket.on('drain', TcpConnection.onDrain);
