@@ -246,7 +246,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       app.server.on('clientError', (_err, socket) => socket.destroy());
       await app.listen({ port: http_.port, host: http_.host });
     }
-    if (mqtt_ !== false) mqttServer = await listenTcp(mqtt_, accept);
+    if (mqtt_ !== false) {
+      const proxyProtocol = mqtt_.proxyProtocol ? new TrustedProxies(mqtt_.proxyProtocol.trustedProxies) : undefined;
+      mqttServer = await listenTcp(
+        { ...mqtt_, proxyProtocol: proxyProtocol && { trusted: (a) => proxyProtocol.contains(a), timeoutMs: config.limits.connectTimeoutMs } },
+        accept,
+      );
+    }
   } catch (err) {
     await app?.close();
     await pool.close();

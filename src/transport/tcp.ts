@@ -11,6 +11,7 @@ export interface ProxiedSource {
   proxiedBy: string;
 }
 import { corkUntilNextTick } from './cork.js';
+import { looksLikeProxyHeader, MAX_HEADER_BYTES, parseProxyHeader } from './proxy-protocol.js';
 
 const kConnection = Symbol('switchboard.connection');
 
@@ -100,7 +101,7 @@ export function normalizeAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAcceptor, proxied?: ProxiedSource): void {
+function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAcceptor, proxied?: ProxiedSource, head?: Buffer): void {
   socket.setNoDelay(true);
   const connection = new TcpConnection(socket, kind, proxied);
   (socket as any)[kConnection] = connection;
@@ -109,17 +110,80 @@ function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAccept
   socket.on('close', TcpConnection.onClose);
   socket.on('error', TcpConnection.onError);
   accept(connection);
+  // MQTT bytes that arrived behind a PROXY protocol header.
+  if (head !== undefined && head.length > 0) TcpConnection.onData.call(socket, head);
 }
 
 export interface TcpListenOptions {
   host: string;
   port: number;
   tls?: { cert: string; key: string; ca?: string | undefined } | undefined;
+  /**
+   * PROXY protocol v1/v2 (proxy-protocol.ts) from the peers `trusted` accepts: they must send a
+   * header, within `timeoutMs`; other peers connect directly (a header from them is not a
+   * CONNECT, so MQTT refuses it [MQTT-3.1.0-1]).
+   */
+  proxyProtocol?: { trusted(address: string): boolean; timeoutMs: number } | undefined;
+}
+
+function noop(): void {}
+
+function refuseUntrustedHeader(this: net.Socket, chunk: Buffer): void {
+  if (looksLikeProxyHeader(chunk)) this.destroy();
+}
+
+/** Reads a PROXY header from a trusted sender, then hands the socket (and what followed) on. */
+function readProxyHeader(socket: net.Socket, timeoutMs: number, done: (source: ProxiedSource, head: Buffer) => void): void {
+  const peer = normalizeAddress(socket.remoteAddress);
+  let received: Buffer | null = null;
+  // A fixed deadline, not an idle timeout: a sender trickling bytes cannot extend it.
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  const finish = () => {
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('close', finish);
+  };
+  const onData = (chunk: Buffer) => {
+    received = received === null ? chunk : Buffer.concat([received, chunk]);
+    const result = parseProxyHeader(received);
+    if (result.kind === 'incomplete') {
+      if (received.length > MAX_HEADER_BYTES) socket.destroy();
+      return;
+    }
+    finish();
+    if (result.kind === 'invalid') {
+      socket.destroy();
+      return;
+    }
+    const source = result.source;
+    done({ address: source?.address ?? peer, port: source?.port ?? socket.remotePort ?? 0, proxiedBy: peer }, received.subarray(result.consumed));
+  };
+  socket.on('error', noop);
+  socket.on('close', finish);
+  socket.on('data', onData);
 }
 
 export async function listenTcp(options: TcpListenOptions, accept: ConnectionAcceptor): Promise<net.Server> {
   let server: net.Server;
-  if (options.tls) {
+  const proxy = options.proxyProtocol;
+  if (proxy !== undefined && options.tls) {
+    // The header precedes the TLS handshake; terminate TLS at the proxy instead.
+    throw new Error('listeners.mqtt.proxyProtocol cannot be combined with listeners.mqtt.tls: terminate TLS at the proxy');
+  }
+  if (proxy !== undefined) {
+    server = net.createServer((socket) => {
+      if (!proxy.trusted(normalizeAddress(socket.remoteAddress))) {
+        // A PROXY header from anyone else would name an address of their choosing: close at its
+        // first byte rather than wait for the MQTT reader to time out on it.
+        socket.prependOnceListener('data', refuseUntrustedHeader);
+        return adopt(socket, 'tcp', accept);
+      }
+      readProxyHeader(socket, proxy.timeoutMs, (source, head) => {
+        socket.off('error', noop);
+        adopt(socket, 'tcp', accept, source, head);
+      });
+    });
+  } else if (options.tls) {
     server = tls.createServer(
       {
         cert: readFileSync(options.tls.cert),
