@@ -27,7 +27,8 @@ export function netnsUnavailable(): string | undefined {
 }
 
 export function createNetns(tag: string): Netns {
-  const n = process.pid % 250;
+  // One /30 per (process, tag), so two namespaces of one test file do not collide.
+  const n = (process.pid + [...tag].reduce((a, c) => a + c.charCodeAt(0), 0)) % 250;
   const name = `sb-${tag}-${process.pid}`;
   // Interface names are at most 15 bytes.
   const hostIf = `vh${tag.slice(0, 4)}${process.pid % 100000}`;

@@ -10,6 +10,7 @@ import mqttPacket from 'mqtt-packet';
 import { attemptConnect, doc, refusalProblem } from '../helpers/auth.js';
 import { closeAllClients, connectClient, uid, withTimeout, type Connected } from '../helpers/clients.js';
 import { createNetns, netnsUnavailable, type Netns } from '../helpers/netns-trust.js';
+import { haproxyUnavailable, startHaproxy } from '../helpers/haproxy.js';
 import { freePort, nginxUnavailable, startNginx, type RunningNginx } from '../helpers/nginx.js';
 import { destroyAllRaw, RawClient } from '../helpers/raw-client.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
@@ -211,5 +212,55 @@ describe('listeners.mqtt.proxyProtocol', () => {
     assert.equal((await proxiedConnect(untrusting, v1('203.0.113.5'))).code, -1);
     assert.equal((await proxiedConnect(untrusting, v2([203, 0, 113, 5]))).code, -1);
     assert.equal((await proxiedConnect(untrusting, Buffer.alloc(0))).code, 0);
+  });
+});
+
+describe('behind HAProxy: PROXY protocol v2 to the MQTT port, X-Forwarded-For to the HTTP port', { skip: haproxyUnavailable() ?? netnsUnavailable() ?? false }, () => {
+  let ns: Netns;
+  let haproxy: Awaited<ReturnType<typeof startHaproxy>>;
+  let server: TestServer;
+  let mqttPort: number;
+  let httpPort: number;
+
+  before(async () => {
+    ns = createNetns('hap');
+    server = await startServer({
+      auth: { unauthenticatedPolicy: onlyFrom(`${ns.callerAddress}/32`) },
+      args: ['--set', 'listeners.http.trustedProxies=["127.0.0.1/32"]', '--set', 'listeners.mqtt.proxyProtocol={"trustedProxies":["127.0.0.1/32"]}'],
+    });
+    [mqttPort, httpPort] = await Promise.all([freePort(ns.hostAddress), freePort(ns.hostAddress)]);
+    haproxy = await startHaproxy({ host: ns.hostAddress, mqttPort, mqttUpstream: server.mqttPort, httpPort, httpUpstream: server.httpPort });
+  });
+
+  after(async () => {
+    await haproxy?.stop();
+    ns?.remove();
+  });
+
+  test('the remote caller is admitted by its own address over TCP and WebSocket, and the events carry it', async () => {
+    const watcher = await connectClient(server, { transport: 'ws', clientId: uid('w'), wsOptions: { headers: { 'X-Forwarded-For': ns.callerAddress } } });
+    await watcher.client.subscribeAsync('$aws/events/presence/connected/#', { qos: 1 });
+    const tcpId = uid('hap-tcp');
+    const wsId = uid('hap-ws');
+    const script = `
+      import mqtt from 'mqtt';
+      const attempt = (url, clientId) => new Promise((res) => {
+        const c = mqtt.connect(url, { clientId, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 });
+        c.on('packetreceive', (p) => { if (p.cmd === 'connack') { res(p.reasonCode ?? 0); c.end(true); } });
+        c.on('error', () => {});
+        c.on('close', () => res(-1));
+      });
+      const out = {
+        tcp: await attempt('mqtt://${ns.hostAddress}:${mqttPort}', ${JSON.stringify(tcpId)}),
+        ws: await attempt('ws://${ns.hostAddress}:${httpPort}/mqtt', ${JSON.stringify(wsId)}),
+        connections: (await fetch('http://${ns.hostAddress}:${httpPort}/api/connections')).status,
+      };
+      console.log(JSON.stringify(out));
+      process.exit(0);
+    `;
+    const out = JSON.parse(await ns.runNode(script, REPO_ROOT)) as Record<string, number>;
+    assert.deepEqual(out, { tcp: 0, ws: 0, connections: 401 }, haproxy.output());
+    assert.equal(await connectedEventAddress(watcher, tcpId), ns.callerAddress);
+    assert.equal(await connectedEventAddress(watcher, wsId), ns.callerAddress);
   });
 });
