@@ -1,8 +1,12 @@
-// MQTT over TCP and TLS.
+// MQTT over TCP and TLS; on plain TCP optionally behind the PROXY protocol (proxy-protocol.ts).
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Connection, ConnectionAcceptor, ConnectionHandler, TransportKind } from './connection.js';
+import { corkUntilNextTick } from './cork.js';
+import { looksLikeProxyHeader, MAX_HEADER_BYTES, parseProxyHeader } from './proxy-protocol.js';
+
+const kConnection = Symbol('switchboard.connection');
 
 /** The client a PROXY protocol header announced, and the proxy that sent it. */
 export interface ProxiedSource {
@@ -10,10 +14,6 @@ export interface ProxiedSource {
   port: number;
   proxiedBy: string;
 }
-import { corkUntilNextTick } from './cork.js';
-import { looksLikeProxyHeader, MAX_HEADER_BYTES, parseProxyHeader } from './proxy-protocol.js';
-
-const kConnection = Symbol('switchboard.connection');
 
 class TcpConnection implements Connection {
   readonly transport: TransportKind;
