@@ -6,9 +6,11 @@
 // back unchanged.
 //
 // The caller address is what the owner's policies and admin guard judge, so it is read when the
-// request arrives: after an await the socket may be gone (the caller hung up) and Fastify's
-// request.ip is then undefined — replayed without it, light-my-request would make the caller
-// 127.0.0.1. A request whose address is unknown is refused, never replayed.
+// request arrives (requestClient: the peer, or the client a trusted proxy named): after an await
+// the socket may be gone (the caller hung up) and its address undefined — replayed without it,
+// light-my-request would make the caller 127.0.0.1. A request whose address is unknown is
+// refused, never replayed. The replay keeps the original headers, so a request that came through
+// a proxy (X-Forwarded-For, a non-loopback Host) is not local on the owner either.
 //
 // Only the client routes are replayed, and the receiving node checks that too: anyone who can
 // publish on the Redis channels can send an 'http' call, and it must not reach the admin API.
