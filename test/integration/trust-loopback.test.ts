@@ -168,11 +168,41 @@ describe('authorizers configured, anonymous nobody: a reverse proxy on this mach
     mustBeRefused(await wsAttempt(server, {}, '?x-switchboard-console-credential=made-up'));
   });
 
-  test('the credential route is admin-only: refused through a proxy, a rebinding Host, or a cookie session without the CSRF header', async () => {
+  test('the credential route is admin-only: refused through a proxy, a rebinding Host or another site\'s Origin', async () => {
     for (const headers of [{ host: 'app.example.com', 'x-forwarded-for': '203.0.113.5' }, { host: `rebind.evil.example:${server.httpPort}` }, { host: `localhost:${server.httpPort}`, origin: 'http://evil.example' }]) {
       const r = await request(server, 'POST', '/api/console/mqtt-credential', headers);
       assert.equal(r.status, 401, `${JSON.stringify(headers)}: ${r.body}`);
     }
+  });
+});
+
+describe('console credential for a signed-in user (sign-in required on loopback too)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer({
+      args: ['--set', 'admin.username=admin', '--set', 'admin.password=correct-horse', '--set', 'admin.requireSignInOnLoopback=true', '--anonymous', 'nobody'],
+    });
+  });
+
+  test('bound to the user; a cookie session needs the CSRF header; nobody without a session', async () => {
+    assert.equal((await request(server, 'POST', '/api/console/mqtt-credential', {})).status, 401);
+    const signIn = await withTimeout(
+      fetch(`${server.httpUrl}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'correct-horse' }) }),
+      5_000,
+      'sign in',
+    );
+    assert.equal(signIn.status, 204);
+    const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!;
+    assert.equal((await request(server, 'POST', '/api/console/mqtt-credential', { cookie })).status, 401, 'no CSRF header');
+    const issued = await request(server, 'POST', '/api/console/mqtt-credential', { cookie, 'x-switchboard-csrf': '1' });
+    assert.equal(issued.status, 200, issued.body);
+    const { credential } = JSON.parse(issued.body) as { credential: string };
+    const clientId = uid('console');
+    assert.ok((await wsAttempt(server, {}, `?x-switchboard-console-credential=${encodeURIComponent(credential)}`, clientId)).accepted);
+    const detail = await request(server, 'GET', `/api/connections/${clientId}`, { cookie });
+    assert.equal((JSON.parse(detail.body) as { principal: string }).principal, 'console:admin');
+    // The session cookie on the upgrade grants nothing by itself any more.
+    mustBeRefused(await wsAttempt(server, { Cookie: cookie, Origin: `http://127.0.0.1:${server.httpPort}` }));
   });
 });
 
