@@ -23,7 +23,8 @@ import { createHttpServer, routeRegistry } from './api/http-server.js';
 import { assertAccessDeclared, type RegisteredRoute } from './api/route-access.js';
 import { registerConsoleRoutes } from './api/console.js';
 import { AdminSessions } from './api/admin-sessions.js';
-import { isLoopback } from './auth/anonymous.js';
+import { ConsoleCredentials } from './auth/console-credentials.js';
+import { resolveClientAddress, TrustedProxies } from './auth/client-address.js';
 import { MetricsHistory } from './metrics/history.js';
 import { createPrometheusRegistry } from './metrics/prometheus.js';
 import { registerDataPlaneRoutes } from './api/data-plane.js';
@@ -90,6 +91,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   seedAuthorizers(authorizers, config.auth, baseDir);
   const functions = new FunctionDirectory(config.functions.dir, baseDir);
   const pool = new FunctionPool({ size: config.auth.functionWorkers, functions, allowedPaths: configuredPaths(config, baseDir) });
+  // The console's MQTT test client connects with a one-time credential from the admin API.
+  const consoleCredentials = new ConsoleCredentials();
   const custom = new CustomAuthorization({
     config: config.auth,
     authorizers,
@@ -97,17 +100,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     cache: config.auth.resultCacheSize > 0 ? new ResultCache({ maxEntries: config.auth.resultCacheSize }) : null,
     logger,
     counters,
-    consoleUser: (headers, remoteAddress) => {
-      const user = sessions.userFromCookieHeader(headers.cookie);
-      if (user !== null) return user;
-      // The console opened from this machine (no sign-in needed on loopback) connects its MQTT
-      // test client as the console: a loopback caller can use the whole admin API anyway. The
-      // Origin must be this server's own, so another site open in the same browser cannot.
-      if (config.admin.requireSignInOnLoopback || !isLoopback(remoteAddress)) return null;
-      const origin = headers.origin;
-      const host = headers.host;
-      return typeof origin === 'string' && typeof host === 'string' && (origin === `http://${host}` || origin === `https://${host}`) ? 'loopback' : null;
-    },
+    consoleCredentials,
   });
   const authorization = options.authorization ?? custom;
   const broker = new Broker({
@@ -202,6 +195,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registerConsoleRoutes(app, {
         admin: config.admin,
         sessions,
+        consoleCredentials,
         secure: !!http_.tls,
         counters,
         history,
@@ -245,12 +239,27 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       });
       await app.ready();
       assertAccessDeclared(routeRegistry(app));
-      const endpoint = (wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes }, accept));
+      const trusted = new TrustedProxies(http_.trustedProxies ?? []);
+      const endpoint = (wsEndpoint = createWebSocketEndpoint(
+        {
+          secure: !!http_.tls,
+          maxPacketBytes: config.limits.maxPacketBytes,
+          allowedOrigins: http_.allowedOrigins,
+          clientOrigin: (peer, req) => resolveClientAddress(peer, req.headers, trusted, http_.clientAddressHeader),
+        },
+        accept,
+      ));
       app.server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
       app.server.on('clientError', (_err, socket) => socket.destroy());
       await app.listen({ port: http_.port, host: http_.host });
     }
-    if (mqtt_ !== false) mqttServer = await listenTcp(mqtt_, accept);
+    if (mqtt_ !== false) {
+      const proxyProtocol = mqtt_.proxyProtocol ? new TrustedProxies(mqtt_.proxyProtocol.trustedProxies) : undefined;
+      mqttServer = await listenTcp(
+        { ...mqtt_, proxyProtocol: proxyProtocol && { trusted: (a) => proxyProtocol.contains(a), timeoutMs: config.limits.connectTimeoutMs } },
+        accept,
+      );
+    }
   } catch (err) {
     await app?.close();
     await pool.close();

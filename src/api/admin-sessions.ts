@@ -35,17 +35,6 @@ export class AdminSessions {
   delete(id: string | undefined): void {
     if (id) this.sessions.delete(id);
   }
-
-  /** The signed-in user named by a raw Cookie header (the WebSocket upgrade has no parser). */
-  userFromCookieHeader(header: string | string[] | undefined): string | null {
-    const text = Array.isArray(header) ? header.join('; ') : header;
-    if (!text) return null;
-    for (const part of text.split(';')) {
-      const eq = part.indexOf('=');
-      if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return this.user(part.slice(eq + 1).trim());
-    }
-    return null;
-  }
 }
 
 /** Constant-time comparison of credentials. */

@@ -10,13 +10,15 @@ import { isRange, type MetricsHistory } from '../metrics/history.js';
 import { arnFor, compilePolicies, describeVerdict, parsePolicyDocuments, type ArnScope, type IotResourceType } from '../policy/index.js';
 import { AdminSessions, SESSION_COOKIE, sameSecret } from './admin-sessions.js';
 import { ApiError, badRequest, unauthorized } from './errors.js';
-import { adminCaller, type HttpApp } from './http-server.js';
+import { adminCaller, requestClient, type HttpApp } from './http-server.js';
 import { adminRoute, declareScopeAccess, publicRoute } from './route-access.js';
 import { SignInThrottle } from './sign-in-throttle.js';
+import { CONSOLE_CREDENTIAL_PARAM, type ConsoleCredentials } from '../auth/console-credentials.js';
 
 export interface ConsoleRoutesOptions {
   admin: AdminConfig;
   sessions: AdminSessions;
+  consoleCredentials: ConsoleCredentials;
   secure: boolean;
   counters: Counters;
   history: MetricsHistory;
@@ -46,7 +48,7 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     if (admin.username === undefined || admin.password === undefined) {
       throw unauthorized('sign-in is not configured: set admin.username and admin.password');
     }
-    const caller = request.ip;
+    const caller = requestClient(request).address;
     const wait = throttle.retryAfterSeconds(caller);
     if (wait > 0) {
       reply.header('retry-after', String(wait));
@@ -68,6 +70,17 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     reply.code(204);
     return null;
+  });
+
+  // The MQTT test client's one-time credential (auth/console-credentials.ts). Admin-only like
+  // every /api route; the caller is asked again here because the credential is bound to it, and
+  // a cookie session's POST carries the CSRF header or counts as nobody (adminCaller).
+  app.post('/api/console/mqtt-credential', adminRoute, async (request, reply) => {
+    const user = adminCaller(request, options);
+    if (user === null) throw unauthorized('sign in to the console, call from loopback, or send the admin token');
+    const issued = options.consoleCredentials.issue(user);
+    reply.header('cache-control', 'no-store');
+    return { credential: issued.credential, parameter: CONSOLE_CREDENTIAL_PARAM, expiresAt: new Date(issued.expiresAt).toISOString() };
   });
 
   app.get('/api/overview', adminRoute, async () => options.overview());

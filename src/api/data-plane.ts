@@ -11,7 +11,7 @@ import { RC } from '../protocol/reason-codes.js';
 import { validateTopicName } from '../protocol/topic.js';
 import { arnFor, IotAction, type ArnScope } from '../policy/index.js';
 import { ApiError, badRequest, forbidden, notFound } from './errors.js';
-import type { HttpApp } from './http-server.js';
+import { requestClient, type HttpApp } from './http-server.js';
 import type { HttpAuthenticator, HttpCaller } from './http-auth.js';
 import { dataPlaneRoute } from './route-access.js';
 
@@ -98,13 +98,15 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
 
   const authorize = async (request: FastifyRequest, body: Buffer, action: string, resource: string, also?: [string, string]): Promise<HttpCaller> => {
     const q = request.url.indexOf('?');
+    const client = requestClient(request);
     const caller = await options.authenticate({
       method: request.method,
       path: q < 0 ? request.url : request.url.slice(0, q),
       query: q < 0 ? '' : request.url.slice(q + 1),
       headers: request.headers,
       body,
-      remoteAddress: (request.socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+      remoteAddress: client.address,
+      local: client.local,
       secure: options.secure,
     });
     for (const [a, r] of also ? [[action, resource], also] : [[action, resource]]) {

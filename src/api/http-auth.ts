@@ -19,7 +19,10 @@ export interface HttpRequestInfo {
   query: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
+  /** The client's address (forwarded by a trusted proxy, else the peer's). */
   remoteAddress: string;
+  /** The loopback rule holds (auth/local-request.ts); absent: not local. */
+  local?: boolean;
   secure: boolean;
 }
 

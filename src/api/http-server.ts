@@ -7,14 +7,15 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import type { AdminConfig } from '../config/schema.js';
 import { AdminSessions, CSRF_HEADER, SESSION_COOKIE, sameSecret } from './admin-sessions.js';
-import type { ListenerConfig } from '../config/schema.js';
+import type { HttpListenerConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import { isLoopback } from '../auth/anonymous.js';
+import { resolveClientAddress, TrustedProxies, type ClientAddressHeader } from '../auth/client-address.js';
+import { isLocalRequest } from '../auth/local-request.js';
 import { OPENAPI } from './openapi.js';
 import { adminRoute, installAccessControl, publicRoute, type RouteRegistry } from './route-access.js';
 
 export interface HttpServerOptions {
-  listener: ListenerConfig;
+  listener: HttpListenerConfig;
   logger: Logger;
   admin: AdminConfig;
   sessions: AdminSessions;
@@ -31,6 +32,34 @@ export function routeRegistry(app: HttpApp): RouteRegistry {
   return registry;
 }
 
+/** Who sent an HTTP request, as every route and guard sees it. */
+export interface RequestClient {
+  /** The client's address: the socket's peer, or what a trusted proxy forwarded. */
+  address: string;
+  /** The loopback rule holds (auth/local-request.ts): loopback conveniences apply. */
+  local: boolean;
+}
+
+const kClient = Symbol('switchboard.client');
+type WithClient = FastifyRequest & { [kClient]?: RequestClient };
+const NO_PROXIES = new TrustedProxies([]);
+
+function computeClient(request: FastifyRequest, trusted: TrustedProxies, header: ClientAddressHeader | undefined): RequestClient {
+  const peer = (request.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  const client = resolveClientAddress(peer, request.headers, trusted, header);
+  const local = isLocalRequest({ peerAddress: peer, proxied: client.proxiedBy !== undefined, headers: request.headers });
+  return { address: client.address, local };
+}
+
+/**
+ * The request's client, resolved once when it arrived (createHttpServer's first hook). A request
+ * that somehow skipped the hook is judged without trusted proxies (its peer, loopback rule).
+ */
+export function requestClient(request: FastifyRequest): RequestClient {
+  const r = request as WithClient;
+  return (r[kClient] ??= computeClient(request, NO_PROXIES, undefined));
+}
+
 /**
  * Who is calling the admin API: 'token', 'loopback', or the signed-in user; null for nobody.
  * A cookie session's state-changing request without the CSRF header counts as nobody.
@@ -39,8 +68,8 @@ export function adminCaller(request: FastifyRequest, options: Pick<HttpServerOpt
   const token = options.admin.token;
   const auth = request.headers.authorization;
   if (token !== undefined && typeof auth === 'string' && auth.startsWith('Bearer ') && sameSecret(auth.slice(7), token)) return 'token';
-  const address = request.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '';
-  if (isLoopback(address) && !options.admin.requireSignInOnLoopback) return 'loopback';
+  // Loopback alone is not trust: no proxy header, a loopback Host and Origin (auth/local-request.ts).
+  if (!options.admin.requireSignInOnLoopback && requestClient(request).local) return 'loopback';
   const user = options.sessions.user(request.cookies?.[SESSION_COOKIE]);
   if (user === null) return null;
   if (request.method !== 'GET' && request.method !== 'HEAD' && request.headers[CSRF_HEADER] === undefined) return null;
@@ -55,6 +84,14 @@ export function createHttpServer(options: HttpServerOptions): HttpApp {
     loggerInstance: options.logger.child({ component: 'http' }) as never,
     disableRequestLogging: true,
     bodyLimit: 1 << 20,
+  });
+
+  // First of all hooks: who the client is (listeners.http.trustedProxies), before any guard asks.
+  const trusted = new TrustedProxies(options.listener.trustedProxies ?? []);
+  const header = options.listener.clientAddressHeader;
+  app.addHook('onRequest', (request, _reply, done) => {
+    (request as WithClient)[kClient] = computeClient(request, trusted, header);
+    done();
   });
 
   app.register(fastifyCookie);

@@ -21,7 +21,8 @@ import {
 } from '../policy/index.js';
 import type { AuthorizerStore } from '../store/authorizer-store.js';
 import type { AuthorizerEvent, AuthorizerResponse } from './authorizer.js';
-import { isLoopback } from './anonymous.js';
+import { isLocalRequest } from './local-request.js';
+import { consoleCredentialOf, type ConsoleCredentials } from './console-credentials.js';
 import type { FunctionPool } from './function-pool.js';
 import { invokeHttpAuthorizer } from './http-authorizer.js';
 import { allowEverything, PolicyPermissions } from './policy-permissions.js';
@@ -39,8 +40,8 @@ export interface CustomAuthorizationOptions {
   cache: ResultCache | null;
   logger: Logger;
   counters?: Counters;
-  /** The console's signed-in user, from the WebSocket upgrade's cookie; null when none. */
-  consoleUser?: (headers: Record<string, string | string[] | undefined>, remoteAddress: string) => string | null;
+  /** Credentials the console's MQTT test client presents (auth/console-credentials.ts). */
+  consoleCredentials?: ConsoleCredentials;
 }
 
 type Refusal = { allowed: false; reasonCode: number; reason: string };
@@ -83,11 +84,14 @@ export class CustomAuthorization implements Authorization {
   }
 
   async authorizeConnect(request: ConnectRequest): Promise<ConnectDecision> {
-    // The web console's MQTT test client connects as its signed-in administrator.
-    const headers = request.connection.request?.headers;
-    const consoleUser = headers !== undefined && this.options.consoleUser ? this.options.consoleUser(headers, request.connection.remoteAddress) : null;
-    if (consoleUser !== null && !/x-amz-customauthorizer-name=/.test(request.connection.request?.url ?? '')) {
-      return { allowed: true, principal: `console:${consoleUser}`, permissions: allowEverything };
+    // The web console's MQTT test client connects as the console user who obtained its
+    // one-time credential from the admin API; a credential that does not check out is refused
+    // (never passed on to an authorizer as if it were absent).
+    const credential = consoleCredentialOf(request.connection.request?.url);
+    if (credential !== undefined) {
+      const user = this.options.consoleCredentials?.take(credential) ?? null;
+      if (user === null) return refuse(RC.notAuthorized, 'the console credential is unknown, used or expired');
+      return { allowed: true, principal: `console:${user}`, permissions: allowEverything };
     }
     const sources = credentialSources(request);
     const selection = selectAuthorizer(sources);
@@ -175,6 +179,8 @@ export class CustomAuthorization implements Authorization {
     query: string;
     headers: Record<string, string | string[] | undefined>;
     remoteAddress: string;
+    /** The loopback rule holds (no proxy header, loopback Host and Origin); absent: not local. */
+    local?: boolean;
     secure: boolean;
   }): Promise<{ principal: string; policy: CompiledPolicy | null } | { refused: string; status: 401 | 403 }> {
     const sources: CredentialSources = {
@@ -188,10 +194,16 @@ export class CustomAuthorization implements Authorization {
     const context: PolicyContext = { sourceIp: request.remoteAddress, ...(host ? { domainName: host } : {}) };
     if (name === undefined) {
       if (this.unauthenticated !== null) return { principal: 'unauthenticated', policy: compilePolicies(this.unauthenticated, context) };
-      if (this.anonymous === 'everyone' || (this.anonymous === 'loopback' && isLoopback(request.remoteAddress))) {
+      if (this.anonymous === 'everyone' || (this.anonymous === 'loopback' && request.local === true)) {
         return { principal: 'anonymous', policy: null };
       }
-      return { refused: 'no credentials: sign the request with SigV4 or name a custom authorizer', status: 401 };
+      return {
+        refused:
+          this.anonymous === 'loopback'
+            ? 'no credentials: sign the request with SigV4 or name a custom authorizer (anonymous requests are accepted only from this machine: a loopback Host, no proxy header, no other site\'s Origin)'
+            : 'no credentials: sign the request with SigV4 or name a custom authorizer',
+        status: 401,
+      };
     }
     const outcome = await this.runAuthorizer(name, sources, selection.signature, request.remoteAddress, true);
     if ('allowed' in outcome) return { refused: outcome.reason, status: outcome.reasonCode === RC.badUserNameOrPassword ? 401 : 403 };
@@ -206,15 +218,15 @@ export class CustomAuthorization implements Authorization {
       if (denied !== null) return denied;
       return { allowed: true, principal: 'unauthenticated', permissions: new PolicyPermissions(policy, this.scope) };
     }
-    const address = request.connection.remoteAddress;
-    if (this.anonymous === 'everyone' || (this.anonymous === 'loopback' && isLoopback(address))) {
+    const c = request.connection;
+    if (this.anonymous === 'everyone' || (this.anonymous === 'loopback' && isLocalConnection(c))) {
       return { allowed: true, principal: 'anonymous', permissions: allowEverything };
     }
     return refuse(
       RC.notAuthorized,
       this.anonymous === 'nobody'
         ? 'no authorizer named, no default authorizer and no unauthenticated policy'
-        : `anonymous clients are accepted from loopback only, not from ${address}`,
+        : `anonymous clients are accepted only from this machine (loopback, no proxy header, loopback Host and Origin), not from ${c.remoteAddress}${c.proxiedBy !== undefined ? ` via ${c.proxiedBy}` : ''}`,
     );
   }
 
@@ -269,6 +281,11 @@ export class CustomAuthorization implements Authorization {
     }
     return checked.value;
   }
+}
+
+/** The loopback rule for an MQTT connection: TCP by its peer, WebSocket by its upgrade request too. */
+function isLocalConnection(c: ConnectRequest['connection']): boolean {
+  return isLocalRequest({ peerAddress: c.remoteAddress, proxied: c.proxiedBy !== undefined, headers: c.request?.headers });
 }
 
 function credentialSources(request: ConnectRequest): CredentialSources {

@@ -6,9 +6,11 @@
 // back unchanged.
 //
 // The caller address is what the owner's policies and admin guard judge, so it is read when the
-// request arrives: after an await the socket may be gone (the caller hung up) and Fastify's
-// request.ip is then undefined — replayed without it, light-my-request would make the caller
-// 127.0.0.1. A request whose address is unknown is refused, never replayed.
+// request arrives (requestClient: the peer, or the client a trusted proxy named): after an await
+// the socket may be gone (the caller hung up) and its address undefined — replayed without it,
+// light-my-request would make the caller 127.0.0.1. A request whose address is unknown is
+// refused, never replayed. The replay keeps the original headers, so a request that came through
+// a proxy (X-Forwarded-For, a non-loopback Host) is not local on the owner either.
 //
 // Only the client routes are replayed, and the receiving node checks that too: anyone who can
 // publish on the Redis channels can send an 'http' call, and it must not reach the admin API.
@@ -20,7 +22,7 @@
 //   refused:  /api/connections (the list), /api/retained, /connections/c1/other, /topics/a
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Broker } from '../broker/broker.js';
-import type { HttpApp } from '../api/http-server.js';
+import { requestClient, type HttpApp } from '../api/http-server.js';
 import type { Cluster } from './cluster.js';
 
 const FORWARDED = 'x-switchboard-forwarded-by';
@@ -77,7 +79,7 @@ function canonicalUrl(request: FastifyRequest, clientId: string): string {
 
 // Synchronous (done-style), so nothing awaited comes between the request's arrival and this read.
 function captureCaller(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  if (request.headers[FORWARDED] === undefined && matchedClientId(request) !== null) (request as WithCaller)[kCaller] = request.ip;
+  if (request.headers[FORWARDED] === undefined && matchedClientId(request) !== null) (request as WithCaller)[kCaller] = requestClient(request).address;
   done();
 }
 

@@ -1,6 +1,7 @@
 // One schema for the whole configuration: the types come from it, and so does validation,
 // so a wrong field is named in the error before anything starts.
 import { z } from 'zod';
+import { parseCidr } from '../policy/ip-address.js';
 
 const tls = z
   .object({
@@ -19,6 +20,27 @@ const listener = (defaultPort: number) =>
       tls: tls.optional(),
     })
     .strict();
+
+// Addresses of reverse proxies / load balancers allowed to say who the client is (docs/deployment.md).
+const cidrList = z
+  .array(z.string().refine((s) => parseCidr(s.trim()) !== null, 'must be an IP address or CIDR block, e.g. 127.0.0.1/32 or 10.0.0.0/8'))
+  .max(1000);
+
+const httpListener = listener(8080).extend({
+  // Peers whose forwarded header (clientAddressHeader) names the client; see auth/client-address.ts.
+  trustedProxies: cidrList.optional(),
+  clientAddressHeader: z.enum(['x-forwarded-for', 'forwarded']).optional(),
+  // Browser origins allowed to open a WebSocket on /mqtt (Origin header); absent: any.
+  allowedOrigins: z
+    .array(z.string().regex(/^https?:\/\/[^/?#\s]+$/i, 'must be an origin such as https://app.example.com (scheme, host, optional port)'))
+    .max(1000)
+    .optional(),
+});
+
+const mqttListener = listener(1883).extend({
+  // PROXY protocol v1/v2 from these peers before the MQTT bytes (transport/proxy-protocol.ts).
+  proxyProtocol: z.union([z.literal(false), z.object({ trustedProxies: cidrList.min(1) }).strict()]).optional(),
+});
 
 export const limitsSchema = z
   .object({
@@ -101,8 +123,8 @@ export const configSchema = z
   .object({
     listeners: z
       .object({
-        http: z.union([listener(8080), z.literal(false)]).default({ host: '0.0.0.0', port: 8080 }),
-        mqtt: z.union([listener(1883), z.literal(false)]).default({ host: '0.0.0.0', port: 1883 }),
+        http: z.union([httpListener, z.literal(false)]).default({ host: '0.0.0.0', port: 8080 }),
+        mqtt: z.union([mqttListener, z.literal(false)]).default({ host: '0.0.0.0', port: 1883 }),
       })
       .strict()
       .default({ http: { host: '0.0.0.0', port: 8080 }, mqtt: { host: '0.0.0.0', port: 1883 } }),
@@ -209,3 +231,5 @@ export type AuthConfig = z.infer<typeof authSchema>;
 export type AdminConfig = Config['admin'];
 export type AuthorizerConfig = z.infer<typeof authorizerSchema>;
 export type ListenerConfig = z.infer<ReturnType<typeof listener>>;
+export type HttpListenerConfig = z.infer<typeof httpListener>;
+export type MqttListenerConfig = z.infer<typeof mqttListener>;

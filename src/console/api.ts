@@ -86,6 +86,9 @@ export class Api {
   signIn = (username: string, password: string) => this.request<void>('POST', '/api/session', { username, password });
   signOut = () => this.request<void>('DELETE', '/api/session');
 
+  /** A one-time credential for the MQTT test client's next connection (valid for a minute). */
+  mqttCredential = () => this.request<{ credential: string; parameter: string; expiresAt: string }>('POST', '/api/console/mqtt-credential');
+
   overview = () => this.request<Overview>('GET', '/api/overview');
 
   // Metrics

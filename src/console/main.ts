@@ -62,7 +62,7 @@ async function start(): Promise<void> {
     return;
   }
   const overview = await api.overview().catch(() => null);
-  const session = new TestSession();
+  const session = new TestSession(() => api.mqttCredential());
   const ctx: Context = { api, user, overview, session, toasts };
   const shell = mountShell(app, ctx, PAGES, () => void signOut());
   const router = new Router(PAGES, shell.content, ctx, (page) => shell.setActive(page));

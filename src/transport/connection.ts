@@ -17,8 +17,15 @@ export interface UpgradeRequest {
 
 export interface Connection {
   readonly transport: TransportKind;
+  /** The client's address: the socket's peer, or what a trusted proxy said (PROXY protocol, X-Forwarded-For). */
   readonly remoteAddress: string;
   readonly remotePort: number;
+  /**
+   * The direct peer's address when it is a trusted proxy that relayed this client (then
+   * remoteAddress is the address it forwarded); undefined for a direct connection. A relayed
+   * connection is never local (auth/local-request.ts).
+   */
+  readonly proxiedBy?: string | undefined;
   /** TLS SNI server name, when there was one. */
   readonly serverName: string | undefined;
   /**
@@ -48,6 +55,12 @@ export interface Connection {
   /** Closes at once, discarding what is queued. */
   destroy(): void;
   readonly closed: boolean;
+}
+
+/** The client behind a socket, when a proxy in front says who it is. */
+export interface ClientOrigin {
+  address: string;
+  proxiedBy: string | undefined;
 }
 
 /** Accepts new connections from every listener. */

@@ -1,27 +1,38 @@
-// MQTT over TCP and TLS.
+// MQTT over TCP and TLS; on plain TCP optionally behind the PROXY protocol (proxy-protocol.ts).
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Connection, ConnectionAcceptor, ConnectionHandler, TransportKind } from './connection.js';
 import { corkUntilNextTick } from './cork.js';
+import { looksLikeProxyHeader, MAX_HEADER_BYTES, parseProxyHeader } from './proxy-protocol.js';
 
 const kConnection = Symbol('switchboard.connection');
+
+/** The client a PROXY protocol header announced, and the proxy that sent it. */
+export interface ProxiedSource {
+  address: string;
+  port: number;
+  proxiedBy: string;
+}
 
 class TcpConnection implements Connection {
   readonly transport: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly proxiedBy: string | undefined;
   readonly serverName: string | undefined;
   readonly request = undefined;
   private handler: ConnectionHandler | null = null;
   closed = false;
   readonly socket: net.Socket;
 
-  constructor(socket: net.Socket, transport: TransportKind) {
+  constructor(socket: net.Socket, transport: TransportKind, proxied?: ProxiedSource) {
     this.socket = socket;
     this.transport = transport;
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
-    this.remotePort = socket.remotePort ?? 0;
+    // Behind a PROXY protocol sender, the client is the source it announced.
+    this.remoteAddress = proxied?.address ?? normalizeAddress(socket.remoteAddress);
+    this.remotePort = proxied?.port ?? socket.remotePort ?? 0;
+    this.proxiedBy = proxied?.proxiedBy;
     this.serverName = transport === 'tls' ? ((socket as tls.TLSSocket).servername || undefined) : undefined;
   }
 
@@ -90,26 +101,89 @@ export function normalizeAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAcceptor): void {
+function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAcceptor, proxied?: ProxiedSource, head?: Buffer): void {
   socket.setNoDelay(true);
-  const connection = new TcpConnection(socket, kind);
+  const connection = new TcpConnection(socket, kind, proxied);
   (socket as any)[kConnection] = connection;
   socket.on('data', TcpConnection.onData);
   socket.on('drain', TcpConnection.onDrain);
   socket.on('close', TcpConnection.onClose);
   socket.on('error', TcpConnection.onError);
   accept(connection);
+  // MQTT bytes that arrived behind a PROXY protocol header.
+  if (head !== undefined && head.length > 0) TcpConnection.onData.call(socket, head);
 }
 
 export interface TcpListenOptions {
   host: string;
   port: number;
   tls?: { cert: string; key: string; ca?: string | undefined } | undefined;
+  /**
+   * PROXY protocol v1/v2 (proxy-protocol.ts) from the peers `trusted` accepts: they must send a
+   * header, within `timeoutMs`; other peers connect directly (a header from them is not a
+   * CONNECT, so MQTT refuses it [MQTT-3.1.0-1]).
+   */
+  proxyProtocol?: { trusted(address: string): boolean; timeoutMs: number } | undefined;
+}
+
+function noop(): void {}
+
+function refuseUntrustedHeader(this: net.Socket, chunk: Buffer): void {
+  if (looksLikeProxyHeader(chunk)) this.destroy();
+}
+
+/** Reads a PROXY header from a trusted sender, then hands the socket (and what followed) on. */
+function readProxyHeader(socket: net.Socket, timeoutMs: number, done: (source: ProxiedSource, head: Buffer) => void): void {
+  const peer = normalizeAddress(socket.remoteAddress);
+  let received: Buffer | null = null;
+  // A fixed deadline, not an idle timeout: a sender trickling bytes cannot extend it.
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  const finish = () => {
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('close', finish);
+  };
+  const onData = (chunk: Buffer) => {
+    received = received === null ? chunk : Buffer.concat([received, chunk]);
+    const result = parseProxyHeader(received);
+    if (result.kind === 'incomplete') {
+      if (received.length > MAX_HEADER_BYTES) socket.destroy();
+      return;
+    }
+    finish();
+    if (result.kind === 'invalid') {
+      socket.destroy();
+      return;
+    }
+    const source = result.source;
+    done({ address: source?.address ?? peer, port: source?.port ?? socket.remotePort ?? 0, proxiedBy: peer }, received.subarray(result.consumed));
+  };
+  socket.on('error', noop);
+  socket.on('close', finish);
+  socket.on('data', onData);
 }
 
 export async function listenTcp(options: TcpListenOptions, accept: ConnectionAcceptor): Promise<net.Server> {
   let server: net.Server;
-  if (options.tls) {
+  const proxy = options.proxyProtocol;
+  if (proxy !== undefined && options.tls) {
+    // The header precedes the TLS handshake; terminate TLS at the proxy instead.
+    throw new Error('listeners.mqtt.proxyProtocol cannot be combined with listeners.mqtt.tls: terminate TLS at the proxy');
+  }
+  if (proxy !== undefined) {
+    server = net.createServer((socket) => {
+      if (!proxy.trusted(normalizeAddress(socket.remoteAddress))) {
+        // A PROXY header from anyone else would name an address of their choosing: close at its
+        // first byte rather than wait for the MQTT reader to time out on it.
+        socket.prependOnceListener('data', refuseUntrustedHeader);
+        return adopt(socket, 'tcp', accept);
+      }
+      readProxyHeader(socket, proxy.timeoutMs, (source, head) => {
+        socket.off('error', noop);
+        adopt(socket, 'tcp', accept, source, head);
+      });
+    });
+  } else if (options.tls) {
     server = tls.createServer(
       {
         cert: readFileSync(options.tls.cert),

@@ -18,7 +18,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { Connection, ConnectionAcceptor, ConnectionHandler, TransportKind, UpgradeRequest } from './connection.js';
+import type { ClientOrigin, Connection, ConnectionAcceptor, ConnectionHandler, TransportKind, UpgradeRequest } from './connection.js';
 import { corkUntilNextTick } from './cork.js';
 import { normalizeAddress } from './tcp.js';
 
@@ -120,6 +120,7 @@ class WsConnection implements Connection {
   readonly transport: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly proxiedBy: string | undefined;
   readonly serverName: string | undefined;
   request: UpgradeRequest | undefined;
   closed = false;
@@ -143,10 +144,11 @@ class WsConnection implements Connection {
   /** The peer's Close frame arrived: the closing was orderly. */
   private closeReceived = false;
 
-  constructor(socket: Socket, req: IncomingMessage, transport: TransportKind, maxPayload: number) {
+  constructor(socket: Socket, req: IncomingMessage, transport: TransportKind, maxPayload: number, client: ClientOrigin) {
     this.socket = socket;
     this.transport = transport;
-    this.remoteAddress = normalizeAddress(socket.remoteAddress);
+    this.remoteAddress = client.address;
+    this.proxiedBy = client.proxiedBy;
     this.remotePort = socket.remotePort ?? 0;
     this.serverName = (socket as { servername?: string }).servername || undefined;
     this.request = { url: req.url ?? '/', headers: req.headers };
@@ -416,14 +418,29 @@ export interface WebSocketEndpoint {
   close(): void;
 }
 
-export function createWebSocketEndpoint(
-  options: { secure: boolean; maxPacketBytes: number },
-  accept: ConnectionAcceptor,
-): WebSocketEndpoint {
+export interface WebSocketEndpointOptions {
+  secure: boolean;
+  maxPacketBytes: number;
+  /**
+   * Browser origins allowed to open a WebSocket (exact, case-insensitive); others get 403.
+   * An upgrade without Origin (not a browser) is not affected. Undefined: every origin.
+   */
+  allowedOrigins?: readonly string[] | undefined;
+  /** Who the client is (trusted proxies' forwarded header); default: the socket's peer. */
+  clientOrigin?: ((peerAddress: string, req: IncomingMessage) => ClientOrigin) | undefined;
+}
+
+/** An Origin is compared as browsers serialise it: lower-case scheme and host, no trailing slash. */
+function normalizeOrigin(origin: string): string {
+  return origin.trim().toLowerCase().replace(/\/+$/, '');
+}
+
+export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accept: ConnectionAcceptor): WebSocketEndpoint {
   // The MQTT layer enforces the packet size; this only caps one frame so the bound holds early.
   const maxPayload = Math.max(options.maxPacketBytes * 2, 1 << 20);
   const kind: TransportKind = options.secure ? 'wss' : 'ws';
   let closed = false;
+  const allowedOrigins = options.allowedOrigins === undefined ? null : new Set(options.allowedOrigins.map(normalizeOrigin));
   return {
     handleUpgrade(req, duplex, head) {
       const socket = duplex as Socket;
@@ -440,6 +457,13 @@ export function createWebSocketEndpoint(
       if (version !== '13' && version !== '8') return refuse(socket, '400 Bad Request', 'Sec-WebSocket-Version: 13, 8\r\n');
       const protocol = selectSubprotocol(req.headers['sec-websocket-protocol']);
       if (protocol === null) return refuse(socket, '400 Bad Request');
+      // listeners.http.allowedOrigins: a page on another site must not open a connection that
+      // carries the browser's ambient identity (cross-site WebSocket hijacking). Node keeps the
+      // first of repeated Origin headers; it is a browser that sends one.
+      const origin = req.headers.origin;
+      if (allowedOrigins !== null && origin !== undefined && !allowedOrigins.has(normalizeOrigin(origin))) {
+        return refuse(socket, '403 Forbidden');
+      }
       if (!socket.readable || !socket.writable) {
         socket.destroy();
         return;
@@ -453,7 +477,9 @@ export function createWebSocketEndpoint(
           (protocol !== undefined ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
           '\r\n',
       );
-      const connection = new WsConnection(socket, req, kind, maxPayload);
+      const peer = normalizeAddress(socket.remoteAddress);
+      const client = options.clientOrigin ? options.clientOrigin(peer, req) : { address: peer, proxiedBy: undefined };
+      const connection = new WsConnection(socket, req, kind, maxPayload, client);
       (socket as unknown as Record<symbol, WsConnection>)[kConnection] = connection;
       socket.setTimeout(0);
       socket.setNoDelay(true);

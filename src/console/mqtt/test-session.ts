@@ -14,7 +14,7 @@ export type ProtocolVersion = 4 | 5;
 export type QoS = 0 | 1 | 2;
 
 export interface ConnectSettings {
-  /** 'console': as the signed-in console user (the upgrade carries the session cookie). */
+  /** 'console': as the console user, with a one-time credential from the admin API. */
   identity: 'console' | 'authorizer';
   authorizerName: string;
   tokenKeyName: string;
@@ -133,10 +133,15 @@ export function defaultSettings(): ConnectSettings {
  * token under its key name and the signature as AWS's query parameters when going through an
  * authorizer. `mask` hides the token and signature for display.
  */
-export function websocketUrl(settings: ConnectSettings, origin: Location = location, mask = false): string {
+export function websocketUrl(settings: ConnectSettings, origin: Location = location, mask = false, credential?: ConsoleCredential): string {
   const scheme = origin.protocol === 'https:' ? 'wss' : 'ws';
   const base = `${scheme}://${origin.host}/mqtt`;
-  if (settings.identity !== 'authorizer' || !settings.authorizerName) return base;
+  if (settings.identity === 'console') {
+    // The server admits the console's client only with a credential it issued for this connect.
+    if (credential === undefined) return mask ? `${base}?x-switchboard-console-credential=…` : base;
+    return `${base}?${new URLSearchParams({ [credential.parameter]: mask ? '…' : credential.credential }).toString()}`;
+  }
+  if (!settings.authorizerName) return base;
   const q = new URLSearchParams();
   q.set('x-amz-customauthorizer-name', settings.authorizerName);
   if (settings.tokenSignature) q.set('x-amz-customauthorizer-signature', mask ? '…' : settings.tokenSignature);
@@ -169,6 +174,12 @@ function quiet(client: MqttClient): void {
   client.on('error', () => undefined);
 }
 
+/** A one-time credential for the console's own connection, and the query parameter it goes in. */
+export interface ConsoleCredential {
+  credential: string;
+  parameter: string;
+}
+
 export class TestSession {
   readonly changed = new Signal<Change>();
   state: ConnectionState = 'disconnected';
@@ -185,9 +196,14 @@ export class TestSession {
   /** Set once connect() was called: the page connects by itself only the first time. */
   started = false;
   private client: MqttClient | null = null;
+  /** Bumped by every connect/disconnect, so a credential fetched for an abandoned connect is dropped. */
+  private attempt = 0;
   private seq = 0;
   private subscriptionSeq = 0;
   private pendingPublishes = new Set<(outcome: PublishOutcome) => void>();
+
+  /** @param credential asks the admin API for a one-time credential (identity 'console'). */
+  constructor(private readonly credential: () => Promise<ConsoleCredential> = () => Promise.reject(new Error('no console credential source'))) {}
 
   get version(): ProtocolVersion {
     return (this.connectedWith ?? this.settings).protocolVersion;
@@ -209,6 +225,26 @@ export class TestSession {
     this.drop();
     this.settings = { ...settings };
     const s = (this.connectedWith = { ...settings });
+    const attempt = ++this.attempt;
+    if (s.identity !== 'console') {
+      this.open(s);
+      return;
+    }
+    // A fresh credential for every connect: each is good for one connection only.
+    this.setState('connecting');
+    this.credential().then(
+      (credential) => {
+        if (attempt === this.attempt) this.open(s, credential);
+      },
+      (err: unknown) => {
+        if (attempt !== this.attempt) return;
+        this.log('error', `Cannot get a console credential: ${err instanceof Error ? err.message : String(err)}`);
+        this.setState('disconnected');
+      },
+    );
+  }
+
+  private open(s: ConnectSettings, credential?: ConsoleCredential): void {
     const options: IClientOptions = {
       clientId: s.clientId,
       protocolVersion: s.protocolVersion,
@@ -221,7 +257,7 @@ export class TestSession {
     };
     if (s.identity === 'authorizer' && s.username) options.username = s.username;
     if (s.identity === 'authorizer' && s.password) options.password = s.password;
-    const url = websocketUrl(s);
+    const url = websocketUrl(s, location, false, credential);
     this.log('info', `Connecting to ${websocketUrl(s, location, true)} as ${s.clientId} (MQTT ${s.protocolVersion === 5 ? '5' : '3.1.1'})`);
     this.setState('connecting');
 
@@ -291,8 +327,13 @@ export class TestSession {
 
   /** Ends the connection gracefully (DISCONNECT). */
   disconnect(): void {
+    this.attempt++;
     const client = this.client;
-    if (client === null) return;
+    if (client === null) {
+      // Still fetching the credential: the connect is abandoned.
+      if (this.state === 'connecting') this.setState('disconnected');
+      return;
+    }
     this.client = null;
     quiet(client);
     client.end(false, {}, () => undefined);

@@ -200,10 +200,7 @@ function connectionCard(ctx: Context, session: TestSession): { el: HTMLElement; 
     const refusedAsConsole = st === 'disconnected' && w?.identity === 'console' && last?.level === 'error' && /CONNACK|refused|before CONNACK/.test(session.activity.slice(-3).map((a) => a.text).join(' '));
     hint.hidden = !refusedAsConsole;
     if (refusedAsConsole) {
-      hint.textContent =
-        ctx.user === 'loopback' && ctx.overview?.anonymous === 'nobody'
-          ? 'You use the console from this machine without signing in, so its MQTT connection is anonymous, and this server admits no anonymous clients (auth.anonymous: nobody). Connect through a custom authorizer instead (Settings), or allow anonymous clients from loopback.'
-          : 'The server refused the connection: see the activity log below.';
+      hint.textContent = 'The server refused the connection: see the activity log below.';
     }
   };
   preview();
