@@ -1,5 +1,5 @@
-// Decisions documented by AWS, one test per case of shared/fixtures/aws-policy-cases.json
-// (format in shared/fixtures/README.md). shared/ sits beside the clone on CI.
+// Decisions documented by AWS, one test per case of test/fixtures/aws-policy-cases.json (format in
+// test/fixtures/aws-policy-cases.README.md), copied from the team's shared fixtures so a clone alone passes.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -23,7 +23,7 @@ interface FixtureCase {
 }
 
 const cases = JSON.parse(
-  readFileSync(new URL('../../../shared/fixtures/aws-policy-cases.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/aws-policy-cases.json', import.meta.url), 'utf8'),
 ) as FixtureCase[];
 
 test('fixture file has cases with unique ids', () => {
