@@ -39,6 +39,7 @@ import { RC } from './protocol/reason-codes.js';
 import type { Connection } from './transport/connection.js';
 import { listenTcp } from './transport/tcp.js';
 import { createWebSocketEndpoint } from './transport/websocket.js';
+import { outboundFlow } from './transport/flow.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -238,12 +239,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         secure: !!http_.tls,
       });
       await app.ready();
-      const endpoint = (wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes }, accept));
+      const endpoint = (wsEndpoint = createWebSocketEndpoint({ secure: !!http_.tls, maxPacketBytes: config.limits.maxPacketBytes, flow: outboundFlow(config.limits) }, accept));
       app.server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
       app.server.on('clientError', (_err, socket) => socket.destroy());
       await app.listen({ port: http_.port, host: http_.host });
     }
-    if (mqtt_ !== false) mqttServer = await listenTcp(mqtt_, accept);
+    if (mqtt_ !== false) mqttServer = await listenTcp(mqtt_, accept, outboundFlow(config.limits));
   } catch (err) {
     await app?.close();
     await pool.close();

@@ -29,6 +29,11 @@ class Recorder implements ConnectionHandler {
   onClose(hadError: boolean): void {
     this.closed = hadError;
   }
+  slowConsumer = 0;
+  onSlowConsumer(): void {
+    this.slowConsumer++;
+    this.connection.destroy();
+  }
   get data(): Buffer {
     return Buffer.concat(this.chunks);
   }
@@ -40,7 +45,7 @@ const accepted: Recorder[] = [];
 const waiters: ((r: Recorder) => void)[] = [];
 
 before(async () => {
-  const endpoint = createWebSocketEndpoint({ secure: false, maxPacketBytes: 1024 }, (connection) => {
+  const endpoint = createWebSocketEndpoint({ secure: false, maxPacketBytes: 1024, flow: { pauseReadBytes: 65536, slowConsumerBytes: 1 << 20, slowConsumerMs: 60_000 } }, (connection) => {
     const r = new Recorder(connection);
     accepted.push(r);
     waiters.shift()?.(r);
