@@ -9,9 +9,10 @@
 //   a queued 2-byte PINGRESP costs ~150 bytes of heap (its Buffer and the queue entry), not 2.
 // - Past `pauseReadBytes` of that budget the connection stops reading: the reader stops between
 //   frames or slices, keeps the rest of the current chunk (at most one socket read), and the socket
-//   is paused, so TCP flow control slows the peer to its own reading speed. Reading resumes when
-//   everything queued before the pause has reached the kernel (the callback of an empty "marker"
-//   write, which Node calls after every earlier write completed).
+//   is paused, so TCP flow control slows the peer to its own reading speed. Reading resumes in the
+//   event-loop turn after everything queued before the pause has reached the kernel (the callback
+//   of an empty "marker" write, which Node calls once every earlier write completed), so a flooder
+//   reads at most about one budget's worth per turn and other connections keep their turn.
 // - The reader hands data on in slices of at most READ_SLICE bytes and checks the budget between
 //   them: one 64 KB read of 2-byte PINGREQs would otherwise queue 32,768 PINGRESPs at once. Past the
 //   threshold at most one slice's replies are added (READ_SLICE / 2 packets).
@@ -86,6 +87,7 @@ export abstract class SocketConnection {
   /** Reading is paused; `held` is the unread rest of the last chunk. */
   protected readPaused = false;
   private held: Buffer | null = null;
+  private resumeScheduled = false;
   private slowTimer: NodeJS.Timeout | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   /** We started closing (Close sent / end()): input is no longer read. */
@@ -171,7 +173,19 @@ export abstract class SocketConnection {
     if (err || this.closed || this.closing) return;
     // Written since the mark and still over the bound: the peer gets the same time for that.
     if (outboundCost(this.socket.writableLength, this.writes) > this.flow.slowConsumerBytes) this.overSlowConsumerBound();
-    if (this.readPaused) this.resumeReading();
+    if (this.readPaused && !this.resumeScheduled) {
+      // In the next turn of the event loop, not now: when the kernel takes our writes at once, the
+      // marker's callback comes within the same turn, and resuming here would let one flooding
+      // connection read megabytes per turn while every other connection waits.
+      this.resumeScheduled = true;
+      setImmediate(onResumeTurn, this);
+    }
+  }
+
+  /** Called in the turn after a flush that ended a pause. */
+  resumeTurn(): void {
+    this.resumeScheduled = false;
+    if (this.readPaused && !this.closing && !this.closed) this.resumeReading();
   }
 
   private resumeReading(): void {
@@ -226,6 +240,10 @@ export abstract class SocketConnection {
     this.closeTimer = null;
     return true;
   }
+}
+
+function onResumeTurn(connection: SocketConnection): void {
+  connection.resumeTurn();
 }
 
 function onSlowConsumerTimeout(connection: SocketConnection): void {

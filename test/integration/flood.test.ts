@@ -35,8 +35,8 @@ const RSS_GROWTH_LIMIT = 150 * 1024 * 1024;
  * (generous: the floods keep the server busy until the kernel's buffers are full, and test machines
  * are shared). The code before this change: medians of 0.5-1.4 s, single round trips up to 9 s.
  */
-const ROUND_TRIP_MEDIAN_LIMIT_MS = 750;
-const ROUND_TRIP_LIMIT_MS = 6_000;
+const ROUND_TRIP_MEDIAN_LIMIT_MS = 250;
+const ROUND_TRIP_LIMIT_MS = 3_000;
 
 const MB = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
 
