@@ -42,6 +42,7 @@ import { RC } from './protocol/reason-codes.js';
 import type { Connection } from './transport/connection.js';
 import { listenTcp } from './transport/tcp.js';
 import { createWebSocketEndpoint } from './transport/websocket.js';
+import { outboundFlow } from './transport/flow.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -245,6 +246,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           secure: !!http_.tls,
           maxPacketBytes: config.limits.maxPacketBytes,
           allowedOrigins: http_.allowedOrigins,
+          flow: outboundFlow(config.limits),
           clientOrigin: (peer, req) => resolveClientAddress(peer, req.headers, trusted, http_.clientAddressHeader),
         },
         accept,
@@ -258,6 +260,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       mqttServer = await listenTcp(
         { ...mqtt_, proxyProtocol: proxyProtocol && { trusted: (a) => proxyProtocol.contains(a), timeoutMs: config.limits.connectTimeoutMs } },
         accept,
+        outboundFlow(config.limits),
       );
     }
   } catch (err) {

@@ -107,6 +107,21 @@ export class Client implements ConnectionHandler, SessionClient {
     this.finish(hadError ? 'connection-lost' : this.connection.transport === 'ws' || this.connection.transport === 'wss' ? 'client-closed' : 'connection-lost', true);
   }
 
+  /**
+   * Our replies and deliveries stayed queued past the slow-consumer bound for longer than allowed
+   * (limits.slowConsumerBytes / slowConsumerSeconds): the peer does not read. Closed without
+   * waiting for the queue (it would never drain); the will is published, as for a lost connection.
+   */
+  onSlowConsumer(queuedBytes: number): void {
+    if (this.state === 'closed') {
+      this.connection.destroy();
+      return;
+    }
+    this.broker.counters.slowConsumerDisconnects++;
+    this.logger.warn({ queuedBytes, state: this.state }, 'closing connection: slow consumer (not reading what is sent to it)');
+    this.finish('slow-consumer', true);
+  }
+
   // ---- PacketReader sink ------------------------------------------------------------------------
 
   onPacket(packet: Packet): void {

@@ -55,6 +55,9 @@ export function disconnectReason(why: string): { reason: DisconnectReason; clien
     case 'internal-error':
       return { reason: 'SERVER_ERROR', clientInitiated: false };
     case 'too-many-pending':
+    // AWS has no reason for a slow consumer; THROTTLED ("exceeded a throttling limit") is the
+    // nearest of its values (docs/compatibility.md).
+    case 'slow-consumer':
       return { reason: 'THROTTLED', clientInitiated: false };
     default:
       // Every protocol violation (malformed packet, bad topic, second CONNECT...).

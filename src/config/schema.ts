@@ -58,6 +58,14 @@ export const limitsSchema = z
     maxConnections: z.number().int().min(1).default(100000),
     // Bytes written to a socket but not yet flushed by the kernel; past this, QoS 0 is dropped.
     maxOutboundBufferBytes: z.number().int().min(1024).default(1048576),
+    // Outbound budget (bytes queued + 128 per queued write) past which a connection's input is not
+    // read until its replies are flushed, so a peer is slowed to its own reading speed (transport/flow.ts).
+    outboundPauseReadBytes: z.number().int().min(4096).default(65536),
+    // More than this queued (default: the larger of maxOutboundBufferBytes and
+    // outboundPauseReadBytes) must be read within
+    // slowConsumerSeconds, or the connection is closed as a slow consumer.
+    slowConsumerBytes: z.number().int().min(1024).optional(),
+    slowConsumerSeconds: z.number().min(0.1).max(3600).default(60),
     topicAliasMaximum: z.number().int().min(0).max(65535).default(8),
     maxKeepAliveSeconds: z.number().int().min(0).max(65535).default(1200),
     // 0 = never override the client's keep-alive downward.
@@ -69,7 +77,14 @@ export const limitsSchema = z
     maxMessageExpirySeconds: z.number().int().min(1).max(4294967295).default(604800),
     maxRetainedMessages: z.number().int().min(0).default(100000),
   })
-  .strict();
+  .strict()
+  .superRefine((l, ctx) => {
+    // Reading stops before the slow-consumer bound is reached; the other way round a peer would be
+    // disconnected while we still read (and queue replies for) everything it sends.
+    if (l.slowConsumerBytes !== undefined && l.slowConsumerBytes < l.outboundPauseReadBytes) {
+      ctx.addIssue({ code: 'custom', path: ['slowConsumerBytes'], message: `must be at least outboundPauseReadBytes (${l.outboundPauseReadBytes}), got ${l.slowConsumerBytes}` });
+    }
+  });
 
 export const authorizerSchema = z
   .object({

@@ -33,6 +33,8 @@ export class Counters {
   qos0Dropped = 0;
   /** QoS 1/2 messages dropped because a session queue was full (oldest first). */
   queueDropped = 0;
+  /** Connections closed because they did not read what was queued for them (transport/flow.ts). */
+  slowConsumerDisconnects = 0;
   /** Messages not sent because they exceed the client's Maximum Packet Size [MQTT-3.1.2-25]. */
   oversizeDropped = 0;
   expiredDropped = 0;

@@ -63,6 +63,7 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
   counter('switchboard_bytes_sent_total', 'PUBLISH bytes sent to subscribers', () => counters.bytesSent);
   counter('switchboard_qos0_dropped_total', 'QoS 0 messages dropped for slow subscribers', () => counters.qos0Dropped);
   counter('switchboard_queue_dropped_total', 'QoS 1/2 messages dropped from full session queues', () => counters.queueDropped);
+  counter('switchboard_slow_consumer_disconnects_total', 'Connections closed for not reading what was queued for them (limits.slowConsumerBytes / slowConsumerSeconds)', () => counters.slowConsumerDisconnects);
   counter('switchboard_oversize_dropped_total', 'Messages not sent because they exceed the client Maximum Packet Size', () => counters.oversizeDropped);
   counter('switchboard_shared_dropped_total', 'Messages a shared subscription group matched but no member allowed to receive them could take', () => counters.sharedDropped);
   counter('switchboard_expired_dropped_total', 'Messages dropped because their Message Expiry Interval passed', () => counters.expiredDropped);

@@ -8,6 +8,11 @@ export interface ConnectionHandler {
   onData(chunk: Buffer): void;
   onDrain(): void;
   onClose(hadError: boolean): void;
+  /**
+   * More than the slow-consumer bound stayed queued for the peer longer than allowed
+   * (transport/flow.ts): close the connection as a slow consumer.
+   */
+  onSlowConsumer(queuedBytes: number): void;
 }
 
 export interface UpgradeRequest {
@@ -48,7 +53,10 @@ export interface Connection {
    * packet identifier at `idOffset` is `packetId`. The template itself is not modified.
    */
   writePatched(template: Buffer, idOffset: number, packetId: number): void;
-  /** Bytes accepted by write() and not yet handed to the kernel. */
+  /**
+   * Bytes accepted by write() and not yet handed to the kernel. Every write counts against the
+   * connection's outbound budget; past it the connection stops reading (transport/flow.ts).
+   */
   bufferedBytes(): number;
   /** Flushes what is queued, then closes. */
   end(): void;

@@ -2,8 +2,8 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
-import type { Connection, ConnectionAcceptor, ConnectionHandler, TransportKind } from './connection.js';
-import { corkUntilNextTick } from './cork.js';
+import type { Connection, ConnectionAcceptor, TransportKind } from './connection.js';
+import { READ_SLICE, SocketConnection, type OutboundFlow } from './flow.js';
 import { looksLikeProxyHeader, MAX_HEADER_BYTES, parseProxyHeader } from './proxy-protocol.js';
 
 const kConnection = Symbol('switchboard.connection');
@@ -15,19 +15,16 @@ export interface ProxiedSource {
   proxiedBy: string;
 }
 
-class TcpConnection implements Connection {
+class TcpConnection extends SocketConnection implements Connection {
   readonly transport: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxiedBy: string | undefined;
   readonly serverName: string | undefined;
   readonly request = undefined;
-  private handler: ConnectionHandler | null = null;
-  closed = false;
-  readonly socket: net.Socket;
 
-  constructor(socket: net.Socket, transport: TransportKind, proxied?: ProxiedSource) {
-    this.socket = socket;
+  constructor(socket: net.Socket, transport: TransportKind, flow: OutboundFlow, proxied?: ProxiedSource) {
+    super(socket, flow);
     this.transport = transport;
     // Behind a PROXY protocol sender, the client is the source it announced.
     this.remoteAddress = proxied?.address ?? normalizeAddress(socket.remoteAddress);
@@ -36,16 +33,11 @@ class TcpConnection implements Connection {
     this.serverName = transport === 'tls' ? ((socket as tls.TLSSocket).servername || undefined) : undefined;
   }
 
-  setHandler(handler: ConnectionHandler): void {
-    this.handler = handler;
-  }
-
   releaseRequest(): void {}
 
   write(bytes: Buffer): void {
     if (this.closed) return;
-    corkUntilNextTick(this.socket);
-    this.socket.write(bytes);
+    this.push(bytes);
   }
 
   writeShared(bytes: Buffer): void {
@@ -58,28 +50,41 @@ class TcpConnection implements Connection {
     template.copy(copy, 0);
     copy[idOffset] = packetId >> 8;
     copy[idOffset + 1] = packetId & 0xff;
-    corkUntilNextTick(this.socket);
-    this.socket.write(copy);
-  }
-
-  bufferedBytes(): number {
-    return this.socket.writableLength;
+    this.push(copy);
   }
 
   end(): void {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
     this.socket.end();
-    // A peer that never reads would keep a half-closed socket forever.
-    this.socket.setTimeout(5000, () => this.socket.destroy());
+    // A fixed deadline: a peer that never reads, or keeps sending, would keep a half-closed socket.
+    this.startClosing();
   }
 
   destroy(): void {
     this.socket.destroy();
   }
 
+  /** Hands MQTT bytes to the reader in slices, stopping between them when over budget (flow.ts). */
+  protected readChunk(chunk: Buffer): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    const end = chunk.length;
+    if (end <= READ_SLICE && !this.mustPause()) {
+      handler.onData(chunk);
+      return;
+    }
+    let pos = 0;
+    while (pos < end && !this.closing && !this.closed) {
+      if (this.mustPause()) return this.pauseReading(pos === 0 ? chunk : chunk.subarray(pos));
+      const next = Math.min(end, pos + READ_SLICE);
+      handler.onData(pos === 0 && next === end ? chunk : chunk.subarray(pos, next));
+      pos = next;
+    }
+  }
+
   static onData(this: net.Socket, chunk: Buffer): void {
     const c = (this as any)[kConnection] as TcpConnection;
-    c.handler?.onData(chunk);
+    c.receive(chunk);
   }
   static onDrain(this: net.Socket): void {
     const c = (this as any)[kConnection] as TcpConnection;
@@ -87,8 +92,7 @@ class TcpConnection implements Connection {
   }
   static onClose(this: net.Socket, hadError: boolean): void {
     const c = (this as any)[kConnection] as TcpConnection;
-    if (c.closed) return;
-    c.closed = true;
+    if (!c.socketClosed()) return;
     c.handler?.onClose(hadError);
   }
   static onError(this: net.Socket): void {
@@ -101,9 +105,9 @@ export function normalizeAddress(address: string | undefined): string {
   return address.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAcceptor, proxied?: ProxiedSource, head?: Buffer): void {
+function adopt(socket: net.Socket, kind: TransportKind, accept: ConnectionAcceptor, flow: OutboundFlow, proxied?: ProxiedSource, head?: Buffer): void {
   socket.setNoDelay(true);
-  const connection = new TcpConnection(socket, kind, proxied);
+  const connection = new TcpConnection(socket, kind, flow, proxied);
   (socket as any)[kConnection] = connection;
   socket.on('data', TcpConnection.onData);
   socket.on('drain', TcpConnection.onDrain);
@@ -163,7 +167,7 @@ function readProxyHeader(socket: net.Socket, timeoutMs: number, done: (source: P
   socket.on('data', onData);
 }
 
-export async function listenTcp(options: TcpListenOptions, accept: ConnectionAcceptor): Promise<net.Server> {
+export async function listenTcp(options: TcpListenOptions, accept: ConnectionAcceptor, flow: OutboundFlow): Promise<net.Server> {
   let server: net.Server;
   const proxy = options.proxyProtocol;
   if (proxy !== undefined && options.tls) {
@@ -176,11 +180,11 @@ export async function listenTcp(options: TcpListenOptions, accept: ConnectionAcc
         // A PROXY header from anyone else would name an address of their choosing: close at its
         // first byte rather than wait for the MQTT reader to time out on it.
         socket.prependOnceListener('data', refuseUntrustedHeader);
-        return adopt(socket, 'tcp', accept);
+        return adopt(socket, 'tcp', accept, flow);
       }
       readProxyHeader(socket, proxy.timeoutMs, (source, head) => {
         socket.off('error', noop);
-        adopt(socket, 'tcp', accept, source, head);
+        adopt(socket, 'tcp', accept, flow, source, head);
       });
     });
   } else if (options.tls) {
@@ -190,12 +194,12 @@ export async function listenTcp(options: TcpListenOptions, accept: ConnectionAcc
         key: readFileSync(options.tls.key),
         ...(options.tls.ca ? { ca: readFileSync(options.tls.ca) } : {}),
       },
-      (socket) => adopt(socket, 'tls', accept),
+      (socket) => adopt(socket, 'tls', accept, flow),
     );
     // A failed TLS handshake must not take the server down.
     server.on('tlsClientError', () => {});
   } else {
-    server = net.createServer((socket) => adopt(socket, 'tcp', accept));
+    server = net.createServer((socket) => adopt(socket, 'tcp', accept, flow));
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -18,8 +18,8 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { ClientOrigin, Connection, ConnectionAcceptor, ConnectionHandler, TransportKind, UpgradeRequest } from './connection.js';
-import { corkUntilNextTick } from './cork.js';
+import type { ClientOrigin, Connection, ConnectionAcceptor, TransportKind, UpgradeRequest } from './connection.js';
+import { READ_SLICE, SocketConnection, type OutboundFlow } from './flow.js';
 import { normalizeAddress } from './tcp.js';
 
 export const MQTT_WS_PATH = '/mqtt';
@@ -42,9 +42,6 @@ const CLOSE_PROTOCOL_ERROR = 1002;
 const CLOSE_UNSUPPORTED_DATA = 1003;
 const CLOSE_INVALID_PAYLOAD = 1007;
 const CLOSE_TOO_BIG = 1009;
-
-/** A peer that never answers our Close frame is dropped after this long. */
-const CLOSE_TIMEOUT_MS = 5000;
 
 const kConnection = Symbol('switchboard.connection');
 
@@ -116,16 +113,13 @@ function isValidCloseCode(code: number): boolean {
 
 // ---- the connection ------------------------------------------------------------------------------
 
-class WsConnection implements Connection {
+class WsConnection extends SocketConnection implements Connection {
   readonly transport: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly proxiedBy: string | undefined;
   readonly serverName: string | undefined;
   request: UpgradeRequest | undefined;
-  closed = false;
-  private handler: ConnectionHandler | null = null;
-  private readonly socket: Socket;
   private readonly maxPayload: number;
   // Frame reader state. A header split across reads waits in `partial` (at most 13 bytes).
   private partial: Buffer | null = null;
@@ -144,8 +138,8 @@ class WsConnection implements Connection {
   /** The peer's Close frame arrived: the closing was orderly. */
   private closeReceived = false;
 
-  constructor(socket: Socket, req: IncomingMessage, transport: TransportKind, maxPayload: number, client: ClientOrigin) {
-    this.socket = socket;
+  constructor(socket: Socket, req: IncomingMessage, transport: TransportKind, maxPayload: number, client: ClientOrigin, flow: OutboundFlow) {
+    super(socket, flow);
     this.transport = transport;
     this.remoteAddress = client.address;
     this.proxiedBy = client.proxiedBy;
@@ -155,24 +149,18 @@ class WsConnection implements Connection {
     this.maxPayload = maxPayload;
   }
 
-  setHandler(handler: ConnectionHandler): void {
-    this.handler = handler;
-  }
-
   releaseRequest(): void {
     this.request = undefined;
   }
 
   write(bytes: Buffer): void {
     if (this.closed || this.closeSent) return;
-    corkUntilNextTick(this.socket);
-    this.socket.write(frame(bytes));
+    this.push(frame(bytes));
   }
 
   writeShared(bytes: Buffer): void {
     if (this.closed || this.closeSent) return;
-    corkUntilNextTick(this.socket);
-    this.socket.write(sharedFrame(bytes));
+    this.push(sharedFrame(bytes));
   }
 
   writePatched(template: Buffer, idOffset: number, packetId: number): void {
@@ -185,12 +173,7 @@ class WsConnection implements Connection {
     const at = framed.length - template.length + idOffset;
     copy[at] = packetId >> 8;
     copy[at + 1] = packetId & 0xff;
-    corkUntilNextTick(this.socket);
-    this.socket.write(copy);
-  }
-
-  bufferedBytes(): number {
-    return this.socket.writableLength;
+    this.push(copy);
   }
 
   end(): void {
@@ -202,14 +185,17 @@ class WsConnection implements Connection {
     this.socket.destroy();
   }
 
-  /** Sends Close (once), ends our side, and drops a peer that does not follow within the timeout. */
+  /**
+   * Sends Close (once), ends our side, and drops a peer that does not follow by a fixed deadline
+   * (flow.ts: not an idle timeout, which a peer that keeps sending would push back forever).
+   */
   private sendClose(code: number | null): void {
     if (this.closeSent) return;
     this.closeSent = true;
     const socket = this.socket;
     socket.write(closeFrame(code));
     socket.end();
-    socket.setTimeout(CLOSE_TIMEOUT_MS, WsConnection.onCloseTimeout);
+    this.startClosing();
   }
 
   /** A protocol violation by the peer: Close with `code`, read nothing more. */
@@ -220,11 +206,16 @@ class WsConnection implements Connection {
     this.sendClose(code);
   }
 
-  /** Reads frames from `chunk`, unmasking payloads in place (the chunk is ours alone). */
-  onBytes(chunk: Buffer): void {
+  /**
+   * Reads frames from `chunk`, unmasking payloads in place (the chunk is ours alone). Between frames
+   * and between slices of a payload it checks the outbound budget (flow.ts): over it, the rest of
+   * the chunk waits, still masked, until our replies are flushed.
+   */
+  protected readChunk(chunk: Buffer): void {
     let pos = 0;
     const end = chunk.length;
     while (pos < end && !this.closeSent && !this.closed) {
+      if (this.mustPause()) return this.pauseReading(pos === 0 ? chunk : chunk.subarray(pos));
       if (this.payloadLeft < 0) {
         const used = this.readHeader(chunk, pos);
         if (used < 0) return; // header incomplete: kept in `partial`
@@ -234,7 +225,7 @@ class WsConnection implements Connection {
         this.endFrame(EMPTY);
         continue;
       }
-      const take = Math.min(this.payloadLeft, end - pos);
+      const take = Math.min(this.payloadLeft, end - pos, READ_SLICE);
       this.unmask(chunk, pos, pos + take);
       const piece = chunk.subarray(pos, pos + take);
       pos += take;
@@ -336,9 +327,9 @@ class WsConnection implements Connection {
     const opcode = this.opcode;
     this.payloadLeft = -1;
     if (opcode === OP_PING) {
-      // §5.5.2: answer with a Pong carrying the same payload.
-      corkUntilNextTick(this.socket);
-      this.socket.write(frame(payload, OP_PONG));
+      // §5.5.2: answer with a Pong carrying the same payload (counted against the budget like
+      // every write, before CONNECT too).
+      this.push(frame(payload, OP_PONG));
     } else if (opcode === OP_CLOSE) {
       this.onCloseFrame(payload);
     }
@@ -359,6 +350,11 @@ class WsConnection implements Connection {
     this.sendClose(code);
   }
 
+  /** Frames the client sent right behind its upgrade request. */
+  receiveHead(head: Buffer): void {
+    this.receive(head);
+  }
+
   private unmask(buf: Buffer, from: number, to: number): void {
     const mask = this.mask;
     let p = this.maskPos;
@@ -372,24 +368,22 @@ class WsConnection implements Connection {
   // Socket listeners: module-level functions that find their connection through a symbol, so a
   // connection has no closures.
   static onData(this: Socket, chunk: Buffer): void {
-    (this as unknown as Record<symbol, WsConnection>)[kConnection]!.onBytes(chunk);
+    (this as unknown as Record<symbol, WsConnection>)[kConnection]!.receive(chunk);
   }
   static onEnd(this: Socket): void {
-    // The peer closed its side (http sockets are half-open capable): close ours.
+    // The peer closed its side (http sockets are half-open capable): close ours, by the deadline
+    // even if the peer does not read what is still queued.
     this.end();
+    (this as unknown as Record<symbol, WsConnection>)[kConnection]!.startClosing();
   }
   static onClose(this: Socket): void {
     const c = (this as unknown as Record<symbol, WsConnection>)[kConnection]!;
-    if (c.closed) return;
-    c.closed = true;
+    if (!c.socketClosed()) return;
     // Without the peer's Close frame the connection was lost, not closed (1006).
     c.handler?.onClose(!c.closeReceived);
   }
   static onDrain(this: Socket): void {
     (this as unknown as Record<symbol, WsConnection>)[kConnection]!.handler?.onDrain();
-  }
-  static onCloseTimeout(this: Socket): void {
-    this.destroy();
   }
 }
 
@@ -421,6 +415,7 @@ export interface WebSocketEndpoint {
 export interface WebSocketEndpointOptions {
   secure: boolean;
   maxPacketBytes: number;
+  flow: OutboundFlow;
   /**
    * Browser origins allowed to open a WebSocket (exact, case-insensitive); others get 403.
    * An upgrade without Origin (not a browser) is not affected. Undefined: every origin.
@@ -479,7 +474,7 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
       );
       const peer = normalizeAddress(socket.remoteAddress);
       const client = options.clientOrigin ? options.clientOrigin(peer, req) : { address: peer, proxiedBy: undefined };
-      const connection = new WsConnection(socket, req, kind, maxPayload, client);
+      const connection = new WsConnection(socket, req, kind, maxPayload, client, options.flow);
       (socket as unknown as Record<symbol, WsConnection>)[kConnection] = connection;
       socket.setTimeout(0);
       socket.setNoDelay(true);
@@ -489,7 +484,7 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
       socket.on('drain', WsConnection.onDrain);
       accept(connection);
       // Frames the client sent right behind its request.
-      if (head.length > 0) connection.onBytes(head);
+      if (head.length > 0) connection.receiveHead(head);
     },
     close() {
       closed = true;

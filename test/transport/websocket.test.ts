@@ -29,6 +29,11 @@ class Recorder implements ConnectionHandler {
   onClose(hadError: boolean): void {
     this.closed = hadError;
   }
+  slowConsumer = 0;
+  onSlowConsumer(): void {
+    this.slowConsumer++;
+    this.connection.destroy();
+  }
   get data(): Buffer {
     return Buffer.concat(this.chunks);
   }
@@ -40,7 +45,7 @@ const accepted: Recorder[] = [];
 const waiters: ((r: Recorder) => void)[] = [];
 
 before(async () => {
-  const endpoint = createWebSocketEndpoint({ secure: false, maxPacketBytes: 1024 }, (connection) => {
+  const endpoint = createWebSocketEndpoint({ secure: false, maxPacketBytes: 1024, flow: { pauseReadBytes: 65536, slowConsumerBytes: 1 << 20, slowConsumerMs: 60_000 } }, (connection) => {
     const r = new Recorder(connection);
     accepted.push(r);
     waiters.shift()?.(r);
@@ -305,6 +310,47 @@ describe('frames from the client', () => {
     await until(() => ws.recorder!.closed !== null, 'onClose');
     assert.equal(ws.recorder!.closed, true);
     assert.equal(ws.recorder!.connection.closed, true);
+  });
+});
+
+describe('a peer that does not read', () => {
+  test('a Ping flood: reading stops at the budget; every Pong arrives, in order, once it reads', { timeout: 30_000 }, async () => {
+    const ws = await RawWs.open();
+    ws.socket.pause();
+    // Pings numbered by a 4-byte payload, 4096 to a write, until the server stops taking them
+    // (at most 2M: ~12 MB of Pongs, three times what the kernel buffers between us).
+    let sent = 0;
+    const until_ = Date.now() + 10_000;
+    while (Date.now() < until_ && sent < 2_000_000) {
+      const batch: Buffer[] = [];
+      for (let i = 0; i < 4096; i++) {
+        const n = Buffer.alloc(4);
+        n.writeUInt32BE(sent + i, 0);
+        batch.push(clientFrame(0x9, n));
+      }
+      sent += batch.length;
+      if (ws.socket.write(Buffer.concat(batch))) continue;
+      const drained = await new Promise<boolean>((r) => {
+        const t = setTimeout(() => r(false), 500);
+        ws.socket.once('drain', () => {
+          clearTimeout(t);
+          r(true);
+        });
+      });
+      if (!drained) break;
+    }
+    // 64 KB budget (the endpoint's flow), plus one 4 KB slice's Pongs at most.
+    const buffered = ws.recorder!.connection.bufferedBytes();
+    assert.ok(buffered <= 65536 + 4096, `server buffered ${buffered} bytes`);
+    ws.socket.resume();
+    await until(() => ws.frames.length >= sent, `${sent} pongs`, 20_000);
+    assert.equal(ws.frames.length, sent);
+    for (let i = 0; i < sent; i++) {
+      const f = ws.frames[i]!;
+      assert.equal(f.opcode, 0xa);
+      assert.equal(f.payload.readUInt32BE(0), i);
+    }
+    ws.socket.destroy();
   });
 });
 

@@ -1,0 +1,143 @@
+// The outbound budget (src/transport/flow.ts): its arithmetic and config, and on a real TCP socket
+// at port 0, a peer that sends requests without reading the replies: the connection stops reading
+// at the budget, holds at most what it has buffered, and loses nothing once the peer reads again.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { limitsSchema } from '../../src/config/schema.js';
+import type { Connection, ConnectionHandler } from '../../src/transport/connection.js';
+import { READ_SLICE, WRITE_COST, outboundCost, outboundFlow, type OutboundFlow } from '../../src/transport/flow.js';
+import { listenTcp } from '../../src/transport/tcp.js';
+
+describe('budget arithmetic and limits', () => {
+  test('a queued write costs its bytes plus WRITE_COST', () => {
+    assert.equal(outboundCost(0, 0), 0);
+    assert.equal(outboundCost(1000, 0), 1000);
+    assert.equal(outboundCost(2, 1), 2 + WRITE_COST);
+    // 512 queued PINGRESPs (1 KB) weigh as much as 65 KB: they hold ~75 KB of heap.
+    assert.ok(outboundCost(1024, 512) > 65536);
+  });
+
+  test('defaults: pause at 64 KB; slow consumer past maxOutboundBufferBytes for 60 s', () => {
+    const limits = limitsSchema.parse({});
+    assert.equal(limits.outboundPauseReadBytes, 65536);
+    assert.equal(limits.slowConsumerBytes, undefined);
+    assert.deepEqual(outboundFlow(limits), { pauseReadBytes: 65536, slowConsumerBytes: 1048576, slowConsumerMs: 60_000 });
+    // A small maxOutboundBufferBytes does not put the slow-consumer bound below the pause bound.
+    assert.equal(outboundFlow(limitsSchema.parse({ maxOutboundBufferBytes: 2048 })).slowConsumerBytes, 65536);
+    assert.equal(outboundFlow(limitsSchema.parse({ slowConsumerBytes: 200000, slowConsumerSeconds: 2.5 })).slowConsumerMs, 2500);
+  });
+
+  test('a slow-consumer bound below the pause bound is refused, naming the field', () => {
+    const r = limitsSchema.safeParse({ outboundPauseReadBytes: 131072, slowConsumerBytes: 65536 });
+    assert.equal(r.success, false);
+    const issue = r.error!.issues[0]!;
+    assert.deepEqual(issue.path, ['slowConsumerBytes']);
+    assert.match(issue.message, /at least outboundPauseReadBytes \(131072\)/);
+    assert.equal(limitsSchema.safeParse({ outboundPauseReadBytes: 1024 }).success, false);
+    assert.equal(limitsSchema.safeParse({ slowConsumerSeconds: 0 }).success, false);
+  });
+});
+
+/** Answers every 2-byte request with its 2 bytes, one write each (a PINGREQ -> PINGRESP shape). */
+class Echo implements ConnectionHandler {
+  maxBuffered = 0;
+  requests = 0;
+  slow = 0;
+  closed = false;
+  constructor(readonly connection: Connection) {
+    connection.setHandler(this);
+  }
+  /** A request split across reads: its first byte. */
+  private half: number | null = null;
+  onData(chunk: Buffer): void {
+    let i = 0;
+    if (this.half !== null && chunk.length > 0) {
+      this.connection.write(Buffer.from([this.half, chunk[0]!]));
+      this.requests++;
+      this.half = null;
+      i = 1;
+    }
+    for (; i + 1 < chunk.length; i += 2) {
+      this.connection.write(Buffer.from(chunk.subarray(i, i + 2)));
+      this.requests++;
+    }
+    if (i < chunk.length) this.half = chunk[i]!;
+    this.maxBuffered = Math.max(this.maxBuffered, this.connection.bufferedBytes());
+  }
+  onDrain(): void {}
+  onClose(): void {
+    this.closed = true;
+  }
+  onSlowConsumer(): void {
+    this.slow++;
+    this.connection.destroy();
+  }
+}
+
+describe('a peer that sends and never reads (TCP)', () => {
+  const flow: OutboundFlow = { pauseReadBytes: 16384, slowConsumerBytes: 1 << 20, slowConsumerMs: 60_000 };
+  let server: net.Server;
+  let port: number;
+  const accepted: Echo[] = [];
+  before(async () => {
+    server = await listenTcp({ host: '127.0.0.1', port: 0 }, (c) => accepted.push(new Echo(c)), flow);
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    for (const e of accepted) e.connection.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  test('reading stops at the budget; every reply arrives, in order, once the peer reads', { timeout: 30_000 }, async () => {
+    const client = net.connect({ host: '127.0.0.1', port });
+    await new Promise((r) => client.once('connect', r));
+    client.pause();
+    // 2-byte requests numbered 0..65535, over and over: far more replies than the kernel buffers.
+    const unit = Buffer.alloc(131072);
+    for (let i = 0; i < 65536; i++) unit.writeUInt16BE(i, i * 2);
+    let sent = 0;
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      if (client.write(unit)) {
+        sent += unit.length;
+        continue;
+      }
+      sent += unit.length;
+      // Blocked: the server stopped reading (and the kernel buffers between us are full).
+      const drained = await new Promise<boolean>((r) => {
+        const t = setTimeout(() => r(false), 500);
+        client.once('drain', () => {
+          clearTimeout(t);
+          r(true);
+        });
+      });
+      if (!drained) break;
+    }
+    const echo = accepted.at(-1)!;
+    assert.ok(sent >= 4 * unit.length, `sent only ${sent} bytes`);
+    assert.ok(echo.requests * 2 < sent, 'the server stopped reading before it had read everything');
+    // Past the budget, at most one slice's replies (READ_SLICE / 2 writes) are added.
+    const bound = flow.pauseReadBytes + READ_SLICE;
+    assert.ok(echo.maxBuffered <= bound, `server buffered ${echo.maxBuffered} bytes (bound ${bound})`);
+
+    // Reading again: the server resumes and every request is answered, in order.
+    const received: Buffer[] = [];
+    let receivedBytes = 0;
+    client.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      receivedBytes += chunk.length;
+    });
+    client.resume();
+    const deadline = Date.now() + 15_000;
+    while (receivedBytes < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(receivedBytes, sent);
+    const all = Buffer.concat(received);
+    for (let off = 0; off < all.length; off += unit.length) {
+      assert.ok(all.subarray(off, off + unit.length).equals(unit.subarray(0, Math.min(unit.length, all.length - off))), `replies out of order at ${off}`);
+    }
+    assert.equal(echo.slow, 0);
+    client.destroy();
+  });
+});
