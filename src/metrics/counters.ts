@@ -35,6 +35,10 @@ export class Counters {
   queueDropped = 0;
   /** Messages not sent because they exceed the client's Maximum Packet Size [MQTT-3.1.2-25]. */
   oversizeDropped = 0;
+  /** Messages refused by broker.publish because they cannot be encoded as a PUBLISH (never stored). */
+  unencodableDropped = 0;
+  /** Deliveries to one subscriber that failed (an internal error, logged); the others went on. */
+  deliveryFailures = 0;
   expiredDropped = 0;
   authorizerInvocations = 0;
   authorizerFailures = 0;

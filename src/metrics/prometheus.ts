@@ -64,6 +64,8 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
   counter('switchboard_qos0_dropped_total', 'QoS 0 messages dropped for slow subscribers', () => counters.qos0Dropped);
   counter('switchboard_queue_dropped_total', 'QoS 1/2 messages dropped from full session queues', () => counters.queueDropped);
   counter('switchboard_oversize_dropped_total', 'Messages not sent because they exceed the client Maximum Packet Size', () => counters.oversizeDropped);
+  counter('switchboard_unencodable_dropped_total', 'Messages refused because they cannot be encoded as a PUBLISH (never stored or delivered)', () => counters.unencodableDropped);
+  counter('switchboard_delivery_failures_total', 'Deliveries to one subscriber that failed with an internal error', () => counters.deliveryFailures);
   counter('switchboard_expired_dropped_total', 'Messages dropped because their Message Expiry Interval passed', () => counters.expiredDropped);
   counter('switchboard_authorizer_invocations_total', 'Custom authorizer invocations', () => counters.authorizerInvocations);
   counter('switchboard_authorizer_failures_total', 'Authorizer invocations that failed or answered invalidly', () => counters.authorizerFailures);

@@ -5,6 +5,7 @@
 // for names an object would reorder ("10" before "b") [MQTT-3.3.2-18: order kept when forwarding].
 // Any other property is copied as plain JSON. Booleans are stored as 0/1.
 import type { Message, MessageProperties, QoS } from '../broker/message.js';
+import { encodableProperties } from '../broker/message.js';
 import type { StoredDelivery, StoredMessage } from './session-store.js';
 
 /** The message columns every message table has, in this order (see sqlite-schema.ts). */
@@ -58,14 +59,18 @@ export function decodeProperties(json: string | null): MessageProperties | undef
   const parsed = JSON.parse(json) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(parsed)) {
-    if (name === 'correlationData') out[name] = Buffer.from(value as string, 'base64');
+    if (name === 'correlationData') {
+      if (typeof value === 'string') out[name] = Buffer.from(value, 'base64');
+    }
     else if (name === 'userProperties') {
       const props: Record<string, string | string[]> = {};
-      for (const [k, v] of value as [string, string | string[]][]) props[k] = v;
+      if (Array.isArray(value)) for (const pair of value as unknown[]) if (Array.isArray(pair)) props[String(pair[0])] = pair[1] as string | string[];
       out[name] = props;
     } else out[name] = value;
   }
-  return out as MessageProperties;
+  // What an older version stored may not be encodable (a user property whose value is null):
+  // left out, so that it cannot break every delivery of the message.
+  return encodableProperties(out as MessageProperties);
 }
 
 /** Parameters for MESSAGE_COLUMNS. */
