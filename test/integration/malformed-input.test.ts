@@ -94,6 +94,23 @@ describe('the poison PUBLISH of issue 13 (a user property value longer than the 
   });
 });
 
+describe('the HTTP API publishes only what MQTT can carry', () => {
+  const server = useServer();
+
+  test('a user property containing U+0000 is refused with 400 and nothing is stored', async () => {
+    const topic = uid('http-null');
+    const header = Buffer.from(JSON.stringify([{ k: 'a\u0000b' }])).toString('base64');
+    const res = await fetch(`${server().httpUrl}/topics/${encodeURIComponent(topic)}?retain=true&qos=1`, {
+      method: 'POST',
+      headers: { 'x-amz-mqtt5-user-properties': header },
+      body: 'x',
+    });
+    assert.equal(res.status, 400, await res.text());
+    const { retained } = await retainedFor(server(), topic, 5);
+    assert.deepEqual(retained, []);
+  });
+});
+
 describe('UTF-8 strings are well-formed and without U+0000 [MQTT-1.5.4-1, 1.5.4-2]', () => {
   const server = useServer();
 
