@@ -84,6 +84,8 @@ let buf: Buffer = Buffer.alloc(0);
 let pos = 0;
 /** End of the innermost structure being read (the packet, or a property block inside it). */
 let end = 0;
+/** The property being read, for the refusal's message (-1: none). Messages are built only on refusal. */
+let property = -1;
 
 /** Thrown inside the walk; checkWire turns it into its result. */
 class Refusal {
@@ -91,7 +93,8 @@ class Refusal {
 }
 
 function refuse(message: string): never {
-  throw new Refusal(malformed(message));
+  const where = property >= 0 ? ` (property 0x${property.toString(16)})` : '';
+  throw new Refusal(malformed(message + where));
 }
 
 function need(n: number, what: string): void {
@@ -126,11 +129,21 @@ function varint(what: string): number {
 function utf8(what: string): void {
   const length = u16(what);
   need(length, what);
-  const bytes = buf.subarray(pos, pos + length);
+  const stop = pos + length;
+  // Topics and most other strings are ASCII: one pass over the bytes, no copy, decides them.
   // In UTF-8 the byte 0x00 only ever encodes U+0000.
-  if (!isUtf8(bytes)) refuse(`${what} is not well-formed UTF-8`);
-  if (bytes.includes(0)) refuse(`${what} contains U+0000`);
-  pos += length;
+  let i = pos;
+  for (; i < stop; i++) {
+    const b = buf[i]!;
+    if (b === 0) refuse(`${what} contains U+0000`);
+    if (b >= 0x80) break;
+  }
+  if (i < stop) {
+    const bytes = buf.subarray(i, stop);
+    if (!isUtf8(bytes)) refuse(`${what} is not well-formed UTF-8`);
+    if (bytes.includes(0)) refuse(`${what} contains U+0000`);
+  }
+  pos = stop;
 }
 
 function binary(what: string): void {
@@ -140,17 +153,18 @@ function binary(what: string): void {
 }
 
 function properties(permitted: Uint8Array, what: string): void {
-  const length = varint(`${what} property length`);
-  need(length, `${what} properties`);
+  const length = varint('property length');
+  need(length, 'property block');
   const outer = end;
   end = pos + length;
   while (pos < end) {
-    const id = varint(`${what} property identifier`);
+    const id = varint('property identifier');
     const type = id < TYPES.length && permitted[id] === 1 ? TYPES[id]! : 0;
     if (type === 0) refuse(`property 0x${id.toString(16)} is not valid in ${what}`); // v5 §2.2.2.2
+    property = id;
     switch (type) {
       case BYTE: {
-        const v = u8(`${what} property 0x${id.toString(16)}`);
+        const v = u8('property value');
         // Request Problem / Response Information: 0 or 1, else a Protocol Error (§3.1.2.11.6-7).
         if ((id === 0x17 || id === 0x19) && v > 1) {
           throw new Refusal(new ProtocolError('protocol-error', RC.protocolError, `property 0x${id.toString(16)} must be 0 or 1`));
@@ -158,27 +172,28 @@ function properties(permitted: Uint8Array, what: string): void {
         break;
       }
       case INT16:
-        need(2, `${what} property 0x${id.toString(16)}`);
+        need(2, 'property value');
         pos += 2;
         break;
       case INT32:
-        need(4, `${what} property 0x${id.toString(16)}`);
+        need(4, 'property value');
         pos += 4;
         break;
       case VARINT:
-        varint(`${what} property 0x${id.toString(16)}`);
+        varint('property value');
         break;
       case STRING:
-        utf8(`${what} property 0x${id.toString(16)}`);
+        utf8('property value');
         break;
       case BINARY:
-        binary(`${what} property 0x${id.toString(16)}`);
+        binary('property value');
         break;
       case PAIR:
-        utf8(`${what} user property name`);
-        utf8(`${what} user property value`);
+        utf8('user property name');
+        utf8('user property value');
         break;
     }
+    property = -1;
   }
   end = outer;
 }
@@ -196,6 +211,7 @@ export function checkWire(packet: Buffer, version: 3 | 4 | 5): ProtocolError | n
   pos = 1;
   while ((packet[pos++]! & 0x80) !== 0 && pos < 5);
   end = packet.length;
+  property = -1;
   try {
     walk(packet[0]!, version);
     return null;
