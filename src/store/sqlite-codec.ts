@@ -59,18 +59,29 @@ export function decodeProperties(json: string | null): MessageProperties | undef
   const parsed = JSON.parse(json) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(parsed)) {
-    if (name === 'correlationData') {
-      if (typeof value === 'string') out[name] = Buffer.from(value, 'base64');
-    }
+    if (name === 'correlationData') out[name] = Buffer.from(value as string, 'base64');
     else if (name === 'userProperties') {
       const props: Record<string, string | string[]> = {};
-      if (Array.isArray(value)) for (const pair of value as unknown[]) if (Array.isArray(pair)) props[String(pair[0])] = pair[1] as string | string[];
+      for (const [k, v] of value as [string, string | string[]][]) props[k] = v;
       out[name] = props;
     } else out[name] = value;
   }
-  // What an older version stored may not be encodable (a user property whose value is null):
-  // left out, so that it cannot break every delivery of the message.
-  return encodableProperties(out as MessageProperties);
+  return out as MessageProperties;
+}
+
+/**
+ * Properties of a stored message (SQLite or Redis), as deliverable: what an older version stored
+ * and no PUBLISH can carry (a user property whose value is null, issue 13) is left out, so that it
+ * cannot break every delivery of the message; an unreadable value means no properties.
+ */
+export function decodeStoredProperties(json: string | null): MessageProperties | undefined {
+  let decoded: MessageProperties | undefined;
+  try {
+    decoded = decodeProperties(json);
+  } catch {
+    return undefined;
+  }
+  return encodableProperties(decoded);
 }
 
 /** Parameters for MESSAGE_COLUMNS. */
@@ -91,7 +102,7 @@ export function decodeMessage(row: MessageRow): StoredMessage {
     payload: row.payload,
     qos: row.message_qos as QoS,
     retain: row.message_retain !== 0,
-    properties: decodeProperties(row.properties),
+    properties: decodeStoredProperties(row.properties),
     expiresAt: row.expires_at,
     publisherId: row.publisher_id ?? undefined,
     ...(row.received_at ? { receivedAt: row.received_at } : {}),

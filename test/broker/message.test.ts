@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodableProperties, messageProblem, propertiesProblem, type Message, type MessageProperties } from '../../src/broker/message.js';
-import { decodeProperties } from '../../src/store/sqlite-codec.js';
+import { decodeStoredProperties } from '../../src/store/sqlite-codec.js';
 import { encodePublish } from '../../src/broker/encode-publish.js';
 
 const message = (properties: unknown, topic = 't'): Message =>
@@ -35,8 +35,9 @@ test('messageProblem names what a PUBLISH cannot carry, and accepts what it can'
 });
 
 test('what is stored with bad properties comes back without them, and encodes', () => {
-  const decoded = decodeProperties('{"contentType":"c","userProperties":[["k",null],["good","y"],["arr",["a",null]]],"correlationData":null}');
+  const decoded = decodeStoredProperties('{"contentType":"c","userProperties":[["k",null],["good","y"],["arr",["a",null]]]}');
   assert.deepEqual(decoded, { contentType: 'c', userProperties: { good: 'y' } });
+  assert.equal(decodeStoredProperties('{"correlationData":null}'), undefined, 'unreadable: no properties');
   assert.equal(encodableProperties({ userProperties: { k: null } } as unknown as MessageProperties), undefined);
   const m = message(decoded);
   for (const version of [4, 5] as const) {
