@@ -160,6 +160,28 @@ describe('UTF-8 strings are well-formed and without U+0000 [MQTT-1.5.4-1, 1.5.4-
   });
 });
 
+describe('a Response Topic is a topic name [MQTT-3.3.2-14]', () => {
+  const server = useServer();
+
+  test('v5 PUBLISH with Response Topic "a/#": DISCONNECT 0x82, not stored', async () => {
+    const topic = uid('resp');
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    await raw.connect();
+    raw.send({ cmd: 'publish', topic, payload: Buffer.from('q'), qos: 1, messageId: 1, retain: true, dup: false, properties: { responseTopic: 'a/#' } });
+    await raw.waitClosed();
+    assert.equal(raw.received<IDisconnectPacket>('disconnect')[0]?.reasonCode, 0x82, raw.describe());
+    const { retained } = await retainedFor(server(), topic, 5);
+    assert.deepEqual(retained, []);
+  });
+
+  test('v5 will with Response Topic "+/x": CONNACK 0x82', async () => {
+    const raw = await rawConnect('tcp', server(), { protocolVersion: 5 });
+    const ack = await raw.connect({ will: { topic: uid('w'), payload: Buffer.from('w'), qos: 0, retain: false, properties: { responseTopic: '+/x' } } });
+    assert.equal(ack.reasonCode, 0x82);
+    await raw.waitClosed();
+  });
+});
+
 describe('protocol name and level go together [MQTT-3.1.2-1, 3.1.2-2]', () => {
   const server = useServer();
 

@@ -188,7 +188,11 @@ function buildWill(client: Client, packet: IConnectPacket, clientId: string): Cl
     properties = {};
     if (wp.payloadFormatIndicator !== undefined) properties.payloadFormatIndicator = wp.payloadFormatIndicator;
     if (wp.contentType !== undefined) properties.contentType = wp.contentType;
-    if (wp.responseTopic !== undefined) properties.responseTopic = wp.responseTopic;
+    if (wp.responseTopic !== undefined) {
+      // A topic name, without wildcards (v5 §3.1.3.2.5, as [MQTT-3.3.2-14] for PUBLISH).
+      if (validateTopicName(wp.responseTopic, limits) !== null) throw refuse('will-response-topic-invalid', RC.protocolError, 'will Response Topic is not a valid topic name');
+      properties.responseTopic = wp.responseTopic;
+    }
     if (wp.correlationData !== undefined) properties.correlationData = wp.correlationData;
     if (wp.userProperties !== undefined) properties.userProperties = wp.userProperties;
     if (Object.keys(properties).length === 0) properties = undefined;
