@@ -73,7 +73,8 @@ async function fuzzOne(server: TestServer, transport: 'tcp' | 'ws', rng: Rng, in
   }
   // The raw client parses what the server sent with the version it connected with; a mutated
   // CONNECT may have changed the version the server answers in, so only an intact CONNECT counts.
-  const parseErrors = raw.errors.filter((e) => !/ECONNRESET|EPIPE|socket hang up|closed before/i.test(e.message));
+  // (Socket and WebSocket errors carry a `code`; the MQTT parser's do not.)
+  const parseErrors = raw.errors.filter((e) => (e as { code?: unknown }).code === undefined);
   if (!mutatedConnect && parseErrors.length > 0) outcome.failures.push(`${where}: unparsable answer: ${parseErrors[0]!.message}`);
   raw.destroy();
 }
@@ -103,7 +104,7 @@ async function retainedViaRaw(server: TestServer, v: ProtocolVersion): Promise<n
   raw.send({ cmd: 'pingreq' });
   await raw.expect('pingresp', 5_000);
   assert.equal(raw.closed, false, `v${v} subscriber to # was disconnected: ${raw.describe()}`);
-  assert.deepEqual(raw.errors, [], `v${v} subscriber could not parse what it got`);
+  assert.deepEqual(raw.errors.map((e) => e.message), [], `v${v} subscriber could not parse what it got`);
   const retained = raw.received<IPublishPacket>('publish').filter((p) => p.retain);
   raw.destroy();
   return retained.length;
@@ -125,14 +126,22 @@ describe('fuzz', () => {
   }
 
   test('afterwards every stored retained message is delivered to clean v5 and v3.1.1 subscribers', async () => {
+    // (Counts are not compared: wills of fuzzed connections may still be landing.) A message that
+    // cannot be delivered shows as a disconnect, an unparsable packet or an error log line.
     const v5 = await retainedViaRaw(server(), 5);
     const v4 = await retainedViaRaw(server(), 4);
-    assert.equal(v4, v5, 'v3.1.1 and v5 subscribers to # get the same retained messages');
-    // A real client too: MQTT.js drops a connection whose packets it cannot parse.
+    console.log(`retained messages delivered after fuzzing: v5 ${v5}, v3.1.1 ${v4}`);
+    // A real client too: MQTT.js drops a connection whose packets it cannot parse. A live message
+    // published after its SUBACK arrives after the retained ones.
     const real = await connectClient(server(), { protocolVersion: 5 });
     await real.client.subscribeAsync('#', { qos: 0, rh: 0 });
-    await real.inbox.waitFor(v5, 5_000);
+    const marker = uid('fuzz-marker');
+    const pub = await connectClient(server(), { protocolVersion: 4 });
+    await pub.client.publishAsync(marker, 'end', { qos: 1 });
+    await real.inbox.waitFor(1, 5_000, (m) => m.topic === marker);
     assert.equal(real.client.connected, true);
+    assert.deepEqual(real.inbox.disconnects, []);
+    assert.deepEqual(real.inbox.errors.map((e) => e.message), []);
     const errors = server().logLines().filter((l) => (l.level ?? 0) >= 50);
     assert.deepEqual(errors.slice(0, 3), [], `error log lines (seed ${seed})`);
     assert.ok(server().isAlive());
