@@ -90,7 +90,6 @@ export class Broker {
       this.counters.publishToDeliver.observe((performance.now() - started) / 1000);
       return;
     }
-    this.counters.messagesPublished++;
     // A message that cannot be encoded would fail every delivery, for as long as it is retained
     // or queued: it is never stored or routed.
     const problem = messageProblem(message);
@@ -99,6 +98,7 @@ export class Broker {
       this.logger.warn({ topic: String(message.topic), origin, problem }, 'message dropped: it cannot be encoded as a PUBLISH');
       return;
     }
+    this.counters.messagesPublished++;
     if (message.retain) this.storeRetained(message);
     const cluster = this.cluster;
     this.route(message, cluster === null ? null : cluster.forward(message));
