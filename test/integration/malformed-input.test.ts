@@ -111,6 +111,37 @@ describe('the HTTP API publishes only what MQTT can carry', () => {
   });
 });
 
+describe('a rule republishes only what MQTT can carry', () => {
+  test('a user property rendered with U+0000 fails the republish action (errorAction), nothing delivered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-rule-props-'));
+    const file = join(dir, 'switchboard.json');
+    writeFileSync(file, JSON.stringify({
+      store: { type: 'memory' },
+      rules: [{
+        name: 'props',
+        sql: "SELECT * FROM 'rp/+'",
+        actions: [{ republish: { topic: 'rp-out/${topic(2)}', headers: { userProperties: [{ key: 'k', value: '${v}' }] } } }],
+        errorAction: { republish: { topic: 'rp-errors' } },
+      }],
+    }));
+    const server = await startServer({ configFile: file });
+    const sub = await connectClient(server, { protocolVersion: 5 });
+    await sub.client.subscribeAsync(['rp-out/#', 'rp-errors'], { qos: 1 });
+    const pub = await connectClient(server, { protocolVersion: 5 });
+    await pub.client.publishAsync('rp/bad', JSON.stringify({ v: 'a\u0000b' }), { qos: 1 });
+    await pub.client.publishAsync('rp/good', JSON.stringify({ v: 'fine' }), { qos: 1 });
+    const got = await sub.inbox.waitFor(2, 5_000);
+    const byTopic = Object.fromEntries(got.map((m) => [m.topic, m]));
+    assert.deepEqual(Object.keys(byTopic).sort(), ['rp-errors', 'rp-out/good']);
+    assert.deepEqual({ ...byTopic['rp-out/good']!.packet.properties?.userProperties }, { k: 'fine' });
+    const error = JSON.parse(byTopic['rp-errors']!.text) as { failures: { failedAction: string; errorMessage: string }[] };
+    assert.equal(error.failures[0]!.failedAction, 'RepublishAction');
+    assert.match(error.failures[0]!.errorMessage, /user property/);
+    assert.deepEqual(errorLines(server), []);
+    await server.stop();
+  });
+});
+
 describe('UTF-8 strings are well-formed and without U+0000 [MQTT-1.5.4-1, 1.5.4-2]', () => {
   const server = useServer();
 
