@@ -109,6 +109,19 @@ describe('the HTTP API publishes only what MQTT can carry', () => {
     const { retained } = await retainedFor(server(), topic, 5);
     assert.deepEqual(retained, []);
   });
+
+  test('a direct message whose content type contains U+0000 is refused with 400 and not delivered', async () => {
+    const target = await connectClient(server(), { protocolVersion: 5 });
+    const clientId = target.client.options.clientId!;
+    const url = `${server().httpUrl}/connections/${encodeURIComponent(clientId)}/messages?topic=inbox&contentType=a%00b`;
+    const res = await fetch(url, { method: 'POST', body: 'x' });
+    assert.equal(res.status, 400, await res.text());
+    const ok = await fetch(`${server().httpUrl}/connections/${encodeURIComponent(clientId)}/messages?topic=inbox&contentType=text%2Fplain`, { method: 'POST', body: 'y' });
+    assert.equal(ok.status, 200, await ok.text());
+    const [m] = await target.inbox.waitFor(1);
+    assert.equal(m!.text, 'y');
+    assert.equal(target.inbox.messages.length, 1);
+  });
 });
 
 describe('a rule republishes only what MQTT can carry', () => {
