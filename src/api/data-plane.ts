@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../broker/broker.js';
 import type { Client } from '../broker/client.js';
 import type { Message, MessageProperties, QoS } from '../broker/message.js';
+import { propertiesProblem } from '../broker/message.js';
 import { RC } from '../protocol/reason-codes.js';
 import { validateTopicName } from '../protocol/topic.js';
 import { arnFor, IotAction, type ArnScope } from '../policy/index.js';
@@ -168,6 +169,9 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
         publisherId: undefined,
         receivedAt: now,
       };
+      // What MQTT could not carry (U+0000 in a user property) is refused here, not dropped later.
+      const problem = propertiesProblem(message.properties);
+      if (problem !== null) throw badRequest(problem);
       broker.publish(message, 'api');
       const traceId = randomUUID();
       // As for MQTT: the answer waits until what the message caused is durable.
@@ -204,6 +208,8 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
         publisherId: undefined,
         receivedAt: Date.now(),
       };
+      const problem = propertiesProblem(message.properties);
+      if (problem !== null) throw badRequest(problem);
       const delivery = { message, qos: message.qos, retain: false, subscriptionIds: undefined };
       client.deliver(delivery, null);
       if (confirmation) {

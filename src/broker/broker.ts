@@ -13,7 +13,7 @@ import type { SessionStore, StoredSession } from '../store/session-store.js';
 import { BroadcastEncoder } from './encode-publish.js';
 import { setLongTimeout } from './long-timeout.js';
 import type { Message, Origin, QoS } from './message.js';
-import { isExpired } from './message.js';
+import { isExpired, messageProblem } from './message.js';
 import type { Delivery, SharedGroup, Subscription, Will } from './session.js';
 import { Session } from './session.js';
 import { TopicTrie } from './topic-trie.js';
@@ -88,6 +88,14 @@ export class Broker {
       this.counters.messagesFromCluster++;
       this.route(message, groups);
       this.counters.publishToDeliver.observe((performance.now() - started) / 1000);
+      return;
+    }
+    // A message that cannot be encoded would fail every delivery, for as long as it is retained
+    // or queued: it is never stored or routed.
+    const problem = messageProblem(message);
+    if (problem !== null) {
+      this.counters.unencodableDropped++;
+      this.logger.warn({ topic: String(message.topic), origin, problem }, 'message dropped: it cannot be encoded as a PUBLISH');
       return;
     }
     this.counters.messagesPublished++;
@@ -201,6 +209,7 @@ export class Broker {
       this.deliver(session, delivery, encoder);
     } catch (err) {
       // One subscriber's failure must not stop the others, nor the publisher.
+      this.counters.deliveryFailures++;
       this.logger.error({ err, clientId: session.clientId, topic: message.topic }, 'delivery failed');
     }
   }

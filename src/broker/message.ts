@@ -40,3 +40,78 @@ export function remainingExpirySeconds(message: Message, now: number): number | 
   if (message.expiresAt === 0) return undefined;
   return Math.max(0, Math.ceil((message.expiresAt - now) / 1000));
 }
+
+// ---- what can be encoded ---------------------------------------------------------------------
+// A message is encoded again for every subscriber, in every protocol version, for as long as it is
+// retained or queued, so one that cannot be encoded must never be stored or routed: each later
+// delivery of it would fail. MQTT clients' messages are checked on the wire (protocol/wire-check.ts);
+// this guards every other way in (HTTP API, rules, the cluster backplane) and data stored by an
+// older version.
+
+/** UTF-8 string fields are at most 65535 bytes and never contain U+0000 [MQTT-1.5.4-1, 1.5.4-2]. */
+function goodString(s: unknown): s is string {
+  return typeof s === 'string' && (s.length * 3 <= 0xffff || Buffer.byteLength(s) <= 0xffff) && !s.includes('\u0000');
+}
+
+function goodUserValue(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0 && v.every(goodString);
+  return goodString(v);
+}
+
+/** Why these properties cannot be encoded as a PUBLISH, or null when they can. */
+export function propertiesProblem(p: MessageProperties | undefined): string | null {
+  if (p === undefined) return null;
+  if (typeof p !== 'object' || p === null) return 'properties are not an object';
+  for (const [name, value] of Object.entries(p)) {
+    if (value === undefined) continue;
+    switch (name) {
+      case 'payloadFormatIndicator':
+        if (typeof value !== 'boolean') return 'payloadFormatIndicator is not a boolean';
+        break;
+      case 'contentType':
+      case 'responseTopic':
+        if (!goodString(value)) return `${name} is not a UTF-8 string the packet can hold`;
+        break;
+      case 'correlationData':
+        if (!Buffer.isBuffer(value) || value.length > 0xffff) return 'correlationData is not binary data the packet can hold';
+        break;
+      case 'userProperties':
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'userProperties is not an object';
+        for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+          if (!goodString(k) || !goodUserValue(v)) return `user property ${JSON.stringify(k)} is not a pair of UTF-8 strings`;
+        }
+        break;
+      default:
+        return `unknown property ${name}`;
+    }
+  }
+  return null;
+}
+
+/** Why this message cannot be encoded as a PUBLISH, or null when it can. */
+export function messageProblem(m: Message): string | null {
+  if (!goodString(m.topic) || m.topic.length === 0) return 'topic is not a UTF-8 string the packet can hold';
+  if (!Buffer.isBuffer(m.payload)) return 'payload is not binary data';
+  return propertiesProblem(m.properties);
+}
+
+/**
+ * The properties that can be encoded, the rest left out: for messages read back from a store,
+ * which may hold what an older version let through (a user property whose value is null).
+ */
+export function encodableProperties(p: MessageProperties | undefined): MessageProperties | undefined {
+  if (p === undefined || propertiesProblem(p) === null) return p;
+  if (typeof p !== 'object' || p === null) return undefined;
+  const out: MessageProperties = {};
+  if (typeof p.payloadFormatIndicator === 'boolean') out.payloadFormatIndicator = p.payloadFormatIndicator;
+  if (goodString(p.contentType)) out.contentType = p.contentType;
+  if (goodString(p.responseTopic)) out.responseTopic = p.responseTopic;
+  if (Buffer.isBuffer(p.correlationData) && p.correlationData.length <= 0xffff) out.correlationData = p.correlationData;
+  const user = p.userProperties as Record<string, unknown> | undefined;
+  if (typeof user === 'object' && user !== null && !Array.isArray(user)) {
+    const kept: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(user)) if (goodString(k) && goodUserValue(v)) kept[k] = v as string | string[];
+    if (Object.keys(kept).length > 0) out.userProperties = kept;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}

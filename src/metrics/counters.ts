@@ -37,6 +37,10 @@ export class Counters {
   slowConsumerDisconnects = 0;
   /** Messages not sent because they exceed the client's Maximum Packet Size [MQTT-3.1.2-25]. */
   oversizeDropped = 0;
+  /** Messages refused by broker.publish because they cannot be encoded as a PUBLISH (never stored). */
+  unencodableDropped = 0;
+  /** Deliveries to one subscriber that failed (an internal error, logged); the others went on. */
+  deliveryFailures = 0;
   expiredDropped = 0;
   /** Messages a shared group matched but no member could take: none connected and allowed to receive the topic, nor (QoS 1/2) a permitted persistent one. */
   sharedDropped = 0;

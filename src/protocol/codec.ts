@@ -1,12 +1,13 @@
 // Bytes <-> packets. mqtt-packet does the parsing and encoding; this module adds what a server
 // needs around it: a packet size bound enforced from the fixed header, before the body is buffered
-// (so a client announcing a 200 MB packet costs us nothing), and one parser per connection that
+// (so a client announcing a 200 MB packet costs us nothing), the structure of every packet checked
+// on its bytes before mqtt-packet reads it (wire-check.ts), and one parser per connection that
 // switches to v5 property parsing once it has seen a v5 CONNECT.
-import { isUtf8 } from 'node:buffer';
 import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
 import { ProtocolError, malformed } from './errors.js';
 import { RC } from './reason-codes.js';
+import { checkWire } from './wire-check.js';
 
 export type { Packet } from 'mqtt-packet';
 export type {
@@ -85,6 +86,8 @@ export class PacketReader {
   private maxPacketBytes: number;
   /** mqtt-packet settings: the protocol version, from the CONNECT once it is parsed. */
   private settings: object = SETTINGS[4];
+  /** The same version, for checkWire. */
+  private version: ProtocolVersion = 4;
   /** Bytes of an unfinished packet, kept as chunks and joined once the packet is whole (lazily allocated). */
   private pending: Buffer[] | null = null;
   private pendingLength = 0;
@@ -177,10 +180,11 @@ export class PacketReader {
       }
       return pubackPacket(messageId, this.settings === SETTINGS[5]);
     }
-    // mqtt-packet decodes strings leniently (bad bytes become U+FFFD); topics must be well-formed
-    // UTF-8 [MQTT-1.5.3-1], so check the raw bytes of the strings that name topics.
-    if (!topicsAreUtf8(bytes)) {
-      this.fail(malformed('topic is not well-formed UTF-8'));
+    // mqtt-packet is lenient (strings past the end become null, bad UTF-8 becomes U+FFFD, extra
+    // bytes are ignored): what the packet cannot hold is refused here, on its bytes.
+    const wrong = checkWire(bytes, this.version);
+    if (wrong !== null) {
+      this.fail(wrong);
       return null;
     }
     parseWhole(bytes, this.settings);
@@ -199,6 +203,7 @@ export class PacketReader {
       const known = version === 3 || version === 4 || version === 5 ? SETTINGS[version] : SETTINGS[4];
       // A bridge's CONNECT (protocol version | 0x80) changes how mqtt-packet reads SUBSCRIBE.
       this.settings = (packet as { bridgeMode?: boolean }).bridgeMode ? { protocolVersion: known.protocolVersion, bridgeMode: true } : known;
+      this.version = known.protocolVersion;
     }
     const problem = checkPacket(packet);
     if (problem !== null) {
@@ -224,34 +229,10 @@ function pubackPacket(messageId: number, v5: boolean): Packet {
 }
 
 /**
- * Checks the topic of a PUBLISH (the hot path, where a bad topic would be stored and forwarded).
- * Filters in SUBSCRIBE are not checked here: a mangled filter matches nothing real.
- */
-function topicsAreUtf8(bytes: Buffer): boolean {
-  if (bytes[0]! >> 4 !== 3) return true;
-  let pos = 1;
-  while ((bytes[pos++]! & 0x80) !== 0);
-  if (pos + 2 > bytes.length) return true; // too short: the parser reports it
-  const len = bytes.readUInt16BE(pos);
-  return isUtf8(bytes.subarray(pos + 2, Math.min(bytes.length, pos + 2 + len)));
-}
-
-/** v5 properties allowed in a client's PUBLISH [MQTT-3.3.2.3]; others are a protocol error. */
-const PUBLISH_PROPERTIES = new Set([
-  'payloadFormatIndicator',
-  'messageExpiryInterval',
-  'topicAlias',
-  'responseTopic',
-  'correlationData',
-  'userProperties',
-  'subscriptionIdentifier',
-  'contentType',
-]);
-
-/**
  * What mqtt-packet accepts but the specification does not: a property other than User Property
  * given twice (mqtt-packet turns it into an array) [MQTT-2.2.2-?, v5 2.2.2.2], packet identifier 0
- * [MQTT-2.2.1-3], DUP on QoS 0 [MQTT-3.3.1-2], PUBLISH properties that belong to other packets.
+ * [MQTT-2.2.1-3], DUP on QoS 0 [MQTT-3.3.1-2]. (Properties that belong to other packets are
+ * refused by checkWire.)
  */
 function checkPacket(packet: Packet): ProtocolError | null {
   const p = packet as { cmd: string; messageId?: number; qos?: number; dup?: boolean; properties?: Record<string, unknown>; will?: { properties?: Record<string, unknown> } };
@@ -261,11 +242,6 @@ function checkPacket(packet: Packet): ProtocolError | null {
     case 'publish':
       if (p.qos === 0 && p.dup) return malformed('DUP must be 0 on a QoS 0 PUBLISH');
       if (p.qos! > 0 && !(p.messageId! > 0)) return malformed('a QoS 1/2 PUBLISH needs a non-zero packet identifier');
-      if (p.properties) {
-        for (const key of Object.keys(p.properties)) {
-          if (!PUBLISH_PROPERTIES.has(key)) return protocolErrorFor(`property ${key} is not allowed in PUBLISH`);
-        }
-      }
       return null;
     case 'puback':
     case 'pubrec':

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { Message, MessageProperties } from '../broker/message.js';
+import { propertiesProblem } from '../broker/message.js';
 import type { FunctionPool } from '../auth/function-pool.js';
 import { validateTopicName } from '../protocol/topic.js';
 import type { ActionDefinition } from './rule-definition.js';
@@ -88,6 +89,10 @@ export function compileAction(definition: ActionDefinition, deps: ActionDeps, ru
           publisherId: undefined,
           receivedAt: Date.now(),
         };
+        // A rendered property no PUBLISH can carry (U+0000, more than 65535 bytes) fails the
+        // action (its errorAction says why) instead of reaching subscribers.
+        const problem = propertiesProblem(message.properties);
+        if (problem !== null) return failure('RepublishAction', name, problem);
         deps.broker.publish(message, 'rule');
         return null;
       },

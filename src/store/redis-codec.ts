@@ -17,7 +17,7 @@
 // Example: a QoS 1 retained message {payload 'hi'} on 'a/b' (topic kept in the hash field) is
 //   01 000000000000 0000000000000 05 6869  -> tag, no expiry, no receivedAt, qos 1 + retain, "hi".
 import type { Message, QoS } from '../broker/message.js';
-import { decodeProperties, encodeProperties } from './sqlite-codec.js';
+import { decodeStoredProperties, encodeProperties } from './sqlite-codec.js';
 import type { StoredDelivery, StoredMessage, StoredSubscription } from './session-store.js';
 
 export const TAG_MESSAGE = 1;
@@ -194,7 +194,7 @@ function readMessage(r: ByteReader, topic: string | undefined, withDelivery: boo
   }
   const ownTopic = (flags & M_TOPIC) !== 0 ? r.string() : undefined;
   const publisherId = (flags & M_PUBLISHER) !== 0 ? r.string() : undefined;
-  const properties = (flags & M_PROPERTIES) !== 0 ? decodeProperties(r.string()) : undefined;
+  const properties = (flags & M_PROPERTIES) !== 0 ? decodeStoredProperties(r.string()) : undefined;
   // A copy: the reply buffer it was sliced from may be large and is otherwise unreferenced.
   const payload = Buffer.from(r.rest());
   const resolvedTopic = ownTopic ?? topic;

@@ -5,6 +5,7 @@
 // for names an object would reorder ("10" before "b") [MQTT-3.3.2-18: order kept when forwarding].
 // Any other property is copied as plain JSON. Booleans are stored as 0/1.
 import type { Message, MessageProperties, QoS } from '../broker/message.js';
+import { encodableProperties } from '../broker/message.js';
 import type { StoredDelivery, StoredMessage } from './session-store.js';
 
 /** The message columns every message table has, in this order (see sqlite-schema.ts). */
@@ -68,6 +69,21 @@ export function decodeProperties(json: string | null): MessageProperties | undef
   return out as MessageProperties;
 }
 
+/**
+ * Properties of a stored message (SQLite or Redis), as deliverable: what an older version stored
+ * and no PUBLISH can carry (a user property whose value is null, issue 13) is left out, so that it
+ * cannot break every delivery of the message; an unreadable value means no properties.
+ */
+export function decodeStoredProperties(json: string | null): MessageProperties | undefined {
+  let decoded: MessageProperties | undefined;
+  try {
+    decoded = decodeProperties(json);
+  } catch {
+    return undefined;
+  }
+  return encodableProperties(decoded);
+}
+
 /** Parameters for MESSAGE_COLUMNS. */
 export function messageParams(m: StoredMessage | Message): SqlValue[] {
   return [m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProperties(m.properties), m.expiresAt, m.publisherId ?? null, m.receivedAt ?? 0];
@@ -86,7 +102,7 @@ export function decodeMessage(row: MessageRow): StoredMessage {
     payload: row.payload,
     qos: row.message_qos as QoS,
     retain: row.message_retain !== 0,
-    properties: decodeProperties(row.properties),
+    properties: decodeStoredProperties(row.properties),
     expiresAt: row.expires_at,
     publisherId: row.publisher_id ?? undefined,
     ...(row.received_at ? { receivedAt: row.received_at } : {}),

@@ -197,3 +197,23 @@ describe('mosquitto_pub publishes to MQTT.js subscribers', { skip }, () => {
     assert.equal(m!.text, 'mosq-died');
   });
 });
+
+describe('v5 properties from mosquitto_pub (libmosquitto encodes them, we check them on the wire)', { skip }, () => {
+  test('user properties and content type, retained, reach a later mosquitto_sub and MQTT.js subscriber', async () => {
+    const topic = uid('mosq-props');
+    const r = await run(PUB, [
+      ...hostArgs(), '-V', 'mqttv5', '-q', '1', '-r', '-t', topic, '-m', 'with-props',
+      '-D', 'publish', 'user-property', 'k', 'v€', '-D', 'publish', 'content-type', 'text/plain',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const sub = await subscriber(server(), topic, 1, { protocolVersion: 5 });
+    const [m] = await sub.inbox.waitFor(1);
+    assert.equal(m!.text, 'with-props');
+    assert.deepEqual({ ...m!.packet.properties?.userProperties }, { k: 'v€' });
+    assert.equal(m!.packet.properties?.contentType, 'text/plain');
+    const again = await run(SUB, [...hostArgs(), '-V', 'mqttv5', '-t', topic, '-C', '1', '-W', '5']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.trim(), 'with-props');
+    await run(PUB, [...hostArgs(), '-V', 'mqttv5', '-q', '1', '-r', '-t', topic, '-n']);
+  });
+});

@@ -1,7 +1,8 @@
 // CONNECT as a named list of steps: validate -> admit (connection limit) -> authorize -> take over
 // and open the session -> CONNACK -> resume. Each step refuses with the protocol-correct answer.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { IConnectPacket } from '../../protocol/codec.js';
+import type { IConnectPacket, Packet } from '../../protocol/codec.js';
+import { encode } from '../../protocol/codec.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { RC, v3ConnackCode } from '../../protocol/reason-codes.js';
 import { validateTopicName } from '../../protocol/topic.js';
@@ -131,6 +132,9 @@ function validateClientId(client: Client, packet: IConnectPacket): { clientId: s
   return { clientId, assigned: true };
 }
 
+/** A v5 CONNACK without properties: fixed header, flags, reason code, property length 0. */
+const MIN_CONNACK_BYTES = 5;
+
 function readConnectProperties(client: Client, packet: IConnectPacket): void {
   const p = packet.properties;
   if (client.version !== 5 || p === undefined) return;
@@ -141,7 +145,12 @@ function readConnectProperties(client: Client, packet: IConnectPacket): void {
   }
   if (p.maximumPacketSize !== undefined) {
     if (p.maximumPacketSize === 0) throw refuse('maximum-packet-size-zero', RC.protocolError, 'Maximum Packet Size must not be 0');
+    // Below the smallest CONNACK (5 bytes) nothing at all can be said to this client: refused
+    // (the refusal cannot be sent either; the connection is closed) rather than left waiting.
     client.maxOutboundPacket = p.maximumPacketSize;
+    if (p.maximumPacketSize < MIN_CONNACK_BYTES) {
+      throw refuse('maximum-packet-size-too-small', RC.packetTooLarge, `Maximum Packet Size ${p.maximumPacketSize} cannot hold a CONNACK`);
+    }
   }
   if (p.topicAliasMaximum !== undefined) client.clientTopicAliasMax = p.topicAliasMaximum;
   if (p.requestProblemInformation === false) client.requestProblemInfo = false;
@@ -179,7 +188,11 @@ function buildWill(client: Client, packet: IConnectPacket, clientId: string): Cl
     properties = {};
     if (wp.payloadFormatIndicator !== undefined) properties.payloadFormatIndicator = wp.payloadFormatIndicator;
     if (wp.contentType !== undefined) properties.contentType = wp.contentType;
-    if (wp.responseTopic !== undefined) properties.responseTopic = wp.responseTopic;
+    if (wp.responseTopic !== undefined) {
+      // A topic name, without wildcards (v5 §3.1.3.2.5, as [MQTT-3.3.2-14] for PUBLISH).
+      if (validateTopicName(wp.responseTopic, limits) !== null) throw refuse('will-response-topic-invalid', RC.protocolError, 'will Response Topic is not a valid topic name');
+      properties.responseTopic = wp.responseTopic;
+    }
     if (wp.correlationData !== undefined) properties.correlationData = wp.correlationData;
     if (wp.userProperties !== undefined) properties.userProperties = wp.userProperties;
     if (Object.keys(properties).length === 0) properties = undefined;
@@ -222,20 +235,39 @@ function sendConnack(client: Client, present: boolean, assignedId: string | unde
     return;
   }
   const limits = client.broker.limits;
-  const properties: Record<string, unknown> = {
-    receiveMaximum: limits.maxInflightMessages,
-    maximumPacketSize: limits.maxPacketBytes,
-    topicAliasMaximum: limits.topicAliasMaximum,
-    retainAvailable: true,
-    wildcardSubscriptionAvailable: true,
-    subscriptionIdentifiersAvailable: true,
-    sharedSubscriptionAvailable: true,
-  };
-  if (assignedId !== undefined) properties.assignedClientIdentifier = assignedId;
+  // Most important first: when the client's Maximum Packet Size cannot hold them all, the later
+  // ones are left out (each has a default the client assumes when it is absent, v5 §3.2.2.3).
+  const wanted: [string, unknown][] = [];
+  if (assignedId !== undefined) wanted.push(['assignedClientIdentifier', assignedId]);
+  wanted.push(['receiveMaximum', limits.maxInflightMessages], ['maximumPacketSize', limits.maxPacketBytes]);
+  if (client.serverKeepAlive !== undefined) wanted.push(['serverKeepAlive', client.serverKeepAlive]);
   const requested = packet.properties?.sessionExpiryInterval ?? 0;
-  if (requested !== expirySeconds) properties.sessionExpiryInterval = expirySeconds;
-  if (client.serverKeepAlive !== undefined) properties.serverKeepAlive = client.serverKeepAlive;
-  client.send({ cmd: 'connack', reasonCode: 0, sessionPresent: present, properties });
+  if (requested !== expirySeconds) wanted.push(['sessionExpiryInterval', expirySeconds]);
+  // Absent, these mean what we would say anyway (0 aliases; the rest "available").
+  wanted.push(
+    ['topicAliasMaximum', limits.topicAliasMaximum],
+    ['retainAvailable', true],
+    ['wildcardSubscriptionAvailable', true],
+    ['subscriptionIdentifiersAvailable', true],
+    ['sharedSubscriptionAvailable', true],
+  );
+  const connack = (properties: Record<string, unknown>) => ({ cmd: 'connack', reasonCode: 0, sessionPresent: present, properties }) as Packet;
+  const all = Object.fromEntries(wanted);
+  const max = client.maxOutboundPacket;
+  if (encode(connack(all), 5).length <= max) {
+    client.send(connack(all));
+    return;
+  }
+  // The server must not send a packet larger than the client's Maximum Packet Size
+  // [MQTT-3.1.2-24]; a CONNACK that is not sent leaves the client waiting, so send the one that
+  // fits: the properties that fit, most important first.
+  const fitted: Record<string, unknown> = {};
+  for (const [name, value] of wanted) {
+    fitted[name] = value;
+    if (encode(connack(fitted), 5).length > max) delete fitted[name];
+  }
+  client.logger.info({ maximumPacketSize: max, left: Object.keys(all).filter((k) => !(k in fitted)) }, 'CONNACK properties left out to fit the client Maximum Packet Size');
+  client.send(connack(fitted));
 }
 
 /** Answers a refused or failed CONNECT with CONNACK where the spec allows one, then closes. */

@@ -33,6 +33,10 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   if (topicError !== null) {
     throw new ProtocolError('topic-name-invalid', RC.topicNameInvalid, `topic name is invalid (${topicError})`);
   }
+  // A Response Topic is a topic name: no wildcards [MQTT-3.3.2-14], within our topic limits.
+  if (props?.responseTopic !== undefined && validateTopicName(props.responseTopic, limits) !== null) {
+    throw protocolError(`Response Topic ${JSON.stringify(props.responseTopic)} is not a valid topic name`);
+  }
   if (props?.subscriptionIdentifier !== undefined) {
     // A client must not send a Subscription Identifier in PUBLISH [MQTT-3.3.4-6].
     throw protocolError('PUBLISH from a client must not carry a Subscription Identifier');

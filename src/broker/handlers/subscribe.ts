@@ -73,20 +73,29 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
 /**
  * Retained messages for a new subscription: Retain Handling 0 always, 1 only if the subscription
  * is new, 2 never [MQTT-3.3.1-9, 3.3.1-10]; never for a shared subscription [MQTT-3.8.4-?, v5 4.8.2].
+ * Each message on its own: one that cannot be delivered (an internal error) is counted and logged
+ * and the others still go, and the subscriber stays connected.
  */
 function sendRetained(client: Client, sub: Subscription, existed: boolean): void {
   if (sub.group !== undefined || sub.retainHandling === 2 || (sub.retainHandling === 1 && existed)) return;
-  const messages = client.broker.retainedFor(sub.filter);
+  const broker = client.broker;
+  const messages = broker.retainedFor(sub.filter);
   for (const message of messages) {
+    if (client.state !== 'connected') return;
     if (!client.permissions.canReceive(message.topic)) continue;
-    client.deliver(
-      {
-        message,
-        qos: (message.qos < sub.qos ? message.qos : sub.qos) as QoS,
-        retain: true, // [MQTT-3.3.1-8]
-        subscriptionIds: sub.subscriptionId === undefined ? undefined : [sub.subscriptionId],
-      },
-      null,
-    );
+    try {
+      client.deliver(
+        {
+          message,
+          qos: (message.qos < sub.qos ? message.qos : sub.qos) as QoS,
+          retain: true, // [MQTT-3.3.1-8]
+          subscriptionIds: sub.subscriptionId === undefined ? undefined : [sub.subscriptionId],
+        },
+        null,
+      );
+    } catch (err) {
+      broker.counters.deliveryFailures++;
+      broker.logger.error({ err, clientId: client.clientId, topic: message.topic }, 'delivery failed');
+    }
   }
 }
