@@ -323,7 +323,7 @@ export class Client implements ConnectionHandler, SessionClient {
         const entry = session.inflight.get(id);
         if (entry === undefined) continue;
         if (entry.state === 'pubrel') this.send({ cmd: 'pubrel', messageId: id });
-        else if (!this.writePublish(entry, id, true, null)) session.completeInflight(id);
+        else if (!this.mayReceive(entry.message.topic) || !this.writePublish(entry, id, true, null)) session.completeInflight(id);
       }
       if (resend.length > 0) return;
       this.resend = null;
@@ -336,8 +336,21 @@ export class Client implements ConnectionHandler, SessionClient {
         this.broker.counters.expiredDropped++;
         continue;
       }
+      if (!this.mayReceive(delivery.message.topic)) continue;
       this.sendInflight(delivery, queuedEncoder(delivery.message));
     }
+  }
+
+  /**
+   * A message queued for a session was checked against the permissions of the connection it was
+   * queued under (or none: a session restored from the store); the connection resuming it may hold
+   * other ones (a revoked policy, another principal allowed this client ID). iot:Receive is this
+   * connection's to pass, so queued and unacknowledged messages are checked again before sending.
+   */
+  private mayReceive(topic: string): boolean {
+    if (this.permissions.canReceive(topic)) return true;
+    this.broker.counters.deniedReceive++;
+    return false;
   }
 
   /**
