@@ -29,6 +29,8 @@ export interface Netns {
   peerAddress: string;
   /** Runs `cmd args` inside the namespace (`ip netns exec`). */
   exec(cmd: string, args: string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Runs an ES module `script` with this Node.js inside the namespace (cwd `cwd`); resolves with its stdout, rejects on a non-zero exit. */
+  runNode(script: string, cwd: string, timeoutMs?: number): Promise<string>;
   /** Deletes the namespace and its veth pair. Idempotent. */
   cleanup(): Promise<void>;
 }
@@ -42,6 +44,17 @@ function ip(args: string[]): string {
 
 function subnetInUse(octet: number): boolean {
   return ip(['-4', '-o', 'addr', 'show']).includes(` 10.213.${octet}.`);
+}
+
+/** Why a namespace cannot be made here (a test skips with it), or undefined when it can. */
+export function netnsUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root for ip netns';
+  try {
+    ip(['netns', 'list']);
+  } catch {
+    return 'ip netns is not available (iproute2)';
+  }
+  return undefined;
 }
 
 export async function createNetns(): Promise<Netns> {
@@ -93,9 +106,9 @@ export async function createNetns(): Promise<Netns> {
     throw new Error(`cannot create network namespace ${name} (root and iproute2 needed): ${(err as Error).message}`);
   }
 
-  const exec = (cmd: string, args: string[], options: ExecOptions = {}): Promise<ExecResult> =>
+  const exec = (cmd: string, args: string[], options: ExecOptions & { cwd?: string } = {}): Promise<ExecResult> =>
     new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', name, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', name, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -112,7 +125,13 @@ export async function createNetns(): Promise<Netns> {
       child.stdin.end(options.input ?? '');
     });
 
-  return { name, hostAddress, peerAddress, exec, cleanup: async () => remove() };
+  const runNode = async (script: string, cwd: string, timeoutMs = 15_000): Promise<string> => {
+    const r = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd, timeoutMs });
+    if (r.code !== 0) throw new Error(`caller in ${name} exited with ${r.code ?? 'a signal (timeout?)'}; stderr: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  return { name, hostAddress, peerAddress, exec, runNode, cleanup: async () => remove() };
 }
 
 export interface NetnsRequest {

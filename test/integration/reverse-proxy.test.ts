@@ -1,7 +1,7 @@
 // Switchboard behind a real reverse proxy (Debian's nginx) and behind a PROXY protocol sender:
 // the remote caller's address reaches aws:SourceIp conditions and lifecycle events, and nothing
 // that comes through the proxy is admitted as loopback, although the proxy connects from
-// 127.0.0.1. The remote caller lives in its own network namespace (test/helpers/netns-trust.ts).
+// 127.0.0.1. The remote caller lives in its own network namespace (test/helpers/netns.ts).
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -9,7 +9,7 @@ import mqttPacket from 'mqtt-packet';
 
 import { attemptConnect, doc, refusalProblem } from '../helpers/auth.js';
 import { closeAllClients, connectClient, uid, withTimeout, type Connected } from '../helpers/clients.js';
-import { createNetns, netnsUnavailable, type Netns } from '../helpers/netns-trust.js';
+import { createNetns, netnsUnavailable, type Netns } from '../helpers/netns.js';
 import { haproxyUnavailable, startHaproxy } from '../helpers/haproxy.js';
 import { freePort, nginxUnavailable, startNginx, type RunningNginx } from '../helpers/nginx.js';
 import { destroyAllRaw, RawClient } from '../helpers/raw-client.js';
@@ -61,9 +61,9 @@ describe('behind nginx, a caller in another network namespace', { skip: skipNgin
   let localToPlainPort: number;
 
   before(async () => {
-    ns = createNetns('trust');
+    ns = await createNetns();
     [trusting, plain] = await Promise.all([
-      startServer({ auth: { unauthenticatedPolicy: onlyFrom(`${ns.callerAddress}/32`) }, args: ['--set', 'listeners.http.trustedProxies=["127.0.0.1/32"]'] }),
+      startServer({ auth: { unauthenticatedPolicy: onlyFrom(`${ns.peerAddress}/32`) }, args: ['--set', 'listeners.http.trustedProxies=["127.0.0.1/32"]'] }),
       startServer(),
     ]);
     [remotePort, remoteToPlainPort, localToPlainPort] = await Promise.all([freePort(ns.hostAddress), freePort(ns.hostAddress), freePort('127.0.0.1')]);
@@ -76,12 +76,12 @@ describe('behind nginx, a caller in another network namespace', { skip: skipNgin
 
   after(async () => {
     await nginx?.stop();
-    ns?.remove();
+    await ns?.cleanup();
   });
 
   test('the remote caller\'s address reaches aws:SourceIp and the connected event; the admin API refuses it', async () => {
     // The watcher's own requests name the caller's address through the trusted proxy (us).
-    const watcher = await connectClient(trusting, { transport: 'ws', clientId: uid('w'), wsOptions: { headers: { 'X-Forwarded-For': ns.callerAddress } } });
+    const watcher = await connectClient(trusting, { transport: 'ws', clientId: uid('w'), wsOptions: { headers: { 'X-Forwarded-For': ns.peerAddress } } });
     await watcher.client.subscribeAsync('$aws/events/presence/connected/#', { qos: 1 });
     const clientId = uid('remote');
     const base = `${ns.hostAddress}:${remotePort}`;
@@ -105,8 +105,8 @@ describe('behind nginx, a caller in another network namespace', { skip: skipNgin
       process.exit(0);
     `;
     const out = JSON.parse(await ns.runNode(script, REPO_ROOT)) as Record<string, number>;
-    assert.equal(out.connack, 0, `admitted by the policy for ${ns.callerAddress}: ${JSON.stringify(out)}`);
-    assert.equal(await connectedEventAddress(watcher, clientId), ns.callerAddress);
+    assert.equal(out.connack, 0, `admitted by the policy for ${ns.peerAddress}: ${JSON.stringify(out)}`);
+    assert.equal(await connectedEventAddress(watcher, clientId), ns.peerAddress);
     assert.equal(out.publish, 200, JSON.stringify(out));
     assert.equal(out.connections, 401, JSON.stringify(out));
     assert.equal(out.keys, 401, JSON.stringify(out));
@@ -223,9 +223,9 @@ describe('behind HAProxy: PROXY protocol v2 to the MQTT port, X-Forwarded-For to
   let httpPort: number;
 
   before(async () => {
-    ns = createNetns('hap');
+    ns = await createNetns();
     server = await startServer({
-      auth: { unauthenticatedPolicy: onlyFrom(`${ns.callerAddress}/32`) },
+      auth: { unauthenticatedPolicy: onlyFrom(`${ns.peerAddress}/32`) },
       args: ['--set', 'listeners.http.trustedProxies=["127.0.0.1/32"]', '--set', 'listeners.mqtt.proxyProtocol={"trustedProxies":["127.0.0.1/32"]}'],
     });
     [mqttPort, httpPort] = await Promise.all([freePort(ns.hostAddress), freePort(ns.hostAddress)]);
@@ -234,11 +234,11 @@ describe('behind HAProxy: PROXY protocol v2 to the MQTT port, X-Forwarded-For to
 
   after(async () => {
     await haproxy?.stop();
-    ns?.remove();
+    await ns?.cleanup();
   });
 
   test('the remote caller is admitted by its own address over TCP and WebSocket, and the events carry it', async () => {
-    const watcher = await connectClient(server, { transport: 'ws', clientId: uid('w'), wsOptions: { headers: { 'X-Forwarded-For': ns.callerAddress } } });
+    const watcher = await connectClient(server, { transport: 'ws', clientId: uid('w'), wsOptions: { headers: { 'X-Forwarded-For': ns.peerAddress } } });
     await watcher.client.subscribeAsync('$aws/events/presence/connected/#', { qos: 1 });
     const tcpId = uid('hap-tcp');
     const wsId = uid('hap-ws');
@@ -260,7 +260,7 @@ describe('behind HAProxy: PROXY protocol v2 to the MQTT port, X-Forwarded-For to
     `;
     const out = JSON.parse(await ns.runNode(script, REPO_ROOT)) as Record<string, number>;
     assert.deepEqual(out, { tcp: 0, ws: 0, connections: 401 }, haproxy.output());
-    assert.equal(await connectedEventAddress(watcher, tcpId), ns.callerAddress);
-    assert.equal(await connectedEventAddress(watcher, wsId), ns.callerAddress);
+    assert.equal(await connectedEventAddress(watcher, tcpId), ns.peerAddress);
+    assert.equal(await connectedEventAddress(watcher, wsId), ns.peerAddress);
   });
 });
