@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import mqtt, { type IClientSubscribeOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { IConnackPacket, IDisconnectPacket, ISubackPacket, Packet } from 'mqtt-packet';
 import { Inbox, trackClient, waitUntil, withTimeout, type ConnectOptions, type ProtocolVersion, type Transport } from './clients.js';
-import { REPO_ROOT, type TestServer } from './server.js';
+import { REPO_ROOT, startServer, type TestServer } from './server.js';
+import { after, before } from 'node:test';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'us-east-1';
@@ -383,4 +384,30 @@ export function tempFile(name: string, content: string): string {
 }
 export function removeTempFiles(): void {
   for (const d of tempDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/**
+ * The suite shape several files share: one server before all tests, whose `ByToken` authorizer
+ * answers each token with what the test set in `answers` (e2e-by-token.js). Registers its hooks
+ * with node:test; `server()` throws when called before the server started.
+ */
+export function useTokenAuthorizerServer(): { answers: TokenAnswers; server: () => TestServer } {
+  const answers = new TokenAnswers();
+  let running: TestServer | undefined;
+  before(async () => {
+    running = await startServer({
+      env: answers.env,
+      auth: {
+        authorizers: [{ name: 'ByToken', type: 'function', handler: fixture('e2e-by-token.js'), signingDisabled: true, tokenKeyName: 'token' }],
+      },
+    });
+  });
+  after(() => answers.remove());
+  return {
+    answers,
+    server: () => {
+      if (!running) throw new Error('server not started');
+      return running;
+    },
+  };
 }

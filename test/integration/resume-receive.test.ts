@@ -7,30 +7,14 @@
 // server writes to one connection in order and sends the queue first, so once the sentinel
 // arrived, any queued message sent would have arrived before it.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { disconnect, uid } from '../helpers/clients.js';
-import { allow, answer, arn, attemptConnect, doc, fixture, NAME_KEY, subscribeCodes, TokenAnswers, withCredentials, type Statement } from '../helpers/auth.js';
+import { allow, answer, arn, attemptConnect, doc, NAME_KEY, subscribeCodes, useTokenAuthorizerServer, withCredentials, type Statement } from '../helpers/auth.js';
 import { installCleanup } from '../helpers/suite.js';
-import { startServer, type TestServer } from '../helpers/server.js';
 
 installCleanup();
 
-const answers = new TokenAnswers();
-let server: TestServer | undefined;
-const s = () => {
-  if (!server) throw new Error('server not started');
-  return server;
-};
-
-before(async () => {
-  server = await startServer({
-    env: answers.env,
-    auth: {
-      authorizers: [{ name: 'ByToken', type: 'function', handler: fixture('e2e-by-token.js'), signingDisabled: true, tokenKeyName: 'token' }],
-    },
-  });
-});
-after(() => answers.remove());
+const { answers, server: s } = useTokenAuthorizerServer();
 
 const persistent = { clean: false, properties: { sessionExpiryInterval: 300 } };
 

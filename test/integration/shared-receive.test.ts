@@ -8,30 +8,14 @@
 // one to a topic alice subscribes to directly; the server writes to one connection in order, so
 // once the sentinel arrived, any shared message sent to her would have arrived before it.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { disconnect, uid, type ProtocolVersion, type Transport } from '../helpers/clients.js';
-import { allow, answer, arn, attemptConnect, doc, fixture, NAME_KEY, subscribeCodes, TokenAnswers, withCredentials, type Statement } from '../helpers/auth.js';
+import { allow, answer, arn, attemptConnect, doc, NAME_KEY, subscribeCodes, useTokenAuthorizerServer, withCredentials, type Statement } from '../helpers/auth.js';
 import { installCleanup } from '../helpers/suite.js';
-import { startServer, type TestServer } from '../helpers/server.js';
 
 installCleanup();
 
-const answers = new TokenAnswers();
-let server: TestServer | undefined;
-const s = () => {
-  if (!server) throw new Error('server not started');
-  return server;
-};
-
-before(async () => {
-  server = await startServer({
-    env: answers.env,
-    auth: {
-      authorizers: [{ name: 'ByToken', type: 'function', handler: fixture('e2e-by-token.js'), signingDisabled: true, tokenKeyName: 'token' }],
-    },
-  });
-});
-after(() => answers.remove());
+const { answers, server: s } = useTokenAuthorizerServer();
 
 interface Member {
   clientId: string;
