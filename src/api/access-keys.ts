@@ -13,8 +13,10 @@ const SERVICES = ['iotdata', 'iotdevicegateway'];
 
 export function createSigV4Verifier(keys: AccessKeyStore, sealingKey: Buffer): (request: HttpRequestInfo) => HttpCaller | ApiError {
   const lookup = secretLookup(keys, sealingKey);
-  // Compiled policies per key, rebuilt when the record changes (same object = same policy).
-  const compiled = new WeakMap<object, ReturnType<typeof compilePolicies>>();
+  // Parsed documents per key, re-parsed when the record changes (same object = same documents).
+  // Compiled per request: a policy with conditions (aws:SourceIp) is bound to this caller's
+  // context; compilePolicies itself shares the compiled form of context-free documents.
+  const parsedDocs = new WeakMap<object, Parameters<typeof compilePolicies>[0]>();
   return (request) => {
     const result = verifySigV4(
       { method: request.method, path: request.path, query: request.query, headers: request.headers, body: request.body },
@@ -23,13 +25,14 @@ export function createSigV4Verifier(keys: AccessKeyStore, sealingKey: Buffer): (
     );
     if (!result.ok) return new ApiError(result.code, result.status, result.message);
     const record = keys.get(result.accessKeyId)!;
-    let policy = compiled.get(record);
-    if (policy === undefined) {
+    let documents = parsedDocs.get(record);
+    if (documents === undefined) {
       const parsed = parsePolicyDocuments(record.policyDocuments);
       // Documents were validated when the key was created; a bad one now denies everything.
-      policy = compilePolicies(parsed.ok ? parsed.value : [], { sourceIp: request.remoteAddress });
-      compiled.set(record, policy);
+      documents = parsed.ok ? parsed.value : [];
+      parsedDocs.set(record, documents);
     }
+    const policy = compilePolicies(documents, { sourceIp: request.remoteAddress });
     return { principal: result.accessKeyId, policy };
   };
 }

@@ -47,8 +47,20 @@ const NO_PROXIES = new TrustedProxies([]);
 function computeClient(request: FastifyRequest, trusted: TrustedProxies, header: ClientAddressHeader | undefined): RequestClient {
   const peer = (request.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   const client = resolveClientAddress(peer, request.headers, trusted, header);
-  const local = isLocalRequest({ peerAddress: peer, proxied: client.proxiedBy !== undefined, headers: request.headers });
+  const local =
+    isLocalRequest({ peerAddress: peer, proxied: client.proxiedBy !== undefined, headers: request.headers }) &&
+    // An absolute-form target (`GET http://rebind.example/api/keys`) names the host, and the Host
+    // header must be ignored (RFC 9112 §3.2.2); a repeated Host is ambiguous (Node keeps the
+    // first, a proxy may have used another). Browsers send neither to a server: not local.
+    request.raw.url?.startsWith('/') === true &&
+    hostCount(request.raw.rawHeaders) === 1;
   return { address: client.address, local };
+}
+
+function hostCount(rawHeaders: string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === 4 && rawHeaders[i]!.toLowerCase() === 'host') n++;
+  return n;
 }
 
 /**

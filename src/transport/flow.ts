@@ -102,8 +102,18 @@ export abstract class SocketConnection {
     this.handler = handler;
   }
 
+  /**
+   * The outbound budget in use (outboundCost): what deliveries compare with maxOutboundBufferBytes.
+   * Bytes alone would let a stalled subscriber of tiny QoS 0 messages hold ~25 times that in heap.
+   */
   bufferedBytes(): number {
-    return this.socket.writableLength;
+    const queued = this.socket.writableLength;
+    if (queued === 0) {
+      // Everything written has reached the kernel.
+      this.writes = 0;
+      return 0;
+    }
+    return outboundCost(queued, this.writes);
   }
 
   /** Reads `chunk` (the transport's framing); stops via mustPause()/pauseReading() when over budget. */

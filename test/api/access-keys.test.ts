@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { buildQueryString, HttpRequest } from '@smithy/core/protocols';
 import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { createSigV4Verifier } from '../../src/api/access-keys.js';
 import { verifySigV4 } from '../../src/api/sigv4/verify.js';
 import {
   ACCESS_KEY_ID_PATTERN,
@@ -161,5 +162,37 @@ describe('secretLookup', () => {
     const denied = verifySigV4(request, lookup, { services: ['iotdata'] });
     assert.equal(denied.ok, false);
     if (!denied.ok) assert.deepEqual([denied.status, denied.code, denied.reason], [403, 'ForbiddenException', 'unknown-key']);
+  });
+});
+
+describe('createSigV4Verifier', () => {
+  test('aws:SourceIp in a key policy is judged per request, not fixed by the first caller', async () => {
+    const store = new MemoryAccessKeyStore();
+    const onlyTen = {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: '*', Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } } }],
+    };
+    const { record, secretAccessKey } = createAccessKey([onlyTen], sealingKey);
+    store.put(record);
+    const signer = new SignatureV4({
+      service: 'iotdata',
+      region: 'local',
+      credentials: { accessKeyId: record.accessKeyId, secretAccessKey },
+      sha256: Hash.bind(null, 'sha256'),
+    });
+    const signed = (await signer.sign(
+      new HttpRequest({ method: 'POST', hostname: 'localhost', path: '/topics/t', query: {}, headers: { host: 'localhost:8080' }, body: Buffer.from('x') }),
+    )) as HttpRequest;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(signed.headers)) headers[k.toLowerCase()] = v;
+    const verify = createSigV4Verifier(store, sealingKey);
+    const callFrom = (remoteAddress: string) => {
+      const caller = verify({ method: 'POST', path: '/topics/t', query: '', headers, body: Buffer.from('x'), remoteAddress, secure: false });
+      assert.ok(!(caller instanceof Error), 'the signature verifies');
+      return caller.policy!.allows('iot:Publish', 'arn:aws:iot:local:123456789012:topic/t');
+    };
+    assert.equal(callFrom('10.1.2.3'), true);
+    assert.equal(callFrom('203.0.113.5'), false, 'a caller outside 10.0.0.0/8 must not reuse the first caller\'s verdict');
+    assert.equal(callFrom('10.9.9.9'), true);
   });
 });

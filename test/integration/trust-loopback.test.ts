@@ -5,6 +5,7 @@
 // forwarded client address reaches aws:SourceIp conditions and lifecycle events).
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 
@@ -127,6 +128,28 @@ describe('default config (anonymous from loopback): only a request from this mac
     const keys = await request(server, 'POST', '/api/keys', json, body);
     assert.ok(keys.status < 300, keys.body);
     assert.equal((await request(server, 'GET', '/api/connections', { host: `localhost:${server.httpPort}` })).status, 200);
+  });
+
+  test('the Host that counts: an absolute-form target names its own host (RFC 9112 §3.2.2); a repeated Host is ambiguous', async () => {
+    // The router matches /api/keys in `GET http://rebind.evil.example/api/keys`; the Host header
+    // must then be ignored, so a loopback Host beside it proves nothing.
+    const absolute = await request(server, 'GET', `http://rebind.evil.example:${server.httpPort}/api/keys`, { host: `localhost:${server.httpPort}` });
+    assert.equal(absolute.status, 401, absolute.body);
+    // Node keeps the first of two Host headers; a proxy may have routed on the other one.
+    const twice = await withTimeout(
+      new Promise<string>((res, rej) => {
+        const socket = net.connect(server.httpPort, '127.0.0.1');
+        let text = '';
+        socket.on('data', (c) => (text += c.toString()));
+        socket.on('end', () => res(text));
+        socket.on('error', rej);
+        socket.write(`GET /api/keys HTTP/1.1\r\nHost: localhost:${server.httpPort}\r\nHost: rebind.evil.example\r\nConnection: close\r\n\r\n`);
+      }),
+      5_000,
+      'GET with two Host headers',
+    );
+    assert.match(twice, /^HTTP\/1\.1 401 /, twice);
+    assert.equal((await request(server, 'GET', '/api/keys', { host: `localhost:${server.httpPort}` })).status, 200);
   });
 });
 

@@ -118,9 +118,12 @@ describe('a peer that sends and never reads (TCP)', () => {
     const echo = accepted.at(-1)!;
     assert.ok(sent >= 4 * unit.length, `sent only ${sent} bytes`);
     assert.ok(echo.requests * 2 < sent, 'the server stopped reading before it had read everything');
-    // Past the budget, at most one slice's replies (READ_SLICE / 2 writes) are added.
-    const bound = flow.pauseReadBytes + READ_SLICE;
-    assert.ok(echo.maxBuffered <= bound, `server buffered ${echo.maxBuffered} bytes (bound ${bound})`);
+    // Past the budget, at most one slice's replies (READ_SLICE / 2 writes) are added. The budget
+    // (bufferedBytes, what QoS 0 drops compare with) counts each queued write's cost, not only its
+    // 2 bytes: counting bytes, a stalled subscriber of tiny messages held ~25 times its bound.
+    const bound = flow.pauseReadBytes + outboundCost(READ_SLICE, READ_SLICE / 2);
+    assert.ok(echo.maxBuffered <= bound, `server's outbound budget reached ${echo.maxBuffered} (bound ${bound})`);
+    assert.ok(echo.maxBuffered > flow.pauseReadBytes + READ_SLICE, `budget ${echo.maxBuffered}: the cost of each queued write is not counted`);
 
     // Reading again: the server resumes and every request is answered, in order.
     const received: Buffer[] = [];
