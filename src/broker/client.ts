@@ -95,6 +95,20 @@ export class Client implements ConnectionHandler, SessionClient {
     this.lastActivity = Date.now();
     this.broker.counters.bytesReceived += chunk.length;
     this.reader.push(chunk);
+    if (this.reader.holding) this.connection.holdInput();
+  }
+
+  onInputResumed(): void {
+    this.reader.push(EMPTY);
+    if (this.reader.holding) this.connection.holdInput();
+  }
+
+  /**
+   * Asked by the reader between packets: stop when replies (a SUBSCRIBE's retained messages, say)
+   * have filled the outbound budget, so one packet's work is not followed by the next one's at once.
+   */
+  holdInput(): boolean {
+    return this.connection.bufferedBytes() > this.broker.limits.outboundPauseReadBytes;
   }
 
   onDrain(): void {
@@ -365,6 +379,7 @@ export class Client implements ConnectionHandler, SessionClient {
 }
 
 const PENDING_BYTES_LIMIT = 1 << 20;
+const EMPTY = Buffer.alloc(0);
 
 const denyAllUntilConnected: ClientPermissions = {
   canPublish: () => false,

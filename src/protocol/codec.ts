@@ -29,6 +29,8 @@ export type ProtocolVersion = 3 | 4 | 5;
 interface Sink {
   onPacket(packet: Packet): void;
   onError(err: ProtocolError): void;
+  /** Asked after each packet that has more behind it: true stops reading there (see holding). */
+  holdInput?(): boolean;
 }
 
 /**
@@ -94,14 +96,24 @@ export class PacketReader {
   /** Size of the unfinished packet once its header has arrived, else 0. */
   private need = 0;
   private failed = false;
+  private held = false;
 
   constructor(maxPacketBytes: number, sink: Sink) {
     this.maxPacketBytes = maxPacketBytes;
     this.sink = sink;
   }
 
+  /**
+   * The sink asked to stop after a packet (holdInput): the bytes behind it are kept, and the next
+   * push (an empty one will do) reads them first.
+   */
+  get holding(): boolean {
+    return this.held;
+  }
+
   push(chunk: Buffer): void {
     if (this.failed) return;
+    this.held = false;
     let buf = chunk;
     if (this.pendingLength > 0) {
       // Joining on every chunk would copy a large packet sent in small pieces quadratically.
@@ -153,6 +165,10 @@ export class PacketReader {
       if (packet === null) return;
       offset += total;
       this.sink.onPacket(packet);
+      if (offset < end && this.sink.holdInput !== undefined && this.sink.holdInput()) {
+        this.held = true;
+        break;
+      }
     }
     if (offset < end && !this.failed) {
       // Copy so that a large socket chunk is not kept alive by a small unfinished tail.

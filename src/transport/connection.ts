@@ -13,6 +13,11 @@ export interface ConnectionHandler {
    * (transport/flow.ts): close the connection as a slow consumer.
    */
   onSlowConsumer(queuedBytes: number): void;
+  /**
+   * Reading resumes after the handler held its input (Connection.holdInput): it reads what it
+   * kept before anything new arrives.
+   */
+  onInputResumed(): void;
 }
 
 export interface UpgradeRequest {
@@ -57,6 +62,11 @@ export interface Connection {
    * Bytes accepted by write() and not yet handed to the kernel. Every write counts against the
    * connection's outbound budget; past it the connection stops reading (transport/flow.ts).
    */
+  /**
+   * The handler stopped between two packets of what it was given and keeps the rest: stop reading
+   * from the socket until what is queued for the peer has been flushed, then call onInputResumed.
+   */
+  holdInput(): void;
   bufferedBytes(): number;
   /** Flushes what is queued, then closes. */
   end(): void;

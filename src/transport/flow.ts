@@ -16,6 +16,9 @@
 // - The reader hands data on in slices of at most READ_SLICE bytes and checks the budget between
 //   them: one 64 KB read of 2-byte PINGREQs would otherwise queue 32,768 PINGRESPs at once. Past the
 //   threshold at most one slice's replies are added (READ_SLICE / 2 packets).
+// - The handler may stop between two packets too (holdInput: the MQTT reader asks after each
+//   packet), since one packet can queue far more than its size: a SUBSCRIBE to `#` sends every
+//   retained message. It keeps the rest of its input and reads it first on onInputResumed.
 // - Past `slowConsumerBytes` of that budget, the peer must read what is queued within `slowConsumerMs`
 //   (a marker write again), or the connection is closed as a slow consumer (the handler's
 //   onSlowConsumer: counted, logged, disconnectReason THROTTLED). The check at each write reads
@@ -86,6 +89,8 @@ export abstract class SocketConnection {
   private onMarkFlushed: ((err?: Error | null) => void) | null = null;
   /** Reading is paused; `held` is the unread rest of the last chunk. */
   protected readPaused = false;
+  /** The handler holds input of its own (holdInput): it reads that first when reading resumes. */
+  private handlerHolds = false;
   private held: Buffer | null = null;
   private resumeScheduled = false;
   private slowTimer: NodeJS.Timeout | null = null;
@@ -145,6 +150,8 @@ export abstract class SocketConnection {
 
   /** True when the reader must stop before reading more: the outbound budget is exceeded. */
   protected mustPause(): boolean {
+    // The handler held its input during this read (holdInput): the rest waits too.
+    if (this.readPaused) return true;
     const queued = this.socket.writableLength;
     if (queued === 0) {
       // Everything written has reached the kernel.
@@ -152,6 +159,21 @@ export abstract class SocketConnection {
       return false;
     }
     return outboundCost(queued, this.writes) > this.flow.pauseReadBytes;
+  }
+
+  /**
+   * The handler stopped between packets and keeps the rest itself (one SUBSCRIBE may queue
+   * thousands of retained messages, so the budget is checked per packet, not only per slice).
+   * The read under way stops at its next check and keeps its own rest (mustPause).
+   */
+  holdInput(): void {
+    if (this.closing || this.closed) return;
+    this.handlerHolds = true;
+    if (!this.readPaused) {
+      this.readPaused = true;
+      this.socket.pause();
+    }
+    this.markFlush();
   }
 
   /** Stops reading; `rest` (unread bytes of the current chunk, possibly empty) waits for the flush. */
@@ -200,6 +222,12 @@ export abstract class SocketConnection {
 
   private resumeReading(): void {
     this.readPaused = false;
+    if (this.handlerHolds) {
+      // What the handler kept came before what we kept.
+      this.handlerHolds = false;
+      this.handler?.onInputResumed();
+      if (this.readPaused || this.closing || this.closed) return;
+    }
     const held = this.held;
     this.held = null;
     if (held !== null) this.readChunk(held);

@@ -98,3 +98,32 @@ test('PUBACK: the short form as mqtt-packet parses it (v5: reason Success), iden
   zero.r.push(Buffer.from([0x40, 0x02, 0x00, 0x00]));
   assert.equal(zero.errors[0]?.code, 'malformed-packet');
 });
+
+test('a sink that holds input stops the reader between packets; an empty push reads the rest first', () => {
+  const packets: Packet[] = [];
+  let hold = true;
+  const r = new PacketReader(1024, { onPacket: (p) => packets.push(p), onError: (e) => assert.fail(e.message), holdInput: () => hold });
+  const ping = Buffer.from([0xc0, 0x00]);
+  r.push(Buffer.concat([ping, ping, ping]));
+  assert.equal(packets.length, 1);
+  assert.equal(r.holding, true);
+  r.push(Buffer.alloc(0));
+  assert.equal(packets.length, 2);
+  assert.equal(r.holding, true);
+  hold = false;
+  // New bytes arrive behind the kept ones: both are read, in order.
+  r.push(Buffer.from([0xe0, 0x00]));
+  assert.deepEqual(
+    packets.map((p) => p.cmd),
+    ['pingreq', 'pingreq', 'pingreq', 'disconnect'],
+  );
+  assert.equal(r.holding, false);
+});
+
+test('holdInput is not asked after the last packet of a push', () => {
+  let asked = 0;
+  const r = new PacketReader(1024, { onPacket: () => {}, onError: (e) => assert.fail(e.message), holdInput: () => (asked++, true) });
+  r.push(Buffer.from([0xc0, 0x00]));
+  assert.equal(asked, 0);
+  assert.equal(r.holding, false);
+});

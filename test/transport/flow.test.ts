@@ -70,6 +70,7 @@ class Echo implements ConnectionHandler {
   onClose(): void {
     this.closed = true;
   }
+  onInputResumed(): void {}
   onSlowConsumer(): void {
     this.slow++;
     this.connection.destroy();

@@ -30,6 +30,7 @@ class Recorder implements ConnectionHandler {
     this.closed = hadError;
   }
   slowConsumer = 0;
+  onInputResumed(): void {}
   onSlowConsumer(): void {
     this.slowConsumer++;
     this.connection.destroy();
