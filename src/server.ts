@@ -93,7 +93,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const functions = new FunctionDirectory(config.functions.dir, baseDir);
   const pool = new FunctionPool({ size: config.auth.functionWorkers, functions, allowedPaths: configuredPaths(config, baseDir) });
   // The console's MQTT test client connects with a one-time credential from the admin API.
-  const consoleCredentials = new ConsoleCredentials();
+  const consoleCredentials = new ConsoleCredentials(store.sealingKey);
   const custom = new CustomAuthorization({
     config: config.auth,
     authorizers,

@@ -6,60 +6,95 @@
 // console's rights, bound to the user who asked. Nothing about the WebSocket itself (cookie,
 // Origin, Host, peer address) grants anything: behind a reverse proxy those prove nothing.
 //
-// Invariants: a credential is 32 random bytes, usable once (the console asks for a fresh one per
-// connect; it never reconnects by itself), and only within TTL_MS of being issued. The store is
-// bounded: past MAX_OUTSTANDING the oldest outstanding credential is dropped.
-import { randomBytes } from 'node:crypto';
+// A credential is signed, not remembered: `<payload>.<HMAC-SHA256 of it>`, the payload naming the
+// user, the expiry and a random nonce, under a key derived from the store's sealing key. So any
+// member that shares the store (`--workers N`, the nodes of a cluster) admits it, whichever one
+// issued it — node:cluster hands the console's WebSocket to any worker.
+//
+// Invariants: valid only within TTL_MS of being issued; used once per process (the nonces seen are
+// kept until their credential expires, at most MAX_SEEN — past that the oldest is forgotten, and
+// only an admin can mint credentials, so that bound is never reached by an attacker). Another
+// member could admit the same credential once more within its lifetime: it is a bearer token
+// for 60 s, issued only to an admin.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** The upgrade URL's query parameter; not an AWS name, so no authorizer reads it as its token. */
 export const CONSOLE_CREDENTIAL_PARAM = 'x-switchboard-console-credential';
 export const CONSOLE_CREDENTIAL_TTL_MS = 60_000;
-const MAX_OUTSTANDING = 1000;
+const MAX_SEEN = 1000;
+/** Users are console user names ('loopback', 'admin', ...): bounded so a payload stays small. */
+const MAX_PAYLOAD_CHARS = 512;
 
 export interface IssuedCredential {
   credential: string;
   expiresAt: number;
 }
 
+interface Payload {
+  u: string;
+  e: number;
+  n: string;
+}
+
 export class ConsoleCredentials {
-  /** credential -> who asked and until when; Map order is issue order (oldest first). */
-  private readonly outstanding = new Map<string, { user: string; expiresAt: number }>();
+  private readonly key: Buffer;
+  /** nonce -> expiry of credentials already used here; Map order is use order. */
+  private readonly seen = new Map<string, number>();
 
   constructor(
+    sealingKey: Buffer,
     private readonly now: () => number = Date.now,
     private readonly ttlMs = CONSOLE_CREDENTIAL_TTL_MS,
-    private readonly maxOutstanding = MAX_OUTSTANDING,
-  ) {}
+    private readonly maxSeen = MAX_SEEN,
+  ) {
+    // A key of its own, so a console credential never doubles as anything the sealing key signs.
+    this.key = createHmac('sha256', sealingKey).update('switchboard console mqtt credential v1').digest();
+  }
 
   issue(user: string): IssuedCredential {
-    const now = this.now();
-    this.sweep(now);
-    while (this.outstanding.size >= this.maxOutstanding) {
-      this.outstanding.delete(this.outstanding.keys().next().value!);
-    }
-    const credential = randomBytes(32).toString('base64url');
-    const expiresAt = now + this.ttlMs;
-    this.outstanding.set(credential, { user, expiresAt });
-    return { credential, expiresAt };
+    const expiresAt = this.now() + this.ttlMs;
+    const payload = Buffer.from(JSON.stringify({ u: user, e: expiresAt, n: randomBytes(16).toString('base64url') } satisfies Payload)).toString('base64url');
+    return { credential: `${payload}.${this.sign(payload)}`, expiresAt };
   }
 
-  /** The user a credential was issued to, consuming it; null when unknown, used or expired. */
+  /** The user a credential was issued to, consuming it; null when forged, used or expired. */
   take(credential: string): string | null {
-    const entry = this.outstanding.get(credential);
-    if (entry === undefined) return null;
-    this.outstanding.delete(credential);
-    return entry.expiresAt > this.now() ? entry.user : null;
+    const dot = credential.indexOf('.');
+    if (dot <= 0 || dot > MAX_PAYLOAD_CHARS) return null;
+    const payloadText = credential.slice(0, dot);
+    const given = Buffer.from(credential.slice(dot + 1), 'base64url');
+    const expected = Buffer.from(this.sign(payloadText), 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+    let payload: Payload;
+    try {
+      payload = JSON.parse(Buffer.from(payloadText, 'base64url').toString('utf8')) as Payload;
+    } catch {
+      return null;
+    }
+    if (typeof payload.u !== 'string' || typeof payload.e !== 'number' || typeof payload.n !== 'string') return null;
+    const now = this.now();
+    if (payload.e <= now || payload.e > now + this.ttlMs) return null;
+    this.sweep(now);
+    if (this.seen.has(payload.n)) return null;
+    while (this.seen.size >= this.maxSeen) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(payload.n, payload.e);
+    return payload.u;
   }
 
+  /** Nonces remembered as used (their credentials not expired yet). */
   get size(): number {
-    return this.outstanding.size;
+    return this.seen.size;
   }
 
-  /** Drops expired credentials from the front (issue order is expiry order). */
+  private sign(payload: string): string {
+    return createHmac('sha256', this.key).update(payload).digest('base64url');
+  }
+
+  /** Forgets used nonces whose credentials expired (front first; expiry follows use order closely). */
   private sweep(now: number): void {
-    for (const [credential, entry] of this.outstanding) {
-      if (entry.expiresAt > now) break;
-      this.outstanding.delete(credential);
+    for (const [nonce, expiresAt] of this.seen) {
+      if (expiresAt > now) break;
+      this.seen.delete(nonce);
     }
   }
 }

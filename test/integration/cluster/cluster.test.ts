@@ -205,6 +205,28 @@ describe('authorizers created at run time', () => {
   });
 });
 
+describe('the console across nodes', () => {
+  test("a console MQTT credential issued by node 1 admits the test client on node 2, once", async () => {
+    const { nodes } = await startCluster(2);
+    try {
+      const [n1, n2] = nodes as [TestServer, TestServer];
+      // Loopback admin (no sign-in needed from this machine): the console's own request.
+      const res = await fetch(`${n1.httpUrl}/api/console/mqtt-credential`, { method: 'POST' });
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      const { credential, parameter } = JSON.parse(body) as { credential: string; parameter: string };
+      const url = `${n2.wsUrl}?${parameter}=${encodeURIComponent(credential)}&x-amz-customauthorizer-name=Nobody`;
+      const c = await connectClient(n2, { transport: 'ws', url });
+      const granted = await c.client.subscribeAsync('#', { qos: 0 });
+      assert.equal(granted[0]!.qos, 0, 'the console has every right');
+      await disconnect(c.client);
+      await assert.rejects(connectClient(n2, { transport: 'ws', url }), 'used once');
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+});
+
 describe('client IDs and sessions across nodes', () => {
   test('connecting to node B with a client ID connected on node A closes A (0x8E)', async () => {
     const { nodes } = await startCluster(2);
