@@ -281,9 +281,11 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
   });
 
   app.get('/connections/:clientId', dataPlaneRoute, async (request) => {
-    const { segments } = parseUrl(request.url);
+    const { segments, query } = parseUrl(request.url);
     const clientId = segments[1]!;
     await authorize(request, Buffer.alloc(0), 'iot:GetConnection', arnFor(scope, 'client', clientId));
+    // AWS: socket information (sourceIp/sourcePort/targetIp/targetPort) only when asked; default false.
+    const withSocket = boolParam(query.get('includeSocketInformation'), 'includeSocketInformation');
     const session = broker.sessions.get(clientId);
     if (session === undefined) throw notFound(`client ${clientId} is not connected and has no persistent session`);
     const client = session.client as Client | null;
@@ -296,8 +298,14 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
         ? {
             keepAliveDuration: client.keepAliveMs / 1000,
             connectedSince: client.connectedAt,
+          }
+        : {}),
+      ...(client !== null && withSocket
+        ? {
             sourceIp: client.connection.remoteAddress,
             sourcePort: client.connection.remotePort,
+            targetIp: client.connection.localAddress,
+            targetPort: client.connection.localPort,
           }
         : {}),
     };

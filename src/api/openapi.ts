@@ -1,5 +1,7 @@
 // The OpenAPI description of the HTTP API, served at /api/openapi.json. Written by hand next to
-// the routes it describes (data-plane.ts, admin-connections.ts, authorizers.ts).
+// the routes it describes (data-plane.ts, admin-connections.ts, authorizers.ts, access-keys.ts,
+// rules.ts, console.ts, http-server.ts). test/api/openapi-routes.test.ts fails when a registered
+// route is missing here.
 const error = { $ref: '#/components/schemas/Error' };
 const errors = {
   '400': { description: 'InvalidRequestException', content: { 'application/json': { schema: error } } },
@@ -10,6 +12,8 @@ const errors = {
 const json = (description: string, schema: object = { type: 'object' }) => ({ description, content: { 'application/json': { schema } } });
 const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
 const queryParam = (name: string, schema: object, description: string) => ({ name, in: 'query', required: false, description, schema });
+const admin = [{ adminToken: [] }];
+const jsonBody = { content: { 'application/json': { schema: { type: 'object' } } } };
 
 export const OPENAPI = {
   openapi: '3.0.3',
@@ -64,7 +68,11 @@ export const OPENAPI = {
       },
     },
     '/connections/{clientId}': {
-      get: { summary: 'GetConnection', parameters: [pathParam('clientId', 'client ID')], responses: { '200': json('connection state'), ...errors } },
+      get: {
+        summary: 'GetConnection',
+        parameters: [pathParam('clientId', 'client ID'), queryParam('includeSocketInformation', { type: 'boolean' }, 'add sourceIp, sourcePort, targetIp, targetPort (default false)')],
+        responses: { '200': json('connection state'), ...errors },
+      },
       delete: {
         summary: 'DeleteConnection: disconnect a client (DISCONNECT 0x98, lifecycle reason API_INITIATED_DISCONNECT)',
         parameters: [
@@ -118,6 +126,66 @@ export const OPENAPI = {
       get: { summary: 'DescribeDefaultAuthorizer', security: [{ adminToken: [] }], responses: { '200': json('default authorizer'), ...errors } },
       put: { summary: 'SetDefaultAuthorizer', security: [{ adminToken: [] }], responses: { '200': json('set'), ...errors } },
       delete: { summary: 'ClearDefaultAuthorizer', security: [{ adminToken: [] }], responses: { '204': { description: 'cleared' } } },
+    },
+    '/api/keys': {
+      get: { summary: 'List access keys (without secrets)', security: admin, responses: { '200': json('keys[]') } },
+      post: { summary: 'Create an access key for SigV4 callers; the secret is returned once', description: 'policyDocuments: a non-empty array of policy documents; description: optional', security: admin, requestBody: jsonBody, responses: { '201': json('accessKeyId, secretAccessKey, status'), ...errors } },
+    },
+    '/api/keys/{id}': {
+      patch: { summary: 'Update an access key (status Active|Inactive, policyDocuments, description)', security: admin, parameters: [pathParam('id', 'access key ID')], requestBody: jsonBody, responses: { '200': json('key'), ...errors } },
+      delete: { summary: 'Delete an access key', security: admin, parameters: [pathParam('id', 'access key ID')], responses: { '204': { description: 'deleted' }, ...errors } },
+    },
+    '/api/rules': {
+      get: { summary: 'List topic rules', security: admin, responses: { '200': json('rules[], queued') } },
+      post: { summary: 'Create a topic rule', security: admin, requestBody: jsonBody, responses: { '201': json('rule'), ...errors } },
+    },
+    '/api/rules/test': {
+      post: { summary: 'Evaluate a rule SQL statement against one message (topic, payload, clientId)', security: admin, requestBody: jsonBody, responses: { '200': json('result'), ...errors } },
+    },
+    '/api/rules/{name}': {
+      get: { summary: 'One topic rule', security: admin, parameters: [pathParam('name', 'rule')], responses: { '200': json('rule'), ...errors } },
+      put: { summary: 'Replace a topic rule', security: admin, parameters: [pathParam('name', 'rule')], requestBody: jsonBody, responses: { '200': json('rule'), ...errors } },
+      delete: { summary: 'Delete a topic rule', security: admin, parameters: [pathParam('name', 'rule')], responses: { '204': { description: 'deleted' }, ...errors } },
+    },
+    '/api/rules/{name}/enable': {
+      post: { summary: 'Enable a topic rule', security: admin, parameters: [pathParam('name', 'rule')], responses: { '200': json('rule'), ...errors } },
+    },
+    '/api/rules/{name}/disable': {
+      post: { summary: 'Disable a topic rule', security: admin, parameters: [pathParam('name', 'rule')], responses: { '200': json('rule'), ...errors } },
+    },
+    '/api/session': {
+      get: { summary: 'The signed-in console user', security: [], responses: { '200': json('user'), '401': errors['401'] } },
+      post: { summary: 'Console sign-in (username, password); sets the session cookie', security: [], requestBody: jsonBody, responses: { '204': { description: 'signed in' }, '401': errors['401'], '429': json('ThrottlingException: too many failed sign-ins (Retry-After)', error) } },
+      delete: { summary: 'Console sign-out', security: [], responses: { '204': { description: 'signed out' } } },
+    },
+    '/api/console/mqtt-credential': {
+      post: { summary: "A short-lived credential for the console's MQTT test client", security: admin, responses: { '200': json('credential, parameter, expiresAt'), '401': errors['401'], '403': errors['403'] } },
+    },
+    '/api/overview': {
+      get: { summary: "The console's overview: listeners, auth, store, cluster", security: admin, responses: { '200': json('overview') } },
+    },
+    '/api/metrics': {
+      get: { summary: 'Current totals (connections, messages, bytes, denials, rules)', security: admin, responses: { '200': json('time, connected, totals') } },
+    },
+    '/api/metrics/history': {
+      get: {
+        summary: 'Time series for the console',
+        security: admin,
+        parameters: [queryParam('range', { type: 'string', enum: ['15m', '1h', '24h'] }, 'default 15m'), queryParam('since', { type: 'integer' }, 'only points after this time (ms)')],
+        responses: { '200': json('points[]'), '400': errors['400'] },
+      },
+    },
+    '/api/policy/check': {
+      post: { summary: 'Evaluate policy documents for one action and resource', description: 'policyDocuments, action, resource (an ARN or client/..., topic/..., topicfilter/...), optional clientId and sourceIp', security: admin, requestBody: jsonBody, responses: { '200': json('effect, reason, resource, decidedBy'), '400': errors['400'] } },
+    },
+    '/api/openapi.json': {
+      get: { summary: 'This document', security: admin, responses: { '200': json('OpenAPI 3.0 document') } },
+    },
+    '/metrics': {
+      get: { summary: 'Prometheus metrics', security: admin, responses: { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+    },
+    '/healthz': {
+      get: { summary: 'Liveness check', security: [], responses: { '200': json('status: ok') } },
     },
   },
 } as const;

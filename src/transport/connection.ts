@@ -31,6 +31,12 @@ export interface Connection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   /**
+   * The server address and port the client connected to: the local end of the socket, or the
+   * destination a PROXY protocol header announced (GetConnection's targetIp/targetPort).
+   */
+  readonly localAddress: string;
+  readonly localPort: number;
+  /**
    * The direct peer's address when it is a trusted proxy that relayed this client (then
    * remoteAddress is the address it forwarded); undefined for a direct connection. A relayed
    * connection is never local (auth/local-request.ts).

@@ -25,6 +25,8 @@ const V1_PREFIX = Buffer.from('PROXY ');
 export interface ProxySource {
   address: string;
   port: number;
+  /** The address and port the client connected to at the proxy (GetConnection's targetIp/targetPort). */
+  destination: { address: string; port: number };
 }
 
 export type ProxyHeaderResult =
@@ -85,7 +87,8 @@ function parseV1(buf: Buffer): ProxyHeaderResult {
   if (!valid(src) || !valid(dst) || src.includes('%') || dst.includes('%')) return invalid('v1 header has a malformed address');
   const port = parsePort(sport);
   if (port === null || parsePort(dport) === null) return invalid('v1 header has a malformed port');
-  return { kind: 'header', consumed, source: { address: family === 'TCP6' ? mappedToV4(src.toLowerCase()) : src, port } };
+  const norm = (a: string) => (family === 'TCP6' ? mappedToV4(a.toLowerCase()) : a);
+  return { kind: 'header', consumed, source: { address: norm(src), port, destination: { address: norm(dst), port: parsePort(dport)! } } };
 }
 
 function mappedToV4(address: string): string {
@@ -135,15 +138,18 @@ function parseV2(buf: Buffer): ProxyHeaderResult {
   if (family === 1) {
     if (length < 12) return invalid('v2 IPv4 address block is short');
     const address = `${body[0]}.${body[1]}.${body[2]}.${body[3]}`;
-    return { kind: 'header', consumed, source: { address, port: body.readUInt16BE(8) } };
+    const destination = { address: `${body[4]}.${body[5]}.${body[6]}.${body[7]}`, port: body.readUInt16BE(10) };
+    return { kind: 'header', consumed, source: { address, port: body.readUInt16BE(8), destination } };
   }
   if (family === 2) {
     if (length < 36) return invalid('v2 IPv6 address block is short');
-    const raw = body.subarray(0, 16);
     // IPv4-mapped (::ffff:a.b.c.d): reported as IPv4, as the sockets do.
-    const mapped = raw.subarray(0, 10).every((b) => b === 0) && raw[10] === 0xff && raw[11] === 0xff;
-    const address = mapped ? `${raw[12]}.${raw[13]}.${raw[14]}.${raw[15]}` : ipv6Text(raw);
-    return { kind: 'header', consumed, source: { address, port: body.readUInt16BE(32) } };
+    const text = (raw: Buffer) => {
+      const mapped = raw.subarray(0, 10).every((b) => b === 0) && raw[10] === 0xff && raw[11] === 0xff;
+      return mapped ? `${raw[12]}.${raw[13]}.${raw[14]}.${raw[15]}` : ipv6Text(raw);
+    };
+    const destination = { address: text(body.subarray(16, 32)), port: body.readUInt16BE(34) };
+    return { kind: 'header', consumed, source: { address: text(body.subarray(0, 16)), port: body.readUInt16BE(32), destination } };
   }
   // UNSPEC or UNIX: no IP address to report; the connection stays the proxy's.
   if (family === 0 || family === 3) return { kind: 'header', consumed, source: null };

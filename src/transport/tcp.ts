@@ -13,12 +13,16 @@ export interface ProxiedSource {
   address: string;
   port: number;
   proxiedBy: string;
+  /** The destination the proxy announced (the address the client connected to), if it named one. */
+  destination?: { address: string; port: number } | undefined;
 }
 
 class TcpConnection extends SocketConnection implements Connection {
   readonly transport: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
   readonly proxiedBy: string | undefined;
   readonly serverName: string | undefined;
   readonly request = undefined;
@@ -29,6 +33,8 @@ class TcpConnection extends SocketConnection implements Connection {
     // Behind a PROXY protocol sender, the client is the source it announced.
     this.remoteAddress = proxied?.address ?? normalizeAddress(socket.remoteAddress);
     this.remotePort = proxied?.port ?? socket.remotePort ?? 0;
+    this.localAddress = proxied?.destination?.address ?? normalizeAddress(socket.localAddress);
+    this.localPort = proxied?.destination?.port ?? socket.localPort ?? 0;
     this.proxiedBy = proxied?.proxiedBy;
     this.serverName = transport === 'tls' ? ((socket as tls.TLSSocket).servername || undefined) : undefined;
   }
@@ -160,7 +166,8 @@ function readProxyHeader(socket: net.Socket, timeoutMs: number, done: (source: P
       return;
     }
     const source = result.source;
-    done({ address: source?.address ?? peer, port: source?.port ?? socket.remotePort ?? 0, proxiedBy: peer }, received.subarray(result.consumed));
+    const proxied = { address: source?.address ?? peer, port: source?.port ?? socket.remotePort ?? 0, proxiedBy: peer, destination: source?.destination };
+    done(proxied, received.subarray(result.consumed));
   };
   socket.on('error', noop);
   socket.on('close', finish);

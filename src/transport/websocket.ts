@@ -117,6 +117,8 @@ class WsConnection extends SocketConnection implements Connection {
   readonly transport: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
   readonly proxiedBy: string | undefined;
   readonly serverName: string | undefined;
   request: UpgradeRequest | undefined;
@@ -144,6 +146,9 @@ class WsConnection extends SocketConnection implements Connection {
     this.remoteAddress = client.address;
     this.proxiedBy = client.proxiedBy;
     this.remotePort = socket.remotePort ?? 0;
+    // Behind an HTTP proxy the server end we see is ours, not the address the client dialled.
+    this.localAddress = normalizeAddress(socket.localAddress);
+    this.localPort = socket.localPort ?? 0;
     this.serverName = (socket as { servername?: string }).servername || undefined;
     this.request = { url: req.url ?? '/', headers: req.headers };
     this.maxPayload = maxPayload;

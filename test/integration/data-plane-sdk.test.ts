@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DeleteConnectionCommand,
+  GetConnectionCommand,
   GetRetainedMessageCommand,
   IoTDataPlaneClient,
   ListRetainedMessagesCommand,
@@ -102,6 +103,39 @@ describe('AWS SDK v3 IoT data plane against Switchboard', () => {
     victim.end(true);
     await watcher.endAsync();
     await assert.rejects(sdk(server, full).send(new DeleteConnectionCommand({ clientId: 'nobody-here' })), { name: 'ResourceNotFoundException' });
+  });
+
+  test('GetConnectionCommand returns socket information (source and target) only with includeSocketInformation', async () => {
+    const reader = sdk(server, await createKey(server, ['iot:GetConnection']));
+    const tcp = await mqtt.connectAsync(server.mqttUrl, { clientId: 'sdk-socket-tcp', reconnectPeriod: 0 });
+    const ws = await mqtt.connectAsync(server.wsUrl, { clientId: 'sdk-socket-ws', reconnectPeriod: 0 });
+    try {
+      for (const [client, clientId, targetPort] of [
+        [tcp, 'sdk-socket-tcp', server.mqttPort],
+        [ws, 'sdk-socket-ws', server.httpPort],
+      ] as const) {
+        const sourcePort = (client.stream as unknown as { localPort?: number; _socket?: { localPort?: number } }).localPort ?? (client.stream as unknown as { _socket?: { localPort?: number } })._socket?.localPort;
+        const plain = await reader.send(new GetConnectionCommand({ clientId }));
+        assert.equal(plain.connected, true, clientId);
+        assert.equal(plain.clientId, clientId);
+        // AWS: socket information is omitted unless asked for (the parameter defaults to false).
+        for (const field of ['sourceIp', 'sourcePort', 'targetIp', 'targetPort'] as const) assert.equal(plain[field], undefined, `${clientId} ${field}`);
+        const off = await reader.send(new GetConnectionCommand({ clientId, includeSocketInformation: false }));
+        assert.equal(off.sourceIp, undefined);
+        const on = await reader.send(new GetConnectionCommand({ clientId, includeSocketInformation: true }));
+        assert.equal(on.connected, true);
+        assert.equal(on.sourceIp, '127.0.0.1', clientId);
+        if (sourcePort !== undefined) assert.equal(on.sourcePort, sourcePort, clientId);
+        else assert.ok(Number(on.sourcePort) > 0);
+        assert.equal(on.targetIp, '127.0.0.1', clientId);
+        assert.equal(on.targetPort, targetPort, `${clientId}: the listener's port`);
+      }
+      const bad = await fetch(`${server.httpUrl}/connections/sdk-socket-tcp?includeSocketInformation=yes`);
+      assert.equal(bad.status, 400);
+    } finally {
+      await tcp.endAsync();
+      await ws.endAsync();
+    }
   });
 
   test('a wrong secret, an unknown key and a key without iot:Publish are refused as AWS refuses them', async () => {

@@ -19,6 +19,7 @@ const ARN = 'arn:aws:iot:us-east-1:123456789012:';
 const ALL = ['iot:Connect', 'iot:Publish', 'iot:Subscribe', 'iot:Receive'];
 
 /** Every right, only from `cidr` (aws:SourceIp). */
+const ADMIN_TOKEN = 'proxy-test-admin-token-0123';
 const onlyFrom = (cidr: string) => doc({ Effect: 'Allow', Action: ALL, Resource: [`${ARN}*`], Condition: { IpAddress: { 'aws:SourceIp': [cidr] } } } as never);
 
 function get(host: string, port: number, path: string, method = 'GET', headers: Record<string, string> = {}, body?: string): Promise<number> {
@@ -166,7 +167,7 @@ describe('listeners.mqtt.proxyProtocol', () => {
   before(async () => {
     const pp = (cidr: string) => ['--set', `listeners.mqtt.proxyProtocol={"trustedProxies":["${cidr}"]}`];
     [trusting, anonymous, untrusting] = await Promise.all([
-      startServer({ auth: { unauthenticatedPolicy: onlyFrom('203.0.113.0/24') }, args: pp('127.0.0.1/32') }),
+      startServer({ auth: { unauthenticatedPolicy: onlyFrom('203.0.113.0/24') }, args: [...pp('127.0.0.1/32'), '--set', `admin.token=${ADMIN_TOKEN}`] }),
       startServer({ args: pp('127.0.0.1/32') }),
       startServer({ args: pp('10.255.255.1/32') }),
     ]);
@@ -191,6 +192,16 @@ describe('listeners.mqtt.proxyProtocol', () => {
     );
     // Outside the policy's block: refused by aws:SourceIp (v5 0x87).
     assert.equal((await proxiedConnect(trusting, v2([198, 51, 100, 1]))).code, 0x87);
+  });
+
+  test('GetConnection with includeSocketInformation reports the source and the destination the header announced', async () => {
+    const clientId = uid('sock');
+    const header = Buffer.from('PROXY TCP4 203.0.113.7 198.51.100.20 40001 8883\r\n');
+    assert.equal((await proxiedConnect(trusting, header, clientId)).code, 0);
+    const r = await fetch(`${trusting.httpUrl}/connections/${clientId}?includeSocketInformation=true`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(r.status, 200, await r.clone().text());
+    const body = (await r.json()) as Record<string, unknown>;
+    assert.deepEqual([body.sourceIp, body.sourcePort, body.targetIp, body.targetPort], ['203.0.113.7', 40001, '198.51.100.20', 8883]);
   });
 
   test('a trusted sender must send a well-formed header: none, or a malformed one, closes the connection', async () => {

@@ -28,10 +28,10 @@ const MQTT = Buffer.from([0x10, 0x00]);
 describe('PROXY protocol v1', () => {
   test('TCP4, TCP6 and UNKNOWN; the bytes after the header are left alone', () => {
     const line = Buffer.from('PROXY TCP4 203.0.113.5 192.0.2.1 56324 1883\r\n');
-    assert.deepEqual(parseProxyHeader(Buffer.concat([line, MQTT])), { kind: 'header', consumed: line.length, source: { address: '203.0.113.5', port: 56324 } });
+    assert.deepEqual(parseProxyHeader(Buffer.concat([line, MQTT])), { kind: 'header', consumed: line.length, source: { address: '203.0.113.5', port: 56324, destination: { address: '192.0.2.1', port: 1883 } } });
     const six = Buffer.from('PROXY TCP6 2001:DB8::5 2001:db8::1 1 1883\r\n');
-    assert.deepEqual(parseProxyHeader(six), { kind: 'header', consumed: six.length, source: { address: '2001:db8::5', port: 1 } });
-    assert.deepEqual(parseProxyHeader(Buffer.from('PROXY TCP6 ::ffff:203.0.113.5 ::1 1 2\r\n')), { kind: 'header', consumed: 39, source: { address: '203.0.113.5', port: 1 } });
+    assert.deepEqual(parseProxyHeader(six), { kind: 'header', consumed: six.length, source: { address: '2001:db8::5', port: 1, destination: { address: '2001:db8::1', port: 1883 } } });
+    assert.deepEqual(parseProxyHeader(Buffer.from('PROXY TCP6 ::ffff:203.0.113.5 ::1 1 2\r\n')), { kind: 'header', consumed: 39, source: { address: '203.0.113.5', port: 1, destination: { address: '::1', port: 2 } } });
     assert.deepEqual(parseProxyHeader(Buffer.from('PROXY UNKNOWN\r\n')), { kind: 'header', consumed: 15, source: null });
   });
 
@@ -65,11 +65,13 @@ describe('PROXY protocol v1', () => {
 describe('PROXY protocol v2', () => {
   test('PROXY over IPv4 and IPv6, with TLVs skipped', () => {
     const h = v2(1, 1, Buffer.concat([ipv4Block([203, 0, 113, 5], [192, 0, 2, 1], 56324, 1883), Buffer.from([0x04, 0x00, 0x02, 0xaa, 0xbb])]));
-    assert.deepEqual(parseProxyHeader(Buffer.concat([h, MQTT])), { kind: 'header', consumed: h.length, source: { address: '203.0.113.5', port: 56324 } });
+    assert.deepEqual(parseProxyHeader(Buffer.concat([h, MQTT])), { kind: 'header', consumed: h.length, source: { address: '203.0.113.5', port: 56324, destination: { address: '192.0.2.1', port: 1883 } } });
     const six = Buffer.alloc(36);
     Buffer.from('20010db8000000000000000000000005', 'hex').copy(six, 0);
+    Buffer.from('20010db8000000000000000000000001', 'hex').copy(six, 16);
     six.writeUInt16BE(4711, 32);
-    assert.deepEqual(parseProxyHeader(v2(1, 2, six)), { kind: 'header', consumed: 52, source: { address: '2001:db8::5', port: 4711 } });
+    six.writeUInt16BE(8883, 34);
+    assert.deepEqual(parseProxyHeader(v2(1, 2, six)), { kind: 'header', consumed: 52, source: { address: '2001:db8::5', port: 4711, destination: { address: '2001:db8::1', port: 8883 } } });
     const mapped = Buffer.alloc(36);
     Buffer.from('00000000000000000000ffffcb007105', 'hex').copy(mapped, 0);
     assert.equal((parseProxyHeader(v2(1, 2, mapped)) as { source: { address: string } }).source.address, '203.0.113.5');

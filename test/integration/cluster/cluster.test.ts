@@ -279,7 +279,12 @@ describe('client IDs and sessions across nodes', () => {
       assert.equal(list.nodes, 2);
       const got = await fetch(`${n1.httpUrl}/connections/${id2}`);
       assert.equal(got.status, 200, await got.clone().text());
-      assert.equal(((await got.json()) as { connected: boolean }).connected, true);
+      const plain = (await got.json()) as { connected: boolean; sourceIp?: string };
+      assert.equal(plain.connected, true);
+      assert.equal(plain.sourceIp, undefined, 'no socket information unless asked');
+      // The forwarded request keeps its query: the owner answers with the socket information.
+      const withSocket = (await (await fetch(`${n1.httpUrl}/connections/${id2}?includeSocketInformation=true`)).json()) as Record<string, unknown>;
+      assert.deepEqual([withSocket.sourceIp, withSocket.targetIp, withSocket.targetPort], ['127.0.0.1', '127.0.0.1', n2.mqttPort]);
       // Forwarding follows the route the router matched, so an encoded spelling reaches the owner too.
       const encoded = await fetch(`${n1.httpUrl}/%61pi/%63onnections/${id2}`);
       assert.equal(encoded.status, 200, await encoded.clone().text());
