@@ -253,7 +253,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ));
       app.server.on('upgrade', (req, socket, head) => endpoint.handleUpgrade(req, socket, head));
       app.server.on('clientError', (_err, socket) => socket.destroy());
-      await app.listen({ port: http_.port, host: http_.host });
+      // Fastify names the scheme from its own `https` option, which the serverFactory bypasses.
+      const tlsText = http_.tls ? (address: string) => `Server listening at ${address.replace(/^http:/, 'https:')}` : undefined;
+      await app.listen({ port: http_.port, host: http_.host, ...(tlsText ? { listenTextResolver: tlsText } : {}) });
     }
     if (mqtt_ !== false) {
       const proxyProtocol = mqtt_.proxyProtocol ? new TrustedProxies(mqtt_.proxyProtocol.trustedProxies) : undefined;

@@ -9,6 +9,12 @@
  * Device SDKs append `SDK=<name>&Version=<v>` to the username (`?SDK=` when there is no query
  * yet); unknown parameters are ignored. Empty values count as absent.
  *
+ * The two fixed parameter names (`x-amz-customauthorizer-name`, `x-amz-customauthorizer-signature`)
+ * are matched case-insensitively in queries as in headers: AWS's own device SDK v1 README writes
+ * `?X-Amz-CustomAuthorizer-Name=…`. The token key (`tokenKeyName`) is matched exactly in queries
+ * [unconfirmed: AWS does not say; an operator chooses that name and may rely on its case] and
+ * case-insensitively in headers, as HTTP header names are.
+ *
  * Query values are percent-decoded; `+` is kept as a literal `+`, not read as a space
  * [unconfirmed]: AWS says values (and the base64 signature in particular) must be URL-encoded,
  * so a `+` that arrives raw is far more likely an unencoded base64 `+` than a form-encoded space.
@@ -58,13 +64,13 @@ export function selectAuthorizer(src: CredentialSources): AuthorizerSelection {
   };
   const name =
     headerValue(src.headers, AUTHORIZER_NAME_KEY) ??
-    param(upgrade.params, AUTHORIZER_NAME_KEY) ??
-    param(user.params, AUTHORIZER_NAME_KEY);
+    paramAnyCase(upgrade.params, AUTHORIZER_NAME_KEY) ??
+    paramAnyCase(user.params, AUTHORIZER_NAME_KEY);
   // Headers are not URL-encoded, but some clients encode the signature everywhere; base64 has no '%'.
   const signature =
     (headerSignature === undefined ? undefined : decodeComponent(headerSignature)) ??
-    param(upgrade.params, AUTHORIZER_SIGNATURE_KEY) ??
-    param(user.params, AUTHORIZER_SIGNATURE_KEY);
+    paramAnyCase(upgrade.params, AUTHORIZER_SIGNATURE_KEY) ??
+    paramAnyCase(user.params, AUTHORIZER_SIGNATURE_KEY);
   if (name !== undefined) selection.authorizerName = name;
   if (signature !== undefined) selection.signature = signature;
   if (user.clean !== undefined) selection.cleanUsername = user.clean;
@@ -191,6 +197,17 @@ function headerValue(headers: CredentialSources['headers'], name: string): strin
 function param(params: URLSearchParams | null, name: string): string | undefined {
   const value = params?.get(name);
   return value === undefined || value === null || value === '' ? undefined : value;
+}
+
+/** Like `param`, with the name compared case-insensitively (`name` is lower case); exact case wins. */
+function paramAnyCase(params: URLSearchParams | null, name: string): string | undefined {
+  if (params === null) return undefined;
+  const exact = param(params, name);
+  if (exact !== undefined) return exact;
+  for (const [key, value] of params) {
+    if (value !== '' && key.toLowerCase() === name) return value;
+  }
+  return undefined;
 }
 
 function splitQuery(url: string | undefined): { queryString: string; params: URLSearchParams | null } {

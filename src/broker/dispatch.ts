@@ -56,10 +56,19 @@ export function handleFailure(client: Client, err: unknown): void {
     client.disconnect(RC.unspecified, 'internal error', 'internal-error');
     return;
   }
+  const connecting = client.state === 'awaiting-connect' || client.state === 'connecting';
+  if (err.code === 'not-authorized') {
+    // A policy or authorizer refusal is not a protocol violation: it is logged (and counted) as
+    // a refusal, by refuseConnect for a CONNECT, here for a later packet (a v3.1.1 PUBLISH).
+    if (connecting) return refuseConnect(client, err.reasonCode, err.message, err.code);
+    client.logger.info({ reasonCode: err.reasonCode, detail: err.message }, 'closing connection: not authorized');
+    client.disconnect(err.reasonCode, err.message, err.code);
+    return;
+  }
   broker.counters.protocolErrors++;
   const level = client.state === 'connected' ? 'warn' : 'info';
   client.logger[level]({ code: err.code, reasonCode: err.reasonCode, detail: err.message }, 'closing connection: protocol violation');
-  if (client.state === 'awaiting-connect' || client.state === 'connecting') {
+  if (connecting) {
     refuseConnect(client, err.reasonCode, err.message, err.code);
     return;
   }

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { arnFor, compilePolicies, describeVerdict, parsePolicyDocuments, type IotResourceType } from '../policy/index.js';
 
+const CONNECT_ATTRIBUTES = ['PersistentConnect', 'LastWill'];
+
 export const POLICY_HELP = `Usage: switchboard policy check --policy FILE --action ACTION --resource RESOURCE [options]
 
   --policy FILE        a policy document, or a JSON array of documents (repeatable)
@@ -12,6 +14,8 @@ export const POLICY_HELP = `Usage: switchboard policy check --policy FILE --acti
   --client-id ID       value of \${iot:ClientId}
   --source-ip IP       value of \${aws:SourceIp}
   --domain-name NAME   value of \${iot:DomainName}
+  --connect-attribute A  an element of iot:ConnectAttributes: PersistentConnect | LastWill
+                       (repeatable; none by default, as for a clean connection without a will)
   --region R --account-id N   for short resources (default us-east-1 / 123456789012)
 
 Prints Allow or Deny and the statement that decided; exit status 0 for Allow, 3 for Deny.
@@ -32,6 +36,7 @@ export function policyCommand(args: string[]): void {
       'client-id': { type: 'string' },
       'source-ip': { type: 'string' },
       'domain-name': { type: 'string' },
+      'connect-attribute': { type: 'string', multiple: true },
       region: { type: 'string' },
       'account-id': { type: 'string' },
     },
@@ -39,6 +44,14 @@ export function policyCommand(args: string[]): void {
   });
   if (!values.policy || !values.action || !values.resource) {
     process.stderr.write(POLICY_HELP);
+    process.exitCode = 2;
+    return;
+  }
+  // The attributes a CONNECT can carry (AWS: iot:ConnectAttributes, the same two the broker sets).
+  const attributes = values['connect-attribute'] ?? [];
+  const unknown = attributes.find((a) => !CONNECT_ATTRIBUTES.includes(a));
+  if (unknown !== undefined) {
+    process.stderr.write(`switchboard policy check: --connect-attribute ${unknown} is not one of ${CONNECT_ATTRIBUTES.join(', ')}\n`);
     process.exitCode = 2;
     return;
   }
@@ -70,6 +83,7 @@ export function policyCommand(args: string[]): void {
     ...(values['client-id'] !== undefined ? { clientId: values['client-id'] } : {}),
     ...(values['source-ip'] !== undefined ? { sourceIp: values['source-ip'] } : {}),
     ...(values['domain-name'] !== undefined ? { domainName: values['domain-name'] } : {}),
+    connectAttributes: attributes,
   });
   const verdict = policy.evaluate(values.action, resource);
   process.stdout.write(`${verdict.effect}\n${values.action} on ${resource}\n${describeVerdict(verdict)}\n`);

@@ -422,6 +422,30 @@ describe('authorizer selection', () => {
     assert.equal(refusalProblem(a, 5), null);
     assert.equal(answers.calls(token), 0);
   });
+
+  // AWS's device SDK v1 README writes `?X-Amz-CustomAuthorizer-Name=…`; the parameter names are
+  // matched case-insensitively (the token key name is matched exactly, docs/compatibility.md).
+  test('X-Amz-CustomAuthorizer-Name and -Signature in mixed case (WebSocket query): the named authorizer admits', async () => {
+    const [token, clientId] = allowedToken();
+    const url = `${s().wsUrl}?X-Amz-CustomAuthorizer-Name=Signed&token=${token}&X-Amz-CustomAuthorizer-Signature=${encodeURIComponent(keys.sign(token))}`;
+    const a = await attemptConnect(s(), { transport: 'ws', url, clientId, protocolVersion: 5 });
+    assert.equal(a.accepted, true, JSON.stringify(a.connack));
+    assert.equal(answers.events(token)[0]?.signatureVerified, true);
+  });
+
+  test('X-Amz-CustomAuthorizer-Name in mixed case in the TCP username query: the named authorizer admits', async () => {
+    const [token, clientId] = allowedToken();
+    const a = await attemptConnect(s(), { transport: 'tcp', username: `u?X-Amz-CustomAuthorizer-Name=ByToken&token=${token}`, clientId });
+    assert.equal(a.accepted, true, JSON.stringify(a.connack));
+    assert.equal(answers.calls(token), 1);
+  });
+
+  test('the token key name is matched exactly in the query: Token= is not token=', async () => {
+    const [token, clientId] = allowedToken();
+    const a = await attemptConnect(s(), { transport: 'ws', url: `${s().wsUrl}?${NAME_KEY}=Signed&Token=${token}&${SIGNATURE_KEY}=${encodeURIComponent(keys.sign(token))}`, clientId });
+    assert.equal(refusalProblem(a, 5), null);
+    assert.equal(answers.calls(token), 0);
+  });
 });
 
 describe('takeover: documents that allow client/a cannot connect as b', () => {

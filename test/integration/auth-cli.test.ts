@@ -124,6 +124,30 @@ describe('switchboard policy check', () => {
     assert.match(r.stdout, /document 1/);
   });
 
+  test('--connect-attribute (repeatable) sets iot:ConnectAttributes for conditions', async () => {
+    // Persistent sessions only, and never with a will (AWS's iot:ConnectAttributes examples).
+    const file = tempFile('connect-attributes.json', JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'iot:Connect', Resource: arn('client/*'), Condition: { 'ForAnyValue:StringEquals': { 'iot:ConnectAttributes': ['PersistentConnect'] } } },
+        { Sid: 'NoWill', Effect: 'Deny', Action: 'iot:Connect', Resource: arn('client/*'), Condition: { 'ForAnyValue:StringEquals': { 'iot:ConnectAttributes': ['LastWill'] } } },
+      ],
+    }));
+    const check = (...attributes: string[]) =>
+      runCli(['policy', 'check', '--policy', file, '--action', 'iot:Connect', '--resource', 'client/d1', ...attributes.flatMap((a) => ['--connect-attribute', a])]);
+    const none = await check();
+    assert.equal(none.code, 3, `no attributes: a clean connection is not allowed\n${none.stdout}${none.stderr}`);
+    const persistent = await check('PersistentConnect');
+    assert.equal(persistent.code, 0, persistent.stdout + persistent.stderr);
+    assert.match(persistent.stdout, /^Allow/);
+    const withWill = await check('PersistentConnect', 'LastWill');
+    assert.equal(withWill.code, 3, withWill.stdout + withWill.stderr);
+    assert.match(withWill.stdout, /NoWill/);
+    const bogus = await check('Persistent');
+    assert.equal(bogus.code, 2);
+    assert.match(bogus.stderr, /--connect-attribute Persistent is not one of PersistentConnect, LastWill/);
+  });
+
   test('an invalid policy or missing flags exit 2 with a message', async () => {
     const bad = tempFile('bad.json', JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Maybe', Action: 'iot:*', Resource: '*' }] }));
     const r = await runCli(['policy', 'check', '--policy', bad, '--action', 'iot:Publish', '--resource', 'topic/x']);

@@ -233,3 +233,42 @@ describe('iot:RetainPublish, the will, policy variables', () => {
     assert.equal(refusalProblem(no, 5), null);
   });
 });
+
+describe('refusals are logged as refusals, not as protocol violations', () => {
+  /** The lines about `clientId` that call its end a protocol violation. */
+  const violations = (clientId: string) => s().logLines().filter((l) => l.clientId === clientId && /protocol violation/.test(String(l.msg)));
+
+  test('a CONNECT the policy refuses (iot:Connect): info "connection refused: not authorized" with the reason', async () => {
+    const clientId = uid('b');
+    const token = uid('tok');
+    answers.set(token, answer([doc(deny('iot:Connect', arn(`client/${clientId}`)))]));
+    const denied = await attemptConnect(s(), withCredentials(s(), 'tcp', { [NAME_KEY]: 'ByToken', token }, { clientId, protocolVersion: 5 }));
+    assert.equal(refusalProblem(denied, 5), null);
+    const line = await s().waitForLog((l) => l.clientId === clientId && l.msg === 'connection refused: not authorized');
+    assert.equal(line.level, 30, 'info');
+    assert.equal(line.reason, 'not-authorized');
+    assert.ok(typeof line.detail === 'string' && line.detail.length > 0, `the reason is logged: ${JSON.stringify(line)}`);
+    assert.deepEqual(violations(clientId), []);
+  });
+
+  test('a CONNECT the authorizer refuses (isAuthenticated false) is logged the same way', async () => {
+    const clientId = uid('c');
+    const token = uid('tok');
+    answers.set(token, answer([], { isAuthenticated: false }));
+    const a = await attemptConnect(s(), withCredentials(s(), 'ws', { [NAME_KEY]: 'ByToken', token }, { clientId, protocolVersion: 4 }));
+    assert.equal(refusalProblem(a, 4), null);
+    await s().waitForLog((l) => l.clientId === clientId && l.msg === 'connection refused: not authorized');
+    assert.deepEqual(violations(clientId), []);
+  });
+
+  test('a v3.1.1 publish the policy refuses: info "closing connection: not authorized"', async () => {
+    const clientId = uid('c');
+    const c = await connected('tcp', 4, clientId, []);
+    c.client.publish('anywhere/denied', 'x', { qos: 1 });
+    await c.inbox.waitForClose(3_000);
+    const line = await s().waitForLog((l) => l.clientId === clientId && l.msg === 'closing connection: not authorized');
+    assert.equal(line.level, 30, 'info');
+    assert.match(String(line.detail), /iot:Publish/);
+    assert.deepEqual(violations(clientId), []);
+  });
+});

@@ -56,6 +56,13 @@ describe('TLS listeners', () => {
     });
   }
 
+  test('the start-up log names https:// and wss://, never http:// or ws://', () => {
+    const urls = server.logs.join('\n').match(/\b(https?|wss?):\/\/[^\s"]+/g) ?? [];
+    assert.ok(urls.includes(`https://127.0.0.1:${server.httpPort}`), `the HTTPS listener is named: ${urls.join(', ')}`);
+    assert.ok(urls.includes(`wss://127.0.0.1:${server.httpPort}/mqtt`), `the WebSocket endpoint is named: ${urls.join(', ')}`);
+    assert.deepEqual(urls.filter((u) => /^(http|ws):/.test(u)), [], 'no plain-text scheme for a TLS listener');
+  });
+
   test('a plain-text client on the TLS port does not get in, and the server keeps serving', async () => {
     const client = mqtt.connect(`mqtt://127.0.0.1:${server.mqttPort}`, { reconnectPeriod: 0, connectTimeout: 2000 });
     const outcome = await new Promise<string>((resolve) => {

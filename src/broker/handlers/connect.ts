@@ -290,7 +290,7 @@ export function refuseConnect(client: Client, reasonCode: number, reason: string
     // is what older clients understand [MQTT-3.1.2-2].
     connection.write(Buffer.from([0x20, 0x02, 0x00, 0x01]));
   }
-  client.logger.info({ reason: code, reasonCode, detail: reason }, 'connection refused');
+  client.logger.info({ reason: code, reasonCode, detail: reason }, code === 'not-authorized' ? 'connection refused: not authorized' : 'connection refused');
   if (code === 'not-authorized' && client.clientId) {
     client.broker.lifecycle?.connectFailed(client.clientId, client.principal || undefined, connection.remoteAddress, 'AUTHORIZATION_FAILED');
   }
