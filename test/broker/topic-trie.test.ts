@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TopicTrie } from '../../src/broker/topic-trie.js';
 import { topicMatches, validateTopicFilter, validateTopicName } from '../../src/protocol/topic.js';
+import { prng } from '../helpers/prng.js';
 
 interface Sub {
   id: number;
@@ -9,17 +10,6 @@ interface Sub {
 
 const LIMITS = { maxTopicBytes: 65535, maxTopicLevels: 16 };
 
-/** mulberry32: small, deterministic PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 

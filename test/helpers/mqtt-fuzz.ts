@@ -9,18 +9,9 @@
 //
 // Reproduce a failure with the seed the test prints: FUZZ_SEED=<seed> node --import tsx --test <file>.
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { prng } from './prng.js';
+export { prng };
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The seed from FUZZ_SEED, else a fresh one; the caller prints it. */
 export function fuzzSeed(): number {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { GlobPattern } from '../../src/policy/pattern.js';
+import { prng } from '../helpers/prng.js';
 
 // [pattern, text, matches]
 const cases: ReadonlyArray<readonly [string, string, boolean]> = [
@@ -71,14 +72,8 @@ describe('GlobPattern.compile', () => {
   }
 
   test('agrees with a reference RegExp on random patterns and texts', () => {
-    // Deterministic PRNG (mulberry32) so a failure is reproducible.
-    let seed = 0x5eed;
-    const random = (): number => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-      return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-    };
+    // Deterministic PRNG so a failure is reproducible.
+    const random = prng(0x5eed);
     const pick = (alphabet: string, max: number): string => {
       let out = '';
       const n = Math.floor(random() * (max + 1));
