@@ -12,7 +12,6 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { prng } from './prng.js';
 export { prng };
 
-
 /** The seed from FUZZ_SEED, else a fresh one; the caller prints it. */
 export function fuzzSeed(): number {
   const fromEnv = process.env.FUZZ_SEED;
