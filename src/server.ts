@@ -30,7 +30,7 @@ import { createPrometheusRegistry } from './metrics/prometheus.js';
 import { registerDataPlaneRoutes } from './api/data-plane.js';
 import { registerAdminConnectionRoutes } from './api/admin-connections.js';
 import { createHttpAuthenticator } from './api/authenticate.js';
-import { createSigV4Verifier, registerAccessKeyRoutes } from './api/access-keys.js';
+import { createSignedUrlVerifier, createSigV4Verifier, registerAccessKeyRoutes } from './api/access-keys.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
 import type { LifecycleListener } from './broker/lifecycle.js';
@@ -102,6 +102,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger,
     counters,
     consoleCredentials,
+    // SigV4-presigned WebSocket URLs are checked against the same access keys as the HTTP API.
+    verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey),
   });
   const authorization = options.authorization ?? custom;
   const broker = new Broker({

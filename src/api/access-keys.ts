@@ -1,11 +1,12 @@
 // SigV4 callers: an access key Switchboard manages, whose policy documents authorize the call;
 // and the admin API that creates and manages those keys (`switchboard keys ...`).
-import { compilePolicies, parsePolicyDocuments } from '../policy/index.js';
+import { compilePolicies, parsePolicyDocuments, type PolicyDocument } from '../policy/index.js';
 import { createAccessKey, secretLookup, type AccessKeyStore } from '../store/access-key-store.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import type { HttpCaller, HttpRequestInfo } from './http-auth.js';
 import type { HttpApp } from './http-server.js';
 import { verifySigV4 } from './sigv4/verify.js';
+import type { SignedUrlVerifier } from '../auth/signed-url.js';
 import { adminRoute } from './route-access.js';
 
 /** AWS SDKs sign data-plane calls as `iotdata`; AWS's prose says `iotdevicegateway`: accept both. */
@@ -34,6 +35,33 @@ export function createSigV4Verifier(keys: AccessKeyStore, sealingKey: Buffer): (
     }
     const policy = compilePolicies(documents, { sourceIp: request.remoteAddress });
     return { principal: result.accessKeyId, policy };
+  };
+}
+
+/**
+ * The same keys sign MQTT-over-WebSocket URLs (auth/signed-url.ts). AWS's SDKs presign those for
+ * `iotdevicegateway` only; `iotdata` is the HTTP data plane's name and is refused here.
+ */
+export function createSignedUrlVerifier(keys: AccessKeyStore, sealingKey: Buffer): SignedUrlVerifier {
+  const lookup = secretLookup(keys, sealingKey);
+  const parsedDocs = new WeakMap<object, PolicyDocument[]>();
+  return (request) => {
+    const result = verifySigV4(
+      { method: 'GET', path: request.path, query: request.query, headers: request.headers, body: Buffer.alloc(0) },
+      lookup,
+      { services: ['iotdevicegateway'] },
+    );
+    if (!result.ok) return { refused: `${result.reason}: ${result.message}` };
+    const record = keys.get(result.accessKeyId);
+    if (record === undefined) return { refused: 'unknown-key: the access key was deleted' };
+    let documents = parsedDocs.get(record);
+    if (documents === undefined) {
+      const parsed = parsePolicyDocuments(record.policyDocuments);
+      // Validated at creation; a document that no longer parses denies everything.
+      documents = parsed.ok ? parsed.value : [];
+      parsedDocs.set(record, documents);
+    }
+    return { principal: result.accessKeyId, documents };
   };
 }
 

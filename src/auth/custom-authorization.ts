@@ -23,6 +23,7 @@ import type { AuthorizerStore } from '../store/authorizer-store.js';
 import type { AuthorizerEvent, AuthorizerResponse } from './authorizer.js';
 import { isLocalRequest } from './local-request.js';
 import { consoleCredentialOf, type ConsoleCredentials } from './console-credentials.js';
+import { signedUrlOf, type SignedUrlVerifier } from './signed-url.js';
 import type { FunctionPool } from './function-pool.js';
 import { invokeHttpAuthorizer } from './http-authorizer.js';
 import { allowEverything, PolicyPermissions } from './policy-permissions.js';
@@ -42,6 +43,8 @@ export interface CustomAuthorizationOptions {
   counters?: Counters;
   /** Credentials the console's MQTT test client presents (auth/console-credentials.ts). */
   consoleCredentials?: ConsoleCredentials;
+  /** Checks a SigV4-presigned WebSocket URL against the access keys (api/access-keys.ts); absent: such URLs are refused. */
+  verifySignedUrl?: SignedUrlVerifier;
 }
 
 type Refusal = { allowed: false; reasonCode: number; reason: string };
@@ -93,6 +96,10 @@ export class CustomAuthorization implements Authorization {
       if (user === null) return refuse(RC.notAuthorized, 'the console credential is unknown, used or expired');
       return { allowed: true, principal: `console:${user}`, permissions: allowEverything };
     }
+    // A SigV4-presigned upgrade URL: the access key's policy documents decide, as AWS's IAM
+    // policies do for a SigV4 WebSocket. One that does not verify is refused, never passed on.
+    const signed = signedUrlOf(request.connection.request?.url);
+    if (signed !== undefined) return this.signedUrlConnect(request, signed);
     const sources = credentialSources(request);
     const selection = selectAuthorizer(sources);
     const name = selection.authorizerName ?? this.authorizers.getDefault();
@@ -122,6 +129,21 @@ export class CustomAuthorization implements Authorization {
       },
     });
     return { allowed: true, principal: response.principalId, permissions };
+  }
+
+  /**
+   * AWS answers a SigV4 WebSocket upgrade that does not verify with HTTP 403; here the upgrade has
+   * already happened when CONNECT arrives, so the refusal is CONNACK "not authorized" (0x87 / 5).
+   */
+  private signedUrlConnect(request: ConnectRequest, url: { path: string; query: string }): ConnectDecision {
+    const verify = this.options.verifySignedUrl;
+    if (verify === undefined) return refuse(RC.notAuthorized, 'SigV4-signed WebSocket URL, but no access keys are configured');
+    const verdict = verify({ ...url, headers: request.connection.request?.headers ?? {} });
+    if ('refused' in verdict) return refuse(RC.notAuthorized, `SigV4 signature refused: ${verdict.refused}`);
+    const policy = compilePolicies(verdict.documents, policyContext(request));
+    const denied = this.checkConnect(policy, request);
+    if (denied !== null) return denied;
+    return { allowed: true, principal: verdict.principal, permissions: new PolicyPermissions(policy, this.scope) };
   }
 
   /**
