@@ -77,9 +77,9 @@ describe('SigV4-presigned WebSocket URLs', { timeout: 60_000 }, () => {
   }
 
   /** Connects and resolves with the CONNACK's reason code (0 = admitted); bounded. */
-  function connect(url: string, clientId: string): Promise<{ code: number; client: MqttClient }> {
+  function connect(url: string, clientId: string, protocolVersion: 4 | 5 = 5): Promise<{ code: number; client: MqttClient }> {
     return new Promise((resolve, reject) => {
-      const client = mqtt.connect(url, { clientId, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 });
+      const client = mqtt.connect(url, { clientId, protocolVersion, reconnectPeriod: 0, connectTimeout: 5000 });
       clients.push(client);
       const timer = setTimeout(() => reject(new Error(`no CONNACK for ${clientId}`)), 8000);
       client.once('connect', (connack) => {
@@ -163,6 +163,11 @@ describe('SigV4-presigned WebSocket URLs', { timeout: 60_000 }, () => {
     const deadline = Date.now() + 5000;
     while (failed.length < cases.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(failed.sort(), cases.map(([id]) => id).sort());
+  });
+
+  it('MQTT 3.1.1 over a presigned URL: admitted, and a wrong secret gets return code 5', async () => {
+    assert.equal((await connect(await presign(key), 'sig-v311', 4)).code, 0);
+    assert.equal((await connect(await presign(key, { secret: 'not-the-secret-0123456789abcdefghijklmn' }), 'sig-v311-bad', 4)).code, 5);
   });
 
   it('refuses a key once it is made Inactive, and admits it again when Active', async () => {
