@@ -3,9 +3,9 @@
 // later without documentation fails here.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { validateConfig } from '../../src/config/load.js';
+import type { RunningServer } from '../../src/server.js';
 import { OPENAPI } from '../../src/api/openapi.js';
+import { startInProcessServer } from '../helpers/in-process.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 
@@ -26,13 +26,7 @@ describe('/api/openapi.json', () => {
   let server: RunningServer;
 
   before(async () => {
-    const config = validateConfig({
-      listeners: { http: { host: '127.0.0.1', port: 0 }, mqtt: false },
-      store: { type: 'memory' },
-      log: { level: 'silent' },
-      admin: { username: 'admin', password: 'correct horse battery', token: TOKEN },
-    });
-    server = await startServer(config);
+    server = await startInProcessServer({ admin: { username: 'admin', password: 'correct horse battery', token: TOKEN } });
   });
 
   after(async () => {

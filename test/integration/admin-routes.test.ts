@@ -5,10 +5,10 @@
 // is covered without editing this file — and one that declares no access fails start-up.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { validateConfig } from '../../src/config/load.js';
+import type { RunningServer } from '../../src/server.js';
 import type { RegisteredRoute } from '../../src/api/route-access.js';
 import { createNetns, httpFrom, httpStatusesFrom, type Netns } from '../helpers/netns.js';
+import { startInProcessServer } from '../helpers/in-process.js';
 
 const TOKEN = 'admin-token-0123456789abcdef';
 
@@ -53,13 +53,7 @@ describe('admin routes refuse strangers on the matched route', { timeout: 180_00
 
   before(async () => {
     ns = await createNetns();
-    const config = validateConfig({
-      listeners: { http: { host: '0.0.0.0', port: 0 }, mqtt: false },
-      store: { type: 'memory' },
-      log: { level: 'silent' },
-      admin: { username: 'admin', password: 'correct horse battery', token: TOKEN },
-    });
-    server = await startServer(config);
+    server = await startInProcessServer({ admin: { username: 'admin', password: 'correct horse battery', token: TOKEN }, httpHost: '0.0.0.0' });
     routes = [...server.httpRoutes];
   });
 

@@ -2,8 +2,8 @@
 // is answered 429 with Retry-After, so a password cannot be guessed at network speed.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { validateConfig } from '../../src/config/load.js';
+import type { RunningServer } from '../../src/server.js';
+import { startInProcessServer } from '../helpers/in-process.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -17,13 +17,7 @@ describe('console sign-in is throttled per caller', { timeout: 60_000 }, () => {
     });
 
   before(async () => {
-    const config = validateConfig({
-      listeners: { http: { host: '127.0.0.1', port: 0 }, mqtt: false },
-      store: { type: 'memory' },
-      log: { level: 'silent' },
-      admin: { username: 'admin', password: PASSWORD },
-    });
-    server = await startServer(config);
+    server = await startInProcessServer({ admin: { username: 'admin', password: PASSWORD } });
   });
   after(() => server?.stop());
 

@@ -10,8 +10,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { buildQueryString, HttpRequest } from '@smithy/core/protocols';
 import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { startServer, type RunningServer } from '../../src/server.js';
-import { validateConfig } from '../../src/config/load.js';
+import type { RunningServer } from '../../src/server.js';
+import { startInProcessServer } from '../helpers/in-process.js';
 
 const TOKEN = 'admin-token-sigv4-websocket-0123';
 const Sha256 = Hash.bind(null, 'sha256');
@@ -96,13 +96,7 @@ describe('SigV4-presigned WebSocket URLs', { timeout: 60_000 }, () => {
   }
 
   before(async () => {
-    const config = validateConfig({
-      listeners: { http: { host: '127.0.0.1', port: 0 }, mqtt: false },
-      store: { type: 'memory' },
-      log: { level: 'silent' },
-      admin: { username: 'admin', password: 'correct horse battery', token: TOKEN },
-    });
-    server = await startServer(config);
+    server = await startInProcessServer({ admin: { username: 'admin', password: 'correct horse battery', token: TOKEN } });
     port = server.httpPort!;
     key = await createKey();
   });
