@@ -5,8 +5,8 @@ import type { HttpApp } from './http-server.js';
 import { arnPrefix, type ArnScope } from '../policy/index.js';
 import type { AuthorizerStore } from '../store/authorizer-store.js';
 import { AuthorizerDefinitionError, checkApiValues, describe, parseDefinition, toRecord } from '../auth/authorizer-records.js';
-import type { FunctionDirectory } from '../auth/function-directory.js';
-import type { FunctionPool } from '../auth/function-pool.js';
+import type { FunctionDirectory } from '../functions/function-directory.js';
+import type { FunctionPool } from '../functions/function-pool.js';
 import { testInvokeAuthorizer, type TestInvokeInput } from '../auth/test-invoke.js';
 import { adminRoute } from './route-access.js';
 

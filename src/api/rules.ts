@@ -1,6 +1,6 @@
 // Admin API for rules (the CLI's `switchboard rules ...` and the console call it).
 import { RuleDefinitionError, RulesEngine } from '../rules/engine.js';
-import { FunctionNameError, type FunctionDirectory } from '../auth/function-directory.js';
+import { FunctionNameError, type FunctionDirectory } from '../functions/function-directory.js';
 import { ApiError, badRequest, notFound } from './errors.js';
 import type { HttpApp } from './http-server.js';
 import { adminRoute } from './route-access.js';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { authorizerSchema, type AuthConfig, type AuthorizerConfig } from '../config/schema.js';
 import type { AuthorizerRecord, AuthorizerStore } from '../store/authorizer-store.js';
-import { FunctionNameError, isFunctionName, type FunctionDirectory } from './function-directory.js';
+import { FunctionNameError, isFunctionName, type FunctionDirectory } from '../functions/function-directory.js';
 import { checkSigningKeys } from './signature.js';
 
 /** PEM text of a public key (SPKI or PKCS#1); a private key or anything else is not one. */

@@ -11,7 +11,7 @@
  *   result-cache.ts  valid responses, reused for identical events until refreshAfterInSeconds
  *   test-invoke.ts TestInvokeAuthorizer, and `invokeAuthorizer` (function or http) for both paths
  */
-import { isFunctionName } from './function-directory.js';
+import { isFunctionName } from '../functions/function-directory.js';
 import { isAbsolute, resolve } from 'node:path';
 
 import type { PolicyDocument } from '../policy/index.js';

@@ -24,7 +24,7 @@ import type { AuthorizerEvent, AuthorizerResponse } from './authorizer.js';
 import { isLocalRequest } from './local-request.js';
 import { consoleCredentialOf, type ConsoleCredentials } from './console-credentials.js';
 import { signedUrlOf, type SignedUrlVerifier } from './signed-url.js';
-import type { FunctionPool } from './function-pool.js';
+import type { FunctionPool } from '../functions/function-pool.js';
 import { invokeHttpAuthorizer } from './http-authorizer.js';
 import { allowEverything, PolicyPermissions } from './policy-permissions.js';
 import { buildEvent, findToken, selectAuthorizer, type CredentialSources } from './request.js';

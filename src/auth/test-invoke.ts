@@ -27,7 +27,7 @@ import {
   type AuthorizerDefinition,
   type AuthorizerEvent,
 } from './authorizer.js';
-import type { FunctionPool } from './function-pool.js';
+import type { FunctionPool } from '../functions/function-pool.js';
 import { invokeHttpAuthorizer } from './http-authorizer.js';
 import { findToken, selectAuthorizer, type CredentialSources } from './request.js';
 import { validateAuthorizerResponse } from './response.js';

@@ -11,12 +11,12 @@ import { parseSharedFilter } from '../protocol/topic.js';
 import type { RetainedStore } from '../store/retained-store.js';
 import type { SessionStore, StoredSession } from '../store/session-store.js';
 import { BroadcastEncoder } from './encode-publish.js';
-import { setLongTimeout } from './long-timeout.js';
-import type { Message, Origin, QoS } from './message.js';
-import { isExpired, messageProblem } from './message.js';
+import { setLongTimeout } from '../shared/long-timeout.js';
+import type { Message, Origin, QoS } from '../shared/message.js';
+import { isExpired, messageProblem } from '../shared/message.js';
 import type { Delivery, SharedGroup, Subscription, Will } from './session.js';
 import { Session } from './session.js';
-import { TopicTrie } from './topic-trie.js';
+import { TopicTrie } from '../shared/topic-trie.js';
 
 type IndexEntry = Subscription | SharedGroup;
 

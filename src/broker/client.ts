@@ -11,7 +11,7 @@ import type { ClientPermissions } from './authorization.js';
 import type { Broker } from './broker.js';
 import type { BroadcastEncoder } from './encode-publish.js';
 import { encodePublish, queuedEncoder } from './encode-publish.js';
-import { isExpired } from './message.js';
+import { isExpired } from '../shared/message.js';
 import type { Delivery, InflightEntry, Session, SessionClient, Will } from './session.js';
 import { dispatch, handleFailure } from './dispatch.js';
 import type { ClientRegistry } from './client-registry.js';

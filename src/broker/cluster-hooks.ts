@@ -1,6 +1,6 @@
 // What the broker asks of a cluster backplane (cluster/ implements it). The broker knows only this
 // interface, so a single node runs with none and tests can run the broker without Redis.
-import type { Message } from './message.js';
+import type { Message } from '../shared/message.js';
 import type { Delivery } from './session.js';
 
 export interface ClusterHooks {

@@ -4,8 +4,8 @@
 // WebSocket frames the template once and patches the framed copy).
 import type { IPublishPacket } from '../protocol/codec.js';
 import { encode } from '../protocol/codec.js';
-import type { Message, QoS } from './message.js';
-import { remainingExpirySeconds } from './message.js';
+import type { Message, QoS } from '../shared/message.js';
+import { remainingExpirySeconds } from '../shared/message.js';
 
 export interface PublishForm {
   version: 3 | 4 | 5;

@@ -2,10 +2,10 @@
 // [MQTT-4.1]: subscriptions, QoS 1/2 messages in flight and queued, QoS 2 ids received. Data plus
 // small methods; the connection (Client) and the Broker act on it.
 import type { ClientPermissions } from './authorization.js';
-import { BoundedQueue } from './bounded-queue.js';
+import { BoundedQueue } from '../shared/bounded-queue.js';
 import type { BroadcastEncoder } from './encode-publish.js';
-import type { LongTimeout } from './long-timeout.js';
-import type { Message, QoS } from './message.js';
+import type { LongTimeout } from '../shared/long-timeout.js';
+import type { Message, QoS } from '../shared/message.js';
 import { PacketIdAllocator } from './packet-ids.js';
 import type { SessionStore, StoredSession, StoredSubscription } from '../store/session-store.js';
 

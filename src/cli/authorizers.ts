@@ -7,8 +7,8 @@ import { adminTarget, callAdmin } from './admin-client.js';
 import { loadConfig } from '../config/load.js';
 import { MemoryAuthorizerStore } from '../store/authorizer-store.js';
 import { seedAuthorizers } from '../auth/authorizer-records.js';
-import { FunctionPool } from '../auth/function-pool.js';
-import { configuredPaths, FunctionDirectory } from '../auth/function-directory.js';
+import { FunctionPool } from '../functions/function-pool.js';
+import { configuredPaths, FunctionDirectory } from '../functions/function-directory.js';
 import { testInvokeAuthorizer } from '../auth/test-invoke.js';
 import { dirname } from 'node:path';
 

@@ -15,9 +15,9 @@
 //                   {"t":"a","q":0,"r":1,"p":"{\"contentType\":\"text/plain\"}","e":1700000000000,"i":"c1","g":["g\u0000a/#"]}
 //   invalid header: {"t":"a/+"} (wildcard in a name), {"t":""}, "q":7, "r":true, "e":"soon", "e":-1,
 //                   "i":{"x":1}, "g":"x", "p":"garbage", "p":"{\"contentType\":5}", a reliable seq of NaN
-import type { Message, MessageProperties, QoS } from '../broker/message.js';
+import type { Message, MessageProperties, QoS } from '../shared/message.js';
 import { validateTopicName, type TopicLimits } from '../protocol/topic.js';
-import { decodeProperties, encodeProperties } from '../store/sqlite-codec.js';
+import { decodeProperties, encodeProperties } from '../shared/properties-json.js';
 
 export const FRAME_MESSAGE = 1;
 export const FRAME_RELIABLE = 2;

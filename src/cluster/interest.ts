@@ -6,7 +6,7 @@
 // Over-approximation is harmless (a node with no local match drops the message); under-
 // approximation loses messages, so changes are applied as idempotent set operations and a full
 // snapshot replaces a node's keys only together with every change that arrived meanwhile.
-import { TopicTrie } from '../broker/topic-trie.js';
+import { TopicTrie } from '../shared/topic-trie.js';
 import { parseSharedFilter } from '../protocol/topic.js';
 
 /** One announced key of one node, as stored in the index. */

@@ -3,9 +3,9 @@
 // will and its disconnected event exactly as the dead node would have.
 import type { Client } from '../broker/client.js';
 import type { ConnectionInfo } from '../broker/lifecycle.js';
-import type { MessageProperties, QoS } from '../broker/message.js';
+import type { MessageProperties, QoS } from '../shared/message.js';
 import type { Will } from '../broker/session.js';
-import { decodeProperties, encodeProperties } from '../store/sqlite-codec.js';
+import { decodeProperties, encodeProperties } from '../shared/properties-json.js';
 
 export interface PresenceRecord {
   info: ConnectionInfo;

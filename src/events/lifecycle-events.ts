@@ -3,7 +3,7 @@
 // the events of one client ID on one node are never out of order (unlike AWS).
 import type { Broker } from '../broker/broker.js';
 import type { ConnectionInfo, DisconnectReason, LifecycleListener } from '../broker/lifecycle.js';
-import type { QoS } from '../broker/message.js';
+import type { QoS } from '../shared/message.js';
 
 export interface EventSwitches {
   connected: boolean;

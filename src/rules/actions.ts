@@ -3,9 +3,9 @@
 // when the rule is created; running an action never throws, it resolves to a failure or null.
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { Message, MessageProperties } from '../broker/message.js';
-import { propertiesProblem } from '../broker/message.js';
-import type { FunctionPool } from '../auth/function-pool.js';
+import type { Message, MessageProperties } from '../shared/message.js';
+import { propertiesProblem } from '../shared/message.js';
+import type { FunctionPool } from '../functions/function-pool.js';
 import { validateTopicName } from '../protocol/topic.js';
 import type { ActionDefinition } from './rule-definition.js';
 import { compileTemplate as compileTemplateFor, type CompiledRule, type CompiledTemplate, type RuleInput, type RuleOutput } from './index.js';

@@ -5,10 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { Message } from '../broker/message.js';
-import { BoundedQueue } from '../broker/bounded-queue.js';
-import { TopicTrie } from '../broker/topic-trie.js';
-import type { FunctionPool } from '../auth/function-pool.js';
+import type { Message } from '../shared/message.js';
+import { BoundedQueue } from '../shared/bounded-queue.js';
+import { TopicTrie } from '../shared/topic-trie.js';
+import type { FunctionPool } from '../functions/function-pool.js';
 import type { Counters } from '../metrics/counters.js';
 import type { RuleStore, StoredRule } from '../store/rule-store.js';
 import { compileAction, type ActionFailure, type CompiledAction } from './actions.js';

@@ -16,8 +16,9 @@
 //   then the payload: every remaining byte.
 // Example: a QoS 1 retained message {payload 'hi'} on 'a/b' (topic kept in the hash field) is
 //   01 000000000000 0000000000000 05 6869  -> tag, no expiry, no receivedAt, qos 1 + retain, "hi".
-import type { Message, QoS } from '../broker/message.js';
-import { decodeStoredProperties, encodeProperties } from './sqlite-codec.js';
+import type { Message, QoS } from '../shared/message.js';
+import { encodeProperties } from '../shared/properties-json.js';
+import { decodeStoredProperties } from './sqlite-codec.js';
 import type { StoredDelivery, StoredMessage, StoredSubscription } from './session-store.js';
 
 export const TAG_MESSAGE = 1;

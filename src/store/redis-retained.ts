@@ -11,8 +11,8 @@
 // Expiry: an expired message met in the mirror is dropped there and removed from Redis only if the
 // message Redis holds NOW has expired (EXPIRE_RETAINED decides atomically; another node may have
 // just set a fresh one). Expired messages are also dropped when the mirror is loaded.
-import type { Message } from '../broker/message.js';
-import { isExpired } from '../broker/message.js';
+import type { Message } from '../shared/message.js';
+import { isExpired } from '../shared/message.js';
 import type { Logger } from '../logger.js';
 import type { RedisWriteBatch } from './redis-batch.js';
 import type { ChangeFeed, MirrorTable } from './redis-changes.js';

@@ -1,5 +1,5 @@
-import type { Message } from '../broker/message.js';
-import { isExpired } from '../broker/message.js';
+import type { Message } from '../shared/message.js';
+import { isExpired } from '../shared/message.js';
 import { matchRetained, type RetainedStore } from './retained-store.js';
 
 /**

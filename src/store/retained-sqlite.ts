@@ -3,7 +3,7 @@
 // through in the current batch. Invariant: the table holds exactly the Map's topics once the
 // pending batch commits. Expired messages are dropped from both, lazily when met, and at open.
 import type Database from 'better-sqlite3';
-import type { Message } from '../broker/message.js';
+import type { Message } from '../shared/message.js';
 import { MemoryRetainedStore } from './retained-memory.js';
 import type { WriteBatch } from './sqlite-batch.js';
 import { decodeMessage, MESSAGE_COLUMNS, MESSAGE_PLACEHOLDERS, messageParams, type MessageRow } from './sqlite-codec.js';

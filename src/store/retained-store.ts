@@ -1,7 +1,7 @@
 // Retained messages: one per topic [MQTT-3.3.1-5]. Implementations: retained-memory.ts (this issue),
 // sqlite and redis later; all must pass test/store/retained-store.suite.ts.
-import type { Message } from '../broker/message.js';
-import { isExpired } from '../broker/message.js';
+import type { Message } from '../shared/message.js';
+import { isExpired } from '../shared/message.js';
 import { topicMatches } from '../protocol/topic.js';
 
 export interface RetainedStore {

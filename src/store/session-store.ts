@@ -3,7 +3,7 @@
 // packet identifiers and PUBREL state), and the QoS 2 packet identifiers received from it and not
 // yet released. The broker keeps the live state in memory and records each change here; the
 // store batches changes and commits them together (see Store.afterCommit).
-import type { MessageProperties, QoS } from '../broker/message.js';
+import type { MessageProperties, QoS } from '../shared/message.js';
 
 export interface StoredMessage {
   topic: string;

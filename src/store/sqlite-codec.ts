@@ -1,11 +1,8 @@
-// Messages <-> SQLite rows. Payloads are BLOBs; v5 properties are one JSON text column:
-//   { contentType: 'text/plain', correlationData: <Buffer 01 02>, userProperties: { b: '1', a: ['2', '3'] } }
-//   <-> '{"contentType":"text/plain","correlationData":"AQI=","userProperties":[["b","1"],["a",["2","3"]]]}'
-// correlationData is base64; user properties are [name, value] pairs so their order survives even
-// for names an object would reorder ("10" before "b") [MQTT-3.3.2-18: order kept when forwarding].
-// Any other property is copied as plain JSON. Booleans are stored as 0/1.
-import type { Message, MessageProperties, QoS } from '../broker/message.js';
-import { encodableProperties } from '../broker/message.js';
+// Messages <-> SQLite rows. Payloads are BLOBs; v5 properties are one JSON text column in the
+// encoding of shared/properties-json.ts. Booleans are stored as 0/1.
+import type { Message, MessageProperties, QoS } from '../shared/message.js';
+import { encodableProperties } from '../shared/message.js';
+import { decodeProperties, encodeProperties } from '../shared/properties-json.js';
 import type { StoredDelivery, StoredMessage } from './session-store.js';
 
 /** The message columns every message table has, in this order (see sqlite-schema.ts). */
@@ -32,42 +29,6 @@ export interface DeliveryRow extends MessageRow {
 }
 
 export type SqlValue = string | number | Buffer | null;
-
-// A message fanned out to many persistent sessions is stored once per session; its properties
-// are encoded once.
-const encodedProperties = new WeakMap<MessageProperties, string>();
-
-export function encodeProperties(properties: MessageProperties | undefined): string | null {
-  if (properties === undefined) return null;
-  let json = encodedProperties.get(properties);
-  if (json === undefined) {
-    const out: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(properties)) {
-      if (value === undefined) continue;
-      if (name === 'correlationData') out[name] = (value as Buffer).toString('base64');
-      else if (name === 'userProperties') out[name] = Object.entries(value as object);
-      else out[name] = value;
-    }
-    json = JSON.stringify(out);
-    encodedProperties.set(properties, json);
-  }
-  return json;
-}
-
-export function decodeProperties(json: string | null): MessageProperties | undefined {
-  if (json === null) return undefined;
-  const parsed = JSON.parse(json) as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(parsed)) {
-    if (name === 'correlationData') out[name] = Buffer.from(value as string, 'base64');
-    else if (name === 'userProperties') {
-      const props: Record<string, string | string[]> = {};
-      for (const [k, v] of value as [string, string | string[]][]) props[k] = v;
-      out[name] = props;
-    } else out[name] = value;
-  }
-  return out as MessageProperties;
-}
 
 /**
  * Properties of a stored message (SQLite or Redis), as deliverable: what an older version stored

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import type { AuthorizerDefinition, AuthorizerEvent } from '../../src/auth/authorizer.js';
-import { FunctionPool } from '../../src/auth/function-pool.js';
+import { FunctionPool } from '../../src/functions/function-pool.js';
 import { invokeAuthorizer, testInvokeAuthorizer, TestInvokeError, type TestInvokeInput } from '../../src/auth/test-invoke.js';
 
 const fixturesDir = fileURLToPath(new URL('../fixtures/authorizers/', import.meta.url));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ClientPermissions } from '../../src/broker/authorization.js';
 import { pickMember } from '../../src/broker/broker.js';
-import type { QoS } from '../../src/broker/message.js';
+import type { QoS } from '../../src/shared/message.js';
 import { Session, type SessionClient, type SharedGroup, type Subscription } from '../../src/broker/session.js';
 
 /** Receive allowed on topics under `prefix` only. */

@@ -2,7 +2,7 @@
 // before it can reach a session; anything the encoder would not have written is refused.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Message } from '../../src/broker/message.js';
+import type { Message } from '../../src/shared/message.js';
 import {
   decodeControlFrame,
   decodeMessageFrame,

@@ -7,7 +7,7 @@ import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePack
 import { PacketReader } from '../../src/protocol/codec.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import { encodePublish } from '../../src/broker/encode-publish.js';
-import { messageProblem, type Message, type MessageProperties } from '../../src/broker/message.js';
+import { messageProblem, type Message, type MessageProperties } from '../../src/shared/message.js';
 import { connectPackets, fuzzSeed, mutate, pick, prng, sessionPackets } from '../helpers/mqtt-fuzz.js';
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 20_000);

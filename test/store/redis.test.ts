@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
-import type { Message, MessageProperties } from '../../src/broker/message.js';
+import type { Message, MessageProperties } from '../../src/shared/message.js';
 import type { Logger } from '../../src/logger.js';
 import { createAccessKey, unsealSecret } from '../../src/store/access-key-store.js';
 import { StoreCommitError, StoreOpenError, StoreUnavailableError } from '../../src/store/errors.js';

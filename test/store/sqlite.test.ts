@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Message } from '../../src/broker/message.js';
+import type { Message } from '../../src/shared/message.js';
 import { StoreCommitError, StoreOpenError, type StoreOpenErrorCode } from '../../src/store/errors.js';
 import { openStore } from '../../src/store/open.js';
 import type { StoredDelivery } from '../../src/store/session-store.js';

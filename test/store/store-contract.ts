@@ -8,7 +8,7 @@
 import { createAccessKey, unsealSecret } from '../../src/store/access-key-store.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Message, MessageProperties } from '../../src/broker/message.js';
+import type { Message, MessageProperties } from '../../src/shared/message.js';
 import type { AuthorizerRecord } from '../../src/store/authorizer-store.js';
 import type { StoredDelivery, StoredSession, StoredSubscription } from '../../src/store/session-store.js';
 import type { Store } from '../../src/store/store.js';

@@ -7,7 +7,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import { RC, v3ConnackCode } from '../../protocol/reason-codes.js';
 import { validateTopicName } from '../../protocol/topic.js';
 import type { Client } from '../client.js';
-import type { Message, MessageProperties, QoS } from '../message.js';
+import type { Message, MessageProperties, QoS } from '../../shared/message.js';
 import { dispatch, handleFailure } from '../dispatch.js';
 import { nextVersionNumber } from '../lifecycle.js';
 

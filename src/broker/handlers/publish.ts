@@ -5,7 +5,7 @@ import { ProtocolError, protocolError } from '../../protocol/errors.js';
 import { RC } from '../../protocol/reason-codes.js';
 import { validateTopicName } from '../../protocol/topic.js';
 import type { Client } from '../client.js';
-import type { Message, MessageProperties } from '../message.js';
+import type { Message, MessageProperties } from '../../shared/message.js';
 
 export function handlePublish(client: Client, packet: IPublishPacket): void {
   const broker = client.broker;

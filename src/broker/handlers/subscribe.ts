@@ -5,7 +5,7 @@ import { protocolError } from '../../protocol/errors.js';
 import { RC } from '../../protocol/reason-codes.js';
 import { parseSharedFilter, validateTopicFilter } from '../../protocol/topic.js';
 import type { Client } from '../client.js';
-import type { QoS } from '../message.js';
+import type { QoS } from '../../shared/message.js';
 import type { Subscription } from '../session.js';
 
 export function handleSubscribe(client: Client, packet: ISubscribePacket): void {

@@ -17,7 +17,7 @@
  * - Workers are unref'd: an idle pool never keeps the process alive (pending invocations do,
  *   through their timers).
  *
- * Locating the worker: compiled, `dist/auth/function-worker.js` sits beside this file and is
+ * Locating the worker: compiled, `dist/functions/function-worker.js` sits beside this file and is
  * the worker's entry. Under tsx (tests, running `src/`) only `function-worker.ts` exists, and
  * node cannot start a worker from a .ts entry even with `execArgv: ['--import', 'tsx']` (tried:
  * "Unknown file extension .ts"), so the worker starts from a small eval'd bootstrap that
@@ -28,7 +28,7 @@ import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { AuthorizerInvokeError, type AuthorizerEvent } from './authorizer.js';
+import { AuthorizerInvokeError, type AuthorizerEvent } from '../auth/authorizer.js';
 import { FunctionNameError, isFunctionName, type FunctionDirectory } from './function-directory.js';
 import type { WorkerReply, WorkerRequest } from './function-worker.js';
 

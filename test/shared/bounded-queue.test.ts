@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BoundedQueue } from '../../src/broker/bounded-queue.js';
+import { BoundedQueue } from '../../src/shared/bounded-queue.js';
 
 test('keeps FIFO order and drops the oldest when full', () => {
   const q = new BoundedQueue<number>(3);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FunctionDirectory, FunctionNameError, functionNameProblem } from '../../src/auth/function-directory.js';
-import { FunctionPool } from '../../src/auth/function-pool.js';
+import { FunctionDirectory, FunctionNameError, functionNameProblem } from '../../src/functions/function-directory.js';
+import { FunctionPool } from '../../src/functions/function-pool.js';
 import { AuthorizerInvokeError } from '../../src/auth/authorizer.js';
 
 describe('function names', () => {

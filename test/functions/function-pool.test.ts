@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import { AuthorizerInvokeError, type AuthorizerEvent } from '../../src/auth/authorizer.js';
-import { FunctionPool } from '../../src/auth/function-pool.js';
+import { FunctionPool } from '../../src/functions/function-pool.js';
 import { buildEvent } from '../../src/auth/request.js';
 import { validateAuthorizerResponse } from '../../src/auth/response.js';
 
@@ -257,8 +257,8 @@ describe('FunctionPool: lifecycle', () => {
   });
 });
 
-const distPool = new URL('../../dist/auth/function-pool.js', import.meta.url);
-const distWorker = new URL('../../dist/auth/function-worker.js', import.meta.url);
+const distPool = new URL('../../dist/functions/function-pool.js', import.meta.url);
+const distWorker = new URL('../../dist/functions/function-worker.js', import.meta.url);
 const haveDist = existsSync(fileURLToPath(distPool)) && existsSync(fileURLToPath(distWorker));
 
 test('compiled pool from dist/ finds function-worker.js', { skip: haveDist ? false : 'no build in dist/ (run npm run build)' }, async () => {

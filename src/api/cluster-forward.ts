@@ -22,8 +22,8 @@
 //   refused:  /api/connections (the list), /api/retained, /connections/c1/other, /topics/a
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Broker } from '../broker/broker.js';
-import { requestClient, type HttpApp } from '../api/http-server.js';
-import type { Cluster } from './cluster.js';
+import { requestClient, type HttpApp } from './http-server.js';
+import type { Cluster } from '../cluster/cluster.js';
 
 const FORWARDED = 'x-switchboard-forwarded-by';
 const HOP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade']);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { TopicTrie } from '../../src/broker/topic-trie.js';
+import { TopicTrie } from '../../src/shared/topic-trie.js';
 import { topicMatches, validateTopicFilter, validateTopicName } from '../../src/protocol/topic.js';
 import { prng } from '../helpers/prng.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodableProperties, messageProblem, propertiesProblem, type Message, type MessageProperties } from '../../src/broker/message.js';
+import { encodableProperties, messageProblem, propertiesProblem, type Message, type MessageProperties } from '../../src/shared/message.js';
 import { decodeStoredProperties } from '../../src/store/sqlite-codec.js';
 import { encodePublish } from '../../src/broker/encode-publish.js';
 
