@@ -1,14 +1,15 @@
 // The import-direction check (scripts/check-layers.mjs) run on small trees written here: one that
 // keeps the layer order must pass, one that breaks it in every way the checker knows must fail
-// naming each import, so the check cannot pass silently. Also: the repository itself passes.
+// naming each import, so the check cannot pass silently. Also: the repository itself passes, and
+// docs/architecture.md draws the same layer order as the script.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ALLOWED, checkLayers, findImports } from '../../scripts/check-layers.mjs';
+import { ALLOWED, LAYERS, checkLayers, findImports } from '../../scripts/check-layers.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const script = path.join(repo, 'scripts/check-layers.mjs');
@@ -148,5 +149,21 @@ describe('check-layers on this repository', () => {
     const cli = await run([]);
     assert.equal(cli.code, 0, cli.stderr);
     for (const entry of ALLOWED) assert.match(entry.reason, /^issue \d+: \S.{20,}$/, `${entry.from} -> ${entry.to}`);
+  });
+
+  test('docs/architecture.md draws the same layer order', () => {
+    const doc = readFileSync(path.join(repo, 'docs/architecture.md'), 'utf8');
+    const block = /<!-- layers -->\n```\n([\s\S]*?)```/.exec(doc);
+    assert.ok(block !== null, 'docs/architecture.md has no ```-block after <!-- layers -->');
+    const drawn = new Map<number, string>();
+    for (const line of block[1]!.split('\n')) {
+      const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+      if (m !== null) drawn.set(Number(m[1]), m[2]!);
+    }
+    assert.deepEqual([...drawn.keys()].sort((a, b) => a - b), LAYERS.map((l) => l.level));
+    for (const layer of LAYERS) {
+      const modules = (drawn.get(layer.level)!.match(/[\w-]+(?:\/|\.ts)/g) ?? []).map((m) => 'src/' + m);
+      assert.deepEqual(modules.sort(), [...layer.modules].sort(), `layer ${layer.level}`);
+    }
   });
 });
