@@ -10,11 +10,11 @@
  * - At most `maxEntries` verdicts are kept in total; when full, the oldest entry is evicted
  *   first, so a client cycling through unique topics costs bounded memory.
  *
- * Entries are keyed by the resource string itself inside one Map per action, never by a
- * concatenated key: V8 caches a string's hash in the string, so when the broker builds a
- * message's Receive ARN once and checks it against every subscriber's cache, the hash is
- * computed once, not once per subscriber. Hits do no bookkeeping (FIFO, not LRU) for the
- * same reason: a hit is one or two lookups and nothing else.
+ * Entries are keyed by the resource ARN itself inside one Map per action, never by a key that
+ * joins action and resource, so a lookup builds no second string. Hits do no bookkeeping (FIFO,
+ * not LRU): a hit is two Map lookups and nothing else. On the delivery path this cache is seldom
+ * reached: PolicyPermissions (auth/policy-permissions.ts) answers iot:Receive from its own
+ * topic -> verdict map, so only a topic new to the connection builds its ARN and comes here.
  */
 import type { CompiledPolicy, Verdict } from './evaluate.js';
 
