@@ -8,15 +8,18 @@
 //
 // Each case pushes one buffer of N back-to-back PUBLISH packets (as a socket read of a busy
 // publisher brings them) through a PacketReader and through the hand decoder, alternating, R
-// rounds; prints the median ns per packet of each and the difference. Both decoders' output is
-// compared field by field first, so the hand decoder is known to do the same work.
+// rounds; prints the median ns of CPU per packet of each and the difference, and of the two parts
+// of codec.ts's cost: mqtt-packet's parse() alone and wire-check.ts alone. Both decoders' output
+// is compared field by field first, so the hand decoder is known to do the same work.
 import { isUtf8 } from 'node:buffer';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import mqttPacket from 'mqtt-packet';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { PacketReader } = await import(pathToFileURL(path.join(here, '..', 'dist', 'protocol', 'codec.js')).href);
+const dist = (file) => import(pathToFileURL(path.join(here, '..', 'dist', 'protocol', file)).href);
+const { PacketReader } = await dist('codec.js');
+const { checkWire } = await dist('wire-check.js');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);
@@ -190,7 +193,7 @@ function comparable(p) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 console.log(`node ${process.version}, mqtt-packet ${(await import('mqtt-packet/package.json', { with: { type: 'json' } })).default.version}; ${PACKETS} packets per buffer, ${ROUNDS} rounds, median ns per PUBLISH`);
-console.log('case'.padEnd(28) + 'codec.ts'.padStart(10) + 'hand'.padStart(10) + 'saved'.padStart(10));
+console.log('case'.padEnd(28) + ['codec.ts', 'hand', 'saved', 'mqtt-packet', 'wire-check'].map((h) => h.padStart(12)).join(''));
 for (const c of CASES) {
   const one = mqttPacket.generate(c.packet, { protocolVersion: c.version });
   const many = Buffer.concat(Array.from({ length: PACKETS }, () => one));
@@ -220,6 +223,10 @@ for (const c of CASES) {
   };
   const codecTimes = [];
   const handTimes = [];
+  const parserTimes = [];
+  const wireTimes = [];
+  const parser = mqttPacket.parser({ protocolVersion: c.version });
+  parser.on('packet', () => count++);
   for (let r = 0; r < ROUNDS + WARMUP; r++) {
     count = 0;
     let t = cpuNs();
@@ -231,12 +238,23 @@ for (const c of CASES) {
     for (let k = 0; k < REPEAT; k++) handRead(many, c.version, handSink);
     const handNs = (cpuNs() - t) / (PACKETS * REPEAT);
     if (count !== PACKETS * REPEAT) throw new Error('hand decoder lost packets');
+    count = 0;
+    t = cpuNs();
+    for (let k = 0; k < REPEAT * PACKETS; k++) parser.parse(one);
+    const parserNs = (cpuNs() - t) / (PACKETS * REPEAT);
+    if (count !== PACKETS * REPEAT) throw new Error('mqtt-packet lost packets');
+    t = cpuNs();
+    for (let k = 0; k < REPEAT * PACKETS; k++) if (checkWire(one, c.version) !== null) throw new Error('wire check refused');
+    const wireNs = (cpuNs() - t) / (PACKETS * REPEAT);
     if (r >= WARMUP) {
       codecTimes.push(codecNs);
       handTimes.push(handNs);
+      parserTimes.push(parserNs);
+      wireTimes.push(wireNs);
     }
   }
   const a = median(codecTimes);
   const b = median(handTimes);
-  console.log(c.name.padEnd(28) + a.toFixed(0).padStart(10) + b.toFixed(0).padStart(10) + (a - b).toFixed(0).padStart(10));
+  const figures = [a, b, a - b, median(parserTimes), median(wireTimes)];
+  console.log(c.name.padEnd(28) + figures.map((x) => x.toFixed(0).padStart(12)).join(''));
 }
