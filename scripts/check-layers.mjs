@@ -278,7 +278,7 @@ const describe = (place) => (place === null ? 'no layer' : place.level === null 
 
 /**
  * Checks every source file under `root`/src. Returns `{ files, imports, violations, stale }`;
- * each violation is `{ file, line, specifier, target, problem }`.
+ * each violation is `{ file, line, specifier, target, problem, typeOnly }`.
  */
 export function checkLayers({ root, allowed = ALLOWED, layers = LAYERS, islands = ISLANDS, forbidden = FORBIDDEN } = {}) {
   const files = listSources(root, 'src');
@@ -325,7 +325,9 @@ export function checkLayers({ root, allowed = ALLOWED, layers = LAYERS, islands 
         used.add(allowance);
         continue;
       }
-      violations.push({ file, line: imp.line, specifier: imp.specifier, target, problem });
+      // Said, because a type-only import is often the easier one to move (to the lower layer).
+      if (imp.typeOnly) problem += ' [type-only import]';
+      violations.push({ file, line: imp.line, specifier: imp.specifier, target, problem, typeOnly: imp.typeOnly });
     }
   }
   const stale = allowed.filter((a) => !used.has(a));

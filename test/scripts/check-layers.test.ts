@@ -79,6 +79,20 @@ describe('check-layers on a tree that keeps the order', () => {
   test('finds no import in comments, strings, templates or regular expressions', () => {
     assert.deepEqual(findImports(DECOYS), []);
   });
+
+  test('tells type-only imports from the others', () => {
+    const text = [
+      "import type { A } from './a.js';",
+      "import { type B, type C } from './b.js';",
+      "import { type D, e } from './d.js';",
+      "export type { F } from './f.js';",
+      "import g, { type H } from './g.js';",
+    ].join('\n');
+    assert.deepEqual(
+      findImports(text).map((i) => [i.specifier, i.typeOnly]),
+      [['./a.js', true], ['./b.js', true], ['./d.js', false], ['./f.js', true], ['./g.js', false]],
+    );
+  });
 });
 
 describe('check-layers on a tree that breaks the order', () => {
@@ -113,7 +127,7 @@ describe('check-layers on a tree that breaks the order', () => {
     assert.equal(cli.code, 1);
     const lines = cli.stderr.trim().split('\n');
     const expected: Array<[string, RegExp]> = [
-      ['src/shared/message.ts:2', /1 src\/shared\/ -> 6 src\/broker\/: imports a higher layer/],
+      ['src/shared/message.ts:2', /1 src\/shared\/ -> 6 src\/broker\/: imports a higher layer \[type-only import\]/],
       ['src/rules/actions.ts:1', /7 src\/rules\/ -> 7 src\/mqtt\/: peers at layer 7/],
       ['src/broker/session.ts:1', /-> src\/protocol\/codec\.ts: forbidden/],
       ['src/broker/session.ts:2', /-> mqtt-packet: forbidden/],
