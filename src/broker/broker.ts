@@ -10,7 +10,7 @@ import type { Counters } from '../metrics/counters.js';
 import { parseSharedFilter } from '../protocol/topic.js';
 import type { RetainedStore } from '../store/retained-store.js';
 import type { SessionStore, StoredSession } from '../store/session-store.js';
-import { BroadcastEncoder } from './encode-publish.js';
+import { Broadcast } from './broadcast.js';
 import { setLongTimeout } from '../shared/long-timeout.js';
 import type { Message, Origin, QoS } from '../shared/message.js';
 import { isExpired, messageProblem } from '../shared/message.js';
@@ -161,11 +161,11 @@ export class Broker {
         if (sub.subscriptionId !== undefined) (session.markIds ??= []).push(sub.subscriptionId);
       }
     }
-    const encoder = targets.length > 1 ? new BroadcastEncoder(message, now) : null;
+    const broadcast = targets.length > 1 ? new Broadcast(message, now) : null;
     for (let i = 0; i < targets.length; i++) {
       const session = targets[i]!;
       // Live forwards carry RETAIN=0 unless Retain As Published [MQTT-3.3.1-12, 3.3.1-13].
-      this.deliverChecked(session, message, session.markQos, session.markRetain, session.markIds, encoder);
+      this.deliverChecked(session, message, session.markQos, session.markRetain, session.markIds, broadcast);
     }
     if (shared !== null) {
       // pickMember chose among members allowed to receive the topic: no second check here.
@@ -181,14 +181,14 @@ export class Broker {
     subQos: QoS,
     retainAsPublished: boolean,
     subscriptionIds: number[] | undefined,
-    encoder: BroadcastEncoder | null,
+    broadcast: Broadcast | null,
   ): void {
     const permissions = session.client?.permissions ?? session.permissions;
     if (permissions !== null && !permissions.canReceive(message.topic)) {
       this.counters.deniedReceive++;
       return;
     }
-    this.deliverTo(session, message, subQos, retainAsPublished, subscriptionIds, encoder);
+    this.deliverTo(session, message, subQos, retainAsPublished, subscriptionIds, broadcast);
   }
 
   private deliverTo(
@@ -197,7 +197,7 @@ export class Broker {
     subQos: QoS,
     retainAsPublished: boolean,
     subscriptionIds: number[] | undefined,
-    encoder: BroadcastEncoder | null,
+    broadcast: Broadcast | null,
   ): void {
     const delivery: Delivery = {
       message,
@@ -206,7 +206,7 @@ export class Broker {
       subscriptionIds,
     };
     try {
-      this.deliver(session, delivery, encoder);
+      this.deliver(session, delivery, broadcast);
     } catch (err) {
       // One subscriber's failure must not stop the others, nor the publisher.
       this.counters.deliveryFailures++;
@@ -214,10 +214,10 @@ export class Broker {
     }
   }
 
-  deliver(session: Session, delivery: Delivery, encoder: BroadcastEncoder | null): void {
+  deliver(session: Session, delivery: Delivery, broadcast: Broadcast | null): void {
     const client = session.client;
     if (client !== null) {
-      client.deliver(delivery, encoder);
+      client.deliver(delivery, broadcast);
       return;
     }
     // A session moving to another node: what arrives meanwhile follows it there.

@@ -9,10 +9,11 @@ import { ProtocolError } from '../protocol/errors.js';
 import { RC } from '../protocol/reason-codes.js';
 import type { ClientPermissions } from './authorization.js';
 import type { Broker } from './broker.js';
-import type { BroadcastEncoder } from './encode-publish.js';
-import { encodePublish, queuedEncoder } from './encode-publish.js';
+import type { Broadcast, EncodingKey } from './broadcast.js';
+import type { ClientConnection, ConnectionDetails } from './client-connection.js';
+import { BroadcastEncoder, encodePublish, queuedEncoder } from './encode-publish.js';
 import { isExpired } from '../shared/message.js';
-import type { Delivery, InflightEntry, Session, SessionClient, Will } from './session.js';
+import type { Delivery, InflightEntry, Session, Will } from './session.js';
 import { dispatch, handleFailure } from './dispatch.js';
 import type { ClientRegistry } from './client-registry.js';
 import { disconnectReason, type ConnectionInfo } from './lifecycle.js';
@@ -21,7 +22,7 @@ export type ClientState = 'awaiting-connect' | 'connecting' | 'connected' | 'clo
 
 export type { Will } from './session.js';
 
-export class Client implements ConnectionHandler, SessionClient {
+export class Client implements ConnectionHandler, ClientConnection {
   readonly connection: Connection;
   readonly broker: Broker;
   readonly registry: ClientRegistry;
@@ -32,6 +33,7 @@ export class Client implements ConnectionHandler, SessionClient {
   version: 3 | 4 | 5 = 4;
   clientId = '';
   principal = '';
+  username: string | undefined = undefined;
   session: Session | null = null;
   permissions: ClientPermissions = denyAllUntilConnected;
   will: Will | null = null;
@@ -78,6 +80,10 @@ export class Client implements ConnectionHandler, SessionClient {
 
   get state(): ClientState {
     return this.currentState;
+  }
+
+  get connected(): boolean {
+    return this.currentState === 'connected';
   }
 
   /**
@@ -216,10 +222,41 @@ export class Client implements ConnectionHandler, SessionClient {
     }
   }
 
-  // ---- delivery (SessionClient) -----------------------------------------------------------------
+  // ---- ClientConnection -------------------------------------------------------------------------
 
-  deliver(delivery: Delivery, encoder: BroadcastEncoder | null): void {
+  setWill(will: Will | null): void {
+    this.will = will;
+  }
+
+  setInfo(info: ConnectionInfo | null): void {
+    this.info = info;
+  }
+
+  details(): ConnectionDetails {
+    const c = this.connection;
+    return {
+      clientId: this.clientId,
+      principal: this.principal,
+      username: this.username,
+      protocol: 'mqtt',
+      protocolVersion: this.version === 5 ? '5.0' : this.version === 4 ? '3.1.1' : '3.1',
+      transport: c.transport,
+      remoteAddress: c.remoteAddress,
+      remotePort: c.remotePort,
+      localAddress: c.localAddress,
+      localPort: c.localPort,
+      connectedAt: this.connectedAt,
+      keepAliveSeconds: this.keepAliveMs / 1000,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+    };
+  }
+
+  // ---- delivery ---------------------------------------------------------------------------------
+
+  deliver(delivery: Delivery, broadcast: Broadcast | null): void {
     const session = this.session!;
+    const encoder = broadcast === null ? null : broadcast.encoding(MQTT_ENCODING);
     if (delivery.qos === 0) {
       // A slow subscriber loses QoS 0 messages rather than growing our memory or delaying others.
       if (this.connection.bufferedBytes() > this.broker.limits.maxOutboundBufferBytes) {
@@ -377,6 +414,9 @@ export class Client implements ConnectionHandler, SessionClient {
     this.resend = [...this.session!.inflight.keys()];
   }
 }
+
+/** This front-end's encodings of a broadcast: one PUBLISH per version, QoS and RETAIN flag. */
+const MQTT_ENCODING: EncodingKey<BroadcastEncoder> = { create: (message, now) => new BroadcastEncoder(message, now) };
 
 const PENDING_BYTES_LIMIT = 1 << 20;
 const EMPTY = Buffer.alloc(0);

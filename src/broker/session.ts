@@ -3,7 +3,7 @@
 // small methods; the connection (Client) and the Broker act on it.
 import type { ClientPermissions } from './authorization.js';
 import { BoundedQueue } from '../shared/bounded-queue.js';
-import type { BroadcastEncoder } from './encode-publish.js';
+import type { ClientConnection } from './client-connection.js';
 import type { LongTimeout } from '../shared/long-timeout.js';
 import type { Message, QoS } from '../shared/message.js';
 import { PacketIdAllocator } from './packet-ids.js';
@@ -59,19 +59,13 @@ export interface InflightEntry extends Delivery {
   state: 'publish' | 'pubrel';
 }
 
-/** What a Session needs from the connection currently attached to it. */
-export interface SessionClient {
-  readonly permissions: ClientPermissions;
-  /** `encoder` is shared by every subscriber of one broadcast; null for a single delivery. */
-  deliver(delivery: Delivery, encoder: BroadcastEncoder | null): void;
-}
-
 export class Session {
   readonly clientId: string;
   protocolVersion: 3 | 4 | 5;
   /** Session Expiry Interval in seconds; 0 ends the session with the connection. */
   expirySeconds: number;
-  client: SessionClient | null = null;
+  /** The connection attached to it now; null while the client is away. */
+  client: ClientConnection | null = null;
   /** Rights of the last connection, kept to filter what an offline persistent session queues. */
   permissions: ClientPermissions | null = null;
   // The collections below are allocated on first use (an idle connection's session never needs

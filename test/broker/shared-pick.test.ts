@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import type { ClientPermissions } from '../../src/broker/authorization.js';
 import { pickMember } from '../../src/broker/broker.js';
 import type { QoS } from '../../src/shared/message.js';
-import { Session, type SessionClient, type SharedGroup, type Subscription } from '../../src/broker/session.js';
+import { Session, type SharedGroup, type Subscription } from '../../src/broker/session.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 
 /** Receive allowed on topics under `prefix` only. */
 const receiving = (prefix: string): ClientPermissions => ({
@@ -32,9 +33,7 @@ function group(...specs: MemberSpec[]): SharedGroup {
   for (const spec of specs) {
     const session = new Session(spec.id, 5, spec.expiry ?? 0, 10, null);
     if (spec.connected !== undefined) {
-      const client: SessionClient = { permissions: spec.connected, deliver: () => undefined };
-      session.client = client;
-      session.permissions = spec.connected;
+      new FakeConnection(spec.id, spec.connected).attach(session);
     } else {
       session.permissions = spec.last ?? null;
     }

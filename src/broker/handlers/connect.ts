@@ -52,6 +52,7 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
     throw refuse('server-full', RC.quotaExceeded, `connection limit of ${limits.maxConnections} reached`);
   }
   client.principal = decision.principal;
+  client.username = packet.username;
   client.permissions = decision.permissions;
 
   const cleanStart = packet.clean !== false;
@@ -65,7 +66,7 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   // Takeover: an existing connection with this client ID is closed [MQTT-3.1.4-3]; v5 gets 0x8E.
   const existing = client.broker.sessions.get(clientId)?.client;
   if (existing != null && existing !== client) {
-    (existing as Client).disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
+    existing.disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
   }
 
   const { session, present } = client.broker.openSession(clientId, client.version, cleanStart, expirySeconds);
