@@ -33,6 +33,7 @@ import { createHttpAuthenticator } from './api/authenticate.js';
 import { createSignedUrlVerifier, createSigV4Verifier, registerAccessKeyRoutes } from './api/access-keys.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
+import { BrokerHooks } from './broker/hooks.js';
 import type { LifecycleListener } from './broker/lifecycle.js';
 import { Cluster } from './cluster/cluster.js';
 import { registerClusterForwarding } from './api/cluster-forward.js';
@@ -106,6 +107,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey),
   });
   const authorization = options.authorization ?? custom;
+  // Lifecycle events, Basic Ingest and the cluster need the broker: each is bound once it exists.
+  const hooks = new BrokerHooks();
   const broker = new Broker({
     limits: config.limits,
     retained,
@@ -115,9 +118,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     sessionStore: store.kind === 'memory' ? null : store.sessions,
     // Nothing to wait for in memory: acknowledge at once, in order with everything else.
     afterCommit: store.kind === 'memory' ? (callback) => callback() : (callback) => store.afterCommit(callback),
+    hooks,
   });
   const events = new LifecycleEvents(broker, config.events);
-  broker.lifecycle = events;
   let cluster: Cluster | null = null;
   if (config.cluster) {
     counters.clusterConnected = 0;
@@ -134,8 +137,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
     });
     cluster.events = events;
-    broker.lifecycle = teeLifecycle(events, cluster.presence);
   }
+  hooks.bindLifecycle(cluster === null ? events : teeLifecycle(events, cluster.presence));
   const rules = new RulesEngine({ broker, store: store.rules, pool, counters, logger, accountId: config.auth.accountId, queueLimit: config.rulesQueueLimit });
   try {
     rules.load();
@@ -152,9 +155,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (kind === 'rule' && origin === 'remote') rules.reload(key);
     });
   }
-  broker.basicIngest = (message) => {
+  hooks.bindBasicIngest((message) => {
     if (!rules.ingest(message)) logger.debug({ topic: message.topic }, 'basic ingest for an unknown rule; dropped');
-  };
+  });
   // In a cluster, sessions belong to the node their client is on; a node that starts adopts only
   // those of dead nodes (cluster/cluster.ts).
   if (store.kind === 'sqlite') {
@@ -164,6 +167,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   if (cluster !== null) {
     try {
       await cluster.start();
+      hooks.joinCluster(cluster);
     } catch (err) {
       await pool.close();
       await closeStore(store);
@@ -299,6 +303,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (cluster !== null) {
         // The node that adopts this one's sessions reads them from Redis: commit first.
         await Promise.race([new Promise<void>((r) => store.afterCommit(r)), new Promise((r) => setTimeout(r, 3000).unref())]);
+        hooks.leaveCluster();
         await cluster.stop();
       }
       await pool.close();

@@ -1,10 +1,10 @@
-// Which member of a shared group gets a message (broker.ts pickMember): only members allowed to
+// Which member of a shared group gets a message (router.ts pickMember): only members allowed to
 // receive the topic, connected ones first, round-robin; at QoS 1/2 an offline persistent member's
 // queue; nobody when no permitted member can take it.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ClientPermissions } from '../../src/broker/authorization.js';
-import { pickMember } from '../../src/broker/broker.js';
+import { pickMember } from '../../src/broker/router.js';
 import type { QoS } from '../../src/shared/message.js';
 import { Session, type SharedGroup, type Subscription } from '../../src/broker/session.js';
 import { FakeConnection } from '../helpers/fake-connection.js';
