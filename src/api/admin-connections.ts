@@ -2,7 +2,7 @@
 // and the console. Guarded like every /api/ route (loopback or the admin token).
 import type { Broker } from '../broker/broker.js';
 import type { ClientConnection } from '../broker/client-connection.js';
-import type { ClientRegistry } from '../broker/client-registry.js';
+import type { ClientRegistry } from '../mqtt/client-registry.js';
 import { RC } from '../protocol/reason-codes.js';
 import { notFound } from './errors.js';
 import type { HttpApp } from './http-server.js';

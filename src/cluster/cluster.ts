@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { Client } from '../broker/client.js';
+import type { Client } from '../mqtt/client.js';
 import type { ClusterHooks } from '../broker/cluster-hooks.js';
 import type { LifecycleListener } from '../broker/lifecycle.js';
 import { setLongTimeout } from '../shared/long-timeout.js';

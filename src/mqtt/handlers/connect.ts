@@ -9,7 +9,7 @@ import { validateTopicName } from '../../protocol/topic.js';
 import type { Client } from '../client.js';
 import type { Message, MessageProperties, QoS } from '../../shared/message.js';
 import { dispatch, handleFailure } from '../dispatch.js';
-import { nextVersionNumber } from '../lifecycle.js';
+import { nextVersionNumber } from '../../broker/lifecycle.js';
 
 const refuse = (code: string, reasonCode: number, message: string) => new ProtocolError(code, reasonCode, message);
 

@@ -1,26 +1,27 @@
-// One MQTT network connection: reads packets, hands each to its handler (dispatch.ts), writes
-// packets, and owns per-connection state (keep-alive, topic aliases, flow control). The Session it
-// is attached to outlives it when persistent.
+// One MQTT network connection, the MQTT front-end's ClientConnection: reads packets and hands each
+// to its handler (dispatch.ts), writes packets, and owns per-connection state (keep-alive, topic
+// aliases, flow control, its share of a broadcast's encodings). The Session it is attached to
+// outlives it when persistent.
 import { ClientLogger, type Logger } from '../logger.js';
 import type { Connection, ConnectionHandler } from '../transport/connection.js';
 import type { Packet } from '../protocol/codec.js';
 import { PacketReader, encode } from '../protocol/codec.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RC } from '../protocol/reason-codes.js';
-import type { ClientPermissions } from './authorization.js';
-import type { Broker } from './broker.js';
-import type { Broadcast, EncodingKey } from './broadcast.js';
-import type { ClientConnection, ConnectionDetails } from './client-connection.js';
+import type { ClientPermissions } from '../broker/authorization.js';
+import type { Broker } from '../broker/broker.js';
+import type { Broadcast, EncodingKey } from '../broker/broadcast.js';
+import type { ClientConnection, ConnectionDetails } from '../broker/client-connection.js';
 import { BroadcastEncoder, encodePublish, queuedEncoder } from './encode-publish.js';
 import { isExpired } from '../shared/message.js';
-import type { Delivery, InflightEntry, Session, Will } from './session.js';
+import type { Delivery, InflightEntry, Session, Will } from '../broker/session.js';
 import { dispatch, handleFailure } from './dispatch.js';
 import type { ClientRegistry } from './client-registry.js';
-import { disconnectReason, type ConnectionInfo } from './lifecycle.js';
+import { disconnectReason, type ConnectionInfo } from '../broker/lifecycle.js';
 
 export type ClientState = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
-export type { Will } from './session.js';
+export type { Will } from '../broker/session.js';
 
 export class Client implements ConnectionHandler, ClientConnection {
   readonly connection: Connection;
@@ -362,7 +363,12 @@ export class Client implements ConnectionHandler, ClientConnection {
     return aliases.size + 1;
   }
 
-  /** Moves queued QoS 1/2 deliveries into flight while the window and the socket allow. */
+  /**
+   * Sends what waits for this connection while the send quota, the in-flight limit and the socket
+   * allow: first the unacknowledged messages of a resumed session (resendInflight), then queued
+   * QoS 1/2 deliveries, each checked again for expiry and iot:Receive. Called after CONNACK, on
+   * every acknowledgement that frees a slot, and when the socket drains.
+   */
   pump(): void {
     const session = this.session;
     if (session === null || this.state !== 'connected') return;
