@@ -8,7 +8,6 @@ import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { Counters } from './metrics/counters.js';
 import { openStore } from './store/open.js';
-import { RedisStore } from './store/redis-store.js';
 import type { Store } from './store/store.js';
 import { LifecycleEvents } from './events/lifecycle-events.js';
 import { RulesEngine } from './rules/engine.js';
@@ -115,9 +114,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     counters,
     logger,
     authorization,
-    sessionStore: store.kind === 'memory' ? null : store.sessions,
+    sessionStore: store.capabilities.durable ? store.sessions : null,
     // Nothing to wait for in memory: acknowledge at once, in order with everything else.
-    afterCommit: store.kind === 'memory' ? (callback) => callback() : (callback) => store.afterCommit(callback),
+    afterCommit: store.capabilities.durable ? (callback) => store.afterCommit(callback) : (callback) => callback(),
     hooks,
   });
   const events = new LifecycleEvents(broker, config.events);
@@ -149,7 +148,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw err;
   }
   broker.onPublish(rules.onPublish);
-  if (store instanceof RedisStore) {
+  if (store.onChange !== undefined) {
     // Rules created, changed or deleted on another node take effect here too.
     store.onChange((kind, key, origin) => {
       if (kind === 'rule' && origin === 'remote') rules.reload(key);
@@ -158,9 +157,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   hooks.bindBasicIngest((message) => {
     if (!rules.ingest(message)) logger.debug({ topic: message.topic }, 'basic ingest for an unknown rule; dropped');
   });
-  // In a cluster, sessions belong to the node their client is on; a node that starts adopts only
-  // those of dead nodes (cluster/cluster.ts).
-  if (store.kind === 'sqlite') {
+  // In a store shared across nodes, sessions belong to the node their client is on; a node that
+  // starts adopts only those of dead nodes (cluster/).
+  if (store.capabilities.durable && !store.capabilities.sharedAcrossNodes) {
     const restored = broker.restoreSessions(await store.sessions.loadSessions(), Date.now());
     logger.info({ sessions: restored, retained: retained.size }, 'restored persistent sessions and retained messages');
   }
@@ -211,7 +210,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           sessions: () => broker.sessions.size,
           retained: () => retained.size,
           subscriptions: () => broker.subscriptionCount,
-          storeBacklog: () => (store instanceof RedisStore ? store.backlog : 0),
+          storeBacklog: () => store.backlog ?? 0,
         }),
         connected: () => clients.connected,
         scope: custom.scope,
