@@ -43,6 +43,7 @@ import type { Connection } from './transport/connection.js';
 import { listenTcp } from './transport/tcp.js';
 import { createWebSocketEndpoint } from './transport/websocket.js';
 import { outboundFlow } from './transport/flow.js';
+import { systemClock, type Clock } from './shared/clock.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -71,12 +72,15 @@ export interface StartOptions {
   baseDir?: string;
   /** Called after the server stopped itself because it can no longer keep its promises (store failure). */
   onFatal?: (error: Error) => void;
+  /** Time for keep-alive, session and message expiry, will delays; the system clock by default. */
+  clock?: Clock;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.log.level);
   const baseDir = options.baseDir ?? process.cwd();
   const counters = new Counters();
+  const clock = options.clock ?? systemClock;
   // A cluster keeps its shared state in the Redis it routes through.
   const storeConfig = config.cluster
     ? { type: 'redis' as const, url: config.cluster.redis.url, keyPrefix: config.cluster.redis.keyPrefix, sealingKey: config.store.sealingKey }
@@ -118,6 +122,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // Nothing to wait for in memory: acknowledge at once, in order with everything else.
     afterCommit: store.capabilities.durable ? (callback) => store.afterCommit(callback) : (callback) => callback(),
     hooks,
+    clock,
   });
   const events = new LifecycleEvents(broker, config.events);
   let cluster: Cluster | null = null;
@@ -160,7 +165,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // In a store shared across nodes, sessions belong to the node their client is on; a node that
   // starts adopts only those of dead nodes (cluster/).
   if (store.capabilities.durable && !store.capabilities.sharedAcrossNodes) {
-    const restored = broker.restoreSessions(await store.sessions.loadSessions(), Date.now());
+    const restored = broker.restoreSessions(await store.sessions.loadSessions(), clock.now());
     logger.info({ sessions: restored, retained: retained.size }, 'restored persistent sessions and retained messages');
   }
   if (cluster !== null) {
@@ -173,7 +178,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       throw err;
     }
   }
-  const clients = new ClientRegistry(config.limits.connectTimeoutMs);
+  const clients = new ClientRegistry(config.limits.connectTimeoutMs, clock);
   const sessions = new AdminSessions();
   const history = new MetricsHistory(counters, () => clients.connected);
   history.start();

@@ -30,7 +30,7 @@ export class Client implements ConnectionHandler, ClientConnection {
   /** Lines about this client carry its remoteAddress and clientId (no child logger is kept). */
   readonly logger: ClientLogger;
   private currentState: ClientState = 'awaiting-connect';
-  readonly acceptedAt = Date.now();
+  readonly acceptedAt: number;
   version: 3 | 4 | 5 = 4;
   clientId = '';
   principal = '';
@@ -41,7 +41,7 @@ export class Client implements ConnectionHandler, ClientConnection {
   /** Effective keep-alive in ms; 0 = none. Disconnect after 1.5x of silence [MQTT-3.1.2-24]. */
   keepAliveMs = 0;
   serverKeepAlive: number | undefined = undefined;
-  lastActivity = Date.now();
+  lastActivity: number;
   /** Packets that arrived while the authorizer was deciding; replayed in order after CONNACK. */
   pending: Packet[] | null = null;
   private pendingBytes = 0;
@@ -67,6 +67,7 @@ export class Client implements ConnectionHandler, ClientConnection {
     this.broker = broker;
     this.registry = registry;
     this.logger = new ClientLogger(logger, this);
+    this.acceptedAt = this.lastActivity = broker.clock.now();
     this.reader = new PacketReader(broker.limits.maxPacketBytes, this);
     connection.setHandler(this);
   }
@@ -99,7 +100,7 @@ export class Client implements ConnectionHandler, ClientConnection {
   // ---- ConnectionHandler ------------------------------------------------------------------------
 
   onData(chunk: Buffer): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.broker.clock.now();
     this.broker.counters.bytesReceived += chunk.length;
     this.reader.push(chunk);
     if (this.reader.holding) this.connection.holdInput();
@@ -327,7 +328,7 @@ export class Client implements ConnectionHandler, ClientConnection {
           topicAlias: known ? -alias : alias,
           omitTopic: known,
         },
-        Date.now(),
+        this.broker.clock.now(),
       );
       size = bytes.length;
       if (size > this.maxOutboundPacket) return this.dropOversize();
@@ -386,7 +387,7 @@ export class Client implements ConnectionHandler, ClientConnection {
       this.resend = null;
     }
     if (session.queueLength === 0) return;
-    const now = Date.now();
+    const now = this.broker.clock.now();
     while (session.queueLength > 0 && this.canSendInflight()) {
       const delivery = session.dequeue()!;
       if (isExpired(delivery.message, now)) {

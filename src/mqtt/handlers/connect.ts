@@ -75,11 +75,11 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   client.session = session;
   client.state = 'connected';
   client.registry.connected++;
-  client.lastActivity = Date.now();
+  client.lastActivity = client.broker.clock.now();
   client.broker.counters.connectionsAccepted++;
 
   sendConnack(client, present, assigned ? clientId : undefined, expirySeconds, packet);
-  client.connectedAt = Date.now();
+  client.connectedAt = client.broker.clock.now();
   session.identifier ??= randomUUID();
   client.info = {
     clientId,
