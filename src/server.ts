@@ -8,7 +8,6 @@ import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './logger.js';
 import { Counters } from './metrics/counters.js';
 import { openStore } from './store/open.js';
-import { RedisStore } from './store/redis-store.js';
 import type { Store } from './store/store.js';
 import { LifecycleEvents } from './events/lifecycle-events.js';
 import { RulesEngine } from './rules/engine.js';
@@ -33,16 +32,18 @@ import { createHttpAuthenticator } from './api/authenticate.js';
 import { createSignedUrlVerifier, createSigV4Verifier, registerAccessKeyRoutes } from './api/access-keys.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
+import { BrokerHooks } from './broker/hooks.js';
 import type { LifecycleListener } from './broker/lifecycle.js';
 import { Cluster } from './cluster/cluster.js';
 import { registerClusterForwarding } from './api/cluster-forward.js';
-import { Client } from './broker/client.js';
-import { ClientRegistry } from './broker/client-registry.js';
+import { Client } from './mqtt/client.js';
+import { ClientRegistry } from './mqtt/client-registry.js';
 import { RC } from './protocol/reason-codes.js';
 import type { Connection } from './transport/connection.js';
 import { listenTcp } from './transport/tcp.js';
 import { createWebSocketEndpoint } from './transport/websocket.js';
 import { outboundFlow } from './transport/flow.js';
+import { systemClock, type Clock } from './shared/clock.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -71,12 +72,15 @@ export interface StartOptions {
   baseDir?: string;
   /** Called after the server stopped itself because it can no longer keep its promises (store failure). */
   onFatal?: (error: Error) => void;
+  /** Time for keep-alive, session and message expiry, will delays; the system clock by default. */
+  clock?: Clock;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.log.level);
   const baseDir = options.baseDir ?? process.cwd();
   const counters = new Counters();
+  const clock = options.clock ?? systemClock;
   // A cluster keeps its shared state in the Redis it routes through.
   const storeConfig = config.cluster
     ? { type: 'redis' as const, url: config.cluster.redis.url, keyPrefix: config.cluster.redis.keyPrefix, sealingKey: config.store.sealingKey }
@@ -106,18 +110,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey),
   });
   const authorization = options.authorization ?? custom;
+  // Lifecycle events, Basic Ingest and the cluster need the broker: each is bound once it exists.
+  const hooks = new BrokerHooks();
   const broker = new Broker({
     limits: config.limits,
     retained,
     counters,
     logger,
     authorization,
-    sessionStore: store.kind === 'memory' ? null : store.sessions,
+    sessionStore: store.capabilities.durable ? store.sessions : null,
     // Nothing to wait for in memory: acknowledge at once, in order with everything else.
-    afterCommit: store.kind === 'memory' ? (callback) => callback() : (callback) => store.afterCommit(callback),
+    afterCommit: store.capabilities.durable ? (callback) => store.afterCommit(callback) : (callback) => callback(),
+    hooks,
+    clock,
   });
   const events = new LifecycleEvents(broker, config.events);
-  broker.lifecycle = events;
   let cluster: Cluster | null = null;
   if (config.cluster) {
     counters.clusterConnected = 0;
@@ -134,8 +141,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
     });
     cluster.events = events;
-    broker.lifecycle = teeLifecycle(events, cluster.presence);
   }
+  hooks.bindLifecycle(cluster === null ? events : teeLifecycle(events, cluster.presence));
   const rules = new RulesEngine({ broker, store: store.rules, pool, counters, logger, accountId: config.auth.accountId, queueLimit: config.rulesQueueLimit });
   try {
     rules.load();
@@ -146,31 +153,32 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw err;
   }
   broker.onPublish(rules.onPublish);
-  if (store instanceof RedisStore) {
+  if (store.onChange !== undefined) {
     // Rules created, changed or deleted on another node take effect here too.
     store.onChange((kind, key, origin) => {
       if (kind === 'rule' && origin === 'remote') rules.reload(key);
     });
   }
-  broker.basicIngest = (message) => {
+  hooks.bindBasicIngest((message) => {
     if (!rules.ingest(message)) logger.debug({ topic: message.topic }, 'basic ingest for an unknown rule; dropped');
-  };
-  // In a cluster, sessions belong to the node their client is on; a node that starts adopts only
-  // those of dead nodes (cluster/cluster.ts).
-  if (store.kind === 'sqlite') {
-    const restored = broker.restoreSessions(await store.sessions.loadSessions(), Date.now());
+  });
+  // In a store shared across nodes, sessions belong to the node their client is on; a node that
+  // starts adopts only those of dead nodes (cluster/).
+  if (store.capabilities.durable && !store.capabilities.sharedAcrossNodes) {
+    const restored = broker.restoreSessions(await store.sessions.loadSessions(), clock.now());
     logger.info({ sessions: restored, retained: retained.size }, 'restored persistent sessions and retained messages');
   }
   if (cluster !== null) {
     try {
       await cluster.start();
+      hooks.joinCluster(cluster);
     } catch (err) {
       await pool.close();
       await closeStore(store);
       throw err;
     }
   }
-  const clients = new ClientRegistry(config.limits.connectTimeoutMs);
+  const clients = new ClientRegistry(config.limits.connectTimeoutMs, clock);
   const sessions = new AdminSessions();
   const history = new MetricsHistory(counters, () => clients.connected);
   history.start();
@@ -207,7 +215,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           sessions: () => broker.sessions.size,
           retained: () => retained.size,
           subscriptions: () => broker.subscriptionCount,
-          storeBacklog: () => (store instanceof RedisStore ? store.backlog : 0),
+          storeBacklog: () => store.backlog ?? 0,
         }),
         connected: () => clients.connected,
         scope: custom.scope,
@@ -299,6 +307,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (cluster !== null) {
         // The node that adopts this one's sessions reads them from Redis: commit first.
         await Promise.race([new Promise<void>((r) => store.afterCommit(r)), new Promise((r) => setTimeout(r, 3000).unref())]);
+        hooks.leaveCluster();
         await cluster.stop();
       }
       await pool.close();

@@ -1,28 +1,29 @@
 // Admin API: live connections (search, detail, disconnect) and retained messages, for the CLI
 // and the console. Guarded like every /api/ route (loopback or the admin token).
 import type { Broker } from '../broker/broker.js';
-import type { Client } from '../broker/client.js';
-import type { ClientRegistry } from '../broker/client-registry.js';
+import type { ClientConnection } from '../broker/client-connection.js';
+import type { ClientRegistry } from '../mqtt/client-registry.js';
 import { RC } from '../protocol/reason-codes.js';
 import { notFound } from './errors.js';
 import type { HttpApp } from './http-server.js';
 import { adminRoute } from './route-access.js';
 
-function describeClient(c: Client) {
+function describeClient(c: ClientConnection) {
   const session = c.session;
+  const d = c.details();
   return {
-    clientId: c.clientId,
-    principal: c.principal,
-    ipAddress: c.connection.remoteAddress,
-    port: c.connection.remotePort,
-    protocolVersion: c.version === 5 ? '5.0' : c.version === 4 ? '3.1.1' : '3.1',
-    transport: c.connection.transport,
-    connectedSince: new Date(c.connectedAt).toISOString(),
-    keepAliveSeconds: c.keepAliveMs / 1000,
+    clientId: d.clientId,
+    principal: d.principal,
+    ipAddress: d.remoteAddress,
+    port: d.remotePort,
+    protocolVersion: d.protocolVersion,
+    transport: d.transport,
+    connectedSince: new Date(d.connectedAt).toISOString(),
+    keepAliveSeconds: d.keepAliveSeconds,
     persistentSession: session?.persistent ?? false,
     subscriptions: session ? [...session.subscriptions.values()].map((s) => ({ topicFilter: s.key, qos: s.qos })) : [],
-    messagesIn: c.messagesIn,
-    messagesOut: c.messagesOut,
+    messagesIn: d.messagesIn,
+    messagesOut: d.messagesOut,
     inflight: session?.inflight.size ?? 0,
     queued: session?.queue.length ?? 0,
     droppedMessages: session?.droppedMessages ?? 0,
@@ -43,8 +44,9 @@ export function registerAdminConnectionRoutes(app: HttpApp, broker: Broker, clie
     const out: ConnectionList['connections'] = [];
     let total = 0;
     for (const c of clients.all()) {
-      if (c.state !== 'connected') continue;
-      if (q && !c.clientId.toLowerCase().includes(q) && !c.principal.toLowerCase().includes(q) && !c.connection.remoteAddress.includes(q)) continue;
+      if (!c.connected) continue;
+      const d = c.details();
+      if (q && !d.clientId.toLowerCase().includes(q) && !d.principal.toLowerCase().includes(q) && !d.remoteAddress.includes(q)) continue;
       total++;
       if (out.length < limit) out.push(cluster === null ? describeClient(c) : { ...describeClient(c), node: cluster.nodeId });
     }
@@ -63,13 +65,13 @@ export function registerAdminConnectionRoutes(app: HttpApp, broker: Broker, clie
   });
 
   app.get<{ Params: { clientId: string } }>('/api/connections/:clientId', adminRoute, async (request) => {
-    const client = broker.sessions.get(request.params.clientId)?.client as Client | null | undefined;
+    const client = broker.sessions.get(request.params.clientId)?.client;
     if (!client) throw notFound(`client ${request.params.clientId} is not connected`);
     return describeClient(client);
   });
 
   app.delete<{ Params: { clientId: string } }>('/api/connections/:clientId', adminRoute, async (request, reply) => {
-    const client = broker.sessions.get(request.params.clientId)?.client as Client | null | undefined;
+    const client = broker.sessions.get(request.params.clientId)?.client;
     if (!client) throw notFound(`client ${request.params.clientId} is not connected`);
     client.disconnect(RC.administrativeAction, 'disconnected by an administrator', 'api-disconnect');
     reply.code(204);

@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker } from '../broker/broker.js';
-import type { Client } from '../broker/client.js';
 import type { Message, MessageProperties, QoS } from '../shared/message.js';
 import { propertiesProblem } from '../shared/message.js';
 import { RC } from '../protocol/reason-codes.js';
@@ -186,7 +185,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
       const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       if (validateTopicName(topic, broker.limits) !== null) throw badRequest('topic must be a valid topic name');
       await authorize(request, payload, 'iot:SendDirectMessage', arnFor(scope, 'client', clientId));
-      const client = broker.sessions.get(clientId)?.client as Client | null | undefined;
+      const client = broker.sessions.get(clientId)?.client;
       if (!client) throw notFound(`client ${clientId} is not connected`);
       const confirmation = boolParam(query.get('confirmation'), 'confirmation');
       const timeout = intParam(query.get('timeout'), 'timeout', 1, 15, 5);
@@ -221,7 +220,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
           return false;
         };
         while (pending()) {
-          if (Date.now() > deadline || client.state !== 'connected') throw new ApiError('GatewayTimeoutException', 504, `no PUBACK from ${clientId} within ${timeout} s`);
+          if (Date.now() > deadline || !client.connected) throw new ApiError('GatewayTimeoutException', 504, `no PUBACK from ${clientId} within ${timeout} s`);
           await new Promise((r) => setTimeout(r, 20));
         }
       }
@@ -271,9 +270,9 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     const preventWill = boolParam(query.get('preventWillMessage'), 'preventWillMessage');
     const session = broker.sessions.get(clientId);
     if (session === undefined) throw notFound(`client ${clientId} is not connected and has no persistent session`);
-    const client = session.client as Client | null;
+    const client = session.client;
     if (client !== null) {
-      if (preventWill) client.will = null;
+      if (preventWill) client.setWill(null);
       client.disconnect(RC.administrativeAction, 'disconnected through the API', 'api-disconnect');
     }
     if (cleanSession && broker.sessions.get(clientId) === session) broker.endSession(session);
@@ -288,24 +287,25 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     const withSocket = boolParam(query.get('includeSocketInformation'), 'includeSocketInformation');
     const session = broker.sessions.get(clientId);
     if (session === undefined) throw notFound(`client ${clientId} is not connected and has no persistent session`);
-    const client = session.client as Client | null;
+    const client = session.client;
+    const details = client?.details();
     return {
       connected: client !== null,
       clientId,
       cleanSession: !session.persistent,
       sessionExpiry: session.expirySeconds,
-      ...(client !== null
+      ...(details !== undefined
         ? {
-            keepAliveDuration: client.keepAliveMs / 1000,
-            connectedSince: client.connectedAt,
+            keepAliveDuration: details.keepAliveSeconds,
+            connectedSince: details.connectedAt,
           }
         : {}),
-      ...(client !== null && withSocket
+      ...(details !== undefined && withSocket
         ? {
-            sourceIp: client.connection.remoteAddress,
-            sourcePort: client.connection.remotePort,
-            targetIp: client.connection.localAddress,
-            targetPort: client.connection.localPort,
+            sourceIp: details.remoteAddress,
+            sourcePort: details.remotePort,
+            targetIp: details.localAddress,
+            targetPort: details.localPort,
           }
         : {}),
     };

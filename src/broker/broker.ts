@@ -1,35 +1,26 @@
-// The broker core: sessions, the subscription index, retained messages, and `publish`, the single
-// entry point for every message (MQTT clients, HTTP API, lifecycle events, rules, wills, and later
-// the cluster backplane, whose messages are delivered here and never forwarded again).
+// The core's facade: one object that front-ends, the HTTP API, events, rules and the cluster hold.
+// It owns nothing itself: routing (the subscription index, retained messages, `publish`) is the
+// Router's, session lifecycle (open, detach, expiry, wills, moves) the SessionManager's, and what
+// the core calls out to is in BrokerHooks, given at construction.
 import type { Logger } from 'pino';
 import type { Limits } from '../config/schema.js';
-import type { Authorization } from './authorization.js';
-import type { ClusterHooks } from './cluster-hooks.js';
-import type { LifecycleListener } from './lifecycle.js';
 import type { Counters } from '../metrics/counters.js';
-import { parseSharedFilter } from '../protocol/topic.js';
 import type { RetainedStore } from '../store/retained-store.js';
 import type { SessionStore, StoredSession } from '../store/session-store.js';
-import { BroadcastEncoder } from './encode-publish.js';
-import { setLongTimeout } from '../shared/long-timeout.js';
-import type { Message, Origin, QoS } from '../shared/message.js';
-import { isExpired, messageProblem } from '../shared/message.js';
-import type { Delivery, SharedGroup, Subscription, Will } from './session.js';
-import { Session } from './session.js';
-import { TopicTrie } from '../shared/topic-trie.js';
+import type { Clock } from '../shared/clock.js';
+import { systemClock } from '../shared/clock.js';
+import type { Message, Origin } from '../shared/message.js';
+import type { Authorization } from './authorization.js';
+import type { Broadcast } from './broadcast.js';
+import type { ClusterHooks } from './cluster-hooks.js';
+import { BrokerHooks } from './hooks.js';
+import type { BasicIngest } from './hooks.js';
+import type { LifecycleListener } from './lifecycle.js';
+import { Router, type PublishListener, type SubscribeOptions } from './router.js';
+import type { Delivery, Session, Subscription, Will } from './session.js';
+import { SessionManager } from './session-manager.js';
 
-type IndexEntry = Subscription | SharedGroup;
-
-export interface SubscribeOptions {
-  qos: QoS;
-  noLocal: boolean;
-  retainAsPublished: boolean;
-  retainHandling: 0 | 1 | 2;
-  subscriptionId: number | undefined;
-}
-
-/** Called for every published message after delivery is arranged (rules engine, metrics...). */
-export type PublishListener = (message: Message, origin: Origin) => void;
+export type { PublishListener, SubscribeOptions } from './router.js';
 
 export interface BrokerOptions {
   limits: Limits;
@@ -41,6 +32,10 @@ export interface BrokerOptions {
   sessionStore: SessionStore | null;
   /** Runs a callback once recorded changes are durable (Store.afterCommit). */
   afterCommit: (callback: () => void) => void;
+  /** Lifecycle listener, Basic Ingest and cluster, bound once each when built; none by default. */
+  hooks?: BrokerHooks;
+  /** Time for keep-alive, expiry and will delays; the system clock by default. */
+  clock?: Clock;
 }
 
 export class Broker {
@@ -50,18 +45,12 @@ export class Broker {
   readonly logger: Logger;
   readonly authorization: Authorization;
   readonly afterCommit: (callback: () => void) => void;
-  private readonly sessionStore: SessionStore | null;
-  readonly sessions = new Map<string, Session>();
-  private readonly index = new TopicTrie<IndexEntry>();
-  private readonly groups = new Map<string, SharedGroup>();
-  private listeners: PublishListener[] | null = null;
-  /** Lifecycle events (connect, disconnect, subscribe...); null when nobody listens. */
-  lifecycle: LifecycleListener | null = null;
-  /** `$aws/rules/{rule}/...` publishes (Basic Ingest) go here, never to subscribers. */
-  basicIngest: ((message: Message) => void) | null = null;
-  /** The Redis backplane in cluster mode; null on a single node. */
-  cluster: ClusterHooks | null = null;
-  private seq = 0;
+  readonly clock: Clock;
+  readonly hooks: BrokerHooks;
+  readonly router: Router;
+  readonly sessionManager: SessionManager;
+  /** Every session on this node, by client ID (the session manager's map). */
+  readonly sessions: Map<string, Session>;
 
   constructor(options: BrokerOptions) {
     this.limits = options.limits;
@@ -69,445 +58,99 @@ export class Broker {
     this.counters = options.counters;
     this.logger = options.logger;
     this.authorization = options.authorization;
-    this.sessionStore = options.sessionStore;
     this.afterCommit = options.afterCommit;
+    this.clock = options.clock ?? systemClock;
+    this.hooks = options.hooks ?? new BrokerHooks();
+    this.router = new Router({ limits: this.limits, retained: this.retained, counters: this.counters, logger: this.logger, hooks: this.hooks, clock: this.clock });
+    this.sessionManager = new SessionManager({
+      limits: this.limits,
+      logger: this.logger,
+      router: this.router,
+      hooks: this.hooks,
+      clock: this.clock,
+      sessionStore: options.sessionStore,
+    });
+    this.sessions = this.sessionManager.sessions;
   }
+
+  /** Lifecycle events (connect, disconnect, subscribe...); null when nobody listens. */
+  get lifecycle(): LifecycleListener | null {
+    return this.hooks.lifecycle;
+  }
+
+  /** `$aws/rules/{rule}/...` publishes (Basic Ingest) go here, never to subscribers. */
+  get basicIngest(): BasicIngest | null {
+    return this.hooks.basicIngest;
+  }
+
+  /** The Redis backplane in cluster mode; null on a single node. */
+  get cluster(): ClusterHooks | null {
+    return this.hooks.cluster;
+  }
+
+  // ---- routing (router.ts) --------------------------------------------------------------------
 
   onPublish(listener: PublishListener): void {
-    (this.listeners ??= []).push(listener);
+    this.router.onPublish(listener);
   }
 
-  /**
-   * The single publish entry point. Synchronous: delivery is arranged before it returns.
-   * A message from another node (origin 'cluster') was already stored, forwarded and shown to the
-   * rules engine where it was published; `groups` names the shared groups this node delivers it to.
-   */
+  /** The single publish entry point (Router.publish). */
   publish(message: Message, origin: Origin, groups: ReadonlySet<string> | null = null): void {
-    const started = performance.now();
-    if (origin === 'cluster') {
-      this.counters.messagesFromCluster++;
-      this.route(message, groups);
-      this.counters.publishToDeliver.observe((performance.now() - started) / 1000);
-      return;
-    }
-    // A message that cannot be encoded would fail every delivery, for as long as it is retained
-    // or queued: it is never stored or routed.
-    const problem = messageProblem(message);
-    if (problem !== null) {
-      this.counters.unencodableDropped++;
-      this.logger.warn({ topic: String(message.topic), origin, problem }, 'message dropped: it cannot be encoded as a PUBLISH');
-      return;
-    }
-    this.counters.messagesPublished++;
-    if (message.retain) this.storeRetained(message);
-    const cluster = this.cluster;
-    this.route(message, cluster === null ? null : cluster.forward(message));
-    this.counters.publishToDeliver.observe((performance.now() - started) / 1000);
-    const listeners = this.listeners;
-    if (listeners !== null) for (let i = 0; i < listeners.length; i++) listeners[i]!(message, origin);
+    this.router.publish(message, origin, groups);
   }
 
-  private storeRetained(message: Message): void {
-    // An empty retained payload clears the topic and is not stored [MQTT-3.3.1-10, 3.3.1-11].
-    if (message.payload.length === 0) {
-      this.retained.delete(message.topic);
-      return;
-    }
-    if (this.retained.size >= this.limits.maxRetainedMessages && this.retained.get(message.topic) === undefined) {
-      this.logger.warn({ topic: message.topic, limit: this.limits.maxRetainedMessages }, 'retained message limit reached; not stored');
-      return;
-    }
-    this.retained.set(message);
+  deliver(session: Session, delivery: Delivery, broadcast: Broadcast | null): void {
+    this.router.deliver(session, delivery, broadcast);
   }
 
-  /** `groups`: the shared groups to deliver to (a cluster picked them); null = every matching one. */
-  private route(message: Message, groups: ReadonlySet<string> | null): void {
-    const entries = this.index.match(message.topic);
-    if (entries.length === 0) return;
-    const now = Date.now();
-    if (isExpired(message, now)) {
-      this.counters.expiredDropped++;
-      return;
-    }
-    const seq = ++this.seq;
-    const targets: Session[] = [];
-    let shared: Subscription[] | null = null;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      if (entry.kind === 'shared') {
-        // Each shared subscription delivers on its own, apart from the session's other
-        // subscriptions [MQTT-4.8.2].
-        if (groups !== null && !groups.has(entry.name + '\u0000' + entry.filter)) continue;
-        const member = pickMember(entry, message);
-        if (member !== undefined) (shared ??= []).push(member);
-        else this.counters.sharedDropped++;
-        continue;
-      }
-      const sub = entry;
-      // No Local: not delivered back to the connection that published it [MQTT-3.8.3-3].
-      if (sub.noLocal && message.publisherId === sub.session.clientId) continue;
-      const session = sub.session;
-      if (session.mark !== seq) {
-        session.mark = seq;
-        session.markQos = sub.qos;
-        session.markRetain = sub.retainAsPublished;
-        session.markIds = sub.subscriptionId === undefined ? undefined : [sub.subscriptionId];
-        targets.push(session);
-      } else {
-        // Overlapping subscriptions: one copy at the highest QoS, with every subscription id
-        // [MQTT-3.3.4-2, 3.3.4-3].
-        if (sub.qos > session.markQos) session.markQos = sub.qos;
-        if (sub.retainAsPublished) session.markRetain = true;
-        if (sub.subscriptionId !== undefined) (session.markIds ??= []).push(sub.subscriptionId);
-      }
-    }
-    const encoder = targets.length > 1 ? new BroadcastEncoder(message, now) : null;
-    for (let i = 0; i < targets.length; i++) {
-      const session = targets[i]!;
-      // Live forwards carry RETAIN=0 unless Retain As Published [MQTT-3.3.1-12, 3.3.1-13].
-      this.deliverChecked(session, message, session.markQos, session.markRetain, session.markIds, encoder);
-    }
-    if (shared !== null) {
-      // pickMember chose among members allowed to receive the topic: no second check here.
-      for (const sub of shared) {
-        this.deliverTo(sub.session, message, sub.qos, sub.retainAsPublished, sub.subscriptionId === undefined ? undefined : [sub.subscriptionId], null);
-      }
-    }
-  }
-
-  private deliverChecked(
-    session: Session,
-    message: Message,
-    subQos: QoS,
-    retainAsPublished: boolean,
-    subscriptionIds: number[] | undefined,
-    encoder: BroadcastEncoder | null,
-  ): void {
-    const permissions = session.client?.permissions ?? session.permissions;
-    if (permissions !== null && !permissions.canReceive(message.topic)) {
-      this.counters.deniedReceive++;
-      return;
-    }
-    this.deliverTo(session, message, subQos, retainAsPublished, subscriptionIds, encoder);
-  }
-
-  private deliverTo(
-    session: Session,
-    message: Message,
-    subQos: QoS,
-    retainAsPublished: boolean,
-    subscriptionIds: number[] | undefined,
-    encoder: BroadcastEncoder | null,
-  ): void {
-    const delivery: Delivery = {
-      message,
-      qos: (message.qos < subQos ? message.qos : subQos) as QoS,
-      retain: message.retain && retainAsPublished,
-      subscriptionIds,
-    };
-    try {
-      this.deliver(session, delivery, encoder);
-    } catch (err) {
-      // One subscriber's failure must not stop the others, nor the publisher.
-      this.counters.deliveryFailures++;
-      this.logger.error({ err, clientId: session.clientId, topic: message.topic }, 'delivery failed');
-    }
-  }
-
-  deliver(session: Session, delivery: Delivery, encoder: BroadcastEncoder | null): void {
-    const client = session.client;
-    if (client !== null) {
-      client.deliver(delivery, encoder);
-      return;
-    }
-    // A session moving to another node: what arrives meanwhile follows it there.
-    if (this.cluster !== null && this.cluster.divert(session.clientId, delivery)) return;
-    // Offline persistent session: keep QoS 1/2 [MQTT-3.1.2-5]; QoS 0 is not kept.
-    if (delivery.qos > 0 && session.persistent) {
-      if (session.enqueue(delivery)) this.counters.queueDropped++;
-    }
-  }
-
-  // ---- sessions -------------------------------------------------------------------------------
-
-  /**
-   * Finds or creates the session for a connecting client. With clean start an existing session
-   * is ended first [MQTT-3.1.2-4]. Returns whether a session was present.
-   */
-  openSession(clientId: string, version: 3 | 4 | 5, cleanStart: boolean, expirySeconds: number): { session: Session; present: boolean } {
-    let session = this.sessions.get(clientId);
-    if (session !== undefined && cleanStart) {
-      this.endSession(session);
-      session = undefined;
-    }
-    const present = session !== undefined;
-    if (session === undefined) {
-      session = new Session(clientId, version, expirySeconds, this.limits.maxQueuedMessagesPerSession, this.sessionStore);
-      this.sessions.set(clientId, session);
-      this.cluster?.sessionOpened(clientId);
-    } else {
-      session.expiryTimer?.cancel();
-      session.expiryTimer = null;
-      // A new connection to the session before the will delay passes cancels the will [MQTT-3.1.3-9].
-      if (session.pendingWill !== null) {
-        session.pendingWill.timer.cancel();
-        session.pendingWill = null;
-      }
-      session.protocolVersion = version;
-      session.expirySeconds = expirySeconds;
-    }
-    session.syncStored(null);
-    return { session, present };
-  }
-
-  /** Called when a session's connection has gone; keeps or ends the session per its expiry. */
-  detachSession(session: Session, will: Will | null): void {
-    session.client = null;
-    if (!session.persistent) {
-      this.endSession(session);
-      if (will !== null) this.publishWill(will);
-      return;
-    }
-    session.syncStored(Date.now());
-    if (will !== null) {
-      if (will.delaySeconds > 0) {
-        // The will goes at the earlier of its delay and the session's end [MQTT-3.1.3-9].
-        const delayMs = Math.min(will.delaySeconds, session.expirySeconds) * 1000;
-        session.pendingWill = {
-          will,
-          timer: setLongTimeout(() => {
-            session.pendingWill = null;
-            this.publishWill(will);
-          }, delayMs),
-        };
-      } else {
-        this.publishWill(will);
-      }
-    }
-    this.armExpiry(session, session.expirySeconds * 1000);
-  }
-
-  private armExpiry(session: Session, ms: number): void {
-    session.expiryTimer = setLongTimeout(() => {
-      session.expiryTimer = null;
-      if (session.client === null && this.sessions.get(session.clientId) === session) {
-        this.logger.info({ clientId: session.clientId }, 'session expired');
-        this.endSession(session);
-      }
-    }, ms);
-  }
-
-  /**
-   * Rebuilds persistent sessions read from the store at start-up: subscriptions back in the
-   * index, queued and in-flight messages ready for the client's return, expiry timers armed for
-   * what is left of each session's interval.
-   */
-  restoreSessions(stored: StoredSession[], now: number): number {
-    let restored = 0;
-    for (const s of stored) {
-      if (this.sessions.has(s.clientId)) continue;
-      const session = new Session(s.clientId, s.protocolVersion, s.expirySeconds, this.limits.maxQueuedMessagesPerSession, this.sessionStore);
-      this.sessions.set(s.clientId, session);
-      this.cluster?.sessionOpened(s.clientId);
-      session.restore(s, (sub) => {
-        this.subscribe(session, sub.key, sub, false);
-      });
-      const since = s.disconnectedAt ?? now;
-      if (s.disconnectedAt === null) session.syncStored(now);
-      this.armExpiry(session, Math.max(0, since + s.expirySeconds * 1000 - now));
-      restored++;
-    }
-    return restored;
-  }
-
-  /** Removes a session and its subscriptions; a will still waiting for its delay is sent now. */
-  endSession(session: Session): void {
-    if (this.sessions.get(session.clientId) === session) {
-      this.sessions.delete(session.clientId);
-      this.cluster?.sessionEnded(session.clientId);
-    }
-    session.dropStored();
-    for (const sub of session.subscriptions.values()) this.removeFromIndex(sub);
-    session.subscriptions.clear();
-    session.inflight.clear();
-    session.queue.clear();
-    session.inboundQos2.clear();
-    session.expiryTimer?.cancel();
-    session.expiryTimer = null;
-    if (session.pendingWill !== null) {
-      const { will, timer } = session.pendingWill;
-      timer.cancel();
-      session.pendingWill = null;
-      this.publishWill(will);
-    }
-  }
-
-  /**
-   * Lets go of a persistent session another node takes over: out of memory and the index, its
-   * timers stopped (the other node's new connection cancels a pending will [MQTT-3.1.3-9]), but
-   * kept in the store for the other node to load. The caller has closed its connection.
-   */
-  releaseSession(session: Session): void {
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
-    for (const sub of session.subscriptions.values()) this.removeFromIndex(sub);
-    session.subscriptions.clear();
-    session.expiryTimer?.cancel();
-    session.expiryTimer = null;
-    if (session.pendingWill !== null) {
-      session.pendingWill.timer.cancel();
-      session.pendingWill = null;
-    }
-  }
-
-  /**
-   * First half of handing a persistent session to another node: its timers stop and it no longer
-   * changes here (deliveries are diverted to the other node, see ClusterHooks.divert), but its
-   * subscriptions stay in the index, so messages published meanwhile still reach it. The second
-   * half is releaseSession, once the other node routes them itself.
-   */
-  holdForMove(session: Session): void {
-    session.expiryTimer?.cancel();
-    session.expiryTimer = null;
-    if (session.pendingWill !== null) {
-      session.pendingWill.timer.cancel();
-      session.pendingWill = null;
-    }
-  }
-
-  publishWill(will: Will): void {
-    const now = Date.now();
-    const message = { ...will.message, receivedAt: now, expiresAt: will.expirySeconds > 0 ? now + will.expirySeconds * 1000 : 0 };
-    this.publish(message, 'will');
-  }
-
-  // ---- subscriptions --------------------------------------------------------------------------
-
-  /**
-   * Adds or replaces a subscription [MQTT-3.8.4-3]. Returns whether it already existed (for
-   * Retain Handling 1). The caller has validated the filter and checked the limits.
-   */
   subscribe(session: Session, key: string, options: SubscribeOptions, record = true): { subscription: Subscription; existed: boolean } {
-    const existing = session.subscriptions.get(key);
-    if (existing !== undefined) {
-      existing.qos = options.qos;
-      existing.noLocal = options.noLocal;
-      existing.retainAsPublished = options.retainAsPublished;
-      existing.retainHandling = options.retainHandling;
-      existing.subscriptionId = options.subscriptionId;
-      if (record) session.recordSubscription(existing);
-      return { subscription: existing, existed: true };
-    }
-    const shared = parseSharedFilter(key);
-    const filter = shared ? shared.filter : key;
-    let group: SharedGroup | undefined;
-    if (shared) {
-      const groupKey = shared.group + '\u0000' + shared.filter;
-      group = this.groups.get(groupKey);
-      if (group === undefined) {
-        group = { kind: 'shared', name: shared.group, filter: shared.filter, members: [], next: 0 };
-        this.groups.set(groupKey, group);
-        this.index.add(filter, group);
-        this.cluster?.interestAdded(`$share/${shared.group}/${shared.filter}`);
-      }
-    }
-    const subscription: Subscription = {
-      kind: 'direct',
-      session,
-      key,
-      filter,
-      qos: options.qos,
-      noLocal: options.noLocal,
-      retainAsPublished: options.retainAsPublished,
-      retainHandling: options.retainHandling,
-      subscriptionId: options.subscriptionId,
-      group,
-    };
-    session.subscriptions.set(key, subscription);
-    if (group !== undefined) group.members.push(subscription);
-    else {
-      this.index.add(filter, subscription);
-      this.cluster?.interestAdded(filter);
-    }
-    if (record) session.recordSubscription(subscription);
-    return { subscription, existed: false };
+    return this.router.subscribe(session, key, options, record);
   }
 
   unsubscribe(session: Session, key: string): boolean {
-    const sub = session.subscriptions.get(key);
-    if (sub === undefined) return false;
-    session.subscriptions.delete(key);
-    this.removeFromIndex(sub);
-    session.forgetSubscription(key);
-    return true;
+    return this.router.unsubscribe(session, key);
   }
 
-  private removeFromIndex(sub: Subscription): void {
-    const group = sub.group;
-    if (group === undefined) {
-      if (this.index.remove(sub.filter, sub)) this.cluster?.interestRemoved(sub.filter);
-      return;
-    }
-    const i = group.members.indexOf(sub);
-    if (i >= 0) group.members.splice(i, 1);
-    if (group.members.length === 0) {
-      this.index.remove(group.filter, group);
-      this.groups.delete(group.name + '\u0000' + group.filter);
-      this.cluster?.interestRemoved(`$share/${group.name}/${group.filter}`);
-    }
-  }
-
-  /** Retained messages for a new subscription, unless expired. */
   retainedFor(filter: string): Message[] {
-    return this.retained.match(filter);
+    return this.router.retainedFor(filter);
   }
 
   get subscriptionCount(): number {
-    return this.index.size;
+    return this.router.subscriptionCount;
   }
-}
 
-/**
- * Picks the member of a shared group that gets this message, among members allowed to receive
- * its topic (iot:Receive; AWS checks Receive per delivered message, and a shared subscription
- * delivers each message to one member [MQTT-4.8.2], so a member that may not receive it must not
- * be the one picked — the message would reach nobody):
- * 1. round-robin over connected members whose connection may receive the topic;
- * 2. with none, at QoS 1/2, a persistent offline member's queue [MQTT-3.1.2-5]: first one whose
- *    last connection's rights allow the topic, else one whose rights are unknown (restored from
- *    the store after a restart, not connected since) — the same rule the broker applies to an
- *    offline session's direct subscriptions, so a restart does not start dropping messages;
- *    a member whose known rights deny the topic is never picked;
- * 3. otherwise undefined: the caller drops the message and counts it (sharedDropped).
- * Receive verdicts come from each connection's bounded verdict cache, so a check is a Map lookup.
- * Exported for its unit test.
- */
-export function pickMember(group: SharedGroup, message: Pick<Message, 'topic' | 'qos'>): Subscription | undefined {
-  const members = group.members;
-  const n = members.length;
-  const topic = message.topic;
-  for (let i = 0; i < n; i++) {
-    const sub = members[(group.next + i) % n]!;
-    const client = sub.session.client;
-    if (client !== null && client.permissions.canReceive(topic)) {
-      group.next = (group.next + i + 1) % n;
-      return sub;
-    }
+  // ---- sessions (session-manager.ts) ----------------------------------------------------------
+
+  openSession(clientId: string, version: 3 | 4 | 5, cleanStart: boolean, expirySeconds: number): { session: Session; present: boolean } {
+    return this.sessionManager.open(clientId, version, cleanStart, expirySeconds);
   }
-  if (message.qos === 0) return undefined;
-  let unknown = -1;
-  for (let i = 0; i < n; i++) {
-    const at = (group.next + i) % n;
-    const session = members[at]!.session;
-    if (session.client !== null || !session.persistent) continue;
-    const permissions = session.permissions;
-    if (permissions === null) {
-      if (unknown < 0) unknown = at;
-    } else if (permissions.canReceive(topic)) {
-      group.next = (at + 1) % n;
-      return members[at];
-    }
+
+  detachSession(session: Session, will: Will | null): void {
+    this.sessionManager.detach(session, will);
   }
-  if (unknown < 0) return undefined;
-  group.next = (unknown + 1) % n;
-  return members[unknown];
+
+  restoreSessions(stored: StoredSession[], now: number): number {
+    return this.sessionManager.restore(stored, now);
+  }
+
+  endSession(session: Session): void {
+    this.sessionManager.end(session);
+  }
+
+  releaseSession(session: Session): void {
+    this.sessionManager.release(session);
+  }
+
+  holdForMove(session: Session): void {
+    this.sessionManager.holdForMove(session);
+  }
+
+  publishWill(will: Will): void {
+    this.sessionManager.publishWill(will);
+  }
+
+  /** SessionManager.scheduleWill: a lost connection's will, now or after its delay. */
+  scheduleWill(will: Will, session: Session | undefined): void {
+    this.sessionManager.scheduleWill(will, session);
+  }
 }

@@ -1,10 +1,10 @@
 // A session: what the server keeps for one client ID, across connections when it is persistent
 // [MQTT-4.1]: subscriptions, QoS 1/2 messages in flight and queued, QoS 2 ids received. Data plus
-// small methods; the connection (Client) and the Broker act on it.
+// small methods; its connection (a ClientConnection), the router and the session manager act on it.
 import type { ClientPermissions } from './authorization.js';
 import { BoundedQueue } from '../shared/bounded-queue.js';
-import type { BroadcastEncoder } from './encode-publish.js';
-import type { LongTimeout } from '../shared/long-timeout.js';
+import type { ClientConnection } from './client-connection.js';
+import type { Timer } from '../shared/clock.js';
 import type { Message, QoS } from '../shared/message.js';
 import { PacketIdAllocator } from './packet-ids.js';
 import type { SessionStore, StoredSession, StoredSubscription } from '../store/session-store.js';
@@ -59,19 +59,13 @@ export interface InflightEntry extends Delivery {
   state: 'publish' | 'pubrel';
 }
 
-/** What a Session needs from the connection currently attached to it. */
-export interface SessionClient {
-  readonly permissions: ClientPermissions;
-  /** `encoder` is shared by every subscriber of one broadcast; null for a single delivery. */
-  deliver(delivery: Delivery, encoder: BroadcastEncoder | null): void;
-}
-
 export class Session {
   readonly clientId: string;
   protocolVersion: 3 | 4 | 5;
   /** Session Expiry Interval in seconds; 0 ends the session with the connection. */
   expirySeconds: number;
-  client: SessionClient | null = null;
+  /** The connection attached to it now; null while the client is away. */
+  client: ClientConnection | null = null;
   /** Rights of the last connection, kept to filter what an offline persistent session queues. */
   permissions: ClientPermissions | null = null;
   // The collections below are allocated on first use (an idle connection's session never needs
@@ -91,10 +85,10 @@ export class Session {
   droppedMessages = 0;
   /** Lifecycle events' sessionIdentifier: one UUID for the session's life. */
   identifier: string | undefined = undefined;
-  expiryTimer: LongTimeout | null = null;
+  expiryTimer: Timer | null = null;
   /** A will whose delay is running [MQTT-3.1.3-9]. */
-  pendingWill: { will: Will; timer: LongTimeout } | null = null;
-  /** Per-publish scratch used by the broker to merge overlapping subscriptions without a Map. */
+  pendingWill: { will: Will; timer: Timer } | null = null;
+  /** Per-publish scratch used by the router to merge overlapping subscriptions without a Map. */
   mark = 0;
   markQos: QoS = 0;
   markRetain = false;

@@ -16,7 +16,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { Client } from '../broker/client.js';
+import type { Client } from '../mqtt/client.js';
 import type { ClusterHooks } from '../broker/cluster-hooks.js';
 import type { LifecycleListener } from '../broker/lifecycle.js';
 import { setLongTimeout } from '../shared/long-timeout.js';
@@ -191,7 +191,6 @@ export class Cluster implements ClusterHooks {
     this.timers.push(setInterval(() => void this.tick(), HEARTBEAT_MS));
     this.timers.push(setInterval(() => this.retransmit(), RETRANSMIT_CHECK_MS));
     for (const t of this.timers) t.unref();
-    this.broker.cluster = this;
     this.logger.info({ redis: this.options.url.replace(/\/\/[^@/]*@/, '//***@'), nodes: this.live.size }, 'joined the cluster');
   }
 
@@ -202,7 +201,6 @@ export class Cluster implements ClusterHooks {
     for (const t of this.timers) clearInterval(t);
     for (const entry of this.moving.values()) clearTimeout(entry.timer);
     this.moving.clear();
-    this.broker.cluster = null;
     try {
       if (this.connected) {
         await this.cmd

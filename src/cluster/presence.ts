@@ -1,7 +1,7 @@
 // What a node keeps in Redis about each of its connections ({prefix}conns:{node}): enough for the
 // admin API to list it and for the node that cleans up after a dead one to publish the client's
 // will and its disconnected event exactly as the dead node would have.
-import type { Client } from '../broker/client.js';
+import type { Client } from '../mqtt/client.js';
 import type { ConnectionInfo } from '../broker/lifecycle.js';
 import type { MessageProperties, QoS } from '../shared/message.js';
 import type { Will } from '../broker/session.js';

@@ -1,7 +1,9 @@
 // The broker's own view of an application message, independent of the wire version it came in on.
-import type { UserProperties } from '../protocol/codec.js';
 
 export type QoS = 0 | 1 | 2;
+
+/** v5 User Properties: name -> value, or every value of a name that occurs more than once. */
+export type UserProperties = Record<string, string | string[]>;
 
 /** v5 properties forwarded unchanged to subscribers [MQTT-3.3.2-4 ... 3.3.2-20]. */
 export interface MessageProperties {
@@ -28,7 +30,7 @@ export interface Message {
   readonly principal?: string;
 }
 
-/** Where a publish came from; the backplane will add 'cluster', which is never forwarded again. */
+/** Where a publish came from; 'cluster' (from another node) is never forwarded again. */
 export type Origin = 'client' | 'api' | 'event' | 'rule' | 'will' | 'cluster';
 
 export function isExpired(message: Message, now: number): boolean {

@@ -1,7 +1,7 @@
 // The subscription index: a topic trie with dedicated '+' and '#' children and a bounded match
 // cache (the nats-server sublist idea, written for MQTT semantics).
 //
-// Semantics are exactly those of topicMatches in protocol/topic.ts: '+' matches one level, even
+// Semantics are exactly those of topicMatches (topic-match.ts): '+' matches one level, even
 // an empty one; '#' matches its parent level and everything below ('a/#' matches 'a'); filters
 // starting with a wildcard do not match topics starting with '$' [MQTT-4.7.2-1].
 //
@@ -13,7 +13,7 @@
 // overlapping filters ('a/+' and 'a/#') appears twice: the caller needs every matching
 // subscription to pick the maximum QoS and collect subscription identifiers [MQTT-3.3.4-2]
 // [MQTT-3.3.4-3]. The order of the entries is unspecified.
-import { topicMatches } from '../protocol/topic.js';
+import { topicMatches } from './topic-match.js';
 
 const EMPTY: readonly never[] = Object.freeze([]);
 

@@ -11,6 +11,7 @@ import type { Store } from './store.js';
 
 export class MemoryStore implements Store {
   readonly kind = 'memory';
+  readonly capabilities = { durable: false, sharedAcrossNodes: false };
   readonly retained = new MemoryRetainedStore();
   readonly sessions = new MemorySessionStore();
   readonly authorizers = new MemoryAuthorizerStore();

@@ -21,10 +21,10 @@ import type { Command, Op, RedisWriteBatch } from './redis-batch.js';
 import { CodecError, decodeNotice, WireKind, type Change, type Notice } from './redis-codec.js';
 import type { RedisKeys } from './redis-keys.js';
 
-/** The kinds a listener hears about; the default authorizer is 'authorizer' with key ''. */
-export type ChangeKind = 'retained' | 'authorizer' | 'accessKey' | 'rule';
-export type ChangeOrigin = 'local' | 'remote';
-export type ChangeListener = (kind: ChangeKind, key: string, origin: ChangeOrigin) => void;
+import type { ChangeKind, ChangeListener, ChangeOrigin } from './store.js';
+
+// The kinds a listener hears about (store.ts); the default authorizer is 'authorizer' with key ''.
+export type { ChangeKind, ChangeListener, ChangeOrigin };
 
 /** One mirrored Redis key (a hash, or a single string) and the in-process copy of it. */
 export interface MirrorTable {

@@ -78,6 +78,7 @@ interface RedisStoreParts {
 
 export class RedisStore implements Store {
   readonly kind = 'redis';
+  readonly capabilities = { durable: true, sharedAcrossNodes: true };
   /** The URL with any password replaced by '***'. */
   readonly url: string;
   readonly keyPrefix: string;

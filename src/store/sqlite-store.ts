@@ -43,6 +43,7 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
+  readonly capabilities = { durable: true, sharedAcrossNodes: false };
   /** Absolute path of the database file. */
   readonly file: string;
   readonly retained: SqliteRetainedStore;

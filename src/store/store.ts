@@ -7,8 +7,30 @@ import type { StoreCommitError } from './errors.js';
 import type { RetainedStore } from './retained-store.js';
 import type { SessionStore } from './session-store.js';
 
+/** What a store shared across nodes announces: the kind of record, its key, who changed it. */
+export type ChangeKind = 'retained' | 'authorizer' | 'accessKey' | 'rule';
+export type ChangeOrigin = 'local' | 'remote';
+export type ChangeListener = (kind: ChangeKind, key: string, origin: ChangeOrigin) => void;
+
+/** What a backend can do; the composition root (server.ts) decides from these, never from its class. */
+export interface StoreCapabilities {
+  /**
+   * Recorded changes survive a restart (sqlite, redis): persistent sessions are recorded and
+   * acknowledgements wait for afterCommit. False (memory): nothing to wait for, nothing to record.
+   */
+  readonly durable: boolean;
+  /**
+   * One store serves every node of a cluster (redis): sessions belong to the node their client is
+   * on, so a starting node does not load them all (cluster/ adopts those of dead nodes), and what
+   * another node changes is announced through onChange.
+   */
+  readonly sharedAcrossNodes: boolean;
+}
+
 export interface Store {
+  /** For logs and the console only; decisions use `capabilities`. */
   readonly kind: 'memory' | 'sqlite' | 'redis';
+  readonly capabilities: StoreCapabilities;
   readonly retained: RetainedStore;
   readonly sessions: SessionStore;
   readonly authorizers: AuthorizerStore;
@@ -46,4 +68,8 @@ export interface Store {
    * is on disk is every batch committed before it. Unset: the failure is only logged.
    */
   onError?: (error: StoreCommitError) => void;
+  /** Changes accepted and not yet committed (for /metrics); absent where commits never queue. */
+  readonly backlog?: number;
+  /** Stores shared across nodes: tells of changes made here and by other nodes (rules, authorizers...). */
+  onChange?(listener: ChangeListener): () => void;
 }

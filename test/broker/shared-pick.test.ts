@@ -1,12 +1,13 @@
-// Which member of a shared group gets a message (broker.ts pickMember): only members allowed to
+// Which member of a shared group gets a message (router.ts pickMember): only members allowed to
 // receive the topic, connected ones first, round-robin; at QoS 1/2 an offline persistent member's
 // queue; nobody when no permitted member can take it.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ClientPermissions } from '../../src/broker/authorization.js';
-import { pickMember } from '../../src/broker/broker.js';
+import { pickMember } from '../../src/broker/router.js';
 import type { QoS } from '../../src/shared/message.js';
-import { Session, type SessionClient, type SharedGroup, type Subscription } from '../../src/broker/session.js';
+import { Session, type SharedGroup, type Subscription } from '../../src/broker/session.js';
+import { FakeConnection } from '../helpers/fake-connection.js';
 
 /** Receive allowed on topics under `prefix` only. */
 const receiving = (prefix: string): ClientPermissions => ({
@@ -32,9 +33,7 @@ function group(...specs: MemberSpec[]): SharedGroup {
   for (const spec of specs) {
     const session = new Session(spec.id, 5, spec.expiry ?? 0, 10, null);
     if (spec.connected !== undefined) {
-      const client: SessionClient = { permissions: spec.connected, deliver: () => undefined };
-      session.client = client;
-      session.permissions = spec.connected;
+      new FakeConnection(spec.id, spec.connected).attach(session);
     } else {
       session.permissions = spec.last ?? null;
     }

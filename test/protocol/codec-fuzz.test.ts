@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { IConnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, Packet } from 'mqtt-packet';
 import { PacketReader } from '../../src/protocol/codec.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
-import { encodePublish } from '../../src/broker/encode-publish.js';
+import { encodePublish } from '../../src/mqtt/encode-publish.js';
 import { messageProblem, type Message, type MessageProperties } from '../../src/shared/message.js';
 import { connectPackets, fuzzSeed, mutate, pick, prng, sessionPackets } from '../helpers/mqtt-fuzz.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodableProperties, messageProblem, propertiesProblem, type Message, type MessageProperties } from '../../src/shared/message.js';
 import { decodeStoredProperties } from '../../src/store/sqlite-codec.js';
-import { encodePublish } from '../../src/broker/encode-publish.js';
+import { encodePublish } from '../../src/mqtt/encode-publish.js';
 
 const message = (properties: unknown, topic = 't'): Message =>
   ({ topic, payload: Buffer.from('x'), qos: 1, retain: true, properties: properties as MessageProperties, expiresAt: 0, publisherId: undefined });

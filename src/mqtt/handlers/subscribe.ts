@@ -6,7 +6,7 @@ import { RC } from '../../protocol/reason-codes.js';
 import { parseSharedFilter, validateTopicFilter } from '../../protocol/topic.js';
 import type { Client } from '../client.js';
 import type { QoS } from '../../shared/message.js';
-import type { Subscription } from '../session.js';
+import type { Subscription } from '../../broker/session.js';
 
 export function handleSubscribe(client: Client, packet: ISubscribePacket): void {
   const broker = client.broker;

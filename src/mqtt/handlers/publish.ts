@@ -82,7 +82,7 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
     const { topicAlias: _a, messageExpiryInterval, subscriptionIdentifier: _s, ...forwarded } = props;
     if (Object.keys(forwarded).length > 0) properties = forwarded;
     if (messageExpiryInterval !== undefined) {
-      expiresAt = Date.now() + Math.min(messageExpiryInterval, limits.maxMessageExpirySeconds) * 1000;
+      expiresAt = broker.clock.now() + Math.min(messageExpiryInterval, limits.maxMessageExpirySeconds) * 1000;
     }
   }
   const message: Message = {

@@ -9,7 +9,7 @@ import { validateTopicName } from '../../protocol/topic.js';
 import type { Client } from '../client.js';
 import type { Message, MessageProperties, QoS } from '../../shared/message.js';
 import { dispatch, handleFailure } from '../dispatch.js';
-import { nextVersionNumber } from '../lifecycle.js';
+import { nextVersionNumber } from '../../broker/lifecycle.js';
 
 const refuse = (code: string, reasonCode: number, message: string) => new ProtocolError(code, reasonCode, message);
 
@@ -52,6 +52,7 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
     throw refuse('server-full', RC.quotaExceeded, `connection limit of ${limits.maxConnections} reached`);
   }
   client.principal = decision.principal;
+  client.username = packet.username;
   client.permissions = decision.permissions;
 
   const cleanStart = packet.clean !== false;
@@ -65,7 +66,7 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   // Takeover: an existing connection with this client ID is closed [MQTT-3.1.4-3]; v5 gets 0x8E.
   const existing = client.broker.sessions.get(clientId)?.client;
   if (existing != null && existing !== client) {
-    (existing as Client).disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
+    existing.disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
   }
 
   const { session, present } = client.broker.openSession(clientId, client.version, cleanStart, expirySeconds);
@@ -74,11 +75,11 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   client.session = session;
   client.state = 'connected';
   client.registry.connected++;
-  client.lastActivity = Date.now();
+  client.lastActivity = client.broker.clock.now();
   client.broker.counters.connectionsAccepted++;
 
   sendConnack(client, present, assigned ? clientId : undefined, expirySeconds, packet);
-  client.connectedAt = Date.now();
+  client.connectedAt = client.broker.clock.now();
   session.identifier ??= randomUUID();
   client.info = {
     clientId,

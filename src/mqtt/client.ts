@@ -1,44 +1,47 @@
-// One MQTT network connection: reads packets, hands each to its handler (dispatch.ts), writes
-// packets, and owns per-connection state (keep-alive, topic aliases, flow control). The Session it
-// is attached to outlives it when persistent.
+// One MQTT network connection, the MQTT front-end's ClientConnection: reads packets and hands each
+// to its handler (dispatch.ts), writes packets, and owns per-connection state (keep-alive, topic
+// aliases, flow control, its share of a broadcast's encodings). The Session it is attached to
+// outlives it when persistent.
 import { ClientLogger, type Logger } from '../logger.js';
 import type { Connection, ConnectionHandler } from '../transport/connection.js';
 import type { Packet } from '../protocol/codec.js';
 import { PacketReader, encode } from '../protocol/codec.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RC } from '../protocol/reason-codes.js';
-import type { ClientPermissions } from './authorization.js';
-import type { Broker } from './broker.js';
-import type { BroadcastEncoder } from './encode-publish.js';
-import { encodePublish, queuedEncoder } from './encode-publish.js';
+import type { ClientPermissions } from '../broker/authorization.js';
+import type { Broker } from '../broker/broker.js';
+import type { Broadcast, EncodingKey } from '../broker/broadcast.js';
+import type { ClientConnection, ConnectionDetails } from '../broker/client-connection.js';
+import { BroadcastEncoder, encodePublish, queuedEncoder } from './encode-publish.js';
 import { isExpired } from '../shared/message.js';
-import type { Delivery, InflightEntry, Session, SessionClient, Will } from './session.js';
+import type { Delivery, InflightEntry, Session, Will } from '../broker/session.js';
 import { dispatch, handleFailure } from './dispatch.js';
 import type { ClientRegistry } from './client-registry.js';
-import { disconnectReason, type ConnectionInfo } from './lifecycle.js';
+import { disconnectReason, type ConnectionInfo } from '../broker/lifecycle.js';
 
 export type ClientState = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
-export type { Will } from './session.js';
+export type { Will } from '../broker/session.js';
 
-export class Client implements ConnectionHandler, SessionClient {
+export class Client implements ConnectionHandler, ClientConnection {
   readonly connection: Connection;
   readonly broker: Broker;
   readonly registry: ClientRegistry;
   /** Lines about this client carry its remoteAddress and clientId (no child logger is kept). */
   readonly logger: ClientLogger;
   private currentState: ClientState = 'awaiting-connect';
-  readonly acceptedAt = Date.now();
+  readonly acceptedAt: number;
   version: 3 | 4 | 5 = 4;
   clientId = '';
   principal = '';
+  username: string | undefined = undefined;
   session: Session | null = null;
   permissions: ClientPermissions = denyAllUntilConnected;
   will: Will | null = null;
   /** Effective keep-alive in ms; 0 = none. Disconnect after 1.5x of silence [MQTT-3.1.2-24]. */
   keepAliveMs = 0;
   serverKeepAlive: number | undefined = undefined;
-  lastActivity = Date.now();
+  lastActivity: number;
   /** Packets that arrived while the authorizer was deciding; replayed in order after CONNACK. */
   pending: Packet[] | null = null;
   private pendingBytes = 0;
@@ -64,6 +67,7 @@ export class Client implements ConnectionHandler, SessionClient {
     this.broker = broker;
     this.registry = registry;
     this.logger = new ClientLogger(logger, this);
+    this.acceptedAt = this.lastActivity = broker.clock.now();
     this.reader = new PacketReader(broker.limits.maxPacketBytes, this);
     connection.setHandler(this);
   }
@@ -80,6 +84,10 @@ export class Client implements ConnectionHandler, SessionClient {
     return this.currentState;
   }
 
+  get connected(): boolean {
+    return this.currentState === 'connected';
+  }
+
   /**
    * Once past CONNECT (connected or closed) the upgrade request has served the authorizer, which
    * reads it only while deciding CONNECT: the connection drops it.
@@ -92,7 +100,7 @@ export class Client implements ConnectionHandler, SessionClient {
   // ---- ConnectionHandler ------------------------------------------------------------------------
 
   onData(chunk: Buffer): void {
-    this.lastActivity = Date.now();
+    this.lastActivity = this.broker.clock.now();
     this.broker.counters.bytesReceived += chunk.length;
     this.reader.push(chunk);
     if (this.reader.holding) this.connection.holdInput();
@@ -216,10 +224,41 @@ export class Client implements ConnectionHandler, SessionClient {
     }
   }
 
-  // ---- delivery (SessionClient) -----------------------------------------------------------------
+  // ---- ClientConnection -------------------------------------------------------------------------
 
-  deliver(delivery: Delivery, encoder: BroadcastEncoder | null): void {
+  setWill(will: Will | null): void {
+    this.will = will;
+  }
+
+  setInfo(info: ConnectionInfo | null): void {
+    this.info = info;
+  }
+
+  details(): ConnectionDetails {
+    const c = this.connection;
+    return {
+      clientId: this.clientId,
+      principal: this.principal,
+      username: this.username,
+      protocol: 'mqtt',
+      protocolVersion: this.version === 5 ? '5.0' : this.version === 4 ? '3.1.1' : '3.1',
+      transport: c.transport,
+      remoteAddress: c.remoteAddress,
+      remotePort: c.remotePort,
+      localAddress: c.localAddress,
+      localPort: c.localPort,
+      connectedAt: this.connectedAt,
+      keepAliveSeconds: this.keepAliveMs / 1000,
+      messagesIn: this.messagesIn,
+      messagesOut: this.messagesOut,
+    };
+  }
+
+  // ---- delivery ---------------------------------------------------------------------------------
+
+  deliver(delivery: Delivery, broadcast: Broadcast | null): void {
     const session = this.session!;
+    const encoder = broadcast === null ? null : broadcast.encoding(MQTT_ENCODING);
     if (delivery.qos === 0) {
       // A slow subscriber loses QoS 0 messages rather than growing our memory or delaying others.
       if (this.connection.bufferedBytes() > this.broker.limits.maxOutboundBufferBytes) {
@@ -289,7 +328,7 @@ export class Client implements ConnectionHandler, SessionClient {
           topicAlias: known ? -alias : alias,
           omitTopic: known,
         },
-        Date.now(),
+        this.broker.clock.now(),
       );
       size = bytes.length;
       if (size > this.maxOutboundPacket) return this.dropOversize();
@@ -325,7 +364,12 @@ export class Client implements ConnectionHandler, SessionClient {
     return aliases.size + 1;
   }
 
-  /** Moves queued QoS 1/2 deliveries into flight while the window and the socket allow. */
+  /**
+   * Sends what waits for this connection while the send quota, the in-flight limit and the socket
+   * allow: first the unacknowledged messages of a resumed session (resendInflight), then queued
+   * QoS 1/2 deliveries, each checked again for expiry and iot:Receive. Called after CONNACK, on
+   * every acknowledgement that frees a slot, and when the socket drains.
+   */
   pump(): void {
     const session = this.session;
     if (session === null || this.state !== 'connected') return;
@@ -343,7 +387,7 @@ export class Client implements ConnectionHandler, SessionClient {
       this.resend = null;
     }
     if (session.queueLength === 0) return;
-    const now = Date.now();
+    const now = this.broker.clock.now();
     while (session.queueLength > 0 && this.canSendInflight()) {
       const delivery = session.dequeue()!;
       if (isExpired(delivery.message, now)) {
@@ -377,6 +421,9 @@ export class Client implements ConnectionHandler, SessionClient {
     this.resend = [...this.session!.inflight.keys()];
   }
 }
+
+/** This front-end's encodings of a broadcast: one PUBLISH per version, QoS and RETAIN flag. */
+const MQTT_ENCODING: EncodingKey<BroadcastEncoder> = { create: (message, now) => new BroadcastEncoder(message, now) };
 
 const PENDING_BYTES_LIMIT = 1 << 20;
 const EMPTY = Buffer.alloc(0);

@@ -2,24 +2,26 @@
 // for all connections instead of a timer each: with 10,000 idle WebSockets, 10,000 timers re-armed
 // on every packet would cost more than the sweep.
 import { RC } from '../protocol/reason-codes.js';
+import { systemClock, type Clock, type Timer } from '../shared/clock.js';
 import type { Client } from './client.js';
 
 const SWEEP_MS = 250;
 
 export class ClientRegistry {
   private readonly clients = new Set<Client>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private readonly connectTimeoutMs: number;
+  private readonly clock: Clock;
 
-  constructor(connectTimeoutMs: number) {
+  constructor(connectTimeoutMs: number, clock: Clock = systemClock) {
     this.connectTimeoutMs = connectTimeoutMs;
+    this.clock = clock;
   }
 
   add(client: Client): void {
     this.clients.add(client);
     if (this.timer === null) {
-      this.timer = setInterval(() => this.sweep(), SWEEP_MS);
-      this.timer.unref();
+      this.timer = this.clock.setInterval(() => this.sweep(), SWEEP_MS);
     }
   }
 
@@ -39,7 +41,7 @@ export class ClientRegistry {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const client of this.clients) {
       if (client.state === 'awaiting-connect') {
         // A network connection without CONNECT within a reasonable time is closed [MQTT-3.1.4 note].
@@ -58,7 +60,7 @@ export class ClientRegistry {
   }
 
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
   }
 }
