@@ -48,7 +48,7 @@ export const OPENAPI = {
       sigv4: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'AWS Signature Version 4 (service iotdata or iotdevicegateway) with a Switchboard access key' },
       customAuthorizer: { type: 'apiKey', in: 'header', name: 'x-amz-customauthorizer-name', description: 'a custom authorizer, with its token header' },
       adminToken: { type: 'http', scheme: 'bearer', description: 'admin API from non-loopback addresses' },
-      sigv4Admin: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'AWS Signature Version 4 for service iot with an admin access key (switchboard keys create --admin): the admin API and the AWS IoT control plane' },
+      sigv4Admin: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'AWS Signature Version 4 for service iot (or execute-api, as botocore signs) with an admin access key (switchboard keys create --admin): the admin API and the AWS IoT control plane' },
     },
   },
   paths: {
@@ -146,7 +146,7 @@ export const OPENAPI = {
     },
     '/api/keys': {
       get: { summary: 'List access keys (without secrets)', security: admin, responses: { '200': json('keys[]') } },
-      post: { summary: 'Create an access key for SigV4 callers; the secret is returned once', description: 'policyDocuments: a non-empty array of policy documents (optional with admin); description: optional; admin: true lets the key sign admin-plane calls (service iot)', security: admin, requestBody: jsonBody, responses: { '201': json('accessKeyId, secretAccessKey, status'), ...errors } },
+      post: { summary: 'Create an access key for SigV4 callers; the secret is returned once', description: 'policyDocuments: a non-empty array of policy documents (optional with admin); description: optional; admin: true lets the key sign admin-plane calls (service iot or execute-api)', security: admin, requestBody: jsonBody, responses: { '201': json('accessKeyId, secretAccessKey, status'), ...errors } },
     },
     '/api/keys/{id}': {
       patch: { summary: 'Update an access key (status Active|Inactive, policyDocuments, description)', security: admin, parameters: [pathParam('id', 'access key ID')], requestBody: jsonBody, responses: { '200': json('key'), ...errors } },

@@ -7,7 +7,7 @@
 //   'admin'      the admin API, the AWS IoT control plane, /metrics and the console's data:
 //                adminCaller() must name a caller (admin token, loopback as allowed, or a signed-in
 //                console session with CSRF header), else 401. A SigV4-signed request is decided by
-//                its signature alone (admin-sigv4.ts: an admin key, service iot), checked over
+//                its signature alone (admin-sigv4.ts: an admin key, service iot or execute-api), checked over
 //                the raw body before it is parsed; loopback does not rescue a bad signature.
 //   'data-plane' the AWS IoT data-plane routes: the handler authenticates the caller itself (SigV4,
 //                custom authorizer, admin token, anonymous rule) and checks its policies.

@@ -15,7 +15,7 @@ export const KEYS_HELP = `Usage: switchboard keys <create|list|update|delete> [o
 --policy FILE: a policy document, or a JSON array of documents, deciding what the key may do
 (e.g. iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/alerts/*).
 --admin: the key may also call the admin plane (the AWS IoT control plane, \`aws iot ...\`, and
-/api/), signed for service iot; --policy is then optional (it governs the data plane only).
+/api/), signed for service iot or execute-api; --policy is then optional (it governs the data plane only).
 Common options: --endpoint URL, --token TOKEN (as for the other admin commands).
 `;
 
