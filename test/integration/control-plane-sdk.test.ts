@@ -5,6 +5,7 @@
 // on a published message; and other operations named as unsupported in AWS's error shape.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,7 +36,7 @@ import {
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/core/serde';
 import mqtt from 'mqtt';
-import { startServer, stopAllServers, type TestServer } from '../helpers/server.js';
+import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
 import { createNetns, httpStatusesFrom, netnsUnavailable, type Netns } from '../helpers/netns.js';
 
 after(stopAllServers);
@@ -412,5 +413,36 @@ describe('@aws-sdk/client-iot against the control plane', { timeout: 120_000 }, 
       const token = await httpStatusesFrom(ns, [request('GET', '/authorizers/', { authorization: `Bearer ${TOKEN}` }), request('GET', '/endpoint', { authorization: `Bearer ${TOKEN}` })]);
       assert.deepEqual(token, [200, 200]);
     });
+  });
+});
+
+describe('examples/control-plane/sdk.mjs', { timeout: 120_000 }, () => {
+  test('runs against its own config: authorizer, TestInvokeAuthorizer, a rule acting on a data-plane publish', async () => {
+    const server = await startServer({ configFile: join(REPO_ROOT, 'examples', 'control-plane', 'switchboard.yaml') });
+    // From loopback the admin API needs no token (the example's own setup step).
+    const r = await fetch(`${server.httpUrl}/api/keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ admin: true, policyDocuments: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: 'arn:aws:iot:us-east-1:123456789012:topic/sensors/*' }] }] }),
+    });
+    assert.equal(r.status, 201);
+    const key = (await r.json()) as Key;
+    const home = mkdtempSync(join(tmpdir(), 'switchboard-cp-example-'));
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [join(REPO_ROOT, 'examples', 'control-plane', 'sdk.mjs')],
+        {
+          cwd: REPO_ROOT,
+          timeout: 60_000,
+          env: { PATH: process.env.PATH ?? '', HOME: home, AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey, ENDPOINT_URL: server.httpUrl, MQTT_URL: server.mqttUrl },
+        },
+        (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+      ),
+    );
+    assert.match(out, /TestInvokeAuthorizer: true exampleUser/);
+    assert.match(out, /the rule republished: alerts\/boiler \{"temperature":90,"device":"boiler"\}/);
+    assert.match(out, /ListThings: UnsupportedOperationException: ListThings is an AWS IoT operation/);
+    await server.stop();
   });
 });
