@@ -2,6 +2,7 @@
 // --endpoint-url and a key from `switchboard keys create --admin`: `aws iot create-authorizer`,
 // `aws iot test-invoke-authorizer`, `aws iot create-topic-rule`, then `aws iot-data publish` of a
 // message the new rule republishes to an MQTT subscriber. Skipped, saying so, when `aws` is absent.
+// boto3's client('iot') (the same botocore) once more, when python3 can import boto3.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -165,5 +166,57 @@ describe('AWS CLI against Switchboard', { skip: AWS === undefined ? 'the AWS CLI
     const refused = await aws(['iot', 'list-authorizers'], plain);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /\(UnauthorizedException\) when calling the ListAuthorizers operation(?: \(reached max retries: \d+\))?: .*not an admin key/);
+  });
+});
+
+/** Why boto3 cannot run here, or false when it can. */
+function boto3Unavailable(): string | false {
+  try {
+    execFileSync('python3', ['-c', 'import boto3'], { stdio: 'ignore', timeout: 30_000 });
+    return false;
+  } catch {
+    return 'python3 with boto3 is not installed';
+  }
+}
+
+describe("boto3 client('iot') against Switchboard", { skip: boto3Unavailable(), timeout: 120_000 }, () => {
+  test('create_authorizer, list_authorizers, create_topic_rule, get_topic_rule; list_things is named unsupported', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-boto3-'));
+    mkdirSync(join(dir, 'functions'));
+    writeFileSync(join(dir, 'functions', 'Auth.mjs'), 'export const handler = async () => ({ isAuthenticated: true, principalId: "p", policyDocuments: [] });\n');
+    const server = await startServer({ args: ['--set', `functions.dir=${join(dir, 'functions')}`] });
+    const r = await fetch(`${server.httpUrl}/api/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ admin: true }) });
+    assert.equal(r.status, 201);
+    const key = (await r.json()) as { accessKeyId: string; secretAccessKey: string };
+    const script = [
+      'import json, sys, boto3, botocore.exceptions',
+      `iot = boto3.client('iot', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])`,
+      `a = iot.create_authorizer(authorizerName='Auth', authorizerFunctionArn='arn:aws:lambda:us-east-1:${ACCOUNT}:function:Auth', signingDisabled=True)`,
+      `names = [x['authorizerName'] for x in iot.list_authorizers()['authorizers']]`,
+      `iot.create_topic_rule(ruleName='r1', topicRulePayload={'sql': "SELECT * FROM 'a/b'", 'actions': [{'republish': {'roleArn': 'arn:aws:iam::${ACCOUNT}:role/r', 'topic': 'c'}}]})`,
+      `rule = iot.get_topic_rule(ruleName='r1')['rule']`,
+      'try:',
+      '    iot.list_things()',
+      '    unsupported = None',
+      'except botocore.exceptions.ClientError as e:',
+      "    unsupported = [e.response['Error']['Code'], e.response['ResponseMetadata']['HTTPStatusCode']]",
+      "print(json.dumps({'arn': a['authorizerArn'], 'names': names, 'topic': rule['actions'][0]['republish']['topic'], 'version': rule['awsIotSqlVersion'], 'unsupported': unsupported}))",
+    ].join('\n');
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        'python3',
+        ['-c', script, server.httpUrl, key.accessKeyId, key.secretAccessKey],
+        { timeout: 60_000, env: { PATH: process.env.PATH ?? '', HOME: dir, AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_EC2_METADATA_DISABLED: 'true', AWS_MAX_ATTEMPTS: '1' } },
+        (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout)),
+      ),
+    );
+    assert.deepEqual(JSON.parse(out), {
+      arn: `arn:aws:iot:us-east-1:${ACCOUNT}:authorizer/Auth`,
+      names: ['Auth'],
+      topic: 'c',
+      version: '2015-10-08',
+      unsupported: ['UnsupportedOperationException', 501],
+    });
+    await server.stop();
   });
 });
