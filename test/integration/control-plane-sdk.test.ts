@@ -413,6 +413,27 @@ describe('@aws-sdk/client-iot against the control plane', { timeout: 120_000 }, 
       const token = await httpStatusesFrom(ns, [request('GET', '/authorizers/', { authorization: `Bearer ${TOKEN}` }), request('GET', '/endpoint', { authorization: `Bearer ${TOKEN}` })]);
       assert.deepEqual(token, [200, 200]);
     });
+
+    test('the SDK signed with the admin key works from there; with a non-admin key it is refused', async () => {
+      const endpoint = `http://${ns.hostAddress}:${new URL(server.httpUrl).port}`;
+      const script = `
+        import { IoTClient, ListAuthorizersCommand, DescribeEndpointCommand } from '@aws-sdk/client-iot';
+        const call = async (credentials, command) => {
+          const client = new IoTClient({ endpoint: ${JSON.stringify(endpoint)}, region: 'us-east-1', credentials, maxAttempts: 1 });
+          try { return { ok: await client.send(command) }; } catch (e) { return { error: e.name, status: e.$metadata?.httpStatusCode }; }
+        };
+        const admin = ${JSON.stringify(adminKey)};
+        const plain = ${JSON.stringify(plain)};
+        const list = await call(admin, new ListAuthorizersCommand({}));
+        const endpoint = await call(admin, new DescribeEndpointCommand({ endpointType: 'iot:Data-ATS' }));
+        const refused = await call(plain, new ListAuthorizersCommand({}));
+        console.log(JSON.stringify({ names: list.ok?.authorizers?.map((a) => a.authorizerName), address: endpoint.ok?.endpointAddress, refused }));
+      `;
+      const out = JSON.parse(await ns.runNode(script, REPO_ROOT, 30_000)) as { names: string[]; address: string; refused: unknown };
+      assert.ok(Array.isArray(out.names), JSON.stringify(out));
+      assert.equal(out.address, new URL(endpoint).host);
+      assert.deepEqual(out.refused, { error: 'UnauthorizedException', status: 401 });
+    });
   });
 });
 
