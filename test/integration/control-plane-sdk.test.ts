@@ -370,6 +370,28 @@ describe('@aws-sdk/client-iot against the control plane', { timeout: 120_000 }, 
     assert.equal(((await made.json()) as { admin: boolean }).admin, true);
   });
 
+  test('the signature covers the body: a body changed after signing is refused before it is parsed', async () => {
+    const url = new URL(`${server.httpUrl}/rules/tampered`);
+    // As the SDK signs for iot: no x-amz-content-sha256 header (with one, a changed body is a 400
+    // payload-hash mismatch instead), so the signature itself must catch the change.
+    const signer = new SignatureV4({ service: 'iot', region: 'us-east-1', credentials: adminKey, sha256: Hash.bind(null, 'sha256'), applyChecksum: false });
+    const signedBody = JSON.stringify({ sql: "SELECT * FROM 'a'", actions: [] });
+    const signed = await signer.sign({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, headers: { host: url.host, 'content-type': 'application/json' }, body: signedBody });
+    const forged = JSON.stringify({ sql: "SELECT * FROM '#'", actions: [] });
+    const r = await fetch(url, { method: 'POST', headers: signed.headers, body: forged });
+    assert.equal(r.status, 403);
+    assert.equal(r.headers.get('x-amzn-errortype'), 'InvalidSignatureException');
+    // Not even malformed JSON reaches a parser unsigned.
+    const junk = await fetch(url, { method: 'POST', headers: signed.headers, body: '{not json' });
+    assert.equal(junk.headers.get('x-amzn-errortype'), 'InvalidSignatureException');
+    assert.equal((await failure(admin.send(new GetTopicRuleCommand({ ruleName: 'tampered' })))).name, 'UnauthorizedException');
+    // The bytes that were signed are what the route parses.
+    const good = await fetch(url, { method: 'POST', headers: signed.headers, body: signedBody });
+    assert.equal(good.status, 200, await good.clone().text());
+    assert.equal((await admin.send(new GetTopicRuleCommand({ ruleName: 'tampered' }))).rule!.sql, "SELECT * FROM 'a'");
+    await admin.send(new DeleteTopicRuleCommand({ ruleName: 'tampered' }));
+  });
+
   describe('from another address', { skip: netnsUnavailable() }, () => {
     let ns: Netns;
     before(async () => {
