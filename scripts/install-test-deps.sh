@@ -3,7 +3,8 @@
 # Debian: mosquitto-clients (mosquitto_pub/mosquitto_sub), mosquitto (benchmark peer),
 # redis-server (the Redis store and cluster tests start their own on a free port), nginx-light
 # and haproxy (test/integration/reverse-proxy.test.ts runs them in front of the server), iproute2
-# (ip netns, for a caller that is not on loopback).
+# (ip netns, for a caller that is not on loopback), awscli (test/integration/awscli.test.ts runs
+# Debian's `aws iot ...` and `aws iot-data publish` against the server).
 set -euo pipefail
 need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
@@ -12,6 +13,7 @@ command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
+[ -x /usr/bin/aws ] || need+=(awscli)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

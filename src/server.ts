@@ -18,6 +18,10 @@ import { FunctionPool } from './functions/function-pool.js';
 import { configuredPaths, FunctionDirectory } from './functions/function-directory.js';
 import { ResultCache } from './auth/result-cache.js';
 import { registerAuthorizerRoutes } from './api/authorizers.js';
+import { AuthorizerOperations } from './api/authorizer-operations.js';
+import { RuleOperations } from './api/rule-operations.js';
+import { registerControlPlane } from './api/control-plane/index.js';
+import { createAdminSigV4Verifier } from './api/admin-sigv4.js';
 import { createHttpServer, routeRegistry } from './api/http-server.js';
 import { assertAccessDeclared, type RegisteredRoute } from './api/route-access.js';
 import { registerConsoleRoutes } from './api/console.js';
@@ -201,7 +205,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const mqtt_ = config.listeners.mqtt;
   try {
     if (http_ !== false) {
-      app = createHttpServer({ listener: http_, logger, admin: config.admin, sessions });
+      app = createHttpServer({ listener: http_, logger, admin: config.admin, sessions, verifySignedAdmin: createAdminSigV4Verifier(store.accessKeys, store.sealingKey) });
       if (cluster !== null) registerClusterForwarding(app, broker, cluster);
       registerConsoleRoutes(app, {
         admin: config.admin,
@@ -231,7 +235,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           store: store.kind,
         }),
       });
-      registerAuthorizerRoutes(app, {
+      const authorizerOperations = new AuthorizerOperations({
         store: authorizers,
         scope: custom.scope,
         pool,
@@ -239,9 +243,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         functions,
         testingMinimumTtlSeconds: config.auth.testingMinimumTtlSeconds,
       });
+      const ruleOperations = new RuleOperations(rules, functions);
+      registerAuthorizerRoutes(app, authorizerOperations);
       registerAdminConnectionRoutes(app, broker, clients, cluster);
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
-      registerRuleRoutes(app, rules, functions);
+      registerRuleRoutes(app, ruleOperations);
+      registerControlPlane(app, { authorizers: authorizerOperations, rules: ruleOperations, functions, scope: custom.scope });
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,

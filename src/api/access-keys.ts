@@ -71,30 +71,38 @@ export function registerAccessKeyRoutes(app: HttpApp, keys: AccessKeyStore, seal
     status: r.status,
     createdAt: r.createdAt,
     ...(r.description ? { description: r.description } : {}),
+    admin: r.admin === true,
     policyDocuments: r.policyDocuments,
   });
 
   app.get('/api/keys', adminRoute, async () => ({ keys: keys.list().map(describe) }));
 
   app.post('/api/keys', adminRoute, async (request, reply) => {
-    const body = (request.body ?? {}) as { policyDocuments?: unknown; description?: unknown };
-    const docs = body.policyDocuments;
-    if (!Array.isArray(docs) || docs.length === 0) throw badRequest('policyDocuments must be a non-empty array of policy documents');
+    const body = (request.body ?? {}) as { policyDocuments?: unknown; description?: unknown; admin?: unknown };
+    if (body.admin !== undefined && typeof body.admin !== 'boolean') throw badRequest('admin must be true or false');
+    // An admin key needs no policy: its documents only govern the data plane.
+    const docs = body.policyDocuments ?? (body.admin === true ? [] : undefined);
+    if (!Array.isArray(docs) || (docs.length === 0 && body.admin !== true)) throw badRequest('policyDocuments must be a non-empty array of policy documents');
     const parsed = parsePolicyDocuments(docs);
     if (!parsed.ok) throw badRequest(`policyDocuments[${parsed.error.documentIndex ?? 0}] ${parsed.error.path}: ${parsed.error.message}`);
     if (body.description !== undefined && typeof body.description !== 'string') throw badRequest('description must be a string');
     const { record, secretAccessKey } = createAccessKey(docs, sealingKey, body.description as string | undefined);
+    if (body.admin === true) record.admin = true;
     keys.put(record);
     reply.code(201);
     // The secret is shown once, as AWS does for IAM access keys.
-    return { accessKeyId: record.accessKeyId, secretAccessKey, status: record.status };
+    return { accessKeyId: record.accessKeyId, secretAccessKey, status: record.status, admin: record.admin === true };
   });
 
   app.patch<{ Params: { id: string } }>('/api/keys/:id', adminRoute, async (request) => {
     const record = keys.get(request.params.id);
     if (record === undefined) throw notFound(`access key ${request.params.id} does not exist`);
-    const body = (request.body ?? {}) as { status?: unknown; policyDocuments?: unknown; description?: unknown };
+    const body = (request.body ?? {}) as { status?: unknown; policyDocuments?: unknown; description?: unknown; admin?: unknown };
     const next = { ...record };
+    if (body.admin !== undefined) {
+      if (typeof body.admin !== 'boolean') throw badRequest('admin must be true or false');
+      next.admin = body.admin;
+    }
     if (body.status !== undefined) {
       if (body.status !== 'Active' && body.status !== 'Inactive') throw badRequest('status must be Active or Inactive');
       next.status = body.status;

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import type { AdminConfig } from '../config/schema.js';
 import { AdminSessions, CSRF_HEADER, SESSION_COOKIE, sameSecret } from './admin-sessions.js';
@@ -12,18 +12,31 @@ import type { Logger } from '../logger.js';
 import { resolveClientAddress, TrustedProxies, type ClientAddressHeader } from '../auth/client-address.js';
 import { isLocalRequest } from '../auth/local-request.js';
 import { OPENAPI } from './openapi.js';
-import { adminRoute, installAccessControl, publicRoute, type RouteRegistry } from './route-access.js';
+import { adminRoute, installAccessControl, publicRoute, type RouteRegistry, type SignedAdminCheck } from './route-access.js';
 
 export interface HttpServerOptions {
   listener: HttpListenerConfig;
   logger: Logger;
   admin: AdminConfig;
   sessions: AdminSessions;
+  /** SigV4-signed admin callers (admin-sigv4.ts); absent: signatures open no admin route. */
+  verifySignedAdmin?: SignedAdminCheck;
 }
 
 export type HttpApp = FastifyInstance<http.Server | https.Server>;
 
 const registries = new WeakMap<HttpApp, RouteRegistry>();
+
+/** Answers a request no route matched, or returns false to leave it a plain 404. */
+export type UnmatchedResponder = (request: FastifyRequest, reply: FastifyReply) => boolean;
+const unmatchedResponders = new WeakMap<HttpApp, UnmatchedResponder[]>();
+
+/** Lets a front (the AWS IoT control plane) answer requests of its shape that no route matched. */
+export function addUnmatchedResponder(app: HttpApp, responder: UnmatchedResponder): void {
+  const list = unmatchedResponders.get(app);
+  if (list === undefined) unmatchedResponders.set(app, [responder]);
+  else list.push(responder);
+}
 
 /** The routes registered on an app made by createHttpServer, with their declared access. */
 export function routeRegistry(app: HttpApp): RouteRegistry {
@@ -111,7 +124,7 @@ export function createHttpServer(options: HttpServerOptions): HttpApp {
   // (route-access.ts): the admin API and /metrics are open to loopback (unless
   // admin.requireSignInOnLoopback), to the admin token, and to a signed-in console session, whose
   // state-changing requests must carry the CSRF header.
-  registries.set(app, installAccessControl(app, (request) => adminCaller(request, options)));
+  registries.set(app, installAccessControl(app, (request) => adminCaller(request, options), options.verifySignedAdmin));
   app.get('/healthz', publicRoute, async () => ({ status: 'ok' }));
   // Under /api/ like the rest of the admin API (it always was): a stranger learns nothing from it.
   app.get('/api/openapi.json', adminRoute, async () => OPENAPI);
@@ -124,7 +137,8 @@ export function createHttpServer(options: HttpServerOptions): HttpApp {
       status === 413 ? 'RequestEntityTooLargeException' : status >= 500 && status !== 504 ? 'InternalFailureException' : error.name && error.name !== 'Error' && !error.name.startsWith('Fastify') ? error.name : 'InvalidRequestException';
     reply.code(status).header('x-amzn-ErrorType', name).send({ code: name, message: error.message });
   });
-  app.setNotFoundHandler((_request, reply) => {
+  app.setNotFoundHandler((request, reply) => {
+    for (const respond of unmatchedResponders.get(app) ?? []) if (respond(request, reply)) return;
     reply.code(404).send({ code: 'NotFoundException', message: 'Not Found' });
   });
   return app;

@@ -14,6 +14,22 @@ const pathParam = (name: string, description: string) => ({ name, in: 'path', re
 const queryParam = (name: string, schema: object, description: string) => ({ name, in: 'query', required: false, description, schema });
 const admin = [{ adminToken: [] }];
 const jsonBody = { content: { 'application/json': { schema: { type: 'object' } } } };
+const controlPlane = [{ adminToken: [] }, { sigv4Admin: [] }];
+/** AWS IoT control-plane errors; a missing topic rule is a 401 UnauthorizedException, as on AWS. */
+const awsErrors = {
+  '400': { description: 'InvalidRequestException, SqlParseException', content: { 'application/json': { schema: error } } },
+  '401': { description: 'UnauthorizedException: no admin credentials, a non-admin key, or (topic rules) no such rule', content: { 'application/json': { schema: error } } },
+  '403': { description: 'InvalidSignatureException, UnrecognizedClientException', content: { 'application/json': { schema: error } } },
+  '404': { description: 'ResourceNotFoundException', content: { 'application/json': { schema: error } } },
+};
+const authorizerName = pathParam('authorizerName', 'the authorizer');
+const ruleName = pathParam('ruleName', 'the topic rule');
+const listAuthorizersParams = [
+  queryParam('pageSize', { type: 'integer' }, '1-250'),
+  queryParam('marker', { type: 'string' }, 'nextMarker of the previous page'),
+  queryParam('isAscendingOrder', { type: 'boolean' }, 'default true'),
+  queryParam('status', { type: 'string', enum: ['ACTIVE', 'INACTIVE'] }, 'only authorizers in this status'),
+];
 
 export const OPENAPI = {
   openapi: '3.0.3',
@@ -21,7 +37,7 @@ export const OPENAPI = {
     title: 'Switchboard HTTP API',
     version: '1',
     description:
-      'Data plane compatible with AWS IoT Core (what @aws-sdk/client-iot-data-plane calls), and the admin API under /api/. Errors carry the AWS error type in the x-amzn-ErrorType header.',
+      'Data plane compatible with AWS IoT Core (what @aws-sdk/client-iot-data-plane calls), the AWS IoT control plane for authorizers and topic rules (what @aws-sdk/client-iot and `aws iot` call), and the admin API under /api/. Errors carry the AWS error type in the x-amzn-ErrorType header; other AWS IoT control-plane operations answer 501 UnsupportedOperationException.',
   },
   components: {
     schemas: {
@@ -32,6 +48,7 @@ export const OPENAPI = {
       sigv4: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'AWS Signature Version 4 (service iotdata or iotdevicegateway) with a Switchboard access key' },
       customAuthorizer: { type: 'apiKey', in: 'header', name: 'x-amz-customauthorizer-name', description: 'a custom authorizer, with its token header' },
       adminToken: { type: 'http', scheme: 'bearer', description: 'admin API from non-loopback addresses' },
+      sigv4Admin: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'AWS Signature Version 4 for service iot (or execute-api, as botocore signs) with an admin access key (switchboard keys create --admin): the admin API and the AWS IoT control plane' },
     },
   },
   paths: {
@@ -129,7 +146,7 @@ export const OPENAPI = {
     },
     '/api/keys': {
       get: { summary: 'List access keys (without secrets)', security: admin, responses: { '200': json('keys[]') } },
-      post: { summary: 'Create an access key for SigV4 callers; the secret is returned once', description: 'policyDocuments: a non-empty array of policy documents; description: optional', security: admin, requestBody: jsonBody, responses: { '201': json('accessKeyId, secretAccessKey, status'), ...errors } },
+      post: { summary: 'Create an access key for SigV4 callers; the secret is returned once', description: 'policyDocuments: a non-empty array of policy documents (optional with admin); description: optional; admin: true lets the key sign admin-plane calls (service iot or execute-api)', security: admin, requestBody: jsonBody, responses: { '201': json('accessKeyId, secretAccessKey, status'), ...errors } },
     },
     '/api/keys/{id}': {
       patch: { summary: 'Update an access key (status Active|Inactive, policyDocuments, description)', security: admin, parameters: [pathParam('id', 'access key ID')], requestBody: jsonBody, responses: { '200': json('key'), ...errors } },
@@ -183,6 +200,49 @@ export const OPENAPI = {
     },
     '/metrics': {
       get: { summary: 'Prometheus metrics', security: admin, responses: { '200': { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+    },
+    // The AWS IoT control plane (src/api/control-plane/): AWS's paths and JSON shapes, admin access.
+    '/authorizer/{authorizerName}': {
+      post: { summary: 'CreateAuthorizer (AWS IoT)', description: 'authorizerFunctionArn names a function in functions.dir by its name', security: controlPlane, parameters: [authorizerName], requestBody: jsonBody, responses: { '200': json('authorizerName, authorizerArn'), ...awsErrors, '409': json('ResourceAlreadyExistsException', error) } },
+      get: { summary: 'DescribeAuthorizer (AWS IoT)', security: controlPlane, parameters: [authorizerName], responses: { '200': json('authorizerDescription'), ...awsErrors } },
+      put: { summary: 'UpdateAuthorizer (AWS IoT)', security: controlPlane, parameters: [authorizerName], requestBody: jsonBody, responses: { '200': json('authorizerName, authorizerArn'), ...awsErrors } },
+      delete: { summary: 'DeleteAuthorizer (AWS IoT)', security: controlPlane, parameters: [authorizerName], responses: { '200': json('empty'), ...awsErrors } },
+    },
+    '/authorizer/{authorizerName}/test': {
+      post: { summary: 'TestInvokeAuthorizer (AWS IoT)', security: controlPlane, parameters: [authorizerName], requestBody: jsonBody, responses: { '200': json('isAuthenticated, principalId, policyDocuments, refreshAfterInSeconds, disconnectAfterInSeconds'), ...awsErrors } },
+    },
+    '/authorizers': {
+      get: { summary: 'ListAuthorizers (AWS IoT; the JS SDK spelling)', security: controlPlane, parameters: listAuthorizersParams, responses: { '200': json('authorizers[], nextMarker'), ...awsErrors } },
+    },
+    '/authorizers/': {
+      get: { summary: "ListAuthorizers (AWS IoT; botocore's spelling)", security: controlPlane, parameters: listAuthorizersParams, responses: { '200': json('authorizers[], nextMarker'), ...awsErrors } },
+    },
+    '/default-authorizer': {
+      post: { summary: 'SetDefaultAuthorizer (AWS IoT)', security: controlPlane, requestBody: jsonBody, responses: { '200': json('authorizerName, authorizerArn'), ...awsErrors } },
+      get: { summary: 'DescribeDefaultAuthorizer (AWS IoT)', security: controlPlane, responses: { '200': json('authorizerDescription'), ...awsErrors } },
+    },
+    '/rules': {
+      get: {
+        summary: 'ListTopicRules (AWS IoT)',
+        security: controlPlane,
+        parameters: [queryParam('topic', { type: 'string' }, 'only rules whose FROM topic filter is this'), queryParam('maxResults', { type: 'integer' }, '1-10000'), queryParam('nextToken', { type: 'string' }, 'from the previous page'), queryParam('ruleDisabled', { type: 'boolean' }, 'only disabled (true) or enabled (false) rules')],
+        responses: { '200': json('rules[], nextToken'), ...awsErrors },
+      },
+    },
+    '/rules/{ruleName}': {
+      post: { summary: 'CreateTopicRule (AWS IoT)', description: 'the body is the TopicRulePayload; actions: republish, lambda, http', security: controlPlane, parameters: [ruleName], requestBody: jsonBody, responses: { '200': json('empty'), ...awsErrors, '409': json('ResourceAlreadyExistsException', error) } },
+      get: { summary: 'GetTopicRule (AWS IoT)', security: controlPlane, parameters: [ruleName], responses: { '200': json('ruleArn, rule'), ...awsErrors } },
+      patch: { summary: 'ReplaceTopicRule (AWS IoT)', security: controlPlane, parameters: [ruleName], requestBody: jsonBody, responses: { '200': json('empty'), ...awsErrors } },
+      delete: { summary: 'DeleteTopicRule (AWS IoT)', security: controlPlane, parameters: [ruleName], responses: { '200': json('empty'), ...awsErrors } },
+    },
+    '/rules/{ruleName}/enable': {
+      post: { summary: 'EnableTopicRule (AWS IoT)', security: controlPlane, parameters: [ruleName], responses: { '200': json('empty'), ...awsErrors } },
+    },
+    '/rules/{ruleName}/disable': {
+      post: { summary: 'DisableTopicRule (AWS IoT)', security: controlPlane, parameters: [ruleName], responses: { '200': json('empty'), ...awsErrors } },
+    },
+    '/endpoint': {
+      get: { summary: 'DescribeEndpoint (AWS IoT): this listener', security: controlPlane, parameters: [queryParam('endpointType', { type: 'string', enum: ['iot:Data', 'iot:Data-ATS'] }, 'default iot:Data')], responses: { '200': json('endpointAddress'), ...awsErrors } },
     },
     '/healthz': {
       get: { summary: 'Liveness check', security: [], responses: { '200': json('status: ok') } },

@@ -4,17 +4,22 @@
 //
 // Every route declares its access in its options — `app.get(url, adminRoute, handler)` or
 // `{ config: { access: 'admin' } }` — and one onRequest hook enforces it:
-//   'admin'      the admin API, /metrics and the console's data: adminCaller() must name a caller
-//                (admin token, loopback as allowed, or a signed-in console session with CSRF
-//                header), else 401.
+//   'admin'      the admin API, the AWS IoT control plane, /metrics and the console's data:
+//                adminCaller() must name a caller (admin token, loopback as allowed, or a signed-in
+//                console session with CSRF header), else 401. A SigV4-signed request is decided by
+//                its signature alone (admin-sigv4.ts: an admin key, service iot or execute-api), checked over
+//                the raw body before it is parsed; loopback does not rescue a bad signature.
 //   'data-plane' the AWS IoT data-plane routes: the handler authenticates the caller itself (SigV4,
 //                custom authorizer, admin token, anonymous rule) and checks its policies.
 //   'public'     anyone: health, the console's static files, sign-in/out.
 // A route that declares nothing is refused for everyone (fail closed), and assertAccessDeclared()
 // makes start-up fail naming it, so a forgotten declaration is found before it is served.
 // Unmatched URLs (404) run no handler, so they need no decision.
+import { PassThrough, type Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { HttpApp } from './http-server.js';
+import { ApiError } from './errors.js';
+import { sigV4Kind, type SigV4Request } from './sigv4/verify.js';
 
 export type RouteAccess = 'admin' | 'data-plane' | 'public';
 
@@ -78,6 +83,30 @@ export function declareScopeAccess(scope: HttpApp, access: RouteAccess): void {
 
 export type AdminCallerCheck = (request: FastifyRequest) => string | null;
 
+/** Checks a SigV4-signed admin request (raw path, query and body): the caller's name, or why not. */
+export type SignedAdminCheck = (request: SigV4Request) => string | ApiError;
+
+const kSigned = Symbol('switchboard.signedAdmin');
+type MaybeSigned = FastifyRequest & { [kSigned]?: true };
+
+function rawQuery(request: FastifyRequest): string {
+  const q = request.url.indexOf('?');
+  return q < 0 ? '' : request.url.slice(q + 1);
+}
+
+/** The whole body, refused past `limit` bytes (the route's bodyLimit, as Fastify would). */
+async function readBounded(payload: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of payload) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buffer.length;
+    if (size > limit) throw new ApiError('RequestEntityTooLargeException', 413, `the request body is larger than ${limit} bytes`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
 /** Answers and returns the reply, which tells Fastify's async hook runner to stop here. */
 function refuse(reply: FastifyReply, status: number, name: string, message: string): FastifyReply {
   return reply.code(status).header('x-amzn-ErrorType', name).send({ code: name, message });
@@ -87,7 +116,7 @@ function refuse(reply: FastifyReply, status: number, name: string, message: stri
  * Records every route and enforces its declared access on each request. Call before any route is
  * registered (the hooks apply to routes and plugin scopes added after them).
  */
-export function installAccessControl(app: HttpApp, isAdmin: AdminCallerCheck): RouteRegistry {
+export function installAccessControl(app: HttpApp, isAdmin: AdminCallerCheck, verifySigned?: SignedAdminCheck): RouteRegistry {
   const registry = new RouteRegistry();
   app.addHook('onRoute', (options) => registry.record(options));
   // onRequest runs after routing, so routeOptions is the matched route's, decoded as the router did.
@@ -98,9 +127,31 @@ export function installAccessControl(app: HttpApp, isAdmin: AdminCallerCheck): R
     if (access === undefined) {
       return refuse(reply, 403, 'ForbiddenException', 'this route declares no access rule, so nobody may call it');
     }
+    // A signature covers the body, which is not read yet: decided in preParsing below.
+    if (verifySigned !== undefined && sigV4Kind({ headers: request.headers, query: rawQuery(request) }) !== undefined) {
+      (request as MaybeSigned)[kSigned] = true;
+      return;
+    }
     if (isAdmin(request) !== null) return;
-    return refuse(reply, 401, 'UnauthorizedException', 'sign in to the console, call from loopback, or send the admin token');
+    // RFC 9110 §15.5.2: a 401 names the scheme that would do. It also tells this refusal apart
+    // from a handler's own 401 (AWS answers a missing topic rule with UnauthorizedException).
+    reply.header('www-authenticate', 'Bearer realm="switchboard"');
+    return refuse(reply, 401, 'UnauthorizedException', 'sign in to the console, call from loopback, send the admin token, or sign with an admin access key');
   });
+  if (verifySigned !== undefined) {
+    // Before any parser sees the body: read it (bounded), verify the signature over the exact
+    // bytes, and hand the parser the same bytes. A refusal is thrown to the error handler.
+    app.addHook('preParsing', async (request, _reply, payload) => {
+      if ((request as MaybeSigned)[kSigned] !== true) return payload;
+      const body = await readBounded(payload, request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? 1 << 20);
+      const q = request.url.indexOf('?');
+      const verdict = verifySigned({ method: request.method, path: q < 0 ? request.url : request.url.slice(0, q), query: rawQuery(request), headers: request.headers, body });
+      if (verdict instanceof ApiError) throw verdict;
+      const replay = new PassThrough();
+      replay.end(body);
+      return replay;
+    });
+  }
   return registry;
 }
 

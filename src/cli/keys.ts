@@ -7,13 +7,15 @@ import { printJson } from './authorizers.js';
 
 export const KEYS_HELP = `Usage: switchboard keys <create|list|update|delete> [options]
 
-  create   --policy FILE [--description TEXT]   prints accessKeyId and secretAccessKey (shown once)
+  create   --policy FILE [--description TEXT] [--admin]   prints accessKeyId and secretAccessKey (shown once)
   list
   update   --access-key-id ID [--status Active|Inactive] [--policy FILE]
   delete   --access-key-id ID
 
 --policy FILE: a policy document, or a JSON array of documents, deciding what the key may do
 (e.g. iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/alerts/*).
+--admin: the key may also call the admin plane (the AWS IoT control plane, \`aws iot ...\`, and
+/api/), signed for service iot or execute-api; --policy is then optional (it governs the data plane only).
 Common options: --endpoint URL, --token TOKEN (as for the other admin commands).
 `;
 
@@ -33,6 +35,7 @@ export async function keysCommand(args: string[]): Promise<void> {
       status: { type: 'string' },
       endpoint: { type: 'string' },
       token: { type: 'string' },
+      admin: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -44,10 +47,11 @@ export async function keysCommand(args: string[]): Promise<void> {
   };
   switch (sub) {
     case 'create':
-      if (!values.policy) throw new Error('keys create: --policy FILE is required');
+      if (!values.policy && !values.admin) throw new Error('keys create: --policy FILE is required (or --admin)');
       printJson(
         await callAdmin(target, 'POST', '/api/keys', {
-          policyDocuments: policyDocuments(values.policy),
+          ...(values.policy ? { policyDocuments: policyDocuments(values.policy) } : {}),
+          ...(values.admin ? { admin: true } : {}),
           ...(values.description ? { description: values.description } : {}),
         }),
       );

@@ -213,6 +213,11 @@ export class RulesEngine {
     return this.store.get(name);
   }
 
+  /** The topic filter of an active rule's FROM clause (AWS's `topicPattern`); '' for Basic Ingest only. */
+  topicPattern(name: string): string | undefined {
+    return this.rules.get(name)?.compiled.topicFilter;
+  }
+
   /** Creates or replaces a rule; throws RuleDefinitionError (with line and column for SQL). */
   put(input: unknown, options: { replace: boolean }): StoredRule {
     const definition = parseDefinition(input);

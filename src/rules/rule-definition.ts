@@ -10,6 +10,9 @@ export const actionSchema = z.union([
       .object({
         topic: template,
         qos: z.union([z.literal(0), z.literal(1)]).default(0),
+        // AWS requires the IAM role the action assumes. Switchboard assumes no role; the ARN is
+        // kept so that the control plane's GetTopicRule returns what CreateTopicRule was given.
+        roleArn: z.string().min(1).max(2048).optional(),
         headers: z
           .object({
             payloadFormatIndicator: template.optional(),

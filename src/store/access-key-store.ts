@@ -20,6 +20,11 @@ export interface AccessKeyRecord {
   policyDocuments: unknown[];
   status: 'Active' | 'Inactive';
   createdAt: string;
+  /**
+   * The key may call the admin plane (the AWS IoT control plane and /api/, signed for service
+   * `iot`). Set only through the admin API (`switchboard keys create --admin`); absent: false.
+   */
+  admin?: boolean;
 }
 
 export interface AccessKeyStore {
