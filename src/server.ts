@@ -74,7 +74,7 @@ export interface StartOptions {
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.log.level);
+  const logger = options.logger ?? createLogger({ level: config.log.level, format: config.log.format });
   const baseDir = options.baseDir ?? process.cwd();
   const counters = new Counters();
   // A cluster keeps its shared state in the Redis it routes through.

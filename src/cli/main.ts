@@ -37,6 +37,7 @@ Options for start and config:
       --no-mqtt            do not open the MQTT/TCP listener
       --anonymous MODE     loopback (default) | everyone | nobody
       --log-level LEVEL    fatal | error | warn | info | debug | trace | silent
+      --log-format FORMAT  auto (default: pretty on a terminal, JSON lines otherwise) | pretty | json
       --redis URL          join the cluster sharing this Redis (cluster.redis.url); see docs/cluster.md
       --workers N          run N member processes sharing the ports (needs --redis); auto = one per core
       --set PATH=VALUE     set any configuration field, e.g. --set limits.maxPayloadBytes=65536
@@ -111,6 +112,7 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
         'no-mqtt': { type: 'boolean' },
         anonymous: { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         redis: { type: 'string' },
         workers: { type: 'string' },
         set: { type: 'string', multiple: true },
@@ -137,6 +139,7 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
   if (v['no-mqtt']) overrides['listeners.mqtt'] = false;
   if (v.anonymous !== undefined) overrides['auth.anonymous'] = v.anonymous;
   if (v['log-level'] !== undefined) overrides['log.level'] = v['log-level'];
+  if (v['log-format'] !== undefined) overrides['log.format'] = v['log-format'];
   if (v.redis !== undefined) overrides['cluster.redis.url'] = v.redis;
   if (v.workers !== undefined) overrides.workers = v.workers;
   for (const item of v.set ?? []) {
