@@ -36,6 +36,7 @@ import { Broker } from './broker/broker.js';
 import type { LifecycleListener } from './broker/lifecycle.js';
 import { Cluster } from './cluster/cluster.js';
 import { registerClusterForwarding } from './api/cluster-forward.js';
+import { ConfigReloader, registerConfigReloadRoute, type ReloadOutcome } from './api/config-reload.js';
 import { Client } from './broker/client.js';
 import { ClientRegistry } from './broker/client-registry.js';
 import { RC } from './protocol/reason-codes.js';
@@ -61,6 +62,8 @@ export interface RunningServer {
   readonly mqttPort: number | undefined;
   /** The HTTP routes with the access each declares (empty when the HTTP listener is off). */
   readonly httpRoutes: readonly RegisteredRoute[];
+  /** Reads the configuration again and applies its authorizers, rules and limits (SIGHUP). */
+  reloadConfig(): ReloadOutcome;
   stop(): Promise<void>;
 }
 
@@ -71,6 +74,8 @@ export interface StartOptions {
   baseDir?: string;
   /** Called after the server stopped itself because it can no longer keep its promises (store failure). */
   onFatal?: (error: Error) => void;
+  /** Reads the configuration again for a reload (the CLI: the same file, environment and flags). */
+  loadConfig?: () => Config;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -146,6 +151,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw err;
   }
   broker.onPublish(rules.onPublish);
+  const reloader = options.loadConfig ? new ConfigReloader({ load: options.loadConfig, running: config, limits: broker.limits, authorizers, baseDir, rules, logger }) : null;
   if (store instanceof RedisStore) {
     // Rules created, changed or deleted on another node take effect here too.
     store.onChange((kind, key, origin) => {
@@ -234,6 +240,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registerAdminConnectionRoutes(app, broker, clients, cluster);
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
       registerRuleRoutes(app, rules, functions);
+      registerConfigReloadRoute(app, reloader);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,
@@ -325,7 +332,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger.warn('anonymous clients are accepted from every address with every right (auth.anonymous: everyone)');
   }
   const httpRoutes = app ? routeRegistry(app).list() : [];
-  return { broker, clients, counters, logger, httpPort, mqttPort, httpRoutes, stop };
+  const reloadConfig = (): ReloadOutcome => reloader?.reload() ?? { ok: false, error: 'this server was started without a configuration to reload' };
+  return { broker, clients, counters, logger, httpPort, mqttPort, httpRoutes, reloadConfig, stop };
 }
 
 /** Closes the store once what it holds is committed (bounded by the store). */

@@ -183,6 +183,8 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
     server = await startServer(config, {
       baseDir: v.config ? dirname(resolve(v.config)) : process.cwd(),
       onFatal: () => process.exit(1),
+      // SIGHUP and POST /api/config/reload read the same file, environment and flags again.
+      loadConfig: () => loadConfig({ file: v.config, overrides }),
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -191,6 +193,9 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
     primary?.close();
     return;
   }
+  // The conventional "reload your configuration" (the reloader logs the outcome).
+  const running = server;
+  process.on('SIGHUP', () => void running.reloadConfig());
   if (primary !== null) {
     if (process.connected) process.send?.(WORKER_READY);
     const s = server;
