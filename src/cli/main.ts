@@ -11,7 +11,7 @@ import { connectionsCommand, publishCommand, retainedCommand } from './data-comm
 import { dirname, resolve } from 'node:path';
 import { followPrimary, isWorker, superviseWorkers, WORKER_READY, workerCount } from './workers.js';
 
-const HELP = `Usage: switchboard <command> [options]
+export const HELP = `Usage: switchboard <command> [options]
 
 Commands:
   start                   start a Switchboard node (MQTT over WebSocket on /mqtt and over TCP)
