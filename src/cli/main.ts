@@ -1,4 +1,5 @@
 // The `switchboard` command line.
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -173,6 +174,10 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
       process.exitCode = 1;
       return;
     }
+    // `systemctl reload` signals the primary alone: each member reloads its own configuration.
+    process.on('SIGHUP', () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+    });
     process.exitCode = await superviseWorkers(workers, (line) => process.stderr.write(line + '\n'));
     return;
   }
