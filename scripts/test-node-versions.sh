@@ -15,11 +15,11 @@
 # package above (needs make, g++ and python3: scripts/install-test-deps.sh). The checkout's own
 # node_modules is never touched: each version runs in a copy of the project whose node_modules
 # links to the real packages, except better-sqlite3, which is a copy holding the binary for that
-# ABI. Binaries and Node packages are cached in $SWITCHBOARD_NODE_CACHE
+# ABI. Binaries and Node packages are cached in $NODE_VERSIONS_CACHE
 # (default ~/.cache/switchboard-node-versions).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cache="${SWITCHBOARD_NODE_CACHE:-$HOME/.cache/switchboard-node-versions}"
+cache="${NODE_VERSIONS_CACHE:-$HOME/.cache/switchboard-node-versions}"
 
 versions=()
 command_=()
