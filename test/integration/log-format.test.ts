@@ -36,7 +36,7 @@ async function startOnTerminal(extraArgs: string[]): Promise<PtyRun> {
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => (output += chunk));
   const ready = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line on the terminal within 15 s:\n${output}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`no ready line on the terminal within 30 s:\n${output}`)), 30_000);
     child.stdout.on('data', (chunk: string) => {
       output += chunk;
       const plain = stripAnsi(output);
@@ -138,7 +138,7 @@ describe('log format', () => {
       let errText = '';
       child2.stderr!.on('data', (c: Buffer) => (errText += c.toString()));
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`not ready within 15 s:\n${text}\n${errText}`)), 15_000);
+        const timer = setTimeout(() => reject(new Error(`not ready within 30 s:\n${text}\n${errText}`)), 30_000);
         child2.stdout!.on('data', (c: Buffer) => {
           text += c.toString();
           if (text.includes('switchboard ready')) {
