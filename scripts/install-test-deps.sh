@@ -4,7 +4,9 @@
 # redis-server (the Redis store and cluster tests start their own on a free port), nginx-light
 # and haproxy (test/integration/reverse-proxy.test.ts runs them in front of the server), iproute2
 # (ip netns, for a caller that is not on loopback), awscli (test/integration/awscli.test.ts runs
-# Debian's `aws iot ...` and `aws iot-data publish` against the server).
+# Debian's `aws iot ...` and `aws iot-data publish` against the server), make, g++ and python3
+# (scripts/test-node-versions.sh compiles better-sqlite3 for each Node version), bsdutils (`script`:
+# a pseudo-terminal for the log format test).
 set -euo pipefail
 need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
@@ -14,6 +16,9 @@ command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 [ -x /usr/bin/aws ] || need+=(awscli)
+{ command -v make >/dev/null 2>&1 && command -v g++ >/dev/null 2>&1; } || need+=(build-essential)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -1,10 +1,56 @@
-import { pino, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-/** JSON lines on stdout; one logger for the process. */
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { name: 'switchboard' }, timestamp: pino.stdTimeFunctions.isoTime });
+/** `json`: one JSON object per line; `pretty`: one coloured line per entry; `auto`: pretty on a terminal. */
+export type LogFormat = 'auto' | 'pretty' | 'json';
+
+export interface LoggerOptions {
+  level: string;
+  format?: LogFormat;
+  /** Where lines go; standard output by default. Its `isTTY` decides `auto`. */
+  output?: NodeJS.WriteStream;
+}
+
+/**
+ * One logger for the process, writing to standard output: JSON lines for machines (a pipe, a file,
+ * journald, a container runtime), or readable single lines when a person is watching a terminal.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const output = options.output ?? process.stdout;
+  const format = options.format ?? 'auto';
+  const pretty = format === 'pretty' || (format === 'auto' && output.isTTY === true);
+  const settings = { level: options.level, base: { name: 'switchboard' }, timestamp: pino.stdTimeFunctions.isoTime };
+  if (!pretty) return output === process.stdout ? pino(settings) : pino(settings, output);
+  return pino(settings, prettyStream(output));
+}
+
+interface PrettyOptions {
+  destination: NodeJS.WritableStream;
+  colorize: boolean;
+  singleLine: boolean;
+  translateTime: string;
+  ignore: string;
+  sync: boolean;
+}
+
+/**
+ * pino-pretty, formatting in this thread (no transport worker: a start-up log must not be lost when
+ * the process exits right after it). Loaded only when used, so a server logging JSON never reads it.
+ */
+function prettyStream(output: NodeJS.WriteStream): DestinationStream {
+  const load = createRequire(import.meta.url);
+  const build = load('pino-pretty') as (options: PrettyOptions) => DestinationStream;
+  return build({
+    destination: output,
+    // Colours only for a terminal; `log.format: pretty` into a file gets plain text.
+    colorize: output.isTTY === true,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,name',
+    sync: true,
+  });
 }
 
 export type ClientLogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

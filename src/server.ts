@@ -40,6 +40,7 @@ import { BrokerHooks } from './broker/hooks.js';
 import type { LifecycleListener } from './broker/lifecycle.js';
 import { Cluster } from './cluster/cluster.js';
 import { registerClusterForwarding } from './api/cluster-forward.js';
+import { ConfigReloader, registerConfigReloadRoute, type ReloadOutcome } from './api/config-reload.js';
 import { Client } from './mqtt/client.js';
 import { ClientRegistry } from './mqtt/client-registry.js';
 import { RC } from './protocol/reason-codes.js';
@@ -66,6 +67,8 @@ export interface RunningServer {
   readonly mqttPort: number | undefined;
   /** The HTTP routes with the access each declares (empty when the HTTP listener is off). */
   readonly httpRoutes: readonly RegisteredRoute[];
+  /** Reads the configuration again and applies its authorizers, rules and limits (SIGHUP). */
+  reloadConfig(): ReloadOutcome;
   stop(): Promise<void>;
 }
 
@@ -78,10 +81,12 @@ export interface StartOptions {
   onFatal?: (error: Error) => void;
   /** Time for keep-alive, session and message expiry, will delays; the system clock by default. */
   clock?: Clock;
+  /** Reads the configuration again for a reload (the CLI: the same file, environment and flags). */
+  loadConfig?: () => Config;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? createLogger(config.log.level);
+  const logger = options.logger ?? createLogger({ level: config.log.level, format: config.log.format });
   const baseDir = options.baseDir ?? process.cwd();
   const counters = new Counters();
   const clock = options.clock ?? systemClock;
@@ -157,6 +162,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw err;
   }
   broker.onPublish(rules.onPublish);
+  const reloader = options.loadConfig ? new ConfigReloader({ load: options.loadConfig, running: config, limits: broker.limits, authorizers, baseDir, rules, logger }) : null;
   if (store.onChange !== undefined) {
     // Rules created, changed or deleted on another node take effect here too.
     store.onChange((kind, key, origin) => {
@@ -249,6 +255,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
       registerRuleRoutes(app, ruleOperations);
       registerControlPlane(app, { authorizers: authorizerOperations, rules: ruleOperations, functions, scope: custom.scope });
+      registerConfigReloadRoute(app, reloader);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,
@@ -341,7 +348,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger.warn('anonymous clients are accepted from every address with every right (auth.anonymous: everyone)');
   }
   const httpRoutes = app ? routeRegistry(app).list() : [];
-  return { broker, clients, counters, logger, httpPort, mqttPort, httpRoutes, stop };
+  const reloadConfig = (): ReloadOutcome => reloader?.reload() ?? { ok: false, error: 'this server was started without a configuration to reload' };
+  return { broker, clients, counters, logger, httpPort, mqttPort, httpRoutes, reloadConfig, stop };
 }
 
 /** Closes the store once what it holds is committed (bounded by the store). */

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
 import type { AdminConfig } from '../config/schema.js';
 import { AdminSessions, CSRF_HEADER, SESSION_COOKIE, sameSecret } from './admin-sessions.js';
@@ -107,7 +107,8 @@ export function createHttpServer(options: HttpServerOptions): HttpApp {
     serverFactory: (handler) =>
       tls ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handler) : http.createServer(handler),
     loggerInstance: options.logger.child({ component: 'http' }) as never,
-    disableRequestLogging: true,
+    // No line per request (the top-level disableRequestLogging option is deprecated: FSTDEP023).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1 << 20,
   });
 

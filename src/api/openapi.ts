@@ -192,6 +192,9 @@ export const OPENAPI = {
         responses: { '200': json('points[]'), '400': errors['400'] },
       },
     },
+    '/api/config/reload': {
+      post: { summary: 'Reload the config file: authorizers, rules and limits (as SIGHUP does)', description: 'Returns what changed (authorizers, defaultAuthorizer, rules, limits) and needsRestart: settings that differ but change only on restart. A file that does not validate is refused (400) and the running configuration stays.', security: admin, responses: { '200': json('authorizers, rules, limits, needsRestart'), '400': errors['400'], '401': errors['401'] } },
+    },
     '/api/policy/check': {
       post: { summary: 'Evaluate policy documents for one action and resource', description: 'policyDocuments, action, resource (an ARN or client/..., topic/..., topicfilter/...), optional clientId and sourceIp', security: admin, requestBody: jsonBody, responses: { '200': json('effect, reason, resource, decidedBy'), '400': errors['400'] } },
     },

@@ -1,4 +1,5 @@
 // The `switchboard` command line.
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -11,7 +12,7 @@ import { connectionsCommand, publishCommand, retainedCommand } from './data-comm
 import { dirname, resolve } from 'node:path';
 import { followPrimary, isWorker, superviseWorkers, WORKER_READY, workerCount } from './workers.js';
 
-const HELP = `Usage: switchboard <command> [options]
+export const HELP = `Usage: switchboard <command> [options]
 
 Commands:
   start                   start a Switchboard node (MQTT over WebSocket on /mqtt and over TCP)
@@ -37,6 +38,7 @@ Options for start and config:
       --no-mqtt            do not open the MQTT/TCP listener
       --anonymous MODE     loopback (default) | everyone | nobody
       --log-level LEVEL    fatal | error | warn | info | debug | trace | silent
+      --log-format FORMAT  auto (default: pretty on a terminal, JSON lines otherwise) | pretty | json
       --redis URL          join the cluster sharing this Redis (cluster.redis.url); see docs/cluster.md
       --workers N          run N member processes sharing the ports (needs --redis); auto = one per core
       --set PATH=VALUE     set any configuration field, e.g. --set limits.maxPayloadBytes=65536
@@ -111,6 +113,7 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
         'no-mqtt': { type: 'boolean' },
         anonymous: { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         redis: { type: 'string' },
         workers: { type: 'string' },
         set: { type: 'string', multiple: true },
@@ -137,6 +140,7 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
   if (v['no-mqtt']) overrides['listeners.mqtt'] = false;
   if (v.anonymous !== undefined) overrides['auth.anonymous'] = v.anonymous;
   if (v['log-level'] !== undefined) overrides['log.level'] = v['log-level'];
+  if (v['log-format'] !== undefined) overrides['log.format'] = v['log-format'];
   if (v.redis !== undefined) overrides['cluster.redis.url'] = v.redis;
   if (v.workers !== undefined) overrides.workers = v.workers;
   for (const item of v.set ?? []) {
@@ -170,6 +174,10 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
       process.exitCode = 1;
       return;
     }
+    // `systemctl reload` signals the primary alone: each member reloads its own configuration.
+    process.on('SIGHUP', () => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
+    });
     process.exitCode = await superviseWorkers(workers, (line) => process.stderr.write(line + '\n'));
     return;
   }
@@ -180,6 +188,8 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
     server = await startServer(config, {
       baseDir: v.config ? dirname(resolve(v.config)) : process.cwd(),
       onFatal: () => process.exit(1),
+      // SIGHUP and POST /api/config/reload read the same file, environment and flags again.
+      loadConfig: () => loadConfig({ file: v.config, overrides }),
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -188,6 +198,9 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
     primary?.close();
     return;
   }
+  // The conventional "reload your configuration" (the reloader logs the outcome).
+  const running = server;
+  process.on('SIGHUP', () => void running.reloadConfig());
   if (primary !== null) {
     if (process.connected) process.send?.(WORKER_READY);
     const s = server;

@@ -208,9 +208,11 @@ export const configSchema = z
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        // auto: readable coloured lines when standard output is a terminal, JSON lines otherwise.
+        format: z.enum(['auto', 'pretty', 'json']).default('auto'),
       })
       .strict()
-      .default({ level: 'info' }),
+      .default({ level: 'info', format: 'auto' }),
     // Cluster mode: nodes sharing one Redis route publishes, sessions and presence between them
     // (docs/cluster.md). Absent: a single node.
     cluster: z

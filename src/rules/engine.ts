@@ -181,7 +181,23 @@ export class RulesEngine {
     }
   }
 
+  /** Parses and compiles a definition without activating or storing it; throws as put() would. */
+  check(input: unknown): void {
+    this.compile(parseDefinition(input));
+  }
+
   private activate(definition: RuleDefinition): ActiveRule {
+    const { compiled, actions, errorAction } = this.compile(definition);
+    const previous = this.rules.get(definition.name);
+    if (previous !== undefined) this.index.remove(previous.compiled.topicFilter, previous);
+    const rule: ActiveRule = { definition, compiled, actions, errorAction };
+    this.rules.set(definition.name, rule);
+    // A Basic-Ingest-only rule may have no FROM topic.
+    if (compiled.topicFilter) this.index.add(compiled.topicFilter, rule);
+    return rule;
+  }
+
+  private compile(definition: RuleDefinition): { compiled: CompiledRule; actions: CompiledAction[]; errorAction: CompiledAction | null } {
     const deps = { broker: this.broker, pool: this.pool, logger: this.logger, ruleName: definition.name };
     let compiled: CompiledRule;
     let actions: CompiledAction[];
@@ -194,13 +210,7 @@ export class RulesEngine {
       if (err instanceof SqlError) throw new RuleDefinitionError(`rule ${definition.name}: ${err.message}`, err.line, err.column);
       throw err;
     }
-    const previous = this.rules.get(definition.name);
-    if (previous !== undefined) this.index.remove(previous.compiled.topicFilter, previous);
-    const rule: ActiveRule = { definition, compiled, actions, errorAction };
-    this.rules.set(definition.name, rule);
-    // A Basic-Ingest-only rule may have no FROM topic.
-    if (compiled.topicFilter) this.index.add(compiled.topicFilter, rule);
-    return rule;
+    return { compiled, actions, errorAction };
   }
 
   // ---- management (config, admin API, CLI) ----------------------------------------------------
