@@ -31,6 +31,10 @@ import { registerDataPlaneRoutes } from './api/data-plane.js';
 import { registerAdminConnectionRoutes } from './api/admin-connections.js';
 import { createHttpAuthenticator } from './api/authenticate.js';
 import { createSignedUrlVerifier, createSigV4Verifier, registerAccessKeyRoutes } from './api/access-keys.js';
+import { registerCognitoIdentityRoutes } from './api/cognito-identity.js';
+import { IdentityPools } from './auth/identity-pools.js';
+import { sweepExpiredAccessKeys } from './store/temporary-access-key.js';
+import { systemClock } from './shared/clock.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
 import type { LifecycleListener } from './broker/lifecycle.js';
@@ -94,6 +98,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const pool = new FunctionPool({ size: config.auth.functionWorkers, functions, allowedPaths: configuredPaths(config, baseDir) });
   // The console's MQTT test client connects with a one-time credential from the admin API.
   const consoleCredentials = new ConsoleCredentials(store.sealingKey);
+  // Cognito identity pools (unauthenticated role): credentials signed, not stored.
+  const identityPools = new IdentityPools(config.auth, store.sealingKey);
   const custom = new CustomAuthorization({
     config: config.auth,
     authorizers,
@@ -103,7 +109,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     counters,
     consoleCredentials,
     // SigV4-presigned WebSocket URLs are checked against the same access keys as the HTTP API.
-    verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey),
+    verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey, identityPools),
   });
   const authorization = options.authorization ?? custom;
   const broker = new Broker({
@@ -174,6 +180,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const sessions = new AdminSessions();
   const history = new MetricsHistory(counters, () => clients.connected);
   history.start();
+  // Expired temporary access keys are refused at once and deleted here (every member sweeps; deleting twice is harmless).
+  const keySweep = systemClock.setInterval(() => sweepExpiredAccessKeys(store.accessKeys, systemClock.now()), 60_000);
 
   const accept = (connection: Connection) => {
     // Far above the limit, refuse before spending anything on parsing (CONNECT refusal happens
@@ -233,11 +241,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       });
       registerAdminConnectionRoutes(app, broker, clients, cluster);
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
+      registerCognitoIdentityRoutes(app, { pools: identityPools, logger });
       registerRuleRoutes(app, rules, functions);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,
-        authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey), config.admin.token),
+        authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey, identityPools), config.admin.token),
         secure: !!http_.tls,
       });
       await app.ready();
@@ -291,6 +300,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
       clients.stop();
       history.stop();
+      keySweep.cancel();
       if (app) {
         (app.server as http.Server).closeAllConnections?.();
         closed.push(app.close());
