@@ -241,7 +241,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       });
       registerAdminConnectionRoutes(app, broker, clients, cluster);
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
-      registerCognitoIdentityRoutes(app, { pools: identityPools, logger });
+      registerCognitoIdentityRoutes(app, { pools: identityPools, logger, allowedOrigins: http_.allowedOrigins });
       registerRuleRoutes(app, rules, functions);
       registerDataPlaneRoutes(app, {
         broker,

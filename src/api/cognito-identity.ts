@@ -19,6 +19,11 @@
 // (auth/identity-pool-credentials.ts), so strangers can neither flood the store nor the memory.
 // Not served: authenticated identities (Logins) -> NotAuthorizedException; CustomRoleArn; every
 // other Cognito operation -> UnknownOperationException.
+//
+// CORS: a page on another origin calls these from the browser, as it calls Cognito on AWS (which
+// answers with Access-Control-Allow-Origin: *). Nothing here rides on ambient credentials (no
+// cookie is read, and `*` forbids the browser to send any), so any origin may call — unless
+// listeners.http.allowedOrigins names the origins, which then also bounds these calls.
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
@@ -91,8 +96,34 @@ function refuseLogins(body: Record<string, unknown>): void {
   }
 }
 
-export function registerCognitoIdentityRoutes(app: HttpApp, options: { pools: IdentityPools; logger: Logger; now?: () => number }): void {
+/** Headers a preflight may ask for when it names none we can read back safely. */
+const CORS_HEADERS = 'content-type, x-amz-target, x-amz-user-agent, x-amz-date, x-amz-security-token, x-amz-content-sha256, authorization, amz-sdk-invocation-id, amz-sdk-request';
+const HEADER_LIST = /^[A-Za-z0-9-]+(?:\s*,\s*[A-Za-z0-9-]+)*$/;
+
+const normalizeOrigin = (origin: string) => origin.trim().toLowerCase().replace(/\/+$/, '');
+
+export interface CognitoIdentityOptions {
+  pools: IdentityPools;
+  logger: Logger;
+  /** listeners.http.allowedOrigins: absent, any origin may call from a browser. */
+  allowedOrigins?: readonly string[] | undefined;
+  now?: () => number;
+}
+
+export function registerCognitoIdentityRoutes(app: HttpApp, options: CognitoIdentityOptions): void {
   const { pools, logger } = options;
+  const allowed = options.allowedOrigins === undefined ? null : new Set(options.allowedOrigins.map(normalizeOrigin));
+  /** Access-Control-Allow-Origin for a request from `origin`, or none (the browser then withholds the answer). */
+  const cors = (reply: FastifyReply, origin: string | string[] | undefined): void => {
+    if (allowed === null) {
+      reply.header('access-control-allow-origin', '*');
+    } else if (typeof origin === 'string' && allowed.has(normalizeOrigin(origin))) {
+      reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+    } else {
+      return;
+    }
+    reply.header('access-control-expose-headers', 'x-amzn-RequestId, x-amzn-ErrorType');
+  };
   // Every call counts (an attempt, in the sign-in throttle's terms); a success clears nothing.
   const limit = new SignInThrottle({ maxFailures: COGNITO_REQUESTS_PER_WINDOW, windowMs: COGNITO_WINDOW_MS, ...(options.now ? { now: options.now } : {}) });
 
@@ -136,7 +167,20 @@ export function registerCognitoIdentityRoutes(app: HttpApp, options: { pools: Id
 
     // The Cognito SDK posts to the endpoint's root. Nothing else is served on POST / (the console
     // and the data plane use GET / and their own paths).
+    // The browser's CORS preflight for the POST below (a JSON 1.1 content type and X-Amz-Target).
+    scope.options('/', publicRoute, async (request, reply) => {
+      cors(reply, request.headers.origin);
+      const asked = request.headers['access-control-request-headers'];
+      reply
+        .header('access-control-allow-methods', 'POST')
+        .header('access-control-allow-headers', typeof asked === 'string' && HEADER_LIST.test(asked) ? asked : CORS_HEADERS)
+        .header('access-control-max-age', '600')
+        .code(204);
+      return null;
+    });
+
     scope.post('/', publicRoute, async (request, reply) => {
+      cors(reply, request.headers.origin);
       const address = requestClient(request).address;
       const wait = limit.retryAfterSeconds(address);
       if (wait > 0) {

@@ -197,6 +197,11 @@ export const OPENAPI = {
           '400': { description: 'ResourceNotFoundException, NotAuthorizedException, InvalidParameterException, TooManyRequestsException, UnknownOperationException', content: { 'application/x-amz-json-1.1': { schema: { type: 'object', properties: { __type: { type: 'string' }, message: { type: 'string' } } } } } },
         },
       },
+      options: {
+        summary: 'CORS preflight for browsers calling the Cognito Identity API (any origin, or listeners.http.allowedOrigins)',
+        security: [],
+        responses: { '204': { description: 'Access-Control-Allow-Origin/-Methods/-Headers' } },
+      },
     },
     '/healthz': {
       get: { summary: 'Liveness check', security: [], responses: { '200': json('status: ok') } },

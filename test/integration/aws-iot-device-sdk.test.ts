@@ -102,10 +102,9 @@ describe('AWS IoT device SDKs over SigV4 WebSockets', { timeout: 120_000 }, () =
     writeFileSync(config, JSON.stringify({ listeners: { http: { tls }, mqtt: false }, store: { type: 'memory' }, log: { level: 'info' }, auth: { anonymous: 'nobody' } }));
     server = await startServer({ configFile: config });
     endpoint = `https://localhost:${server.httpPort}`;
-    permanent = await createKey();
-    temporary = await createKey(['--expires-in', '900']);
-    const short = await createKey(['--expires-in', '1']);
-    inactive = await createKey();
+    // Each CLI run is a process of its own: create the keys at once.
+    let short: Key & { expiration?: string };
+    [permanent, temporary, short, inactive] = await Promise.all([createKey(), createKey(['--expires-in', '900']), createKey(['--expires-in', '1']), createKey()]);
     await cli(['keys', 'update', '--access-key-id', inactive.accessKeyId, '--status', 'Inactive']);
     while (Date.now() <= Date.parse(short.expiration!)) await new Promise((r) => setTimeout(r, 50));
     expired = short;

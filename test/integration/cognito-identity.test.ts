@@ -173,6 +173,25 @@ describe('Cognito identity pools (unauthenticated role)', { timeout: 90_000 }, (
     assert.equal(((await extra.json()) as { __type: string }).__type, 'InvalidParameterException');
   });
 
+  it('answers a browser from another origin: CORS preflight and Access-Control-Allow-Origin', async () => {
+    const preflight = await fetch(`${server.httpUrl}/`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,x-amz-target,x-amz-user-agent' },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+    assert.equal(preflight.headers.get('access-control-allow-methods'), 'POST');
+    assert.equal(preflight.headers.get('access-control-allow-headers'), 'content-type,x-amz-target,x-amz-user-agent');
+    const res = await fetch(`${server.httpUrl}/`, {
+      method: 'POST',
+      headers: { origin: 'https://app.example', 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSCognitoIdentityService.GetId' },
+      body: JSON.stringify({ IdentityPoolId: POOL }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    assert.equal(res.headers.get('content-type'), 'application/x-amz-json-1.1');
+  });
+
   // Last: it uses up this address's allowance.
   it(`is rate-limited per client address (${COGNITO_REQUESTS_PER_WINDOW} calls a minute): TooManyRequestsException`, async () => {
     let throttled: Response | undefined;
