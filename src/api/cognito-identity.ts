@@ -54,8 +54,9 @@ class CognitoError extends Error {
 
 const invalidParameter = (message: string) => new CognitoError('InvalidParameterException', message);
 
+/** As Cognito sends it: a Buffer, so no `; charset=utf-8` is appended to the content type. */
 function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).header('content-type', CONTENT_TYPE).header('x-amzn-RequestId', randomUUID()).send(JSON.stringify(body));
+  return reply.code(status).header('content-type', CONTENT_TYPE).header('x-amzn-RequestId', randomUUID()).send(Buffer.from(JSON.stringify(body)));
 }
 
 /** The JSON object body, every field known (SECURITY.md: an unknown field is an error, not ignored). */
