@@ -113,7 +113,9 @@ export class IdentityPoolCredentials {
     const dot = rest.indexOf('.');
     if (dot < 0) return invalid;
     const body = rest.slice(0, dot);
-    if (!sameBytes(Buffer.from(rest.slice(dot + 1), 'base64url'), mac(this.tokenKey, body))) return invalid;
+    // Compared as text: Node's base64url decoder skips characters outside the alphabet, so
+    // decoding first would accept many spellings of one MAC.
+    if (!sameBytes(Buffer.from(rest.slice(dot + 1), 'utf8'), Buffer.from(mac(this.tokenKey, body).toString('base64url'), 'utf8'))) return invalid;
     let parsed: TokenBody;
     try {
       parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as TokenBody;

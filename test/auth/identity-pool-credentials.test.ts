@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { IdentityPools } from '../../src/auth/identity-pools.js';
 import { ManualClock } from '../../src/shared/clock.js';
+import { prng } from '../helpers/prng.js';
 
 const A = 'us-east-1:00000000-0000-4000-8000-00000000000a';
 const B = 'eu-west-1:00000000-0000-4000-8000-00000000000b';
@@ -51,6 +52,35 @@ describe('IdentityPools', () => {
     const issued = pools.issue(pools.get(B)!, pools.newIdentity(pools.get(B)!));
     const restarted = new IdentityPools(config([{ id: A, credentialsTtlSeconds: 60 }]), key, () => clock.now());
     assert.equal((restarted.open(issued.accessKeyId, issued.sessionToken) as { refused: string }).refused, 'invalid-token');
+  });
+
+  it('mutated tokens, key ids and identity ids (seeded fuzz) are refused, never thrown on, never accepted', () => {
+    const random = prng(0x1dc0);
+    const pool = pools.get(A)!;
+    const identity = pools.newIdentity(pool);
+    const issued = pools.issue(pool, identity);
+    const alphabet = 'sbip1.-_=+/:ABCxyz0189{}"\\\u0000éŁ';
+    const mutate = (text: string): string => {
+      const chars = [...text];
+      for (let n = 1 + Math.floor(random() * 4); n > 0; n--) {
+        const at = Math.floor(random() * (chars.length + 1));
+        const op = random();
+        const c = alphabet[Math.floor(random() * alphabet.length)]!;
+        if (op < 0.4) chars.splice(at, 1, c);
+        else if (op < 0.7) chars.splice(at, 0, c);
+        else chars.splice(at, 1);
+      }
+      return chars.join('');
+    };
+    for (let i = 0; i < 2000; i++) {
+      const token = mutate(issued.sessionToken);
+      const key = random() < 0.2 ? mutate(issued.accessKeyId) : issued.accessKeyId;
+      if (token === issued.sessionToken && key === issued.accessKeyId) continue;
+      const opened = pools.open(key, token);
+      assert.ok(opened === undefined || 'refused' in opened, `accepted ${key} ${token}`);
+      const id = mutate(identity);
+      if (id !== identity) assert.equal(pools.poolOfIdentity(id), undefined, `accepted identity ${id}`);
+    }
   });
 
   it('refuses a duplicate pool and a pool without any policy, naming the field', () => {
