@@ -162,8 +162,9 @@ export function registerCognitoIdentityRoutes(app: HttpApp, options: CognitoIden
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_request, body, done) => done(null, body));
     scope.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {
-      const tooLarge = error.statusCode === 413;
-      send(reply, tooLarge ? 413 : 400, { __type: tooLarge ? 'InvalidParameterException' : 'SerializationException', message: error.message });
+      const type = error.statusCode === 413 ? 'InvalidParameterException' : 'SerializationException';
+      reply.header('x-amzn-ErrorType', type);
+      send(reply, error.statusCode === 413 ? 413 : 400, { __type: type, message: error.message });
     });
 
     // The Cognito SDK posts to the endpoint's root. Nothing else is served on POST / (the console
