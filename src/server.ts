@@ -33,8 +33,7 @@ import { createHttpAuthenticator } from './api/authenticate.js';
 import { createSignedUrlVerifier, createSigV4Verifier, registerAccessKeyRoutes } from './api/access-keys.js';
 import { registerCognitoIdentityRoutes } from './api/cognito-identity.js';
 import { IdentityPools } from './auth/identity-pools.js';
-import { sweepExpiredAccessKeys } from './store/temporary-access-key.js';
-import { systemClock } from './shared/clock.js';
+import { sweepExpiredAccessKeysEvery } from './store/temporary-access-key.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
 import type { LifecycleListener } from './broker/lifecycle.js';
@@ -180,8 +179,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const sessions = new AdminSessions();
   const history = new MetricsHistory(counters, () => clients.connected);
   history.start();
-  // Expired temporary access keys are refused at once and deleted here (every member sweeps; deleting twice is harmless).
-  const keySweep = systemClock.setInterval(() => sweepExpiredAccessKeys(store.accessKeys, systemClock.now()), 60_000);
+  // Expired temporary access keys are refused at once, and deleted here once a minute.
+  const keySweep = sweepExpiredAccessKeysEvery(store.accessKeys);
 
   const accept = (connection: Connection) => {
     // Far above the limit, refuse before spending anything on parsing (CONNECT refusal happens

@@ -11,6 +11,7 @@
 // (sweepExpiredAccessKeys, run on a timer by the server and before each creation) removes it;
 // at most MAX_TEMPORARY_ACCESS_KEYS unexpired ones exist, so the store stays bounded.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { systemClock, type Clock, type Timer } from '../shared/clock.js';
 import { ID_ALPHABET, randomString, SECRET_ALPHABET, sealSecret, type AccessKeyRecord, type AccessKeyStore } from './access-key-store.js';
 
 export const TEMPORARY_ACCESS_KEY_ID_PATTERN = /^ASIA[A-Z0-9]{16}$/;
@@ -100,4 +101,9 @@ export function sweepExpiredAccessKeys(store: AccessKeyStore, now: number): numb
     else store.delete(record.accessKeyId);
   }
   return live;
+}
+
+/** Sweeps every `everyMs` (every member of a cluster does; deleting twice is harmless). Cancel on stop. */
+export function sweepExpiredAccessKeysEvery(store: AccessKeyStore, everyMs = 60_000, clock: Clock = systemClock): Timer {
+  return clock.setInterval(() => sweepExpiredAccessKeys(store, clock.now()), everyMs);
 }
