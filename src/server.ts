@@ -34,6 +34,9 @@ import { registerDataPlaneRoutes } from './api/data-plane.js';
 import { registerAdminConnectionRoutes } from './api/admin-connections.js';
 import { createHttpAuthenticator } from './api/authenticate.js';
 import { createSignedUrlVerifier, createSigV4Verifier, registerAccessKeyRoutes } from './api/access-keys.js';
+import { registerCognitoIdentityRoutes } from './api/cognito-identity.js';
+import { IdentityPools } from './auth/identity-pools.js';
+import { sweepExpiredAccessKeysEvery } from './store/temporary-access-key.js';
 import type { Authorization } from './broker/authorization.js';
 import { Broker } from './broker/broker.js';
 import { BrokerHooks } from './broker/hooks.js';
@@ -107,6 +110,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const pool = new FunctionPool({ size: config.auth.functionWorkers, functions, allowedPaths: configuredPaths(config, baseDir) });
   // The console's MQTT test client connects with a one-time credential from the admin API.
   const consoleCredentials = new ConsoleCredentials(store.sealingKey);
+  // Cognito identity pools (unauthenticated role): credentials signed, not stored.
+  const identityPools = new IdentityPools(config.auth, store.sealingKey);
   const custom = new CustomAuthorization({
     config: config.auth,
     authorizers,
@@ -116,7 +121,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     counters,
     consoleCredentials,
     // SigV4-presigned WebSocket URLs are checked against the same access keys as the HTTP API.
-    verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey),
+    verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey, identityPools),
   });
   const authorization = options.authorization ?? custom;
   // Lifecycle events, Basic Ingest and the cluster need the broker: each is bound once it exists.
@@ -192,6 +197,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const sessions = new AdminSessions();
   const history = new MetricsHistory(counters, () => clients.connected);
   history.start();
+  // Expired temporary access keys are refused at once, and deleted here once a minute.
+  const keySweep = sweepExpiredAccessKeysEvery(store.accessKeys);
 
   const accept = (connection: Connection) => {
     // Far above the limit, refuse before spending anything on parsing (CONNECT refusal happens
@@ -253,13 +260,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registerAuthorizerRoutes(app, authorizerOperations);
       registerAdminConnectionRoutes(app, broker, clients, cluster);
       registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
+      registerCognitoIdentityRoutes(app, { pools: identityPools, logger, allowedOrigins: http_.allowedOrigins });
       registerRuleRoutes(app, ruleOperations);
       registerControlPlane(app, { authorizers: authorizerOperations, rules: ruleOperations, functions, scope: custom.scope });
       registerConfigReloadRoute(app, reloader);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,
-        authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey), config.admin.token),
+        authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey, identityPools), config.admin.token),
         secure: !!http_.tls,
       });
       await app.ready();
@@ -313,6 +321,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       }
       clients.stop();
       history.stop();
+      keySweep.cancel();
       if (app) {
         (app.server as http.Server).closeAllConnections?.();
         closed.push(app.close());

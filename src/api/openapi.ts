@@ -146,7 +146,7 @@ export const OPENAPI = {
     },
     '/api/keys': {
       get: { summary: 'List access keys (without secrets)', security: admin, responses: { '200': json('keys[]') } },
-      post: { summary: 'Create an access key for SigV4 callers; the secret is returned once', description: 'policyDocuments: a non-empty array of policy documents (optional with admin); description: optional; admin: true lets the key sign admin-plane calls (service iot or execute-api)', security: admin, requestBody: jsonBody, responses: { '201': json('accessKeyId, secretAccessKey, status'), ...errors } },
+      post: { summary: 'Create an access key for SigV4 callers; the secret is returned once', description: 'policyDocuments: a non-empty array of policy documents (optional with admin); description: optional; admin: true lets the key sign admin-plane calls (service iot or execute-api); expiresInSeconds (1 to 129600): a temporary key (ASIA...) whose signatures must carry its sessionToken as X-Amz-Security-Token (never an admin key)', security: admin, requestBody: jsonBody, responses: { '201': json('accessKeyId, secretAccessKey, status; temporary keys also sessionToken, expiration'), ...errors } },
     },
     '/api/keys/{id}': {
       patch: { summary: 'Update an access key (status Active|Inactive, policyDocuments, description)', security: admin, parameters: [pathParam('id', 'access key ID')], requestBody: jsonBody, responses: { '200': json('key'), ...errors } },
@@ -246,6 +246,25 @@ export const OPENAPI = {
     },
     '/endpoint': {
       get: { summary: 'DescribeEndpoint (AWS IoT): this listener', security: controlPlane, parameters: [queryParam('endpointType', { type: 'string', enum: ['iot:Data', 'iot:Data-ATS'] }, 'default iot:Data')], responses: { '200': json('endpointAddress'), ...awsErrors } },
+    },
+    '/': {
+      post: {
+        summary: 'Amazon Cognito Identity (AWS JSON 1.1): GetId and GetCredentialsForIdentity for auth.identityPools (unauthenticated role)',
+        description:
+          'X-Amz-Target: AWSCognitoIdentityService.GetId ({IdentityPoolId} -> {IdentityId}) or AWSCognitoIdentityService.GetCredentialsForIdentity ({IdentityId} -> {IdentityId, Credentials: {AccessKeyId, SecretKey, SessionToken, Expiration (epoch s)}}); Content-Type: application/x-amz-json-1.1. Public, rate-limited per client address. Errors: {__type, message} with x-amzn-ErrorType.',
+        security: [],
+        parameters: [{ name: 'x-amz-target', in: 'header', required: true, schema: { type: 'string', enum: ['AWSCognitoIdentityService.GetId', 'AWSCognitoIdentityService.GetCredentialsForIdentity'] } }],
+        requestBody: { content: { 'application/x-amz-json-1.1': { schema: { type: 'object' } } } },
+        responses: {
+          '200': { description: 'the operation\'s output', content: { 'application/x-amz-json-1.1': { schema: { type: 'object' } } } },
+          '400': { description: 'ResourceNotFoundException, NotAuthorizedException, InvalidParameterException, TooManyRequestsException, UnknownOperationException', content: { 'application/x-amz-json-1.1': { schema: { type: 'object', properties: { __type: { type: 'string' }, message: { type: 'string' } } } } } },
+        },
+      },
+      options: {
+        summary: 'CORS preflight for browsers calling the Cognito Identity API (any origin, or listeners.http.allowedOrigins)',
+        security: [],
+        responses: { '204': { description: 'Access-Control-Allow-Origin/-Methods/-Headers' } },
+      },
     },
     '/healthz': {
       get: { summary: 'Liveness check', security: [], responses: { '200': json('status: ok') } },

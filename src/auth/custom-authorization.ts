@@ -143,7 +143,15 @@ export class CustomAuthorization implements Authorization {
     const policy = compilePolicies(verdict.documents, policyContext(request));
     const denied = this.checkConnect(policy, request);
     if (denied !== null) return denied;
-    return { allowed: true, principal: verdict.principal, permissions: new PolicyPermissions(policy, this.scope) };
+    // Temporary credentials end the connection when they expire. AWS keeps such a connection until
+    // its own 24-hour WebSocket limit; Switchboard has no such limit, so without this a credential
+    // meant to last an hour would admit a client for as long as it stays connected
+    // (docs/compatibility.md). SDKs reconnect with refreshed credentials.
+    const lifetime =
+      verdict.expiresAt !== undefined
+        ? { disconnectAfterMs: Math.max(0, verdict.expiresAt - Date.now()), disconnect: { reason: 'the temporary credential expired', why: 'credential-expired' } }
+        : undefined;
+    return { allowed: true, principal: verdict.principal, permissions: new PolicyPermissions(policy, this.scope, lifetime) };
   }
 
   /**

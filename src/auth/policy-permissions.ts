@@ -9,6 +9,8 @@ export interface Lifetime {
   /** Re-run the authorizer; resolves to the new policy, or rejects / resolves null to disconnect. */
   refresh?: { afterMs: number; run: () => Promise<{ policy: CompiledPolicy; refreshAfterMs: number } | { denied: string }> };
   disconnectAfterMs?: number;
+  /** What the disconnect at disconnectAfterMs says; default: the authorizer's disconnectAfterInSeconds. */
+  disconnect?: { reason: string; why: string };
 }
 
 const RECEIVE_CACHE_SIZE = 1000;
@@ -81,7 +83,11 @@ export class PolicyPermissions implements ClientPermissions {
     const { refresh, disconnectAfterMs } = this.lifetime;
     if (disconnectAfterMs !== undefined) {
       this.arm(disconnectAfterMs, () =>
-        control.disconnect(RC.maximumConnectTime, 'the authorizer\'s disconnectAfterInSeconds has passed', 'customauth-ttl-expiration'),
+        control.disconnect(
+          RC.maximumConnectTime,
+          this.lifetime.disconnect?.reason ?? 'the authorizer\'s disconnectAfterInSeconds has passed',
+          this.lifetime.disconnect?.why ?? 'customauth-ttl-expiration',
+        ),
       );
     }
     if (refresh !== undefined) this.scheduleRefresh(refresh.afterMs, control);

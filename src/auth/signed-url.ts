@@ -14,7 +14,14 @@ export interface SignedUrlRequest {
 }
 
 /** The access key's id and policy documents, or why the URL does not verify (for the log and connect_failed). */
-export type SignedUrlVerdict = { principal: string; documents: PolicyDocument[] } | { refused: string };
+export type SignedUrlVerdict =
+  | {
+      principal: string;
+      documents: PolicyDocument[];
+      /** Temporary credentials: when they expire (epoch ms), and with them the connection. */
+      expiresAt?: number;
+    }
+  | { refused: string };
 
 export type SignedUrlVerifier = (request: SignedUrlRequest) => SignedUrlVerdict;
 

@@ -50,6 +50,8 @@ export function disconnectReason(why: string): { reason: DisconnectReason; clien
       return { reason: 'API_INITIATED_DISCONNECT', clientInitiated: false };
     case 'customauth-ttl-expiration':
       return { reason: 'CUSTOMAUTH_TTL_EXPIRATION', clientInitiated: false };
+    // AWS has no reason for expired SigV4 credentials (it keeps the connection): AUTH_ERROR is the nearest.
+    case 'credential-expired':
     case 'auth-refresh-denied':
       return { reason: 'AUTH_ERROR', clientInitiated: false };
     case 'internal-error':

@@ -8,6 +8,9 @@ import { printJson } from './authorizers.js';
 export const KEYS_HELP = `Usage: switchboard keys <create|list|update|delete> [options]
 
   create   --policy FILE [--description TEXT] [--admin]   prints accessKeyId and secretAccessKey (shown once)
+           [--expires-in SECONDS]   a temporary key instead (1 to 129600 s): prints STS-shaped
+                                    {"Credentials": {AccessKeyId (ASIA...), SecretAccessKey,
+                                    SessionToken, Expiration}}; signatures must carry the token
   list
   update   --access-key-id ID [--status Active|Inactive] [--policy FILE]
   delete   --access-key-id ID
@@ -31,6 +34,7 @@ export async function keysCommand(args: string[]): Promise<void> {
     options: {
       policy: { type: 'string' },
       description: { type: 'string' },
+      'expires-in': { type: 'string' },
       'access-key-id': { type: 'string' },
       status: { type: 'string' },
       endpoint: { type: 'string' },
@@ -48,6 +52,28 @@ export async function keysCommand(args: string[]): Promise<void> {
   switch (sub) {
     case 'create':
       if (!values.policy && !values.admin) throw new Error('keys create: --policy FILE is required (or --admin)');
+      if (values['expires-in'] !== undefined) {
+        // An admin credential that signs control-plane calls is meant to be long-lived and held by an operator.
+        if (values.admin) throw new Error('keys create: --admin and --expires-in cannot be combined (temporary keys are never admin keys)');
+        if (!values.policy) throw new Error('keys create: --policy FILE is required');
+        const seconds = Number(values['expires-in']);
+        if (!/^\d+$/.test(values['expires-in']) || seconds < 1) throw new Error('keys create: --expires-in must be a whole number of seconds');
+        const issued = (await callAdmin(target, 'POST', '/api/keys', {
+          policyDocuments: policyDocuments(values.policy),
+          expiresInSeconds: seconds,
+          ...(values.description ? { description: values.description } : {}),
+        })) as { accessKeyId: string; secretAccessKey: string; sessionToken: string; expiration: string };
+        // The shape `aws sts get-session-token` prints, so scripts written for it read this too.
+        printJson({
+          Credentials: {
+            AccessKeyId: issued.accessKeyId,
+            SecretAccessKey: issued.secretAccessKey,
+            SessionToken: issued.sessionToken,
+            Expiration: issued.expiration,
+          },
+        });
+        return;
+      }
       printJson(
         await callAdmin(target, 'POST', '/api/keys', {
           ...(values.policy ? { policyDocuments: policyDocuments(values.policy) } : {}),

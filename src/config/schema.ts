@@ -111,6 +111,17 @@ export const authorizerSchema = z
     }
   });
 
+export const identityPoolSchema = z
+  .object({
+    // AWS's form: region:uuid, e.g. us-east-1:1c9d2a3b-0000-4000-8000-000000000001.
+    id: z.string().regex(/^[a-z0-9-]+:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be region:uuid, like us-east-1:1c9d2a3b-0000-4000-8000-000000000001').max(55),
+    // The unauthenticated role's policy; default: auth.unauthenticatedPolicy.
+    unauthenticatedPolicy: z.union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))]).optional(),
+    // AWS's credentials last one hour.
+    credentialsTtlSeconds: z.number().int().min(1).max(43_200).default(3600),
+  })
+  .strict();
+
 export const authSchema = z
   .object({
     // ARNs in policies are matched against arn:aws:iot:{region}:{accountId}:...
@@ -125,6 +136,9 @@ export const authSchema = z
     // unauthenticated policy applies. Default: 'loopback' with no auth configuration at all,
     // 'nobody' as soon as authorizers or an unauthenticated policy are configured.
     anonymous: z.enum(['loopback', 'everyone', 'nobody']).optional(),
+    // Cognito identity pools served by GetId / GetCredentialsForIdentity (unauthenticated role
+    // only); their credentials sign WebSocket URLs and HTTP requests (docs/authorization.md).
+    identityPools: z.array(identityPoolSchema).max(100).default([]),
     functionWorkers: z.number().int().min(1).max(64).default(2),
     // 0: every MQTT connection and HTTP request invokes the authorizer, as on AWS. A positive size
     // reuses answers to identical requests across connections (a documented deviation).

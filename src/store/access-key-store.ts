@@ -10,6 +10,7 @@
 //
 // Sealed form: "v1." + base64url(12-byte IV | 16-byte tag | ciphertext).
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { sessionTokenRefusal, type CredentialRefusal } from './temporary-access-key.js';
 
 export interface AccessKeyRecord {
   /** 'AKIA' + 16 upper-case letters/digits, like AWS. */
@@ -25,6 +26,10 @@ export interface AccessKeyRecord {
    * `iot`). Set only through the admin API (`switchboard keys create --admin`); absent: false.
    */
   admin?: boolean;
+  /** Temporary keys (ASIA...) only: when the key stops working, ISO 8601 (temporary-access-key.ts). */
+  expiration?: string;
+  /** Temporary keys only: hex SHA-256 of the session token a signature must carry. */
+  sessionTokenHash?: string;
 }
 
 export interface AccessKeyStore {
@@ -54,14 +59,14 @@ export class MemoryAccessKeyStore implements AccessKeyStore {
 export const ACCESS_KEY_ID_PATTERN = /^AKIA[A-Z0-9]{16}$/;
 export const SEALING_KEY_BYTES = 32;
 
-const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+export const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+export const SECRET_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const SEAL_VERSION = 'v1.';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /** Uniform characters: rejection sampling, so 36 letters are not skewed by 256 % 36. */
-function randomString(alphabet: string, length: number): string {
+export function randomString(alphabet: string, length: number): string {
   const limit = 256 - (256 % alphabet.length);
   let out = '';
   while (out.length < length) {
@@ -125,19 +130,27 @@ export function createAccessKey(
 }
 
 /**
- * The secret lookup verifySigV4 wants: the plain secret of an Active key, else undefined. Unsealed
- * secrets are memoised per sealed value, so a put() with a new secret or status is seen at once and
- * a deleted key is forgotten on its next lookup.
+ * The secret lookup verifySigV4 wants: the plain secret of an Active key, else undefined; for a
+ * temporary key, also a refusal when the session token is missing or wrong or the key expired
+ * (a permanent key with a session token is refused too, as AWS refuses it). Unsealed secrets are
+ * memoised per sealed value, so a put() with a new secret or status is seen at once and a deleted
+ * key is forgotten on its next lookup.
  */
-export function secretLookup(store: AccessKeyStore, sealingKey: Buffer): (accessKeyId: string) => string | undefined {
+export function secretLookup(
+  store: AccessKeyStore,
+  sealingKey: Buffer,
+  now: () => number = Date.now,
+): (accessKeyId: string, sessionToken?: string) => string | CredentialRefusal | undefined {
   checkSealingKey(sealingKey);
   const cache = new Map<string, { sealed: string; secret: string }>();
-  return (accessKeyId) => {
+  return (accessKeyId, sessionToken) => {
     const record = store.get(accessKeyId);
     if (record === undefined || record.status !== 'Active') {
       cache.delete(accessKeyId);
       return undefined;
     }
+    const refusal = sessionTokenRefusal(record, sessionToken, now());
+    if (refusal !== null) return refusal;
     const hit = cache.get(accessKeyId);
     if (hit !== undefined && hit.sealed === record.secretSealed) return hit.secret;
     let secret: string;

@@ -13,7 +13,7 @@ import { startInProcessServer } from '../helpers/in-process.js';
 const TOKEN = 'admin-token-0123456789abcdef';
 
 /** Public routes, on purpose; any other route must be admin or data plane. */
-const PUBLIC = new Set(['GET /healthz', 'HEAD /healthz', 'GET /api/session', 'HEAD /api/session', 'POST /api/session', 'DELETE /api/session']);
+const PUBLIC = new Set(['GET /healthz', 'HEAD /healthz', 'GET /api/session', 'HEAD /api/session', 'POST /api/session', 'DELETE /api/session', 'POST /', 'OPTIONS /']);
 
 /** A concrete path for a route pattern (params and wildcards filled in). */
 function concretePath(url: string): string {
@@ -67,7 +67,8 @@ describe('admin routes refuse strangers on the matched route', { timeout: 180_00
     for (const r of routes) assert.ok(r.access !== undefined, `${r.method} ${r.url} declares no access`);
     // The console's static files are public too; they are told apart by not sharing a prefix
     // with the API, /metrics, health or the data plane.
-    const serviceRoute = (r: RegisteredRoute) => /^\/(api|metrics|healthz|topics|connections|retainedMessage)(\/|$)/.test(r.url);
+    // POST / is the Cognito Identity API (GetId, GetCredentialsForIdentity), public as on AWS; OPTIONS / its CORS preflight.
+    const serviceRoute = (r: RegisteredRoute) => /^\/(api|metrics|healthz|topics|connections|retainedMessage)(\/|$)/.test(r.url) || ((r.method === 'POST' || r.method === 'OPTIONS') && r.url === '/');
     const publicRoutes = routes.filter((r) => r.access === 'public' && serviceRoute(r)).map((r) => `${r.method} ${r.url}`);
     assert.deepEqual(new Set(publicRoutes), PUBLIC);
     // Everything a stranger must not reach is admin.

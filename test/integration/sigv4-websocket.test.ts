@@ -129,10 +129,15 @@ describe('SigV4-presigned WebSocket URLs', { timeout: 60_000 }, () => {
     assert.equal(code, 0x87);
   });
 
-  it('X-Amz-Security-Token appended after signing (the AWS IoT device SDKs) is admitted', async () => {
-    const url = `${await presign(key)}&X-Amz-Security-Token=${encodeURIComponent('session/token+value=')}`;
-    const { code } = await connect(url, 'sig-token');
-    assert.equal(code, 0);
+  it('X-Amz-Security-Token appended after signing (the AWS IoT device SDKs) is admitted with a temporary key, refused with a permanent one', async () => {
+    const res = await api('POST', '/api/keys', { policyDocuments: [POLICY], expiresInSeconds: 600 });
+    assert.equal(res.status, 201);
+    const temporary = res.json as Key & { sessionToken: string };
+    const url = `${await presign(temporary)}&X-Amz-Security-Token=${encodeURIComponent(temporary.sessionToken)}`;
+    assert.equal((await connect(url, 'sig-token')).code, 0);
+    // AWS refuses a session token sent with long-term credentials.
+    const permanent = `${await presign(key)}&X-Amz-Security-Token=${encodeURIComponent('session/token+value=')}`;
+    assert.equal((await connect(permanent, 'sig-token-permanent')).code, 0x87);
   });
 
   it('refuses a wrong secret, an expired URL, the wrong service and an unknown key; connect_failed is published', async () => {

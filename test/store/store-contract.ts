@@ -5,7 +5,8 @@
 // asynchronous (Redis); a backend whose commits complete over the network says so
 // (`asyncCommit`), and the afterCommit checks then wait for the callbacks instead of counting
 // event-loop turns.
-import { createAccessKey, unsealSecret } from '../../src/store/access-key-store.js';
+import { createAccessKey, secretLookup, unsealSecret } from '../../src/store/access-key-store.js';
+import { createTemporaryAccessKey } from '../../src/store/temporary-access-key.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message, MessageProperties } from '../../src/shared/message.js';
@@ -633,6 +634,21 @@ export function runStoreContract(name: string, factory: () => StoreHarness, opti
           assert.equal(store.accessKeys.get(a.record.accessKeyId)!.description, 'first');
           assert.ok(!JSON.stringify(store.accessKeys.list()).includes(a.secretAccessKey), 'the plain secret is never stored');
           assert.equal(unsealSecret(store.accessKeys.get(a.record.accessKeyId)!, store.sealingKey), a.secretAccessKey);
+        });
+      });
+
+      contract('a temporary key keeps its expiration and token hash; its token admits only until then', async (ctx) => {
+        const doc = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Publish', Resource: '*' }] };
+        const now = Date.UTC(2026, 0, 1);
+        const t = createTemporaryAccessKey([doc], ctx.store.sealingKey, { expiresInSeconds: 60, now });
+        ctx.store.accessKeys.put(t.record);
+        await ctx.verify(async (store) => {
+          const record = store.accessKeys.get(t.record.accessKeyId)!;
+          assert.equal(record.expiration, t.expiration);
+          assert.equal(record.sessionTokenHash, t.record.sessionTokenHash);
+          assert.ok(!JSON.stringify(record).includes(t.sessionToken), 'the plain session token is never stored');
+          assert.equal(secretLookup(store.accessKeys, store.sealingKey, () => now)(t.record.accessKeyId, t.sessionToken), t.secretAccessKey);
+          assert.equal((secretLookup(store.accessKeys, store.sealingKey, () => now + 60_000)(t.record.accessKeyId, t.sessionToken) as { refused: string }).refused, 'expired-token');
         });
       });
     });

@@ -22,8 +22,10 @@
 // Deliberate tolerances (each costs at most one more HMAC, and every variant still proves the
 // caller holds the secret):
 //   - X-Amz-Security-Token in a presigned URL: the AWS IoT device SDKs add it after signing (not in
-//     the canonical query); @smithy/signature-v4 signs it. Both canonical forms are tried. Switchboard
-//     issues no session tokens, so the token's value is otherwise ignored.
+//     the canonical query, as AWS IoT's docs ask); @smithy/signature-v4 signs it. Both canonical
+//     forms are tried. Its value (or the x-amz-security-token header's, for a signed request) goes to
+//     the secret lookup, which refuses a temporary key without its own token, or expired, and a
+//     permanent key with any token (store/temporary-access-key.ts).
 //   - Host "name:443" / "name:80": also tried without the port (some embedded clients send the port
 //     they did not sign, §6.2 of the reference).
 // Not accepted: UNSIGNED-PAYLOAD / STREAMING-* payload hashes (S3 only), the Date header instead of
@@ -59,7 +61,7 @@ export interface SigV4Request {
 export type SigV4FailureReason = keyof typeof FAILURES;
 
 export type SigV4Result =
-  | { ok: true; accessKeyId: string; region: string; service: string }
+  | { ok: true; accessKeyId: string; region: string; service: string; sessionToken?: string }
   | {
       ok: false;
       status: 400 | 401 | 403;
@@ -95,6 +97,8 @@ const FAILURES = {
   'not-yet-current': FORBIDDEN,
   expired: FORBIDDEN,
   'unknown-key': FORBIDDEN,
+  'invalid-token': FORBIDDEN,
+  'expired-token': [403, 'ExpiredTokenException'],
   'signed-header-missing': FORBIDDEN,
   'signature-mismatch': FORBIDDEN,
 } as const;
@@ -233,11 +237,13 @@ function amzDateOf(t: number): string {
  * Checks an AWS SigV4 request (Authorization header or presigned query) against the secret the
  * lookup returns for its access key id. Synchronous: a handful of HMACs, no I/O.
  */
-export function verifySigV4(
-  req: SigV4Request,
-  lookupSecret: (accessKeyId: string) => string | undefined,
-  options: SigV4Options,
-): SigV4Result {
+/**
+ * The secret of an access key, given the session token the request carries (undefined: none):
+ * undefined for an unknown or inactive key, or why the token does not fit the key.
+ */
+export type SecretLookup = (accessKeyId: string, sessionToken: string | undefined) => string | undefined | { refused: 'invalid-token' | 'expired-token'; message: string };
+
+export function verifySigV4(req: SigV4Request, lookupSecret: SecretLookup, options: SigV4Options): SigV4Result {
   let pairs: QueryPair[];
   try {
     pairs = parseQuery(req.query);
@@ -299,8 +305,10 @@ export function verifySigV4(
     return fail('payload-hash-mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
   }
 
-  const secret = lookupSecret(accessKeyId);
+  const sessionToken = claim.kind === 'query' ? pairValue(pairs, 'X-Amz-Security-Token') : header(req.headers, 'x-amz-security-token');
+  const secret = lookupSecret(accessKeyId, sessionToken);
   if (secret === undefined) return fail('unknown-key', 'The security token included in the request is invalid.');
+  if (typeof secret !== 'string') return fail(secret.refused, secret.message);
   if (!HEX64.test(claim.signature)) return fail('signature-mismatch', SIGNATURE_MISMATCH);
 
   // The signature covers the normalised path, but routes read the raw one: /topics/x/../a/b or
@@ -330,7 +338,7 @@ export function verifySigV4(
         payloadHash: bodyHash,
       });
       const expected = Buffer.from(hmacHex(key, stringToSign(claim.amzDate, scope, canonical)), 'latin1');
-      if (timingSafeEqual(expected, provided)) return { ok: true, accessKeyId, region, service };
+      if (timingSafeEqual(expected, provided)) return { ok: true, accessKeyId, region, service, ...(sessionToken ? { sessionToken } : {}) };
     }
   }
   return fail('signature-mismatch', SIGNATURE_MISMATCH);
