@@ -100,6 +100,20 @@ describe('temporary access keys', { timeout: 90_000 }, () => {
     assert.match(bad.stderr, /expiresInSeconds must be .* 129600/);
   });
 
+  it('a temporary key is never an admin key: refused at creation and on update', async () => {
+    const created = await api('POST', '/api/keys', { policyDocuments: [POLICY], expiresInSeconds: 600, admin: true });
+    assert.equal(created.status, 400);
+    assert.match(JSON.stringify(created.json), /cannot be an admin key/);
+    const issued = await temporaryKey(600);
+    const patched = await api('PATCH', `/api/keys/${issued.accessKeyId}`, { admin: true });
+    assert.equal(patched.status, 400);
+    const listed = (await api('GET', '/api/keys')).json.keys.find((k: { accessKeyId: string }) => k.accessKeyId === issued.accessKeyId);
+    assert.equal(listed.admin, false);
+    const cli = await runCli(['keys', 'create', '--admin', '--expires-in', '600', '--endpoint', server.httpUrl]);
+    assert.notEqual(cli.code, 0);
+    assert.match(cli.stderr, /cannot be combined/);
+  });
+
   it('a WebSocket URL signed with a temporary key is admitted with the token signed or appended, and the key policy decides', async () => {
     const key = await temporaryKey(600);
     const { code, client } = await connect(await presignMqttUrl(server.httpPort, key, { token: 'signed' }), 'tmp-signed');
