@@ -34,7 +34,8 @@ function checkFunctionActions(body: unknown, functions: FunctionDirectory): void
 }
 
 export function registerRuleRoutes(app: HttpApp, engine: RulesEngine, functions: FunctionDirectory): void {
-  const describe = (r: ReturnType<RulesEngine['list']>[number]) => ({ ...r.definition, createdAt: r.createdAt, lastModifiedAt: r.lastModifiedAt });
+  // stats: this node's executions, failures and last error for the rule (RulesEngine.stats).
+  const describe = (r: ReturnType<RulesEngine['list']>[number]) => ({ ...r.definition, createdAt: r.createdAt, lastModifiedAt: r.lastModifiedAt, stats: engine.stats(r.name) });
 
   app.get('/api/rules', adminRoute, async () => ({ rules: engine.list().map(describe), queued: engine.queued }));
 

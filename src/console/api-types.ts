@@ -154,6 +154,14 @@ export interface RuleSummary {
   errorAction?: Record<string, unknown>;
   createdAt?: number | string;
   lastModifiedAt?: number | string;
+  /** This node's executions, failures and last error for the rule. */
+  stats?: RuleStats;
+}
+
+export interface RuleStats {
+  executions: number;
+  failures: number;
+  lastError?: { at: string; action: string; resource: string; message: string };
 }
 
 /** The body of POST /api/rules and PUT /api/rules/{name}. */
