@@ -98,7 +98,11 @@ export class Api {
     this.request<MetricsHistory>('GET', `/api/metrics/history?range=${range}${since !== undefined ? `&since=${since}` : ''}`);
 
   // Connections
-  connections = (q: string, limit = 200) => this.request<{ connections: Connection[]; total: number }>('GET', `/api/connections?q=${enc(q)}&limit=${limit}`);
+  connections = (q: string, limit = 200, page: { offset?: number; sort?: string; order?: 'asc' | 'desc' } = {}) =>
+    this.request<{ connections: Connection[]; total: number }>(
+      'GET',
+      `/api/connections?q=${enc(q)}&limit=${limit}${page.offset ? `&offset=${page.offset}` : ''}${page.sort ? `&sort=${enc(page.sort)}&order=${page.order ?? 'asc'}` : ''}`,
+    );
   connection = (clientId: string) => this.request<Connection>('GET', `/api/connections/${enc(clientId)}`);
   disconnect = (clientId: string) => this.request<void>('DELETE', `/api/connections/${enc(clientId)}`);
 

@@ -76,8 +76,14 @@ export function mountShell(app: HTMLElement, ctx: Context, pages: readonly PageD
   out.hidden = ctx.user === 'loopback' || ctx.user === 'token';
 
   const topbar = h('header', { class: 'topbar' }, menu, title, h('span', { class: 'spacer' }), mqtt, who, out);
-  const content = h('main', { class: 'content', id: 'content' });
-  const root = h('div', { class: 'app' }, sidebar, scrim, h('div', { class: 'main' }, topbar, content));
+  const content = h('main', { class: 'content', id: 'content', tabindex: '-1' });
+  // The first Tab stop: past the navigation, straight to the page.
+  const skip = h('a', { href: '#content', class: 'skip-link', 'data-testid': 'skip-link' }, 'Skip to content');
+  skip.addEventListener('click', (e) => {
+    e.preventDefault(); // a hash link would change the route
+    content.focus();
+  });
+  const root = h('div', { class: 'app' }, skip, sidebar, scrim, h('div', { class: 'main' }, topbar, content));
 
   const setOpen = (open: boolean) => {
     root.classList.toggle('nav-open', open);

@@ -101,7 +101,7 @@ function authorizerList(ctx: Context, onLoaded: (list: AuthorizerSummary[], def:
                 h('td', { 'data-label': 'Status' }, badge(a.status, a.status === 'ACTIVE' ? 'ok' : 'muted')),
                 h('td', { 'data-label': 'Default' }, a.authorizerName === defaultAuthorizerName ? badge('Default', 'info') : h('span', { class: 'muted' }, '—')),
                 h('td', { 'data-label': 'ARN' }, h('span', { class: 'mono small' }, a.authorizerArn)),
-                h('td', { class: 'actions' }, h('span', { class: 'link' }, 'Details')),
+                h('td', { class: 'actions' }, h('button', { type: 'button', class: 'link-btn', 'aria-label': `Details of ${a.authorizerName}` }, 'Details')),
               );
               tr.addEventListener('click', () => void toggle(a.authorizerName, tr));
               return tr;
