@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { withCredentials } from '../helpers/auth.js';
 import { closeAllClients, connectClient, uid, withTimeout, type Connected } from '../helpers/clients.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
 
@@ -102,6 +103,21 @@ describe('console pages: connections at scale, accessibility', { skip: missing ?
       clearInterval(ticker);
       await page.close();
       await closeAllClients();
+    }
+  });
+
+  test('Monitor: a denial drawn as a bar in its interval, denial labels spelled out', async () => {
+    // The example's Unauthenticated authorizer does not allow subscribing to '#'.
+    const c = await connectClient(server, withCredentials(server, 'ws', { 'x-amz-customauthorizer-name': 'Unauthenticated' }, { clientId: 'client' }));
+    await assert.rejects(c.client.subscribeAsync('#', { qos: 0 }), /Not authorized/, 'SUBACK refuses #');
+    const page = await open('monitor');
+    try {
+      await page.locator('[data-chart=denials] rect.series-bar[data-series=subscribe]').first().waitFor(WAIT);
+      assert.equal(await page.locator('[data-chart=denials] path.series-line').count(), 0, 'bars, not lines');
+      assert.match(await page.getByTestId('totals').innerText(), /connect \d+ · publish \d+ · subscribe [1-9]\d* · receive \d+/);
+      assert.match(await page.locator('[data-chart=denials] .legend').innerText(), /subscribe\s*[1-9]\d*\s*in view/);
+    } finally {
+      await page.close();
     }
   });
 
