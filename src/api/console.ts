@@ -154,7 +154,8 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
       ...(typeof body.sourceIp === 'string' ? { sourceIp: body.sourceIp } : {}),
     });
     const verdict = policy.evaluate(body.action, resource);
-    return { effect: verdict.effect, reason: verdict.reason, resource, decidedBy: describeVerdict(verdict) };
+    // statement: 0-based indexes of the deciding statement (the console numbers from 1), or null.
+    return { effect: verdict.effect, reason: verdict.reason, resource, decidedBy: describeVerdict(verdict), statement: verdict.statement };
   });
 
   if (existsSync(CONSOLE_DIR + 'index.html')) {

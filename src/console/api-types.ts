@@ -132,6 +132,8 @@ export interface PolicyCheckResult {
   reason: 'allowed' | 'explicitDeny' | 'implicitDeny';
   resource: string;
   decidedBy: string;
+  /** 0-based: the document and the statement within it that decided; null for an implicit deny. */
+  statement?: { documentIndex: number; statementIndex: number; sid?: string } | null;
 }
 
 export interface RetainedMessage {

@@ -255,7 +255,12 @@ describe('console test client under traffic, exact payloads, errors, loading', {
       for (let i = 0; i < 4; i++) publishers.push(await connectClient(server, { clientId: uid(`load-${i}`) }));
       // A script string: tsx would wrap the named arrow functions in a helper the page lacks.
       await page.evaluate(`(() => {
-        const perf = (window.perf = { long: [], gaps: [], start: performance.now(), running: true });
+        const perf = (window.perf = { long: [], gaps: [], keys: [], start: performance.now(), running: true });
+        // Input to next frame, per key: from the key event's timestamp to the frame after it.
+        document.addEventListener('keydown', (e) => {
+          const start = e.timeStamp;
+          requestAnimationFrame(() => perf.keys.push(performance.now() - start));
+        }, true);
         new PerformanceObserver((list) => {
           for (const e of list.getEntries()) perf.long.push(e.duration);
         }).observe({ type: 'longtask' });
@@ -328,8 +333,10 @@ describe('console test client under traffic, exact payloads, errors, loading', {
           fps: (perf.gaps.length / windowMs) * 1000,
           p95Gap: gaps[Math.floor(gaps.length * 0.95)] ?? 0,
           maxGap: gaps[gaps.length - 1] ?? 0,
+          keyMean: perf.keys.reduce((a, b) => a + b, 0) / Math.max(1, perf.keys.length),
+          keyMax: Math.max(0, ...perf.keys),
         };
-      })()`)) as { windowMs: number; longTaskMs: number; longTasks: number; fps: number; p95Gap: number; maxGap: number };
+      })()`)) as { windowMs: number; longTaskMs: number; longTasks: number; fps: number; p95Gap: number; maxGap: number; keyMean: number; keyMax: number };
 
       // Every message counted once in all and once in its one subscription; the kept ones capped.
       // (QoS 0: the server may drop a few for a slow subscriber, so "most" of them.)
@@ -348,7 +355,7 @@ describe('console test client under traffic, exact payloads, errors, loading', {
       await page.waitForFunction(() => document.querySelector('[data-testid=messages]')!.scrollTop === 0 && (document.querySelector('[data-testid=new-count]') as HTMLElement).hidden, undefined, WAIT);
       assert.ok(Number(await page.locator('.msg').first().getAttribute('data-seq')) > Number(reading.seq), 'the newest on top');
 
-      const figures = `${sent} messages in ${elapsed.toFixed(1)} s (${Math.round(sent / elapsed)}/s), ${received} counted; main thread in long tasks ${Math.round(perf.longTaskMs)} ms of ${Math.round(perf.windowMs)} ms (${perf.longTasks} tasks, ${((perf.longTaskMs / perf.windowMs) * 100).toFixed(1)}%); ${perf.fps.toFixed(0)} frames/s, p95 frame gap ${perf.p95Gap.toFixed(0)} ms, max ${perf.maxGap.toFixed(0)} ms; typing 24 characters took ${typingMs} ms; ${rowsDrawn} rows drawn`;
+      const figures = `${sent} messages in ${elapsed.toFixed(1)} s (${Math.round(sent / elapsed)}/s), ${received} counted; main thread in long tasks ${Math.round(perf.longTaskMs)} ms of ${Math.round(perf.windowMs)} ms (${perf.longTasks} tasks, ${((perf.longTaskMs / perf.windowMs) * 100).toFixed(1)}%); ${perf.fps.toFixed(0)} frames/s, p95 frame gap ${perf.p95Gap.toFixed(0)} ms, max ${perf.maxGap.toFixed(0)} ms; typing 24 characters took ${typingMs} ms as driven from the test process (which also runs the publishers), key to next frame in the page mean ${perf.keyMean.toFixed(0)} ms, max ${perf.keyMax.toFixed(0)} ms; ${rowsDrawn} rows drawn`;
       console.log(`# load figures: ${figures}`);
       // A generous bound, not a benchmark: the topic box must not be blocked for seconds.
       assert.ok(typingMs < 8_000, `typing 24 characters took ${typingMs} ms`);

@@ -121,6 +121,48 @@ describe('console pages: connections at scale, accessibility', { skip: missing ?
     }
   });
 
+  test('Authorizers: readable details, disable/enable and set default from the page; statements numbered from 1, the deciding one highlighted', async () => {
+    const page = await open('authorizers');
+    try {
+      await page.getByRole('button', { name: 'Details of Unauthenticated' }).click();
+      const detail = page.locator('tr[data-authorizer=Unauthenticated] + tr.detail-row');
+      await detail.locator('dl').waitFor(WAIT);
+      assert.match(await detail.innerText(), /Token signing\s*off/);
+      assert.equal(await detail.locator('pre.json').count(), 0, 'a form, not a JSON dump');
+      await detail.getByTestId('authorizer-toggle').click();
+      await page.locator('tr[data-authorizer=Unauthenticated]').filter({ hasText: 'INACTIVE' }).waitFor(WAIT);
+      const described = (await (await fetch(`${server.httpUrl}/api/authorizers/Unauthenticated`)).json()) as { authorizerDescription: { status: string } };
+      assert.equal(described.authorizerDescription.status, 'INACTIVE');
+      await page.getByRole('button', { name: 'Details of Unauthenticated' }).click();
+      await detail.getByTestId('authorizer-toggle').filter({ hasText: 'Enable' }).click();
+      await page.waitForFunction(() => /(^|[^N])ACTIVE/.test(document.querySelector('tr[data-authorizer=Unauthenticated]')?.textContent ?? ''), undefined, WAIT).catch(async (err: Error) => {
+        throw new Error(`${err.message}; row: ${await page.locator('tr[data-authorizer=Unauthenticated]').innerText()}; toasts: ${await page.locator('.toast').allInnerTexts()}`);
+      });
+      await page.getByRole('button', { name: 'Details of Unauthenticated' }).click();
+      await detail.getByTestId('authorizer-default').click();
+      await page.locator('tr[data-authorizer=Unauthenticated]').filter({ hasText: 'Default' }).waitFor(WAIT);
+      assert.equal(((await (await fetch(`${server.httpUrl}/api/default-authorizer`)).json()) as { authorizerName: string }).authorizerName, 'Unauthenticated');
+
+      // The policy check names the statement as the documents are numbered, and highlights it.
+      await page.getByTestId('policy-documents').fill(JSON.stringify([
+        { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] },
+        { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Subscribe', Resource: '*' }, { Sid: 'NoSecrets', Effect: 'Deny', Action: 'iot:Publish', Resource: 'arn:aws:iot:*:*:topic/secret/*' }] },
+      ]));
+      await page.getByTestId('policy-action').selectOption('iot:Publish');
+      await page.getByTestId('policy-resource').fill('topic/secret/x');
+      await page.getByTestId('policy-check').click();
+      await page.locator('[data-testid=policy-effect]').filter({ hasText: 'Deny' }).waitFor(WAIT);
+      assert.equal(await page.getByTestId('decided-by').innerText(), 'Policy document 2, statement 2 (Sid "NoSecrets")');
+      const decider = page.getByTestId('deciding-statement');
+      assert.match(await decider.innerText(), /Statement 2 · Sid\s*NoSecrets/);
+      assert.match(await decider.locator('xpath=ancestor::div[contains(@class,"doc")][1]').locator('.doc-head').innerText(), /Policy document 2/i);
+    } finally {
+      await page.close();
+      // The other tests connect anonymously: no default authorizer again.
+      await fetch(`${server.httpUrl}/api/default-authorizer`, { method: 'DELETE' });
+    }
+  });
+
   test('keyboard: a skip link first; retained rows and authorizer details open from the keyboard', async () => {
     const c = await connectClient(server, { clientId: uid('kbd') });
     await c.client.publishAsync('kbd/retained', 'kept', { qos: 1, retain: true });

@@ -313,8 +313,10 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
       await page.getByTestId('test-invoke').click();
       await page.locator('.policy-doc').first().waitFor(WAIT);
       assert.match(await text(page, '[data-testid=test-result] .verdict'), /Authenticated[\s\S]*Unauthenticated/);
-      const doc = JSON.parse(await text(page, '.policy-doc')) as { Statement: unknown[] };
-      assert.ok(Array.isArray(doc.Statement) && doc.Statement.length > 0, 'a parsed, pretty-printed document');
+      // Each returned document is shown statement by statement, numbered from 1.
+      assert.match(await text(page, '[data-testid=test-result] .statement-head'), /Statement 1/);
+      const statement = JSON.parse(await text(page, '.policy-doc')) as { Effect?: string };
+      assert.ok(statement.Effect === 'Allow' || statement.Effect === 'Deny', 'a parsed, pretty-printed statement');
 
       await page.getByTestId('use-policies').click();
       await page.getByTestId('policy-action').selectOption('iot:Publish');

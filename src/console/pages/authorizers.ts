@@ -1,7 +1,7 @@
 // Authorizers: the configured custom authorizers (status, default, description), a form that runs
 // TestInvokeAuthorizer and shows the policy documents it returns, and a policy check (documents +
 // action + resource -> Allow/Deny and the deciding statement).
-import type { AuthorizerSummary, PolicyCheckResult, TestInvokeInput, TestInvokeResult } from '../api-types.js';
+import type { AuthorizerDescription, AuthorizerSummary, PolicyCheckResult, TestInvokeInput, TestInvokeResult } from '../api-types.js';
 import { errorText } from '../api.js';
 import { field, h, replace } from '../dom.js';
 import { ICONS } from '../icons.js';
@@ -48,6 +48,64 @@ function documentValue(doc: string): unknown {
   }
 }
 
+/**
+ * Policy documents with their statements numbered from 1 ("Policy document 1, statement 2"), the
+ * same way in the test-invoke result and the policy check; `decider` is highlighted.
+ */
+function documentsView(docs: readonly unknown[], decider: { documentIndex: number; statementIndex: number } | null = null): HTMLElement[] {
+  return docs.map((d, i) => {
+    const statements = typeof d === 'object' && d !== null && 'Statement' in d ? (d as { Statement: unknown }).Statement : undefined;
+    const list = Array.isArray(statements) ? statements : statements !== undefined ? [statements] : null;
+    return h(
+      'div',
+      { class: 'doc' },
+      h('div', { class: 'doc-head' }, `Policy document ${i + 1}`),
+      list === null
+        ? jsonView(d, 'policy-doc')
+        : h(
+            'ol',
+            { class: 'statements' },
+            list.map((st, j) => {
+              const deciding = decider !== null && decider.documentIndex === i && decider.statementIndex === j;
+              const sid = typeof st === 'object' && st !== null && typeof (st as { Sid?: unknown }).Sid === 'string' ? (st as { Sid: string }).Sid : null;
+              return h(
+                'li',
+                { class: `statement${deciding ? ' statement-decider' : ''}`, 'data-testid': deciding ? 'deciding-statement' : undefined },
+                h('div', { class: 'statement-head' }, `Statement ${j + 1}`, sid ? [' · Sid ', h('code', null, sid)] : null, deciding ? badge('decided', 'info') : null),
+                jsonView(st, 'policy-doc'),
+              );
+            }),
+          ),
+    );
+  });
+}
+
+/** "Policy document 1, statement 2 (Sid "x")": numbered from 1 as documentsView shows them. */
+function decidedByText(r: PolicyCheckResult): string {
+  if (!r.statement) return r.reason === 'implicitDeny' ? 'no statement (implicit deny)' : r.decidedBy;
+  const { documentIndex, statementIndex, sid } = r.statement;
+  return `Policy document ${documentIndex + 1}, statement ${statementIndex + 1}${sid ? ` (Sid "${sid}")` : ''}`;
+}
+
+/** An authorizer's description as labelled rows, not a JSON dump. */
+function describeView(d: AuthorizerDescription): HTMLElement {
+  const known = new Set(['authorizerName', 'authorizerArn', 'status', 'type', 'tokenKeyName', 'signingDisabled', 'isDefault']);
+  const label = (k: string) => k.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase());
+  const value = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? 'yes' : 'no') : JSON.stringify(v));
+  return facts([
+    ['Name', d.authorizerName],
+    ['ARN', h('code', null, d.authorizerArn)],
+    ['Status', badge(d.status, d.status === 'ACTIVE' ? 'ok' : 'muted')],
+    ['Type', d.type ?? '—'],
+    ['Default', d.isDefault ? 'yes: clients that name no authorizer use it' : 'no'],
+    ['Token key name', d.tokenKeyName ? h('code', null, d.tokenKeyName) : '—'],
+    ['Token signing', d.signingDisabled === false ? 'on: tokens must be signed' : 'off'],
+    ...Object.entries(d)
+      .filter(([k, v]) => !known.has(k) && v !== undefined && v !== null)
+      .map(([k, v]) => [label(k), typeof v === 'object' ? h('code', null, value(v)) : value(v)] as const),
+  ]);
+}
+
 function authorizerList(ctx: Context, onLoaded: (list: AuthorizerSummary[], def: string | null) => void): HTMLElement {
   const body = h('div', { class: 'table-wrap' }, h('p', { class: 'muted' }, 'Loading…'));
   const details = new Map<string, HTMLElement>();
@@ -66,51 +124,70 @@ function authorizerList(ctx: Context, onLoaded: (list: AuthorizerSummary[], def:
     tr.classList.add('open');
     details.set(name, detail);
     try {
-      const { authorizerDescription } = await ctx.api.authorizer(name);
-      replace(cell, jsonView(authorizerDescription));
+      const { authorizerDescription: d } = await ctx.api.authorizer(name);
+      const toggleStatus = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'authorizer-toggle' }, d.status === 'ACTIVE' ? 'Disable' : 'Enable');
+      const makeDefault = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'authorizer-default', hidden: d.isDefault === true }, 'Make default');
+      const act = async (button: HTMLButtonElement, run: () => Promise<unknown>, done: string) => {
+        button.disabled = true;
+        try {
+          await run();
+          ctx.toasts.show(done, 'ok');
+          reload();
+        } catch (err) {
+          ctx.toasts.show(errorText(err), 'error', 6000);
+          button.disabled = false;
+        }
+      };
+      toggleStatus.addEventListener('click', () => void act(toggleStatus, () => ctx.api.updateAuthorizer(name, { status: d.status === 'ACTIVE' ? 'INACTIVE' : 'ACTIVE' }), `${d.status === 'ACTIVE' ? 'Disabled' : 'Enabled'} ${name}`));
+      makeDefault.addEventListener('click', () => void act(makeDefault, () => ctx.api.setDefaultAuthorizer(name), `${name} is the default authorizer`));
+      replace(cell, describeView(d), h('div', { class: 'form-actions' }, toggleStatus, makeDefault));
     } catch (err) {
       replace(cell, errorBox(errorText(err)));
     }
   };
 
-  ctx.api
-    .authorizers()
-    .then(({ authorizers, defaultAuthorizerName }) => {
-      onLoaded(authorizers, defaultAuthorizerName);
-      if (authorizers.length === 0) {
+  function reload(): void {
+    details.clear();
+    ctx.api
+      .authorizers()
+      .then(({ authorizers, defaultAuthorizerName }) => {
+        onLoaded(authorizers, defaultAuthorizerName);
+        if (authorizers.length === 0) {
+          replace(
+            body,
+            emptyState('No authorizers', ['Add one under ', h('code', null, 'auth.authorizers'), ' in the configuration file, or with ', h('code', null, 'switchboard authorizers create'), '.'], ICONS.authorizers),
+          );
+          return;
+        }
         replace(
           body,
-          emptyState('No authorizers', ['Add one under ', h('code', null, 'auth.authorizers'), ' in the configuration file, or with ', h('code', null, 'switchboard authorizers create'), '.'], ICONS.authorizers),
-        );
-        return;
-      }
-      replace(
-        body,
-        h(
-          'table',
-          { class: 'table responsive', 'data-testid': 'authorizers-table' },
-          h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Status'), h('th', null, 'Default'), h('th', null, 'ARN'), h('th', null, ''))),
           h(
-            'tbody',
-            null,
-            authorizers.map((a) => {
-              const tr = h(
-                'tr',
-                { class: 'clickable', 'data-authorizer': a.authorizerName },
-                h('td', { 'data-label': 'Name' }, h('span', { class: 'strong' }, a.authorizerName)),
-                h('td', { 'data-label': 'Status' }, badge(a.status, a.status === 'ACTIVE' ? 'ok' : 'muted')),
-                h('td', { 'data-label': 'Default' }, a.authorizerName === defaultAuthorizerName ? badge('Default', 'info') : h('span', { class: 'muted' }, '—')),
-                h('td', { 'data-label': 'ARN' }, h('span', { class: 'mono small' }, a.authorizerArn)),
-                h('td', { class: 'actions' }, h('button', { type: 'button', class: 'link-btn', 'aria-label': `Details of ${a.authorizerName}` }, 'Details')),
-              );
-              tr.addEventListener('click', () => void toggle(a.authorizerName, tr));
-              return tr;
-            }),
+            'table',
+            { class: 'table responsive', 'data-testid': 'authorizers-table' },
+            h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Status'), h('th', null, 'Default'), h('th', null, 'ARN'), h('th', null, ''))),
+            h(
+              'tbody',
+              null,
+              authorizers.map((a) => {
+                const tr = h(
+                  'tr',
+                  { class: 'clickable', 'data-authorizer': a.authorizerName },
+                  h('td', { 'data-label': 'Name' }, h('span', { class: 'strong' }, a.authorizerName)),
+                  h('td', { 'data-label': 'Status' }, badge(a.status, a.status === 'ACTIVE' ? 'ok' : 'muted')),
+                  h('td', { 'data-label': 'Default' }, a.authorizerName === defaultAuthorizerName ? badge('Default', 'info') : h('span', { class: 'muted' }, '—')),
+                  h('td', { 'data-label': 'ARN' }, h('span', { class: 'mono small' }, a.authorizerArn)),
+                  h('td', { class: 'actions' }, h('button', { type: 'button', class: 'link-btn', 'aria-label': `Details of ${a.authorizerName}` }, 'Details')),
+                );
+                tr.addEventListener('click', () => void toggle(a.authorizerName, tr));
+                return tr;
+              }),
+            ),
           ),
-        ),
-      );
-    })
-    .catch((err) => replace(body, errorBox(`Cannot list authorizers: ${errorText(err)}`)));
+        );
+      })
+      .catch((err) => replace(body, errorBox(`Cannot list authorizers: ${errorText(err)}`)));
+  }
+  reload();
 
   return card('Custom authorizers', body, { sub: 'Clients select one with x-amz-customauthorizer-name; the default takes those that name none.', cls: 'list-card' });
 }
@@ -167,7 +244,7 @@ function testForm(ctx: Context, usePolicies: (docs: unknown[], clientId: string)
         ['Disconnect after', `${r.disconnectAfterInSeconds} s`],
         ['Policy documents', String(docs.length)],
       ]),
-      docs.map((d, i) => h('div', { class: 'doc' }, h('div', { class: 'doc-head' }, `Policy document ${i + 1}`), jsonView(d, 'policy-doc'))),
+      documentsView(docs),
       docs.length ? h('div', { class: 'form-actions' }, use) : null,
     );
   };
@@ -258,10 +335,12 @@ function policyCheck(ctx: Context): { el: HTMLElement; load(docs: unknown[], cli
       ),
       facts([
         ['Resource', h('code', null, r.resource)],
-        ['Decided by', r.decidedBy],
+        ['Decided by', h('span', { 'data-testid': 'decided-by' }, decidedByText(r))],
       ]),
+      documentsView(checked, r.statement ?? null),
     );
   };
+  let checked: unknown[] = [];
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -273,10 +352,11 @@ function policyCheck(ctx: Context): { el: HTMLElement; load(docs: unknown[], cli
       return;
     }
     submit.disabled = true;
+    checked = Array.isArray(parsed) ? parsed : [parsed];
     try {
       show(
         await ctx.api.checkPolicy({
-          policyDocuments: Array.isArray(parsed) ? parsed : [parsed],
+          policyDocuments: checked,
           action: action.value,
           resource: resource.value.trim(),
           ...(clientId.value.trim() ? { clientId: clientId.value.trim() } : {}),
