@@ -109,6 +109,7 @@ export class Api {
   // Authorizers and policies
   authorizers = () => this.request<{ authorizers: AuthorizerSummary[]; defaultAuthorizerName: string | null }>('GET', '/api/authorizers');
   authorizer = (name: string) => this.request<{ authorizerDescription: AuthorizerDescription }>('GET', `/api/authorizers/${enc(name)}`);
+  createAuthorizer = (definition: Record<string, unknown>) => this.request<unknown>('POST', '/api/authorizers', definition);
   updateAuthorizer = (name: string, changes: Record<string, unknown>) => this.request<unknown>('PATCH', `/api/authorizers/${enc(name)}`, changes);
   setDefaultAuthorizer = (name: string) => this.request<unknown>('PUT', '/api/default-authorizer', { authorizerName: name });
   testAuthorizer = (name: string, input: TestInvokeInput) => this.request<TestInvokeResult>('POST', `/api/authorizers/${enc(name)}/test`, input);

@@ -143,6 +143,28 @@ describe('console pages: connections at scale, accessibility', { skip: missing ?
       await page.locator('tr[data-authorizer=Unauthenticated]').filter({ hasText: 'Default' }).waitFor(WAIT);
       assert.equal(((await (await fetch(`${server.httpUrl}/api/default-authorizer`)).json()) as { authorizerName: string }).authorizerName, 'Unauthenticated');
 
+      // Create one from the page; a missing field is named; then edit it.
+      await page.getByTestId('new-authorizer').click();
+      await page.getByTestId('authorizer-name').fill('PageMade');
+      await page.getByTestId('authorizer-type').selectOption('http');
+      await page.getByTestId('authorizer-url').fill('http://127.0.0.1:9/authorize');
+      await page.getByTestId('authorizer-signed').check();
+      await page.getByTestId('authorizer-save').click();
+      await page.getByTestId('authorizer-form-error').filter({ hasText: 'Token key name (tokenKeyName)' }).waitFor(WAIT);
+      await page.getByTestId('authorizer-signed').uncheck();
+      await page.getByTestId('authorizer-save').click();
+      await page.locator('tr[data-authorizer=PageMade]').waitFor(WAIT);
+      await page.getByRole('button', { name: 'Details of PageMade' }).click();
+      const made = page.locator('tr[data-authorizer=PageMade] + tr.detail-row');
+      await made.getByTestId('authorizer-edit').click();
+      await page.getByTestId('authorizer-token-key').fill('session');
+      await page.getByTestId('authorizer-save').click();
+      await page.getByTestId('authorizer-form').waitFor({ state: 'hidden', ...WAIT });
+      const pageMade = (await (await fetch(`${server.httpUrl}/api/authorizers/PageMade`)).json()) as { authorizerDescription: Record<string, unknown> };
+      assert.equal(pageMade.authorizerDescription.tokenKeyName, 'session');
+      assert.equal(pageMade.authorizerDescription.url, 'http://127.0.0.1:9/authorize');
+      assert.equal(pageMade.authorizerDescription.signingDisabled, true);
+
       // The policy check names the statement as the documents are numbered, and highlights it.
       await page.getByTestId('policy-documents').fill(JSON.stringify([
         { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] },
