@@ -116,12 +116,20 @@ export function messageList(session: TestSession, onOpen?: () => void): MessageL
     return text !== undefined && text.toLowerCase().includes(needle);
   };
 
-  /** Rebuilds `view` (newest first) from the session's kept messages and the filters. */
+  /**
+   * Rebuilds `view` (newest first) from the session's kept messages and the filters. While frozen
+   * the view is a snapshot: only the new messages are counted, and rows being read stay even if
+   * the cap lets them go from the session meanwhile (at most MESSAGE_CAP more held, until thawed).
+   */
   const rebuild = () => {
     const needle = search.trim().toLowerCase();
     const list = session.messages;
-    const next: ReceivedMessage[] = [];
     newCount = 0;
+    if (frozenAt !== null && view.length > 0) {
+      for (let i = list.length - 1; i >= 0 && list[i]!.seq > frozenAt; i--) if (matchesFilters(list[i]!, needle)) newCount++;
+      return;
+    }
+    const next: ReceivedMessage[] = [];
     for (let i = list.length - 1; i >= 0; i--) {
       const m = list[i]!;
       if (!matchesFilters(m, needle)) continue;

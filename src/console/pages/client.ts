@@ -440,6 +440,7 @@ export const clientPage: PageDefinition = {
     pauseBtn.addEventListener('click', () => session.setPaused(!session.paused));
     clearBtn.addEventListener('click', () => {
       session.clearMessages();
+      list.setSubscription(selected); // drops a frozen snapshot too
     });
     exportBtn.addEventListener('click', () => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
