@@ -33,6 +33,16 @@ export interface ConsoleRoutesOptions {
 /** dist/console, built by `npm run build:console` (part of `npm run build`). */
 export const CONSOLE_DIR = fileURLToPath(new URL('../console/', import.meta.url));
 
+/**
+ * Files under assets/ carry a content hash in their names (Vite), so a changed file has a new
+ * name: they can be cached for a year and never revalidated (RFC 8246 immutable). index.html names
+ * the current ones, so it is revalidated on every load (its ETag makes that a 304).
+ */
+export function consoleCacheControl(path: string): string {
+  const rel = path.slice(CONSOLE_DIR.length).replaceAll('\\', '/');
+  return rel.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
+}
+
 export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOptions): void {
   const { admin, sessions, counters, history } = options;
   const throttle = options.signInThrottle ?? new SignInThrottle();
@@ -144,7 +154,8 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
       ...(typeof body.sourceIp === 'string' ? { sourceIp: body.sourceIp } : {}),
     });
     const verdict = policy.evaluate(body.action, resource);
-    return { effect: verdict.effect, reason: verdict.reason, resource, decidedBy: describeVerdict(verdict) };
+    // statement: 0-based indexes of the deciding statement (the console numbers from 1), or null.
+    return { effect: verdict.effect, reason: verdict.reason, resource, decidedBy: describeVerdict(verdict), statement: verdict.statement };
   });
 
   if (existsSync(CONSOLE_DIR + 'index.html')) {
@@ -152,7 +163,17 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     // route options, so its scope declares them.
     app.register(async (scope) => {
       declareScopeAccess(scope, 'public');
-      await scope.register(fastifyStatic, { root: CONSOLE_DIR, prefix: '/', index: ['index.html'], wildcard: false });
+      await scope.register(fastifyStatic, {
+        root: CONSOLE_DIR,
+        prefix: '/',
+        index: ['index.html'],
+        wildcard: false,
+        // The build writes .br and .gz beside each file (src/console/vite.config.ts); the one the
+        // browser accepts is sent with Content-Encoding, and Vary: Accept-Encoding on every answer.
+        preCompressed: true,
+        cacheControl: false,
+        setHeaders: (reply, path) => reply.header('cache-control', consoleCacheControl(path)),
+      });
     });
   } else {
     app.get('/', publicRoute, async (_request, reply) => {

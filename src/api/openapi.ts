@@ -117,7 +117,7 @@ export const OPENAPI = {
       },
     },
     '/api/connections': {
-      get: { summary: 'List and search live connections', security: [{ adminToken: [] }], parameters: [queryParam('q', { type: 'string' }, 'search client ID, principal, IP'), queryParam('limit', { type: 'integer' }, 'at most')], responses: { '200': json('connections[], total') } },
+      get: { summary: 'List and search live connections', security: [{ adminToken: [] }], parameters: [queryParam('q', { type: 'string' }, 'search client ID, principal, IP'), queryParam('limit', { type: 'integer' }, 'at most'), queryParam('offset', { type: 'integer' }, 'skip this many'), queryParam('sort', { type: 'string', enum: ['clientId', 'principal', 'address', 'connectedSince', 'subscriptions', 'messagesIn', 'messagesOut'] }, 'order by'), queryParam('order', { type: 'string', enum: ['asc', 'desc'] }, 'with sort')], responses: { '200': json('connections[], total') } },
     },
     '/api/connections/{clientId}': {
       get: { summary: 'One connection', security: [{ adminToken: [] }], parameters: [pathParam('clientId', 'client ID')], responses: { '200': json('connection'), ...errors } },

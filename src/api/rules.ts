@@ -7,7 +7,8 @@ import type { RuleOperations } from './rule-operations.js';
 import { adminRoute } from './route-access.js';
 
 export function registerRuleRoutes(app: HttpApp, rules: RuleOperations): void {
-  const describe = (r: ReturnType<RulesEngine['list']>[number]) => ({ ...r.definition, createdAt: r.createdAt, lastModifiedAt: r.lastModifiedAt });
+  // stats: this node's executions, failures and last error for the rule (RulesEngine.stats).
+  const describe = (r: ReturnType<RulesEngine['list']>[number]) => ({ ...r.definition, createdAt: r.createdAt, lastModifiedAt: r.lastModifiedAt, stats: rules.engine.stats(r.name) });
 
   app.get('/api/rules', adminRoute, async () => ({ rules: rules.list().map(describe), queued: rules.engine.queued }));
 

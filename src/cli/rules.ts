@@ -77,7 +77,7 @@ export async function rulesCommand(args: string[]): Promise<void> {
       return;
     case 'update': {
       const current = (await callAdmin(target, 'GET', `/api/rules/${name()}`)) as Record<string, unknown>;
-      const { createdAt: _c, lastModifiedAt: _m, ...definition } = current;
+      const { createdAt: _c, lastModifiedAt: _m, stats: _s, ...definition } = current;
       printJson(await callAdmin(target, 'PUT', `/api/rules/${name()}`, { ...definition, ...fields() }));
       return;
     }

@@ -132,6 +132,8 @@ export interface PolicyCheckResult {
   reason: 'allowed' | 'explicitDeny' | 'implicitDeny';
   resource: string;
   decidedBy: string;
+  /** 0-based: the document and the statement within it that decided; null for an implicit deny. */
+  statement?: { documentIndex: number; statementIndex: number; sid?: string } | null;
 }
 
 export interface RetainedMessage {
@@ -154,6 +156,14 @@ export interface RuleSummary {
   errorAction?: Record<string, unknown>;
   createdAt?: number | string;
   lastModifiedAt?: number | string;
+  /** This node's executions, failures and last error for the rule. */
+  stats?: RuleStats;
+}
+
+export interface RuleStats {
+  executions: number;
+  failures: number;
+  lastError?: { at: string; action: string; resource: string; message: string };
 }
 
 /** The body of POST /api/rules and PUT /api/rules/{name}. */

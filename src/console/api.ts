@@ -98,13 +98,20 @@ export class Api {
     this.request<MetricsHistory>('GET', `/api/metrics/history?range=${range}${since !== undefined ? `&since=${since}` : ''}`);
 
   // Connections
-  connections = (q: string, limit = 200) => this.request<{ connections: Connection[]; total: number }>('GET', `/api/connections?q=${enc(q)}&limit=${limit}`);
+  connections = (q: string, limit = 200, page: { offset?: number; sort?: string; order?: 'asc' | 'desc' } = {}) =>
+    this.request<{ connections: Connection[]; total: number }>(
+      'GET',
+      `/api/connections?q=${enc(q)}&limit=${limit}${page.offset ? `&offset=${page.offset}` : ''}${page.sort ? `&sort=${enc(page.sort)}&order=${page.order ?? 'asc'}` : ''}`,
+    );
   connection = (clientId: string) => this.request<Connection>('GET', `/api/connections/${enc(clientId)}`);
   disconnect = (clientId: string) => this.request<void>('DELETE', `/api/connections/${enc(clientId)}`);
 
   // Authorizers and policies
   authorizers = () => this.request<{ authorizers: AuthorizerSummary[]; defaultAuthorizerName: string | null }>('GET', '/api/authorizers');
   authorizer = (name: string) => this.request<{ authorizerDescription: AuthorizerDescription }>('GET', `/api/authorizers/${enc(name)}`);
+  createAuthorizer = (definition: Record<string, unknown>) => this.request<unknown>('POST', '/api/authorizers', definition);
+  updateAuthorizer = (name: string, changes: Record<string, unknown>) => this.request<unknown>('PATCH', `/api/authorizers/${enc(name)}`, changes);
+  setDefaultAuthorizer = (name: string) => this.request<unknown>('PUT', '/api/default-authorizer', { authorizerName: name });
   testAuthorizer = (name: string, input: TestInvokeInput) => this.request<TestInvokeResult>('POST', `/api/authorizers/${enc(name)}/test`, input);
   checkPolicy = (input: PolicyCheckInput) => this.request<PolicyCheckResult>('POST', '/api/policy/check', input);
 

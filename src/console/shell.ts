@@ -62,7 +62,8 @@ export function mountShell(app: HTMLElement, ctx: Context, pages: readonly PageD
   const menu = h('button', { type: 'button', class: 'btn btn-icon menu-btn', 'aria-label': 'Menu', 'aria-controls': 'sidebar', 'aria-expanded': 'false' }, icon(ICONS.menu));
   const scrim = h('div', { class: 'scrim' });
   const title = h('div', { class: 'topbar-title' });
-  const mqtt = h('a', { href: '#/client', class: 'mqtt-state', title: 'MQTT test client' });
+  // The console's own MQTT test client, not the server: its state is named so.
+  const mqtt = h('a', { href: '#/client', class: 'mqtt-state', 'data-testid': 'test-client-state', title: 'The console’s MQTT test client (not the server)' });
   const who = h(
     'span',
     { class: 'who', 'data-testid': 'user', title: ctx.user === 'loopback' ? 'Signed in automatically: you use the console from this machine' : `Signed in as ${ctx.user}` },
@@ -75,8 +76,14 @@ export function mountShell(app: HTMLElement, ctx: Context, pages: readonly PageD
   out.hidden = ctx.user === 'loopback' || ctx.user === 'token';
 
   const topbar = h('header', { class: 'topbar' }, menu, title, h('span', { class: 'spacer' }), mqtt, who, out);
-  const content = h('main', { class: 'content', id: 'content' });
-  const root = h('div', { class: 'app' }, sidebar, scrim, h('div', { class: 'main' }, topbar, content));
+  const content = h('main', { class: 'content', id: 'content', tabindex: '-1' });
+  // The first Tab stop: past the navigation, straight to the page.
+  const skip = h('a', { href: '#content', class: 'skip-link', 'data-testid': 'skip-link' }, 'Skip to content');
+  skip.addEventListener('click', (e) => {
+    e.preventDefault(); // a hash link would change the route
+    content.focus();
+  });
+  const root = h('div', { class: 'app' }, skip, sidebar, scrim, h('div', { class: 'main' }, topbar, content));
 
   const setOpen = (open: boolean) => {
     root.classList.toggle('nav-open', open);
@@ -91,7 +98,7 @@ export function mountShell(app: HTMLElement, ctx: Context, pages: readonly PageD
   const showMqtt = () => {
     const st = ctx.session.state;
     mqtt.className = `mqtt-state status-${st}`;
-    replace(mqtt, h('i', { class: 'dot' }), h('span', { class: 'hide-narrow' }, st === 'connected' ? 'MQTT connected' : st === 'connecting' ? 'MQTT connecting' : 'MQTT disconnected'));
+    replace(mqtt, h('i', { class: 'dot' }), h('span', { class: 'hide-narrow' }, `Test client: ${st}`));
   };
   const unlisten = ctx.session.changed.listen((c) => {
     if (c === 'connection') showMqtt();

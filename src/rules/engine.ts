@@ -40,6 +40,19 @@ interface Job {
   topic: string;
 }
 
+/**
+ * One rule's health on this node since it started (or since the rule was created here): the
+ * console shows it beside the rule, so a failing action is seen where the rule is, not only as a
+ * server-wide failure count on the Monitor. Kept per name across edits; dropped with the rule.
+ */
+export interface RuleStats {
+  /** Messages the rule matched (its WHERE held), as counters.ruleExecutions counts them. */
+  executions: number;
+  /** Failed actions (and failed error actions), as counters.ruleFailures counts them. */
+  failures: number;
+  lastError?: { at: string; action: string; resource: string; message: string };
+}
+
 export const BASIC_INGEST_PREFIX = '$aws/rules/';
 const BATCH = 256;
 
@@ -62,6 +75,8 @@ export class RulesEngine {
   private readonly accountId: string;
   private readonly rules = new Map<string, ActiveRule>();
   private readonly index = new TopicTrie<ActiveRule>();
+  /** Keyed by rule name: bounded by the rules that exist (entries go with delete). */
+  private readonly ruleStats = new Map<string, RuleStats>();
   private readonly queue: BoundedQueue<Job>;
   private scheduled = false;
   private inflight = 0;
@@ -151,12 +166,17 @@ export class RulesEngine {
     const output = rule.compiled.evaluate(input);
     if (output === null) return;
     this.counters.ruleExecutions++;
+    const stats = this.statsFor(rule.definition.name);
+    stats.executions++;
     if (rule.actions.length === 0) return;
     this.inflight++;
     void Promise.all(rule.actions.map((a) => a.run(input, output))).then(async (results) => {
       const failures = results.filter((r): r is ActionFailure => r !== null);
       if (failures.length > 0) {
         this.counters.ruleFailures += failures.length;
+        stats.failures += failures.length;
+        const last = failures[failures.length - 1]!;
+        stats.lastError = { at: new Date().toISOString(), action: last.failedAction, resource: last.failedResource, message: last.errorMessage };
         this.logger.warn({ rule: rule.definition.name, topic: input.topic, failures }, 'rule actions failed');
         if (rule.errorAction !== null) await this.runErrorAction(rule, input, failures);
       }
@@ -177,6 +197,9 @@ export class RulesEngine {
     const failure = await rule.errorAction!.run(input, { kind: 'json', value });
     if (failure !== null) {
       this.counters.ruleFailures++;
+      const stats = this.statsFor(rule.definition.name);
+      stats.failures++;
+      stats.lastError = { at: new Date().toISOString(), action: `errorAction ${failure.failedAction}`, resource: failure.failedResource, message: failure.errorMessage };
       this.logger.error({ rule: rule.definition.name, failure }, 'rule error action failed too');
     }
   }
@@ -213,7 +236,22 @@ export class RulesEngine {
     return { compiled, actions, errorAction };
   }
 
+  private statsFor(name: string): RuleStats {
+    let stats = this.ruleStats.get(name);
+    if (stats === undefined) {
+      stats = { executions: 0, failures: 0 };
+      this.ruleStats.set(name, stats);
+    }
+    return stats;
+  }
+
   // ---- management (config, admin API, CLI) ----------------------------------------------------
+
+  /** A copy of the rule's health on this node (zeros for a rule that has not run). */
+  stats(name: string): RuleStats {
+    const s = this.ruleStats.get(name);
+    return s === undefined ? { executions: 0, failures: 0 } : { ...s, ...(s.lastError ? { lastError: { ...s.lastError } } : {}) };
+  }
 
   list(): StoredRule[] {
     return this.store.list();
@@ -247,6 +285,7 @@ export class RulesEngine {
   }
 
   delete(name: string): boolean {
+    this.ruleStats.delete(name);
     const rule = this.rules.get(name);
     if (rule !== undefined) {
       this.index.remove(rule.compiled.topicFilter, rule);
@@ -262,6 +301,7 @@ export class RulesEngine {
   reload(name: string): void {
     const stored = this.store.get(name);
     if (stored === undefined) {
+      this.ruleStats.delete(name);
       const rule = this.rules.get(name);
       if (rule !== undefined) {
         this.index.remove(rule.compiled.topicFilter, rule);

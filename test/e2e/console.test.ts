@@ -158,12 +158,15 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
 
       const presence = page.locator('.msg[data-topic="$aws/events/presence/connected/page-1"]');
       await presence.waitFor(WAIT);
+      // Rows are one line; a click opens one to the full, pretty-printed message.
+      await presence.locator('.msg-row').click();
       const event = JSON.parse(await presence.locator('pre.json').innerText()) as Record<string, unknown>;
       assert.equal(event.clientId, 'page-1');
       assert.equal(event.eventType, 'connected');
 
       const message = page.locator('.msg[data-topic="demo/x"]');
       await message.waitFor(WAIT);
+      await message.locator('.msg-row').click();
       assert.equal(await message.locator('pre.json').innerText(), '{\n  "hello": "world"\n}', 'pretty-printed JSON');
       assert.match(await message.locator('.msg-meta').innerText(), /QoS 0/);
       await page.locator('.messages-card').scrollIntoViewIfNeeded();
@@ -192,7 +195,9 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
       const exported = JSON.parse(readFileSync((await download.path())!, 'utf8')) as { messages: { topic: string; payload?: string }[] };
       assert.ok(exported.messages.some((m) => m.topic === 'demo/x' && m.payload === '{"hello":"world"}'), 'export has demo/x');
 
-      // Pause holds new messages back; resume shows them; clear empties the list.
+      // Pause holds new messages back; resume shows them; clear empties the list. (An open row
+      // holds the list still, so close it first.)
+      await page.locator('.msg[data-topic="demo/x"] .msg-row').click();
       await page.getByTestId('pause').click();
       await page1.client.publishAsync('demo/held', 'later', { qos: 1 });
       await page.getByText('Resume (1 held)').waitFor(WAIT);
@@ -308,8 +313,10 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
       await page.getByTestId('test-invoke').click();
       await page.locator('.policy-doc').first().waitFor(WAIT);
       assert.match(await text(page, '[data-testid=test-result] .verdict'), /Authenticated[\s\S]*Unauthenticated/);
-      const doc = JSON.parse(await text(page, '.policy-doc')) as { Statement: unknown[] };
-      assert.ok(Array.isArray(doc.Statement) && doc.Statement.length > 0, 'a parsed, pretty-printed document');
+      // Each returned document is shown statement by statement, numbered from 1.
+      assert.match(await text(page, '[data-testid=test-result] .statement-head'), /Statement 1/);
+      const statement = JSON.parse(await text(page, '.policy-doc')) as { Effect?: string };
+      assert.ok(statement.Effect === 'Allow' || statement.Effect === 'Deny', 'a parsed, pretty-printed statement');
 
       await page.getByTestId('use-policies').click();
       await page.getByTestId('policy-action').selectOption('iot:Publish');
@@ -537,11 +544,13 @@ describe('console: the blog-post scenario (example config, sign-in, a browser MQ
 
       const presence = page.locator('.msg[data-topic="$aws/events/presence/connected/client-1"]');
       await presence.waitFor(WAIT);
+      await presence.locator('.msg-row').click();
       const event = JSON.parse(await presence.locator('pre.json').innerText()) as Record<string, unknown>;
       assert.equal(event.clientId, 'client-1');
       assert.equal(event.eventType, 'connected');
       const message = page.locator('.msg[data-topic="client"]');
       await message.waitFor(WAIT);
+      await message.locator('.msg-row').click();
       assert.deepEqual(JSON.parse(await message.locator('pre.json').innerText()), { message: 'Hello world!' });
 
       // Publish from the console; a Node MQTT.js subscriber gets it.

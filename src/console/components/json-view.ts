@@ -1,6 +1,7 @@
 // Pretty-printed JSON with the syntax coloured: keys, strings, numbers, literals. Built as DOM
 // text nodes (never markup), two-space indentation as JSON.stringify(v, null, 2) would print.
 import { h, type Child } from '../dom.js';
+import { prettyJson, type JsonPart } from './json-text.js';
 
 function render(value: unknown, indent: string, out: Child[]): void {
   if (value === null) {
@@ -47,6 +48,23 @@ export function jsonView(value: unknown, cls = ''): HTMLPreElement {
   const parts: Child[] = [];
   render(value, '', parts);
   return h('pre', { class: `code json ${cls}`.trim() }, parts);
+}
+
+/**
+ * A JSON text pretty-printed from its own tokens (json-text.ts), so numbers stay as written; for
+ * payloads, which must be shown exactly as received. Undefined when it is not a JSON document.
+ */
+export function jsonTextView(text: string, cls = ''): HTMLPreElement | undefined {
+  const parts = prettyJson(text);
+  if (parts === undefined) return undefined;
+  return h('pre', { class: `code json ${cls}`.trim() }, parts.map(partNode));
+}
+
+const PART_CLASS: Record<JsonPart['kind'], string | null> = { key: 'j-key', str: 'j-str', num: 'j-num', lit: 'j-lit', punct: null, space: null };
+
+function partNode(p: JsonPart): Child {
+  const cls = PART_CLASS[p.kind];
+  return cls === null ? p.text : h('span', { class: cls }, p.text);
 }
 
 /** The value of a JSON text, or undefined when it is not JSON (only objects and arrays count). */

@@ -1,8 +1,10 @@
-// A message payload as a person would want to read it: JSON pretty-printed, other UTF-8 text as
-// is, anything else as a hex dump (first 512 bytes).
+// A message payload as a person would want to read it, and exactly as it was received: JSON
+// pretty-printed from its own tokens (numbers never rewritten), other UTF-8 text as is, anything
+// else as a hex dump (first 512 bytes). The raw view is the bytes as text, untouched.
 import { h } from '../dom.js';
 import { payloadText } from '../mqtt/test-session.js';
-import { jsonView, parseJsonDocument } from './json-view.js';
+import { jsonTextView } from './json-view.js';
+import { prettyJson } from './json-text.js';
 
 const HEX_LIMIT = 512;
 
@@ -21,13 +23,26 @@ function hexDump(bytes: Uint8Array): string {
 
 export type PayloadKind = 'json' | 'text' | 'binary' | 'empty';
 
-export function payloadView(bytes: Uint8Array): { kind: PayloadKind; el: HTMLElement } {
+/** What a payload is, without building any DOM (the message list's one-line rows). */
+export function payloadKind(bytes: Uint8Array, text: string | undefined): PayloadKind {
+  if (bytes.length === 0) return 'empty';
+  if (text === undefined) return 'binary';
+  const t = text.trimStart();
+  return (t.startsWith('{') || t.startsWith('[')) && prettyJson(text) !== undefined ? 'json' : 'text';
+}
+
+export function payloadView(bytes: Uint8Array, text = payloadText(bytes)): { kind: PayloadKind; el: HTMLElement } {
   if (bytes.length === 0) return { kind: 'empty', el: h('div', { class: 'payload-empty' }, '(empty payload)') };
-  const text = payloadText(bytes);
   if (text === undefined) return { kind: 'binary', el: h('pre', { class: 'code hex' }, hexDump(bytes)) };
-  const json = parseJsonDocument(text);
-  if (json !== undefined) return { kind: 'json', el: jsonView(json, 'payload') };
+  const json = jsonTextView(text, 'payload');
+  if (json !== undefined) return { kind: 'json', el: json };
   return { kind: 'text', el: h('pre', { class: 'code text payload' }, text) };
+}
+
+/** The payload exactly as received: its UTF-8 text unchanged, or the hex dump when it is binary. */
+export function rawPayloadView(bytes: Uint8Array, text = payloadText(bytes)): HTMLElement {
+  if (bytes.length === 0) return h('div', { class: 'payload-empty' }, '(empty payload)');
+  return h('pre', { class: 'code raw payload-raw', 'data-testid': 'payload-raw' }, text ?? hexDump(bytes));
 }
 
 export function base64ToBytes(b64: string): Uint8Array {

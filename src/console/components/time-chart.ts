@@ -37,6 +37,11 @@ export interface ChartOptions {
   quietText?: string;
   /** What the legend shows per series: the latest value (default), the total or the peak in view. */
   summary?: 'now' | 'total' | 'peak';
+  /**
+   * Bars per interval instead of lines: for sparse counters (denials, failures), where a line
+   * between a 3 and the zeros around it draws slopes that never happened.
+   */
+  bars?: boolean;
 }
 
 const MARGIN = { top: 10, right: 12, bottom: 24 };
@@ -135,7 +140,7 @@ export class TimeChart {
           h('i', { class: 'swatch', style: `background:${sr.color}` }),
           h('span', { class: 'legend-label' }, sr.label),
           h('b', { class: 'legend-value' }, this.options.format(value)),
-          h('small', { class: 'legend-kind' }, summary === 'now' ? 'now' : summary === 'total' ? 'total' : 'peak'),
+          h('small', { class: 'legend-kind' }, summary === 'now' ? 'now' : summary === 'total' ? 'in view' : 'peak'),
         );
       }),
     );
@@ -176,7 +181,22 @@ export class TimeChart {
     const defs: Child[] = [];
     const shapes: Child[] = [];
     const gap = d.stepMs * 2.5;
+    if (this.options.bars) {
+      // Side by side within each interval, a bar only where something was counted.
+      const slot = Math.max(2, (d.stepMs / (to - from)) * plotW * 0.8);
+      const bw = Math.max(1, slot / d.series.length);
+      d.series.forEach((sr, si) => {
+        for (let i = 0; i < d.times.length; i++) {
+          const v = sr.values[i] ?? 0;
+          const t = d.times[i]!;
+          if (v <= 0 || t < from - d.stepMs) continue;
+          const bx = x(t) - slot / 2 + si * bw;
+          shapes.push(s('rect', { class: 'series-bar', x: bx.toFixed(1), y: y(v).toFixed(1), width: bw.toFixed(1), height: Math.max(1, y(0) - y(v)).toFixed(1), fill: sr.color, 'data-series': sr.key }));
+        }
+      });
+    }
     d.series.forEach((sr, si) => {
+      if (this.options.bars) return;
       let line = '';
       let area = '';
       let runStart = -1;

@@ -3,7 +3,13 @@
 // an activity log of what the server answered (CONNACK, SUBACK, PUBACK, DISCONNECT with their
 // reason codes and reason strings). It outlives page changes, as AWS's test client does, so
 // messages keep arriving while the user looks at the Monitor.
-import mqtt from 'mqtt';
+//
+// Under heavy traffic (1,000 messages a second and more) nothing is announced per message: the
+// messages are kept in a bounded list and 'messages' is emitted at most MESSAGE_FLUSH_MS apart,
+// so the view redraws a few times a second whatever the rate.
+//
+// MQTT.js is most of the console's weight, so it is imported when the first connect happens:
+// pages other than the test client load without it.
 import type { IClientOptions, IClientPublishOptions, IClientSubscribeOptions, MqttClient, Packet } from 'mqtt';
 import { Signal } from '../signal.js';
 import { reasonName } from './reason-codes.js';
@@ -68,6 +74,18 @@ export interface ReceivedMessage {
   properties: MessageProperties;
   receivedAt: number;
   subscriptionIds: number[];
+  /** The payload as UTF-8 text (null: not UTF-8), decoded once on first use (messageText). */
+  text?: string | null;
+}
+
+/** A refused connect, as the connection card shows it. */
+export interface Refusal {
+  /** e.g. "CONNACK 0x86 Bad user name or password". */
+  text: string;
+  code: number;
+  reasonString?: string;
+  /** What the code usually means with this server (authorizers and policies). */
+  hint?: string;
 }
 
 export interface ActivityEntry {
@@ -88,12 +106,17 @@ export interface PublishInput {
 
 export interface PublishOutcome {
   ok: boolean;
+  /** False for QoS 0 (no acknowledgement exists) and for refusals made before sending. */
+  acknowledged: boolean;
   text: string;
 }
 
 export type Change = 'connection' | 'subscriptions' | 'messages' | 'activity';
 
-const MAX_MESSAGES = 1000;
+/** The most messages kept (and exported); older ones are let go. Stated on the page. */
+export const MESSAGE_CAP = 5000;
+/** At most this often the view hears about new messages. */
+export const MESSAGE_FLUSH_MS = 250;
 const MAX_ACTIVITY = 200;
 const COLORS = ['#3b82f6', '#14b8a6', '#8b5cf6', '#f59e0b', '#ec4899', '#22c55e', '#06b6d4', '#f97316'];
 
@@ -168,6 +191,33 @@ export function payloadText(payload: Uint8Array): string | undefined {
   }
 }
 
+/** The payload's text, decoded once and remembered on the message. */
+export function messageText(m: ReceivedMessage): string | undefined {
+  if (m.text === undefined) m.text = payloadText(m.payload) ?? null;
+  return m.text ?? undefined;
+}
+
+/**
+ * Why a topic name cannot be published to, or undefined when it can: MQTT forbids the wildcards
+ * '+' and '#' in a PUBLISH topic [MQTT-3.3.2-2] and an empty one [MQTT-4.7.3-1]; a server answers
+ * such a PUBLISH by closing the connection, so the test client says so before sending.
+ */
+export function publishTopicProblem(topic: string): string | undefined {
+  if (topic.length === 0) return 'a topic name is required';
+  if (/[+#]/.test(topic)) return `a topic name cannot contain the wildcards + or # (they belong in subscription filters): ${topic}`;
+  if (topic.includes('\u0000')) return 'a topic name cannot contain the null character';
+  return undefined;
+}
+
+/** What a CONNACK refusal usually means here: the authorizer, or the policy it returned. */
+function refusalHint(code: number, version: ProtocolVersion): string | undefined {
+  if (code === 0x86 || (version === 4 && code === 4)) return 'The authorizer did not accept the credentials: check the token, its key name and the signature.';
+  if (code === 0x87 || (version === 4 && code === 5)) return 'Not authorized: the returned policy does not allow iot:Connect for this client ID.';
+  if (code === 0x85) return 'The client ID was refused.';
+  if (code === 0x8c) return 'The authorizer failed or timed out.';
+  return undefined;
+}
+
 /** Detaches a client being let go; an 'error' with no listener would throw. */
 function quiet(client: MqttClient): void {
   client.removeAllListeners();
@@ -187,8 +237,12 @@ export class TestSession {
   /** The settings of the live (or last) connection, as used. */
   connectedWith: ConnectSettings | null = null;
   subscriptions: Subscription[] = [];
-  /** Oldest first, at most MAX_MESSAGES. */
+  /** Oldest first, at most MESSAGE_CAP (briefly more between flushes). */
   messages: ReceivedMessage[] = [];
+  /** Messages received since the last clear, kept or not; each subscription counts its own. */
+  totalReceived = 0;
+  /** The last connect's refusal, until the next connect. */
+  refusal: Refusal | null = null;
   /** Received while paused; shown on resume. */
   held: ReceivedMessage[] = [];
   paused = false;
@@ -201,6 +255,7 @@ export class TestSession {
   private seq = 0;
   private subscriptionSeq = 0;
   private pendingPublishes = new Set<(outcome: PublishOutcome) => void>();
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** @param credential asks the admin API for a one-time credential (identity 'console'). */
   constructor(private readonly credential: () => Promise<ConsoleCredential> = () => Promise.reject(new Error('no console credential source'))) {}
@@ -226,15 +281,17 @@ export class TestSession {
     this.settings = { ...settings };
     const s = (this.connectedWith = { ...settings });
     const attempt = ++this.attempt;
+    this.refusal = null;
     if (s.identity !== 'console') {
-      this.open(s);
+      this.setState('connecting');
+      void this.open(s, attempt);
       return;
     }
     // A fresh credential for every connect: each is good for one connection only.
     this.setState('connecting');
     this.credential().then(
       (credential) => {
-        if (attempt === this.attempt) this.open(s, credential);
+        if (attempt === this.attempt) void this.open(s, attempt, credential);
       },
       (err: unknown) => {
         if (attempt !== this.attempt) return;
@@ -244,7 +301,17 @@ export class TestSession {
     );
   }
 
-  private open(s: ConnectSettings, credential?: ConsoleCredential): void {
+  private async open(s: ConnectSettings, attempt: number, credential?: ConsoleCredential): Promise<void> {
+    let mqtt: typeof import('mqtt').default;
+    try {
+      mqtt = (await import('mqtt')).default;
+    } catch (err) {
+      if (attempt !== this.attempt) return;
+      this.log('error', `Cannot load the MQTT client: ${err instanceof Error ? err.message : String(err)}`);
+      this.setState('disconnected');
+      return;
+    }
+    if (attempt !== this.attempt) return;
     const options: IClientOptions = {
       clientId: s.clientId,
       protocolVersion: s.protocolVersion,
@@ -274,7 +341,10 @@ export class TestSession {
         const code = p.reasonCode ?? p.returnCode ?? 0;
         if (code !== 0) {
           refused = true;
-          this.log('error', `CONNACK ${reasonName(code, s.protocolVersion, 'connack')}${p.properties?.reasonString ? ` — ${p.properties.reasonString}` : ''}`);
+          const reasonString = p.properties?.reasonString;
+          const hint = refusalHint(code, s.protocolVersion);
+          this.refusal = { text: `CONNACK ${reasonName(code, s.protocolVersion, 'connack')}`, code, ...(reasonString ? { reasonString } : {}), ...(hint ? { hint } : {}) };
+          this.log('error', `${this.refusal.text}${reasonString ? ` — ${reasonString}` : ''}`);
         }
       }
     });
@@ -353,6 +423,7 @@ export class TestSession {
     for (const resolve of this.pendingPublishes) {
       resolve({
         ok: false,
+        acknowledged: false,
         text:
           this.version === 4
             ? 'connection closed before PUBACK (an MQTT 3.1.1 server closes the connection when a PUBLISH is not authorized)'
@@ -431,25 +502,41 @@ export class TestSession {
   }
 
   private receive(message: ReceivedMessage): void {
+    this.totalReceived++;
     for (const sub of this.subscriptions) {
       if (sub.state !== 'refused' && matches(sub.filter, message.topic)) {
         message.subscriptionIds.push(sub.id);
         sub.count++;
       }
     }
-    if (this.paused) {
-      this.held.push(message);
-      if (this.held.length > MAX_MESSAGES) this.held.splice(0, this.held.length - MAX_MESSAGES);
-    } else {
-      this.keep([message]);
-    }
-    this.changed.emit('messages');
-    this.changed.emit('subscriptions');
+    if (this.paused) this.held.push(message);
+    else this.messages.push(message);
+    // Trimming is done in bulk, not per message: a splice of a 5,000-long array per message
+    // would be the page's busiest work at 1,000 messages a second.
+    if (this.messages.length > MESSAGE_CAP * 1.2) this.trim();
+    if (this.held.length > MESSAGE_CAP * 1.2) this.held.splice(0, this.held.length - MESSAGE_CAP);
+    this.flushSoon();
+  }
+
+  private trim(): void {
+    if (this.messages.length > MESSAGE_CAP) this.messages.splice(0, this.messages.length - MESSAGE_CAP);
+    if (this.held.length > MESSAGE_CAP) this.held.splice(0, this.held.length - MESSAGE_CAP);
+  }
+
+  /** Announces new messages once per MESSAGE_FLUSH_MS, however many arrived meanwhile. */
+  private flushSoon(): void {
+    if (this.flushTimer !== null) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.trim();
+      this.changed.emit('messages');
+      this.changed.emit('subscriptions');
+    }, MESSAGE_FLUSH_MS);
   }
 
   private keep(list: ReceivedMessage[]): void {
     this.messages.push(...list);
-    if (this.messages.length > MAX_MESSAGES) this.messages.splice(0, this.messages.length - MAX_MESSAGES);
+    this.trim();
   }
 
   setPaused(paused: boolean): void {
@@ -464,6 +551,7 @@ export class TestSession {
   clearMessages(): void {
     this.messages = [];
     this.held = [];
+    this.totalReceived = 0;
     for (const sub of this.subscriptions) sub.count = 0;
     this.changed.emit('messages');
     this.changed.emit('subscriptions');
@@ -472,7 +560,7 @@ export class TestSession {
   /** The kept messages as a JSON document (payload as text when UTF-8, else base64). */
   exportJson(): string {
     const out = this.messages.map((m) => {
-      const text = payloadText(m.payload);
+      const text = messageText(m);
       return {
         topic: m.topic,
         receivedAt: new Date(m.receivedAt).toISOString(),
@@ -487,7 +575,9 @@ export class TestSession {
 
   publish(input: PublishInput): Promise<PublishOutcome> {
     const client = this.client;
-    if (client === null || this.state !== 'connected') return Promise.resolve({ ok: false, text: 'not connected' });
+    if (client === null || this.state !== 'connected') return Promise.resolve({ ok: false, acknowledged: false, text: 'not connected: connect first' });
+    const problem = publishTopicProblem(input.topic);
+    if (problem !== undefined) return Promise.resolve({ ok: false, acknowledged: false, text: `not sent: ${problem}` });
     const version = this.version;
     const opts: IClientPublishOptions = { qos: input.qos, retain: input.retain };
     if (version === 5) {
@@ -516,11 +606,12 @@ export class TestSession {
         const reasonString = ack?.properties?.reasonString;
         const suffix = reasonString ? ` — ${reasonString}` : '';
         if (input.qos === 0) {
-          settle(err ? { ok: false, text: err.message } : { ok: true, text: 'sent (QoS 0 has no acknowledgement)' });
+          // QoS 0 has no PUBACK [MQTT-4.3.1]: written to the socket is all anyone can know.
+          settle(err ? { ok: false, acknowledged: false, text: err.message } : { ok: true, acknowledged: false, text: 'sent (no acknowledgement: QoS 0)' });
         } else if (err) {
-          settle({ ok: false, text: code !== undefined ? `PUBACK ${reasonName(code, version, 'puback')}${suffix}` : err.message });
+          settle({ ok: false, acknowledged: code !== undefined, text: code !== undefined ? `PUBACK ${reasonName(code, version, 'puback')}${suffix}` : err.message });
         } else {
-          settle({ ok: true, text: `${input.qos === 2 ? 'PUBCOMP' : 'PUBACK'} ${reasonName(code ?? 0, version, 'puback')}${suffix}` });
+          settle({ ok: true, acknowledged: true, text: `${input.qos === 2 ? 'PUBCOMP' : 'PUBACK'} ${reasonName(code ?? 0, version, 'puback')}${suffix}` });
         }
       });
     });

@@ -1,7 +1,7 @@
 // Authorizers: the configured custom authorizers (status, default, description), a form that runs
 // TestInvokeAuthorizer and shows the policy documents it returns, and a policy check (documents +
 // action + resource -> Allow/Deny and the deciding statement).
-import type { AuthorizerSummary, PolicyCheckResult, TestInvokeInput, TestInvokeResult } from '../api-types.js';
+import type { AuthorizerDescription, AuthorizerSummary, PolicyCheckResult, TestInvokeInput, TestInvokeResult } from '../api-types.js';
 import { errorText } from '../api.js';
 import { field, h, replace } from '../dom.js';
 import { ICONS } from '../icons.js';
@@ -48,7 +48,164 @@ function documentValue(doc: string): unknown {
   }
 }
 
-function authorizerList(ctx: Context, onLoaded: (list: AuthorizerSummary[], def: string | null) => void): HTMLElement {
+/**
+ * Policy documents with their statements numbered from 1 ("Policy document 1, statement 2"), the
+ * same way in the test-invoke result and the policy check; `decider` is highlighted.
+ */
+function documentsView(docs: readonly unknown[], decider: { documentIndex: number; statementIndex: number } | null = null): HTMLElement[] {
+  return docs.map((d, i) => {
+    const statements = typeof d === 'object' && d !== null && 'Statement' in d ? (d as { Statement: unknown }).Statement : undefined;
+    const list = Array.isArray(statements) ? statements : statements !== undefined ? [statements] : null;
+    return h(
+      'div',
+      { class: 'doc' },
+      h('div', { class: 'doc-head' }, `Policy document ${i + 1}`),
+      list === null
+        ? jsonView(d, 'policy-doc')
+        : h(
+            'ol',
+            { class: 'statements' },
+            list.map((st, j) => {
+              const deciding = decider !== null && decider.documentIndex === i && decider.statementIndex === j;
+              const sid = typeof st === 'object' && st !== null && typeof (st as { Sid?: unknown }).Sid === 'string' ? (st as { Sid: string }).Sid : null;
+              return h(
+                'li',
+                { class: `statement${deciding ? ' statement-decider' : ''}`, 'data-testid': deciding ? 'deciding-statement' : undefined },
+                h('div', { class: 'statement-head' }, `Statement ${j + 1}`, sid ? [' · Sid ', h('code', null, sid)] : null, deciding ? badge('decided', 'info') : null),
+                jsonView(st, 'policy-doc'),
+              );
+            }),
+          ),
+    );
+  });
+}
+
+/** "Policy document 1, statement 2 (Sid "x")": numbered from 1 as documentsView shows them. */
+function decidedByText(r: PolicyCheckResult): string {
+  if (!r.statement) return r.reason === 'implicitDeny' ? 'no statement (implicit deny)' : r.decidedBy;
+  const { documentIndex, statementIndex, sid } = r.statement;
+  return `Policy document ${documentIndex + 1}, statement ${statementIndex + 1}${sid ? ` (Sid "${sid}")` : ''}`;
+}
+
+/** An authorizer's description as labelled rows, not a JSON dump. */
+function describeView(d: AuthorizerDescription): HTMLElement {
+  const known = new Set(['authorizerName', 'authorizerArn', 'status', 'type', 'tokenKeyName', 'signingDisabled', 'isDefault']);
+  const label = (k: string) => k.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase());
+  const value = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? 'yes' : 'no') : JSON.stringify(v));
+  return facts([
+    ['Name', d.authorizerName],
+    ['ARN', h('code', null, d.authorizerArn)],
+    ['Status', badge(d.status, d.status === 'ACTIVE' ? 'ok' : 'muted')],
+    ['Type', d.type ?? '—'],
+    ['Default', d.isDefault ? 'yes: clients that name no authorizer use it' : 'no'],
+    ['Token key name', d.tokenKeyName ? h('code', null, d.tokenKeyName) : '—'],
+    ['Token signing', d.signingDisabled === false ? 'on: tokens must be signed' : 'off'],
+    ...Object.entries(d)
+      .filter(([k, v]) => !known.has(k) && v !== undefined && v !== null)
+      .map(([k, v]) => [label(k), typeof v === 'object' ? h('code', null, value(v)) : value(v)] as const),
+  ]);
+}
+
+/**
+ * Create an authorizer (POST /api/authorizers) or change one (PATCH /api/authorizers/{name}).
+ * The name, the type and signing are fixed once created (as on AWS); a function is named by its
+ * name in the server's functions.dir, never a path; a signing key is PEM text.
+ */
+function authorizerEditor(ctx: Context, saved: () => void): { el: HTMLElement; open(d: AuthorizerDescription | null): void } {
+  let editing: string | null = null;
+  /** The values shown when editing began: only what changed is sent (a config file's handler is a path the API would refuse). */
+  let original: Record<string, string> = {};
+  const title = h('span', null, 'New authorizer');
+  const name = input({ 'data-testid': 'authorizer-name', required: true, placeholder: 'e.g. Devices' });
+  const type = h('select', { 'data-testid': 'authorizer-type' }, h('option', { value: 'function' }, 'function (a handler in functions.dir)'), h('option', { value: 'http' }, 'http (POSTs the event to a URL)'));
+  const handler = input({ 'data-testid': 'authorizer-handler', placeholder: 'function name, e.g. devices' });
+  const url = input({ 'data-testid': 'authorizer-url', placeholder: 'https://auth.example.com/authorize' });
+  const tokenKeyName = input({ 'data-testid': 'authorizer-token-key', placeholder: 'e.g. token' });
+  const signed = h('input', { type: 'checkbox', 'data-testid': 'authorizer-signed' });
+  const keyName = input({ value: 'key1', 'aria-label': 'Public key name' });
+  const keyPem = h('textarea', { rows: 4, spellcheck: 'false', class: 'mono', 'data-testid': 'authorizer-key', placeholder: '-----BEGIN PUBLIC KEY-----' });
+  const timeout = h('input', { type: 'number', min: '100', max: '60000', value: '5000', 'data-testid': 'authorizer-timeout' });
+  const active = h('input', { type: 'checkbox', checked: true, 'data-testid': 'authorizer-active' });
+  const error = h('div', { 'data-testid': 'authorizer-form-error' });
+  const save = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'authorizer-save' }, 'Save authorizer');
+  const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');
+  const handlerField = field('Function name', handler, 'a function in the server’s functions.dir');
+  const urlField = field('URL', url);
+  const keyFields = h('div', { class: 'form-grid' }, field('Public key name', keyName), field('Public key (PEM)', keyPem, 'verifies x-amz-customauthorizer-signature'));
+  const sync = () => {
+    handlerField.hidden = type.value !== 'function';
+    urlField.hidden = type.value !== 'http';
+    keyFields.hidden = !signed.checked;
+  };
+  type.addEventListener('change', sync);
+  signed.addEventListener('change', sync);
+  const form = h(
+    'form',
+    { class: 'stack', 'data-testid': 'authorizer-form' },
+    h('div', { class: 'form-grid' }, field('Name', name), field('Type', type), handlerField, urlField, field('Token key name', tokenKeyName, 'the query parameter or header holding the token'), field('Timeout (ms)', timeout)),
+    h('label', { class: 'check' }, signed, h('span', null, 'Tokens are signed (needs a token key name and a public key)')),
+    keyFields,
+    h('label', { class: 'check' }, active, h('span', null, 'Active')),
+    error,
+    h('div', { class: 'form-actions' }, save, cancel),
+  );
+  const el = h('div', { class: 'rule-editor', hidden: true }, card(title, form, { cls: 'authorizer-editor' }));
+  cancel.addEventListener('click', () => {
+    el.hidden = true;
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    replace(error);
+    const body: Record<string, unknown> = { status: active.checked ? 'ACTIVE' : 'INACTIVE', timeoutMs: Number(timeout.value) || 5000 };
+    const changed = (key: string, value: string) => value !== '' && (editing === null || original[key] !== value);
+    if (type.value === 'function' && changed('handler', handler.value.trim())) body.handler = handler.value.trim();
+    if (type.value === 'http' && changed('url', url.value.trim())) body.url = url.value.trim();
+    if (changed('tokenKeyName', tokenKeyName.value.trim())) body.tokenKeyName = tokenKeyName.value.trim();
+    if (signed.checked && keyPem.value.trim()) body.tokenSigningPublicKeys = { [keyName.value.trim() || 'key1']: keyPem.value.trim() };
+    if (editing === null) Object.assign(body, { name: name.value.trim(), type: type.value, signingDisabled: !signed.checked });
+    save.disabled = true;
+    try {
+      if (editing === null) await ctx.api.createAuthorizer(body);
+      else await ctx.api.updateAuthorizer(editing, body);
+      ctx.toasts.show(`${editing === null ? 'Created' : 'Saved'} ${editing ?? String(body.name)}`, 'ok');
+      el.hidden = true;
+      saved();
+    } catch (err) {
+      // The server names the field ("tokenSigningPublicKeys: ..."); say which box that is.
+      const text = errorText(err).replace(/\btokenSigningPublicKeys\b/, 'Public key (tokenSigningPublicKeys)').replace(/\btokenKeyName\b/, 'Token key name (tokenKeyName)').replace(/\bhandler\b/, 'Function name (handler)');
+      replace(error, errorBox(text));
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return {
+    el,
+    open(d) {
+      editing = d?.authorizerName ?? null;
+      replace(title, d ? `Edit ${d.authorizerName}` : 'New authorizer');
+      name.value = d?.authorizerName ?? '';
+      name.disabled = d !== null;
+      type.value = d?.type === 'http' ? 'http' : 'function';
+      type.disabled = d !== null;
+      handler.value = typeof d?.handler === 'string' ? d.handler : '';
+      url.value = typeof d?.url === 'string' ? d.url : '';
+      tokenKeyName.value = d?.tokenKeyName ?? '';
+      signed.checked = d ? d.signingDisabled === false : false;
+      signed.disabled = d !== null;
+      keyPem.value = '';
+      timeout.value = String(typeof d?.timeoutMs === 'number' ? d.timeoutMs : 5000);
+      active.checked = d ? d.status === 'ACTIVE' : true;
+      original = { handler: handler.value, url: url.value, tokenKeyName: tokenKeyName.value };
+      sync();
+      replace(error);
+      el.hidden = false;
+      el.scrollIntoView({ block: 'start' });
+      (d ? tokenKeyName : name).focus();
+    },
+  };
+}
+
+function authorizerList(ctx: Context, onLoaded: (list: AuthorizerSummary[], def: string | null) => void, edit: (d: AuthorizerDescription | null) => void): { el: HTMLElement; reload(): void } {
   const body = h('div', { class: 'table-wrap' }, h('p', { class: 'muted' }, 'Loading…'));
   const details = new Map<string, HTMLElement>();
 
@@ -66,53 +223,76 @@ function authorizerList(ctx: Context, onLoaded: (list: AuthorizerSummary[], def:
     tr.classList.add('open');
     details.set(name, detail);
     try {
-      const { authorizerDescription } = await ctx.api.authorizer(name);
-      replace(cell, jsonView(authorizerDescription));
+      const { authorizerDescription: d } = await ctx.api.authorizer(name);
+      const toggleStatus = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'authorizer-toggle' }, d.status === 'ACTIVE' ? 'Disable' : 'Enable');
+      const makeDefault = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'authorizer-default', hidden: d.isDefault === true }, 'Make default');
+      const act = async (button: HTMLButtonElement, run: () => Promise<unknown>, done: string) => {
+        button.disabled = true;
+        try {
+          await run();
+          ctx.toasts.show(done, 'ok');
+          reload();
+        } catch (err) {
+          ctx.toasts.show(errorText(err), 'error', 6000);
+          button.disabled = false;
+        }
+      };
+      toggleStatus.addEventListener('click', () => void act(toggleStatus, () => ctx.api.updateAuthorizer(name, { status: d.status === 'ACTIVE' ? 'INACTIVE' : 'ACTIVE' }), `${d.status === 'ACTIVE' ? 'Disabled' : 'Enabled'} ${name}`));
+      makeDefault.addEventListener('click', () => void act(makeDefault, () => ctx.api.setDefaultAuthorizer(name), `${name} is the default authorizer`));
+      const editBtn = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'authorizer-edit' }, 'Edit');
+      editBtn.addEventListener('click', () => edit(d));
+      replace(cell, describeView(d), h('div', { class: 'form-actions' }, editBtn, toggleStatus, makeDefault));
     } catch (err) {
       replace(cell, errorBox(errorText(err)));
     }
   };
 
-  ctx.api
-    .authorizers()
-    .then(({ authorizers, defaultAuthorizerName }) => {
-      onLoaded(authorizers, defaultAuthorizerName);
-      if (authorizers.length === 0) {
+  function reload(): void {
+    details.clear();
+    ctx.api
+      .authorizers()
+      .then(({ authorizers, defaultAuthorizerName }) => {
+        onLoaded(authorizers, defaultAuthorizerName);
+        if (authorizers.length === 0) {
+          replace(
+            body,
+            emptyState('No authorizers', ['Add one under ', h('code', null, 'auth.authorizers'), ' in the configuration file, or with ', h('code', null, 'switchboard authorizers create'), '.'], ICONS.authorizers),
+          );
+          return;
+        }
         replace(
           body,
-          emptyState('No authorizers', ['Add one under ', h('code', null, 'auth.authorizers'), ' in the configuration file, or with ', h('code', null, 'switchboard authorizers create'), '.'], ICONS.authorizers),
-        );
-        return;
-      }
-      replace(
-        body,
-        h(
-          'table',
-          { class: 'table responsive', 'data-testid': 'authorizers-table' },
-          h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Status'), h('th', null, 'Default'), h('th', null, 'ARN'), h('th', null, ''))),
           h(
-            'tbody',
-            null,
-            authorizers.map((a) => {
-              const tr = h(
-                'tr',
-                { class: 'clickable', 'data-authorizer': a.authorizerName },
-                h('td', { 'data-label': 'Name' }, h('span', { class: 'strong' }, a.authorizerName)),
-                h('td', { 'data-label': 'Status' }, badge(a.status, a.status === 'ACTIVE' ? 'ok' : 'muted')),
-                h('td', { 'data-label': 'Default' }, a.authorizerName === defaultAuthorizerName ? badge('Default', 'info') : h('span', { class: 'muted' }, '—')),
-                h('td', { 'data-label': 'ARN' }, h('span', { class: 'mono small' }, a.authorizerArn)),
-                h('td', { class: 'actions' }, h('span', { class: 'link' }, 'Details')),
-              );
-              tr.addEventListener('click', () => void toggle(a.authorizerName, tr));
-              return tr;
-            }),
+            'table',
+            { class: 'table responsive', 'data-testid': 'authorizers-table' },
+            h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Status'), h('th', null, 'Default'), h('th', null, 'ARN'), h('th', null, ''))),
+            h(
+              'tbody',
+              null,
+              authorizers.map((a) => {
+                const tr = h(
+                  'tr',
+                  { class: 'clickable', 'data-authorizer': a.authorizerName },
+                  h('td', { 'data-label': 'Name' }, h('span', { class: 'strong' }, a.authorizerName)),
+                  h('td', { 'data-label': 'Status' }, badge(a.status, a.status === 'ACTIVE' ? 'ok' : 'muted')),
+                  h('td', { 'data-label': 'Default' }, a.authorizerName === defaultAuthorizerName ? badge('Default', 'info') : h('span', { class: 'muted' }, '—')),
+                  h('td', { 'data-label': 'ARN' }, h('span', { class: 'mono small' }, a.authorizerArn)),
+                  h('td', { class: 'actions' }, h('button', { type: 'button', class: 'link-btn', 'aria-label': `Details of ${a.authorizerName}` }, 'Details')),
+                );
+                tr.addEventListener('click', () => void toggle(a.authorizerName, tr));
+                return tr;
+              }),
+            ),
           ),
-        ),
-      );
-    })
-    .catch((err) => replace(body, errorBox(`Cannot list authorizers: ${errorText(err)}`)));
+        );
+      })
+      .catch((err) => replace(body, errorBox(`Cannot list authorizers: ${errorText(err)}`)));
+  }
+  reload();
 
-  return card('Custom authorizers', body, { sub: 'Clients select one with x-amz-customauthorizer-name; the default takes those that name none.', cls: 'list-card' });
+  const create = h('button', { type: 'button', class: 'btn btn-primary btn-small', 'data-testid': 'new-authorizer' }, 'New authorizer');
+  create.addEventListener('click', () => edit(null));
+  return { el: card('Custom authorizers', body, { sub: 'Clients select one with x-amz-customauthorizer-name; the default takes those that name none.', cls: 'list-card', actions: create }), reload };
 }
 
 function testForm(ctx: Context, usePolicies: (docs: unknown[], clientId: string) => void): { el: HTMLElement; setAuthorizers(list: AuthorizerSummary[], def: string | null): void } {
@@ -167,7 +347,7 @@ function testForm(ctx: Context, usePolicies: (docs: unknown[], clientId: string)
         ['Disconnect after', `${r.disconnectAfterInSeconds} s`],
         ['Policy documents', String(docs.length)],
       ]),
-      docs.map((d, i) => h('div', { class: 'doc' }, h('div', { class: 'doc-head' }, `Policy document ${i + 1}`), jsonView(d, 'policy-doc'))),
+      documentsView(docs),
       docs.length ? h('div', { class: 'form-actions' }, use) : null,
     );
   };
@@ -258,10 +438,12 @@ function policyCheck(ctx: Context): { el: HTMLElement; load(docs: unknown[], cli
       ),
       facts([
         ['Resource', h('code', null, r.resource)],
-        ['Decided by', r.decidedBy],
+        ['Decided by', h('span', { 'data-testid': 'decided-by' }, decidedByText(r))],
       ]),
+      documentsView(checked, r.statement ?? null),
     );
   };
+  let checked: unknown[] = [];
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -273,10 +455,11 @@ function policyCheck(ctx: Context): { el: HTMLElement; load(docs: unknown[], cli
       return;
     }
     submit.disabled = true;
+    checked = Array.isArray(parsed) ? parsed : [parsed];
     try {
       show(
         await ctx.api.checkPolicy({
-          policyDocuments: Array.isArray(parsed) ? parsed : [parsed],
+          policyDocuments: checked,
           action: action.value,
           resource: resource.value.trim(),
           ...(clientId.value.trim() ? { clientId: clientId.value.trim() } : {}),
@@ -312,11 +495,13 @@ export const authorizersPage: PageDefinition = {
   mount(root, ctx) {
     const check = policyCheck(ctx);
     const test = testForm(ctx, (docs, id) => check.load(docs, id));
-    const list = authorizerList(ctx, (authorizers, def) => test.setAuthorizers(authorizers, def));
+    const editor = authorizerEditor(ctx, () => list.reload());
+    const list = authorizerList(ctx, (authorizers, def) => test.setAuthorizers(authorizers, def), (d) => editor.open(d));
     replace(
       root,
       pageHeader('Authorizers', 'Custom authorizers decide who connects and what each client may do.'),
-      list,
+      list.el,
+      editor.el,
       h('div', { class: 'two-col' }, test.el, check.el),
     );
     return { unmount: () => undefined };

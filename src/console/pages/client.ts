@@ -4,22 +4,21 @@
 // in TestSession (mqtt/test-session.ts); this file only shows it.
 import type { AuthorizerSummary } from '../api-types.js';
 import { errorText } from '../api.js';
-import { h, icon, download, field, replace, type Child } from '../dom.js';
+import { h, icon, download, field, replace } from '../dom.js';
 import { ICONS } from '../icons.js';
-import { formatBytes, formatClockMs } from '../format.js';
+import { formatClockMs } from '../format.js';
 import type { Context, PageDefinition } from '../context.js';
-import { payloadView } from '../components/payload-view.js';
-import { badge, card, emptyState, pageHeader, segmented } from '../components/ui.js';
+import { messageList } from '../components/message-list.js';
+import { badge, card, pageHeader, segmented } from '../components/ui.js';
 import {
+  MESSAGE_CAP,
+  publishTopicProblem,
   websocketUrl,
   type ConnectSettings,
   type QoS,
-  type ReceivedMessage,
   type Subscription,
   type TestSession,
 } from '../mqtt/test-session.js';
-
-const SHOWN_MESSAGES = 200;
 const DEFAULT_PAYLOAD = '{\n  "message": "Hello from the Switchboard console"\n}';
 
 function qosSelect(value: number, testid: string): HTMLSelectElement {
@@ -56,6 +55,7 @@ function connectionCard(ctx: Context, session: TestSession): { el: HTMLElement; 
   const signingHint = h('small', { class: 'field-hint' });
   const urlPreview = h('code', { class: 'url-preview' });
   const hint = h('div', { class: 'alert alert-info', hidden: true });
+  const refusal = h('div', { class: 'alert alert-error', role: 'alert', 'data-testid': 'connack-refusal', hidden: true });
 
   const authorizerFields = h(
     'div',
@@ -196,19 +196,28 @@ function connectionCard(ctx: Context, session: TestSession): { el: HTMLElement; 
           ]
         : 'Not connected yet',
     );
-    const last = session.activity[session.activity.length - 1];
-    const refusedAsConsole = st === 'disconnected' && w?.identity === 'console' && last?.level === 'error' && /CONNACK|refused|before CONNACK/.test(session.activity.slice(-3).map((a) => a.text).join(' '));
-    hint.hidden = !refusedAsConsole;
-    if (refusedAsConsole) {
-      hint.textContent = 'The server refused the connection: see the activity log below.';
+    // A refused connect is shown here, where the user clicked Connect, with what it usually means.
+    const r = session.refusal;
+    refusal.hidden = r === null || st !== 'disconnected';
+    if (r !== null) {
+      replace(
+        refusal,
+        h('strong', null, `Refused: ${r.text}`),
+        r.reasonString ? [' — ', h('span', { class: 'reason-string' }, r.reasonString)] : null,
+        r.hint ? h('div', null, r.hint) : null,
+      );
     }
+    const last = session.activity[session.activity.length - 1];
+    const closedEarly = r === null && st === 'disconnected' && w !== null && last?.level === 'error' && /before CONNACK|Cannot/.test(last.text);
+    hint.hidden = !closedEarly;
+    if (closedEarly) hint.textContent = `The connection failed: ${last.text}.`;
   };
   preview();
   refresh();
 
   const el = card(
     'Connection',
-    [h('div', { class: 'conn-row' }, statusPill, summary, h('span', { class: 'spacer' }), settingsBtn, connectBtn), hint, settings],
+    [h('div', { class: 'conn-row' }, statusPill, summary, h('span', { class: 'spacer' }), settingsBtn, connectBtn), refusal, hint, settings],
     { cls: 'connection-card' },
   );
   return { el, refresh };
@@ -237,7 +246,15 @@ function keyValueEditor(): { el: HTMLElement; read(): { key: string; value: stri
   };
 }
 
-function subscribeForm(session: TestSession): HTMLElement {
+/** A form whose submit button works only while the test client is connected. */
+interface LiveForm {
+  el: HTMLElement;
+  refresh(): void;
+}
+
+const NOT_CONNECTED = 'Connect the test client first';
+
+function subscribeForm(session: TestSession): LiveForm {
   const filter = input({ placeholder: 'e.g. demo/# or $aws/events/presence/connected/+', 'data-testid': 'subscribe-topic', required: true });
   const qos = qosSelect(0, 'subscribe-qos');
   const noLocal = h('input', { type: 'checkbox', 'data-testid': 'no-local' });
@@ -257,10 +274,11 @@ function subscribeForm(session: TestSession): HTMLElement {
     h('label', { class: 'check' }, rap, h('span', null, 'Retain as published')),
     field('Retain handling', rh),
   );
+  const button = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'subscribe' }, 'Subscribe');
   const form = h(
     'form',
     { class: 'tab-form', 'data-testid': 'subscribe-form' },
-    h('div', { class: 'inline-form' }, field('Topic filter', filter), h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'subscribe' }, 'Subscribe')),
+    h('div', { class: 'inline-form' }, field('Topic filter', filter), button),
     h('details', { class: 'more' }, h('summary', null, 'Additional configuration'), h('div', { class: 'more-body' }, field('Quality of service', qos), v5only)),
   );
   form.addEventListener('submit', (e) => {
@@ -275,10 +293,15 @@ function subscribeForm(session: TestSession): HTMLElement {
     });
     filter.value = '';
   });
-  return form;
+  const refresh = () => {
+    button.disabled = session.state !== 'connected';
+    button.title = button.disabled ? NOT_CONNECTED : '';
+  };
+  refresh();
+  return { el: form, refresh };
 }
 
-function publishForm(session: TestSession): HTMLElement {
+function publishForm(session: TestSession): LiveForm {
   const topic = input({ value: 'demo/console', 'data-testid': 'publish-topic', required: true });
   const payload = h('textarea', { rows: 5, spellcheck: 'false', 'data-testid': 'publish-payload' }, DEFAULT_PAYLOAD);
   const qos = qosSelect(1, 'publish-qos');
@@ -287,10 +310,22 @@ function publishForm(session: TestSession): HTMLElement {
   const props = keyValueEditor();
   const result = h('div', { class: 'publish-result', 'data-testid': 'publish-result', role: 'status' });
   const button = h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'publish' }, 'Publish');
+  const topicError = h('small', { class: 'field-error', 'data-testid': 'publish-topic-error', id: 'publish-topic-error', role: 'alert', hidden: true });
+  let busy = false;
+  const checkTopic = (): boolean => {
+    const problem = topic.value.trim() === '' ? undefined : publishTopicProblem(topic.value.trim());
+    topicError.hidden = problem === undefined;
+    topicError.textContent = problem === undefined ? '' : `Not sent: ${problem}`;
+    topic.setAttribute('aria-invalid', String(problem !== undefined));
+    if (problem !== undefined) topic.setAttribute('aria-describedby', 'publish-topic-error');
+    else topic.removeAttribute('aria-describedby');
+    return problem === undefined;
+  };
+  topic.addEventListener('input', checkTopic);
   const form = h(
     'form',
     { class: 'tab-form', 'data-testid': 'publish-form' },
-    field('Topic name', topic),
+    h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Topic name'), topic, topicError),
     field('Message payload', payload),
     h('details', { class: 'more' }, h('summary', null, 'Additional configuration'), h(
       'div',
@@ -304,7 +339,13 @@ function publishForm(session: TestSession): HTMLElement {
     e.preventDefault();
     const t = topic.value.trim();
     if (!t) return;
-    button.disabled = true;
+    // Caught here, before sending: a server closes the connection on a wildcard topic name.
+    if (!checkTopic()) {
+      topic.focus();
+      return;
+    }
+    busy = true;
+    refresh();
     replace(result, h('span', { class: 'muted' }, 'Publishing…'));
     const outcome = await session.publish({
       topic: t,
@@ -314,11 +355,17 @@ function publishForm(session: TestSession): HTMLElement {
       contentType: contentType.value.trim(),
       userProperties: props.read(),
     });
-    button.disabled = false;
-    result.className = `publish-result ${outcome.ok ? 'ok' : 'error'}`;
-    replace(result, outcome.ok ? badge('Published', 'ok') : badge('Refused', 'error'), ' ', outcome.text);
+    busy = false;
+    refresh();
+    result.className = `publish-result ${outcome.ok ? (outcome.acknowledged ? 'ok' : 'sent') : 'error'}`;
+    replace(result, outcome.ok ? (outcome.acknowledged ? badge('Published', 'ok') : badge('Sent', 'info')) : badge(outcome.acknowledged ? 'Refused' : 'Not sent', 'error'), ' ', outcome.text);
   });
-  return form;
+  const refresh = () => {
+    button.disabled = busy || session.state !== 'connected';
+    button.title = session.state !== 'connected' ? NOT_CONNECTED : '';
+  };
+  refresh();
+  return { el: form, refresh };
 }
 
 function subscriptionItem(sub: Subscription, selected: boolean, session: TestSession, select: (id: number) => void): HTMLElement {
@@ -343,7 +390,7 @@ function subscriptionItem(sub: Subscription, selected: boolean, session: TestSes
       'div',
       { class: 'sub-main' },
       h('code', { class: 'sub-filter' }, sub.filter),
-      h('div', { class: 'sub-meta' }, state, h('span', { class: 'sub-count' }, `${sub.count} msg`)),
+      h('div', { class: 'sub-meta' }, state, h('span', { class: 'sub-count', 'data-sub-count': String(sub.id) }, `${sub.count.toLocaleString()} msg`)),
       sub.state === 'refused' ? h('div', { class: 'sub-refusal', 'data-testid': 'suback-refusal' }, sub.refusal, sub.reasonString ? h('div', { class: 'reason-string' }, sub.reasonString) : null) : null,
     ),
     remove,
@@ -355,41 +402,6 @@ function subscriptionItem(sub: Subscription, selected: boolean, session: TestSes
   return item;
 }
 
-function messageItem(m: ReceivedMessage, session: TestSession): HTMLElement {
-  const dots = m.subscriptionIds.map((id) => session.subscriptions.find((x) => x.id === id)).filter((x): x is Subscription => x !== undefined);
-  const { kind, el } = payloadView(m.payload);
-  const props = m.properties;
-  const chips: Child[] = [];
-  if (props.contentType) chips.push(h('span', { class: 'chip' }, h('span', { class: 'chip-k' }, 'content-type'), props.contentType));
-  if (props.responseTopic) chips.push(h('span', { class: 'chip' }, h('span', { class: 'chip-k' }, 'response-topic'), props.responseTopic));
-  if (props.correlationData) chips.push(h('span', { class: 'chip' }, h('span', { class: 'chip-k' }, 'correlation-data'), props.correlationData));
-  if (props.messageExpiryInterval !== undefined) chips.push(h('span', { class: 'chip' }, h('span', { class: 'chip-k' }, 'expiry'), `${props.messageExpiryInterval} s`));
-  for (const [k, v] of Object.entries(props.userProperties ?? {})) {
-    for (const one of Array.isArray(v) ? v : [v]) chips.push(h('span', { class: 'chip chip-user', title: 'user property' }, h('span', { class: 'chip-k' }, k), one));
-  }
-  return h(
-    'article',
-    { class: 'msg', 'data-topic': m.topic },
-    h(
-      'header',
-      { class: 'msg-head' },
-      h('span', { class: 'msg-dots' }, dots.map((d) => h('i', { class: 'sub-dot', style: `background:${d.color}`, title: d.filter }))),
-      h('code', { class: 'msg-topic' }, m.topic),
-      h(
-        'span',
-        { class: 'msg-meta' },
-        badge(`QoS ${m.qos}`, 'info'),
-        m.retain ? badge('Retained', 'warn', 'retain flag set: a retained message') : null,
-        m.dup ? badge('DUP', 'muted') : null,
-        h('span', { class: 'msg-size' }, `${kind === 'json' ? 'JSON · ' : ''}${formatBytes(m.payload.length)}`),
-        h('time', { class: 'msg-time', datetime: new Date(m.receivedAt).toISOString() }, formatClockMs(m.receivedAt)),
-      ),
-    ),
-    chips.length ? h('div', { class: 'msg-props' }, chips) : null,
-    el,
-  );
-}
-
 export const clientPage: PageDefinition = {
   path: 'client',
   title: 'MQTT test client',
@@ -398,12 +410,11 @@ export const clientPage: PageDefinition = {
     const session = ctx.session;
     let selected: number | 'all' = 'all';
     let tab: 'subscribe' | 'publish' = 'subscribe';
-    const cache = new Map<number, HTMLElement>();
 
     const conn = connectionCard(ctx, session);
     const subForm = subscribeForm(session);
     const pubForm = publishForm(session);
-    const formHost = h('div', null, subForm);
+    const formHost = h('div', null, subForm.el);
     const tabs = segmented(
       [
         { value: 'subscribe', label: 'Subscribe to a topic' },
@@ -412,14 +423,14 @@ export const clientPage: PageDefinition = {
       tab,
       (v) => {
         tab = v;
-        replace(formHost, v === 'subscribe' ? subForm : pubForm);
+        replace(formHost, v === 'subscribe' ? subForm.el : pubForm.el);
       },
       'Subscribe or publish',
     );
     tabs.classList.add('tabs');
 
     const subList = h('ul', { class: 'subs', 'data-testid': 'subscriptions' });
-    const messages = h('div', { class: 'messages', 'data-testid': 'messages' });
+    const list = messageList(session);
     const messagesTitle = h('span');
     const pauseBtn = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'pause' });
     const clearBtn = h('button', { type: 'button', class: 'btn btn-small', 'data-testid': 'clear' }, icon(ICONS.trash), 'Clear');
@@ -429,7 +440,7 @@ export const clientPage: PageDefinition = {
     pauseBtn.addEventListener('click', () => session.setPaused(!session.paused));
     clearBtn.addEventListener('click', () => {
       session.clearMessages();
-      cache.clear();
+      list.setSubscription(selected); // drops a frozen snapshot too
     });
     exportBtn.addEventListener('click', () => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -438,16 +449,33 @@ export const clientPage: PageDefinition = {
 
     const select = (id: number | 'all') => {
       selected = selected === id ? 'all' : id;
+      list.setSubscription(selected);
       renderSubs();
-      renderMessages();
+      renderHead();
     };
 
+    let subsShape = '';
     const renderSubs = () => {
-      if (selected !== 'all' && !session.subscriptions.some((x) => x.id === selected)) selected = 'all';
+      // Under traffic only the counts change: update them in place, so focus and hover stay put.
+      const shape = JSON.stringify([selected, session.subscriptions.map((x) => [x.id, x.state, x.grantedQos, x.refusal, x.reasonString])]);
+      if (shape === subsShape) {
+        const total = subList.querySelector('[data-testid=total-count]');
+        if (total) total.textContent = `${session.totalReceived.toLocaleString()} msg`;
+        for (const sub of session.subscriptions) {
+          const el = subList.querySelector(`[data-sub-count="${sub.id}"]`);
+          if (el) el.textContent = `${sub.count.toLocaleString()} msg`;
+        }
+        return;
+      }
+      subsShape = shape;
+      if (selected !== 'all' && !session.subscriptions.some((x) => x.id === selected)) {
+        selected = 'all';
+        list.setSubscription('all');
+      }
       const all = h(
         'li',
         { class: `sub sub-all ${selected === 'all' ? 'selected' : ''}`, tabindex: '0' },
-        h('div', { class: 'sub-main' }, h('span', { class: 'sub-filter' }, 'All subscriptions'), h('div', { class: 'sub-meta' }, h('span', { class: 'sub-count' }, `${session.messages.length} msg`))),
+        h('div', { class: 'sub-main' }, h('span', { class: 'sub-filter' }, 'All subscriptions'), h('div', { class: 'sub-meta' }, h('span', { class: 'sub-count', 'data-testid': 'total-count', title: 'messages received since the last Clear; one matching two subscriptions counts once here and once in each' }, `${session.totalReceived.toLocaleString()} msg`))),
       );
       all.addEventListener('click', () => select('all'));
       replace(
@@ -457,44 +485,11 @@ export const clientPage: PageDefinition = {
       );
     };
 
-    let frame = 0;
-    const renderMessages = () => {
-      if (frame) return;
-      frame = requestAnimationFrame(() => {
-        frame = 0;
-        const visible: ReceivedMessage[] = [];
-        for (let i = session.messages.length - 1; i >= 0 && visible.length < SHOWN_MESSAGES; i--) {
-          const m = session.messages[i]!;
-          if (selected === 'all' || m.subscriptionIds.includes(selected)) visible.push(m);
-        }
-        const keep = new Set(visible.map((m) => m.seq));
-        for (const seq of cache.keys()) if (!keep.has(seq)) cache.delete(seq);
-        const sub = selected === 'all' ? null : session.subscriptions.find((x) => x.id === selected);
-        replace(messagesTitle, sub ? ['Messages on ', h('code', null, sub.filter)] : 'Messages');
-        pauseBtn.replaceChildren(icon(session.paused ? ICONS.play : ICONS.pause), session.paused ? `Resume${session.held.length ? ` (${session.held.length} held)` : ''}` : 'Pause');
-        pauseBtn.classList.toggle('btn-warn', session.paused);
-        if (visible.length === 0) {
-          replace(
-            messages,
-            emptyState(
-              session.subscriptions.length ? 'No messages yet' : 'Nothing to show yet',
-              session.subscriptions.length ? 'Messages that match your subscriptions appear here as they arrive.' : 'Subscribe to a topic filter, then publish to a matching topic from here or from any client.',
-              ICONS.client,
-            ),
-          );
-          return;
-        }
-        messages.replaceChildren(
-          ...visible.map((m) => {
-            let el = cache.get(m.seq);
-            if (!el) {
-              el = messageItem(m, session);
-              cache.set(m.seq, el);
-            }
-            return el;
-          }),
-        );
-      });
+    const renderHead = () => {
+      const sub = selected === 'all' ? null : session.subscriptions.find((x) => x.id === selected);
+      replace(messagesTitle, sub ? ['Messages on ', h('code', null, sub.filter)] : 'Messages');
+      pauseBtn.replaceChildren(icon(session.paused ? ICONS.play : ICONS.pause), session.paused ? `Resume${session.held.length ? ` (${session.held.length.toLocaleString()} held)` : ''}` : 'Pause');
+      pauseBtn.classList.toggle('btn-warn', session.paused);
     };
 
     const renderActivity = () => {
@@ -508,11 +503,18 @@ export const clientPage: PageDefinition = {
     };
 
     const stop = session.changed.listen((change) => {
-      if (change === 'connection') conn.refresh();
-      if (change === 'subscriptions') renderSubs();
-      if (change === 'messages') {
-        renderMessages();
+      if (change === 'connection') {
+        conn.refresh();
+        subForm.refresh();
+        pubForm.refresh();
+      }
+      if (change === 'subscriptions') {
         renderSubs();
+        list.update();
+      }
+      if (change === 'messages') {
+        renderHead();
+        list.update();
       }
       if (change === 'activity') {
         renderActivity();
@@ -534,11 +536,11 @@ export const clientPage: PageDefinition = {
           card('Subscriptions', subList, { cls: 'subs-card' }),
           card('Activity', activity, { cls: 'activity-card', sub: 'what the server answered' }),
         ),
-        card(messagesTitle, messages, { cls: 'messages-card', actions: [pauseBtn, clearBtn, exportBtn] }),
+        card(messagesTitle, list.el, { cls: 'messages-card', actions: [pauseBtn, clearBtn, exportBtn], sub: `The newest ${MESSAGE_CAP.toLocaleString()} messages are kept; click one to open it.` }),
       ),
     );
     renderSubs();
-    renderMessages();
+    renderHead();
     renderActivity();
 
     // As on AWS, opening the test client connects it (once; afterwards the user decides).
@@ -547,7 +549,7 @@ export const clientPage: PageDefinition = {
     return {
       unmount() {
         stop();
-        if (frame) cancelAnimationFrame(frame);
+        list.destroy();
       },
     };
   },

@@ -41,6 +41,8 @@ interface ChartDef {
 
 const perSecond = (v: number, step: number) => v / step;
 const countOpts = (quietText: string): ChartOptions => ({ integer: true, format: formatCount, axisFormat: formatAxis, quietText, summary: 'total' });
+/** Counters that are zero most of the time: bars per interval. */
+const sparseOpts = (quietText: string): ChartOptions => ({ ...countOpts(quietText), bars: true });
 
 const CHARTS: ChartDef[] = [
   {
@@ -54,7 +56,7 @@ const CHARTS: ChartDef[] = [
     key: 'connects',
     title: 'Connects and failures by reason',
     rate: false,
-    options: countOpts('No connection attempts'),
+    options: sparseOpts('No connection attempts'),
     series: (p) => {
       const reasons = new Set<string>();
       for (const x of p) for (const r of Object.keys(x.failuresByReason)) reasons.add(r);
@@ -88,7 +90,7 @@ const CHARTS: ChartDef[] = [
     key: 'denials',
     title: 'Denials by action',
     rate: false,
-    options: countOpts('Nothing denied'),
+    options: sparseOpts('Nothing denied'),
     series: (p) => [
       { key: 'connect', label: 'connect', color: C.rose, values: p.map((x) => x.denials.connect) },
       { key: 'publish', label: 'publish', color: C.orange, values: p.map((x) => x.denials.publish) },
@@ -107,7 +109,7 @@ const CHARTS: ChartDef[] = [
     key: 'rules',
     title: 'Rule executions and failures',
     rate: false,
-    options: countOpts('No rules ran'),
+    options: sparseOpts('No rules ran'),
     series: (p) => [
       { key: 'executions', label: 'executions', color: C.teal, values: p.map((x) => x.ruleExecutions) },
       { key: 'failures', label: 'failures', color: C.rose, values: p.map((x) => x.ruleFailures) },
@@ -117,7 +119,7 @@ const CHARTS: ChartDef[] = [
     key: 'drops',
     title: 'QoS 0 messages dropped',
     rate: false,
-    options: { ...countOpts('Nothing dropped'), area: true },
+    options: sparseOpts('Nothing dropped'),
     series: (p) => [{ key: 'qos0', label: 'dropped', color: C.amber, values: p.map((x) => x.qos0Dropped) }],
   },
 ];
@@ -141,7 +143,7 @@ function totalsCards(m: Metrics, points: MetricsPoint[]): Child[] {
     stat('Messages', [formatCount(t.messagesIn), h('small', null, ' in')], `${formatCount(t.messagesOut)} out`),
     stat('Data', [formatBytes(t.bytesIn), h('small', null, ' in')], `${formatBytes(t.bytesOut)} out`),
     stat('Connects', formatCount(t.connects), t.connectFailures ? h('span', { class: 'bad' }, `${formatCount(t.connectFailures)} failed`) : 'no failures', t.connectFailures ? 'stat-warn' : ''),
-    stat('Denials', formatCount(denials), `c ${t.denials.connect} · p ${t.denials.publish} · s ${t.denials.subscribe} · r ${t.denials.receive}`, denials ? 'stat-warn' : ''),
+    stat('Denials', formatCount(denials), `connect ${formatCount(t.denials.connect)} · publish ${formatCount(t.denials.publish)} · subscribe ${formatCount(t.denials.subscribe)} · receive ${formatCount(t.denials.receive)}`, denials ? 'stat-warn' : ''),
     stat('Authorizer calls', formatCount(t.authorizerInvocations), 'custom authorizers'),
     stat('Rules', formatCount(t.ruleExecutions), t.ruleFailures ? h('span', { class: 'bad' }, `${formatCount(t.ruleFailures)} failed`) : 'executions, no failures'),
     stat('Dropped', formatCount(t.qos0Dropped + t.queueDropped), `${formatCount(t.qos0Dropped)} QoS 0 · ${formatCount(t.queueDropped)} queue`),

@@ -76,7 +76,8 @@ export const retainedPage: PageDefinition = {
           const tr = h(
             'tr',
             { class: `clickable ${isOpen ? 'open' : ''}`, 'data-topic': m.topic },
-            h('td', { 'data-label': 'Topic' }, h('span', { class: 'mono strong' }, m.topic)),
+            // A button, so the row opens from the keyboard too (the click reaches the row's handler).
+            h('td', { 'data-label': 'Topic' }, h('button', { type: 'button', class: 'link-btn mono strong', 'aria-expanded': String(isOpen) }, m.topic)),
             h('td', { 'data-label': 'QoS' }, badge(`QoS ${m.qos}`, 'info')),
             h('td', { 'data-label': 'Size', class: 'num' }, formatBytes(m.payloadSize)),
             h('td', { 'data-label': 'Updated', title: m.lastModifiedTime ? formatDateTime(m.lastModifiedTime) : '' }, m.lastModifiedTime ? formatAgo(m.lastModifiedTime) : '—'),

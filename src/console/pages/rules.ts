@@ -3,7 +3,7 @@
 // SQL against a sample message (POST /api/rules/test) without running any action. SQL errors
 // ("line L, column C: ...") are shown under the SQL box with the position marked. A server
 // without the rules engine answers 404: shown as "not available", not as an error.
-import type { RuleInput, RuleSummary } from '../api-types.js';
+import type { RuleInput, RuleStats, RuleSummary } from '../api-types.js';
 import { ApiError, errorText } from '../api.js';
 import { field, h, replace } from '../dom.js';
 import { ICONS } from '../icons.js';
@@ -18,6 +18,88 @@ const EXAMPLE_ACTIONS = '[\n  { "republish": { "topic": "alerts/${topic(2)}", "q
 
 function actionName(a: Record<string, unknown>): string {
   return Object.keys(a)[0] ?? 'action';
+}
+
+/** The action types the server runs (src/rules/rule-definition.ts). */
+const ACTION_TYPES = ['republish', 'function', 'http', 'log'] as const;
+const ACCEPTED = `accepted action types: ${ACTION_TYPES.join(', ')}`;
+
+/** The first action that is not one object with one accepted type, named by field and position. */
+function actionProblem(label: string, action: unknown, where: string): string | null {
+  if (typeof action !== 'object' || action === null || Array.isArray(action)) return `${label}${where}: expected an object such as { "log": {} }; ${ACCEPTED}`;
+  const keys = Object.keys(action);
+  if (keys.length !== 1) return `${label}${where}: one action type per object, found ${keys.length ? keys.join(', ') : 'none'}; ${ACCEPTED}`;
+  if (!(ACTION_TYPES as readonly string[]).includes(keys[0]!)) return `${label}${where}: "${keys[0]}" is not an action type; ${ACCEPTED}`;
+  return null;
+}
+
+/** A server error about an action ("actions.1.http.url: ...") with the field in words. */
+function actionErrorText(message: string): string {
+  const m = /\bactions\.(\d+)(\.\S*)?:\s*(.*)$/s.exec(message);
+  if (m) return `Actions, item ${Number(m[1]) + 1}${m[2] ? ` (${m[2].slice(1)})` : ''}: ${m[3]}; ${ACCEPTED}`;
+  const e = /\berrorAction(\.\S*)?:\s*(.*)$/s.exec(message);
+  if (e) return `Error action${e[1] ? ` (${e[1].slice(1)})` : ''}: ${e[2]}; ${ACCEPTED}`;
+  return message;
+}
+
+const SQL_WORDS = new Set(['select', 'from', 'where', 'as', 'and', 'or', 'not', 'is', 'null', 'true', 'false', 'case', 'when', 'then', 'else', 'end', 'in', 'like', 'between', 'undefined', 'distinct']);
+
+/**
+ * Fields the SELECT and WHERE clauses read that the sample payload lacks (a first-level key), so
+ * a "Not matched" or a missing output field is explained. A reading of the SQL text, not a parse:
+ * function names (followed by '('), aliases (after AS), keywords and quoted text are skipped.
+ */
+export function fieldsMissingFromSample(sql: string, payload: string): { field: string; clause: 'SELECT' | 'WHERE' }[] {
+  let sample: unknown;
+  try {
+    sample = JSON.parse(payload);
+  } catch {
+    return [];
+  }
+  if (typeof sample !== 'object' || sample === null || Array.isArray(sample)) return [];
+  const keys = new Set(Object.keys(sample));
+  const text = sql.replace(/'(?:[^']|'')*'/g, "''").replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  const select = /select\s+([\s\S]*?)\s+from\s/i.exec(text)?.[1] ?? '';
+  const where = /\swhere\s+([\s\S]*)$/i.exec(text)?.[1] ?? '';
+  const out: { field: string; clause: 'SELECT' | 'WHERE' }[] = [];
+  const seen = new Set<string>();
+  for (const [clause, part] of [['SELECT', select], ['WHERE', where]] as const) {
+    const ident = /([A-Za-z_][A-Za-z0-9_]*)(?:\.[A-Za-z_][A-Za-z0-9_]*)*/g;
+    let m: RegExpExecArray | null;
+    while ((m = ident.exec(part)) !== null) {
+      const before = part.slice(0, m.index);
+      const after = part.slice(m.index + m[0].length);
+      const name = m[1]!;
+      if (/^\s*\(/.test(after) || /\bas\s+$/i.test(before) || /[\d.]$/.test(before) || SQL_WORDS.has(name.toLowerCase())) continue;
+      if (keys.has(name) || seen.has(`${clause}:${name}`)) continue;
+      seen.add(`${clause}:${name}`);
+      out.push({ field: name, clause });
+    }
+  }
+  return out;
+}
+
+/** A rule's health on this server: executions, failures, and the last error with its action. */
+function healthView(stats: RuleStats | undefined): HTMLElement {
+  const s = stats ?? { executions: 0, failures: 0 };
+  return h(
+    'div',
+    { class: 'rule-health', 'data-testid': 'rule-health' },
+    h(
+      'div',
+      { class: 'rule-health-counts' },
+      h('span', null, h('span', { class: 'muted' }, 'Executions '), h('b', { 'data-testid': 'rule-executions' }, s.executions.toLocaleString())),
+      h('span', null, h('span', { class: 'muted' }, 'Failures '), h('b', { 'data-testid': 'rule-failures', class: s.failures > 0 ? 'text-error' : '' }, s.failures.toLocaleString())),
+    ),
+    s.lastError
+      ? h(
+          'div',
+          { class: 'alert alert-error rule-last-error', 'data-testid': 'rule-last-error' },
+          h('div', null, h('strong', null, 'Last error'), ` at ${formatDateTime(s.lastError.at)}, action `, h('code', null, s.lastError.action), s.lastError.resource ? [' (', h('code', null, s.lastError.resource), ')'] : null),
+          h('div', null, s.lastError.message),
+        )
+      : null,
+  );
 }
 
 /** Line and column (1-based) from an SQL error message, if it names them. */
@@ -83,7 +165,7 @@ function ruleEditor(ctx: Context, saved: () => void): Editor {
   let editing: string | null = null;
   const title = h('span', null, 'New rule');
   const name = h('input', { type: 'text', required: true, pattern: '[a-zA-Z0-9_]+', placeholder: 'high_temperature', 'data-testid': 'rule-name', autocomplete: 'off' });
-  const sql = h('textarea', { rows: 4, spellcheck: 'false', class: 'mono', required: true, 'data-testid': 'rule-sql' });
+  const sql = h('textarea', { rows: 4, spellcheck: 'false', class: 'mono', required: true, 'data-testid': 'rule-sql', id: 'rule-sql' });
   const sqlError = h('div', { class: 'sql-error-slot' });
   const description = h('input', { type: 'text', 'data-testid': 'rule-description', autocomplete: 'off' });
   const actions = h('textarea', { rows: 5, spellcheck: 'false', class: 'mono', 'data-testid': 'rule-actions' });
@@ -114,8 +196,16 @@ function ruleEditor(ctx: Context, saved: () => void): Editor {
     replace(testResult, h('p', { class: 'muted' }, 'Testing…'));
     try {
       const r = await ctx.api.testRule({ sql: sql.value, topic: testTopic.value.trim(), payload: testPayload.value, ...(testClientId.value.trim() ? { clientId: testClientId.value.trim() } : {}) });
+      const missing = fieldsMissingFromSample(sql.value, testPayload.value);
       replace(
         testResult,
+        missing.length
+          ? h(
+              'div',
+              { class: 'alert alert-warn', 'data-testid': 'rule-test-missing' },
+              missing.map((x, i) => [i ? h('br') : null, `The sample has no field `, h('code', null, x.field), ` (read in ${x.clause}): it is undefined there.`]),
+            )
+          : null,
         r.matched
           ? [h('div', { class: 'verdict verdict-allow', 'data-testid': 'rule-test-verdict' }, h('strong', null, 'Matched'), h('span', null, 'the actions would get:')), jsonView(r.result, 'rule-test-output')]
           : h('div', { class: 'verdict verdict-deny', 'data-testid': 'rule-test-verdict' }, h('strong', null, 'Not matched'), h('span', null, 'the topic filter or the WHERE clause leaves this message out; no action would run.')),
@@ -133,7 +223,7 @@ function ruleEditor(ctx: Context, saved: () => void): Editor {
     'form',
     { class: 'stack', 'data-testid': 'rule-form' },
     h('div', { class: 'form-grid' }, field('Name', name, 'letters, digits and _'), field('Description', description)),
-    h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'SQL'), sql, sqlError),
+    h('div', { class: 'field' }, h('label', { class: 'field-label', for: 'rule-sql' }, 'SQL'), sql, sqlError),
     field('Actions (JSON array)', actions, ["republish, function (handler: a function name in the server's functions.dir), http or log: ", h('code', null, '[{ "republish": { "topic": "alerts/${topic(2)}", "qos": 0 } }]')]),
     field('Error action (JSON object, optional)', errorAction, 'runs when an action fails'),
     h('label', { class: 'check' }, enabled, h('span', null, 'Enabled')),
@@ -168,6 +258,8 @@ function ruleEditor(ctx: Context, saved: () => void): Editor {
     try {
       const acts = parseJsonField('Actions', actions.value, 'array') as Record<string, unknown>[] | undefined;
       const errAct = parseJsonField('Error action', errorAction.value, 'object') as Record<string, unknown> | undefined;
+      const problem = (acts ?? []).map((a, i) => actionProblem('Actions', a, `, item ${i + 1}`)).find((x) => x !== null) ?? (errAct ? actionProblem('Error action', errAct, '') : null);
+      if (problem) throw new Error(problem);
       body = { name: (editing ?? name.value).trim(), sql: sql.value, ruleDisabled: !enabled.checked, actions: acts ?? [] };
       if (description.value.trim()) body.description = description.value.trim();
       if (errAct) body.errorAction = errAct;
@@ -196,7 +288,7 @@ function ruleEditor(ctx: Context, saved: () => void): Editor {
           }
         }
       }
-      if (!sqlBroken) replace(formError, errorBox(errorText(err)));
+      if (!sqlBroken) replace(formError, errorBox(actionErrorText(errorText(err))));
     } finally {
       save.disabled = false;
     }
@@ -266,6 +358,7 @@ function ruleCard(ctx: Context, r: RuleSummary, reload: () => void, edit: (r: Ru
           : h('span', { class: 'muted' }, 'No actions.'),
         r.errorAction ? h('details', { class: 'more' }, h('summary', null, badge(actionName(r.errorAction), 'warn'), ' error action'), jsonView(r.errorAction)) : null,
       ),
+      healthView(r.stats),
       r.lastModifiedAt ? h('p', { class: 'muted small' }, `Last modified ${formatDateTime(r.lastModifiedAt)}`) : null,
     ],
     { actions: [editButton, toggle, del], cls: 'rule-card' },
@@ -285,9 +378,20 @@ export const rulesPage: PageDefinition = {
     const editor = ruleEditor(ctx, () => void load());
     const newRule = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'new-rule', hidden: true }, 'New rule');
     newRule.addEventListener('click', () => editor.open(null));
-    const load = async () => {
+    let shownShape = '';
+    const load = async (poll = false) => {
       try {
         const { rules, queued } = await ctx.api.rules();
+        // A poll redraws only the health of each rule, so open details and focus stay put.
+        const shape = JSON.stringify(rules.map((r) => [r.name, r.lastModifiedAt, r.ruleDisabled]));
+        if (poll && shape === shownShape) {
+          for (const r of rules) {
+            const old = body.querySelector(`[data-rule="${CSS.escape(r.name)}"] [data-testid=rule-health]`);
+            old?.replaceWith(healthView(r.stats));
+          }
+          return;
+        }
+        shownShape = shape;
         newRule.hidden = false;
         if (rules.length === 0) {
           replace(body, inCard(emptyState('No rules', ['Rules run SQL over messages and act on the result. Create one with ', h('strong', null, 'New rule'), ', add them under ', h('code', null, 'rules'), ' in the configuration, or use ', h('code', null, 'switchboard rules create'), '.'], ICONS.rules)));
@@ -305,6 +409,7 @@ export const rulesPage: PageDefinition = {
     };
     replace(root, pageHeader('Rules', 'Topic rules: SQL over incoming messages, and the actions they trigger.', newRule), editor.el, body);
     void load();
-    return { unmount: () => undefined };
+    const timer = window.setInterval(() => void load(true), 5000);
+    return { unmount: () => window.clearInterval(timer) };
   },
 };
