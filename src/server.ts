@@ -43,6 +43,7 @@ import type { Connection } from './transport/connection.js';
 import { listenTcp } from './transport/tcp.js';
 import { createWebSocketEndpoint } from './transport/websocket.js';
 import { outboundFlow } from './transport/flow.js';
+import { systemClock, type Clock } from './shared/clock.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -71,11 +72,14 @@ export interface StartOptions {
   baseDir?: string;
   /** Called after the server stopped itself because it can no longer keep its promises (store failure). */
   onFatal?: (error: Error) => void;
+  /** Time for authorizer TTLs, slow consumers, sign-in throttle, events and rules; tests pass a ManualClock. */
+  clock?: Clock;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.log.level);
   const baseDir = options.baseDir ?? process.cwd();
+  const clock = options.clock ?? systemClock;
   const counters = new Counters();
   // A cluster keeps its shared state in the Redis it routes through.
   const storeConfig = config.cluster
@@ -93,17 +97,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const functions = new FunctionDirectory(config.functions.dir, baseDir);
   const pool = new FunctionPool({ size: config.auth.functionWorkers, functions, allowedPaths: configuredPaths(config, baseDir) });
   // The console's MQTT test client connects with a one-time credential from the admin API.
-  const consoleCredentials = new ConsoleCredentials(store.sealingKey);
+  const consoleCredentials = new ConsoleCredentials(store.sealingKey, { clock });
   const custom = new CustomAuthorization({
     config: config.auth,
     authorizers,
     pool,
-    cache: config.auth.resultCacheSize > 0 ? new ResultCache({ maxEntries: config.auth.resultCacheSize }) : null,
+    cache: config.auth.resultCacheSize > 0 ? new ResultCache({ maxEntries: config.auth.resultCacheSize, clock }) : null,
     logger,
     counters,
     consoleCredentials,
     // SigV4-presigned WebSocket URLs are checked against the same access keys as the HTTP API.
     verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey),
+    clock,
   });
   const authorization = options.authorization ?? custom;
   const broker = new Broker({
@@ -116,7 +121,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // Nothing to wait for in memory: acknowledge at once, in order with everything else.
     afterCommit: store.kind === 'memory' ? (callback) => callback() : (callback) => store.afterCommit(callback),
   });
-  const events = new LifecycleEvents(broker, config.events);
+  const events = new LifecycleEvents(broker, config.events, clock);
   broker.lifecycle = events;
   let cluster: Cluster | null = null;
   if (config.cluster) {
@@ -136,7 +141,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     cluster.events = events;
     broker.lifecycle = teeLifecycle(events, cluster.presence);
   }
-  const rules = new RulesEngine({ broker, store: store.rules, pool, counters, logger, accountId: config.auth.accountId, queueLimit: config.rulesQueueLimit });
+  const rules = new RulesEngine({ broker, store: store.rules, pool, counters, logger, accountId: config.auth.accountId, queueLimit: config.rulesQueueLimit, clock });
   try {
     rules.load();
     for (const definition of config.rules) rules.put(definition, { replace: true });
@@ -171,7 +176,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
   }
   const clients = new ClientRegistry(config.limits.connectTimeoutMs);
-  const sessions = new AdminSessions();
+  const sessions = new AdminSessions(clock);
   const history = new MetricsHistory(counters, () => clients.connected);
   history.start();
 
@@ -199,6 +204,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         admin: config.admin,
         sessions,
         consoleCredentials,
+        clock,
         secure: !!http_.tls,
         counters,
         history,
@@ -239,6 +245,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         scope: custom.scope,
         authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey), config.admin.token),
         secure: !!http_.tls,
+        clock,
       });
       await app.ready();
       assertAccessDeclared(routeRegistry(app));
@@ -248,7 +255,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           secure: !!http_.tls,
           maxPacketBytes: config.limits.maxPacketBytes,
           allowedOrigins: http_.allowedOrigins,
-          flow: outboundFlow(config.limits),
+          flow: outboundFlow(config.limits, clock),
           clientOrigin: (peer, req) => resolveClientAddress(peer, req.headers, trusted, http_.clientAddressHeader),
         },
         accept,
@@ -264,7 +271,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       mqttServer = await listenTcp(
         { ...mqtt_, proxyProtocol: proxyProtocol && { trusted: (a) => proxyProtocol.contains(a), timeoutMs: config.limits.connectTimeoutMs } },
         accept,
-        outboundFlow(config.limits),
+        outboundFlow(config.limits, clock),
       );
     }
   } catch (err) {
