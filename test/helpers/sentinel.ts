@@ -9,13 +9,18 @@
 // has routed them by then), to a topic the same subscription matches. A sentinel that does not
 // arrive fails the test (the subscription or the server is broken), after `timeoutMs`.
 //
+// The sentinel goes at QoS 2 by default: MQTT.js passes on a QoS 2 delivery only at its PUBREL,
+// after any QoS 0/1 delivery that came behind it on the wire, so a sentinel at a lower QoS could
+// overtake a QoS 2 message under test. At QoS 2 it is passed on after every earlier delivery
+// (PUBRELs come in order), whatever QoS the subscription grants it.
+//
 //   await pub.publishAsync(`${root}/forbidden`, 'x', { qos: 1 });
 //   assert.deepEqual(await textsBeforeSentinel(pub, `${root}/allowed`, sub.inbox), []);
 import type { MqttClient } from 'mqtt';
 import { uid, type Inbox, type Received } from './clients.js';
 
 export interface SentinelOptions {
-  /** QoS of the sentinel itself; default 1. */
+  /** QoS of the sentinel itself; default 2 (see above). */
   qos?: 0 | 1 | 2;
   /** How long the sentinel may take to arrive; default 3 s. */
   timeoutMs?: number;
@@ -33,7 +38,7 @@ export async function fenceWithSentinel(
   options: SentinelOptions = {},
 ): Promise<Received[][]> {
   const text = uid('sentinel');
-  await publisher.publishAsync(topic, text, { qos: options.qos ?? 1 });
+  await publisher.publishAsync(topic, text, { qos: options.qos ?? 2 });
   const isSentinel = (m: Received) => m.text === text;
   await Promise.all(inboxes.map((inbox) => inbox.waitFor(1, options.timeoutMs ?? 3_000, isSentinel)));
   return inboxes.map((inbox) => {
