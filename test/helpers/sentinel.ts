@@ -17,7 +17,9 @@
 //   await pub.publishAsync(`${root}/forbidden`, 'x', { qos: 1 });
 //   assert.deepEqual(await textsBeforeSentinel(pub, `${root}/allowed`, sub.inbox), []);
 import type { MqttClient } from 'mqtt';
-import { uid, type Inbox, type Received } from './clients.js';
+import type { IPublishPacket } from 'mqtt-packet';
+import { uid, waitUntil, type Inbox, type Received } from './clients.js';
+import type { RawClient } from './raw-client.js';
 
 export interface SentinelOptions {
   /** QoS of the sentinel itself; default 2 (see above). */
@@ -53,4 +55,19 @@ export async function fenceWithSentinel(
 export async function textsBeforeSentinel(publisher: MqttClient, topic: string, inbox: Inbox, options: SentinelOptions = {}): Promise<string[]> {
   const [before] = await fenceWithSentinel(publisher, topic, [inbox], options);
   return before!.map((m) => m.text);
+}
+
+/**
+ * For a raw client (test/helpers/raw-client.ts): the PUBLISH packets `raw` received before a QoS 0
+ * sentinel that `publisher` sends to `topic`, which `raw` must subscribe to. QoS 0 is not held
+ * back by Receive Maximum or by messages waiting in the session's queue [MQTT-3.3.4-9 counts QoS 1
+ * and 2 only], so it fences a connection whose QoS 1/2 window is full: what is held back stays
+ * behind it.
+ */
+export async function rawPublishesBeforeSentinel(raw: RawClient, publisher: MqttClient, topic: string, timeoutMs = 3_000): Promise<IPublishPacket[]> {
+  const text = uid('sentinel');
+  await publisher.publishAsync(topic, text, { qos: 0 });
+  const at = () => raw.received<IPublishPacket>('publish').findIndex((p) => p.payload.toString() === text);
+  await waitUntil(() => at() >= 0, timeoutMs, 'the QoS 0 sentinel');
+  return raw.received<IPublishPacket>('publish').slice(0, at());
 }

@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { IDisconnectPacket, IPubackPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
 import { connectClient, disconnect, sleep, subscriber, uid, waitUntil } from '../helpers/clients.js';
-import type { MqttClient } from 'mqtt';
-import { rawConnect, type RawClient } from '../helpers/raw-client.js';
-import { fenceWithSentinel, textsBeforeSentinel } from '../helpers/sentinel.js';
+import { rawConnect } from '../helpers/raw-client.js';
+import { fenceWithSentinel, rawPublishesBeforeSentinel, textsBeforeSentinel } from '../helpers/sentinel.js';
 import { freshServer, installCleanup, useServer } from '../helpers/suite.js';
 
 const server = useServer();
@@ -371,14 +370,15 @@ describe('Receive Maximum (server -> client flow control) [MQTT-3.3.4-9]', () =>
       await raw.expect('suback');
       const pub = await connectClient(server(), { protocolVersion: 5 });
       for (let i = 0; i < 6; i++) await pub.client.publishAsync(topic, `m${i}`, { qos: 1 });
-      const got = await rawBeforeSentinel(raw, pub.client, `${topic}/fence`);
+      const ofTopic = (ps: IPublishPacket[]) => ps.filter((p) => p.topic === topic);
+      const got = ofTopic(await rawPublishesBeforeSentinel(raw, pub.client, `${topic}/fence`));
       assert.equal(got.length, 2, `received ${got.length} unacknowledged QoS 1 publishes`);
       assert.deepEqual(got.map((p) => p.payload.toString()), ['m0', 'm1']);
 
       // Acknowledging one frees one slot: the next message (in order) follows.
       raw.send({ cmd: 'puback', messageId: got[0]!.messageId! });
       await waitUntil(() => raw.received<IPublishPacket>('publish').some((p) => p.payload.toString() === 'm2'), 3_000, 'the third publish after a PUBACK');
-      const after = await rawBeforeSentinel(raw, pub.client, `${topic}/fence`);
+      const after = ofTopic(await rawPublishesBeforeSentinel(raw, pub.client, `${topic}/fence`));
       assert.equal(after.length, 3, `after one PUBACK: ${after.map((p) => p.payload.toString())}`);
       assert.equal(after[2]!.payload.toString(), 'm2');
     });
@@ -437,15 +437,3 @@ describe('Maximum Packet Size', () => {
   }
 });
 
-/**
- * The QoS 1/2 publishes `raw` received (fence sentinels left out) before a QoS 0 sentinel that
- * `publisher` sends to `fenceTopic`, which `raw` subscribes to at QoS 0. Receive Maximum holds back
- * QoS 1 and 2 only [MQTT-3.3.4-9], so the sentinel fences a connection whose window is full.
- */
-async function rawBeforeSentinel(raw: RawClient, publisher: MqttClient, fenceTopic: string): Promise<IPublishPacket[]> {
-  const text = uid('sentinel');
-  await publisher.publishAsync(fenceTopic, text, { qos: 0 });
-  const at = () => raw.received<IPublishPacket>('publish').findIndex((p) => p.payload.toString() === text);
-  await waitUntil(() => at() >= 0, 3_000, 'the QoS 0 sentinel');
-  return raw.received<IPublishPacket>('publish').slice(0, at()).filter((p) => p.topic !== fenceTopic);
-}
