@@ -237,7 +237,7 @@ async function metricReaches(server: TestServer, name: string, atLeast: number, 
   }
 }
 
-describe('on the system clock (compiled server, testingMinimumTtlSeconds 1)', { concurrency: true }, () => {
+describe('on the system clock (compiled server, testingMinimumTtlSeconds 1)', () => {
   const realAnswers = new TokenAnswers();
   let server: TestServer | undefined;
   before(async () => {
