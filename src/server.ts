@@ -82,7 +82,7 @@ export interface StartOptions {
   baseDir?: string;
   /** Called after the server stopped itself because it can no longer keep its promises (store failure). */
   onFatal?: (error: Error) => void;
-  /** Time for keep-alive, session and message expiry, will delays; the system clock by default. */
+  /** Time for keep-alive, session and message expiry, will delays, authorizer TTLs, slow consumers, sign-in throttle, events and rules; tests pass a ManualClock. */
   clock?: Clock;
   /** Reads the configuration again for a reload (the CLI: the same file, environment and flags). */
   loadConfig?: () => Config;
@@ -109,19 +109,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const functions = new FunctionDirectory(config.functions.dir, baseDir);
   const pool = new FunctionPool({ size: config.auth.functionWorkers, functions, allowedPaths: configuredPaths(config, baseDir) });
   // The console's MQTT test client connects with a one-time credential from the admin API.
-  const consoleCredentials = new ConsoleCredentials(store.sealingKey);
+  const consoleCredentials = new ConsoleCredentials(store.sealingKey, { clock });
   // Cognito identity pools (unauthenticated role): credentials signed, not stored.
-  const identityPools = new IdentityPools(config.auth, store.sealingKey);
+  const identityPools = new IdentityPools(config.auth, store.sealingKey, () => clock.now());
   const custom = new CustomAuthorization({
     config: config.auth,
     authorizers,
     pool,
-    cache: config.auth.resultCacheSize > 0 ? new ResultCache({ maxEntries: config.auth.resultCacheSize }) : null,
+    cache: config.auth.resultCacheSize > 0 ? new ResultCache({ maxEntries: config.auth.resultCacheSize, clock }) : null,
     logger,
     counters,
     consoleCredentials,
     // SigV4-presigned WebSocket URLs are checked against the same access keys as the HTTP API.
     verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey, identityPools),
+    clock,
   });
   const authorization = options.authorization ?? custom;
   // Lifecycle events, Basic Ingest and the cluster need the broker: each is bound once it exists.
@@ -138,7 +139,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     hooks,
     clock,
   });
-  const events = new LifecycleEvents(broker, config.events);
+  const events = new LifecycleEvents(broker, config.events, clock);
   let cluster: Cluster | null = null;
   if (config.cluster) {
     counters.clusterConnected = 0;
@@ -157,7 +158,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     cluster.events = events;
   }
   hooks.bindLifecycle(cluster === null ? events : teeLifecycle(events, cluster.presence));
-  const rules = new RulesEngine({ broker, store: store.rules, pool, counters, logger, accountId: config.auth.accountId, queueLimit: config.rulesQueueLimit });
+  const rules = new RulesEngine({ broker, store: store.rules, pool, counters, logger, accountId: config.auth.accountId, queueLimit: config.rulesQueueLimit, clock });
   try {
     rules.load();
     for (const definition of config.rules) rules.put(definition, { replace: true });
@@ -194,11 +195,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     }
   }
   const clients = new ClientRegistry(config.limits.connectTimeoutMs, clock);
-  const sessions = new AdminSessions();
+  const sessions = new AdminSessions(clock);
   const history = new MetricsHistory(counters, () => clients.connected);
   history.start();
   // Expired temporary access keys are refused at once, and deleted here once a minute.
-  const keySweep = sweepExpiredAccessKeysEvery(store.accessKeys);
+  const keySweep = sweepExpiredAccessKeysEvery(store.accessKeys, 60_000, clock);
 
   const accept = (connection: Connection) => {
     // Far above the limit, refuse before spending anything on parsing (CONNECT refusal happens
@@ -224,6 +225,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         admin: config.admin,
         sessions,
         consoleCredentials,
+        clock,
         secure: !!http_.tls,
         counters,
         history,
@@ -269,6 +271,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         scope: custom.scope,
         authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey, identityPools), config.admin.token),
         secure: !!http_.tls,
+        clock,
       });
       await app.ready();
       assertAccessDeclared(routeRegistry(app));
@@ -278,7 +281,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           secure: !!http_.tls,
           maxPacketBytes: config.limits.maxPacketBytes,
           allowedOrigins: http_.allowedOrigins,
-          flow: outboundFlow(config.limits),
+          flow: outboundFlow(config.limits, clock),
           clientOrigin: (peer, req) => resolveClientAddress(peer, req.headers, trusted, http_.clientAddressHeader),
         },
         accept,
@@ -294,7 +297,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       mqttServer = await listenTcp(
         { ...mqtt_, proxyProtocol: proxyProtocol && { trusted: (a) => proxyProtocol.contains(a), timeoutMs: config.limits.connectTimeoutMs } },
         accept,
-        outboundFlow(config.limits),
+        outboundFlow(config.limits, clock),
       );
     }
   } catch (err) {

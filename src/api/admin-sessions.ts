@@ -2,6 +2,7 @@
 // (bounded, expiring). State-changing requests with a cookie must also carry a custom header,
 // which a cross-site form or image cannot send: that, with SameSite, is the CSRF guard.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export const SESSION_COOKIE = 'sb_session';
 export const CSRF_HEADER = 'x-switchboard-csrf';
@@ -11,13 +12,15 @@ const MAX_SESSIONS = 1000;
 export class AdminSessions {
   private readonly sessions = new Map<string, { user: string; expires: number }>();
 
+  constructor(private readonly clock: Clock = systemClock) {}
+
   create(user: string): string {
     if (this.sessions.size >= MAX_SESSIONS) {
       const oldest = this.sessions.keys().next().value;
       if (oldest !== undefined) this.sessions.delete(oldest);
     }
     const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, { user, expires: Date.now() + TTL_MS });
+    this.sessions.set(id, { user, expires: this.clock.now() + TTL_MS });
     return id;
   }
 
@@ -25,7 +28,7 @@ export class AdminSessions {
     if (!id) return null;
     const s = this.sessions.get(id);
     if (s === undefined) return null;
-    if (s.expires < Date.now()) {
+    if (s.expires < this.clock.now()) {
       this.sessions.delete(id);
       return null;
     }

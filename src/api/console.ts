@@ -13,6 +13,7 @@ import { ApiError, badRequest, unauthorized } from './errors.js';
 import { adminCaller, requestClient, type HttpApp } from './http-server.js';
 import { adminRoute, declareScopeAccess, publicRoute } from './route-access.js';
 import { SignInThrottle } from './sign-in-throttle.js';
+import type { Clock } from '../shared/clock.js';
 import { CONSOLE_CREDENTIAL_PARAM, type ConsoleCredentials } from '../auth/console-credentials.js';
 
 export interface ConsoleRoutesOptions {
@@ -27,6 +28,8 @@ export interface ConsoleRoutesOptions {
   scope: ArnScope;
   /** Failed sign-ins per caller address (a default one when absent). */
   signInThrottle?: SignInThrottle;
+  /** The default sign-in throttle's clock; default the system clock. */
+  clock?: Clock;
   overview: () => Record<string, unknown>;
 }
 
@@ -45,7 +48,7 @@ export function consoleCacheControl(path: string): string {
 
 export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOptions): void {
   const { admin, sessions, counters, history } = options;
-  const throttle = options.signInThrottle ?? new SignInThrottle();
+  const throttle = options.signInThrottle ?? new SignInThrottle(options.clock ? { clock: options.clock } : {});
 
   app.get('/api/session', publicRoute, async (request) => {
     const user = adminCaller(request, options);

@@ -14,12 +14,15 @@ import { ApiError, badRequest, forbidden, notFound } from './errors.js';
 import { requestClient, type HttpApp } from './http-server.js';
 import type { HttpAuthenticator, HttpCaller } from './http-auth.js';
 import { dataPlaneRoute } from './route-access.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export interface DataPlaneOptions {
   broker: Broker;
   scope: ArnScope;
   authenticate: HttpAuthenticator;
   secure: boolean;
+  /** Message times and the PUBACK deadline; default the system clock (the broker's clock in a server). */
+  clock?: Clock;
 }
 
 interface Parsed {
@@ -95,6 +98,7 @@ function header(request: FastifyRequest, name: string): string | undefined {
 
 export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions): void {
   const { broker, scope } = options;
+  const clock = options.clock ?? systemClock;
 
   const authorize = async (request: FastifyRequest, body: Buffer, action: string, resource: string, also?: [string, string]): Promise<HttpCaller> => {
     const q = request.url.indexOf('?');
@@ -157,7 +161,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
       const user = userProperties(request.headers['x-amz-mqtt5-user-properties']);
       if (user) properties.userProperties = user;
       const expiry = intParam(query.get('messageExpiry'), 'messageExpiry', 1, broker.limits.maxMessageExpirySeconds, 0);
-      const now = Date.now();
+      const now = clock.now();
       const message: Message = {
         topic,
         payload,
@@ -205,7 +209,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
         properties: Object.keys(properties).length > 0 ? properties : undefined,
         expiresAt: 0,
         publisherId: undefined,
-        receivedAt: Date.now(),
+        receivedAt: clock.now(),
       };
       const problem = propertiesProblem(message.properties);
       if (problem !== null) throw badRequest(problem);
@@ -213,14 +217,15 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
       client.deliver(delivery, null);
       if (confirmation) {
         const session = client.session!;
-        const deadline = Date.now() + timeout * 1000;
+        const deadline = clock.now() + timeout * 1000;
         const pending = () => {
           for (const e of session.inflight.values()) if (e.message === message) return true;
           for (const q of session.queue) if (q.message === message) return true;
           return false;
         };
         while (pending()) {
-          if (Date.now() > deadline || !client.connected) throw new ApiError('GatewayTimeoutException', 504, `no PUBACK from ${clientId} within ${timeout} s`);
+          // The deadline is the clock's; the 20 ms poll is real time (it only looks for the PUBACK).
+          if (clock.now() > deadline || !client.connected) throw new ApiError('GatewayTimeoutException', 504, `no PUBACK from ${clientId} within ${timeout} s`);
           await new Promise((r) => setTimeout(r, 20));
         }
       }

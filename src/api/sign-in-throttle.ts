@@ -6,13 +6,16 @@
 // Behind a reverse proxy that is not in listeners.http.trustedProxies every caller shares the
 // proxy's address, so a guesser also locks out the others for the window: name the proxy.
 
+import { systemClock, type Clock } from '../shared/clock.js';
+
 export interface SignInThrottleOptions {
   /** Failed attempts allowed per address within `windowMs`. */
   maxFailures?: number;
   windowMs?: number;
   /** Addresses tracked at once. */
   maxEntries?: number;
-  now?: () => number;
+  /** Default the system clock. */
+  clock?: Clock;
 }
 
 interface Entry {
@@ -25,20 +28,20 @@ export class SignInThrottle {
   private readonly maxFailures: number;
   private readonly windowMs: number;
   private readonly maxEntries: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(options: SignInThrottleOptions = {}) {
     this.maxFailures = options.maxFailures ?? 10;
     this.windowMs = options.windowMs ?? 15 * 60_000;
     this.maxEntries = options.maxEntries ?? 10_000;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Seconds until `address` may try again; 0 when it may try now. */
   retryAfterSeconds(address: string): number {
     const entry = this.current(address);
     if (entry === undefined || entry.failures < this.maxFailures) return 0;
-    return Math.max(1, Math.ceil((entry.windowStart + this.windowMs - this.now()) / 1000));
+    return Math.max(1, Math.ceil((entry.windowStart + this.windowMs - this.clock.now()) / 1000));
   }
 
   failed(address: string): void {
@@ -48,7 +51,7 @@ export class SignInThrottle {
         const oldest = this.entries.keys().next().value;
         if (oldest !== undefined) this.entries.delete(oldest);
       }
-      entry = { failures: 0, windowStart: this.now() };
+      entry = { failures: 0, windowStart: this.clock.now() };
       this.entries.set(address, entry);
     }
     entry.failures++;
@@ -60,7 +63,7 @@ export class SignInThrottle {
 
   private current(address: string): Entry | undefined {
     const entry = this.entries.get(address);
-    if (entry !== undefined && this.now() - entry.windowStart >= this.windowMs) {
+    if (entry !== undefined && this.clock.now() - entry.windowStart >= this.windowMs) {
       this.entries.delete(address);
       return undefined;
     }

@@ -17,6 +17,7 @@
 // member could admit the same credential once more within its lifetime: it is a bearer token
 // for 60 s, issued only to an admin.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 /** The upgrade URL's query parameter; not an AWS name, so no authorizer reads it as its token. */
 export const CONSOLE_CREDENTIAL_PARAM = 'x-switchboard-console-credential';
@@ -30,6 +31,15 @@ export interface IssuedCredential {
   expiresAt: number;
 }
 
+export interface ConsoleCredentialsOptions {
+  /** Default the system clock. */
+  clock?: Clock;
+  /** Lifetime of a credential; default CONSOLE_CREDENTIAL_TTL_MS. */
+  ttlMs?: number;
+  /** Used nonces remembered; default MAX_SEEN. */
+  maxSeen?: number;
+}
+
 interface Payload {
   u: string;
   e: number;
@@ -40,19 +50,20 @@ export class ConsoleCredentials {
   private readonly key: Buffer;
   /** nonce -> expiry of credentials already used here; Map order is use order. */
   private readonly seen = new Map<string, number>();
+  private readonly clock: Clock;
+  private readonly ttlMs: number;
+  private readonly maxSeen: number;
 
-  constructor(
-    sealingKey: Buffer,
-    private readonly now: () => number = Date.now,
-    private readonly ttlMs = CONSOLE_CREDENTIAL_TTL_MS,
-    private readonly maxSeen = MAX_SEEN,
-  ) {
+  constructor(sealingKey: Buffer, options: ConsoleCredentialsOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.ttlMs = options.ttlMs ?? CONSOLE_CREDENTIAL_TTL_MS;
+    this.maxSeen = options.maxSeen ?? MAX_SEEN;
     // A key of its own, so a console credential never doubles as anything the sealing key signs.
     this.key = createHmac('sha256', sealingKey).update('switchboard console mqtt credential v1').digest();
   }
 
   issue(user: string): IssuedCredential {
-    const expiresAt = this.now() + this.ttlMs;
+    const expiresAt = this.clock.now() + this.ttlMs;
     const payload = Buffer.from(JSON.stringify({ u: user, e: expiresAt, n: randomBytes(16).toString('base64url') } satisfies Payload)).toString('base64url');
     return { credential: `${payload}.${this.sign(payload)}`, expiresAt };
   }
@@ -72,7 +83,7 @@ export class ConsoleCredentials {
       return null;
     }
     if (typeof payload.u !== 'string' || typeof payload.e !== 'number' || typeof payload.n !== 'string') return null;
-    const now = this.now();
+    const now = this.clock.now();
     if (payload.e <= now || payload.e > now + this.ttlMs) return null;
     this.sweep(now);
     if (this.seen.has(payload.n)) return null;

@@ -33,6 +33,7 @@ import type { ResultCache } from './result-cache.js';
 import { verifyTokenSignature } from './signature.js';
 import type { AuthorizerRecord } from '../store/authorizer-store.js';
 import type { Counters } from '../metrics/counters.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export interface CustomAuthorizationOptions {
   config: AuthConfig;
@@ -45,6 +46,8 @@ export interface CustomAuthorizationOptions {
   consoleCredentials?: ConsoleCredentials;
   /** Checks a SigV4-presigned WebSocket URL against the access keys (api/access-keys.ts); absent: such URLs are refused. */
   verifySignedUrl?: SignedUrlVerifier;
+  /** Keeps the refreshAfterInSeconds / disconnectAfterInSeconds deadlines; default the system clock. */
+  clock?: Clock;
 }
 
 type Refusal = { allowed: false; reasonCode: number; reason: string };
@@ -114,7 +117,9 @@ export class CustomAuthorization implements Authorization {
     const denied = this.checkConnect(policy, request);
     if (denied !== null) return denied;
 
+    const counters = this.options.counters;
     const permissions = new PolicyPermissions(policy, this.scope, {
+      clock: this.options.clock ?? systemClock,
       disconnectAfterMs: response.disconnectAfterInSeconds * 1000,
       refresh: {
         afterMs: response.refreshAfterInSeconds * 1000,
@@ -126,6 +131,7 @@ export class CustomAuthorization implements Authorization {
           if (connect.effect !== 'Allow') return { denied: `not authorized: iot:Connect revoked at refresh (${describeVerdict(connect)})` };
           return { policy: nextPolicy, refreshAfterMs: next.refreshAfterInSeconds * 1000 };
         },
+        ...(counters ? { applied: () => counters.authorizerRefreshes++ } : {}),
       },
     });
     return { allowed: true, principal: response.principalId, permissions };

@@ -4,13 +4,21 @@
 import type { ClientPermissions, ConnectionControl } from '../broker/authorization.js';
 import { RC } from '../protocol/reason-codes.js';
 import { arnPrefix, describeVerdict, IotAction, VerdictCache, type ArnScope, type CompiledPolicy } from '../policy/index.js';
+import { systemClock, type Clock, type Timer } from '../shared/clock.js';
 
 export interface Lifetime {
   /** Re-run the authorizer; resolves to the new policy, or rejects / resolves null to disconnect. */
-  refresh?: { afterMs: number; run: () => Promise<{ policy: CompiledPolicy; refreshAfterMs: number } | { denied: string }> };
+  refresh?: {
+    afterMs: number;
+    run: () => Promise<{ policy: CompiledPolicy; refreshAfterMs: number } | { denied: string }>;
+    /** Called once a refreshed policy is in force (counted for /metrics; tests wait on it). */
+    applied?: () => void;
+  };
   disconnectAfterMs?: number;
   /** What the disconnect at disconnectAfterMs says; default: the authorizer's disconnectAfterInSeconds. */
   disconnect?: { reason: string; why: string };
+  /** Where the refresh and disconnect deadlines are kept; default the system clock. */
+  clock?: Clock;
 }
 
 const RECEIVE_CACHE_SIZE = 1000;
@@ -33,8 +41,9 @@ export class PolicyPermissions implements ClientPermissions {
   private readonly topicArn: string;
   private readonly filterArn: string;
   private readonly lifetime: Lifetime;
-  // Allocated on first use: an idle connection keeps neither.
-  private timers: NodeJS.Timeout[] | null = null;
+  private disconnectTimer: Timer | null = null;
+  private refreshTimer: Timer | null = null;
+  // Allocated on first use: an idle connection keeps none.
   private receive: Map<string, boolean> | null = null;
   private released = false;
 
@@ -82,20 +91,20 @@ export class PolicyPermissions implements ClientPermissions {
   start(control: ConnectionControl): void {
     const { refresh, disconnectAfterMs } = this.lifetime;
     if (disconnectAfterMs !== undefined) {
-      this.arm(disconnectAfterMs, () =>
+      const expire = () =>
         control.disconnect(
           RC.maximumConnectTime,
           this.lifetime.disconnect?.reason ?? 'the authorizer\'s disconnectAfterInSeconds has passed',
           this.lifetime.disconnect?.why ?? 'customauth-ttl-expiration',
-        ),
-      );
+        );
+      this.disconnectTimer = this.clock().setTimeout(expire, disconnectAfterMs);
     }
     if (refresh !== undefined) this.scheduleRefresh(refresh.afterMs, control);
   }
 
   private scheduleRefresh(afterMs: number, control: ConnectionControl): void {
     const refresh = this.lifetime.refresh!;
-    this.arm(afterMs, async () => {
+    this.refreshTimer = this.clock().setTimeout(async () => {
       let outcome;
       try {
         outcome = await refresh.run();
@@ -110,19 +119,20 @@ export class PolicyPermissions implements ClientPermissions {
       this.cache.reset(outcome.policy);
       this.receive = null;
       this.scheduleRefresh(outcome.refreshAfterMs, control);
-    });
+      refresh.applied?.();
+    }, afterMs);
   }
 
-  private arm(ms: number, fn: () => void): void {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    (this.timers ??= []).push(t);
+  /** The system clock's timers are unref'd: a deadline never keeps a stopping process alive. */
+  private clock(): Clock {
+    return this.lifetime.clock ?? systemClock;
   }
 
   release(): void {
     this.released = true;
-    if (this.timers !== null) for (const t of this.timers) clearTimeout(t);
-    this.timers = null;
+    this.disconnectTimer?.cancel();
+    this.refreshTimer?.cancel();
+    this.disconnectTimer = this.refreshTimer = null;
   }
 }
 

@@ -24,6 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 
+import { systemClock, type Clock } from '../shared/clock.js';
 import type { AuthorizerEvent, AuthorizerResponse } from './authorizer.js';
 
 export const DEFAULT_RESULT_CACHE_SIZE = 10_000;
@@ -35,8 +36,8 @@ const VOLATILE_HEADERS: ReadonlySet<string> = new Set(['sec-websocket-key']);
 export interface ResultCacheOptions {
   maxEntries?: number;
   maxDenyTtlMs?: number;
-  /** Clock, for tests. */
-  now?: () => number;
+  /** Reads the time entries expire by; default the system clock (tests move a ManualClock). */
+  clock?: Clock;
 }
 
 interface Entry {
@@ -58,7 +59,7 @@ export function resultCacheKey(authorizerName: string, event: AuthorizerEvent): 
 export class ResultCache {
   private readonly maxEntries: number;
   private readonly maxDenyTtlMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly entries = new Map<string, Entry>();
   private readonly inFlight = new Map<string, Promise<AuthorizerResponse>>();
 
@@ -73,7 +74,7 @@ export class ResultCache {
     }
     this.maxEntries = maxEntries;
     this.maxDenyTtlMs = maxDenyTtlMs;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
   }
 
   get size(): number {
@@ -130,7 +131,7 @@ export class ResultCache {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     this.entries.delete(key);
-    if (entry.expiresAt <= this.now()) return undefined;
+    if (entry.expiresAt <= this.clock.now()) return undefined;
     this.entries.set(key, entry); // most recently used goes last
     return entry.response;
   }
@@ -145,7 +146,7 @@ export class ResultCache {
       if (oldest.done === true) break;
       this.entries.delete(oldest.value);
     }
-    this.entries.set(key, { response, expiresAt: this.now() + ttlMs });
+    this.entries.set(key, { response, expiresAt: this.clock.now() + ttlMs });
   }
 }
 

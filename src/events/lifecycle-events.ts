@@ -4,6 +4,7 @@
 import type { Broker } from '../broker/broker.js';
 import type { ConnectionInfo, DisconnectReason, LifecycleListener } from '../broker/lifecycle.js';
 import type { QoS } from '../shared/message.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 
 export interface EventSwitches {
   connected: boolean;
@@ -19,17 +20,20 @@ const JSON_CONTENT = { contentType: 'application/json', payloadFormatIndicator: 
 export class LifecycleEvents implements LifecycleListener {
   private readonly broker: Broker;
   private readonly switches: EventSwitches;
+  private readonly clock: Clock;
 
-  constructor(broker: Broker, switches: EventSwitches) {
+  /** `clock` stamps the events (the same clock as the broker's, so a test reads what it set). */
+  constructor(broker: Broker, switches: EventSwitches, clock: Clock = systemClock) {
     this.broker = broker;
     this.switches = switches;
+    this.clock = clock;
   }
 
   connected(info: ConnectionInfo): void {
     if (!this.switches.connected || !eventsAllowed(info.clientId)) return;
     this.emit(`$aws/events/presence/connected/${info.clientId}`, {
       clientId: info.clientId,
-      timestamp: Date.now(),
+      timestamp: this.clock.now(),
       eventType: 'connected',
       sessionIdentifier: info.sessionIdentifier,
       principalIdentifier: info.principal,
@@ -42,7 +46,7 @@ export class LifecycleEvents implements LifecycleListener {
     if (!this.switches.disconnected || !eventsAllowed(info.clientId)) return;
     this.emit(`$aws/events/presence/disconnected/${info.clientId}`, {
       clientId: info.clientId,
-      timestamp: Date.now(),
+      timestamp: this.clock.now(),
       eventType: 'disconnected',
       sessionIdentifier: info.sessionIdentifier,
       principalIdentifier: info.principal,
@@ -56,7 +60,7 @@ export class LifecycleEvents implements LifecycleListener {
     if (!this.switches.connectFailed || !eventsAllowed(clientId)) return;
     this.emit(`$aws/events/presence/connect_failed/${clientId}`, {
       clientId,
-      timestamp: Date.now(),
+      timestamp: this.clock.now(),
       eventType: 'connect_failed',
       connectFailureReason: reason,
       ...(principal !== undefined ? { principalIdentifier: principal } : {}),
@@ -77,7 +81,7 @@ export class LifecycleEvents implements LifecycleListener {
   private subscriptionPayload(info: ConnectionInfo, eventType: string, topics: string[]) {
     return {
       clientId: info.clientId,
-      timestamp: Date.now(),
+      timestamp: this.clock.now(),
       eventType,
       sessionIdentifier: info.sessionIdentifier,
       principalIdentifier: info.principal,

@@ -46,6 +46,8 @@ export class Counters {
   sharedDropped = 0;
   authorizerInvocations = 0;
   authorizerFailures = 0;
+  /** Authorizer refreshes (refreshAfterInSeconds) whose new policy replaced the old on a live connection. */
+  authorizerRefreshes = 0;
   deniedConnect = 0;
   deniedPublish = 0;
   deniedSubscribe = 0;

@@ -71,6 +71,7 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
   counter('switchboard_expired_dropped_total', 'Messages dropped because their Message Expiry Interval passed', () => counters.expiredDropped);
   counter('switchboard_authorizer_invocations_total', 'Custom authorizer invocations', () => counters.authorizerInvocations);
   counter('switchboard_authorizer_failures_total', 'Authorizer invocations that failed or answered invalidly', () => counters.authorizerFailures);
+  counter('switchboard_authorizer_refreshes_total', 'Authorizer refreshes whose new policy replaced the old on a live connection', () => counters.authorizerRefreshes);
   new Counter({
     name: 'switchboard_denials_total',
     help: 'Actions denied by policy, by action',

@@ -9,6 +9,7 @@ import type { FunctionPool } from '../functions/function-pool.js';
 import { validateTopicName } from '../protocol/topic.js';
 import type { ActionDefinition } from './rule-definition.js';
 import { compileTemplate as compileTemplateFor, type CompiledRule, type CompiledTemplate, type RuleInput, type RuleOutput } from './index.js';
+import type { Clock } from '../shared/clock.js';
 
 export interface ActionFailure {
   failedAction: string;
@@ -18,6 +19,8 @@ export interface ActionFailure {
 
 export interface ActionDeps {
   broker: Broker;
+  /** Message times and the HTTP action's retry delays. */
+  clock: Clock;
   pool: FunctionPool;
   logger: Logger;
   ruleName: string;
@@ -67,7 +70,7 @@ export function compileAction(definition: ActionDefinition, deps: ActionDeps, ru
           else if (key === 'contentType') properties.contentType = v;
           else if (key === 'responseTopic') properties.responseTopic = v;
           else if (key === 'correlationData') properties.correlationData = Buffer.from(v, 'base64');
-          else if (key === 'messageExpiry' && Number(v) > 0) expiresAt = Date.now() + Number(v) * 1000;
+          else if (key === 'messageExpiry' && Number(v) > 0) expiresAt = deps.clock.now() + Number(v) * 1000;
         }
         if (userProperties.length > 0) {
           const up: Record<string, string | string[]> = {};
@@ -87,7 +90,7 @@ export function compileAction(definition: ActionDefinition, deps: ActionDeps, ru
           properties: Object.keys(properties).length > 0 ? properties : undefined,
           expiresAt,
           publisherId: undefined,
-          receivedAt: Date.now(),
+          receivedAt: deps.clock.now(),
         };
         // A rendered property no PUBLISH can carry (U+0000, more than 65535 bytes) fails the
         // action (its errorAction says why) instead of reaching subscribers.
@@ -123,7 +126,7 @@ export function compileAction(definition: ActionDefinition, deps: ActionDeps, ru
         for (const [k, t] of headers) hdrs[k] = t.render(input, output);
         let last = '';
         for (let attempt = 0; attempt <= h.retries; attempt++) {
-          if (attempt > 0) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
+          if (attempt > 0) await new Promise<void>((r) => deps.clock.setTimeout(r, 200 * 2 ** (attempt - 1)));
           try {
             const response = await fetch(h.url, { method: 'POST', headers: hdrs, body: new Uint8Array(body), signal: AbortSignal.timeout(h.timeoutMs), redirect: 'error' });
             await response.arrayBuffer();

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { Message } from '../shared/message.js';
 import { BoundedQueue } from '../shared/bounded-queue.js';
+import { systemClock, type Clock } from '../shared/clock.js';
 import { TopicTrie } from '../shared/topic-trie.js';
 import type { FunctionPool } from '../functions/function-pool.js';
 import type { Counters } from '../metrics/counters.js';
@@ -64,6 +65,8 @@ export interface RulesEngineOptions {
   logger: Logger;
   accountId: string;
   queueLimit?: number;
+  /** Rule input timestamps, republished messages' times, HTTP retry delays; default the system clock. */
+  clock?: Clock;
 }
 
 export class RulesEngine {
@@ -73,6 +76,7 @@ export class RulesEngine {
   private readonly counters: Counters;
   private readonly logger: Logger;
   private readonly accountId: string;
+  private readonly clock: Clock;
   private readonly rules = new Map<string, ActiveRule>();
   private readonly index = new TopicTrie<ActiveRule>();
   /** Keyed by rule name: bounded by the rules that exist (entries go with delete). */
@@ -88,6 +92,7 @@ export class RulesEngine {
     this.counters = options.counters;
     this.logger = options.logger.child({ component: 'rules' });
     this.accountId = options.accountId;
+    this.clock = options.clock ?? systemClock;
     this.queue = new BoundedQueue(options.queueLimit ?? 10000);
   }
 
@@ -150,7 +155,7 @@ export class RulesEngine {
       payload: m.payload,
       ...(m.publisherId !== undefined ? { clientId: m.publisherId } : {}),
       ...(m.principal !== undefined ? { principal: m.principal } : {}),
-      timestamp: Date.now(),
+      timestamp: this.clock.now(),
       ...(m.publisherId !== undefined ? { traceId: randomUUID() } : {}),
       accountId: this.accountId,
       mqtt: {
@@ -221,7 +226,7 @@ export class RulesEngine {
   }
 
   private compile(definition: RuleDefinition): { compiled: CompiledRule; actions: CompiledAction[]; errorAction: CompiledAction | null } {
-    const deps = { broker: this.broker, pool: this.pool, logger: this.logger, ruleName: definition.name };
+    const deps = { broker: this.broker, clock: this.clock, pool: this.pool, logger: this.logger, ruleName: definition.name };
     let compiled: CompiledRule;
     let actions: CompiledAction[];
     let errorAction: CompiledAction | null;
@@ -272,7 +277,7 @@ export class RulesEngine {
     const existing = this.store.get(definition.name);
     if (existing !== undefined && !options.replace) throw new RuleDefinitionError(`rule ${definition.name} already exists`);
     this.activate(definition);
-    const now = new Date().toISOString();
+    const now = new Date(this.clock.now()).toISOString();
     const stored: StoredRule = { name: definition.name, definition: definition as unknown as Record<string, unknown>, createdAt: existing?.createdAt ?? now, lastModifiedAt: now };
     this.store.put(stored);
     return stored;

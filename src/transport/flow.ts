@@ -27,10 +27,12 @@
 //   (CLOSE_TIMEOUT_MS), which a peer that keeps sending cannot push back (unlike socket.setTimeout,
 //   an idle timeout reset by every read).
 //
-// Socket listeners and timers are module-level functions that find their connection through a
-// field or an argument (no closures per connection), except the marker callback, created once for a
-// connection the first time it is paused or over the slow-consumer bound.
+// Socket listeners are module-level functions that find their connection through a field or an
+// argument (no closures per connection), except the marker callback, created once for a connection
+// the first time it is paused or over the slow-consumer bound, and the two deadlines (slow consumer,
+// closing), armed on the injected Clock only when a connection reaches them.
 import type { Socket } from 'node:net';
+import { systemClock, type Clock, type Timer } from '../shared/clock.js';
 import type { ConnectionHandler } from './connection.js';
 import { corkUntilNextTick } from './cork.js';
 
@@ -40,22 +42,28 @@ export interface OutboundFlow {
   /** A connection with more than this outbound budget must read it within slowConsumerMs (bytes). */
   slowConsumerBytes: number;
   slowConsumerMs: number;
+  /** Keeps the slow-consumer and closing deadlines; default the system clock. */
+  clock?: Clock;
 }
 
 /**
  * The flow settings of the `limits` config section. slowConsumerBytes defaults to the larger of
  * maxOutboundBufferBytes (where QoS 0 starts to be dropped) and outboundPauseReadBytes.
  */
-export function outboundFlow(limits: {
-  outboundPauseReadBytes: number;
-  slowConsumerBytes?: number | undefined;
-  slowConsumerSeconds: number;
-  maxOutboundBufferBytes: number;
-}): OutboundFlow {
+export function outboundFlow(
+  limits: {
+    outboundPauseReadBytes: number;
+    slowConsumerBytes?: number | undefined;
+    slowConsumerSeconds: number;
+    maxOutboundBufferBytes: number;
+  },
+  clock?: Clock,
+): OutboundFlow {
   return {
     pauseReadBytes: limits.outboundPauseReadBytes,
     slowConsumerBytes: limits.slowConsumerBytes ?? Math.max(limits.maxOutboundBufferBytes, limits.outboundPauseReadBytes),
     slowConsumerMs: Math.round(limits.slowConsumerSeconds * 1000),
+    ...(clock ? { clock } : {}),
   };
 }
 
@@ -93,14 +101,16 @@ export abstract class SocketConnection {
   private handlerHolds = false;
   private held: Buffer | null = null;
   private resumeScheduled = false;
-  private slowTimer: NodeJS.Timeout | null = null;
-  private closeTimer: NodeJS.Timeout | null = null;
+  private slowTimer: Timer | null = null;
+  private closeTimer: Timer | null = null;
+  private readonly clock: Clock;
   /** We started closing (Close sent / end()): input is no longer read. */
   protected closing = false;
 
   constructor(socket: Socket, flow: OutboundFlow) {
     this.socket = socket;
     this.flow = flow;
+    this.clock = flow.clock ?? systemClock;
   }
 
   setHandler(handler: ConnectionHandler): void {
@@ -199,7 +209,7 @@ export abstract class SocketConnection {
     this.marking = false;
     this.writes = Math.max(0, this.writes - this.writesAtMark);
     if (this.slowTimer !== null) {
-      clearTimeout(this.slowTimer);
+      this.slowTimer.cancel();
       this.slowTimer = null;
     }
     if (err || this.closed || this.closing) return;
@@ -237,7 +247,8 @@ export abstract class SocketConnection {
   /** More than slowConsumerBytes queued: it must be flushed within slowConsumerMs. */
   private overSlowConsumerBound(): void {
     if (this.slowTimer !== null || this.closing || this.closed) return;
-    this.slowTimer = setTimeout(onSlowConsumerTimeout, this.flow.slowConsumerMs, this);
+    // A closure per connection, but only for one over the bound (never on the fan-out path).
+    this.slowTimer = this.clock.setTimeout(() => this.slowConsumerTimeout(), this.flow.slowConsumerMs);
     this.markFlush();
   }
 
@@ -257,14 +268,17 @@ export abstract class SocketConnection {
     this.closing = true;
     this.held = null;
     if (this.slowTimer !== null) {
-      clearTimeout(this.slowTimer);
+      this.slowTimer.cancel();
       this.slowTimer = null;
     }
     if (this.readPaused) {
       this.readPaused = false;
       this.socket.resume();
     }
-    if (this.closeTimer === null) this.closeTimer = setTimeout(onCloseDeadline, CLOSE_TIMEOUT_MS, this.socket);
+    if (this.closeTimer === null) {
+      const socket = this.socket;
+      this.closeTimer = this.clock.setTimeout(() => socket.destroy(), CLOSE_TIMEOUT_MS);
+    }
   }
 
   /** The socket closed: drop timers and held input. Returns false when this was already done. */
@@ -272,8 +286,8 @@ export abstract class SocketConnection {
     if (this.closed) return false;
     this.closed = true;
     this.held = null;
-    if (this.slowTimer !== null) clearTimeout(this.slowTimer);
-    if (this.closeTimer !== null) clearTimeout(this.closeTimer);
+    this.slowTimer?.cancel();
+    this.closeTimer?.cancel();
     this.slowTimer = null;
     this.closeTimer = null;
     return true;
@@ -284,10 +298,3 @@ function onResumeTurn(connection: SocketConnection): void {
   connection.resumeTurn();
 }
 
-function onSlowConsumerTimeout(connection: SocketConnection): void {
-  connection.slowConsumerTimeout();
-}
-
-function onCloseDeadline(socket: Socket): void {
-  socket.destroy();
-}

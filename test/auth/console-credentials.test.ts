@@ -3,11 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 
 import { CONSOLE_CREDENTIAL_PARAM, consoleCredentialOf, ConsoleCredentials } from '../../src/auth/console-credentials.js';
-
-function clock(start = 1_000_000) {
-  let now = start;
-  return { now: () => now, advance: (ms: number) => (now += ms) };
-}
+import { ManualClock } from '../../src/shared/clock.js';
 
 const KEY = randomBytes(32);
 
@@ -42,8 +38,8 @@ describe('console credentials', () => {
   });
 
   test('expire after their lifetime', () => {
-    const t = clock();
-    const c = new ConsoleCredentials(KEY, t.now, 60_000);
+    const t = new ManualClock();
+    const c = new ConsoleCredentials(KEY, { clock: t, ttlMs: 60_000 });
     const a = c.issue('loopback');
     t.advance(59_999);
     const b = c.issue('loopback');
@@ -53,8 +49,8 @@ describe('console credentials', () => {
   });
 
   test('used nonces are remembered only while their credentials live, and at most maxSeen', () => {
-    const t = clock();
-    const c = new ConsoleCredentials(KEY, t.now, 1000, 3);
+    const t = new ManualClock();
+    const c = new ConsoleCredentials(KEY, { clock: t, ttlMs: 1000, maxSeen: 3 });
     for (let i = 0; i < 5; i++) assert.equal(c.take(c.issue('u').credential), 'u');
     assert.equal(c.size, 3);
     t.advance(1000);

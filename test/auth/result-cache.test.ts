@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import type { AuthorizerEvent, AuthorizerResponse } from '../../src/auth/authorizer.js';
 import { buildEvent } from '../../src/auth/request.js';
 import { resultCacheKey, ResultCache } from '../../src/auth/result-cache.js';
+import { ManualClock } from '../../src/shared/clock.js';
 
 function response(isAuthenticated: boolean, refreshAfterInSeconds: number): AuthorizerResponse {
   return {
@@ -23,10 +24,6 @@ function wsEvent(connectionId: string, headers: Record<string, string>, token = 
   );
 }
 
-function clock(start = 1_000_000) {
-  let now = start;
-  return { now: () => now, advance: (ms: number) => (now += ms) };
-}
 
 describe('resultCacheKey', () => {
   test('ignores the connection id, header order and sec-websocket-key', () => {
@@ -59,8 +56,8 @@ describe('ResultCache', () => {
   const sameRequest = wsEvent('id-2', { host: 'h' });
 
   test('an allow is kept for refreshAfterInSeconds, for any connection with the same request', () => {
-    const c = clock();
-    const cache = new ResultCache({ now: c.now });
+    const c = new ManualClock();
+    const cache = new ResultCache({ clock: c });
     const r = response(true, 300);
     cache.set('A', event, r);
     assert.equal(cache.get('A', sameRequest), r);
@@ -73,8 +70,8 @@ describe('ResultCache', () => {
   });
 
   test('a deny is kept briefly: min(refreshAfterInSeconds, maxDenyTtlMs)', () => {
-    const c = clock();
-    const cache = new ResultCache({ now: c.now, maxDenyTtlMs: 10_000 });
+    const c = new ManualClock();
+    const cache = new ResultCache({ clock: c, maxDenyTtlMs: 10_000 });
     cache.set('A', event, response(false, 300));
     c.advance(9_999);
     assert.ok(cache.get('A', event));
@@ -134,12 +131,17 @@ describe('ResultCache', () => {
   test('lookup: concurrent identical requests share one invocation; the result is cached', async () => {
     const cache = new ResultCache();
     let calls = 0;
+    let answer!: () => void;
+    const answered = new Promise<void>((r) => (answer = r));
     const compute = async () => {
       calls++;
-      await new Promise((r) => setTimeout(r, 20));
+      await answered;
       return response(true, 300);
     };
-    const [a, b] = await Promise.all([cache.lookup('A', event, compute), cache.lookup('A', sameRequest, compute)]);
+    // Both lookups start while the first invocation is still pending.
+    const both = Promise.all([cache.lookup('A', event, compute), cache.lookup('A', sameRequest, compute)]);
+    answer();
+    const [a, b] = await both;
     assert.equal(a, b);
     assert.equal(calls, 1);
     assert.equal(await cache.lookup('A', event, compute), a);

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientSubscribeOptions, type ISubscriptionMap, type MqttClient } from 'mqtt';
 import type { IConnackPacket, IDisconnectPacket, ISubackPacket, Packet } from 'mqtt-packet';
-import { Inbox, trackClient, waitUntil, withTimeout, type ConnectOptions, type ProtocolVersion, type Transport } from './clients.js';
+import { Inbox, trackClient, waitUntil, withTimeout, type ConnectOptions, type MqttEndpoints, type ProtocolVersion, type Transport } from './clients.js';
 import { REPO_ROOT, startServer, type TestServer } from './server.js';
 import { after, before } from 'node:test';
 
@@ -51,7 +51,7 @@ export function query(params: Record<string, string | undefined>): string {
  * does: the WebSocket URL's query string, or the TCP CONNECT username's.
  */
 export function withCredentials(
-  server: TestServer,
+  server: MqttEndpoints,
   transport: Transport,
   params: Record<string, string | undefined>,
   opts: ConnectOptions = {},
@@ -87,7 +87,7 @@ export function recordPackets(client: MqttClient): Packet[] {
  * Connects with MQTT.js (no reconnect) and resolves once the outcome is known: CONNACK received
  * (accepted or refused) or the connection closed without one. Bounded (6 s).
  */
-export async function attemptConnect(server: TestServer, opts: ConnectOptions = {}): Promise<Attempt> {
+export async function attemptConnect(server: MqttEndpoints, opts: ConnectOptions = {}): Promise<Attempt> {
   const { transport = 'tcp', url, ...rest } = opts;
   const client = mqtt.connect(url ?? (transport === 'ws' ? server.wsUrl : server.mqttUrl), {
     protocolVersion: 5,

@@ -5,6 +5,9 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { IConnackPacket, IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
 import type { TestServer } from './server.js';
 
+/** Where MQTT clients connect: a TestServer, or an in-process server's endpoints (in-process.ts). */
+export type MqttEndpoints = Pick<TestServer, 'wsUrl' | 'mqttUrl'>;
+
 export type Transport = 'tcp' | 'ws';
 export type ProtocolVersion = 4 | 5;
 
@@ -16,7 +19,7 @@ export const COMBOS: ReadonlyArray<{ transport: Transport; version: ProtocolVers
   { transport: 'ws', version: 5, name: 'ws:// v5' },
 ];
 
-export function urlFor(server: TestServer, transport: Transport): string {
+export function urlFor(server: MqttEndpoints, transport: Transport): string {
   return transport === 'ws' ? server.wsUrl : server.mqttUrl;
 }
 
@@ -131,7 +134,7 @@ export function trackClient(client: MqttClient): void {
  * Connects an MQTT.js client (no automatic reconnect) and resolves once CONNACK arrived.
  * Rejects if the connection fails or is refused, or after `connectTimeout` (default 5 s).
  */
-export async function connectClient(server: TestServer, opts: ConnectOptions = {}): Promise<Connected> {
+export async function connectClient(server: MqttEndpoints, opts: ConnectOptions = {}): Promise<Connected> {
   const { transport = 'tcp', url, ...rest } = opts;
   const options: IClientOptions = {
     protocolVersion: 5,
@@ -173,7 +176,7 @@ export async function connectClient(server: TestServer, opts: ConnectOptions = {
 
 /** Connects a subscriber, subscribes to `topics` and returns once SUBACK arrived. */
 export async function subscriber(
-  server: TestServer,
+  server: MqttEndpoints,
   topics: string | string[],
   qos: 0 | 1 | 2,
   opts: ConnectOptions = {},

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { IPubackPacket, ISubackPacket } from 'mqtt-packet';
-import { sleep, uid, type ProtocolVersion, type Transport } from '../helpers/clients.js';
+import { uid, type ProtocolVersion, type Transport } from '../helpers/clients.js';
+import { textsBeforeSentinel } from '../helpers/sentinel.js';
 import {
   allow,
   answer,
@@ -79,8 +80,8 @@ describe('iot:Receive is checked on every delivery', () => {
         await pub.client.publishAsync(`${root}/secret`, 'secret', { qos: 1 });
         await pub.client.publishAsync(`${root}/secret`, 'secret qos0', { qos: 0 });
         await pub.client.publishAsync(`${root}/public`, 'public', { qos: 1 });
+        // 'public' was published after the withheld ones on the same subscription: it is their sentinel.
         await sub.inbox.waitFor(1, 3_000, (m) => m.text === 'public');
-        await sleep(50);
         assert.deepEqual(sub.inbox.texts(), ['public']);
         assert.equal(sub.inbox.closed, false, 'a withheld delivery is silent');
       });
@@ -97,9 +98,8 @@ describe('iot:Receive is checked on every delivery', () => {
       allow('iot:Receive', arn(`topic/${root}/public`)),
     ]);
     assert.deepEqual((await subscribeCodes(sub.client, [`${root}/secret`, `${root}/public`], { qos: 1 })).codes, [1, 1]);
-    await sub.inbox.waitFor(1, 3_000, (m) => m.text === 'retained public');
-    await sleep(100);
-    assert.deepEqual(sub.inbox.texts(), ['retained public']);
+    // Retained messages are sent right after the SUBACK: a sentinel published now comes after them.
+    assert.deepEqual(await textsBeforeSentinel(pub.client, `${root}/public`, sub.inbox), ['retained public']);
     // Clean up the retained messages.
     await pub.client.publishAsync(`${root}/secret`, '', { qos: 1, retain: true });
     await pub.client.publishAsync(`${root}/public`, '', { qos: 1, retain: true });

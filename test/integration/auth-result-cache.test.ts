@@ -2,13 +2,17 @@
 // config (`auth.resultCacheSize` 0) an answer is never reused for another connection, so a token
 // the authorizer stops accepting stops working at the next CONNECT or HTTP request, and concurrent
 // identical CONNECTs are not merged into one invocation. With the cache turned on (a documented
-// deviation) the identical reconnect reuses the answer until its refreshAfterInSeconds.
+// deviation) the identical reconnect reuses the answer until its refreshAfterInSeconds (moved past
+// on a ManualClock, in a server in this process).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { disconnect, uid, type ProtocolVersion, type Transport } from '../helpers/clients.js';
 import { allow, answer, arn, attemptConnect, doc, fixture, NAME_KEY, refusalProblem, TokenAnswers, withCredentials } from '../helpers/auth.js';
 import { installCleanup } from '../helpers/suite.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { endpointsOf, startInProcessServer } from '../helpers/in-process.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import type { RunningServer } from '../../src/server.js';
 
 installCleanup();
 
@@ -95,5 +99,39 @@ describe('auth.resultCacheSize > 0 (opt-in deviation): identical requests reuse 
     const again = await attempt(s, 'tcp', 5, token, clientId);
     assert.equal(again.accepted, true, 'cached answer reused');
     assert.equal(answers.calls(token), 1);
+  });
+});
+
+describe('auth.resultCacheSize > 0: a cached answer expires after its refreshAfterInSeconds (server on a ManualClock)', () => {
+  const clock = new ManualClock();
+  let running: RunningServer | undefined;
+  before(async () => {
+    // The authorizer's worker threads read where the answers are from the environment.
+    Object.assign(process.env, answers.env);
+    running = await startInProcessServer({ mqtt: true, clock, auth: { authorizers, resultCacheSize: 100 } });
+  });
+  after(() => running?.stop());
+
+  test('reused until refreshAfterInSeconds, then the authorizer decides again', async () => {
+    const urls = endpointsOf(running!);
+    const token = uid('tok');
+    const clientId = uid('dev');
+    const connect = () => attemptConnect(urls, withCredentials(urls, 'tcp', { [NAME_KEY]: 'ByToken', token }, { clientId, protocolVersion: 5, keepalive: 0 }));
+    answers.set(token, answer(allowing(clientId).policyDocuments, { refreshAfterInSeconds: 300 }));
+    const first = await connect();
+    assert.equal(first.accepted, true, JSON.stringify(first.connack));
+    await disconnect(first.client);
+    answers.set(token, denying);
+
+    clock.advance(300_000 - 1);
+    const cached = await connect();
+    assert.equal(cached.accepted, true, 'still cached 1 ms before refreshAfterInSeconds');
+    assert.equal(answers.calls(token), 1);
+    await disconnect(cached.client);
+
+    clock.advance(1);
+    const decided = await connect();
+    assert.equal(refusalProblem(decided, 5), null);
+    assert.equal(answers.calls(token), 2);
   });
 });

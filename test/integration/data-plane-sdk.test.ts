@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-iot-data-plane';
 import mqtt from 'mqtt';
 import { startServer, stopAllServers, type TestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/clients.js';
 
 after(stopAllServers);
 
@@ -97,8 +98,7 @@ describe('AWS SDK v3 IoT data plane against Switchboard', () => {
     const closed = new Promise<number | undefined>((resolve) => victim.once('disconnect', (p) => resolve(p.reasonCode)));
     await sdk(server, full).send(new DeleteConnectionCommand({ clientId: 'sdk-victim', preventWillMessage: true }));
     assert.equal(await closed, 0x98);
-    const deadline = Date.now() + 3000;
-    while (!events.some((e) => e.clientId === 'sdk-victim') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => events.some((e) => e.clientId === 'sdk-victim'), 3_000, 'the disconnected event');
     assert.equal(events.find((e) => e.clientId === 'sdk-victim')?.disconnectReason, 'API_INITIATED_DISCONNECT');
     victim.end(true);
     await watcher.endAsync();
@@ -148,16 +148,19 @@ describe('AWS SDK v3 IoT data plane against Switchboard', () => {
     await assert.rejects(sdk(server, { accessKeyId: 'AKIAAAAAAAAAAAAAAAAA', secretAccessKey: full.secretAccessKey }).send(publish), { name: 'ForbiddenException' });
     const readOnly = await createKey(server, ['iot:GetRetainedMessage']);
     const sub = await mqtt.connectAsync(server.mqttUrl, { clientId: 'sdk-denied-sub', reconnectPeriod: 0 });
-    let leaked = false;
-    sub.on('message', () => (leaked = true));
-    await sub.subscribeAsync('sdk/denied');
+    const got: string[] = [];
+    sub.on('message', (_topic, payload) => got.push(payload.toString()));
+    await sub.subscribeAsync('sdk/denied', { qos: 1 });
     await assert.rejects(sdk(server, readOnly).send(publish), (e: Error & { $metadata?: { httpStatusCode?: number } }) => {
       assert.equal(e.name, 'ForbiddenException');
       assert.equal(e.$metadata?.httpStatusCode, 403);
       return true;
     });
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(leaked, false, 'nothing is published');
+    // A sentinel on the same subscription, published after the refusals were answered, comes
+    // after anything they would have published.
+    await sub.publishAsync('sdk/denied', 'sentinel', { qos: 1 });
+    await waitUntil(() => got.includes('sentinel'), 3_000, 'the sentinel');
+    assert.deepEqual(got, ['sentinel'], 'nothing is published');
     await sub.endAsync();
   });
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
+import { waitUntil } from '../helpers/clients.js';
 
 after(stopAllServers);
 
@@ -140,9 +141,15 @@ describe('crash safety (SIGKILL mid-stream)', () => {
     server = await start(file);
     const sub = await connect(server.mqttUrl, { clientId: 'retain-sub' });
     const seen = new Map<string, number>();
-    sub.on('message', (topic, payload) => seen.set(topic, Number(payload.toString())));
+    let fenced = false;
+    sub.on('message', (topic, payload) => {
+      if (topic === 'r/sentinel') fenced = true;
+      else seen.set(topic, Number(payload.toString()));
+    });
     await sub.subscribeAsync('r/#', { qos: 1 });
-    await new Promise((r) => setTimeout(r, 1000));
+    // Retained messages follow the SUBACK at once: a live message published now comes after them.
+    await sub.publishAsync('r/sentinel', 'sentinel', { qos: 1 });
+    await waitUntil(() => fenced, 3_000, 'the sentinel after the retained messages');
     await sub.endAsync();
     for (const [topic, value] of acked) {
       assert.ok((seen.get(topic) ?? 0) >= Number(value), `${topic}: acknowledged ${value}, after restart ${seen.get(topic)}`);
@@ -236,7 +243,7 @@ describe('expiry and shutdown', () => {
     await new Promise((resolve) => back.once('connect', resolve));
     const deadline = Date.now() + 3000;
     while (!got.includes('long-lived') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 300));
+    // Queued messages are sent in order: 'short-lived', had it survived, would have come first.
     assert.deepEqual(got, ['long-lived']);
     back.end(true);
     await server.stop();

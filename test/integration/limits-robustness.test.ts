@@ -14,9 +14,11 @@ import {
   uid,
   waitUntil,
   withTimeout,
+  type Connected,
   type ProtocolVersion,
 } from '../helpers/clients.js';
 import { rawConnect, type RawClient } from '../helpers/raw-client.js';
+import { fenceWithSentinel } from '../helpers/sentinel.js';
 import { rssBytes, type LogLine, type TestServer } from '../helpers/server.js';
 import { freshServer, installCleanup, useServer } from '../helpers/suite.js';
 
@@ -68,9 +70,10 @@ describe('limits', () => {
       assert.equal(suback.granted[0], 0);
       assert.ok((suback.granted[1] as number) >= 0x80, `v${v}: a nine-level filter was granted`);
     }
-    await watcher.inbox.waitFor(2);
-    await sleep(200);
-    assert.deepEqual(watcher.inbox.texts().sort(), ['eight-v4', 'eight-v5']);
+    // Every publish above was answered (PUBACK or close): a sentinel sent now comes after them.
+    const fence = await connectClient(server());
+    const [got] = await fenceWithSentinel(fence.client, `${root}/fence`, [watcher.inbox]);
+    assert.deepEqual(got!.map((m) => m.text).sort(), ['eight-v4', 'eight-v5']);
   });
 
   test('limits.maxConnections=2: the extra connection is refused (v5 0x97), a slot frees on close', async () => {
@@ -354,10 +357,25 @@ describe('robustness: the server survives broken peers', () => {
       raws.push(...opened);
     }
     for (const r of raws) r.destroy();
-    await sleep(300);
+    // At once, while the server is still handling 200 closes.
     await assertServes(server());
   });
 });
+
+/**
+ * Publishes a sentinel to `topic` (QoS 1) until `raw` has received one, every 500 ms for at most
+ * 15 s: when it is in, everything delivered to `raw` before it is in too. (A QoS 0 subscriber whose
+ * buffer is still full drops one, hence the retries.)
+ */
+async function sentinelArrives(raw: RawClient, publisher: Connected['client'], topic: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  const arrived = () => raw.received<IPublishPacket>('publish').some((p) => p.payload.toString('latin1', 0, 8) === 'sentinel');
+  while (!arrived()) {
+    if (Date.now() > deadline) throw new Error(`no sentinel within 15 s: ${raw.describe()}`);
+    await publisher.publishAsync(topic, 'sentinel', { qos: 1 });
+    await waitUntil(arrived, 500, 'the sentinel').catch(() => undefined);
+  }
+}
 
 /**
  * Rewrites a v3.1.1 fixture for v5 by inserting the empty properties section (one 0x00 byte)
@@ -443,14 +461,11 @@ describe('stalled subscribers do not hold others back (limits.maxOutboundBufferB
         assert.ok(srv.isAlive());
 
         // Once it reads again, the stalled subscriber gets only what was buffered: the rest of
-        // its QoS 0 messages were dropped, not queued without bound.
+        // its QoS 0 messages were dropped, not queued without bound. Everything buffered is in
+        // once a sentinel published after it arrives (one may be dropped while the buffer is
+        // still full: send another).
         stalled.resume();
-        let last = -1;
-        const quietBy = Date.now() + 15_000;
-        while (stalled.bytesReceived !== last && Date.now() < quietBy) {
-          last = stalled.bytesReceived;
-          await sleep(500);
-        }
+        await sentinelArrives(stalled, pub.client, topic);
         const offered = MESSAGES * PAYLOAD;
         t.diagnostic(
           `healthy got ${MESSAGES} x ${PAYLOAD} B in ${elapsed} ms; RSS +${(growth / 1048576).toFixed(1)} MB; ` +
@@ -501,13 +516,12 @@ describe('a stalled QoS 1 subscriber (online, not reading, not acking)', () => {
       stalled.autoAck = true;
       stalled.resume();
       for (const p of stalled.received<IPublishPacket>('publish')) stalled.send({ cmd: 'puback', messageId: p.messageId! });
-      let last = -1;
-      const quietBy = Date.now() + 15_000;
-      while (stalled.received('publish').length !== last && Date.now() < quietBy) {
-        last = stalled.received('publish').length;
-        await sleep(500);
-      }
-      const got = stalled.received<IPublishPacket>('publish').map((p) => Number(p.payload.toString('latin1', 0, 8).split(':')[0]));
+      // The sentinel is queued behind what was kept (it may push out the oldest: one less kept).
+      await sentinelArrives(stalled, pub.client, topic);
+      const got = stalled
+        .received<IPublishPacket>('publish')
+        .filter((p) => !p.payload.toString('latin1', 0, 8).startsWith('sentinel'))
+        .map((p) => Number(p.payload.toString('latin1', 0, 8).split(':')[0]));
       const distinct = new Set(got);
       t.diagnostic(`stalled QoS 1 subscriber was kept ${distinct.size} of ${COUNT} messages`);
       assert.ok(distinct.size <= INFLIGHT + QUEUED + 20, `kept ${distinct.size} messages for a stalled subscriber`);

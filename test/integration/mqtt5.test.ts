@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import type { IDisconnectPacket, IPubackPacket, IPublishPacket, ISubackPacket } from 'mqtt-packet';
 import { connectClient, disconnect, sleep, subscriber, uid, waitUntil } from '../helpers/clients.js';
 import { rawConnect } from '../helpers/raw-client.js';
+import { fenceWithSentinel, rawPublishesBeforeSentinel, textsBeforeSentinel } from '../helpers/sentinel.js';
 import { freshServer, installCleanup, useServer } from '../helpers/suite.js';
 
 const server = useServer();
@@ -263,20 +264,21 @@ describe('subscription identifiers', () => {
     await sub.client.subscribeAsync(`${root}/only/plain`, { qos: 1 });
     const pub = await connectClient(server());
     await pub.client.publishAsync(`${root}/a`, 'both', { qos: 1 });
-    await sub.inbox.waitFor(1, 3_000, (m) => m.text === 'both');
-    await sleep(300);
+    // Every copy of 'both' (one PUBLISH with both ids, or one per subscription) is in once a
+    // sentinel on the same topic arrives.
+    const [beforeBoth] = await fenceWithSentinel(pub.client, `${root}/a`, [sub.inbox]);
     const ids = new Set<number>();
-    for (const m of sub.inbox.messages.filter((x) => x.text === 'both')) {
+    for (const m of beforeBoth!.filter((x) => x.text === 'both')) {
       const sid = m.packet.properties?.subscriptionIdentifier;
       for (const id of Array.isArray(sid) ? sid : sid === undefined ? [] : [sid]) ids.add(id);
     }
     assert.deepEqual([...ids].sort((x, y) => x - y), [7, 300]);
 
     await pub.client.publishAsync(`${root}/only/plain`, 'deep', { qos: 1 });
-    const deep = await sub.inbox.waitFor(1, 3_000, (m) => m.text === 'deep');
-    await sleep(200);
+    const [beforeDeep] = await fenceWithSentinel(pub.client, `${root}/only/plain`, [sub.inbox]);
+    const deep = beforeDeep!.filter((m) => m.text === 'deep');
     const deepIds = new Set<number>();
-    for (const m of sub.inbox.messages.filter((x) => x.text === 'deep')) {
+    for (const m of deep) {
       const sid = m.packet.properties?.subscriptionIdentifier;
       for (const id of Array.isArray(sid) ? sid : sid === undefined ? [] : [sid]) deepIds.add(id);
     }
@@ -315,9 +317,8 @@ describe('No Local', () => {
     await self.client.publishAsync(`${root}/quiet`, 'q', { qos: 1 });
     await self.client.publishAsync(`${root}/echo`, 'e', { qos: 1 });
     await other.inbox.waitFor(2);
-    await self.inbox.waitFor(1);
-    await sleep(300);
-    assert.deepEqual(self.inbox.texts(), ['e']);
+    // Someone else's message on the echo subscription comes after anything self's own two sent it.
+    assert.deepEqual(await textsBeforeSentinel(other.client, `${root}/echo`, self.inbox), ['e']);
     // Messages from someone else still arrive on the nl subscription.
     await other.client.publishAsync(`${root}/quiet`, 'from-other', { qos: 1 });
     await self.inbox.waitFor(2);
@@ -364,21 +365,20 @@ describe('Receive Maximum (server -> client flow control) [MQTT-3.3.4-9]', () =>
       const topic = uid('rm');
       const raw = await rawConnect(transport, server(), { protocolVersion: 5 });
       await raw.connect({ properties: { receiveMaximum: 2 } });
-      raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] });
+      // The fence topic at QoS 0: its sentinels pass a full QoS 1 window (QoS 0 is not counted).
+      raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }, { topic: `${topic}/fence`, qos: 0 }] });
       await raw.expect('suback');
       const pub = await connectClient(server(), { protocolVersion: 5 });
       for (let i = 0; i < 6; i++) await pub.client.publishAsync(topic, `m${i}`, { qos: 1 });
-      await waitUntil(() => raw.received('publish').length >= 2, 3_000, '2 publishes');
-      await sleep(700);
-      const got = raw.received<IPublishPacket>('publish');
+      const ofTopic = (ps: IPublishPacket[]) => ps.filter((p) => p.topic === topic);
+      const got = ofTopic(await rawPublishesBeforeSentinel(raw, pub.client, `${topic}/fence`));
       assert.equal(got.length, 2, `received ${got.length} unacknowledged QoS 1 publishes`);
       assert.deepEqual(got.map((p) => p.payload.toString()), ['m0', 'm1']);
 
       // Acknowledging one frees one slot: the next message (in order) follows.
       raw.send({ cmd: 'puback', messageId: got[0]!.messageId! });
-      await waitUntil(() => raw.received('publish').length >= 3, 3_000, 'the third publish after a PUBACK');
-      await sleep(300);
-      const after = raw.received<IPublishPacket>('publish');
+      await waitUntil(() => raw.received<IPublishPacket>('publish').some((p) => p.payload.toString() === 'm2'), 3_000, 'the third publish after a PUBACK');
+      const after = ofTopic(await rawPublishesBeforeSentinel(raw, pub.client, `${topic}/fence`));
       assert.equal(after.length, 3, `after one PUBACK: ${after.map((p) => p.payload.toString())}`);
       assert.equal(after[2]!.payload.toString(), 'm2');
     });
@@ -408,8 +408,8 @@ describe('Maximum Packet Size', () => {
     await pub.client.publishAsync(topic, 'x'.repeat(500), { qos: 1 });
     await pub.client.publishAsync(topic, 'small', { qos: 1 });
     await other.inbox.waitFor(2);
+    // 'small' was published after the large one on the same subscription: it is its sentinel.
     await waitUntil(() => raw.received('publish').length >= 1, 3_000, 'the small message');
-    await sleep(300);
     const got = raw.received<IPublishPacket>('publish');
     assert.deepEqual(got.map((p) => p.payload.toString()), ['small']);
     assert.equal(raw.closed, false);
@@ -430,8 +430,10 @@ describe('Maximum Packet Size', () => {
         assert.equal(d.reasonCode, 0x95, 'Packet too large');
       }
       assert.equal(raw.received('puback').length, 0);
-      await sleep(200);
-      assert.deepEqual(sub.inbox.texts(), [], 'the oversize message was not routed');
+      // The server closed raw after reading the oversize PUBLISH: a sentinel sent now comes after it.
+      const fence = await connectClient(server(), { protocolVersion: 5 });
+      assert.deepEqual(await textsBeforeSentinel(fence.client, topic, sub.inbox), [], 'the oversize message was not routed');
     });
   }
 });
+

@@ -8,14 +8,15 @@ import {
   connectClient,
   disconnect,
   publishMany,
-  sleep,
   subscriber,
+  withTimeout,
   uid,
   type Connected,
   type ProtocolVersion,
   type Transport,
 } from '../helpers/clients.js';
 import { rawConnect } from '../helpers/raw-client.js';
+import { fenceWithSentinel, textsBeforeSentinel } from '../helpers/sentinel.js';
 import { useServer } from '../helpers/suite.js';
 import type { IPubackPacket, ISubackPacket, ISubscribePacket } from 'mqtt-packet';
 
@@ -34,9 +35,9 @@ describe('basic pub/sub on every transport and protocol', () => {
         assert.equal(msg!.topic, topic);
         assert.equal(msg!.text, `hello-${qos}`);
         assert.equal(msg!.packet.qos, qos);
-        // Exactly once, whatever the QoS (no duplicate from a retransmission on a healthy link).
-        await sleep(100);
-        assert.equal(sub.inbox.messages.length, 1, 'exactly one delivery');
+        // Exactly once, whatever the QoS (no duplicate from a retransmission on a healthy link):
+        // a sentinel published after it arrives next.
+        assert.deepEqual(await textsBeforeSentinel(pub.client, topic, sub.inbox), [`hello-${qos}`], 'exactly one delivery');
       });
     }
   }
@@ -110,11 +111,10 @@ describe('topic filters', () => {
     const pub = await connectClient(server());
     const topics = [`${root}/a/c`, `${root}/b/c`, `${root}/a/b/c`, `${root}/a`, `${root}/x/c/d`];
     for (const t of topics) await pub.client.publishAsync(t, t, { qos: 1 });
-    await plus.inbox.waitFor(2);
-    await hash.inbox.waitFor(3);
-    await sleep(200);
-    assert.deepEqual(plus.inbox.texts().sort(), [`${root}/a/c`, `${root}/b/c`].sort());
-    assert.deepEqual(hash.inbox.texts().sort(), [`${root}/a/c`, `${root}/a/b/c`, `${root}/a`].sort());
+    // `${root}/a/c` matches both filters: the sentinel comes after everything else either gets.
+    const [plusGot, hashGot] = await fenceWithSentinel(pub.client, `${root}/a/c`, [plus.inbox, hash.inbox]);
+    assert.deepEqual(plusGot!.map((m) => m.text).sort(), [`${root}/a/c`, `${root}/b/c`].sort());
+    assert.deepEqual(hashGot!.map((m) => m.text).sort(), [`${root}/a/c`, `${root}/a/b/c`, `${root}/a`].sort());
   });
 
   test('spec example: "/x" matches "+/+" and "/+" but not "+" [MQTT-4.7.1-3]', async () => {
@@ -127,8 +127,9 @@ describe('topic filters', () => {
     await pub.client.publishAsync(topic, 'lead', { qos: 1 });
     await plusPlus.inbox.waitFor(1, 3_000, (m) => m.topic === topic);
     await slashPlus.inbox.waitFor(1, 3_000, (m) => m.topic === topic);
-    await sleep(200);
-    assert.equal(plus.inbox.messages.filter((m) => m.topic === topic).length, 0);
+    // A one-level sentinel reaches `+` after anything the earlier publish would have sent it.
+    const [before] = await fenceWithSentinel(pub.client, uid('lead-fence'), [plus.inbox]);
+    assert.equal(before!.filter((m) => m.topic === topic).length, 0);
   });
 
   test('an empty payload is delivered as an empty message', async () => {
@@ -149,22 +150,20 @@ describe('topic filters', () => {
     await pub.client.publishAsync(`${root}/a`, 'lower', { qos: 1 });
     await pub.client.publishAsync(`${root}/A`, 'upper', { qos: 1 });
     await pub.client.publishAsync(`${root}//x`, 'empty-level', { qos: 1 });
-    await sub.inbox.waitFor(2);
-    await sleep(200);
-    assert.deepEqual(sub.inbox.texts().sort(), ['empty-level', 'upper']);
+    assert.deepEqual((await textsBeforeSentinel(pub.client, `${root}/A`, sub.inbox)).sort(), ['empty-level', 'upper']);
   });
 
   test('UNSUBSCRIBE stops delivery', async () => {
     for (const protocolVersion of [4, 5] as const) {
       const topic = uid('unsub');
-      const sub = await subscriber(server(), topic, 1, { protocolVersion });
+      // The fence topic keeps a subscription on the same connection for the sentinel.
+      const sub = await subscriber(server(), [topic, `${topic}/fence`], 1, { protocolVersion });
       const pub = await connectClient(server());
       await pub.client.publishAsync(topic, 'before', { qos: 1 });
       await sub.inbox.waitFor(1);
       await sub.client.unsubscribeAsync(topic);
       await pub.client.publishAsync(topic, 'after', { qos: 1 });
-      await sleep(300);
-      assert.deepEqual(sub.inbox.texts(), ['before']);
+      assert.deepEqual(await textsBeforeSentinel(pub.client, `${topic}/fence`, sub.inbox), ['before']);
     }
   });
 
@@ -227,9 +226,9 @@ describe('delivery guarantees', () => {
       await sub.client.subscribeAsync(`${root}/+`, { qos: 1 });
       const pub = await connectClient(server());
       await pub.client.publishAsync(`${root}/a`, 'o', { qos: 2 });
-      await sub.inbox.waitFor(1);
-      await sleep(300);
-      const qos = sub.inbox.messages.map((m) => m.packet.qos);
+      // The sentinel may come in several copies too; every copy of 'o' is before the first.
+      const [before] = await fenceWithSentinel(pub.client, `${root}/a`, [sub.inbox]);
+      const qos = before!.map((m) => m.packet.qos);
       assert.ok(qos.length >= 1 && qos.length <= 3, `delivered ${qos.length} times`);
       assert.equal(Math.max(...qos), 2, `QoS of the copies: ${qos}`);
     }
@@ -251,6 +250,7 @@ describe('delivery guarantees', () => {
     test(`v${protocolVersion === 4 ? '3.1.1' : '5'}: a re-sent QoS 2 PUBLISH (same id, DUP=1) before PUBREL is delivered once [MQTT-4.3.3-10]`, async () => {
       const topic = uid('qos2dup');
       const sub = await subscriber(server(), topic, 2);
+      const fence = await connectClient(server());
       const raw = await rawConnect('tcp', server(), { protocolVersion });
       await raw.connect();
       const publish = { cmd: 'publish' as const, topic, payload: Buffer.from('once'), qos: 2 as const, messageId: 11, retain: false };
@@ -260,9 +260,8 @@ describe('delivery guarantees', () => {
       await raw.expect('pubrec');
       raw.send({ cmd: 'pubrel', messageId: 11 });
       await raw.expect('pubcomp');
-      await sub.inbox.waitFor(1);
-      await sleep(300);
-      assert.deepEqual(sub.inbox.texts(), ['once']);
+      // After PUBCOMP the server has handled both copies: a sentinel sent now comes after them.
+      assert.deepEqual(await textsBeforeSentinel(fence.client, topic, sub.inbox), ['once']);
       // After PUBCOMP the id is free again: a new message with id 11 is a new message.
       raw.send({ ...publish, payload: Buffer.from('twice'), dup: false });
       await raw.expect('pubrec');
@@ -291,12 +290,9 @@ describe('delivery guarantees', () => {
     const N = 50;
     await Promise.all(Array.from({ length: N }, (_, i) => pub.client.publishAsync(topic, `f${i}`, { qos: 2 })));
     const expected = Array.from({ length: N }, (_, i) => `f${i}`);
-    for (const s of subs) {
-      await s.c.inbox.waitFor(N, 10_000);
-    }
-    await sleep(300);
+    const received = await fenceWithSentinel(pub.client, topic, subs.map((s) => s.c.inbox), { timeoutMs: 10_000 });
     for (const [i, s] of subs.entries()) {
-      const msgs = s.c.inbox.messages;
+      const msgs = received[i]!;
       assert.deepEqual(msgs.map((m) => m.text), expected, `subscriber ${i} (v${s.v}, QoS ${s.qos})`);
       for (const m of msgs) {
         assert.equal(m.topic, topic);
@@ -329,12 +325,22 @@ describe('$-topics are not matched by filters starting with a wildcard [MQTT-4.7
     const plus = await subscriber(server(), '+/x', 1);
     for (const protocolVersion of [5, 4] as const) {
       const pub = await connectClient(server(), { protocolVersion });
-      // Refused publishes may reject (v5 PUBACK 0x87) or close the connection (v3.1.1).
-      pub.client.publish(`${name}/x`, 'dollar', { qos: 1 }, () => undefined);
-      await sleep(300);
+      // Refused publishes may reject (v5 PUBACK 0x87) or close the connection (v3.1.1): either way
+      // the server has handled it.
+      await withTimeout(
+        new Promise<void>((resolve) => {
+          pub.client.publish(`${name}/x`, 'dollar', { qos: 1 }, () => resolve());
+          pub.client.once('close', () => resolve());
+        }),
+        3_000,
+        'PUBACK or close',
+      );
     }
-    assert.equal(hash.inbox.messages.filter((m) => m.topic.startsWith('$')).length, 0, '# matched a $-topic');
-    assert.equal(plus.inbox.messages.filter((m) => m.topic.startsWith('$')).length, 0, '+/x matched a $-topic');
+    // `${fence}/x` matches both filters: the sentinel comes after anything the $-topic sent them.
+    const fence = await connectClient(server());
+    const [hashGot, plusGot] = await fenceWithSentinel(fence.client, `${uid('fence')}/x`, [hash.inbox, plus.inbox]);
+    assert.equal(hashGot!.filter((m) => m.topic.startsWith('$')).length, 0, '# matched a $-topic');
+    assert.equal(plusGot!.filter((m) => m.topic.startsWith('$')).length, 0, '+/x matched a $-topic');
   });
 
   test('an explicit $ filter receives the message while # and +/x do not', async (t) => {
@@ -359,9 +365,9 @@ describe('$-topics are not matched by filters starting with a wildcard [MQTT-4.7
     const plus = await subscriber(server(), '+/x', 1);
     await pub.client.publishAsync(topic, 'dollar', { qos: 1 });
     await exact.inbox.waitFor(2);
-    await sleep(300);
-    assert.equal(hash.inbox.messages.filter((m) => m.topic.startsWith('$')).length, 0, '# matched a $-topic');
-    assert.equal(plus.inbox.messages.filter((m) => m.topic.startsWith('$')).length, 0, '+/x matched a $-topic');
+    const [hashGot, plusGot] = await fenceWithSentinel(pub.client, `${uid('fence')}/x`, [hash.inbox, plus.inbox]);
+    assert.equal(hashGot!.filter((m) => m.topic.startsWith('$')).length, 0, '# matched a $-topic');
+    assert.equal(plusGot!.filter((m) => m.topic.startsWith('$')).length, 0, '+/x matched a $-topic');
   });
 });
 
@@ -369,23 +375,21 @@ describe('shared subscriptions $share/{group}/{filter}', () => {
   for (const protocolVersion of [4, 5] as const) {
     test(`v${protocolVersion === 4 ? '3.1.1' : '5'}: 3 members share 30 messages, a plain subscriber gets all`, async () => {
       const topic = `${uid('shared')}/t`;
+      // Each connection also subscribes to the fence topic on its own, so the sentinel reaches all.
+      const fenceTopic = `${topic}/fence`;
       const members: Connected[] = [];
       for (let i = 0; i < 3; i++) {
         members.push(
-          await subscriber(server(), `$share/g1/${topic}`, 1, {
+          await subscriber(server(), [`$share/g1/${topic}`, fenceTopic], 1, {
             protocolVersion,
             transport: i === 1 ? 'ws' : 'tcp',
           }),
         );
       }
-      const plain = await subscriber(server(), topic, 1, { protocolVersion });
+      const plain = await subscriber(server(), [topic, fenceTopic], 1, { protocolVersion });
       const pub = await connectClient(server(), { protocolVersion });
       await publishMany(pub.client, topic, 30, 1, 's');
-      await plain.inbox.waitFor(30, 5_000);
-      const total = () => members.reduce((n, m) => n + m.inbox.messages.length, 0);
-      const deadline = Date.now() + 5_000;
-      while (total() < 30 && Date.now() < deadline) await sleep(20);
-      await sleep(300);
+      await fenceWithSentinel(pub.client, fenceTopic, [...members, plain].map((c) => c.inbox), { timeoutMs: 5_000 });
       const all = members.flatMap((m) => m.inbox.texts());
       assert.equal(all.length, 30, `members received ${all.length} in total`);
       assert.equal(new Set(all).size, 30, 'no message delivered to two members');
@@ -397,14 +401,14 @@ describe('shared subscriptions $share/{group}/{filter}', () => {
 
   test('two groups on one topic each get every message once', async () => {
     const topic = `${uid('shared2')}/t`;
-    const a = [await subscriber(server(), `$share/ga/${topic}`, 1), await subscriber(server(), `$share/ga/${topic}`, 1)];
-    const b = [await subscriber(server(), `$share/gb/${topic}`, 1), await subscriber(server(), `$share/gb/${topic}`, 1)];
+    const fenceTopic = `${topic}/fence`;
+    const member = (group: string) => subscriber(server(), [`$share/${group}/${topic}`, fenceTopic], 1);
+    const a = [await member('ga'), await member('ga')];
+    const b = [await member('gb'), await member('gb')];
     const pub = await connectClient(server());
     await publishMany(pub.client, topic, 10, 1);
+    await fenceWithSentinel(pub.client, fenceTopic, [...a, ...b].map((c) => c.inbox));
     const count = (g: typeof a) => g.reduce((n, m) => n + m.inbox.messages.length, 0);
-    const deadline = Date.now() + 5_000;
-    while ((count(a) < 10 || count(b) < 10) && Date.now() < deadline) await sleep(20);
-    await sleep(200);
     assert.equal(count(a), 10);
     assert.equal(count(b), 10);
   });

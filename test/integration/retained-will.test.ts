@@ -5,11 +5,17 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { connectClient, disconnect, sleep, subscriber, uid, type ProtocolVersion } from '../helpers/clients.js';
 import { rawConnect } from '../helpers/raw-client.js';
+import { fenceWithSentinel, textsBeforeSentinel } from '../helpers/sentinel.js';
 import { useServer } from '../helpers/suite.js';
 
 const server = useServer();
 
 const vname = (v: ProtocolVersion) => (v === 4 ? 'v3.1.1' : 'v5');
+/**
+ * The lifecycle event published when the server ends `clientId`'s connection: a will without delay
+ * is published in the same step, so once this event is in, such a will has been routed too.
+ */
+const disconnectedEvent = (clientId: string) => `$aws/events/presence/disconnected/${clientId}`;
 
 describe('retained messages', () => {
   for (const v of [4, 5] as const) {
@@ -25,23 +31,19 @@ describe('retained messages', () => {
       assert.equal(m1!.packet.qos, 1);
 
       await pub.client.publishAsync(topic, 'v2', { qos: 1, retain: true });
+      // Retained messages follow the SUBACK at once: a sentinel published now comes after them.
       const s2 = await subscriber(server(), topic, 1, { protocolVersion: v });
-      await s2.inbox.waitFor(1);
-      await sleep(200);
-      assert.deepEqual(s2.inbox.texts(), ['v2'], 'replaced, only one retained message per topic');
+      assert.deepEqual(await textsBeforeSentinel(pub.client, topic, s2.inbox), ['v2'], 'replaced, only one retained message per topic');
 
       // A non-retained publish neither replaces nor removes it [MQTT-3.3.1-12].
       await pub.client.publishAsync(topic, 'live', { qos: 1, retain: false });
       const s3 = await subscriber(server(), topic, 1, { protocolVersion: v });
-      await s3.inbox.waitFor(1);
-      await sleep(200);
-      assert.deepEqual(s3.inbox.texts(), ['v2']);
+      assert.deepEqual(await textsBeforeSentinel(pub.client, topic, s3.inbox), ['v2']);
 
       // Empty retained payload clears it [MQTT-3.3.1-10/11].
       await pub.client.publishAsync(topic, '', { qos: 1, retain: true });
       const s4 = await subscriber(server(), topic, 1, { protocolVersion: v });
-      await sleep(500);
-      assert.deepEqual(s4.inbox.texts(), [], 'cleared: a later subscriber gets nothing');
+      assert.deepEqual(await textsBeforeSentinel(pub.client, topic, s4.inbox), [], 'cleared: a later subscriber gets nothing');
     });
   }
 
@@ -65,11 +67,10 @@ describe('retained messages', () => {
 
     const plus = await subscriber(server(), `${root}/+/x`, 1);
     const hash = await subscriber(server(), `${root}/#`, 1);
-    await plus.inbox.waitFor(2);
-    await hash.inbox.waitFor(4);
-    await sleep(200);
-    assert.deepEqual(plus.inbox.texts().sort(), ['a', 'b']);
-    assert.deepEqual(hash.inbox.texts().sort(), ['a', 'b', 'c', 'd']);
+    // `${root}/9/x` matches both filters (and holds nothing retained).
+    const [plusGot, hashGot] = await fenceWithSentinel(pub.client, `${root}/9/x`, [plus.inbox, hash.inbox]);
+    assert.deepEqual(plusGot!.map((m) => m.text).sort(), ['a', 'b']);
+    assert.deepEqual(hashGot!.map((m) => m.text).sort(), ['a', 'b', 'c', 'd']);
     for (const m of [...plus.inbox.messages, ...hash.inbox.messages]) assert.equal(m.packet.retain, true);
     // Retained QoS is min(stored QoS, subscription QoS).
     assert.equal(hash.inbox.messages.find((m) => m.text === 'd')!.packet.qos, 0);
@@ -106,8 +107,7 @@ describe('retained messages', () => {
     await sub.client.subscribeAsync(topic, { qos: 1, rh: 1 });
     await sub.inbox.waitFor(1);
     await sub.client.subscribeAsync(topic, { qos: 1, rh: 1 });
-    await sleep(500);
-    assert.equal(sub.inbox.messages.length, 1, 'not re-sent for an existing subscription');
+    assert.deepEqual(await textsBeforeSentinel(pub.client, topic, sub.inbox), ['kept'], 'not re-sent for an existing subscription');
     // After unsubscribing, the subscription is new again.
     await sub.client.unsubscribeAsync(topic);
     await sub.client.subscribeAsync(topic, { qos: 1, rh: 1 });
@@ -120,8 +120,7 @@ describe('retained messages', () => {
     await pub.client.publishAsync(topic, 'kept', { qos: 1, retain: true });
     const sub = await connectClient(server(), { protocolVersion: 5 });
     await sub.client.subscribeAsync(topic, { qos: 1, rh: 2 });
-    await sleep(500);
-    assert.deepEqual(sub.inbox.texts(), []);
+    assert.deepEqual(await textsBeforeSentinel(pub.client, topic, sub.inbox), []);
     await pub.client.publishAsync(topic, 'live', { qos: 1 });
     await sub.inbox.waitFor(1);
     assert.deepEqual(sub.inbox.texts(), ['live']);
@@ -168,14 +167,20 @@ describe('will messages', () => {
 
     test(`${vname(v)}: not sent after a normal DISCONNECT [MQTT-3.1.2-10]`, async () => {
       const willTopic = uid('nowill');
-      const watcher = await subscriber(server(), willTopic, 1);
+      const clientId = uid('c');
+      const watcher = await subscriber(server(), [willTopic, disconnectedEvent(clientId)], 1);
       const c = await connectClient(server(), {
         protocolVersion: v,
+        clientId,
         will: { topic: willTopic, payload: Buffer.from('should-not'), qos: 1, retain: false },
       });
       await disconnect(c.client);
-      await sleep(1_000);
-      assert.deepEqual(watcher.inbox.texts(), []);
+      // The server has ended the connection (and would have published the will by now) ...
+      await watcher.inbox.waitFor(1, 3_000, (m) => m.topic === disconnectedEvent(clientId));
+      // ... so a sentinel on the will topic comes after it.
+      const fence = await connectClient(server());
+      const [before] = await fenceWithSentinel(fence.client, willTopic, [watcher.inbox]);
+      assert.deepEqual(before!.filter((m) => m.topic === willTopic).map((m) => m.text), []);
     });
   }
 
@@ -193,10 +198,13 @@ describe('will messages', () => {
 
   test('retained will is stored as a retained message', async () => {
     const willTopic = uid('willret');
+    const clientId = uid('c');
+    const watcher = await subscriber(server(), disconnectedEvent(clientId), 1);
     const raw = await rawConnect('tcp', server(), { protocolVersion: 4 });
-    await raw.connect({ will: { topic: willTopic, payload: Buffer.from('last-words'), qos: 1, retain: true } });
+    await raw.connect({ clientId, will: { topic: willTopic, payload: Buffer.from('last-words'), qos: 1, retain: true } });
     raw.destroy();
-    await sleep(500);
+    // Stored with the will, in the step that published this event.
+    await watcher.inbox.waitFor(1, 3_000);
     const later = await subscriber(server(), willTopic, 1);
     const [m] = await later.inbox.waitFor(1, 3_000);
     assert.equal(m!.text, 'last-words');

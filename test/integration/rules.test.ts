@@ -12,6 +12,16 @@ import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../help
 
 after(stopAllServers);
 
+/**
+ * A sentinel for "the rule did not run": a message the `hot` rule accepts, published after the one
+ * under test. The engine evaluates its queue in publish order and a republish action publishes at
+ * once, so anything the earlier message triggered is received before the sentinel's alert.
+ */
+async function hotSentinel(client: MqttClient, received: { topic: string }[], id: string): Promise<void> {
+  await client.publishAsync(`sensors/${id}/data`, JSON.stringify({ temperature: 99 }), { qos: 1 });
+  await waitFor(() => received.find((m) => m.topic === `alerts/${id}`), `the sentinel alerts/${id}`);
+}
+
 async function waitFor<T>(get: () => T | undefined, what: string, ms = 5000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -99,7 +109,7 @@ describe('rules engine', () => {
 
   test('a message the WHERE clause rejects triggers nothing', async () => {
     await client.publishAsync('sensors/8/data', JSON.stringify({ temperature: 40 }), { qos: 1 });
-    await new Promise((r) => setTimeout(r, 500));
+    await hotSentinel(client, received, 'sentinel-8');
     assert.equal(received.some((m) => m.topic === 'alerts/8'), false);
   });
 
@@ -162,7 +172,7 @@ describe('rules engine', () => {
     assert.equal(run(['disable', '--name', 'cli_rule']).status, 0);
     const before = received.filter((m) => m.topic === 'alerts/cli').length;
     await client.publishAsync('cli/2', '{"x":2}', { qos: 1 });
-    await new Promise((r) => setTimeout(r, 400));
+    await hotSentinel(client, received, 'sentinel-cli');
     assert.equal(received.filter((m) => m.topic === 'alerts/cli').length, before, 'a disabled rule does not run');
     assert.match(run(['list']).stdout, /cli_rule/);
     assert.equal(run(['delete', '--name', 'cli_rule']).status, 0);

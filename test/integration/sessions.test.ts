@@ -15,6 +15,7 @@ import {
   type ProtocolVersion,
 } from '../helpers/clients.js';
 import { rawConnect, type RawClient } from '../helpers/raw-client.js';
+import { rawPublishesBeforeSentinel, textsBeforeSentinel } from '../helpers/sentinel.js';
 import { freshServer, installCleanup, useServer } from '../helpers/suite.js';
 
 const server = useServer();
@@ -67,7 +68,7 @@ describe('persistent sessions', () => {
         // The subscriptions survived too: a live message arrives without re-subscribing.
         await pub.client.publishAsync(`${root}/q1`, 'live', { qos: 1 });
         await again.inbox.waitFor(5);
-        await sleep(200);
+        await textsBeforeSentinel(pub.client, `${root}/q1`, again.inbox);
         assert.equal(again.inbox.messages.length, 5, 'no duplicates');
       });
     }
@@ -89,8 +90,9 @@ describe('persistent sessions', () => {
 
     const c = await connectClient(server(), persistent(4, clientId));
     assert.equal(c.connack.sessionPresent, false, 'the old session was discarded');
-    await sleep(400);
-    assert.deepEqual(c.inbox.texts(), []);
+    // Nothing queued, nothing subscribed: a sentinel through a new subscription comes first.
+    await c.client.subscribeAsync(topic, { qos: 1 });
+    assert.deepEqual(await textsBeforeSentinel(pub.client, topic, c.inbox), []);
   });
 
   test('v5: Clean Start=true discards the stored session', async () => {
@@ -107,8 +109,11 @@ describe('persistent sessions', () => {
     const c = await connectClient(server(), persistent(5, clientId));
     // b had Session Expiry 300 too, so a (subscription-less) session is present.
     assert.equal(c.connack.sessionPresent, true);
-    await sleep(400);
-    assert.deepEqual(c.inbox.texts(), [], 'the subscription was discarded with the old session');
+    // The sentinel reaches c through a fence subscription made now; a surviving subscription to
+    // `topic` would have delivered 'lost' (queued) before it.
+    await c.client.subscribeAsync(`${topic}/fence`, { qos: 1 });
+    await pub.client.publishAsync(topic, 'live', { qos: 1 });
+    assert.deepEqual(await textsBeforeSentinel(pub.client, `${topic}/fence`, c.inbox), [], 'the subscription was discarded with the old session');
   });
 
   test('v5: Session Expiry 0 at DISCONNECT ends the session [MQTT-3.14.2]', async () => {
@@ -121,8 +126,8 @@ describe('persistent sessions', () => {
     await pub.client.publishAsync(topic, 'nobody', { qos: 1 });
     const b = await connectClient(server(), persistent(5, clientId));
     assert.equal(b.connack.sessionPresent, false);
-    await sleep(400);
-    assert.deepEqual(b.inbox.texts(), []);
+    await b.client.subscribeAsync(`${topic}/fence`, { qos: 1 });
+    assert.deepEqual(await textsBeforeSentinel(pub.client, `${topic}/fence`, b.inbox), []);
   });
 
   test('v5: no Session Expiry in CONNECT means the session ends with the connection', async () => {
@@ -135,8 +140,8 @@ describe('persistent sessions', () => {
     await pub.client.publishAsync(topic, 'nobody', { qos: 1 });
     const b = await connectClient(server(), { protocolVersion: 5, clean: false, clientId });
     assert.equal(b.connack.sessionPresent, false);
-    await sleep(300);
-    assert.deepEqual(b.inbox.texts(), []);
+    await b.client.subscribeAsync(`${topic}/fence`, { qos: 1 });
+    assert.deepEqual(await textsBeforeSentinel(pub.client, `${topic}/fence`, b.inbox), []);
   });
 
   test('v5: the session expires after its Session Expiry Interval', async () => {
@@ -235,9 +240,7 @@ describe('persistent sessions', () => {
         await publishMany(pub.client, topic, 12, 1, 'q');
         const b = await connectClient(srv, persistent(v, clientId));
         assert.equal(b.connack.sessionPresent, true);
-        await b.inbox.waitFor(5);
-        await sleep(500);
-        assert.deepEqual(b.inbox.texts(), ['q7', 'q8', 'q9', 'q10', 'q11']);
+        assert.deepEqual(await textsBeforeSentinel(pub.client, topic, b.inbox), ['q7', 'q8', 'q9', 'q10', 'q11']);
       } finally {
         await srv.stop();
       }
@@ -273,16 +276,16 @@ describe('redelivery of unacknowledged messages', () => {
         assert.equal(again.qos, 1);
         assert.equal(again.dup, true, 'redelivery has DUP=1 [MQTT-3.3.1-1]');
         assert.equal(again.messageId, first.messageId, 'same packet identifier');
+        // The server reads one connection's packets in order: PUBACK is handled before DISCONNECT.
         r2.send({ cmd: 'puback', messageId: again.messageId! });
-        await sleep(100);
         r2.send({ cmd: 'disconnect' });
         await r2.waitClosed();
 
         // Acknowledged: not sent a third time.
         const r3 = await rawConnect(transport, server(), { protocolVersion: v });
         await r3.connect(connect);
-        await sleep(400);
-        assert.equal(r3.received('publish').length, 0, 'an acknowledged message is not redelivered');
+        // A redelivery is sent on resuming, before a sentinel published after CONNACK.
+        assert.equal((await rawPublishesBeforeSentinel(r3, pub.client, topic)).length, 0, 'an acknowledged message is not redelivered');
       });
     }
   }
@@ -299,8 +302,7 @@ describe('redelivery of unacknowledged messages', () => {
     for (let i = 0; i < 5; i++) await pub.client.publishAsync(topic, `m${i}`, { qos: 1 });
     await r1.expect('publish');
     await r1.expect('publish');
-    await sleep(200);
-    assert.equal(r1.received('publish').length, 2, 'Receive Maximum 2 holds the rest back');
+    assert.equal((await rawPublishesBeforeSentinel(r1, pub.client, topic)).length, 2, 'Receive Maximum 2 holds the rest back');
     r1.destroy();
     await r1.waitClosed();
 
@@ -340,8 +342,7 @@ describe('redelivery of unacknowledged messages', () => {
     assert.equal(ack.sessionPresent, true);
     const rel2 = await r2.expect('pubrel');
     assert.equal(rel2.messageId, p.messageId);
-    await sleep(300);
-    assert.equal(r2.received('publish').length, 0, 'the PUBLISH is not sent again once PUBREC was received');
+    assert.equal((await rawPublishesBeforeSentinel(r2, pub.client, topic)).length, 0, 'the PUBLISH is not sent again once PUBREC was received');
     r2.send({ cmd: 'pubcomp', messageId: p.messageId! });
   });
 });
@@ -360,9 +361,8 @@ describe('session takeover (same client id)', () => {
 
     const pub = await connectClient(server());
     await pub.client.publishAsync(topic, 'to-newcomer', { qos: 1 });
-    await b.inbox.waitFor(1);
-    await sleep(200);
-    assert.deepEqual(b.inbox.texts(), ['to-newcomer']);
+    assert.deepEqual(await textsBeforeSentinel(pub.client, topic, b.inbox), ['to-newcomer']);
+    // a was closed before the publish: it can have received nothing.
     assert.deepEqual(a.inbox.texts(), []);
   });
 
@@ -377,7 +377,7 @@ describe('session takeover (same client id)', () => {
     const pub = await connectClient(server());
     await pub.client.publishAsync(topic, 'to-newcomer', { qos: 1 });
     await b.inbox.waitFor(1);
-    await sleep(200);
+    // a was closed before the publish: it can have received nothing.
     assert.deepEqual(a.inbox.texts(), []);
   });
 

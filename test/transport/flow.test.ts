@@ -1,14 +1,17 @@
 // The outbound budget (src/transport/flow.ts): its arithmetic and config, and on a real TCP socket
 // at port 0, a peer that sends requests without reading the replies: the connection stops reading
-// at the budget, holds at most what it has buffered, and loses nothing once the peer reads again.
+// at the budget, holds at most what it has buffered, and loses nothing once the peer reads again;
+// and the slow-consumer and closing deadlines, on a ManualClock.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { limitsSchema } from '../../src/config/schema.js';
 import type { Connection, ConnectionHandler } from '../../src/transport/connection.js';
-import { READ_SLICE, WRITE_COST, outboundCost, outboundFlow, type OutboundFlow } from '../../src/transport/flow.js';
+import { CLOSE_TIMEOUT_MS, READ_SLICE, WRITE_COST, outboundCost, outboundFlow, type OutboundFlow } from '../../src/transport/flow.js';
 import { listenTcp } from '../../src/transport/tcp.js';
+import { ManualClock } from '../../src/shared/clock.js';
+import { waitUntil } from '../helpers/clients.js';
 
 describe('budget arithmetic and limits', () => {
   test('a queued write costs its bytes plus WRITE_COST', () => {
@@ -143,5 +146,110 @@ describe('a peer that sends and never reads (TCP)', () => {
     }
     assert.equal(echo.slow, 0);
     client.destroy();
+  });
+});
+
+/** Answers the first byte it reads with `burst` bytes in one write; ends the connection on 'E'. */
+class Burst implements ConnectionHandler {
+  slow = 0;
+  bursts = 0;
+  closed = false;
+  constructor(
+    readonly connection: Connection,
+    private readonly burst: number,
+  ) {
+    connection.setHandler(this);
+  }
+  onData(chunk: Buffer): void {
+    if (chunk.includes(0x45)) {
+      this.connection.end();
+      return;
+    }
+    if (this.bursts++ === 0) this.connection.write(Buffer.alloc(this.burst, 0x61));
+  }
+  onDrain(): void {}
+  onClose(): void {
+    this.closed = true;
+  }
+  onInputResumed(): void {}
+  onSlowConsumer(): void {
+    this.slow++;
+    this.connection.destroy();
+  }
+}
+
+describe('deadlines on the injected clock (TCP)', () => {
+  // More than the kernel's loopback buffers take from a peer that does not read (a few MB), so the
+  // rest stays queued in the socket, over slowConsumerBytes.
+  const BURST = 32 * 1024 * 1024;
+  const clock = new ManualClock();
+  const flow: OutboundFlow = { pauseReadBytes: 16384, slowConsumerBytes: 65536, slowConsumerMs: 1000, clock };
+  let server: net.Server;
+  let port: number;
+  const accepted: Burst[] = [];
+  const clients: net.Socket[] = [];
+  before(async () => {
+    server = await listenTcp({ host: '127.0.0.1', port: 0 }, (c) => accepted.push(new Burst(c, BURST)), flow);
+    port = (server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    for (const c of clients) c.destroy();
+    for (const b of accepted) b.connection.destroy();
+    await new Promise((r) => server.close(r));
+  });
+
+  async function open(): Promise<{ socket: net.Socket; burst: Burst }> {
+    const before = accepted.length;
+    // allowHalfOpen: the peer does not answer our FIN with its own, as a stubborn peer would not.
+    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    clients.push(socket);
+    socket.on('error', () => undefined);
+    await new Promise((r) => socket.once('connect', r));
+    await waitUntil(() => accepted.length > before, 2_000, 'the server to accept');
+    return { socket, burst: accepted.at(-1)! };
+  }
+
+  test('a peer that does not read what is queued is a slow consumer exactly slowConsumerMs later', async () => {
+    const { socket, burst } = await open();
+    socket.pause();
+    const timersBefore = clock.pending;
+    socket.write('x');
+    await waitUntil(() => burst.bursts === 1, 2_000, 'the burst to be written');
+    assert.equal(clock.pending, timersBefore + 1, 'the slow-consumer deadline is armed on the clock');
+    clock.advance(999);
+    assert.equal(burst.slow, 0, 'not before slowConsumerMs');
+    clock.advance(1);
+    assert.equal(burst.slow, 1, 'at slowConsumerMs');
+  });
+
+  test('a peer that reads everything in time is not', async () => {
+    const { socket, burst } = await open();
+    socket.pause();
+    const timersBefore = clock.pending;
+    socket.write('x');
+    await waitUntil(() => burst.bursts === 1, 2_000, 'the burst to be written');
+    assert.equal(clock.pending, timersBefore + 1);
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    socket.resume();
+    // Everything flushed: the marker write's callback cancels the deadline.
+    await waitUntil(() => received === BURST && clock.pending === timersBefore, 10_000, 'the peer to read the burst');
+    clock.advance(60_000);
+    assert.equal(burst.slow, 0);
+  });
+
+  test(`after we end the connection, a peer that never closes its side is dropped at CLOSE_TIMEOUT_MS`, async () => {
+    const peer = await open();
+    const timersBefore = clock.pending;
+    peer.socket.write('E');
+    await waitUntil(() => clock.pending === timersBefore + 1, 2_000, 'the close deadline to be armed');
+    // The peer keeps sending; a fixed deadline is not pushed back by activity.
+    for (let i = 0; i < 5; i++) peer.socket.write('y');
+    clock.advance(CLOSE_TIMEOUT_MS - 1);
+    assert.equal(clock.pending, timersBefore + 1, 'not before CLOSE_TIMEOUT_MS');
+    assert.equal(peer.burst.closed, false);
+    clock.advance(1);
+    assert.equal(clock.pending, timersBefore);
+    await waitUntil(() => peer.burst.closed, 2_000, 'the server to drop the connection');
   });
 });

@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Connection, ConnectionHandler } from '../../src/transport/connection.js';
 import { createWebSocketEndpoint } from '../../src/transport/websocket.js';
+import { CLOSE_TIMEOUT_MS } from '../../src/transport/flow.js';
+import { ManualClock } from '../../src/shared/clock.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -42,11 +44,13 @@ class Recorder implements ConnectionHandler {
 
 let server: http.Server;
 let port: number;
+/** The connections' deadlines (slow consumer, closing) move only when a test advances it. */
+const clock = new ManualClock();
 const accepted: Recorder[] = [];
 const waiters: ((r: Recorder) => void)[] = [];
 
 before(async () => {
-  const endpoint = createWebSocketEndpoint({ secure: false, maxPacketBytes: 1024, flow: { pauseReadBytes: 65536, slowConsumerBytes: 1 << 20, slowConsumerMs: 60_000 } }, (connection) => {
+  const endpoint = createWebSocketEndpoint({ secure: false, maxPacketBytes: 1024, flow: { pauseReadBytes: 65536, slowConsumerBytes: 1 << 20, slowConsumerMs: 60_000, clock } }, (connection) => {
     const r = new Recorder(connection);
     accepted.push(r);
     waiters.shift()?.(r);
@@ -113,8 +117,9 @@ class RawWs {
     socket.on('close', () => (this.ended = true));
   }
 
-  static async open(headers: Record<string, string> = {}, path = '/mqtt', pipelined?: Buffer): Promise<RawWs> {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  /** `allowHalfOpen`: the peer does not answer the server's FIN with its own. */
+  static async open(headers: Record<string, string> = {}, path = '/mqtt', pipelined?: Buffer, allowHalfOpen = false): Promise<RawWs> {
+    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen });
     await new Promise((r) => socket.once('connect', r));
     const key = randomBytes(16).toString('base64');
     const all: Record<string, string> = {
@@ -304,6 +309,22 @@ describe('frames from the client', () => {
       ws.socket.destroy();
     });
   }
+
+  test('a peer that does not close its side after our Close is dropped at CLOSE_TIMEOUT_MS, whatever it sends', async () => {
+    const ws = await RawWs.open({}, '/mqtt', undefined, true);
+    const timersBefore = clock.pending;
+    ws.send(clientFrame(0x1, Buffer.from('hello')));
+    assert.equal(await ws.closeCode(), 1003);
+    await until(() => clock.pending === timersBefore + 1, 'the close deadline to be armed');
+    // Pings after our Close: activity that an idle timeout would count, never answered.
+    for (let i = 0; i < 5; i++) ws.send(clientFrame(0x9, Buffer.from([i])));
+    clock.advance(CLOSE_TIMEOUT_MS - 1);
+    assert.equal(ws.recorder!.closed, null, 'not before CLOSE_TIMEOUT_MS');
+    clock.advance(1);
+    await until(() => ws.recorder!.closed !== null, 'the server to drop the connection');
+    assert.equal(ws.frames.filter((f) => f.opcode === 0xa).length, 0, 'no Pong after Close');
+    ws.socket.destroy();
+  });
 
   test('a socket dropped without Close is reported as lost', async () => {
     const ws = await RawWs.open();
