@@ -58,7 +58,9 @@ const s = () => {
 before(async () => {
   // The authorizer's worker threads read where the answers are from the environment.
   Object.assign(process.env, answers.env);
-  running = await startInProcessServer({ mqtt: true, clock, auth: { authorizers: AUTHORIZERS } });
+  // The clock jumps by hours here; with the default 1200 s cap a v5 client asking for keep-alive 0
+  // would be given one, and the jump would close it for silence instead of at the TTL under test.
+  running = await startInProcessServer({ mqtt: true, clock, auth: { authorizers: AUTHORIZERS }, limits: { maxKeepAliveSeconds: 0 } });
   urls = endpointsOf(running);
 });
 after(async () => {
