@@ -1,16 +1,7 @@
 // A cluster member: the node's side of the Redis backplane. It routes publishes to the nodes with
 // matching subscriptions (interest.ts), carries QoS 1/2 across Redis outages (reliable-link.ts),
 // moves client IDs and persistent sessions between nodes, keeps presence, and notices dead nodes
-// and publishes their clients' wills and disconnected events.
-//
-// Redis keys (prefix p, default "sb:"):
-//   {p}nodes            sorted set  node id -> last heartbeat (Redis clock, ms)
-//   {p}interest:{node}  set         the node's announced filters and $share/{group}/{filter} keys
-//   {p}owners           hash        client ID -> node holding its connection or persistent session
-//   {p}conns:{node}     hash        client ID -> presence record (lifecycle info, will) per connection
-//   {p}reaped:{node}    string      set when a node was declared dead (1 h), so it learns of it
-//   {p}reap-lock:{node} string      the one node cleaning up after a dead one
-// Channels: {p}node:{id} (frames for one node), {p}all (interest changes, membership).
+// and publishes their clients' wills and disconnected events. Redis keys: keys.ts.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
@@ -38,6 +29,7 @@ import {
   type SessionTarget,
 } from './frames.js';
 import { InterestIndex, LocalInterest } from './interest.js';
+import { ClusterKeys } from './keys.js';
 import { presenceOf, willOf, type PresenceRecord } from './presence.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
 import { InboundLink, OutboundLink } from './reliable-link.js';
@@ -105,7 +97,7 @@ return 0`;
 
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
-  private readonly p: string;
+  private readonly keys: ClusterKeys;
   private readonly broker: Broker;
   private readonly store: Store;
   private readonly counters: Counters;
@@ -158,7 +150,7 @@ export class Cluster implements ClusterHooks {
     // --workers) must never continue another's sequence numbers, ownerships or presence records.
     this.nodeId = `${options.nodeId ?? hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     if (Buffer.byteLength(this.nodeId) > 200 || /[\s]/.test(this.nodeId)) throw new Error('cluster.nodeId must be at most 200 bytes without spaces');
-    this.p = options.keyPrefix;
+    this.keys = new ClusterKeys(options.keyPrefix);
     this.broker = options.broker;
     this.store = options.store;
     this.counters = options.counters;
@@ -178,7 +170,7 @@ export class Cluster implements ClusterHooks {
     this.cmd.defineCommand('sbClaimOwner', { numberOfKeys: 1, lua: CLAIM_OWNER_LUA });
     const sub = this.redis.subscriber;
     sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
-    await sub.subscribe(this.channel(this.nodeId), `${this.p}all`);
+    await sub.subscribe(this.keys.channel(this.nodeId), this.keys.all);
     this.cmd.on('ready', () => void this.onReady());
     // The subscriber connection can drop alone (Redis closes pub/sub clients whose output buffer
     // overflows): whatever was announced meanwhile was missed, so rejoin as after an outage.
@@ -207,9 +199,9 @@ export class Cluster implements ClusterHooks {
       if (this.connected) {
         await this.cmd
           .multi()
-          .zadd(`${this.p}nodes`, 0, this.nodeId) // silent since the epoch: dead to everyone
-          .del(this.interestKey(this.nodeId), this.connsKey(this.nodeId))
-          .publish(`${this.p}all`, encodeControlFrame({ t: 'left', n: this.nodeId }))
+          .zadd(this.keys.nodes, 0, this.nodeId) // silent since the epoch: dead to everyone
+          .del(this.keys.interest(this.nodeId), this.keys.conns(this.nodeId))
+          .publish(this.keys.all, encodeControlFrame({ t: 'left', n: this.nodeId }))
           .exec();
       }
     } catch (err) {
@@ -246,18 +238,18 @@ export class Cluster implements ClusterHooks {
 
   private async rejoin(): Promise<void> {
     try {
-      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(`${this.p}nodes`, this.reapedKey(this.nodeId), this.nodeId)) as number;
+      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(this.keys.nodes, this.keys.reaped(this.nodeId), this.nodeId)) as number;
       if (beat === -1) await this.fenced();
       const me = this.nodeId;
-      const m = this.cmd.multi().del(this.interestKey(me));
+      const m = this.cmd.multi().del(this.keys.interest(me));
       const keys = this.local.keys();
-      if (keys.length > 0) m.sadd(this.interestKey(me), ...keys);
-      m.del(this.connsKey(me));
+      if (keys.length > 0) m.sadd(this.keys.interest(me), ...keys);
+      m.del(this.keys.conns(me));
       for (const session of this.broker.sessions.values()) {
         const client = session.client as Client | null;
-        if (client !== null && client.info !== null) m.hset(this.connsKey(me), session.clientId, JSON.stringify(presenceOf(client)));
+        if (client !== null && client.info !== null) m.hset(this.keys.conns(me), session.clientId, JSON.stringify(presenceOf(client)));
       }
-      m.publish(`${this.p}all`, encodeControlFrame({ t: 'resync', n: me }));
+      m.publish(this.keys.all, encodeControlFrame({ t: 'resync', n: me }));
       await m.exec();
       await this.reclaimOwners();
       await this.refreshLive();
@@ -293,7 +285,7 @@ export class Cluster implements ClusterHooks {
     for (let i = 0; i < ids.length; i += 500) {
       const batch = ids.slice(i, i + 500);
       const owners = (await Promise.all(
-        batch.map((id) => (this.cmd as unknown as { sbClaimOwner(a: string, b: string, c: string): Promise<string> }).sbClaimOwner(`${this.p}owners`, id, this.nodeId)),
+        batch.map((id) => (this.cmd as unknown as { sbClaimOwner(a: string, b: string, c: string): Promise<string> }).sbClaimOwner(this.keys.owners, id, this.nodeId)),
       )) as string[];
       batch.forEach((id, j) => {
         if (owners[j] === this.nodeId) return;
@@ -318,7 +310,7 @@ export class Cluster implements ClusterHooks {
     this.loadingInterest = [];
     try {
       const nodes = [...this.live].filter((n) => n !== this.nodeId);
-      const sets = await Promise.all(nodes.map((n) => this.cmd.smembers(this.interestKey(n))));
+      const sets = await Promise.all(nodes.map((n) => this.cmd.smembers(this.keys.interest(n))));
       for (const known of this.interest.nodes()) if (known !== this.nodeId && !this.live.has(known)) this.interest.dropNode(known);
       nodes.forEach((n, i) => this.interest.replace(n, sets[i]!));
       this.interest.replace(this.nodeId, this.local.keys());
@@ -338,7 +330,7 @@ export class Cluster implements ClusterHooks {
       return;
     }
     try {
-      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(`${this.p}nodes`, this.reapedKey(this.nodeId), this.nodeId)) as number;
+      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(this.keys.nodes, this.keys.reaped(this.nodeId), this.nodeId)) as number;
       if (beat === -1) {
         await this.fenced();
         return;
@@ -346,7 +338,7 @@ export class Cluster implements ClusterHooks {
       await this.refreshLive();
       // After an outage every node's heartbeat is stale for a moment; wait a full timeout first.
       if (Date.now() - this.connectedSince < this.options.nodeTimeoutMs) return;
-      const silent = (await (this.cmd as unknown as { sbSilent(a: string, b: number): Promise<string[]> }).sbSilent(`${this.p}nodes`, this.options.nodeTimeoutMs)) as string[];
+      const silent = (await (this.cmd as unknown as { sbSilent(a: string, b: number): Promise<string[]> }).sbSilent(this.keys.nodes, this.options.nodeTimeoutMs)) as string[];
       for (const node of silent) if (node !== this.nodeId) await this.reap(node);
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'heartbeat failed');
@@ -354,7 +346,7 @@ export class Cluster implements ClusterHooks {
   }
 
   private async refreshLive(): Promise<void> {
-    const [entries, time] = await Promise.all([this.cmd.zrange(`${this.p}nodes`, '0', '-1', 'WITHSCORES'), this.cmd.time()]);
+    const [entries, time] = await Promise.all([this.cmd.zrange(this.keys.nodes, '0', '-1', 'WITHSCORES'), this.cmd.time()]);
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     this.redisNow = now;
     const live = new Set<string>([this.nodeId]);
@@ -405,7 +397,7 @@ export class Cluster implements ClusterHooks {
    * subscriptions keep queueing until the clients come back.
    */
   private async reap(node: string): Promise<void> {
-    const lockKey = `${this.p}reap-lock:${node}`;
+    const lockKey = this.keys.reapLock(node);
     const locked = await this.cmd.set(lockKey, this.nodeId, 'PX', REAP_LOCK_MS, 'NX');
     if (locked !== 'OK') return;
     // Renewed while the work lasts (a dead node with many sessions), so no other node starts it too.
@@ -422,7 +414,7 @@ export class Cluster implements ClusterHooks {
     this.logger.warn({ deadNode: node }, 'a cluster node stopped answering; publishing its clients\u2019 wills and adopting its sessions');
     this.forgetNode(node);
     const now = Date.now();
-    const conns = await this.cmd.hgetall(this.connsKey(node));
+    const conns = await this.cmd.hgetall(this.keys.conns(node));
     const records: PresenceRecord[] = [];
     for (const json of Object.values(conns)) {
       try {
@@ -435,21 +427,21 @@ export class Cluster implements ClusterHooks {
     let adopted = 0;
     let cursor = '0';
     do {
-      const [next, fields] = await this.cmd.hscan(`${this.p}owners`, cursor, 'COUNT', '500');
+      const [next, fields] = await this.cmd.hscan(this.keys.owners, cursor, 'COUNT', '500');
       cursor = next;
       for (let i = 0; i < fields.length; i += 2) {
         const clientId = fields[i]!;
         if (fields[i + 1] !== node || this.broker.sessions.has(clientId)) continue;
         const stored = await this.store.sessions.loadSession(clientId);
         if (stored === undefined) {
-          await (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(`${this.p}owners`, clientId, node);
+          await (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(this.keys.owners, clientId, node);
           continue;
         }
         this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
         adopted++;
       }
     } while (cursor !== '0');
-    const ownersNow = records.length === 0 ? [] : await this.cmd.hmget(`${this.p}owners`, ...records.map((r) => r.info.clientId));
+    const ownersNow = records.length === 0 ? [] : await this.cmd.hmget(this.keys.owners, ...records.map((r) => r.info.clientId));
     for (const [i, record] of records.entries()) {
       const session = this.broker.sessions.get(record.info.clientId);
       // A client that already came back on another node: a delayed will was cancelled by its
@@ -479,10 +471,10 @@ export class Cluster implements ClusterHooks {
     }
     await this.cmd
       .multi()
-      .del(this.connsKey(node), this.interestKey(node))
-      .zrem(`${this.p}nodes`, node)
-      .set(this.reapedKey(node), this.nodeId, 'EX', 3600)
-      .publish(`${this.p}all`, encodeControlFrame({ t: 'reaped', n: node }))
+      .del(this.keys.conns(node), this.keys.interest(node))
+      .zrem(this.keys.nodes, node)
+      .set(this.keys.reaped(node), this.nodeId, 'EX', 3600)
+      .publish(this.keys.all, encodeControlFrame({ t: 'reaped', n: node }))
       .exec();
     this.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
   }
@@ -508,7 +500,7 @@ export class Cluster implements ClusterHooks {
     for (const link of this.outbound.values()) this.counters.clusterFramesLost += link.unacked;
     this.outbound.clear();
     this.inbound.clear();
-    await this.cmd.del(this.reapedKey(this.nodeId));
+    await this.cmd.del(this.keys.reaped(this.nodeId));
   }
 
   // ---- publishing across nodes -----------------------------------------------------------------
@@ -582,7 +574,7 @@ export class Cluster implements ClusterHooks {
 
   private publishFrame(node: string, frame: Buffer, reliable: boolean): void {
     this.counters.clusterFramesSent++;
-    this.cmd.publish(this.channel(node), frame).catch(() => {
+    this.cmd.publish(this.keys.channel(node), frame).catch(() => {
       // Reliable frames stay held and go again; best-effort ones are gone.
       if (!reliable) this.counters.clusterFramesDropped++;
     });
@@ -680,7 +672,7 @@ export class Cluster implements ClusterHooks {
   /** Sends a control message to a node (or, with `raw`, to the channel named by `node`). */
   private control(node: string, message: Control, raw = false): boolean {
     if (!this.connected) return false;
-    this.cmd.publish(raw ? node : this.channel(node), encodeControlFrame(message)).catch(() => {});
+    this.cmd.publish(raw ? node : this.keys.channel(node), encodeControlFrame(message)).catch(() => {});
     return true;
   }
 
@@ -715,7 +707,7 @@ export class Cluster implements ClusterHooks {
         if (this.resyncing.has(from)) return;
         this.resyncing.set(from, []);
         void this.cmd
-          .smembers(this.interestKey(from))
+          .smembers(this.keys.interest(from))
           .then((keys) => this.interest.replace(from, keys))
           .catch(() => {})
           .finally(() => {
@@ -786,16 +778,16 @@ export class Cluster implements ClusterHooks {
       const timer = setTimeout(() => {
         // A node that did not acknowledge may have missed the change: have everyone reload ours.
         this.logger.warn({ waitingFor: [...(this.settling.get(id)?.waiting ?? [])] }, 'nodes did not acknowledge a subscription change in time; asking them to reload');
-        this.control(`${this.p}all`, { t: 'resync', n: this.nodeId }, true);
+        this.control(this.keys.all, { t: 'resync', n: this.nodeId }, true);
         this.settled(id);
       }, SETTLE_TIMEOUT_MS);
       timer.unref();
       this.settling.set(id, { waiting: new Set(others), resolve, timer, done });
     }
     const m = this.cmd.multi();
-    if (op === 'add') m.sadd(this.interestKey(this.nodeId), key);
-    else m.srem(this.interestKey(this.nodeId), key);
-    m.publish(`${this.p}all`, encodeControlFrame({ t: 'interest', n: this.nodeId, op, k: key, ...(rid ? { rid } : {}) }));
+    if (op === 'add') m.sadd(this.keys.interest(this.nodeId), key);
+    else m.srem(this.keys.interest(this.nodeId), key);
+    m.publish(this.keys.all, encodeControlFrame({ t: 'interest', n: this.nodeId, op, k: key, ...(rid ? { rid } : {}) }));
     m.exec().catch(() => {
       if (rid !== undefined) this.settled(rid);
     });
@@ -834,7 +826,7 @@ export class Cluster implements ClusterHooks {
     }
     let owner: string | null;
     try {
-      owner = await this.cmd.hget(`${this.p}owners`, clientId);
+      owner = await this.cmd.hget(this.keys.owners, clientId);
     } catch {
       if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
       return;
@@ -936,19 +928,19 @@ export class Cluster implements ClusterHooks {
   }
 
   sessionOpened(clientId: string): void {
-    if (this.connected) this.cmd.hset(`${this.p}owners`, clientId, this.nodeId).catch(() => {});
+    if (this.connected) this.cmd.hset(this.keys.owners, clientId, this.nodeId).catch(() => {});
   }
 
   sessionEnded(clientId: string): void {
     if (this.connected) {
-      void (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(`${this.p}owners`, clientId, this.nodeId).catch(() => {});
+      void (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(this.keys.owners, clientId, this.nodeId).catch(() => {});
     }
   }
 
   /** The live node other than this one holding the client ID, or null. */
   async ownerOf(clientId: string): Promise<string | null> {
     if (!this.connected) return null;
-    const owner = await this.cmd.hget(`${this.p}owners`, clientId).catch(() => null);
+    const owner = await this.cmd.hget(this.keys.owners, clientId).catch(() => null);
     return owner !== null && owner !== this.nodeId && this.live.has(owner) ? owner : null;
   }
 
@@ -962,10 +954,10 @@ export class Cluster implements ClusterHooks {
       if (!this.connected) return;
       const client = this.broker.sessions.get(info.clientId)?.client as Client | null | undefined;
       if (!client) return;
-      this.cmd.hset(this.connsKey(this.nodeId), info.clientId, JSON.stringify(presenceOf(client))).catch(() => {});
+      this.cmd.hset(this.keys.conns(this.nodeId), info.clientId, JSON.stringify(presenceOf(client))).catch(() => {});
     },
     disconnected: (info) => {
-      if (this.connected) this.cmd.hdel(this.connsKey(this.nodeId), info.clientId).catch(() => {});
+      if (this.connected) this.cmd.hdel(this.keys.conns(this.nodeId), info.clientId).catch(() => {});
     },
     connectFailed: () => {},
     subscribed: () => {},
@@ -987,21 +979,6 @@ export class Cluster implements ClusterHooks {
     const nodes = this.liveNodes();
     const answers = await Promise.allSettled(nodes.map((n) => (n === this.nodeId ? this.rpc.local(op, args) : this.rpc.call(n, op, args))));
     return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined && a.value !== null ? [a.value] : []));
-  }
-
-  // ---- keys -------------------------------------------------------------------------------------
-
-  private channel(node: string): string {
-    return `${this.p}node:${node}`;
-  }
-  private interestKey(node: string): string {
-    return `${this.p}interest:${node}`;
-  }
-  private connsKey(node: string): string {
-    return `${this.p}conns:${node}`;
-  }
-  private reapedKey(node: string): string {
-    return `${this.p}reaped:${node}`;
   }
 }
 
