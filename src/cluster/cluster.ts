@@ -4,7 +4,6 @@
 // and publishes their clients' wills and disconnected events. Redis keys: keys.ts.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { Client } from '../broker/client.js';
@@ -32,6 +31,7 @@ import { InterestIndex, LocalInterest } from './interest.js';
 import { ClusterKeys } from './keys.js';
 import { presenceOf, willOf, type PresenceRecord } from './presence.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
+import type { ClusterRedis } from './redis-scripts.js';
 import { InboundLink, OutboundLink } from './reliable-link.js';
 import { Rpc, type Control, type RpcHandler } from './rpc.js';
 
@@ -71,30 +71,6 @@ const REAP_LOCK_MS = 60_000;
 const EMPTY: ReadonlySet<string> = new Set();
 const INTEREST_LIMITS = { maxTopicBytes: 65_535, maxTopicLevels: Number.POSITIVE_INFINITY };
 
-// Heartbeat on the Redis clock, so nodes on different machines agree on "silent for 10 s".
-// Returns -1 once the node has been declared dead.
-const HEARTBEAT_LUA = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-return now`;
-// Nodes silent for longer than ARGV[1] ms.
-const SILENT_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))`;
-// HSET unless another node holds the field; returns the holder.
-const CLAIM_OWNER_LUA = `
-local owner = redis.call('HGET', KEYS[1], ARGV[1])
-if owner and owner ~= ARGV[2] then return owner end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return ARGV[2]`;
-// HDEL only if the field still names this node (another node may have taken the client since).
-const RELEASE_OWNER_LUA = `
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
-return 0`;
-
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
   private readonly keys: ClusterKeys;
@@ -104,7 +80,7 @@ export class Cluster implements ClusterHooks {
   private readonly logger: Logger;
   private readonly options: ClusterOptions;
   private redis!: RedisPair;
-  private cmd!: Redis;
+  private cmd!: ClusterRedis;
 
   private readonly local = new LocalInterest();
   private readonly interest = new InterestIndex();
@@ -164,10 +140,6 @@ export class Cluster implements ClusterHooks {
   async start(): Promise<void> {
     this.redis = await connectPair(this.options.url, this.nodeId, this.options.connectTimeoutMs ?? 5000);
     this.cmd = this.redis.command;
-    this.cmd.defineCommand('sbHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT_LUA });
-    this.cmd.defineCommand('sbSilent', { numberOfKeys: 1, lua: SILENT_LUA });
-    this.cmd.defineCommand('sbReleaseOwner', { numberOfKeys: 1, lua: RELEASE_OWNER_LUA });
-    this.cmd.defineCommand('sbClaimOwner', { numberOfKeys: 1, lua: CLAIM_OWNER_LUA });
     const sub = this.redis.subscriber;
     sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
     await sub.subscribe(this.keys.channel(this.nodeId), this.keys.all);
@@ -238,7 +210,7 @@ export class Cluster implements ClusterHooks {
 
   private async rejoin(): Promise<void> {
     try {
-      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(this.keys.nodes, this.keys.reaped(this.nodeId), this.nodeId)) as number;
+      const beat = await this.cmd.sbHeartbeat(this.keys.nodes, this.keys.reaped(this.nodeId), this.nodeId);
       if (beat === -1) await this.fenced();
       const me = this.nodeId;
       const m = this.cmd.multi().del(this.keys.interest(me));
@@ -284,9 +256,7 @@ export class Cluster implements ClusterHooks {
     const ids = [...this.broker.sessions.keys()];
     for (let i = 0; i < ids.length; i += 500) {
       const batch = ids.slice(i, i + 500);
-      const owners = (await Promise.all(
-        batch.map((id) => (this.cmd as unknown as { sbClaimOwner(a: string, b: string, c: string): Promise<string> }).sbClaimOwner(this.keys.owners, id, this.nodeId)),
-      )) as string[];
+      const owners = await Promise.all(batch.map((id) => this.cmd.sbClaimOwner(this.keys.owners, id, this.nodeId)));
       batch.forEach((id, j) => {
         if (owners[j] === this.nodeId) return;
         const session = this.broker.sessions.get(id);
@@ -330,7 +300,7 @@ export class Cluster implements ClusterHooks {
       return;
     }
     try {
-      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(this.keys.nodes, this.keys.reaped(this.nodeId), this.nodeId)) as number;
+      const beat = await this.cmd.sbHeartbeat(this.keys.nodes, this.keys.reaped(this.nodeId), this.nodeId);
       if (beat === -1) {
         await this.fenced();
         return;
@@ -338,7 +308,7 @@ export class Cluster implements ClusterHooks {
       await this.refreshLive();
       // After an outage every node's heartbeat is stale for a moment; wait a full timeout first.
       if (Date.now() - this.connectedSince < this.options.nodeTimeoutMs) return;
-      const silent = (await (this.cmd as unknown as { sbSilent(a: string, b: number): Promise<string[]> }).sbSilent(this.keys.nodes, this.options.nodeTimeoutMs)) as string[];
+      const silent = await this.cmd.sbSilent(this.keys.nodes, this.options.nodeTimeoutMs);
       for (const node of silent) if (node !== this.nodeId) await this.reap(node);
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'heartbeat failed');
@@ -434,7 +404,7 @@ export class Cluster implements ClusterHooks {
         if (fields[i + 1] !== node || this.broker.sessions.has(clientId)) continue;
         const stored = await this.store.sessions.loadSession(clientId);
         if (stored === undefined) {
-          await (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(this.keys.owners, clientId, node);
+          await this.cmd.sbReleaseOwner(this.keys.owners, clientId, node);
           continue;
         }
         this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
@@ -933,7 +903,7 @@ export class Cluster implements ClusterHooks {
 
   sessionEnded(clientId: string): void {
     if (this.connected) {
-      void (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(this.keys.owners, clientId, this.nodeId).catch(() => {});
+      void this.cmd.sbReleaseOwner(this.keys.owners, clientId, this.nodeId).catch(() => {});
     }
   }
 
