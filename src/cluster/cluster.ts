@@ -15,25 +15,16 @@ import type { Delivery } from '../broker/session.js';
 import type { Counters } from '../metrics/counters.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RC } from '../protocol/reason-codes.js';
-import { validateTopicFilter } from '../protocol/topic.js';
 import type { Store } from '../store/store.js';
-import {
-  decodeControlFrame,
-  decodeMessageFrame,
-  encodeControlFrame,
-  encodeMessageFrame,
-  FRAME_CONTROL,
-  FRAME_RELIABLE,
-  type ForwardedMessage,
-  type SessionTarget,
-} from './frames.js';
+import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcArgs } from './control-messages.js';
+import { decodeMessageFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE, type ForwardedMessage, type SessionTarget } from './frames.js';
 import { InterestIndex, LocalInterest } from './interest.js';
 import { ClusterKeys } from './keys.js';
 import { presenceOf, willOf, type PresenceRecord } from './presence.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
 import type { ClusterRedis } from './redis-scripts.js';
 import { InboundLink, OutboundLink } from './reliable-link.js';
-import { Rpc, type Control, type RpcHandler } from './rpc.js';
+import { Rpc, type RpcHandler } from './rpc.js';
 
 export interface ClusterOptions {
   url: string;
@@ -69,7 +60,6 @@ const ARRIVING_LIMIT = 10_000;
 /** The cleanup lock's lifetime; renewed every third of it while the cleanup runs. */
 const REAP_LOCK_MS = 60_000;
 const EMPTY: ReadonlySet<string> = new Set();
-const INTEREST_LIMITS = { maxTopicBytes: 65_535, maxTopicLevels: Number.POSITIVE_INFINITY };
 
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
@@ -95,7 +85,7 @@ export class Cluster implements ClusterHooks {
   private readonly lastBeat = new Map<string, number>();
   private redisNow = 0;
   /** Nodes whose interest snapshot is loading after they resynced, with changes that arrived meanwhile. */
-  private readonly resyncing = new Map<string, Control[]>();
+  private readonly resyncing = new Map<string, InterestMessage[]>();
   /** Bumped on every change of this node's own interest, to notice changes made during a rejoin. */
   private localVersion = 0;
   private rejoining = false;
@@ -109,13 +99,15 @@ export class Cluster implements ClusterHooks {
   private readonly settling = new Map<string, { waiting: Set<string>; resolve: () => void; timer: NodeJS.Timeout; done: Promise<void> }>();
 
   /** Interest changes of other nodes that arrive while their snapshot is loading. */
-  private loadingInterest: Control[] | null = null;
+  private loadingInterest: InterestMessage[] | null = null;
   private connected = false;
   /** Counters when the outage began, to say what it cost once it is over. */
   private atLoss = { dropped: 0, lost: 0 };
   /** When Redis last became reachable: no node is declared dead before a full timeout after it. */
   private connectedSince = 0;
   private timers: NodeJS.Timeout[] = [];
+  /** Frames from the backplane refused as malformed or unknown (logged each time). */
+  framesRejected = 0;
   private stopped = false;
   /** Lifecycle events (the AWS $aws/events publisher), used for dead nodes' clients. */
   events: LifecycleListener | null = null;
@@ -173,7 +165,7 @@ export class Cluster implements ClusterHooks {
           .multi()
           .zadd(this.keys.nodes, 0, this.nodeId) // silent since the epoch: dead to everyone
           .del(this.keys.interest(this.nodeId), this.keys.conns(this.nodeId))
-          .publish(this.keys.all, encodeControlFrame({ t: 'left', n: this.nodeId }))
+          .publish(this.keys.all, encodeControlFrame({ type: 'left', from: this.nodeId }))
           .exec();
       }
     } catch (err) {
@@ -221,7 +213,7 @@ export class Cluster implements ClusterHooks {
         const client = session.client as Client | null;
         if (client !== null && client.info !== null) m.hset(this.keys.conns(me), session.clientId, JSON.stringify(presenceOf(client)));
       }
-      m.publish(this.keys.all, encodeControlFrame({ t: 'resync', n: me }));
+      m.publish(this.keys.all, encodeControlFrame({ type: 'resync', from: me }));
       await m.exec();
       await this.reclaimOwners();
       await this.refreshLive();
@@ -444,7 +436,7 @@ export class Cluster implements ClusterHooks {
       .del(this.keys.conns(node), this.keys.interest(node))
       .zrem(this.keys.nodes, node)
       .set(this.keys.reaped(node), this.nodeId, 'EX', 3600)
-      .publish(this.keys.all, encodeControlFrame({ t: 'reaped', n: node }))
+      .publish(this.keys.all, encodeControlFrame({ type: 'reaped', node }))
       .exec();
     this.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
   }
@@ -556,7 +548,7 @@ export class Cluster implements ClusterHooks {
     for (const [node, link] of this.outbound) {
       // Frames given up by a full outbox: the receiver would wait for them forever; tell it to go
       // on after them (repeated each round until acknowledged; sent before the frames it precedes).
-      if (link.gap > 0) this.control(node, { t: 'skip', n: this.nodeId, s: link.gap });
+      if (link.gap > 0) this.control(node, { type: 'skip', from: this.nodeId, seq: link.gap });
       const frames = link.due(now, now_ ? 0 : RETRANSMIT_AFTER_MS, RETRANSMIT_BATCH);
       for (const f of frames) {
         this.counters.clusterFramesResent++;
@@ -594,7 +586,10 @@ export class Cluster implements ClusterHooks {
         this.scheduleAck(origin);
       }
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, kind: frame[0] === FRAME_RELIABLE ? 'reliable' : frame[0] }, 'dropped a malformed cluster frame');
+      // Anyone who can publish to Redis can write a frame: refused, counted and logged, never fatal.
+      this.framesRejected++;
+      const kind = frame[0] === FRAME_RELIABLE ? 'reliable' : frame[0] === FRAME_CONTROL ? 'control' : frame[0];
+      this.logger.warn({ err: (err as Error).message, kind, rejectedSoFar: this.framesRejected }, 'dropped a malformed cluster frame');
     }
   }
 
@@ -631,7 +626,7 @@ export class Cluster implements ClusterHooks {
       this.ackScheduled = false;
       for (const node of this.ackDue) {
         const link = this.inbound.get(node);
-        if (link !== undefined) this.control(node, { t: 'ack', n: this.nodeId, s: link.acked });
+        if (link !== undefined) this.control(node, { type: 'ack', from: this.nodeId, seq: link.acked });
       }
       this.ackDue.clear();
     });
@@ -640,38 +635,40 @@ export class Cluster implements ClusterHooks {
   // ---- control messages ------------------------------------------------------------------------
 
   /** Sends a control message to a node (or, with `raw`, to the channel named by `node`). */
-  private control(node: string, message: Control, raw = false): boolean {
+  private control(node: string, message: ControlMessage, raw = false): boolean {
     if (!this.connected) return false;
     this.cmd.publish(raw ? node : this.keys.channel(node), encodeControlFrame(message)).catch(() => {});
     return true;
   }
 
-  private onControl(c: Control): void {
-    const from = typeof c.n === 'string' ? c.n : '';
-    switch (c.t) {
+  private onControl(c: ControlMessage): void {
+    switch (c.type) {
       case 'ack': {
-        const link = this.outbound.get(from);
+        const link = this.outbound.get(c.from);
         if (link === undefined) return;
-        const closed = link.ack(Number(c.s));
-        if (closed > 0) this.logger.info({ node: from, lost: closed }, 'link to another node resumed after its outbox overflowed');
+        const closed = link.ack(c.seq);
+        if (closed > 0) this.logger.info({ node: c.from, lost: closed }, 'link to another node resumed after its outbox overflowed');
         return;
       }
       case 'skip':
-        this.onSkip(from, Number(c.s));
+        this.onSkip(c.from, c.seq);
         return;
-      case 'interest':
+      case 'interest': {
+        const from = c.from;
         if (from === this.nodeId) return;
         if (this.loadingInterest !== null) this.loadingInterest.push(c);
         else if (this.resyncing.has(from)) this.resyncing.get(from)!.push(c);
         else this.applyInterest(c);
-        if (typeof c.rid === 'string') this.control(from, { t: 'interest-ack', n: this.nodeId, rid: c.rid });
-        return;
-      case 'interest-ack': {
-        const s = this.settling.get(String(c.rid));
-        if (s !== undefined && s.waiting.delete(from) && s.waiting.size === 0) this.settled(String(c.rid));
+        if (c.requestId !== undefined) this.control(from, { type: 'interest-ack', from: this.nodeId, requestId: c.requestId });
         return;
       }
-      case 'resync':
+      case 'interest-ack': {
+        const s = this.settling.get(c.requestId);
+        if (s !== undefined && s.waiting.delete(c.from) && s.waiting.size === 0) this.settled(c.requestId);
+        return;
+      }
+      case 'resync': {
+        const from = c.from;
         if (from === this.nodeId) return;
         this.live.add(from);
         if (this.resyncing.has(from)) return;
@@ -686,17 +683,18 @@ export class Cluster implements ClusterHooks {
             for (const q of queued) this.applyInterest(q);
           });
         return;
+      }
       case 'left':
-        if (from !== this.nodeId) void this.reap(from).catch((err) => this.logger.warn({ err: (err as Error).message }, 'cleaning up after a node that left failed'));
+        if (c.from !== this.nodeId) void this.reap(c.from).catch((err) => this.logger.warn({ err: (err as Error).message }, 'cleaning up after a node that left failed'));
         return;
       case 'reaped':
-        if (from !== this.nodeId) {
-          this.live.delete(from);
-          this.forgetNode(from);
+        if (c.node !== this.nodeId) {
+          this.live.delete(c.node);
+          this.forgetNode(c.node);
         }
         return;
       case 'moved':
-        if (typeof c.c === 'string') this.finishMove(c.c);
+        this.finishMove(c.clientId);
         return;
       case 'rpc':
         void this.rpc.onRequest(c);
@@ -707,15 +705,10 @@ export class Cluster implements ClusterHooks {
     }
   }
 
-  private applyInterest(c: Control): void {
-    const from = String(c.n);
-    const key = c.k;
-    if (typeof key !== 'string' || !validInterestKey(key)) {
-      this.logger.warn({ from, key }, 'ignored an invalid subscription announcement from another node');
-      return;
-    }
-    if (c.op === 'add') this.interest.add(from, key);
-    else this.interest.remove(from, key);
+  /** Filters were checked by the decoder (control-messages.ts). */
+  private applyInterest(c: InterestMessage): void {
+    if (c.op === 'add') this.interest.add(c.from, c.key);
+    else this.interest.remove(c.from, c.key);
   }
 
   interestAdded(key: string): void {
@@ -729,14 +722,14 @@ export class Cluster implements ClusterHooks {
     if (!this.local.remove(key)) return;
     this.localVersion++;
     this.interest.remove(this.nodeId, key);
-    this.announce('del', key);
+    this.announce('remove', key);
   }
 
   /**
    * New interest waits for every live node to acknowledge it, so a SUBACK means a publish made
    * anywhere afterwards is routed here. Withdrawals need no wait (a stray message is dropped).
    */
-  private announce(op: 'add' | 'del', key: string): void {
+  private announce(op: 'add' | 'remove', key: string): void {
     if (!this.connected) return; // the full state is written again on reconnection
     const others = [...this.live].filter((n) => n !== this.nodeId);
     let rid: string | undefined;
@@ -748,7 +741,7 @@ export class Cluster implements ClusterHooks {
       const timer = setTimeout(() => {
         // A node that did not acknowledge may have missed the change: have everyone reload ours.
         this.logger.warn({ waitingFor: [...(this.settling.get(id)?.waiting ?? [])] }, 'nodes did not acknowledge a subscription change in time; asking them to reload');
-        this.control(this.keys.all, { t: 'resync', n: this.nodeId }, true);
+        this.control(this.keys.all, { type: 'resync', from: this.nodeId }, true);
         this.settled(id);
       }, SETTLE_TIMEOUT_MS);
       timer.unref();
@@ -757,7 +750,7 @@ export class Cluster implements ClusterHooks {
     const m = this.cmd.multi();
     if (op === 'add') m.sadd(this.keys.interest(this.nodeId), key);
     else m.srem(this.keys.interest(this.nodeId), key);
-    m.publish(this.keys.all, encodeControlFrame({ t: 'interest', n: this.nodeId, op, k: key, ...(rid ? { rid } : {}) }));
+    m.publish(this.keys.all, encodeControlFrame({ type: 'interest', from: this.nodeId, op, key, ...(rid !== undefined ? { requestId: rid } : {}) }));
     m.exec().catch(() => {
       if (rid !== undefined) this.settled(rid);
     });
@@ -839,7 +832,7 @@ export class Cluster implements ClusterHooks {
       // Every node routes the session's filters here before the old node lets go of them, so no
       // message published during the move reaches neither node.
       await this.interestSettled();
-      this.control(owner!, { t: 'moved', n: this.nodeId, c: clientId });
+      this.control(owner!, { type: 'moved', from: this.nodeId, clientId });
     }
   }
 
@@ -940,19 +933,16 @@ export class Cluster implements ClusterHooks {
     this.rpc.handle(op, handler);
   }
 
-  call(node: string, op: string, args: Control, timeoutMs?: number): Promise<unknown> {
+  call(node: string, op: string, args: RpcArgs, timeoutMs?: number): Promise<unknown> {
     return this.rpc.call(node, op, args, timeoutMs);
   }
 
   /** Asks every live node (this one included) and gathers the answers; a node that fails is left out. */
-  async gather(op: string, args: Control): Promise<unknown[]> {
+  async gather(op: string, args: RpcArgs): Promise<unknown[]> {
     const nodes = this.liveNodes();
     const answers = await Promise.allSettled(nodes.map((n) => (n === this.nodeId ? this.rpc.local(op, args) : this.rpc.call(n, op, args))));
     return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined && a.value !== null ? [a.value] : []));
   }
 }
 
-/** A filter or `$share/{group}/{filter}` as another node may announce it (the protocol's own bounds). */
-function validInterestKey(key: string): boolean {
-  return validateTopicFilter(key, INTEREST_LIMITS) === null;
-}
+type InterestMessage = Extract<ControlMessage, { type: 'interest' }>;
