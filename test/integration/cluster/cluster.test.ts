@@ -601,7 +601,17 @@ describe('hardening: forwarded HTTP, backplane frames and stopping members', () 
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null | 'timeout'>((res) => child.on('exit', (c) => res(c)));
-    await waitUntil(() => (out.match(/switchboard ready/g) ?? []).length === 2, 15_000, 'both members ready');
+    try {
+      await waitUntil(() => (out.match(/switchboard ready/g) ?? []).length === 2, 15_000, 'both members ready');
+    } catch (err) {
+      // Not left running (and holding the test runner's pipes) when they were too slow to start.
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      throw new Error(`${(err as Error).message}; output so far:\n${out}`);
+    }
     return { child, out: () => out, exited };
   }
 
