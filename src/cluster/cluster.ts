@@ -6,12 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { Client } from '../broker/client.js';
 import type { ClusterHooks } from '../broker/cluster-hooks.js';
 import type { LifecycleListener } from '../broker/lifecycle.js';
 import { setLongTimeout } from '../shared/long-timeout.js';
 import type { Message } from '../shared/message.js';
-import type { Delivery } from '../broker/session.js';
+import type { Delivery, Session, Will } from '../broker/session.js';
 import type { Counters } from '../metrics/counters.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RC } from '../protocol/reason-codes.js';
@@ -20,7 +19,8 @@ import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcAr
 import { decodeMessageFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE, type ForwardedMessage, type SessionTarget } from './frames.js';
 import { InterestIndex, LocalInterest } from './interest.js';
 import { ClusterKeys } from './keys.js';
-import { presenceOf, willOf, type PresenceRecord } from './presence.js';
+import { connectionOf } from './connection-adapter.js';
+import { willOf, type PresenceRecord } from './presence.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
 import type { ClusterRedis } from './redis-scripts.js';
 import { InboundLink, OutboundLink } from './reliable-link.js';
@@ -210,8 +210,8 @@ export class Cluster implements ClusterHooks {
       if (keys.length > 0) m.sadd(this.keys.interest(me), ...keys);
       m.del(this.keys.conns(me));
       for (const session of this.broker.sessions.values()) {
-        const client = session.client as Client | null;
-        if (client !== null && client.info !== null) m.hset(this.keys.conns(me), session.clientId, JSON.stringify(presenceOf(client)));
+        const record = connectionOf(session)?.presence() ?? null;
+        if (record !== null) m.hset(this.keys.conns(me), session.clientId, JSON.stringify(record));
       }
       m.publish(this.keys.all, encodeControlFrame({ type: 'resync', from: me }));
       await m.exec();
@@ -254,8 +254,7 @@ export class Cluster implements ClusterHooks {
         const session = this.broker.sessions.get(id);
         if (session === undefined) return;
         this.logger.warn({ clientId: id, owner: owners[j] }, 'another node took this client while Redis was unreachable; letting it go here');
-        const client = session.client as Client | null;
-        client?.disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
+        connectionOf(session)?.closeTakenOver();
         const current = this.broker.sessions.get(id);
         if (current !== undefined) this.broker.releaseSession(current);
       });
@@ -414,21 +413,7 @@ export class Cluster implements ClusterHooks {
         if (record.will !== null && record.will.delaySeconds === 0) this.broker.publishWill(willOf(record.info.clientId, record.will));
         continue;
       }
-      if (record.will !== null) {
-        const w = record.will;
-        const will = willOf(record.info.clientId, w);
-        if (w.delaySeconds > 0 && session !== undefined && session.client === null) {
-          session.pendingWill = {
-            will,
-            timer: setLongTimeout(() => {
-              session.pendingWill = null;
-              this.broker.publishWill(will);
-            }, Math.min(w.delaySeconds, session.expirySeconds) * 1000),
-          };
-        } else {
-          this.broker.publishWill(will);
-        }
-      }
+      if (record.will !== null) publishOrDelayWill(this.broker, session, willOf(record.info.clientId, record.will));
       this.events?.disconnected(record.info, 'CONNECTION_LOST', false);
     }
     await this.cmd
@@ -449,13 +434,8 @@ export class Cluster implements ClusterHooks {
   private async fenced(): Promise<void> {
     this.logger.error('this node was declared dead by the cluster while cut off; closing its connections and rejoining');
     for (const session of [...this.broker.sessions.values()]) {
-      const client = session.client as Client | null;
-      if (client !== null) {
-        // The node that declared us dead already published these wills and disconnected events.
-        client.will = null;
-        client.info = null;
-        client.disconnect(RC.serverUnavailable, 'node rejoining the cluster', 'server-shutdown');
-      }
+      // The node that declared us dead already published these wills and disconnected events.
+      connectionOf(session)?.closeFenced();
       if (this.broker.sessions.get(session.clientId) === session) this.broker.releaseSession(session);
     }
     // The others forgot every link with us: start them over on both sides.
@@ -839,8 +819,7 @@ export class Cluster implements ClusterHooks {
   private async onTakeover(clientId: string, cleanStart: boolean, to: string | null): Promise<{ released: boolean }> {
     const session = this.broker.sessions.get(clientId);
     if (session !== undefined) {
-      const client = session.client as Client | null;
-      if (client !== null) client.disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
+      connectionOf(session)?.closeTakenOver();
       const current = this.broker.sessions.get(clientId);
       if (current !== undefined) {
         if (cleanStart || !current.persistent) this.broker.endSession(current);
@@ -915,9 +894,10 @@ export class Cluster implements ClusterHooks {
   readonly presence: LifecycleListener = {
     connected: (info) => {
       if (!this.connected) return;
-      const client = this.broker.sessions.get(info.clientId)?.client as Client | null | undefined;
-      if (!client) return;
-      this.cmd.hset(this.keys.conns(this.nodeId), info.clientId, JSON.stringify(presenceOf(client))).catch(() => {});
+      const session = this.broker.sessions.get(info.clientId);
+      const record = session === undefined ? null : (connectionOf(session)?.presence() ?? null);
+      if (record === null) return;
+      this.cmd.hset(this.keys.conns(this.nodeId), info.clientId, JSON.stringify(record)).catch(() => {});
     },
     disconnected: (info) => {
       if (this.connected) this.cmd.hdel(this.keys.conns(this.nodeId), info.clientId).catch(() => {});
@@ -946,3 +926,24 @@ export class Cluster implements ClusterHooks {
 }
 
 type InterestMessage = Extract<ControlMessage, { type: 'interest' }>;
+
+/**
+ * The will of a dead node's client, handled as its own node would have on the disconnection: with
+ * a will delay and its session adopted here (offline), published at the earlier of the delay and
+ * the session's end [MQTT-3.1.3-9] (the client's return cancels it: Broker.openSession clears
+ * `pendingWill`); otherwise published now.
+ */
+// to be replaced by the session manager's will handling (the same delay as Broker.detachSession's, copied here)
+function publishOrDelayWill(broker: Broker, session: Session | undefined, will: Will): void {
+  if (will.delaySeconds > 0 && session !== undefined && session.client === null) {
+    session.pendingWill = {
+      will,
+      timer: setLongTimeout(() => {
+        session.pendingWill = null;
+        broker.publishWill(will);
+      }, Math.min(will.delaySeconds, session.expirySeconds) * 1000),
+    };
+  } else {
+    broker.publishWill(will);
+  }
+}

@@ -1,7 +1,6 @@
 // What a node keeps in Redis about each of its connections ({prefix}conns:{node}): enough for the
 // admin API to list it and for the node that cleans up after a dead one to publish the client's
 // will and its disconnected event exactly as the dead node would have.
-import type { Client } from '../broker/client.js';
 import type { ConnectionInfo } from '../broker/lifecycle.js';
 import type { MessageProperties, QoS } from '../shared/message.js';
 import type { Will } from '../broker/session.js';
@@ -26,12 +25,20 @@ export interface StoredWill {
   expirySeconds: number;
 }
 
-export function presenceOf(client: Client): PresenceRecord {
-  const will = client.will;
+/** What a connection is, as the presence record needs it (connection-adapter.ts reads it). */
+export interface PresenceSource {
+  info: ConnectionInfo;
+  connectedAt: number;
+  persistent: boolean;
+  will: Will | null;
+}
+
+export function presenceOf(source: PresenceSource): PresenceRecord {
+  const will = source.will;
   return {
-    info: client.info!,
-    connectedAt: client.connectedAt,
-    persistent: client.session?.persistent ?? false,
+    info: source.info,
+    connectedAt: source.connectedAt,
+    persistent: source.persistent,
     will:
       will === null
         ? null
