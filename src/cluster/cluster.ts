@@ -23,34 +23,11 @@ import { connectionOf } from './connection-adapter.js';
 import { willOf, type PresenceRecord } from './presence.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
 import type { ClusterRedis } from './redis-scripts.js';
-import { InboundLink, OutboundLink } from './reliable-link.js';
+import { NodeLinks, RETRANSMIT_CHECK_MS } from './links.js';
+import { ClusterContext, type ClusterOptions } from './context.js';
 import { Rpc, type RpcHandler } from './rpc.js';
 
-export interface ClusterOptions {
-  url: string;
-  keyPrefix: string;
-  nodeId?: string;
-  /** A node silent this long is declared dead. */
-  nodeTimeoutMs: number;
-  /** Unacknowledged QoS 1/2 frames kept per target node. */
-  outboxLimit: number;
-  /**
-   * 'interest' (default): a message goes only to nodes with a matching subscription. 'broadcast':
-   * to every node, which then matches locally — kept to measure what interest routing saves.
-   */
-  routing?: 'interest' | 'broadcast';
-  broker: Broker;
-  store: Store;
-  counters: Counters;
-  logger: Logger;
-  connectTimeoutMs?: number;
-}
-
-
 const HEARTBEAT_MS = 1000;
-const RETRANSMIT_CHECK_MS = 500;
-const RETRANSMIT_AFTER_MS = 1000;
-const RETRANSMIT_BATCH = 2000;
 const SETTLE_TIMEOUT_MS = 1000;
 /** A node that beat within this long answers a takeover; one silent longer is treated as gone. */
 const TAKEOVER_TIMEOUT_MS = 3000;
@@ -69,17 +46,14 @@ export class Cluster implements ClusterHooks {
   private readonly counters: Counters;
   private readonly logger: Logger;
   private readonly options: ClusterOptions;
+  private readonly ctx: ClusterContext;
+  private readonly links: NodeLinks;
   private redis!: RedisPair;
-  private cmd!: ClusterRedis;
 
   private readonly local = new LocalInterest();
   private readonly interest = new InterestIndex();
   /** Node ids with a recent heartbeat (refreshed every second), this one included. */
   private live = new Set<string>();
-  private readonly outbound = new Map<string, OutboundLink>();
-  private readonly inbound = new Map<string, InboundLink>();
-  private readonly ackDue = new Set<string>();
-  private ackScheduled = false;
   private readonly groupTurn = new Map<string, number>();
   /** Last heartbeat of each node (Redis clock, ms) and Redis's time when it was read. */
   private readonly lastBeat = new Map<string, number>();
@@ -100,7 +74,6 @@ export class Cluster implements ClusterHooks {
 
   /** Interest changes of other nodes that arrive while their snapshot is loading. */
   private loadingInterest: InterestMessage[] | null = null;
-  private connected = false;
   /** Counters when the outage began, to say what it cost once it is over. */
   private atLoss = { dropped: 0, lost: 0 };
   /** When Redis last became reachable: no node is declared dead before a full timeout after it. */
@@ -111,6 +84,16 @@ export class Cluster implements ClusterHooks {
   private stopped = false;
   /** Lifecycle events (the AWS $aws/events publisher), used for dead nodes' clients. */
   events: LifecycleListener | null = null;
+
+  private get cmd(): ClusterRedis {
+    return this.ctx.redis;
+  }
+  private get connected(): boolean {
+    return this.ctx.connected;
+  }
+  private set connected(value: boolean) {
+    this.ctx.connected = value;
+  }
 
   constructor(options: ClusterOptions) {
     this.options = options;
@@ -123,7 +106,9 @@ export class Cluster implements ClusterHooks {
     this.store = options.store;
     this.counters = options.counters;
     this.logger = options.logger.child({ node: this.nodeId });
-    this.rpc = new Rpc(this.nodeId, (node, message) => this.control(node, message));
+    this.ctx = new ClusterContext(this.nodeId, this.keys, options, this.logger);
+    this.links = new NodeLinks(this.ctx, (forwarded) => this.deliver(forwarded));
+    this.rpc = new Rpc(this.nodeId, (node, message) => this.ctx.control(node, message));
     this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true, typeof args.to === 'string' ? args.to : null));
   }
 
@@ -131,7 +116,7 @@ export class Cluster implements ClusterHooks {
 
   async start(): Promise<void> {
     this.redis = await connectPair(this.options.url, this.nodeId, this.options.connectTimeoutMs ?? 5000);
-    this.cmd = this.redis.command;
+    this.ctx.redis = this.redis.command;
     const sub = this.redis.subscriber;
     sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
     await sub.subscribe(this.keys.channel(this.nodeId), this.keys.all);
@@ -145,7 +130,7 @@ export class Cluster implements ClusterHooks {
     this.cmd.on('close', () => this.onLost());
     await this.onReady();
     this.timers.push(setInterval(() => void this.tick(), HEARTBEAT_MS));
-    this.timers.push(setInterval(() => this.retransmit(), RETRANSMIT_CHECK_MS));
+    this.timers.push(setInterval(() => this.links.retransmit(), RETRANSMIT_CHECK_MS));
     for (const t of this.timers) t.unref();
     this.broker.cluster = this;
     this.logger.info({ redis: this.options.url.replace(/\/\/[^@/]*@/, '//***@'), nodes: this.live.size }, 'joined the cluster');
@@ -227,14 +212,14 @@ export class Cluster implements ClusterHooks {
           {
             nodes: this.live.size,
             // QoS 1/2 held for other nodes, sent again now; QoS 0 to other nodes that was dropped.
-            heldFrames: this.heldFrames(),
+            heldFrames: this.links.heldFrames(),
             droppedQos0Frames: this.counters.clusterFramesDropped - this.atLoss.dropped,
             lostFrames: this.counters.clusterFramesLost - this.atLoss.lost,
           },
           'the Redis backplane is back; cluster routing resumed',
         );
       }
-      this.retransmit(true);
+      this.links.retransmit(true);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'rejoining the cluster failed; retrying on the next heartbeat');
     }
@@ -259,12 +244,6 @@ export class Cluster implements ClusterHooks {
         if (current !== undefined) this.broker.releaseSession(current);
       });
     }
-  }
-
-  private heldFrames(): number {
-    let n = 0;
-    for (const link of this.outbound.values()) n += link.unacked;
-    return n;
   }
 
   private async loadInterest(): Promise<void> {
@@ -342,12 +321,7 @@ export class Cluster implements ClusterHooks {
   /** What a node that is gone leaves behind here: its interest, links, and waits for its acks. */
   private forgetNode(node: string): void {
     this.interest.dropNode(node);
-    const link = this.outbound.get(node);
-    if (link !== undefined) {
-      this.counters.clusterFramesLost += link.unacked;
-      this.outbound.delete(node);
-    }
-    this.inbound.delete(node);
+    this.links.forget(node);
     this.lastBeat.delete(node);
     for (const [rid, s] of this.settling) if (s.waiting.delete(node) && s.waiting.size === 0) this.settled(rid);
   }
@@ -439,9 +413,7 @@ export class Cluster implements ClusterHooks {
       if (this.broker.sessions.get(session.clientId) === session) this.broker.releaseSession(session);
     }
     // The others forgot every link with us: start them over on both sides.
-    for (const link of this.outbound.values()) this.counters.clusterFramesLost += link.unacked;
-    this.outbound.clear();
-    this.inbound.clear();
+    this.links.reset();
     await this.cmd.del(this.keys.reaped(this.nodeId));
   }
 
@@ -453,7 +425,7 @@ export class Cluster implements ClusterHooks {
       const everyone = new Set(this.live);
       everyone.delete(this.nodeId);
       if (targets === null) {
-        if (everyone.size > 0) this.send(message, everyone, null);
+        if (everyone.size > 0) this.links.send(message, everyone, null);
         return EMPTY;
       }
       for (const n of everyone) targets.direct.add(n);
@@ -475,66 +447,8 @@ export class Cluster implements ClusterHooks {
       }
     }
     const nodes = groupsFor === null ? targets.direct : new Set([...targets.direct, ...groupsFor.keys()]);
-    if (nodes.size > 0) this.send(message, nodes, groupsFor);
+    if (nodes.size > 0) this.links.send(message, nodes, groupsFor);
     return localGroups ?? EMPTY;
-  }
-
-  private send(message: Message, nodes: Set<string>, groupsFor: Map<string, string[]> | null, target: SessionTarget | null = null): void {
-    const now = Date.now();
-    let shared: Buffer | null = null;
-    // A diverted delivery is reliable when the delivery is, whatever the message's own QoS.
-    const qos = target !== null ? target.qos : message.qos;
-    for (const node of nodes) {
-      const groups = groupsFor?.get(node) ?? [];
-      if (qos === 0) {
-        if (!this.connected) {
-          this.counters.clusterFramesDropped++;
-          continue;
-        }
-        const frame =
-          groups.length === 0 && target === null ? (shared ??= encodeMessageFrame(this.nodeId, 0, message, groups)) : encodeMessageFrame(this.nodeId, 0, message, groups, target);
-        this.publishFrame(node, frame, false);
-        continue;
-      }
-      let link = this.outbound.get(node);
-      if (link === undefined) this.outbound.set(node, (link = new OutboundLink(this.options.outboxLimit)));
-      const seq = link.take();
-      const frame = encodeMessageFrame(this.nodeId, seq, message, groups, target);
-      const firstLoss = link.gap === 0;
-      if (link.hold(seq, frame, now)) {
-        this.counters.clusterFramesLost++;
-        if (firstLoss) {
-          this.logger.warn(
-            { node, outboxLimit: this.options.outboxLimit, lostUpTo: link.gap },
-            'outbox to another node is full: giving up its oldest QoS 1/2 messages (lost, counted in switchboard_cluster_frames_lost_total); the link resumes from the oldest one kept',
-          );
-        }
-      }
-      if (this.connected) this.publishFrame(node, frame, true);
-    }
-  }
-
-  private publishFrame(node: string, frame: Buffer, reliable: boolean): void {
-    this.counters.clusterFramesSent++;
-    this.cmd.publish(this.keys.channel(node), frame).catch(() => {
-      // Reliable frames stay held and go again; best-effort ones are gone.
-      if (!reliable) this.counters.clusterFramesDropped++;
-    });
-  }
-
-  private retransmit(now_ = false): void {
-    if (!this.connected || this.outbound.size === 0) return;
-    const now = Date.now();
-    for (const [node, link] of this.outbound) {
-      // Frames given up by a full outbox: the receiver would wait for them forever; tell it to go
-      // on after them (repeated each round until acknowledged; sent before the frames it precedes).
-      if (link.gap > 0) this.control(node, { type: 'skip', from: this.nodeId, seq: link.gap });
-      const frames = link.due(now, now_ ? 0 : RETRANSMIT_AFTER_MS, RETRANSMIT_BATCH);
-      for (const f of frames) {
-        this.counters.clusterFramesResent++;
-        this.publishFrame(node, f.frame, true);
-      }
-    }
   }
 
   private onFrame(frame: Buffer): void {
@@ -544,27 +458,7 @@ export class Cluster implements ClusterHooks {
         this.onControl(decodeControlFrame(frame));
         return;
       }
-      const forwarded = decodeMessageFrame(frame);
-      if (forwarded.seq === 0) {
-        this.deliver(forwarded);
-        return;
-      }
-      const origin = forwarded.origin;
-      let link = this.inbound.get(origin);
-      if (link === undefined) this.inbound.set(origin, (link = new InboundLink()));
-      const arrival = link.accept(forwarded.seq);
-      if (arrival === 'deliver') {
-        this.deliver(forwarded);
-        const seq = forwarded.seq;
-        const l = link;
-        // Acknowledged once what the delivery stored (an offline session's queue) is durable.
-        this.broker.afterCommit(() => {
-          if (seq > l.acked) l.acked = seq;
-          this.scheduleAck(origin);
-        });
-      } else {
-        this.scheduleAck(origin);
-      }
+      this.links.onMessage(decodeMessageFrame(frame));
     } catch (err) {
       // Anyone who can publish to Redis can write a frame: refused, counted and logged, never fatal.
       this.framesRejected++;
@@ -578,60 +472,15 @@ export class Cluster implements ClusterHooks {
     else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
   }
 
-  /**
-   * `origin` gave up every reliable frame up to `seq` (its outbox to us overflowed, see
-   * reliable-link.ts): continue after them, log what never arrived, and acknowledge once what
-   * earlier deliveries stored is durable (acknowledgements are cumulative).
-   */
-  private onSkip(origin: string, seq: number): void {
-    if (origin === '' || origin === this.nodeId || !Number.isSafeInteger(seq) || seq < 1) return;
-    let link = this.inbound.get(origin);
-    if (link === undefined) this.inbound.set(origin, (link = new InboundLink()));
-    const missed = link.skip(seq);
-    if (missed > 0) {
-      this.logger.warn({ from: origin, lost: missed, resumeAt: seq + 1 }, 'QoS 1/2 messages from another node were lost (its outbox overflowed); continuing after them');
-    }
-    const l = link;
-    this.broker.afterCommit(() => {
-      if (seq > l.acked) l.acked = seq;
-      this.scheduleAck(origin);
-    });
-  }
-
-  private scheduleAck(origin: string): void {
-    this.ackDue.add(origin);
-    if (this.ackScheduled) return;
-    this.ackScheduled = true;
-    setImmediate(() => {
-      this.ackScheduled = false;
-      for (const node of this.ackDue) {
-        const link = this.inbound.get(node);
-        if (link !== undefined) this.control(node, { type: 'ack', from: this.nodeId, seq: link.acked });
-      }
-      this.ackDue.clear();
-    });
-  }
-
   // ---- control messages ------------------------------------------------------------------------
-
-  /** Sends a control message to a node (or, with `raw`, to the channel named by `node`). */
-  private control(node: string, message: ControlMessage, raw = false): boolean {
-    if (!this.connected) return false;
-    this.cmd.publish(raw ? node : this.keys.channel(node), encodeControlFrame(message)).catch(() => {});
-    return true;
-  }
 
   private onControl(c: ControlMessage): void {
     switch (c.type) {
-      case 'ack': {
-        const link = this.outbound.get(c.from);
-        if (link === undefined) return;
-        const closed = link.ack(c.seq);
-        if (closed > 0) this.logger.info({ node: c.from, lost: closed }, 'link to another node resumed after its outbox overflowed');
+      case 'ack':
+        this.links.onAck(c.from, c.seq);
         return;
-      }
       case 'skip':
-        this.onSkip(c.from, c.seq);
+        this.links.onSkip(c.from, c.seq);
         return;
       case 'interest': {
         const from = c.from;
@@ -639,7 +488,7 @@ export class Cluster implements ClusterHooks {
         if (this.loadingInterest !== null) this.loadingInterest.push(c);
         else if (this.resyncing.has(from)) this.resyncing.get(from)!.push(c);
         else this.applyInterest(c);
-        if (c.requestId !== undefined) this.control(from, { type: 'interest-ack', from: this.nodeId, requestId: c.requestId });
+        if (c.requestId !== undefined) this.ctx.control(from, { type: 'interest-ack', from: this.nodeId, requestId: c.requestId });
         return;
       }
       case 'interest-ack': {
@@ -721,7 +570,7 @@ export class Cluster implements ClusterHooks {
       const timer = setTimeout(() => {
         // A node that did not acknowledge may have missed the change: have everyone reload ours.
         this.logger.warn({ waitingFor: [...(this.settling.get(id)?.waiting ?? [])] }, 'nodes did not acknowledge a subscription change in time; asking them to reload');
-        this.control(this.keys.all, { type: 'resync', from: this.nodeId }, true);
+        this.ctx.control(this.keys.all, { type: 'resync', from: this.nodeId }, true);
         this.settled(id);
       }, SETTLE_TIMEOUT_MS);
       timer.unref();
@@ -812,7 +661,7 @@ export class Cluster implements ClusterHooks {
       // Every node routes the session's filters here before the old node lets go of them, so no
       // message published during the move reaches neither node.
       await this.interestSettled();
-      this.control(owner!, { type: 'moved', from: this.nodeId, clientId });
+      this.ctx.control(owner!, { type: 'moved', from: this.nodeId, clientId });
     }
   }
 
@@ -848,7 +697,7 @@ export class Cluster implements ClusterHooks {
   divert(clientId: string, delivery: Delivery): boolean {
     const entry = this.moving.get(clientId);
     if (entry === undefined) return false;
-    this.send(delivery.message, new Set([entry.to]), null, { clientId, qos: delivery.qos, retain: delivery.retain, subscriptionIds: delivery.subscriptionIds });
+    this.links.send(delivery.message, new Set([entry.to]), null, { clientId, qos: delivery.qos, retain: delivery.retain, subscriptionIds: delivery.subscriptionIds });
     return true;
   }
 
