@@ -17,7 +17,7 @@ import { RC } from '../protocol/reason-codes.js';
 import type { Store } from '../store/store.js';
 import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcArgs } from './control-messages.js';
 import { decodeMessageFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE, type ForwardedMessage, type SessionTarget } from './frames.js';
-import { InterestIndex, LocalInterest } from './interest.js';
+import { InterestSync } from './interest-sync.js';
 import { ClusterKeys } from './keys.js';
 import { connectionOf } from './connection-adapter.js';
 import { willOf, type PresenceRecord } from './presence.js';
@@ -28,7 +28,6 @@ import { ClusterContext, type ClusterOptions } from './context.js';
 import { Rpc, type RpcHandler } from './rpc.js';
 
 const HEARTBEAT_MS = 1000;
-const SETTLE_TIMEOUT_MS = 1000;
 /** A node that beat within this long answers a takeover; one silent longer is treated as gone. */
 const TAKEOVER_TIMEOUT_MS = 3000;
 /** Longest a session's old node diverts deliveries to its new node before letting go anyway. */
@@ -50,18 +49,13 @@ export class Cluster implements ClusterHooks {
   private readonly links: NodeLinks;
   private redis!: RedisPair;
 
-  private readonly local = new LocalInterest();
-  private readonly interest = new InterestIndex();
+  private readonly interest: InterestSync;
   /** Node ids with a recent heartbeat (refreshed every second), this one included. */
   private live = new Set<string>();
   private readonly groupTurn = new Map<string, number>();
   /** Last heartbeat of each node (Redis clock, ms) and Redis's time when it was read. */
   private readonly lastBeat = new Map<string, number>();
   private redisNow = 0;
-  /** Nodes whose interest snapshot is loading after they resynced, with changes that arrived meanwhile. */
-  private readonly resyncing = new Map<string, InterestMessage[]>();
-  /** Bumped on every change of this node's own interest, to notice changes made during a rejoin. */
-  private localVersion = 0;
   private rejoining = false;
   /** Sessions this node is handing to another node (client ID -> that node), until it routes them. */
   private readonly moving = new Map<string, { to: string; timer: NodeJS.Timeout }>();
@@ -69,11 +63,7 @@ export class Cluster implements ClusterHooks {
   private readonly arriving = new Map<string, Delivery[]>();
 
   private readonly rpc: Rpc;
-  private ridSeq = 0;
-  private readonly settling = new Map<string, { waiting: Set<string>; resolve: () => void; timer: NodeJS.Timeout; done: Promise<void> }>();
 
-  /** Interest changes of other nodes that arrive while their snapshot is loading. */
-  private loadingInterest: InterestMessage[] | null = null;
   /** Counters when the outage began, to say what it cost once it is over. */
   private atLoss = { dropped: 0, lost: 0 };
   /** When Redis last became reachable: no node is declared dead before a full timeout after it. */
@@ -108,6 +98,7 @@ export class Cluster implements ClusterHooks {
     this.logger = options.logger.child({ node: this.nodeId });
     this.ctx = new ClusterContext(this.nodeId, this.keys, options, this.logger);
     this.links = new NodeLinks(this.ctx, (forwarded) => this.deliver(forwarded));
+    this.interest = new InterestSync(this.ctx, () => this.live);
     this.rpc = new Rpc(this.nodeId, (node, message) => this.ctx.control(node, message));
     this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true, typeof args.to === 'string' ? args.to : null));
   }
@@ -176,9 +167,9 @@ export class Cluster implements ClusterHooks {
     try {
       // Interest changes made while this ran were not announced (not connected yet): go again.
       for (let i = 0; i < 5; i++) {
-        const version = this.localVersion;
+        const version = this.interest.version;
         await this.rejoin();
-        if (this.localVersion === version || !this.connected) break;
+        if (this.interest.version === version || !this.connected) break;
       }
     } finally {
       this.rejoining = false;
@@ -191,7 +182,7 @@ export class Cluster implements ClusterHooks {
       if (beat === -1) await this.fenced();
       const me = this.nodeId;
       const m = this.cmd.multi().del(this.keys.interest(me));
-      const keys = this.local.keys();
+      const keys = this.interest.ownKeys();
       if (keys.length > 0) m.sadd(this.keys.interest(me), ...keys);
       m.del(this.keys.conns(me));
       for (const session of this.broker.sessions.values()) {
@@ -202,7 +193,7 @@ export class Cluster implements ClusterHooks {
       await m.exec();
       await this.reclaimOwners();
       await this.refreshLive();
-      await this.loadInterest();
+      await this.interest.load();
       const wasDown = this.connectedSince !== 0;
       this.connected = true;
       this.connectedSince = Date.now();
@@ -246,21 +237,6 @@ export class Cluster implements ClusterHooks {
     }
   }
 
-  private async loadInterest(): Promise<void> {
-    this.loadingInterest = [];
-    try {
-      const nodes = [...this.live].filter((n) => n !== this.nodeId);
-      const sets = await Promise.all(nodes.map((n) => this.cmd.smembers(this.keys.interest(n))));
-      for (const known of this.interest.nodes()) if (known !== this.nodeId && !this.live.has(known)) this.interest.dropNode(known);
-      nodes.forEach((n, i) => this.interest.replace(n, sets[i]!));
-      this.interest.replace(this.nodeId, this.local.keys());
-    } finally {
-      const queued = this.loadingInterest ?? [];
-      this.loadingInterest = null;
-      for (const c of queued) this.applyInterest(c);
-    }
-  }
-
   // ---- heartbeat, membership, dead nodes -------------------------------------------------------
 
   private async tick(): Promise<void> {
@@ -295,20 +271,7 @@ export class Cluster implements ClusterHooks {
       this.lastBeat.set(entries[i]!, beat);
       if (now - beat <= this.options.nodeTimeoutMs) live.add(entries[i]!);
     }
-    // A node merely late is not forgotten (its links keep their sequence numbers); only a node
-    // declared dead ('reaped'/'left') is. What a Redis that restarted empty no longer lists at all
-    // loses its interest after three timeouts, so nothing is routed to it for ever.
-    for (const node of this.interest.nodes()) {
-      if (node === this.nodeId || live.has(node)) continue;
-      const beat = this.lastBeat.get(node);
-      if (beat === undefined || now - beat > 3 * this.options.nodeTimeoutMs) {
-        if (!entries.includes(node)) this.interest.dropNode(node);
-      }
-    }
-    for (const [rid, st] of this.settling) {
-      for (const n of st.waiting) if (!live.has(n)) st.waiting.delete(n);
-      if (st.waiting.size === 0) this.settled(rid);
-    }
+    this.interest.refreshed(live, entries, (node) => this.lastBeat.get(node), now);
     this.live = live;
   }
 
@@ -320,10 +283,9 @@ export class Cluster implements ClusterHooks {
 
   /** What a node that is gone leaves behind here: its interest, links, and waits for its acks. */
   private forgetNode(node: string): void {
-    this.interest.dropNode(node);
+    this.interest.forget(node);
     this.links.forget(node);
     this.lastBeat.delete(node);
-    for (const [rid, s] of this.settling) if (s.waiting.delete(node) && s.waiting.size === 0) this.settled(rid);
   }
 
   /**
@@ -420,7 +382,7 @@ export class Cluster implements ClusterHooks {
   // ---- publishing across nodes -----------------------------------------------------------------
 
   forward(message: Message): ReadonlySet<string> {
-    const targets = this.interest.route(message.topic, this.nodeId);
+    const targets = this.interest.route(message.topic);
     if (this.options.routing === 'broadcast') {
       const everyone = new Set(this.live);
       everyone.delete(this.nodeId);
@@ -482,37 +444,17 @@ export class Cluster implements ClusterHooks {
       case 'skip':
         this.links.onSkip(c.from, c.seq);
         return;
-      case 'interest': {
-        const from = c.from;
-        if (from === this.nodeId) return;
-        if (this.loadingInterest !== null) this.loadingInterest.push(c);
-        else if (this.resyncing.has(from)) this.resyncing.get(from)!.push(c);
-        else this.applyInterest(c);
-        if (c.requestId !== undefined) this.ctx.control(from, { type: 'interest-ack', from: this.nodeId, requestId: c.requestId });
+      case 'interest':
+        this.interest.onInterest(c);
         return;
-      }
-      case 'interest-ack': {
-        const s = this.settling.get(c.requestId);
-        if (s !== undefined && s.waiting.delete(c.from) && s.waiting.size === 0) this.settled(c.requestId);
+      case 'interest-ack':
+        this.interest.onInterestAck(c.from, c.requestId);
         return;
-      }
-      case 'resync': {
-        const from = c.from;
-        if (from === this.nodeId) return;
-        this.live.add(from);
-        if (this.resyncing.has(from)) return;
-        this.resyncing.set(from, []);
-        void this.cmd
-          .smembers(this.keys.interest(from))
-          .then((keys) => this.interest.replace(from, keys))
-          .catch(() => {})
-          .finally(() => {
-            const queued = this.resyncing.get(from) ?? [];
-            this.resyncing.delete(from);
-            for (const q of queued) this.applyInterest(q);
-          });
+      case 'resync':
+        if (c.from === this.nodeId) return;
+        this.live.add(c.from);
+        this.interest.onResync(c.from);
         return;
-      }
       case 'left':
         if (c.from !== this.nodeId) void this.reap(c.from).catch((err) => this.logger.warn({ err: (err as Error).message }, 'cleaning up after a node that left failed'));
         return;
@@ -534,68 +476,16 @@ export class Cluster implements ClusterHooks {
     }
   }
 
-  /** Filters were checked by the decoder (control-messages.ts). */
-  private applyInterest(c: InterestMessage): void {
-    if (c.op === 'add') this.interest.add(c.from, c.key);
-    else this.interest.remove(c.from, c.key);
-  }
-
   interestAdded(key: string): void {
-    if (!this.local.add(key)) return;
-    this.localVersion++;
-    this.interest.add(this.nodeId, key);
-    this.announce('add', key);
+    this.interest.added(key);
   }
 
   interestRemoved(key: string): void {
-    if (!this.local.remove(key)) return;
-    this.localVersion++;
-    this.interest.remove(this.nodeId, key);
-    this.announce('remove', key);
-  }
-
-  /**
-   * New interest waits for every live node to acknowledge it, so a SUBACK means a publish made
-   * anywhere afterwards is routed here. Withdrawals need no wait (a stray message is dropped).
-   */
-  private announce(op: 'add' | 'remove', key: string): void {
-    if (!this.connected) return; // the full state is written again on reconnection
-    const others = [...this.live].filter((n) => n !== this.nodeId);
-    let rid: string | undefined;
-    if (op === 'add' && others.length > 0) {
-      rid = `${this.nodeId}:${++this.ridSeq}`;
-      const id = rid;
-      let resolve!: () => void;
-      const done = new Promise<void>((r) => (resolve = r));
-      const timer = setTimeout(() => {
-        // A node that did not acknowledge may have missed the change: have everyone reload ours.
-        this.logger.warn({ waitingFor: [...(this.settling.get(id)?.waiting ?? [])] }, 'nodes did not acknowledge a subscription change in time; asking them to reload');
-        this.ctx.control(this.keys.all, { type: 'resync', from: this.nodeId }, true);
-        this.settled(id);
-      }, SETTLE_TIMEOUT_MS);
-      timer.unref();
-      this.settling.set(id, { waiting: new Set(others), resolve, timer, done });
-    }
-    const m = this.cmd.multi();
-    if (op === 'add') m.sadd(this.keys.interest(this.nodeId), key);
-    else m.srem(this.keys.interest(this.nodeId), key);
-    m.publish(this.keys.all, encodeControlFrame({ type: 'interest', from: this.nodeId, op, key, ...(rid !== undefined ? { requestId: rid } : {}) }));
-    m.exec().catch(() => {
-      if (rid !== undefined) this.settled(rid);
-    });
-  }
-
-  private settled(rid: string): void {
-    const s = this.settling.get(rid);
-    if (s === undefined) return;
-    this.settling.delete(rid);
-    clearTimeout(s.timer);
-    s.resolve();
+    this.interest.removed(key);
   }
 
   interestSettled(): Promise<void> | null {
-    if (this.settling.size === 0) return null;
-    return Promise.all([...this.settling.values()].map((s) => s.done)).then(() => undefined);
+    return this.interest.settledPromise();
   }
 
   // ---- client IDs and sessions across nodes ----------------------------------------------------
@@ -773,8 +663,6 @@ export class Cluster implements ClusterHooks {
     return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined && a.value !== null ? [a.value] : []));
   }
 }
-
-type InterestMessage = Extract<ControlMessage, { type: 'interest' }>;
 
 /**
  * The will of a dead node's client, handled as its own node would have on the disconnection: with
