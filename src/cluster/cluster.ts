@@ -18,6 +18,7 @@ import type { Store } from '../store/store.js';
 import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcArgs } from './control-messages.js';
 import { decodeMessageFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE, type ForwardedMessage, type SessionTarget } from './frames.js';
 import { InterestSync } from './interest-sync.js';
+import { HEARTBEAT_MS, Membership, TAKEOVER_TIMEOUT_MS } from './membership.js';
 import { ClusterKeys } from './keys.js';
 import { connectionOf } from './connection-adapter.js';
 import { willOf, type PresenceRecord } from './presence.js';
@@ -27,9 +28,6 @@ import { NodeLinks, RETRANSMIT_CHECK_MS } from './links.js';
 import { ClusterContext, type ClusterOptions } from './context.js';
 import { Rpc, type RpcHandler } from './rpc.js';
 
-const HEARTBEAT_MS = 1000;
-/** A node that beat within this long answers a takeover; one silent longer is treated as gone. */
-const TAKEOVER_TIMEOUT_MS = 3000;
 /** Longest a session's old node diverts deliveries to its new node before letting go anyway. */
 const MOVE_TIMEOUT_MS = 10_000;
 const ARRIVING_LIMIT = 10_000;
@@ -50,12 +48,8 @@ export class Cluster implements ClusterHooks {
   private redis!: RedisPair;
 
   private readonly interest: InterestSync;
-  /** Node ids with a recent heartbeat (refreshed every second), this one included. */
-  private live = new Set<string>();
+  private readonly membership: Membership;
   private readonly groupTurn = new Map<string, number>();
-  /** Last heartbeat of each node (Redis clock, ms) and Redis's time when it was read. */
-  private readonly lastBeat = new Map<string, number>();
-  private redisNow = 0;
   private rejoining = false;
   /** Sessions this node is handing to another node (client ID -> that node), until it routes them. */
   private readonly moving = new Map<string, { to: string; timer: NodeJS.Timeout }>();
@@ -98,7 +92,8 @@ export class Cluster implements ClusterHooks {
     this.logger = options.logger.child({ node: this.nodeId });
     this.ctx = new ClusterContext(this.nodeId, this.keys, options, this.logger);
     this.links = new NodeLinks(this.ctx, (forwarded) => this.deliver(forwarded));
-    this.interest = new InterestSync(this.ctx, () => this.live);
+    this.membership = new Membership(this.ctx);
+    this.interest = new InterestSync(this.ctx, () => this.membership.live);
     this.rpc = new Rpc(this.nodeId, (node, message) => this.ctx.control(node, message));
     this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true, typeof args.to === 'string' ? args.to : null));
   }
@@ -124,7 +119,7 @@ export class Cluster implements ClusterHooks {
     this.timers.push(setInterval(() => this.links.retransmit(), RETRANSMIT_CHECK_MS));
     for (const t of this.timers) t.unref();
     this.broker.cluster = this;
-    this.logger.info({ redis: this.options.url.replace(/\/\/[^@/]*@/, '//***@'), nodes: this.live.size }, 'joined the cluster');
+    this.logger.info({ redis: this.options.url.replace(/\/\/[^@/]*@/, '//***@'), nodes: this.membership.live.size }, 'joined the cluster');
   }
 
   /** Leaves: the other nodes adopt this node's persistent sessions at once instead of after the timeout. */
@@ -178,7 +173,7 @@ export class Cluster implements ClusterHooks {
 
   private async rejoin(): Promise<void> {
     try {
-      const beat = await this.cmd.sbHeartbeat(this.keys.nodes, this.keys.reaped(this.nodeId), this.nodeId);
+      const beat = await this.membership.beat();
       if (beat === -1) await this.fenced();
       const me = this.nodeId;
       const m = this.cmd.multi().del(this.keys.interest(me));
@@ -201,7 +196,7 @@ export class Cluster implements ClusterHooks {
       if (wasDown) {
         this.logger.info(
           {
-            nodes: this.live.size,
+            nodes: this.membership.live.size,
             // QoS 1/2 held for other nodes, sent again now; QoS 0 to other nodes that was dropped.
             heldFrames: this.links.heldFrames(),
             droppedQos0Frames: this.counters.clusterFramesDropped - this.atLoss.dropped,
@@ -246,7 +241,7 @@ export class Cluster implements ClusterHooks {
       return;
     }
     try {
-      const beat = await this.cmd.sbHeartbeat(this.keys.nodes, this.keys.reaped(this.nodeId), this.nodeId);
+      const beat = await this.membership.beat();
       if (beat === -1) {
         await this.fenced();
         return;
@@ -254,7 +249,7 @@ export class Cluster implements ClusterHooks {
       await this.refreshLive();
       // After an outage every node's heartbeat is stale for a moment; wait a full timeout first.
       if (Date.now() - this.connectedSince < this.options.nodeTimeoutMs) return;
-      const silent = await this.cmd.sbSilent(this.keys.nodes, this.options.nodeTimeoutMs);
+      const silent = await this.membership.silent();
       for (const node of silent) if (node !== this.nodeId) await this.reap(node);
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'heartbeat failed');
@@ -262,30 +257,14 @@ export class Cluster implements ClusterHooks {
   }
 
   private async refreshLive(): Promise<void> {
-    const [entries, time] = await Promise.all([this.cmd.zrange(this.keys.nodes, '0', '-1', 'WITHSCORES'), this.cmd.time()]);
-    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    this.redisNow = now;
-    const live = new Set<string>([this.nodeId]);
-    for (let i = 0; i < entries.length; i += 2) {
-      const beat = Number(entries[i + 1]);
-      this.lastBeat.set(entries[i]!, beat);
-      if (now - beat <= this.options.nodeTimeoutMs) live.add(entries[i]!);
-    }
-    this.interest.refreshed(live, entries, (node) => this.lastBeat.get(node), now);
-    this.live = live;
-  }
-
-  /** Whether `node` beat recently enough to answer a call (a dead node's calls would only time out). */
-  private answers(node: string): boolean {
-    const beat = this.lastBeat.get(node);
-    return this.live.has(node) && beat !== undefined && this.redisNow - beat < Math.min(TAKEOVER_TIMEOUT_MS, this.options.nodeTimeoutMs);
+    await this.membership.refresh((live, listed, now) => this.interest.refreshed(live, listed, (node) => this.membership.lastBeatOf(node), now));
   }
 
   /** What a node that is gone leaves behind here: its interest, links, and waits for its acks. */
   private forgetNode(node: string): void {
     this.interest.forget(node);
     this.links.forget(node);
-    this.lastBeat.delete(node);
+    this.membership.forget(node);
   }
 
   /**
@@ -384,7 +363,7 @@ export class Cluster implements ClusterHooks {
   forward(message: Message): ReadonlySet<string> {
     const targets = this.interest.route(message.topic);
     if (this.options.routing === 'broadcast') {
-      const everyone = new Set(this.live);
+      const everyone = new Set(this.membership.live);
       everyone.delete(this.nodeId);
       if (targets === null) {
         if (everyone.size > 0) this.links.send(message, everyone, null);
@@ -452,7 +431,7 @@ export class Cluster implements ClusterHooks {
         return;
       case 'resync':
         if (c.from === this.nodeId) return;
-        this.live.add(c.from);
+        this.membership.markLive(c.from);
         this.interest.onResync(c.from);
         return;
       case 'left':
@@ -460,7 +439,7 @@ export class Cluster implements ClusterHooks {
         return;
       case 'reaped':
         if (c.node !== this.nodeId) {
-          this.live.delete(c.node);
+          this.membership.markDead(c.node);
           this.forgetNode(c.node);
         }
         return;
@@ -514,14 +493,14 @@ export class Cluster implements ClusterHooks {
       return;
     }
     const elsewhere = owner !== null && owner !== this.nodeId;
-    if (elsewhere && this.answers(owner!)) {
+    if (elsewhere && this.membership.answers(owner!)) {
       try {
         await this.call(owner!, 'takeover', { clientId, cleanStart, to: this.nodeId }, TAKEOVER_TIMEOUT_MS);
       } catch (err) {
         // Silent since: it died (its clients come here before it is declared dead) — go on.
         // Still beating: taking the client anyway could leave it connected on two nodes.
         await this.refreshLive().catch(() => {});
-        if (this.answers(owner!)) {
+        if (this.membership.answers(owner!)) {
           this.logger.warn({ clientId, owner, err: (err as Error).message }, 'the node holding this client ID did not release it');
           throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the node holding this client ID did not answer; try again');
         }
@@ -622,11 +601,11 @@ export class Cluster implements ClusterHooks {
   async ownerOf(clientId: string): Promise<string | null> {
     if (!this.connected) return null;
     const owner = await this.cmd.hget(this.keys.owners, clientId).catch(() => null);
-    return owner !== null && owner !== this.nodeId && this.live.has(owner) ? owner : null;
+    return owner !== null && owner !== this.nodeId && this.membership.live.has(owner) ? owner : null;
   }
 
   liveNodes(): string[] {
-    return [...this.live].sort();
+    return this.membership.liveNodes();
   }
 
   /** A lifecycle listener that keeps this node's presence records in Redis. */
