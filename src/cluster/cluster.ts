@@ -18,6 +18,7 @@ import type { Store } from '../store/store.js';
 import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcArgs } from './control-messages.js';
 import { decodeMessageFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE, type ForwardedMessage, type SessionTarget } from './frames.js';
 import { InterestSync } from './interest-sync.js';
+import { Reaper } from './reaper.js';
 import { HEARTBEAT_MS, Membership, TAKEOVER_TIMEOUT_MS } from './membership.js';
 import { ClusterKeys } from './keys.js';
 import { connectionOf } from './connection-adapter.js';
@@ -31,8 +32,6 @@ import { Rpc, type RpcHandler } from './rpc.js';
 /** Longest a session's old node diverts deliveries to its new node before letting go anyway. */
 const MOVE_TIMEOUT_MS = 10_000;
 const ARRIVING_LIMIT = 10_000;
-/** The cleanup lock's lifetime; renewed every third of it while the cleanup runs. */
-const REAP_LOCK_MS = 60_000;
 const EMPTY: ReadonlySet<string> = new Set();
 
 export class Cluster implements ClusterHooks {
@@ -49,6 +48,7 @@ export class Cluster implements ClusterHooks {
 
   private readonly interest: InterestSync;
   private readonly membership: Membership;
+  private readonly reaper: Reaper;
   private readonly groupTurn = new Map<string, number>();
   private rejoining = false;
   /** Sessions this node is handing to another node (client ID -> that node), until it routes them. */
@@ -94,6 +94,7 @@ export class Cluster implements ClusterHooks {
     this.links = new NodeLinks(this.ctx, (forwarded) => this.deliver(forwarded));
     this.membership = new Membership(this.ctx);
     this.interest = new InterestSync(this.ctx, () => this.membership.live);
+    this.reaper = new Reaper(this.ctx, { forgetNode: (node) => this.forgetNode(node), resetLinks: () => this.links.reset(), events: () => this.events });
     this.rpc = new Rpc(this.nodeId, (node, message) => this.ctx.control(node, message));
     this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true, typeof args.to === 'string' ? args.to : null));
   }
@@ -174,7 +175,7 @@ export class Cluster implements ClusterHooks {
   private async rejoin(): Promise<void> {
     try {
       const beat = await this.membership.beat();
-      if (beat === -1) await this.fenced();
+      if (beat === -1) await this.reaper.fenced();
       const me = this.nodeId;
       const m = this.cmd.multi().del(this.keys.interest(me));
       const keys = this.interest.ownKeys();
@@ -243,14 +244,14 @@ export class Cluster implements ClusterHooks {
     try {
       const beat = await this.membership.beat();
       if (beat === -1) {
-        await this.fenced();
+        await this.reaper.fenced();
         return;
       }
       await this.refreshLive();
       // After an outage every node's heartbeat is stale for a moment; wait a full timeout first.
       if (Date.now() - this.connectedSince < this.options.nodeTimeoutMs) return;
       const silent = await this.membership.silent();
-      for (const node of silent) if (node !== this.nodeId) await this.reap(node);
+      for (const node of silent) if (node !== this.nodeId) await this.reaper.reap(node);
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'heartbeat failed');
     }
@@ -265,97 +266,6 @@ export class Cluster implements ClusterHooks {
     this.interest.forget(node);
     this.links.forget(node);
     this.membership.forget(node);
-  }
-
-  /**
-   * Cleans up after a dead node, once across the cluster (a lock): its clients' wills and
-   * disconnected events (CONNECTION_LOST), and its persistent sessions adopted here so their
-   * subscriptions keep queueing until the clients come back.
-   */
-  private async reap(node: string): Promise<void> {
-    const lockKey = this.keys.reapLock(node);
-    const locked = await this.cmd.set(lockKey, this.nodeId, 'PX', REAP_LOCK_MS, 'NX');
-    if (locked !== 'OK') return;
-    // Renewed while the work lasts (a dead node with many sessions), so no other node starts it too.
-    const renew = setInterval(() => void this.cmd.pexpire(lockKey, REAP_LOCK_MS).catch(() => {}), REAP_LOCK_MS / 3);
-    renew.unref();
-    try {
-      await this.reapLocked(node);
-    } finally {
-      clearInterval(renew);
-    }
-  }
-
-  private async reapLocked(node: string): Promise<void> {
-    this.logger.warn({ deadNode: node }, 'a cluster node stopped answering; publishing its clients\u2019 wills and adopting its sessions');
-    this.forgetNode(node);
-    const now = Date.now();
-    const conns = await this.cmd.hgetall(this.keys.conns(node));
-    const records: PresenceRecord[] = [];
-    for (const json of Object.values(conns)) {
-      try {
-        records.push(JSON.parse(json) as PresenceRecord);
-      } catch {
-        // A damaged record has nothing to publish.
-      }
-    }
-    // Sessions first, so a will's delay can be tied to its session as on a single node.
-    let adopted = 0;
-    let cursor = '0';
-    do {
-      const [next, fields] = await this.cmd.hscan(this.keys.owners, cursor, 'COUNT', '500');
-      cursor = next;
-      for (let i = 0; i < fields.length; i += 2) {
-        const clientId = fields[i]!;
-        if (fields[i + 1] !== node || this.broker.sessions.has(clientId)) continue;
-        const stored = await this.store.sessions.loadSession(clientId);
-        if (stored === undefined) {
-          await this.cmd.sbReleaseOwner(this.keys.owners, clientId, node);
-          continue;
-        }
-        this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
-        adopted++;
-      }
-    } while (cursor !== '0');
-    const ownersNow = records.length === 0 ? [] : await this.cmd.hmget(this.keys.owners, ...records.map((r) => r.info.clientId));
-    for (const [i, record] of records.entries()) {
-      const session = this.broker.sessions.get(record.info.clientId);
-      // A client that already came back on another node: a delayed will was cancelled by its
-      // return [MQTT-3.1.3-9], and a disconnected event now would follow its new connected one.
-      const cameBack = ownersNow[i] !== node && ownersNow[i] !== this.nodeId && ownersNow[i] !== null;
-      const returnedHere = session?.client != null;
-      if (cameBack || returnedHere) {
-        if (record.will !== null && record.will.delaySeconds === 0) this.broker.publishWill(willOf(record.info.clientId, record.will));
-        continue;
-      }
-      if (record.will !== null) publishOrDelayWill(this.broker, session, willOf(record.info.clientId, record.will));
-      this.events?.disconnected(record.info, 'CONNECTION_LOST', false);
-    }
-    await this.cmd
-      .multi()
-      .del(this.keys.conns(node), this.keys.interest(node))
-      .zrem(this.keys.nodes, node)
-      .set(this.keys.reaped(node), this.nodeId, 'EX', 3600)
-      .publish(this.keys.all, encodeControlFrame({ type: 'reaped', node }))
-      .exec();
-    this.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
-  }
-
-  /**
-   * This node was declared dead (it was cut off longer than the timeout) and its sessions were
-   * adopted elsewhere: close every connection (they reconnect and find their sessions) and start
-   * over with what is left, so no client is served by two nodes.
-   */
-  private async fenced(): Promise<void> {
-    this.logger.error('this node was declared dead by the cluster while cut off; closing its connections and rejoining');
-    for (const session of [...this.broker.sessions.values()]) {
-      // The node that declared us dead already published these wills and disconnected events.
-      connectionOf(session)?.closeFenced();
-      if (this.broker.sessions.get(session.clientId) === session) this.broker.releaseSession(session);
-    }
-    // The others forgot every link with us: start them over on both sides.
-    this.links.reset();
-    await this.cmd.del(this.keys.reaped(this.nodeId));
   }
 
   // ---- publishing across nodes -----------------------------------------------------------------
@@ -435,7 +345,7 @@ export class Cluster implements ClusterHooks {
         this.interest.onResync(c.from);
         return;
       case 'left':
-        if (c.from !== this.nodeId) void this.reap(c.from).catch((err) => this.logger.warn({ err: (err as Error).message }, 'cleaning up after a node that left failed'));
+        if (c.from !== this.nodeId) void this.reaper.reap(c.from).catch((err) => this.logger.warn({ err: (err as Error).message }, 'cleaning up after a node that left failed'));
         return;
       case 'reaped':
         if (c.node !== this.nodeId) {
@@ -640,26 +550,5 @@ export class Cluster implements ClusterHooks {
     const nodes = this.liveNodes();
     const answers = await Promise.allSettled(nodes.map((n) => (n === this.nodeId ? this.rpc.local(op, args) : this.rpc.call(n, op, args))));
     return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined && a.value !== null ? [a.value] : []));
-  }
-}
-
-/**
- * The will of a dead node's client, handled as its own node would have on the disconnection: with
- * a will delay and its session adopted here (offline), published at the earlier of the delay and
- * the session's end [MQTT-3.1.3-9] (the client's return cancels it: Broker.openSession clears
- * `pendingWill`); otherwise published now.
- */
-// to be replaced by the session manager's will handling (the same delay as Broker.detachSession's, copied here)
-function publishOrDelayWill(broker: Broker, session: Session | undefined, will: Will): void {
-  if (will.delaySeconds > 0 && session !== undefined && session.client === null) {
-    session.pendingWill = {
-      will,
-      timer: setLongTimeout(() => {
-        session.pendingWill = null;
-        broker.publishWill(will);
-      }, Math.min(will.delaySeconds, session.expirySeconds) * 1000),
-    };
-  } else {
-    broker.publishWill(will);
   }
 }

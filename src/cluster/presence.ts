@@ -5,6 +5,7 @@ import type { ConnectionInfo } from '../broker/lifecycle.js';
 import type { MessageProperties, QoS } from '../shared/message.js';
 import type { Will } from '../broker/session.js';
 import { decodeProperties, encodeProperties } from '../shared/properties-json.js';
+import { validateTopicName } from '../protocol/topic.js';
 
 export interface PresenceRecord {
   info: ConnectionInfo;
@@ -60,4 +61,45 @@ export function willOf(clientId: string, w: StoredWill): Will {
     delaySeconds: w.delaySeconds,
     expirySeconds: w.expirySeconds,
   };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/**
+ * A record as another node wrote it, or null when it is damaged (it came from Redis: another
+ * process's output, checked before a will is published from it).
+ */
+export function parsePresenceRecord(json: string): PresenceRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return null;
+  }
+  if (!isObject(value) || !isObject(value.info) || !isCount(value.connectedAt) || typeof value.persistent !== 'boolean') return null;
+  const { clientId, principal, ipAddress, sessionIdentifier, versionNumber } = value.info;
+  if (!isString(clientId) || clientId.length === 0 || !isString(principal) || !isString(ipAddress) || !isString(sessionIdentifier) || !isCount(versionNumber)) return null;
+  const will = value.will === null ? null : parseStoredWill(value.will);
+  if (will === undefined) return null;
+  return { info: { clientId, principal, ipAddress, sessionIdentifier, versionNumber }, connectedAt: value.connectedAt, persistent: value.persistent, will };
+}
+
+/** A stored will, or undefined when damaged. */
+function parseStoredWill(will: unknown): StoredWill | undefined {
+  if (!isObject(will)) return undefined;
+  const { topic, payload, qos, retain, properties, delaySeconds, expirySeconds } = will;
+  // The protocol's own bound only [MQTT-4.7.3-3]: the dead node applied its limits at CONNECT.
+  if (!isString(topic) || validateTopicName(topic, { maxTopicBytes: 65_535, maxTopicLevels: Number.POSITIVE_INFINITY }) !== null) return undefined;
+  if (!isString(payload) || !(qos === 0 || qos === 1 || qos === 2) || typeof retain !== 'boolean') return undefined;
+  if (!(properties === null || isString(properties)) || !isCount(delaySeconds) || !isCount(expirySeconds)) return undefined;
+  if (properties !== null) {
+    try {
+      decodeProperties(properties);
+    } catch {
+      return undefined;
+    }
+  }
+  return { topic, payload, qos, retain, properties, delaySeconds, expirySeconds };
 }
