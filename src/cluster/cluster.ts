@@ -19,6 +19,7 @@ import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcAr
 import { decodeMessageFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE, type ForwardedMessage, type SessionTarget } from './frames.js';
 import { InterestSync } from './interest-sync.js';
 import { Reaper } from './reaper.js';
+import { SessionMoves } from './session-moves.js';
 import { HEARTBEAT_MS, Membership, TAKEOVER_TIMEOUT_MS } from './membership.js';
 import { ClusterKeys } from './keys.js';
 import { connectionOf } from './connection-adapter.js';
@@ -29,9 +30,6 @@ import { NodeLinks, RETRANSMIT_CHECK_MS } from './links.js';
 import { ClusterContext, type ClusterOptions } from './context.js';
 import { Rpc, type RpcHandler } from './rpc.js';
 
-/** Longest a session's old node diverts deliveries to its new node before letting go anyway. */
-const MOVE_TIMEOUT_MS = 10_000;
-const ARRIVING_LIMIT = 10_000;
 const EMPTY: ReadonlySet<string> = new Set();
 
 export class Cluster implements ClusterHooks {
@@ -49,12 +47,9 @@ export class Cluster implements ClusterHooks {
   private readonly interest: InterestSync;
   private readonly membership: Membership;
   private readonly reaper: Reaper;
+  private readonly moves: SessionMoves;
   private readonly groupTurn = new Map<string, number>();
   private rejoining = false;
-  /** Sessions this node is handing to another node (client ID -> that node), until it routes them. */
-  private readonly moving = new Map<string, { to: string; timer: NodeJS.Timeout }>();
-  /** Deliveries diverted here for sessions still being loaded, by client ID (bounded). */
-  private readonly arriving = new Map<string, Delivery[]>();
 
   private readonly rpc: Rpc;
 
@@ -94,9 +89,16 @@ export class Cluster implements ClusterHooks {
     this.links = new NodeLinks(this.ctx, (forwarded) => this.deliver(forwarded));
     this.membership = new Membership(this.ctx);
     this.interest = new InterestSync(this.ctx, () => this.membership.live);
+    this.moves = new SessionMoves(this.ctx, {
+      membership: this.membership,
+      send: (message, nodes, groupsFor, target) => this.links.send(message, nodes, groupsFor, target),
+      call: (node, op, args, timeoutMs) => this.call(node, op, args, timeoutMs),
+      refreshLive: () => this.refreshLive(),
+      interestSettled: () => this.interestSettled(),
+    });
     this.reaper = new Reaper(this.ctx, { forgetNode: (node) => this.forgetNode(node), resetLinks: () => this.links.reset(), events: () => this.events });
     this.rpc = new Rpc(this.nodeId, (node, message) => this.ctx.control(node, message));
-    this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true, typeof args.to === 'string' ? args.to : null));
+    this.handle('takeover', (args) => this.moves.onTakeover(String(args.clientId), args.cleanStart === true, typeof args.to === 'string' ? args.to : null));
   }
 
   // ---- start / stop ----------------------------------------------------------------------------
@@ -128,8 +130,7 @@ export class Cluster implements ClusterHooks {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    for (const entry of this.moving.values()) clearTimeout(entry.timer);
-    this.moving.clear();
+    this.moves.stop();
     this.broker.cluster = null;
     try {
       if (this.connected) {
@@ -187,7 +188,7 @@ export class Cluster implements ClusterHooks {
       }
       m.publish(this.keys.all, encodeControlFrame({ type: 'resync', from: me }));
       await m.exec();
-      await this.reclaimOwners();
+      await this.moves.reclaimOwners();
       await this.refreshLive();
       await this.interest.load();
       const wasDown = this.connectedSince !== 0;
@@ -209,27 +210,6 @@ export class Cluster implements ClusterHooks {
       this.links.retransmit(true);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'rejoining the cluster failed; retrying on the next heartbeat');
-    }
-  }
-
-  /**
-   * Writes this node's ownership of its sessions again (Redis may have restarted empty) unless
-   * another node took a client meanwhile: that node wins, and the session here is let go.
-   */
-  private async reclaimOwners(): Promise<void> {
-    const ids = [...this.broker.sessions.keys()];
-    for (let i = 0; i < ids.length; i += 500) {
-      const batch = ids.slice(i, i + 500);
-      const owners = await Promise.all(batch.map((id) => this.cmd.sbClaimOwner(this.keys.owners, id, this.nodeId)));
-      batch.forEach((id, j) => {
-        if (owners[j] === this.nodeId) return;
-        const session = this.broker.sessions.get(id);
-        if (session === undefined) return;
-        this.logger.warn({ clientId: id, owner: owners[j] }, 'another node took this client while Redis was unreachable; letting it go here');
-        connectionOf(session)?.closeTakenOver();
-        const current = this.broker.sessions.get(id);
-        if (current !== undefined) this.broker.releaseSession(current);
-      });
     }
   }
 
@@ -319,7 +299,7 @@ export class Cluster implements ClusterHooks {
   }
 
   private deliver(forwarded: ForwardedMessage): void {
-    if (forwarded.session !== undefined) this.deliverToSession(forwarded.session, forwarded.message);
+    if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
     else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
   }
 
@@ -354,7 +334,7 @@ export class Cluster implements ClusterHooks {
         }
         return;
       case 'moved':
-        this.finishMove(c.clientId);
+        this.moves.finishMove(c.clientId);
         return;
       case 'rpc':
         void this.rpc.onRequest(c);
@@ -379,139 +359,25 @@ export class Cluster implements ClusterHooks {
 
   // ---- client IDs and sessions across nodes ----------------------------------------------------
 
-  async claim(clientId: string, cleanStart: boolean): Promise<void> {
-    try {
-      await this.claimInner(clientId, cleanStart);
-    } catch (err) {
-      if (err instanceof ProtocolError) throw err;
-      this.logger.warn({ clientId, err: (err as Error).message }, 'could not move the client ID to this node');
-      throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster could not move this session here; try again');
-    }
-  }
-
-  private async claimInner(clientId: string, cleanStart: boolean): Promise<void> {
-    if (!this.connected) {
-      // A persistent session may live in Redis or on another node: refuse rather than fork it.
-      if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
-      return;
-    }
-    let owner: string | null;
-    try {
-      owner = await this.cmd.hget(this.keys.owners, clientId);
-    } catch {
-      if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
-      return;
-    }
-    const elsewhere = owner !== null && owner !== this.nodeId;
-    if (elsewhere && this.membership.answers(owner!)) {
-      try {
-        await this.call(owner!, 'takeover', { clientId, cleanStart, to: this.nodeId }, TAKEOVER_TIMEOUT_MS);
-      } catch (err) {
-        // Silent since: it died (its clients come here before it is declared dead) — go on.
-        // Still beating: taking the client anyway could leave it connected on two nodes.
-        await this.refreshLive().catch(() => {});
-        if (this.membership.answers(owner!)) {
-          this.logger.warn({ clientId, owner, err: (err as Error).message }, 'the node holding this client ID did not release it');
-          throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the node holding this client ID did not answer; try again');
-        }
-      }
-    }
-    if (this.broker.sessions.has(clientId)) return;
-    if (cleanStart) {
-      // The old session ends: nothing of it may show through the new one.
-      if (elsewhere) this.store.sessions.deleteSession(clientId);
-      return;
-    }
-    // Also without an owner: a session whose owner record was lost still resumes.
-    let stored;
-    try {
-      stored = await this.store.sessions.loadSession(clientId);
-      if (stored !== undefined && !this.broker.sessions.has(clientId)) {
-        this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? Date.now() }], Date.now());
-      }
-      // What the old node diverted while this one was loading the session.
-      const early = this.arriving.get(clientId);
-      const session = this.broker.sessions.get(clientId);
-      if (early !== undefined && session !== undefined) for (const d of early) this.broker.deliver(session, d, null);
-    } finally {
-      this.arriving.delete(clientId);
-    }
-    if (elsewhere) {
-      // Every node routes the session's filters here before the old node lets go of them, so no
-      // message published during the move reaches neither node.
-      await this.interestSettled();
-      this.ctx.control(owner!, { type: 'moved', from: this.nodeId, clientId });
-    }
-  }
-
-  private async onTakeover(clientId: string, cleanStart: boolean, to: string | null): Promise<{ released: boolean }> {
-    const session = this.broker.sessions.get(clientId);
-    if (session !== undefined) {
-      connectionOf(session)?.closeTakenOver();
-      const current = this.broker.sessions.get(clientId);
-      if (current !== undefined) {
-        if (cleanStart || !current.persistent) this.broker.endSession(current);
-        else if (to !== null && !this.moving.has(clientId)) {
-          // Keep its subscriptions routed here until the new node routes them; deliveries follow it.
-          this.broker.holdForMove(current);
-          this.moving.set(clientId, { to, timer: setTimeout(() => this.finishMove(clientId), MOVE_TIMEOUT_MS) });
-        } else this.broker.releaseSession(current);
-      }
-    }
-    // The other node reads the session next: everything recorded so far must be in Redis.
-    await new Promise<void>((resolve) => this.store.afterCommit(resolve));
-    return { released: session !== undefined };
-  }
-
-  /** The new node routes the moved session's filters itself (or took too long): let go here. */
-  private finishMove(clientId: string): void {
-    const entry = this.moving.get(clientId);
-    if (entry === undefined) return;
-    clearTimeout(entry.timer);
-    this.moving.delete(clientId);
-    const session = this.broker.sessions.get(clientId);
-    if (session !== undefined && session.client === null) this.broker.releaseSession(session);
+  claim(clientId: string, cleanStart: boolean): Promise<void> {
+    return this.moves.claim(clientId, cleanStart);
   }
 
   divert(clientId: string, delivery: Delivery): boolean {
-    const entry = this.moving.get(clientId);
-    if (entry === undefined) return false;
-    this.links.send(delivery.message, new Set([entry.to]), null, { clientId, qos: delivery.qos, retain: delivery.retain, subscriptionIds: delivery.subscriptionIds });
-    return true;
-  }
-
-  /** A delivery another node diverted to a session that moved here. */
-  private deliverToSession(target: SessionTarget, message: Message): void {
-    const delivery: Delivery = { message, qos: target.qos, retain: target.retain, subscriptionIds: target.subscriptionIds };
-    const session = this.broker.sessions.get(target.clientId);
-    if (session !== undefined) {
-      this.broker.deliver(session, delivery, null);
-      return;
-    }
-    // Still loading it (claim is between its takeover call and restoring the session).
-    const early = this.arriving.get(target.clientId);
-    if (early === undefined) {
-      this.arriving.set(target.clientId, [delivery]);
-      setTimeout(() => this.arriving.delete(target.clientId), MOVE_TIMEOUT_MS).unref();
-    } else if (early.length < ARRIVING_LIMIT) early.push(delivery);
-    else this.counters.queueDropped++;
+    return this.moves.divert(clientId, delivery);
   }
 
   sessionOpened(clientId: string): void {
-    if (this.connected) this.cmd.hset(this.keys.owners, clientId, this.nodeId).catch(() => {});
+    this.moves.sessionOpened(clientId);
   }
 
   sessionEnded(clientId: string): void {
-    if (this.connected) {
-      void this.cmd.sbReleaseOwner(this.keys.owners, clientId, this.nodeId).catch(() => {});
-    }
+    this.moves.sessionEnded(clientId);
   }
 
   /** The live node other than this one holding the client ID, or null. */
-  async ownerOf(clientId: string): Promise<string | null> {
-    if (!this.connected) return null;
-    const owner = await this.cmd.hget(this.keys.owners, clientId).catch(() => null);
-    return owner !== null && owner !== this.nodeId && this.membership.live.has(owner) ? owner : null;
+  ownerOf(clientId: string): Promise<string | null> {
+    return this.moves.ownerOf(clientId);
   }
 
   liveNodes(): string[] {
