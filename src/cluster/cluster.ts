@@ -1,29 +1,32 @@
-// A cluster member: the node's side of the Redis backplane. It routes publishes to the nodes with
-// matching subscriptions (interest.ts), carries QoS 1/2 across Redis outages (reliable-link.ts),
-// moves client IDs and persistent sessions between nodes, keeps presence, and notices dead nodes
-// and publishes their clients' wills and disconnected events. Redis keys: keys.ts.
+// A cluster member: the node's side of the Redis backplane, behind the broker's ClusterHooks. This
+// file composes the parts and runs the member's life: joining (and rejoining after an outage), the
+// heartbeat tick, stopping, and handing what arrives on the backplane to the part it is for.
+//   membership.ts       heartbeats, the live set         reaper.ts          dead nodes: reaping, fencing
+//   interest-sync.ts    announcing interest, settling    interest.ts        the index of every node's filters
+//   forwarding.ts       which nodes a publish goes to    session-moves.ts   client ID ownership, session moves
+//   links.ts            message frames to/from nodes     reliable-link.ts   the per-link QoS 1/2 protocol
+//   presence.ts         presence records in Redis        rpc.ts             calls between nodes
+//   control-messages.ts and frames.ts: the wire; keys.ts: Redis names; redis-scripts.ts: Lua scripts;
+//   context.ts: state the parts share; connection-adapter.ts: the one view of a session's connection.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { ClusterHooks } from '../broker/cluster-hooks.js';
 import type { LifecycleListener } from '../broker/lifecycle.js';
-import { setLongTimeout } from '../shared/long-timeout.js';
 import type { Message } from '../shared/message.js';
-import type { Delivery, Session, Will } from '../broker/session.js';
+import type { Delivery } from '../broker/session.js';
 import type { Counters } from '../metrics/counters.js';
-import { ProtocolError } from '../protocol/errors.js';
-import { RC } from '../protocol/reason-codes.js';
-import type { Store } from '../store/store.js';
 import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcArgs } from './control-messages.js';
-import { decodeMessageFrame, encodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE, type ForwardedMessage, type SessionTarget } from './frames.js';
+import { decodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE, type ForwardedMessage } from './frames.js';
 import { InterestSync } from './interest-sync.js';
 import { Reaper } from './reaper.js';
 import { SessionMoves } from './session-moves.js';
-import { HEARTBEAT_MS, Membership, TAKEOVER_TIMEOUT_MS } from './membership.js';
+import { HEARTBEAT_MS, Membership } from './membership.js';
 import { ClusterKeys } from './keys.js';
 import { connectionOf } from './connection-adapter.js';
-import { willOf, type PresenceRecord } from './presence.js';
+import { presenceListener } from './presence.js';
+import { Forwarder } from './forwarding.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
 import type { ClusterRedis } from './redis-scripts.js';
 import { NodeLinks, RETRANSMIT_CHECK_MS } from './links.js';
@@ -36,7 +39,6 @@ export class Cluster implements ClusterHooks {
   readonly nodeId: string;
   private readonly keys: ClusterKeys;
   private readonly broker: Broker;
-  private readonly store: Store;
   private readonly counters: Counters;
   private readonly logger: Logger;
   private readonly options: ClusterOptions;
@@ -48,7 +50,7 @@ export class Cluster implements ClusterHooks {
   private readonly membership: Membership;
   private readonly reaper: Reaper;
   private readonly moves: SessionMoves;
-  private readonly groupTurn = new Map<string, number>();
+  private readonly forwarder: Forwarder;
   private rejoining = false;
 
   private readonly rpc: Rpc;
@@ -82,7 +84,6 @@ export class Cluster implements ClusterHooks {
     if (Buffer.byteLength(this.nodeId) > 200 || /[\s]/.test(this.nodeId)) throw new Error('cluster.nodeId must be at most 200 bytes without spaces');
     this.keys = new ClusterKeys(options.keyPrefix);
     this.broker = options.broker;
-    this.store = options.store;
     this.counters = options.counters;
     this.logger = options.logger.child({ node: this.nodeId });
     this.ctx = new ClusterContext(this.nodeId, this.keys, options, this.logger);
@@ -95,6 +96,11 @@ export class Cluster implements ClusterHooks {
       call: (node, op, args, timeoutMs) => this.call(node, op, args, timeoutMs),
       refreshLive: () => this.refreshLive(),
       interestSettled: () => this.interestSettled(),
+    });
+    this.forwarder = new Forwarder(this.ctx, this.interest, () => this.membership.live, this.links);
+    this.presence = presenceListener(this.ctx, (clientId) => {
+      const session = this.broker.sessions.get(clientId);
+      return session === undefined ? null : (connectionOf(session)?.presence() ?? null);
     });
     this.reaper = new Reaper(this.ctx, { forgetNode: (node) => this.forgetNode(node), resetLinks: () => this.links.reset(), events: () => this.events });
     this.rpc = new Rpc(this.nodeId, (node, message) => this.ctx.control(node, message));
@@ -251,35 +257,7 @@ export class Cluster implements ClusterHooks {
   // ---- publishing across nodes -----------------------------------------------------------------
 
   forward(message: Message): ReadonlySet<string> {
-    const targets = this.interest.route(message.topic);
-    if (this.options.routing === 'broadcast') {
-      const everyone = new Set(this.membership.live);
-      everyone.delete(this.nodeId);
-      if (targets === null) {
-        if (everyone.size > 0) this.links.send(message, everyone, null);
-        return EMPTY;
-      }
-      for (const n of everyone) targets.direct.add(n);
-    }
-    if (targets === null) return EMPTY;
-    let localGroups: Set<string> | null = null;
-    let groupsFor: Map<string, string[]> | null = null;
-    for (const [group, nodes] of targets.groups) {
-      // Round-robin over the nodes with members: each node then round-robins over its own.
-      const turn = this.groupTurn.get(group) ?? 0;
-      this.groupTurn.set(group, turn + 1);
-      const node = nodes[turn % nodes.length]!;
-      if (node === this.nodeId) (localGroups ??= new Set()).add(group);
-      else {
-        groupsFor ??= new Map();
-        const list = groupsFor.get(node);
-        if (list === undefined) groupsFor.set(node, [group]);
-        else list.push(group);
-      }
-    }
-    const nodes = groupsFor === null ? targets.direct : new Set([...targets.direct, ...groupsFor.keys()]);
-    if (nodes.size > 0) this.links.send(message, nodes, groupsFor);
-    return localGroups ?? EMPTY;
+    return this.forwarder.forward(message);
   }
 
   private onFrame(frame: Buffer): void {
@@ -385,21 +363,7 @@ export class Cluster implements ClusterHooks {
   }
 
   /** A lifecycle listener that keeps this node's presence records in Redis. */
-  readonly presence: LifecycleListener = {
-    connected: (info) => {
-      if (!this.connected) return;
-      const session = this.broker.sessions.get(info.clientId);
-      const record = session === undefined ? null : (connectionOf(session)?.presence() ?? null);
-      if (record === null) return;
-      this.cmd.hset(this.keys.conns(this.nodeId), info.clientId, JSON.stringify(record)).catch(() => {});
-    },
-    disconnected: (info) => {
-      if (this.connected) this.cmd.hdel(this.keys.conns(this.nodeId), info.clientId).catch(() => {});
-    },
-    connectFailed: () => {},
-    subscribed: () => {},
-    unsubscribed: () => {},
-  };
+  readonly presence: LifecycleListener;
 
   // ---- calls between nodes ---------------------------------------------------------------------
 

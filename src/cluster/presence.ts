@@ -1,11 +1,13 @@
 // What a node keeps in Redis about each of its connections ({prefix}conns:{node}): enough for the
 // admin API to list it and for the node that cleans up after a dead one to publish the client's
-// will and its disconnected event exactly as the dead node would have.
-import type { ConnectionInfo } from '../broker/lifecycle.js';
+// will and its disconnected event exactly as the dead node would have. Also the listener that
+// writes them as clients come and go.
+import type { ConnectionInfo, LifecycleListener } from '../broker/lifecycle.js';
 import type { MessageProperties, QoS } from '../shared/message.js';
 import type { Will } from '../broker/session.js';
 import { decodeProperties, encodeProperties } from '../shared/properties-json.js';
 import { validateTopicName } from '../protocol/topic.js';
+import type { ClusterContext } from './context.js';
 
 export interface PresenceRecord {
   info: ConnectionInfo;
@@ -102,4 +104,25 @@ function parseStoredWill(will: unknown): StoredWill | undefined {
     }
   }
   return { topic, payload, qos, retain, properties, delaySeconds, expirySeconds };
+}
+
+/**
+ * A lifecycle listener that keeps this node's presence records in Redis ({prefix}conns:{node}).
+ * `recordOf` gives the record of a client connected here (connection-adapter.ts), or null.
+ */
+export function presenceListener(ctx: ClusterContext, recordOf: (clientId: string) => PresenceRecord | null): LifecycleListener {
+  return {
+    connected: (info) => {
+      if (!ctx.connected) return;
+      const record = recordOf(info.clientId);
+      if (record === null) return;
+      ctx.redis.hset(ctx.keys.conns(ctx.nodeId), info.clientId, JSON.stringify(record)).catch(() => {});
+    },
+    disconnected: (info) => {
+      if (ctx.connected) ctx.redis.hdel(ctx.keys.conns(ctx.nodeId), info.clientId).catch(() => {});
+    },
+    connectFailed: () => {},
+    subscribed: () => {},
+    unsubscribed: () => {},
+  };
 }
