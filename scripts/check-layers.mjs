@@ -58,12 +58,6 @@ export const FORBIDDEN = [
  * is reported as stale and fails the check, so the list only shrinks.
  */
 export const ALLOWED = [
-  { from: 'src/cluster/cluster.ts', to: 'src/mqtt/client.ts', reason: 'issue 14: the cluster still casts a session\'s client to the MQTT Client; it moves to the ClientConnection interface when cluster/ is split' },
-  { from: 'src/cluster/presence.ts', to: 'src/mqtt/client.ts', reason: 'issue 14: presence reads the MQTT Client for will and connect time; it moves to ClientConnection when cluster/ is split' },
-  { from: 'src/auth/custom-authorization.ts', to: 'src/broker/authorization.ts', reason: "issue 14: auth implements the core's Authorization interface (type-only import); the interface belongs below auth (e.g. src/shared/) or in auth/ itself" },
-  { from: 'src/auth/policy-permissions.ts', to: 'src/broker/authorization.ts', reason: "issue 14: auth implements the core's ClientPermissions and ConnectionControl (type-only import); same move as above" },
-  { from: 'src/functions/function-pool.ts', to: 'src/auth/authorizer.ts', reason: "issue 14: the pool moved from auth/ to functions/ but AuthorizerInvokeError and AuthorizerEvent stayed in auth/authorizer.ts; they belong in functions/" },
-  { from: 'src/functions/function-worker.ts', to: 'src/auth/authorizer.ts', reason: "issue 14: InvokeErrorCode (type-only) stayed in auth/authorizer.ts; same move as above" },
 ];
 
 const SOURCE = /\.(ts|mts|cts|tsx)$/;

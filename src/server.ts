@@ -37,7 +37,7 @@ import { createSignedUrlVerifier, createSigV4Verifier, registerAccessKeyRoutes }
 import { registerCognitoIdentityRoutes } from './api/cognito-identity.js';
 import { IdentityPools } from './auth/identity-pools.js';
 import { sweepExpiredAccessKeysEvery } from './store/temporary-access-key.js';
-import type { Authorization } from './broker/authorization.js';
+import type { Authorization } from './auth/authorization.js';
 import { Broker } from './broker/broker.js';
 import { BrokerHooks } from './broker/hooks.js';
 import type { LifecycleListener } from './broker/lifecycle.js';
@@ -179,7 +179,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (!rules.ingest(message)) logger.debug({ topic: message.topic }, 'basic ingest for an unknown rule; dropped');
   });
   // In a store shared across nodes, sessions belong to the node their client is on; a node that
-  // starts adopts only those of dead nodes (cluster/).
+  // starts adopts only those of dead nodes (cluster/reaper.ts).
   if (store.capabilities.durable && !store.capabilities.sharedAcrossNodes) {
     const restored = broker.restoreSessions(await store.sessions.loadSessions(), clock.now());
     logger.info({ sessions: restored, retained: retained.size }, 'restored persistent sessions and retained messages');

@@ -5,7 +5,7 @@
 // iot:Connect (and the will's iot:Publish / iot:RetainPublish). Every failure denies.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Authorization, ConnectDecision, ConnectRequest } from '../broker/authorization.js';
+import type { Authorization, ConnectDecision, ConnectRequest } from './authorization.js';
 import type { AuthConfig } from '../config/schema.js';
 import { RC } from '../protocol/reason-codes.js';
 import {

@@ -1,7 +1,7 @@
 // Enforcement of compiled policy documents for one connection: every publish, subscribe and
 // delivery is a cached verdict lookup. Refresh (refreshAfterInSeconds) swaps the policy in place;
 // disconnectAfterInSeconds ends the connection.
-import type { ClientPermissions, ConnectionControl } from '../broker/authorization.js';
+import type { ClientPermissions, ConnectionControl } from './authorization.js';
 import { RC } from '../protocol/reason-codes.js';
 import { arnPrefix, describeVerdict, IotAction, VerdictCache, type ArnScope, type CompiledPolicy } from '../policy/index.js';
 import { systemClock, type Clock, type Timer } from '../shared/clock.js';

@@ -10,7 +10,7 @@ import type { SessionStore, StoredSession } from '../store/session-store.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
 import type { Message, Origin } from '../shared/message.js';
-import type { Authorization } from './authorization.js';
+import type { Authorization } from '../auth/authorization.js';
 import type { Broadcast } from './broadcast.js';
 import type { ClusterHooks } from './cluster-hooks.js';
 import { BrokerHooks } from './hooks.js';

@@ -2,7 +2,7 @@
 // connection (src/mqtt/client.ts) today, JSON over WebSocket and Server-Sent Events next. Sessions,
 // the router, the HTTP API and the cluster act on a client only through it, never by casting to a
 // front-end's class; so it carries no wire types (no packets, no encoders).
-import type { ClientPermissions, ConnectionControl } from './authorization.js';
+import type { ClientPermissions, ConnectionControl } from '../auth/authorization.js';
 import type { Broadcast } from './broadcast.js';
 import type { ConnectionInfo } from './lifecycle.js';
 import type { Delivery, Session, Will } from './session.js';

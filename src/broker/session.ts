@@ -1,7 +1,7 @@
 // A session: what the server keeps for one client ID, across connections when it is persistent
 // [MQTT-4.1]: subscriptions, QoS 1/2 messages in flight and queued, QoS 2 ids received. Data plus
 // small methods; its connection (a ClientConnection), the router and the session manager act on it.
-import type { ClientPermissions } from './authorization.js';
+import type { ClientPermissions } from '../auth/authorization.js';
 import { BoundedQueue } from '../shared/bounded-queue.js';
 import type { ClientConnection } from './client-connection.js';
 import type { Timer } from '../shared/clock.js';

@@ -1,156 +1,80 @@
-// A cluster member: the node's side of the Redis backplane. It routes publishes to the nodes with
-// matching subscriptions (interest.ts), carries QoS 1/2 across Redis outages (reliable-link.ts),
-// moves client IDs and persistent sessions between nodes, keeps presence, and notices dead nodes
-// and publishes their clients' wills and disconnected events.
-//
-// Redis keys (prefix p, default "sb:"):
-//   {p}nodes            sorted set  node id -> last heartbeat (Redis clock, ms)
-//   {p}interest:{node}  set         the node's announced filters and $share/{group}/{filter} keys
-//   {p}owners           hash        client ID -> node holding its connection or persistent session
-//   {p}conns:{node}     hash        client ID -> presence record (lifecycle info, will) per connection
-//   {p}reaped:{node}    string      set when a node was declared dead (1 h), so it learns of it
-//   {p}reap-lock:{node} string      the one node cleaning up after a dead one
-// Channels: {p}node:{id} (frames for one node), {p}all (interest changes, membership).
+// A cluster member: the node's side of the Redis backplane, behind the broker's ClusterHooks. This
+// file composes the parts and runs the member's life: joining (and rejoining after an outage), the
+// heartbeat tick, stopping, and handing what arrives on the backplane to the part it is for.
+//   membership.ts       heartbeats, the live set         reaper.ts          dead nodes: reaping, fencing
+//   interest-sync.ts    announcing interest, settling    interest.ts        the index of every node's filters
+//   forwarding.ts       which nodes a publish goes to    session-moves.ts   client ID ownership, session moves
+//   links.ts            message frames to/from nodes     reliable-link.ts   the per-link QoS 1/2 protocol
+//   presence.ts         presence records in Redis        rpc.ts             calls between nodes
+//   control-messages.ts and frames.ts: the wire; keys.ts: Redis names; redis-scripts.ts: Lua scripts;
+//   context.ts: state the parts share; connection-adapter.ts: the one view of a session's connection.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
-import type { Client } from '../mqtt/client.js';
 import type { ClusterHooks } from '../broker/cluster-hooks.js';
 import type { LifecycleListener } from '../broker/lifecycle.js';
-import { setLongTimeout } from '../shared/long-timeout.js';
 import type { Message } from '../shared/message.js';
 import type { Delivery } from '../broker/session.js';
 import type { Counters } from '../metrics/counters.js';
-import { ProtocolError } from '../protocol/errors.js';
-import { RC } from '../protocol/reason-codes.js';
-import { validateTopicFilter } from '../protocol/topic.js';
-import type { Store } from '../store/store.js';
-import {
-  decodeControlFrame,
-  decodeMessageFrame,
-  encodeControlFrame,
-  encodeMessageFrame,
-  FRAME_CONTROL,
-  FRAME_RELIABLE,
-  type ForwardedMessage,
-  type SessionTarget,
-} from './frames.js';
-import { InterestIndex, LocalInterest } from './interest.js';
-import { presenceOf, willOf, type PresenceRecord } from './presence.js';
+import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcArgs } from './control-messages.js';
+import { decodeMessageFrame, FRAME_CONTROL, FRAME_RELIABLE, type ForwardedMessage } from './frames.js';
+import { InterestSync } from './interest-sync.js';
+import { Reaper } from './reaper.js';
+import { SessionMoves } from './session-moves.js';
+import { HEARTBEAT_MS, Membership } from './membership.js';
+import { ClusterKeys } from './keys.js';
+import { connectionOf } from './connection-adapter.js';
+import { presenceListener } from './presence.js';
+import { Forwarder } from './forwarding.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
-import { InboundLink, OutboundLink } from './reliable-link.js';
-import { Rpc, type Control, type RpcHandler } from './rpc.js';
+import type { ClusterRedis } from './redis-scripts.js';
+import { NodeLinks, RETRANSMIT_CHECK_MS } from './links.js';
+import { ClusterContext, type ClusterOptions } from './context.js';
+import { Rpc, type RpcHandler } from './rpc.js';
 
-export interface ClusterOptions {
-  url: string;
-  keyPrefix: string;
-  nodeId?: string;
-  /** A node silent this long is declared dead. */
-  nodeTimeoutMs: number;
-  /** Unacknowledged QoS 1/2 frames kept per target node. */
-  outboxLimit: number;
-  /**
-   * 'interest' (default): a message goes only to nodes with a matching subscription. 'broadcast':
-   * to every node, which then matches locally — kept to measure what interest routing saves.
-   */
-  routing?: 'interest' | 'broadcast';
-  broker: Broker;
-  store: Store;
-  counters: Counters;
-  logger: Logger;
-  connectTimeoutMs?: number;
-}
-
-
-const HEARTBEAT_MS = 1000;
-const RETRANSMIT_CHECK_MS = 500;
-const RETRANSMIT_AFTER_MS = 1000;
-const RETRANSMIT_BATCH = 2000;
-const SETTLE_TIMEOUT_MS = 1000;
-/** A node that beat within this long answers a takeover; one silent longer is treated as gone. */
-const TAKEOVER_TIMEOUT_MS = 3000;
-/** Longest a session's old node diverts deliveries to its new node before letting go anyway. */
-const MOVE_TIMEOUT_MS = 10_000;
-const ARRIVING_LIMIT = 10_000;
-/** The cleanup lock's lifetime; renewed every third of it while the cleanup runs. */
-const REAP_LOCK_MS = 60_000;
 const EMPTY: ReadonlySet<string> = new Set();
-const INTEREST_LIMITS = { maxTopicBytes: 65_535, maxTopicLevels: Number.POSITIVE_INFINITY };
-
-// Heartbeat on the Redis clock, so nodes on different machines agree on "silent for 10 s".
-// Returns -1 once the node has been declared dead.
-const HEARTBEAT_LUA = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-return now`;
-// Nodes silent for longer than ARGV[1] ms.
-const SILENT_LUA = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))`;
-// HSET unless another node holds the field; returns the holder.
-const CLAIM_OWNER_LUA = `
-local owner = redis.call('HGET', KEYS[1], ARGV[1])
-if owner and owner ~= ARGV[2] then return owner end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return ARGV[2]`;
-// HDEL only if the field still names this node (another node may have taken the client since).
-const RELEASE_OWNER_LUA = `
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
-return 0`;
 
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
-  private readonly p: string;
+  private readonly keys: ClusterKeys;
   private readonly broker: Broker;
-  private readonly store: Store;
   private readonly counters: Counters;
   private readonly logger: Logger;
   private readonly options: ClusterOptions;
+  private readonly ctx: ClusterContext;
+  private readonly links: NodeLinks;
   private redis!: RedisPair;
-  private cmd!: Redis;
 
-  private readonly local = new LocalInterest();
-  private readonly interest = new InterestIndex();
-  /** Node ids with a recent heartbeat (refreshed every second), this one included. */
-  private live = new Set<string>();
-  private readonly outbound = new Map<string, OutboundLink>();
-  private readonly inbound = new Map<string, InboundLink>();
-  private readonly ackDue = new Set<string>();
-  private ackScheduled = false;
-  private readonly groupTurn = new Map<string, number>();
-  /** Last heartbeat of each node (Redis clock, ms) and Redis's time when it was read. */
-  private readonly lastBeat = new Map<string, number>();
-  private redisNow = 0;
-  /** Nodes whose interest snapshot is loading after they resynced, with changes that arrived meanwhile. */
-  private readonly resyncing = new Map<string, Control[]>();
-  /** Bumped on every change of this node's own interest, to notice changes made during a rejoin. */
-  private localVersion = 0;
+  private readonly interest: InterestSync;
+  private readonly membership: Membership;
+  private readonly reaper: Reaper;
+  private readonly moves: SessionMoves;
+  private readonly forwarder: Forwarder;
   private rejoining = false;
-  /** Sessions this node is handing to another node (client ID -> that node), until it routes them. */
-  private readonly moving = new Map<string, { to: string; timer: NodeJS.Timeout }>();
-  /** Deliveries diverted here for sessions still being loaded, by client ID (bounded). */
-  private readonly arriving = new Map<string, Delivery[]>();
 
   private readonly rpc: Rpc;
-  private ridSeq = 0;
-  private readonly settling = new Map<string, { waiting: Set<string>; resolve: () => void; timer: NodeJS.Timeout; done: Promise<void> }>();
 
-  /** Interest changes of other nodes that arrive while their snapshot is loading. */
-  private loadingInterest: Control[] | null = null;
-  private connected = false;
   /** Counters when the outage began, to say what it cost once it is over. */
   private atLoss = { dropped: 0, lost: 0 };
   /** When Redis last became reachable: no node is declared dead before a full timeout after it. */
   private connectedSince = 0;
   private timers: NodeJS.Timeout[] = [];
+  /** Frames from the backplane refused as malformed or unknown (logged each time). */
+  framesRejected = 0;
   private stopped = false;
   /** Lifecycle events (the AWS $aws/events publisher), used for dead nodes' clients. */
   events: LifecycleListener | null = null;
+
+  private get cmd(): ClusterRedis {
+    return this.ctx.redis;
+  }
+  private get connected(): boolean {
+    return this.ctx.connected;
+  }
+  private set connected(value: boolean) {
+    this.ctx.connected = value;
+  }
 
   constructor(options: ClusterOptions) {
     this.options = options;
@@ -158,27 +82,39 @@ export class Cluster implements ClusterHooks {
     // --workers) must never continue another's sequence numbers, ownerships or presence records.
     this.nodeId = `${options.nodeId ?? hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     if (Buffer.byteLength(this.nodeId) > 200 || /[\s]/.test(this.nodeId)) throw new Error('cluster.nodeId must be at most 200 bytes without spaces');
-    this.p = options.keyPrefix;
+    this.keys = new ClusterKeys(options.keyPrefix);
     this.broker = options.broker;
-    this.store = options.store;
     this.counters = options.counters;
     this.logger = options.logger.child({ node: this.nodeId });
-    this.rpc = new Rpc(this.nodeId, (node, message) => this.control(node, message));
-    this.handle('takeover', (args) => this.onTakeover(String(args.clientId), args.cleanStart === true, typeof args.to === 'string' ? args.to : null));
+    this.ctx = new ClusterContext(this.nodeId, this.keys, options, this.logger);
+    this.links = new NodeLinks(this.ctx, (forwarded) => this.deliver(forwarded));
+    this.membership = new Membership(this.ctx);
+    this.interest = new InterestSync(this.ctx, () => this.membership.live);
+    this.moves = new SessionMoves(this.ctx, {
+      membership: this.membership,
+      send: (message, nodes, groupsFor, target) => this.links.send(message, nodes, groupsFor, target),
+      call: (node, op, args, timeoutMs) => this.call(node, op, args, timeoutMs),
+      refreshLive: () => this.refreshLive(),
+      interestSettled: () => this.interestSettled(),
+    });
+    this.forwarder = new Forwarder(this.ctx, this.interest, () => this.membership.live, this.links);
+    this.presence = presenceListener(this.ctx, (clientId) => {
+      const session = this.broker.sessions.get(clientId);
+      return session === undefined ? null : (connectionOf(session)?.presence() ?? null);
+    });
+    this.reaper = new Reaper(this.ctx, { forgetNode: (node) => this.forgetNode(node), resetLinks: () => this.links.reset(), events: () => this.events });
+    this.rpc = new Rpc(this.nodeId, (node, message) => this.ctx.control(node, message));
+    this.handle('takeover', (args) => this.moves.onTakeover(String(args.clientId), args.cleanStart === true, typeof args.to === 'string' ? args.to : null));
   }
 
   // ---- start / stop ----------------------------------------------------------------------------
 
   async start(): Promise<void> {
     this.redis = await connectPair(this.options.url, this.nodeId, this.options.connectTimeoutMs ?? 5000);
-    this.cmd = this.redis.command;
-    this.cmd.defineCommand('sbHeartbeat', { numberOfKeys: 2, lua: HEARTBEAT_LUA });
-    this.cmd.defineCommand('sbSilent', { numberOfKeys: 1, lua: SILENT_LUA });
-    this.cmd.defineCommand('sbReleaseOwner', { numberOfKeys: 1, lua: RELEASE_OWNER_LUA });
-    this.cmd.defineCommand('sbClaimOwner', { numberOfKeys: 1, lua: CLAIM_OWNER_LUA });
+    this.ctx.redis = this.redis.command;
     const sub = this.redis.subscriber;
     sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
-    await sub.subscribe(this.channel(this.nodeId), `${this.p}all`);
+    await sub.subscribe(this.keys.channel(this.nodeId), this.keys.all);
     this.cmd.on('ready', () => void this.onReady());
     // The subscriber connection can drop alone (Redis closes pub/sub clients whose output buffer
     // overflows): whatever was announced meanwhile was missed, so rejoin as after an outage.
@@ -189,9 +125,9 @@ export class Cluster implements ClusterHooks {
     this.cmd.on('close', () => this.onLost());
     await this.onReady();
     this.timers.push(setInterval(() => void this.tick(), HEARTBEAT_MS));
-    this.timers.push(setInterval(() => this.retransmit(), RETRANSMIT_CHECK_MS));
+    this.timers.push(setInterval(() => this.links.retransmit(), RETRANSMIT_CHECK_MS));
     for (const t of this.timers) t.unref();
-    this.logger.info({ redis: this.options.url.replace(/\/\/[^@/]*@/, '//***@'), nodes: this.live.size }, 'joined the cluster');
+    this.logger.info({ redis: this.options.url.replace(/\/\/[^@/]*@/, '//***@'), nodes: this.membership.live.size }, 'joined the cluster');
   }
 
   /** Leaves: the other nodes adopt this node's persistent sessions at once instead of after the timeout. */
@@ -199,15 +135,14 @@ export class Cluster implements ClusterHooks {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    for (const entry of this.moving.values()) clearTimeout(entry.timer);
-    this.moving.clear();
+    this.moves.stop();
     try {
       if (this.connected) {
         await this.cmd
           .multi()
-          .zadd(`${this.p}nodes`, 0, this.nodeId) // silent since the epoch: dead to everyone
-          .del(this.interestKey(this.nodeId), this.connsKey(this.nodeId))
-          .publish(`${this.p}all`, encodeControlFrame({ t: 'left', n: this.nodeId }))
+          .zadd(this.keys.nodes, 0, this.nodeId) // silent since the epoch: dead to everyone
+          .del(this.keys.interest(this.nodeId), this.keys.conns(this.nodeId))
+          .publish(this.keys.all, encodeControlFrame({ type: 'left', from: this.nodeId }))
           .exec();
       }
     } catch (err) {
@@ -233,9 +168,9 @@ export class Cluster implements ClusterHooks {
     try {
       // Interest changes made while this ran were not announced (not connected yet): go again.
       for (let i = 0; i < 5; i++) {
-        const version = this.localVersion;
+        const version = this.interest.version;
         await this.rejoin();
-        if (this.localVersion === version || !this.connected) break;
+        if (this.interest.version === version || !this.connected) break;
       }
     } finally {
       this.rejoining = false;
@@ -244,22 +179,22 @@ export class Cluster implements ClusterHooks {
 
   private async rejoin(): Promise<void> {
     try {
-      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(`${this.p}nodes`, this.reapedKey(this.nodeId), this.nodeId)) as number;
-      if (beat === -1) await this.fenced();
+      const beat = await this.membership.beat();
+      if (beat === -1) await this.reaper.fenced();
       const me = this.nodeId;
-      const m = this.cmd.multi().del(this.interestKey(me));
-      const keys = this.local.keys();
-      if (keys.length > 0) m.sadd(this.interestKey(me), ...keys);
-      m.del(this.connsKey(me));
+      const m = this.cmd.multi().del(this.keys.interest(me));
+      const keys = this.interest.ownKeys();
+      if (keys.length > 0) m.sadd(this.keys.interest(me), ...keys);
+      m.del(this.keys.conns(me));
       for (const session of this.broker.sessions.values()) {
-        const client = session.client as Client | null;
-        if (client !== null && client.info !== null) m.hset(this.connsKey(me), session.clientId, JSON.stringify(presenceOf(client)));
+        const record = connectionOf(session)?.presence() ?? null;
+        if (record !== null) m.hset(this.keys.conns(me), session.clientId, JSON.stringify(record));
       }
-      m.publish(`${this.p}all`, encodeControlFrame({ t: 'resync', n: me }));
+      m.publish(this.keys.all, encodeControlFrame({ type: 'resync', from: me }));
       await m.exec();
-      await this.reclaimOwners();
+      await this.moves.reclaimOwners();
       await this.refreshLive();
-      await this.loadInterest();
+      await this.interest.load();
       const wasDown = this.connectedSince !== 0;
       this.connected = true;
       this.connectedSince = Date.now();
@@ -267,63 +202,18 @@ export class Cluster implements ClusterHooks {
       if (wasDown) {
         this.logger.info(
           {
-            nodes: this.live.size,
+            nodes: this.membership.live.size,
             // QoS 1/2 held for other nodes, sent again now; QoS 0 to other nodes that was dropped.
-            heldFrames: this.heldFrames(),
+            heldFrames: this.links.heldFrames(),
             droppedQos0Frames: this.counters.clusterFramesDropped - this.atLoss.dropped,
             lostFrames: this.counters.clusterFramesLost - this.atLoss.lost,
           },
           'the Redis backplane is back; cluster routing resumed',
         );
       }
-      this.retransmit(true);
+      this.links.retransmit(true);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'rejoining the cluster failed; retrying on the next heartbeat');
-    }
-  }
-
-  /**
-   * Writes this node's ownership of its sessions again (Redis may have restarted empty) unless
-   * another node took a client meanwhile: that node wins, and the session here is let go.
-   */
-  private async reclaimOwners(): Promise<void> {
-    const ids = [...this.broker.sessions.keys()];
-    for (let i = 0; i < ids.length; i += 500) {
-      const batch = ids.slice(i, i + 500);
-      const owners = (await Promise.all(
-        batch.map((id) => (this.cmd as unknown as { sbClaimOwner(a: string, b: string, c: string): Promise<string> }).sbClaimOwner(`${this.p}owners`, id, this.nodeId)),
-      )) as string[];
-      batch.forEach((id, j) => {
-        if (owners[j] === this.nodeId) return;
-        const session = this.broker.sessions.get(id);
-        if (session === undefined) return;
-        this.logger.warn({ clientId: id, owner: owners[j] }, 'another node took this client while Redis was unreachable; letting it go here');
-        const client = session.client as Client | null;
-        client?.disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
-        const current = this.broker.sessions.get(id);
-        if (current !== undefined) this.broker.releaseSession(current);
-      });
-    }
-  }
-
-  private heldFrames(): number {
-    let n = 0;
-    for (const link of this.outbound.values()) n += link.unacked;
-    return n;
-  }
-
-  private async loadInterest(): Promise<void> {
-    this.loadingInterest = [];
-    try {
-      const nodes = [...this.live].filter((n) => n !== this.nodeId);
-      const sets = await Promise.all(nodes.map((n) => this.cmd.smembers(this.interestKey(n))));
-      for (const known of this.interest.nodes()) if (known !== this.nodeId && !this.live.has(known)) this.interest.dropNode(known);
-      nodes.forEach((n, i) => this.interest.replace(n, sets[i]!));
-      this.interest.replace(this.nodeId, this.local.keys());
-    } finally {
-      const queued = this.loadingInterest ?? [];
-      this.loadingInterest = null;
-      for (const c of queued) this.applyInterest(c);
     }
   }
 
@@ -336,269 +226,36 @@ export class Cluster implements ClusterHooks {
       return;
     }
     try {
-      const beat = (await (this.cmd as unknown as { sbHeartbeat(a: string, b: string, c: string): Promise<number> }).sbHeartbeat(`${this.p}nodes`, this.reapedKey(this.nodeId), this.nodeId)) as number;
+      const beat = await this.membership.beat();
       if (beat === -1) {
-        await this.fenced();
+        await this.reaper.fenced();
         return;
       }
       await this.refreshLive();
       // After an outage every node's heartbeat is stale for a moment; wait a full timeout first.
       if (Date.now() - this.connectedSince < this.options.nodeTimeoutMs) return;
-      const silent = (await (this.cmd as unknown as { sbSilent(a: string, b: number): Promise<string[]> }).sbSilent(`${this.p}nodes`, this.options.nodeTimeoutMs)) as string[];
-      for (const node of silent) if (node !== this.nodeId) await this.reap(node);
+      const silent = await this.membership.silent();
+      for (const node of silent) if (node !== this.nodeId) await this.reaper.reap(node);
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'heartbeat failed');
     }
   }
 
   private async refreshLive(): Promise<void> {
-    const [entries, time] = await Promise.all([this.cmd.zrange(`${this.p}nodes`, '0', '-1', 'WITHSCORES'), this.cmd.time()]);
-    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    this.redisNow = now;
-    const live = new Set<string>([this.nodeId]);
-    for (let i = 0; i < entries.length; i += 2) {
-      const beat = Number(entries[i + 1]);
-      this.lastBeat.set(entries[i]!, beat);
-      if (now - beat <= this.options.nodeTimeoutMs) live.add(entries[i]!);
-    }
-    // A node merely late is not forgotten (its links keep their sequence numbers); only a node
-    // declared dead ('reaped'/'left') is. What a Redis that restarted empty no longer lists at all
-    // loses its interest after three timeouts, so nothing is routed to it for ever.
-    for (const node of this.interest.nodes()) {
-      if (node === this.nodeId || live.has(node)) continue;
-      const beat = this.lastBeat.get(node);
-      if (beat === undefined || now - beat > 3 * this.options.nodeTimeoutMs) {
-        if (!entries.includes(node)) this.interest.dropNode(node);
-      }
-    }
-    for (const [rid, st] of this.settling) {
-      for (const n of st.waiting) if (!live.has(n)) st.waiting.delete(n);
-      if (st.waiting.size === 0) this.settled(rid);
-    }
-    this.live = live;
-  }
-
-  /** Whether `node` beat recently enough to answer a call (a dead node's calls would only time out). */
-  private answers(node: string): boolean {
-    const beat = this.lastBeat.get(node);
-    return this.live.has(node) && beat !== undefined && this.redisNow - beat < Math.min(TAKEOVER_TIMEOUT_MS, this.options.nodeTimeoutMs);
+    await this.membership.refresh((live, listed, now) => this.interest.refreshed(live, listed, (node) => this.membership.lastBeatOf(node), now));
   }
 
   /** What a node that is gone leaves behind here: its interest, links, and waits for its acks. */
   private forgetNode(node: string): void {
-    this.interest.dropNode(node);
-    const link = this.outbound.get(node);
-    if (link !== undefined) {
-      this.counters.clusterFramesLost += link.unacked;
-      this.outbound.delete(node);
-    }
-    this.inbound.delete(node);
-    this.lastBeat.delete(node);
-    for (const [rid, s] of this.settling) if (s.waiting.delete(node) && s.waiting.size === 0) this.settled(rid);
-  }
-
-  /**
-   * Cleans up after a dead node, once across the cluster (a lock): its clients' wills and
-   * disconnected events (CONNECTION_LOST), and its persistent sessions adopted here so their
-   * subscriptions keep queueing until the clients come back.
-   */
-  private async reap(node: string): Promise<void> {
-    const lockKey = `${this.p}reap-lock:${node}`;
-    const locked = await this.cmd.set(lockKey, this.nodeId, 'PX', REAP_LOCK_MS, 'NX');
-    if (locked !== 'OK') return;
-    // Renewed while the work lasts (a dead node with many sessions), so no other node starts it too.
-    const renew = setInterval(() => void this.cmd.pexpire(lockKey, REAP_LOCK_MS).catch(() => {}), REAP_LOCK_MS / 3);
-    renew.unref();
-    try {
-      await this.reapLocked(node);
-    } finally {
-      clearInterval(renew);
-    }
-  }
-
-  private async reapLocked(node: string): Promise<void> {
-    this.logger.warn({ deadNode: node }, 'a cluster node stopped answering; publishing its clients\u2019 wills and adopting its sessions');
-    this.forgetNode(node);
-    const now = Date.now();
-    const conns = await this.cmd.hgetall(this.connsKey(node));
-    const records: PresenceRecord[] = [];
-    for (const json of Object.values(conns)) {
-      try {
-        records.push(JSON.parse(json) as PresenceRecord);
-      } catch {
-        // A damaged record has nothing to publish.
-      }
-    }
-    // Sessions first, so a will's delay can be tied to its session as on a single node.
-    let adopted = 0;
-    let cursor = '0';
-    do {
-      const [next, fields] = await this.cmd.hscan(`${this.p}owners`, cursor, 'COUNT', '500');
-      cursor = next;
-      for (let i = 0; i < fields.length; i += 2) {
-        const clientId = fields[i]!;
-        if (fields[i + 1] !== node || this.broker.sessions.has(clientId)) continue;
-        const stored = await this.store.sessions.loadSession(clientId);
-        if (stored === undefined) {
-          await (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(`${this.p}owners`, clientId, node);
-          continue;
-        }
-        this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
-        adopted++;
-      }
-    } while (cursor !== '0');
-    const ownersNow = records.length === 0 ? [] : await this.cmd.hmget(`${this.p}owners`, ...records.map((r) => r.info.clientId));
-    for (const [i, record] of records.entries()) {
-      const session = this.broker.sessions.get(record.info.clientId);
-      // A client that already came back on another node: a delayed will was cancelled by its
-      // return [MQTT-3.1.3-9], and a disconnected event now would follow its new connected one.
-      const cameBack = ownersNow[i] !== node && ownersNow[i] !== this.nodeId && ownersNow[i] !== null;
-      const returnedHere = session?.client != null;
-      if (cameBack || returnedHere) {
-        if (record.will !== null && record.will.delaySeconds === 0) this.broker.publishWill(willOf(record.info.clientId, record.will));
-        continue;
-      }
-      if (record.will !== null) {
-        const w = record.will;
-        const will = willOf(record.info.clientId, w);
-        if (w.delaySeconds > 0 && session !== undefined && session.client === null) {
-          session.pendingWill = {
-            will,
-            timer: setLongTimeout(() => {
-              session.pendingWill = null;
-              this.broker.publishWill(will);
-            }, Math.min(w.delaySeconds, session.expirySeconds) * 1000),
-          };
-        } else {
-          this.broker.publishWill(will);
-        }
-      }
-      this.events?.disconnected(record.info, 'CONNECTION_LOST', false);
-    }
-    await this.cmd
-      .multi()
-      .del(this.connsKey(node), this.interestKey(node))
-      .zrem(`${this.p}nodes`, node)
-      .set(this.reapedKey(node), this.nodeId, 'EX', 3600)
-      .publish(`${this.p}all`, encodeControlFrame({ t: 'reaped', n: node }))
-      .exec();
-    this.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
-  }
-
-  /**
-   * This node was declared dead (it was cut off longer than the timeout) and its sessions were
-   * adopted elsewhere: close every connection (they reconnect and find their sessions) and start
-   * over with what is left, so no client is served by two nodes.
-   */
-  private async fenced(): Promise<void> {
-    this.logger.error('this node was declared dead by the cluster while cut off; closing its connections and rejoining');
-    for (const session of [...this.broker.sessions.values()]) {
-      const client = session.client as Client | null;
-      if (client !== null) {
-        // The node that declared us dead already published these wills and disconnected events.
-        client.will = null;
-        client.info = null;
-        client.disconnect(RC.serverUnavailable, 'node rejoining the cluster', 'server-shutdown');
-      }
-      if (this.broker.sessions.get(session.clientId) === session) this.broker.releaseSession(session);
-    }
-    // The others forgot every link with us: start them over on both sides.
-    for (const link of this.outbound.values()) this.counters.clusterFramesLost += link.unacked;
-    this.outbound.clear();
-    this.inbound.clear();
-    await this.cmd.del(this.reapedKey(this.nodeId));
+    this.interest.forget(node);
+    this.links.forget(node);
+    this.membership.forget(node);
   }
 
   // ---- publishing across nodes -----------------------------------------------------------------
 
   forward(message: Message): ReadonlySet<string> {
-    const targets = this.interest.route(message.topic, this.nodeId);
-    if (this.options.routing === 'broadcast') {
-      const everyone = new Set(this.live);
-      everyone.delete(this.nodeId);
-      if (targets === null) {
-        if (everyone.size > 0) this.send(message, everyone, null);
-        return EMPTY;
-      }
-      for (const n of everyone) targets.direct.add(n);
-    }
-    if (targets === null) return EMPTY;
-    let localGroups: Set<string> | null = null;
-    let groupsFor: Map<string, string[]> | null = null;
-    for (const [group, nodes] of targets.groups) {
-      // Round-robin over the nodes with members: each node then round-robins over its own.
-      const turn = this.groupTurn.get(group) ?? 0;
-      this.groupTurn.set(group, turn + 1);
-      const node = nodes[turn % nodes.length]!;
-      if (node === this.nodeId) (localGroups ??= new Set()).add(group);
-      else {
-        groupsFor ??= new Map();
-        const list = groupsFor.get(node);
-        if (list === undefined) groupsFor.set(node, [group]);
-        else list.push(group);
-      }
-    }
-    const nodes = groupsFor === null ? targets.direct : new Set([...targets.direct, ...groupsFor.keys()]);
-    if (nodes.size > 0) this.send(message, nodes, groupsFor);
-    return localGroups ?? EMPTY;
-  }
-
-  private send(message: Message, nodes: Set<string>, groupsFor: Map<string, string[]> | null, target: SessionTarget | null = null): void {
-    const now = Date.now();
-    let shared: Buffer | null = null;
-    // A diverted delivery is reliable when the delivery is, whatever the message's own QoS.
-    const qos = target !== null ? target.qos : message.qos;
-    for (const node of nodes) {
-      const groups = groupsFor?.get(node) ?? [];
-      if (qos === 0) {
-        if (!this.connected) {
-          this.counters.clusterFramesDropped++;
-          continue;
-        }
-        const frame =
-          groups.length === 0 && target === null ? (shared ??= encodeMessageFrame(this.nodeId, 0, message, groups)) : encodeMessageFrame(this.nodeId, 0, message, groups, target);
-        this.publishFrame(node, frame, false);
-        continue;
-      }
-      let link = this.outbound.get(node);
-      if (link === undefined) this.outbound.set(node, (link = new OutboundLink(this.options.outboxLimit)));
-      const seq = link.take();
-      const frame = encodeMessageFrame(this.nodeId, seq, message, groups, target);
-      const firstLoss = link.gap === 0;
-      if (link.hold(seq, frame, now)) {
-        this.counters.clusterFramesLost++;
-        if (firstLoss) {
-          this.logger.warn(
-            { node, outboxLimit: this.options.outboxLimit, lostUpTo: link.gap },
-            'outbox to another node is full: giving up its oldest QoS 1/2 messages (lost, counted in switchboard_cluster_frames_lost_total); the link resumes from the oldest one kept',
-          );
-        }
-      }
-      if (this.connected) this.publishFrame(node, frame, true);
-    }
-  }
-
-  private publishFrame(node: string, frame: Buffer, reliable: boolean): void {
-    this.counters.clusterFramesSent++;
-    this.cmd.publish(this.channel(node), frame).catch(() => {
-      // Reliable frames stay held and go again; best-effort ones are gone.
-      if (!reliable) this.counters.clusterFramesDropped++;
-    });
-  }
-
-  private retransmit(now_ = false): void {
-    if (!this.connected || this.outbound.size === 0) return;
-    const now = Date.now();
-    for (const [node, link] of this.outbound) {
-      // Frames given up by a full outbox: the receiver would wait for them forever; tell it to go
-      // on after them (repeated each round until acknowledged; sent before the frames it precedes).
-      if (link.gap > 0) this.control(node, { t: 'skip', n: this.nodeId, s: link.gap });
-      const frames = link.due(now, now_ ? 0 : RETRANSMIT_AFTER_MS, RETRANSMIT_BATCH);
-      for (const f of frames) {
-        this.counters.clusterFramesResent++;
-        this.publishFrame(node, f.frame, true);
-      }
-    }
+    return this.forwarder.forward(message);
   }
 
   private onFrame(frame: Buffer): void {
@@ -608,131 +265,52 @@ export class Cluster implements ClusterHooks {
         this.onControl(decodeControlFrame(frame));
         return;
       }
-      const forwarded = decodeMessageFrame(frame);
-      if (forwarded.seq === 0) {
-        this.deliver(forwarded);
-        return;
-      }
-      const origin = forwarded.origin;
-      let link = this.inbound.get(origin);
-      if (link === undefined) this.inbound.set(origin, (link = new InboundLink()));
-      const arrival = link.accept(forwarded.seq);
-      if (arrival === 'deliver') {
-        this.deliver(forwarded);
-        const seq = forwarded.seq;
-        const l = link;
-        // Acknowledged once what the delivery stored (an offline session's queue) is durable.
-        this.broker.afterCommit(() => {
-          if (seq > l.acked) l.acked = seq;
-          this.scheduleAck(origin);
-        });
-      } else {
-        this.scheduleAck(origin);
-      }
+      this.links.onMessage(decodeMessageFrame(frame));
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message, kind: frame[0] === FRAME_RELIABLE ? 'reliable' : frame[0] }, 'dropped a malformed cluster frame');
+      // Anyone who can publish to Redis can write a frame: refused, counted and logged, never fatal.
+      this.framesRejected++;
+      const kind = frame[0] === FRAME_RELIABLE ? 'reliable' : frame[0] === FRAME_CONTROL ? 'control' : frame[0];
+      this.logger.warn({ err: (err as Error).message, kind, rejectedSoFar: this.framesRejected }, 'dropped a malformed cluster frame');
     }
   }
 
   private deliver(forwarded: ForwardedMessage): void {
-    if (forwarded.session !== undefined) this.deliverToSession(forwarded.session, forwarded.message);
+    if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
     else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
-  }
-
-  /**
-   * `origin` gave up every reliable frame up to `seq` (its outbox to us overflowed, see
-   * reliable-link.ts): continue after them, log what never arrived, and acknowledge once what
-   * earlier deliveries stored is durable (acknowledgements are cumulative).
-   */
-  private onSkip(origin: string, seq: number): void {
-    if (origin === '' || origin === this.nodeId || !Number.isSafeInteger(seq) || seq < 1) return;
-    let link = this.inbound.get(origin);
-    if (link === undefined) this.inbound.set(origin, (link = new InboundLink()));
-    const missed = link.skip(seq);
-    if (missed > 0) {
-      this.logger.warn({ from: origin, lost: missed, resumeAt: seq + 1 }, 'QoS 1/2 messages from another node were lost (its outbox overflowed); continuing after them');
-    }
-    const l = link;
-    this.broker.afterCommit(() => {
-      if (seq > l.acked) l.acked = seq;
-      this.scheduleAck(origin);
-    });
-  }
-
-  private scheduleAck(origin: string): void {
-    this.ackDue.add(origin);
-    if (this.ackScheduled) return;
-    this.ackScheduled = true;
-    setImmediate(() => {
-      this.ackScheduled = false;
-      for (const node of this.ackDue) {
-        const link = this.inbound.get(node);
-        if (link !== undefined) this.control(node, { t: 'ack', n: this.nodeId, s: link.acked });
-      }
-      this.ackDue.clear();
-    });
   }
 
   // ---- control messages ------------------------------------------------------------------------
 
-  /** Sends a control message to a node (or, with `raw`, to the channel named by `node`). */
-  private control(node: string, message: Control, raw = false): boolean {
-    if (!this.connected) return false;
-    this.cmd.publish(raw ? node : this.channel(node), encodeControlFrame(message)).catch(() => {});
-    return true;
-  }
-
-  private onControl(c: Control): void {
-    const from = typeof c.n === 'string' ? c.n : '';
-    switch (c.t) {
-      case 'ack': {
-        const link = this.outbound.get(from);
-        if (link === undefined) return;
-        const closed = link.ack(Number(c.s));
-        if (closed > 0) this.logger.info({ node: from, lost: closed }, 'link to another node resumed after its outbox overflowed');
+  private onControl(c: ControlMessage): void {
+    switch (c.type) {
+      case 'ack':
+        this.links.onAck(c.from, c.seq);
         return;
-      }
       case 'skip':
-        this.onSkip(from, Number(c.s));
+        this.links.onSkip(c.from, c.seq);
         return;
       case 'interest':
-        if (from === this.nodeId) return;
-        if (this.loadingInterest !== null) this.loadingInterest.push(c);
-        else if (this.resyncing.has(from)) this.resyncing.get(from)!.push(c);
-        else this.applyInterest(c);
-        if (typeof c.rid === 'string') this.control(from, { t: 'interest-ack', n: this.nodeId, rid: c.rid });
+        this.interest.onInterest(c);
         return;
-      case 'interest-ack': {
-        const s = this.settling.get(String(c.rid));
-        if (s !== undefined && s.waiting.delete(from) && s.waiting.size === 0) this.settled(String(c.rid));
+      case 'interest-ack':
+        this.interest.onInterestAck(c.from, c.requestId);
         return;
-      }
       case 'resync':
-        if (from === this.nodeId) return;
-        this.live.add(from);
-        if (this.resyncing.has(from)) return;
-        this.resyncing.set(from, []);
-        void this.cmd
-          .smembers(this.interestKey(from))
-          .then((keys) => this.interest.replace(from, keys))
-          .catch(() => {})
-          .finally(() => {
-            const queued = this.resyncing.get(from) ?? [];
-            this.resyncing.delete(from);
-            for (const q of queued) this.applyInterest(q);
-          });
+        if (c.from === this.nodeId) return;
+        this.membership.markLive(c.from);
+        this.interest.onResync(c.from);
         return;
       case 'left':
-        if (from !== this.nodeId) void this.reap(from).catch((err) => this.logger.warn({ err: (err as Error).message }, 'cleaning up after a node that left failed'));
+        if (c.from !== this.nodeId) void this.reaper.reap(c.from).catch((err) => this.logger.warn({ err: (err as Error).message }, 'cleaning up after a node that left failed'));
         return;
       case 'reaped':
-        if (from !== this.nodeId) {
-          this.live.delete(from);
-          this.forgetNode(from);
+        if (c.node !== this.nodeId) {
+          this.membership.markDead(c.node);
+          this.forgetNode(c.node);
         }
         return;
       case 'moved':
-        if (typeof c.c === 'string') this.finishMove(c.c);
+        this.moves.finishMove(c.clientId);
         return;
       case 'rpc':
         void this.rpc.onRequest(c);
@@ -743,232 +321,47 @@ export class Cluster implements ClusterHooks {
     }
   }
 
-  private applyInterest(c: Control): void {
-    const from = String(c.n);
-    const key = c.k;
-    if (typeof key !== 'string' || !validInterestKey(key)) {
-      this.logger.warn({ from, key }, 'ignored an invalid subscription announcement from another node');
-      return;
-    }
-    if (c.op === 'add') this.interest.add(from, key);
-    else this.interest.remove(from, key);
-  }
-
   interestAdded(key: string): void {
-    if (!this.local.add(key)) return;
-    this.localVersion++;
-    this.interest.add(this.nodeId, key);
-    this.announce('add', key);
+    this.interest.added(key);
   }
 
   interestRemoved(key: string): void {
-    if (!this.local.remove(key)) return;
-    this.localVersion++;
-    this.interest.remove(this.nodeId, key);
-    this.announce('del', key);
-  }
-
-  /**
-   * New interest waits for every live node to acknowledge it, so a SUBACK means a publish made
-   * anywhere afterwards is routed here. Withdrawals need no wait (a stray message is dropped).
-   */
-  private announce(op: 'add' | 'del', key: string): void {
-    if (!this.connected) return; // the full state is written again on reconnection
-    const others = [...this.live].filter((n) => n !== this.nodeId);
-    let rid: string | undefined;
-    if (op === 'add' && others.length > 0) {
-      rid = `${this.nodeId}:${++this.ridSeq}`;
-      const id = rid;
-      let resolve!: () => void;
-      const done = new Promise<void>((r) => (resolve = r));
-      const timer = setTimeout(() => {
-        // A node that did not acknowledge may have missed the change: have everyone reload ours.
-        this.logger.warn({ waitingFor: [...(this.settling.get(id)?.waiting ?? [])] }, 'nodes did not acknowledge a subscription change in time; asking them to reload');
-        this.control(`${this.p}all`, { t: 'resync', n: this.nodeId }, true);
-        this.settled(id);
-      }, SETTLE_TIMEOUT_MS);
-      timer.unref();
-      this.settling.set(id, { waiting: new Set(others), resolve, timer, done });
-    }
-    const m = this.cmd.multi();
-    if (op === 'add') m.sadd(this.interestKey(this.nodeId), key);
-    else m.srem(this.interestKey(this.nodeId), key);
-    m.publish(`${this.p}all`, encodeControlFrame({ t: 'interest', n: this.nodeId, op, k: key, ...(rid ? { rid } : {}) }));
-    m.exec().catch(() => {
-      if (rid !== undefined) this.settled(rid);
-    });
-  }
-
-  private settled(rid: string): void {
-    const s = this.settling.get(rid);
-    if (s === undefined) return;
-    this.settling.delete(rid);
-    clearTimeout(s.timer);
-    s.resolve();
+    this.interest.removed(key);
   }
 
   interestSettled(): Promise<void> | null {
-    if (this.settling.size === 0) return null;
-    return Promise.all([...this.settling.values()].map((s) => s.done)).then(() => undefined);
+    return this.interest.settledPromise();
   }
 
   // ---- client IDs and sessions across nodes ----------------------------------------------------
 
-  async claim(clientId: string, cleanStart: boolean): Promise<void> {
-    try {
-      await this.claimInner(clientId, cleanStart);
-    } catch (err) {
-      if (err instanceof ProtocolError) throw err;
-      this.logger.warn({ clientId, err: (err as Error).message }, 'could not move the client ID to this node');
-      throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster could not move this session here; try again');
-    }
-  }
-
-  private async claimInner(clientId: string, cleanStart: boolean): Promise<void> {
-    if (!this.connected) {
-      // A persistent session may live in Redis or on another node: refuse rather than fork it.
-      if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
-      return;
-    }
-    let owner: string | null;
-    try {
-      owner = await this.cmd.hget(`${this.p}owners`, clientId);
-    } catch {
-      if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
-      return;
-    }
-    const elsewhere = owner !== null && owner !== this.nodeId;
-    if (elsewhere && this.answers(owner!)) {
-      try {
-        await this.call(owner!, 'takeover', { clientId, cleanStart, to: this.nodeId }, TAKEOVER_TIMEOUT_MS);
-      } catch (err) {
-        // Silent since: it died (its clients come here before it is declared dead) — go on.
-        // Still beating: taking the client anyway could leave it connected on two nodes.
-        await this.refreshLive().catch(() => {});
-        if (this.answers(owner!)) {
-          this.logger.warn({ clientId, owner, err: (err as Error).message }, 'the node holding this client ID did not release it');
-          throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the node holding this client ID did not answer; try again');
-        }
-      }
-    }
-    if (this.broker.sessions.has(clientId)) return;
-    if (cleanStart) {
-      // The old session ends: nothing of it may show through the new one.
-      if (elsewhere) this.store.sessions.deleteSession(clientId);
-      return;
-    }
-    // Also without an owner: a session whose owner record was lost still resumes.
-    let stored;
-    try {
-      stored = await this.store.sessions.loadSession(clientId);
-      if (stored !== undefined && !this.broker.sessions.has(clientId)) {
-        this.broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? Date.now() }], Date.now());
-      }
-      // What the old node diverted while this one was loading the session.
-      const early = this.arriving.get(clientId);
-      const session = this.broker.sessions.get(clientId);
-      if (early !== undefined && session !== undefined) for (const d of early) this.broker.deliver(session, d, null);
-    } finally {
-      this.arriving.delete(clientId);
-    }
-    if (elsewhere) {
-      // Every node routes the session's filters here before the old node lets go of them, so no
-      // message published during the move reaches neither node.
-      await this.interestSettled();
-      this.control(owner!, { t: 'moved', n: this.nodeId, c: clientId });
-    }
-  }
-
-  private async onTakeover(clientId: string, cleanStart: boolean, to: string | null): Promise<{ released: boolean }> {
-    const session = this.broker.sessions.get(clientId);
-    if (session !== undefined) {
-      const client = session.client as Client | null;
-      if (client !== null) client.disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
-      const current = this.broker.sessions.get(clientId);
-      if (current !== undefined) {
-        if (cleanStart || !current.persistent) this.broker.endSession(current);
-        else if (to !== null && !this.moving.has(clientId)) {
-          // Keep its subscriptions routed here until the new node routes them; deliveries follow it.
-          this.broker.holdForMove(current);
-          this.moving.set(clientId, { to, timer: setTimeout(() => this.finishMove(clientId), MOVE_TIMEOUT_MS) });
-        } else this.broker.releaseSession(current);
-      }
-    }
-    // The other node reads the session next: everything recorded so far must be in Redis.
-    await new Promise<void>((resolve) => this.store.afterCommit(resolve));
-    return { released: session !== undefined };
-  }
-
-  /** The new node routes the moved session's filters itself (or took too long): let go here. */
-  private finishMove(clientId: string): void {
-    const entry = this.moving.get(clientId);
-    if (entry === undefined) return;
-    clearTimeout(entry.timer);
-    this.moving.delete(clientId);
-    const session = this.broker.sessions.get(clientId);
-    if (session !== undefined && session.client === null) this.broker.releaseSession(session);
+  claim(clientId: string, cleanStart: boolean): Promise<void> {
+    return this.moves.claim(clientId, cleanStart);
   }
 
   divert(clientId: string, delivery: Delivery): boolean {
-    const entry = this.moving.get(clientId);
-    if (entry === undefined) return false;
-    this.send(delivery.message, new Set([entry.to]), null, { clientId, qos: delivery.qos, retain: delivery.retain, subscriptionIds: delivery.subscriptionIds });
-    return true;
-  }
-
-  /** A delivery another node diverted to a session that moved here. */
-  private deliverToSession(target: SessionTarget, message: Message): void {
-    const delivery: Delivery = { message, qos: target.qos, retain: target.retain, subscriptionIds: target.subscriptionIds };
-    const session = this.broker.sessions.get(target.clientId);
-    if (session !== undefined) {
-      this.broker.deliver(session, delivery, null);
-      return;
-    }
-    // Still loading it (claim is between its takeover call and restoring the session).
-    const early = this.arriving.get(target.clientId);
-    if (early === undefined) {
-      this.arriving.set(target.clientId, [delivery]);
-      setTimeout(() => this.arriving.delete(target.clientId), MOVE_TIMEOUT_MS).unref();
-    } else if (early.length < ARRIVING_LIMIT) early.push(delivery);
-    else this.counters.queueDropped++;
+    return this.moves.divert(clientId, delivery);
   }
 
   sessionOpened(clientId: string): void {
-    if (this.connected) this.cmd.hset(`${this.p}owners`, clientId, this.nodeId).catch(() => {});
+    this.moves.sessionOpened(clientId);
   }
 
   sessionEnded(clientId: string): void {
-    if (this.connected) {
-      void (this.cmd as unknown as { sbReleaseOwner(a: string, b: string, c: string): Promise<number> }).sbReleaseOwner(`${this.p}owners`, clientId, this.nodeId).catch(() => {});
-    }
+    this.moves.sessionEnded(clientId);
   }
 
   /** The live node other than this one holding the client ID, or null. */
-  async ownerOf(clientId: string): Promise<string | null> {
-    if (!this.connected) return null;
-    const owner = await this.cmd.hget(`${this.p}owners`, clientId).catch(() => null);
-    return owner !== null && owner !== this.nodeId && this.live.has(owner) ? owner : null;
+  ownerOf(clientId: string): Promise<string | null> {
+    return this.moves.ownerOf(clientId);
   }
 
   liveNodes(): string[] {
-    return [...this.live].sort();
+    return this.membership.liveNodes();
   }
 
   /** A lifecycle listener that keeps this node's presence records in Redis. */
-  readonly presence: LifecycleListener = {
-    connected: (info) => {
-      if (!this.connected) return;
-      const client = this.broker.sessions.get(info.clientId)?.client as Client | null | undefined;
-      if (!client) return;
-      this.cmd.hset(this.connsKey(this.nodeId), info.clientId, JSON.stringify(presenceOf(client))).catch(() => {});
-    },
-    disconnected: (info) => {
-      if (this.connected) this.cmd.hdel(this.connsKey(this.nodeId), info.clientId).catch(() => {});
-    },
-    connectFailed: () => {},
-    subscribed: () => {},
-    unsubscribed: () => {},
-  };
+  readonly presence: LifecycleListener;
 
   // ---- calls between nodes ---------------------------------------------------------------------
 
@@ -976,34 +369,14 @@ export class Cluster implements ClusterHooks {
     this.rpc.handle(op, handler);
   }
 
-  call(node: string, op: string, args: Control, timeoutMs?: number): Promise<unknown> {
+  call(node: string, op: string, args: RpcArgs, timeoutMs?: number): Promise<unknown> {
     return this.rpc.call(node, op, args, timeoutMs);
   }
 
   /** Asks every live node (this one included) and gathers the answers; a node that fails is left out. */
-  async gather(op: string, args: Control): Promise<unknown[]> {
+  async gather(op: string, args: RpcArgs): Promise<unknown[]> {
     const nodes = this.liveNodes();
     const answers = await Promise.allSettled(nodes.map((n) => (n === this.nodeId ? this.rpc.local(op, args) : this.rpc.call(n, op, args))));
     return answers.flatMap((a) => (a.status === 'fulfilled' && a.value !== undefined && a.value !== null ? [a.value] : []));
   }
-
-  // ---- keys -------------------------------------------------------------------------------------
-
-  private channel(node: string): string {
-    return `${this.p}node:${node}`;
-  }
-  private interestKey(node: string): string {
-    return `${this.p}interest:${node}`;
-  }
-  private connsKey(node: string): string {
-    return `${this.p}conns:${node}`;
-  }
-  private reapedKey(node: string): string {
-    return `${this.p}reaped:${node}`;
-  }
-}
-
-/** A filter or `$share/{group}/{filter}` as another node may announce it (the protocol's own bounds). */
-function validInterestKey(key: string): boolean {
-  return validateTopicFilter(key, INTEREST_LIMITS) === null;
 }

@@ -3,7 +3,7 @@
 // byte says what it is:
 //   1 message, best effort (QoS 0):   [1][origin][header][payload]
 //   2 message, reliable (QoS 1/2):    [2][origin][seq: f64][header][payload]
-//   3 control (JSON):                 [3][JSON text]
+//   3 control (JSON):                 [3][JSON text]   (control-messages.ts)
 // where [origin] is a length byte and the sending node's id, and [header] a 4-byte length and the
 // message's fields as JSON (properties as in the stores, so user-property order survives). The
 // payload stays binary and is never copied into the JSON.
@@ -210,26 +210,4 @@ function checkProperties(p: MessageProperties | undefined): void {
             : typeof value === 'string'; // contentType, responseTopic (checked where it came in, as on one node)
     if (!ok) throw new Error(`message frame has a bad ${name} property`);
   }
-}
-
-export function encodeControlFrame(control: object): Buffer {
-  const text = Buffer.from(JSON.stringify(control));
-  const out = Buffer.allocUnsafe(1 + text.length);
-  out[0] = FRAME_CONTROL;
-  text.copy(out, 1);
-  return out;
-}
-
-/** Throws unless the frame is a control frame holding a JSON object with a string `t`. */
-export function decodeControlFrame(frame: Buffer): Record<string, unknown> & { t: string } {
-  if (frame[0] !== FRAME_CONTROL) throw new Error(`not a control frame (${frame[0]})`);
-  let value: unknown;
-  try {
-    value = JSON.parse(frame.toString('utf8', 1));
-  } catch {
-    throw new Error('control frame is not JSON');
-  }
-  if (!isPlainObject(value)) throw new Error('control frame is not an object');
-  if (typeof value.t !== 'string') throw new Error('control frame has no type');
-  return value as Record<string, unknown> & { t: string };
 }

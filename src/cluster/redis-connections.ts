@@ -3,9 +3,11 @@
 // Neither queues commands while disconnected — ioredis's offline queue is unbounded — so callers
 // see a rejected promise at once and decide what an outage means for them.
 import { Redis } from 'ioredis';
+import { withClusterScripts, type ClusterRedis } from './redis-scripts.js';
 
 export interface RedisPair {
-  command: Redis;
+  /** With the cluster's scripts defined (redis-scripts.ts). */
+  command: ClusterRedis;
   subscriber: Redis;
 }
 
@@ -55,5 +57,5 @@ export async function connectPair(url: string, nodeId: string, timeoutMs: number
   } finally {
     clearTimeout(timer);
   }
-  return { command, subscriber };
+  return { command: withClusterScripts(command), subscriber };
 }

@@ -2,8 +2,9 @@
 // the node that handles it answers with a value or an error; a caller that gets no answer in time
 // fails. Handlers are registered by name (the takeover of a client ID, the admin API's listing,
 // replayed HTTP requests).
-export type Control = Record<string, unknown>;
-export type RpcHandler = (args: Control) => Promise<unknown> | unknown;
+import type { ControlMessage, RpcArgs, RpcReply, RpcRequest } from './control-messages.js';
+
+export type RpcHandler = (args: RpcArgs) => Promise<unknown> | unknown;
 
 export const RPC_TIMEOUT_MS = 5000;
 /** Pending calls at most; beyond, a call fails at once rather than holding memory. */
@@ -17,7 +18,7 @@ export class Rpc {
   /** `send` delivers a control message to a node; it returns false when that cannot be done now. */
   constructor(
     private readonly nodeId: string,
-    private readonly send: (node: string, message: Control) => boolean,
+    private readonly send: (node: string, message: ControlMessage) => boolean,
   ) {}
 
   handle(op: string, handler: RpcHandler): void {
@@ -25,12 +26,12 @@ export class Rpc {
   }
 
   /** Runs a handler of this node directly (gathering from every node, this one included). */
-  local(op: string, args: Control): Promise<unknown> {
+  local(op: string, args: RpcArgs): Promise<unknown> {
     const handler = this.handlers.get(op);
     return handler === undefined ? Promise.reject(new Error(`unknown call ${op}`)) : Promise.resolve(handler(args));
   }
 
-  call(node: string, op: string, args: Control, timeoutMs = RPC_TIMEOUT_MS): Promise<unknown> {
+  call(node: string, op: string, args: RpcArgs, timeoutMs = RPC_TIMEOUT_MS): Promise<unknown> {
     if (this.pending.size >= MAX_PENDING) return Promise.reject(new Error('too many calls to other nodes pending'));
     const id = `${this.nodeId}:${++this.seq}`;
     return new Promise((resolve, reject) => {
@@ -39,7 +40,7 @@ export class Rpc {
         reject(new Error(`node ${node} did not answer ${op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      if (!this.send(node, { t: 'rpc', id, n: this.nodeId, op, args })) {
+      if (!this.send(node, { type: 'rpc', from: this.nodeId, id, op, args })) {
         clearTimeout(timer);
         this.pending.delete(id);
         reject(new Error('the cluster backplane is unreachable'));
@@ -47,24 +48,22 @@ export class Rpc {
     });
   }
 
-  async onRequest(c: Control): Promise<void> {
-    const from = String(c.n);
+  async onRequest(c: RpcRequest): Promise<void> {
     try {
-      const value = await this.local(String(c.op), (c.args !== null && typeof c.args === 'object' ? c.args : {}) as Control);
-      this.send(from, { t: 'rpc-reply', id: c.id, ok: true, value: value ?? null });
+      const value = await this.local(c.op, c.args);
+      this.send(c.from, { type: 'rpc-reply', id: c.id, ok: true, value: value ?? null });
     } catch (err) {
-      this.send(from, { t: 'rpc-reply', id: c.id, ok: false, error: (err as Error).message });
+      this.send(c.from, { type: 'rpc-reply', id: c.id, ok: false, error: err instanceof Error ? err.message : String(err) });
     }
   }
 
-  onReply(c: Control): void {
-    const id = String(c.id);
-    const pending = this.pending.get(id);
+  onReply(c: RpcReply): void {
+    const pending = this.pending.get(c.id);
     if (pending === undefined) return;
-    this.pending.delete(id);
+    this.pending.delete(c.id);
     clearTimeout(pending.timer);
-    if (c.ok === true) pending.resolve(c.value);
-    else pending.reject(new Error(String(c.error ?? 'remote call failed')));
+    if (c.ok) pending.resolve(c.value);
+    else pending.reject(new Error(c.error));
   }
 
   /** Fails every pending call (the node is stopping). */

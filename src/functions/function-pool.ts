@@ -28,7 +28,7 @@ import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
-import { AuthorizerInvokeError, type AuthorizerEvent } from '../auth/authorizer.js';
+import { AuthorizerInvokeError } from './invoke-error.js';
 import { FunctionNameError, isFunctionName, type FunctionDirectory } from './function-directory.js';
 import type { WorkerReply, WorkerRequest } from './function-worker.js';
 
@@ -54,7 +54,7 @@ export interface FunctionPoolOptions {
 interface Job {
   readonly id: number;
   readonly path: string;
-  readonly event: AuthorizerEvent;
+  readonly event: unknown;
   readonly timeoutMs: number;
   readonly deadline: number;
   readonly resolve: (value: unknown) => void;
@@ -140,7 +140,7 @@ export class FunctionPool {
    * path: absolute, or relative to the working directory) with `event`; resolves with its raw
    * result, parsed from the JSON it serialised to.
    */
-  invoke(handlerPath: string, event: AuthorizerEvent, timeoutMs: number): Promise<unknown> {
+  invoke(handlerPath: string, event: unknown, timeoutMs: number): Promise<unknown> {
     if (this.closed) return Promise.reject(closedError());
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
       return Promise.reject(new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`));

@@ -23,7 +23,7 @@ import { basename, dirname, extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 
-import type { InvokeErrorCode } from '../auth/authorizer.js';
+import type { InvokeErrorCode } from './invoke-error.js';
 
 export type WorkerRequest =
   | { type: 'invoke'; id: number; handlerPath: string; event: unknown; deadline: number }

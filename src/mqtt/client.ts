@@ -8,7 +8,7 @@ import type { Packet } from '../protocol/codec.js';
 import { PacketReader, encode } from '../protocol/codec.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RC } from '../protocol/reason-codes.js';
-import type { ClientPermissions } from '../broker/authorization.js';
+import type { ClientPermissions } from '../auth/authorization.js';
 import type { Broker } from '../broker/broker.js';
 import type { Broadcast, EncodingKey } from '../broker/broadcast.js';
 import type { ClientConnection, ConnectionDetails } from '../broker/client-connection.js';

@@ -4,7 +4,7 @@
 // expired message goes nowhere.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ClientPermissions } from '../../src/broker/authorization.js';
+import type { ClientPermissions } from '../../src/auth/authorization.js';
 import type { Broker } from '../../src/broker/broker.js';
 import { allowEverything, FakeConnection } from '../helpers/fake-connection.js';
 import { message, subscribeOptions, testBroker } from '../helpers/core.js';

@@ -3,7 +3,7 @@
 // queue; nobody when no permitted member can take it.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ClientPermissions } from '../../src/broker/authorization.js';
+import type { ClientPermissions } from '../../src/auth/authorization.js';
 import { pickMember } from '../../src/broker/router.js';
 import type { QoS } from '../../src/shared/message.js';
 import { Session, type SharedGroup, type Subscription } from '../../src/broker/session.js';

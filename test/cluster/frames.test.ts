@@ -3,15 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from '../../src/shared/message.js';
-import {
-  decodeControlFrame,
-  decodeMessageFrame,
-  encodeControlFrame,
-  encodeMessageFrame,
-  FRAME_CONTROL,
-  FRAME_MESSAGE,
-  FRAME_RELIABLE,
-} from '../../src/cluster/frames.js';
+import { decodeMessageFrame, encodeMessageFrame, FRAME_MESSAGE, FRAME_RELIABLE } from '../../src/cluster/frames.js';
 
 const message: Message = {
   topic: 'a/b',
@@ -65,7 +57,7 @@ describe('message frames', () => {
   });
 
   const rejected: [string, Buffer, RegExp][] = [
-    ['a frame of another kind', Buffer.from([FRAME_CONTROL, 0x7b, 0x7d]), /not a message frame/],
+    ['a frame of another kind', Buffer.from([3, 0x7b, 0x7d]), /not a message frame/],
     ['a frame with nothing after its kind', Buffer.from([FRAME_MESSAGE]), /cut short/],
     ['an origin longer than the frame', Buffer.from([FRAME_MESSAGE, 200]), /cut short/],
     ['an empty origin', frame(good, { origin: '' }), /no origin/],
@@ -113,28 +105,6 @@ describe('message frames', () => {
   for (const [name, bytes, error] of rejected) {
     test(`refuses ${name}`, () => {
       assert.throws(() => decodeMessageFrame(bytes), error);
-    });
-  }
-});
-
-describe('control frames', () => {
-  test('round-trip', () => {
-    assert.deepEqual(decodeControlFrame(encodeControlFrame({ t: 'ack', n: 'a', s: 3 })), { t: 'ack', n: 'a', s: 3 });
-  });
-
-  const rejected: [string, Buffer, RegExp][] = [
-    ['an empty control frame', Buffer.from([FRAME_CONTROL]), /not JSON/],
-    ['text that is not JSON', Buffer.from('\x03{nope'), /not JSON/],
-    ['null', Buffer.from('\x03null'), /not an object/],
-    ['an array', Buffer.from('\x03[1]'), /not an object/],
-    ['a string', Buffer.from('\x03"ack"'), /not an object/],
-    ['an object without t', Buffer.from('\x03{"n":"a"}'), /no type/],
-    ['an object whose t is not a string', Buffer.from('\x03{"t":1}'), /no type/],
-    ['a message frame', frame(good), /not a control frame/],
-  ];
-  for (const [name, bytes, error] of rejected) {
-    test(`refuses ${name}`, () => {
-      assert.throws(() => decodeControlFrame(bytes), error);
     });
   }
 });

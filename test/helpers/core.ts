@@ -1,7 +1,7 @@
 // A Broker in the test process on a ManualClock: the memory retained store, no session store, an
 // allow-all authorization and a silent logger; limits are the config defaults unless overridden.
 import { pino } from 'pino';
-import { allowAll, type Authorization } from '../../src/broker/authorization.js';
+import { allowAll, type Authorization } from '../../src/auth/authorization.js';
 import { Broker } from '../../src/broker/broker.js';
 import type { Will } from '../../src/broker/session.js';
 import { validateConfig } from '../../src/config/load.js';

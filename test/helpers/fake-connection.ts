@@ -1,7 +1,7 @@
 // A ClientConnection without a protocol or a socket, for unit tests of the core (session manager,
 // router): it records what it is given and what it is told, and attaches to a session like a
 // front-end does once its connect completes.
-import type { ClientPermissions } from '../../src/broker/authorization.js';
+import type { ClientPermissions } from '../../src/auth/authorization.js';
 import type { Broadcast } from '../../src/broker/broadcast.js';
 import type { ClientConnection, ConnectionDetails } from '../../src/broker/client-connection.js';
 import type { ConnectionInfo } from '../../src/broker/lifecycle.js';

@@ -522,10 +522,10 @@ describe('hardening: forwarded HTTP, backplane frames and stopping members', () 
       await sub.subscribe(`${prefix}node:${me}`);
       sub.on('messageBuffer', (_ch: Buffer, frame: Buffer) => {
         const c = JSON.parse(frame.toString('utf8', 1)) as Record<string, unknown>;
-        if (c.t === 'rpc-reply') replies.set(String(c.id), c);
+        if (c.type === 'rpc-reply') replies.set(String(c.id), c);
       });
       const call = async (id: string, args: Record<string, unknown>) => {
-        await pub.publish(channel, Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ t: 'rpc', id, n: me, op: 'http', args }))]));
+        await pub.publish(channel, Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ type: 'rpc', from: me, id, op: 'http', args }))]));
         await waitUntil(() => replies.has(id), 5_000, `reply to ${id}`);
         return replies.get(id)!;
       };
@@ -540,7 +540,12 @@ describe('hardening: forwarded HTTP, backplane frames and stopping members', () 
         assert.equal(reply.ok, false);
         assert.match(String(reply.error), /no caller address/);
       }
+      // Control frames the node does not understand are dropped; it goes on answering.
+      for (const junk of [{ t: 'rpc', id: 'old', n: me, op: 'http', args: {} }, { type: 'shutdown', from: me }, { type: 'ack', from: me, seq: -1 }, [1]]) {
+        await pub.publish(channel, Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify(junk))]));
+      }
       const found = await call('good', { ...request, url: `/connections/${uid('nobody')}` });
+      assert.equal(replies.has('old'), false, 'a call in the old format was answered');
       assert.equal(found.ok, true, String(found.error));
       const value = found.value as { status: number; headers: Record<string, string> };
       assert.equal(value.status, 404);
@@ -596,7 +601,17 @@ describe('hardening: forwarded HTTP, backplane frames and stopping members', () 
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null | 'timeout'>((res) => child.on('exit', (c) => res(c)));
-    await waitUntil(() => (out.match(/switchboard ready/g) ?? []).length === 2, 15_000, 'both members ready');
+    try {
+      await waitUntil(() => (out.match(/switchboard ready/g) ?? []).length === 2, 15_000, 'both members ready');
+    } catch (err) {
+      // Not left running (and holding the test runner's pipes) when they were too slow to start.
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      throw new Error(`${(err as Error).message}; output so far:\n${out}`);
+    }
     return { child, out: () => out, exited };
   }
 

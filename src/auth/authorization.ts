@@ -1,5 +1,7 @@
-// The only thing the broker knows about authorization. auth/ implements it; tests run the broker
-// with allowAll. Decisions on the publish path are synchronous: documents are compiled at CONNECT.
+// The only thing the broker knows about authorization: the contract auth/ implements (custom-
+// authorization.ts, policy-permissions.ts), kept here below the broker so that the core imports it
+// and not the other way round; tests run the broker with allowAll. Decisions on the publish path are
+// synchronous: documents are compiled at CONNECT.
 import type { Connection } from '../transport/connection.js';
 
 export interface ConnectRequest {

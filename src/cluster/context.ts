@@ -1,0 +1,58 @@
+// What every part of a cluster member shares: who it is, its options and collaborators, the Redis
+// command connection, the key names, whether the backplane is reachable right now, and how to send
+// a control message. Cluster (cluster.ts) builds one and hands it to each part.
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/broker.js';
+import type { Counters } from '../metrics/counters.js';
+import type { Store } from '../store/store.js';
+import { encodeControlFrame, type ControlMessage } from './control-messages.js';
+import type { ClusterKeys } from './keys.js';
+import type { ClusterRedis } from './redis-scripts.js';
+
+export interface ClusterOptions {
+  url: string;
+  keyPrefix: string;
+  nodeId?: string;
+  /** A node silent this long is declared dead. */
+  nodeTimeoutMs: number;
+  /** Unacknowledged QoS 1/2 frames kept per target node. */
+  outboxLimit: number;
+  /**
+   * 'interest' (default): a message goes only to nodes with a matching subscription. 'broadcast':
+   * to every node, which then matches locally — kept to measure what interest routing saves.
+   */
+  routing?: 'interest' | 'broadcast';
+  broker: Broker;
+  store: Store;
+  counters: Counters;
+  logger: Logger;
+  connectTimeoutMs?: number;
+}
+
+export class ClusterContext {
+  /** The command connection, with the cluster's scripts; set once start() has connected. */
+  redis!: ClusterRedis;
+  /** Whether the backplane is reachable (and this node's state written there) right now. */
+  connected = false;
+  readonly broker: Broker;
+  readonly store: Store;
+  readonly counters: Counters;
+
+  constructor(
+    readonly nodeId: string,
+    readonly keys: ClusterKeys,
+    readonly options: ClusterOptions,
+    readonly logger: Logger,
+  ) {
+    this.broker = options.broker;
+    this.store = options.store;
+    this.counters = options.counters;
+  }
+
+  /** Sends a control message to a node (or, with `raw`, to the channel named by `node`); false while cut off. */
+  control(node: string, message: ControlMessage, raw = false): boolean {
+    if (!this.connected) return false;
+    this.redis.publish(raw ? node : this.keys.channel(node), encodeControlFrame(message)).catch(() => {});
+    return true;
+  }
+}

@@ -1,0 +1,119 @@
+// Dead nodes, from both sides. The reaper cleans up after a node that stopped beating (or left),
+// once across the cluster (a lock): publishes its clients' wills and disconnected events
+// (CONNECTION_LOST) and adopts its persistent sessions so their subscriptions keep queueing until
+// the clients come back. Fencing is the other side: a node that learns it was declared dead while
+// cut off closes its connections and starts over, so no client is served by two nodes.
+import type { LifecycleListener } from '../broker/lifecycle.js';
+import { connectionOf } from './connection-adapter.js';
+import type { ClusterContext } from './context.js';
+import { encodeControlFrame } from './control-messages.js';
+import { parsePresenceRecord, willOf, type PresenceRecord } from './presence.js';
+
+/** The cleanup lock's lifetime; renewed every third of it while the cleanup runs. */
+const REAP_LOCK_MS = 60_000;
+
+export interface ReaperHooks {
+  /** Drops what this node holds about `node` (interest, links, heartbeat). */
+  forgetNode(node: string): void;
+  /** Starts every link with the other nodes over (they forgot them when they declared us dead). */
+  resetLinks(): void;
+  /** Lifecycle events (the AWS $aws/events publisher), or null. */
+  events(): LifecycleListener | null;
+}
+
+export class Reaper {
+  constructor(
+    private readonly ctx: ClusterContext,
+    private readonly hooks: ReaperHooks,
+  ) {}
+
+  /** Cleans up after `node` unless another node holds the lock for it. */
+  async reap(node: string): Promise<void> {
+    const { ctx } = this;
+    const lockKey = ctx.keys.reapLock(node);
+    const locked = await ctx.redis.set(lockKey, ctx.nodeId, 'PX', REAP_LOCK_MS, 'NX');
+    if (locked !== 'OK') return;
+    // Renewed while the work lasts (a dead node with many sessions), so no other node starts it too.
+    const renew = setInterval(() => void ctx.redis.pexpire(lockKey, REAP_LOCK_MS).catch(() => {}), REAP_LOCK_MS / 3);
+    renew.unref();
+    try {
+      await this.reapLocked(node);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  private async reapLocked(node: string): Promise<void> {
+    const { ctx } = this;
+    const { broker, keys } = ctx;
+    ctx.logger.warn({ deadNode: node }, 'a cluster node stopped answering; publishing its clients\u2019 wills and adopting its sessions');
+    this.hooks.forgetNode(node);
+    const now = Date.now();
+    const conns = await ctx.redis.hgetall(keys.conns(node));
+    const records: PresenceRecord[] = [];
+    for (const json of Object.values(conns)) {
+      // A damaged record has nothing to publish.
+      const record = parsePresenceRecord(json);
+      if (record !== null) records.push(record);
+    }
+    // Sessions first, so a will's delay can be tied to its session as on a single node.
+    let adopted = 0;
+    let cursor = '0';
+    do {
+      const [next, fields] = await ctx.redis.hscan(keys.owners, cursor, 'COUNT', '500');
+      cursor = next;
+      for (let i = 0; i < fields.length; i += 2) {
+        const clientId = fields[i]!;
+        if (fields[i + 1] !== node || broker.sessions.has(clientId)) continue;
+        const stored = await ctx.store.sessions.loadSession(clientId);
+        if (stored === undefined) {
+          await ctx.redis.sbReleaseOwner(keys.owners, clientId, node);
+          continue;
+        }
+        broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
+        adopted++;
+      }
+    } while (cursor !== '0');
+    const ownersNow = records.length === 0 ? [] : await ctx.redis.hmget(keys.owners, ...records.map((r) => r.info.clientId));
+    for (const [i, record] of records.entries()) {
+      const session = broker.sessions.get(record.info.clientId);
+      // A client that already came back on another node: a delayed will was cancelled by its
+      // return [MQTT-3.1.3-9], and a disconnected event now would follow its new connected one.
+      const cameBack = ownersNow[i] !== node && ownersNow[i] !== ctx.nodeId && ownersNow[i] !== null;
+      const returnedHere = session?.client != null;
+      if (cameBack || returnedHere) {
+        if (record.will !== null && record.will.delaySeconds === 0) broker.publishWill(willOf(record.info.clientId, record.will));
+        continue;
+      }
+      if (record.will !== null) broker.scheduleWill(willOf(record.info.clientId, record.will), session);
+      this.hooks.events()?.disconnected(record.info, 'CONNECTION_LOST', false);
+    }
+    await ctx.redis
+      .multi()
+      .del(keys.conns(node), keys.interest(node))
+      .zrem(keys.nodes, node)
+      .set(keys.reaped(node), ctx.nodeId, 'EX', 3600)
+      .publish(keys.all, encodeControlFrame({ type: 'reaped', node }))
+      .exec();
+    ctx.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
+  }
+
+  /**
+   * This node was declared dead (it was cut off longer than the timeout) and its sessions were
+   * adopted elsewhere: close every connection (they reconnect and find their sessions) and start
+   * over with what is left, so no client is served by two nodes.
+   */
+  async fenced(): Promise<void> {
+    const { ctx } = this;
+    const { broker } = ctx;
+    ctx.logger.error('this node was declared dead by the cluster while cut off; closing its connections and rejoining');
+    for (const session of [...broker.sessions.values()]) {
+      // The node that declared us dead already published these wills and disconnected events.
+      connectionOf(session)?.closeFenced();
+      if (broker.sessions.get(session.clientId) === session) broker.releaseSession(session);
+    }
+    // The others forgot every link with us: start them over on both sides.
+    this.hooks.resetLinks();
+    await ctx.redis.del(ctx.keys.reaped(ctx.nodeId));
+  }
+}

@@ -1,0 +1,66 @@
+// The Lua scripts the cluster runs on Redis, with their typed signatures. ioredis's defineCommand
+// adds each as a method (sent as EVALSHA, falling back to EVAL after a Redis restart flushed the
+// script cache); `withClusterScripts` defines them once on the command connection and checks they
+// are there, so callers get a `ClusterRedis` and call `redis.sbHeartbeat(...)` without a cast.
+// Scripts run atomically: each is a read-then-write that must not interleave with another node's.
+import type { Redis } from 'ioredis';
+
+export interface ClusterScripts {
+  /**
+   * Records this node's heartbeat on the Redis clock (so nodes on different machines agree on
+   * "silent for 10 s"). Returns Redis's time in ms, or -1 once this node was declared dead.
+   */
+  sbHeartbeat(nodesKey: string, reapedKey: string, nodeId: string): Promise<number>;
+  /** The nodes whose last heartbeat is older than `timeoutMs` (Redis clock). */
+  sbSilent(nodesKey: string, timeoutMs: number): Promise<string[]>;
+  /** Sets the client's owner to `nodeId` unless another node holds it; returns the owner after. */
+  sbClaimOwner(ownersKey: string, clientId: string, nodeId: string): Promise<string>;
+  /** Removes the client's owner only if it is still `nodeId`; returns 1 if removed, else 0. */
+  sbReleaseOwner(ownersKey: string, clientId: string, nodeId: string): Promise<number>;
+}
+
+export type ClusterRedis = Redis & ClusterScripts;
+
+const SCRIPTS: Record<keyof ClusterScripts, { numberOfKeys: number; lua: string }> = {
+  sbHeartbeat: {
+    numberOfKeys: 2,
+    lua: `
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return now`,
+  },
+  sbSilent: {
+    numberOfKeys: 1,
+    lua: `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))`,
+  },
+  sbClaimOwner: {
+    numberOfKeys: 1,
+    lua: `
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if owner and owner ~= ARGV[2] then return owner end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return ARGV[2]`,
+  },
+  sbReleaseOwner: {
+    numberOfKeys: 1,
+    lua: `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0`,
+  },
+};
+
+/** Defines the scripts on `redis` (once per connection) and returns it typed with them. */
+export function withClusterScripts(redis: Redis): ClusterRedis {
+  for (const [name, definition] of Object.entries(SCRIPTS)) redis.defineCommand(name, definition);
+  if (!hasClusterScripts(redis)) throw new Error('ioredis did not define the cluster scripts');
+  return redis;
+}
+
+function hasClusterScripts(redis: Redis): redis is ClusterRedis {
+  return Object.keys(SCRIPTS).every((name) => typeof Reflect.get(redis, name) === 'function');
+}

@@ -1,0 +1,52 @@
+// The cluster's Lua scripts on a real redis-server: each does what its typed signature says,
+// and they survive Redis flushing its script cache (EVALSHA falls back to EVAL).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { withClusterScripts, type ClusterRedis } from '../../src/cluster/redis-scripts.js';
+
+let server: RedisServer;
+let redis: ClusterRedis;
+
+before(async () => {
+  server = await startRedis();
+  redis = withClusterScripts(new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 0 }));
+  await redis.connect();
+});
+
+after(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+
+test('sbHeartbeat records the Redis time, and answers -1 once the node was declared dead', async () => {
+  const [seconds] = await redis.time();
+  const beat = await redis.sbHeartbeat('t:nodes', 't:reaped:a', 'a');
+  assert.ok(Math.abs(beat - Number(seconds) * 1000) < 5000, `beat ${beat} is on the Redis clock`);
+  assert.equal(Number(await redis.zscore('t:nodes', 'a')), beat);
+  await redis.set('t:reaped:a', 'b');
+  assert.equal(await redis.sbHeartbeat('t:nodes', 't:reaped:a', 'a'), -1);
+  assert.equal(Number(await redis.zscore('t:nodes', 'a')), beat, 'a fenced node does not beat');
+});
+
+test('sbSilent lists the nodes whose last beat is older than the timeout', async () => {
+  await redis.sbHeartbeat('s:nodes', 's:reaped:fresh', 'fresh');
+  await redis.zadd('s:nodes', 0, 'old');
+  assert.deepEqual(await redis.sbSilent('s:nodes', 60_000), ['old']);
+});
+
+test('sbClaimOwner takes a free or own client ID and reports another holder; sbReleaseOwner only releases its own', async () => {
+  assert.equal(await redis.sbClaimOwner('o:owners', 'c1', 'a'), 'a');
+  assert.equal(await redis.sbClaimOwner('o:owners', 'c1', 'a'), 'a');
+  assert.equal(await redis.sbClaimOwner('o:owners', 'c1', 'b'), 'a');
+  assert.equal(await redis.sbReleaseOwner('o:owners', 'c1', 'b'), 0);
+  assert.equal(await redis.hget('o:owners', 'c1'), 'a');
+  assert.equal(await redis.sbReleaseOwner('o:owners', 'c1', 'a'), 1);
+  assert.equal(await redis.hget('o:owners', 'c1'), null);
+});
+
+test('the scripts still run after SCRIPT FLUSH', async () => {
+  await redis.script('FLUSH');
+  assert.equal(await redis.sbClaimOwner('f:owners', 'c1', 'a'), 'a');
+});
