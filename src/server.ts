@@ -121,7 +121,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     counters,
     consoleCredentials,
     // SigV4-presigned WebSocket URLs are checked against the same access keys as the HTTP API.
-    verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey, identityPools),
+    verifySignedUrl: createSignedUrlVerifier(store.accessKeys, store.sealingKey, identityPools, () => clock.now()),
     clock,
   });
   const authorization = options.authorization ?? custom;
@@ -261,15 +261,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const ruleOperations = new RuleOperations(rules, functions);
       registerAuthorizerRoutes(app, authorizerOperations);
       registerAdminConnectionRoutes(app, broker, clients, cluster);
-      registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey);
-      registerCognitoIdentityRoutes(app, { pools: identityPools, logger, allowedOrigins: http_.allowedOrigins });
+      registerAccessKeyRoutes(app, store.accessKeys, store.sealingKey, () => clock.now());
+      registerCognitoIdentityRoutes(app, { pools: identityPools, logger, allowedOrigins: http_.allowedOrigins, clock });
       registerRuleRoutes(app, ruleOperations);
       registerControlPlane(app, { authorizers: authorizerOperations, rules: ruleOperations, functions, scope: custom.scope });
       registerConfigReloadRoute(app, reloader);
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,
-        authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey, identityPools), config.admin.token),
+        authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey, identityPools, () => clock.now()), config.admin.token),
         secure: !!http_.tls,
         clock,
       });

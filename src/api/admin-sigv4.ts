@@ -34,17 +34,41 @@ const AWS_CODES: Partial<Record<SigV4FailureReason, string>> = {
 };
 
 /** The admin caller a signed request names (its access key id), or the ApiError refusing it. */
-export type SignedAdminVerifier = (request: SigV4Request) => string | ApiError;
+export type SignedAdminVerifier = ((request: SigV4Request) => string | ApiError) & {
+  precheck: (request: Pick<SigV4Request, 'headers' | 'query'>) => ApiError | null;
+};
+
+/** The access key id a SigV4 request names (header or presigned query), without verifying anything. */
+export function claimedAccessKeyId(request: Pick<SigV4Request, 'headers' | 'query'>): string | undefined {
+  const authorization = request.headers.authorization;
+  if (typeof authorization === 'string') {
+    const m = /Credential=([^/,\s]{1,128})\//.exec(authorization);
+    if (m !== null) return m[1];
+  }
+  const credential = new URLSearchParams(request.query).get('X-Amz-Credential');
+  const id = credential?.split('/')[0];
+  return id !== undefined && id !== '' && id.length <= 128 ? id : undefined;
+}
+
+const notAdmin = (accessKeyId: string) =>
+  new ApiError('UnauthorizedException', 401, `access key ${accessKeyId} is not an admin key, so it may not call the admin plane (create one with switchboard keys create --admin)`);
 
 export function createAdminSigV4Verifier(keys: AccessKeyStore, sealingKey: Buffer): SignedAdminVerifier {
   const lookup = secretLookup(keys, sealingKey);
-  return (request) => {
+  // Refuses from the headers what needs no secret, so only an admin key's holder gets the body read.
+  const precheck = (request: Pick<SigV4Request, 'headers' | 'query'>): ApiError | null => {
+    const accessKeyId = claimedAccessKeyId(request);
+    if (accessKeyId === undefined) return new ApiError('InvalidRequestException', 400, 'the SigV4 signature names no access key (Credential=...)');
+    const record = keys.get(accessKeyId);
+    if (record === undefined || record.status !== 'Active') return new ApiError('UnrecognizedClientException', 403, 'The security token included in the request is invalid.');
+    return record.admin === true ? null : notAdmin(accessKeyId);
+  };
+  const verify = (request: SigV4Request): string | ApiError => {
     const result = verifySigV4(request, lookup, { services: CONTROL_PLANE_SERVICES });
     if (!result.ok) return new ApiError(AWS_CODES[result.reason] ?? result.code, result.status, result.message);
     const record = keys.get(result.accessKeyId);
-    if (record?.admin !== true) {
-      return new ApiError('UnauthorizedException', 401, `access key ${result.accessKeyId} is not an admin key, so it may not call the admin plane (create one with switchboard keys create --admin)`);
-    }
+    if (record?.admin !== true) return notAdmin(result.accessKeyId);
     return result.accessKeyId;
   };
+  return Object.assign(verify, { precheck });
 }

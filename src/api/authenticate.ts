@@ -1,6 +1,7 @@
 // The HTTP data plane's authenticator: SigV4 with a managed access key when the request is
 // signed, otherwise what CustomAuthorization decides for HTTP (custom authorizer, default
 // authorizer, unauthenticated policy, anonymous rule).
+import { sameSecret } from './admin-sessions.js';
 import type { CustomAuthorization } from '../auth/custom-authorization.js';
 import { ApiError, unauthorized } from './errors.js';
 import type { HttpAuthenticator, HttpCaller, HttpRequestInfo } from './http-auth.js';
@@ -16,7 +17,8 @@ export function createHttpAuthenticator(custom: CustomAuthorization, verifySigne
   const adminBearer = adminToken !== undefined ? `Bearer ${adminToken}` : undefined;
   return async (request) => {
     // The admin token (the CLI's credential) carries every right.
-    if (adminBearer !== undefined && request.headers.authorization === adminBearer) return { principal: 'admin', policy: null };
+    const given = request.headers.authorization;
+    if (adminBearer !== undefined && typeof given === 'string' && sameSecret(given, adminBearer)) return { principal: 'admin', policy: null };
     if (isSigned(request)) {
       if (verifySigned === null) throw unauthorized('SigV4 requests need access keys, and none are configured');
       const result = verifySigned(request);

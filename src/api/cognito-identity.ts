@@ -31,6 +31,7 @@ import type { IdentityPools } from '../auth/identity-pools.js';
 import { requestClient, type HttpApp } from './http-server.js';
 import { publicRoute } from './route-access.js';
 import { SignInThrottle } from './sign-in-throttle.js';
+import type { Clock } from '../shared/clock.js';
 
 const TARGET_PREFIX = 'AWSCognitoIdentityService.';
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -108,7 +109,8 @@ export interface CognitoIdentityOptions {
   logger: Logger;
   /** listeners.http.allowedOrigins: absent, any origin may call from a browser. */
   allowedOrigins?: readonly string[] | undefined;
-  now?: () => number;
+  /** The rate limit's window; the system clock by default. */
+  clock?: Clock;
 }
 
 export function registerCognitoIdentityRoutes(app: HttpApp, options: CognitoIdentityOptions): void {
@@ -126,7 +128,7 @@ export function registerCognitoIdentityRoutes(app: HttpApp, options: CognitoIden
     reply.header('access-control-expose-headers', 'x-amzn-RequestId, x-amzn-ErrorType');
   };
   // Every call counts (an attempt, in the sign-in throttle's terms); a success clears nothing.
-  const limit = new SignInThrottle({ maxFailures: COGNITO_REQUESTS_PER_WINDOW, windowMs: COGNITO_WINDOW_MS, ...(options.now ? { now: options.now } : {}) });
+  const limit = new SignInThrottle({ maxFailures: COGNITO_REQUESTS_PER_WINDOW, windowMs: COGNITO_WINDOW_MS, ...(options.clock ? { clock: options.clock } : {}) });
 
   const operations: Record<string, (body: unknown) => unknown> = {
     GetId(raw) {

@@ -56,7 +56,16 @@ export class ConfigReloader {
       logger.error({ error }, 'configuration reload refused; the running configuration stays');
       return { ok: false, error };
     }
-    this.apply(next, changes, records);
+    try {
+      this.apply(next, changes, records);
+    } catch (err) {
+      // A store write failed part-way (disk full, database busy). Every step of apply() is an
+      // idempotent put or delete, and `running` still describes the old file, so the next reload
+      // computes the same changes and finishes the job.
+      const error = `applying failed part-way (${(err as Error).message}); some changes may be in effect, reload again once the cause is fixed`;
+      logger.error({ error }, 'configuration reload failed');
+      return { ok: false, error };
+    }
     const { needsRestart, ...applied } = changes;
     if (isEmpty(changes)) logger.info('configuration reloaded: no authorizer, rule or limit changed');
     else logger.info({ ...applied }, 'configuration reloaded');

@@ -101,11 +101,18 @@ export function adminCaller(request: FastifyRequest, options: Pick<HttpServerOpt
   return user;
 }
 
+const REQUEST_DEADLINES = { headersTimeout: 10_000, requestTimeout: 30_000 } as const;
+
 export function createHttpServer(options: HttpServerOptions): HttpApp {
   const tls = options.listener.tls;
   const app = Fastify<http.Server | https.Server>({
+    // A request has 10 s for its headers and 30 s for all of it (Node's defaults are 60 s and
+    // 5 min): a caller trickling a body cannot hold a socket and its buffer for minutes. Upgraded
+    // WebSockets are not requests once upgraded, so this does not limit them.
     serverFactory: (handler) =>
-      tls ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handler) : http.createServer(handler),
+      tls
+        ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key), ...REQUEST_DEADLINES }, handler)
+        : http.createServer(REQUEST_DEADLINES, handler),
     loggerInstance: options.logger.child({ component: 'http' }) as never,
     // No line per request (the top-level disableRequestLogging option is deprecated: FSTDEP023).
     logController: new LogController({ disableRequestLogging: true }),

@@ -84,7 +84,13 @@ export function declareScopeAccess(scope: HttpApp, access: RouteAccess): void {
 export type AdminCallerCheck = (request: FastifyRequest) => string | null;
 
 /** Checks a SigV4-signed admin request (raw path, query and body): the caller's name, or why not. */
-export type SignedAdminCheck = (request: SigV4Request) => string | ApiError;
+export type SignedAdminCheck = ((request: SigV4Request) => string | ApiError) & {
+  /**
+   * What can be refused from the headers alone (no such key, inactive, expired, not an admin key),
+   * before the body is read: without it anyone could make the server buffer a body per request.
+   */
+  precheck?: (request: Pick<SigV4Request, 'headers' | 'query'>) => ApiError | null;
+};
 
 const kSigned = Symbol('switchboard.signedAdmin');
 type MaybeSigned = FastifyRequest & { [kSigned]?: true };
@@ -129,6 +135,8 @@ export function installAccessControl(app: HttpApp, isAdmin: AdminCallerCheck, ve
     }
     // A signature covers the body, which is not read yet: decided in preParsing below.
     if (verifySigned !== undefined && sigV4Kind({ headers: request.headers, query: rawQuery(request) }) !== undefined) {
+      const early = verifySigned.precheck?.({ headers: request.headers, query: rawQuery(request) }) ?? null;
+      if (early !== null) return refuse(reply, early.statusCode, early.name, early.message);
       (request as MaybeSigned)[kSigned] = true;
       return;
     }

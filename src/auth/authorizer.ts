@@ -6,7 +6,7 @@
  * Flow for one CONNECT (the broker wires it; each step is its own module):
  *   request.ts     credentials -> which authorizer, token, signature -> AuthorizerEvent
  *   signature.ts   verify the token signature before anything is invoked (AWS: no Lambda call on failure)
- *   function-pool.ts / http-authorizer.ts   invoke -> raw result (unknown)
+ *   functions/function-pool.ts / http-authorizer.ts   invoke -> raw result (unknown)
  *   response.ts    raw result -> AuthorizerResponse, validated as AWS validates it
  *   result-cache.ts  valid responses, reused for identical events until refreshAfterInSeconds
  *   test-invoke.ts TestInvokeAuthorizer, and `invokeAuthorizer` (function or http) for both paths

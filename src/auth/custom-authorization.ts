@@ -153,10 +153,11 @@ export class CustomAuthorization implements Authorization {
     // its own 24-hour WebSocket limit; Switchboard has no such limit, so without this a credential
     // meant to last an hour would admit a client for as long as it stays connected
     // (docs/compatibility.md). SDKs reconnect with refreshed credentials.
+    const clock = this.options.clock ?? systemClock;
     const lifetime =
       verdict.expiresAt !== undefined
-        ? { disconnectAfterMs: Math.max(0, verdict.expiresAt - Date.now()), disconnect: { reason: 'the temporary credential expired', why: 'credential-expired' } }
-        : undefined;
+        ? { clock, disconnectAfterMs: Math.max(0, verdict.expiresAt - clock.now()), disconnect: { reason: 'the temporary credential expired', why: 'credential-expired' } }
+        : { clock };
     return { allowed: true, principal: verdict.principal, permissions: new PolicyPermissions(policy, this.scope, lifetime) };
   }
 

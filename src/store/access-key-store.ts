@@ -136,6 +136,9 @@ export function createAccessKey(
  * memoised per sealed value, so a put() with a new secret or status is seen at once and a deleted
  * key is forgotten on its next lookup.
  */
+/** Permanent keys whose unsealed secret is kept; past it, the oldest entry goes. */
+const SECRET_CACHE_SIZE = 10_000;
+
 export function secretLookup(
   store: AccessKeyStore,
   sealingKey: Buffer,
@@ -159,6 +162,10 @@ export function secretLookup(
     } catch {
       return undefined;
     }
+    // Temporary keys come and go by the thousand and are swept from the store; keeping their
+    // secrets here would outlive the sweep. Unsealing one per request costs microseconds.
+    if (record.expiration !== undefined) return secret;
+    if (cache.size >= SECRET_CACHE_SIZE) cache.delete(cache.keys().next().value!);
     cache.set(accessKeyId, { sealed: record.secretSealed, secret });
     return secret;
   };

@@ -2,6 +2,7 @@
 // GetCredentialsForIdentity requests (body, target, content type) are answered 200 or with one of
 // Cognito's client errors in AWS JSON 1.1 shape — never a 5xx, never a non-JSON body. Requests go
 // through Fastify's inject (no socket), with a clock that opens a new rate-limit window each call.
+import { systemClock } from '../../src/shared/clock.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +31,7 @@ describe('Cognito identity routes (seeded fuzz)', () => {
     app = createHttpServer({ listener: config.listeners.http as Exclude<typeof config.listeners.http, false>, logger, admin: config.admin, sessions: new AdminSessions() });
     pools = new IdentityPools(config.auth, randomBytes(32));
     let t = 0;
-    registerCognitoIdentityRoutes(app, { pools, logger, now: () => (t += 61_000) });
+    registerCognitoIdentityRoutes(app, { pools, logger, clock: { ...systemClock, now: () => (t += 61_000) } });
     await app.ready();
   });
 

@@ -43,3 +43,45 @@ describe('config reload diff', () => {
     assert.deepEqual(diffConfig(after, running).needsRestart, []);
   });
 });
+
+describe('ConfigReloader when applying fails part-way', () => {
+  it('answers a refusal instead of throwing (SIGHUP must not kill the process), and a later reload finishes the job', async () => {
+    const { pino } = await import('pino');
+    const { MemoryAuthorizerStore } = await import('../../src/store/authorizer-store.js');
+    const { MemoryRuleStore } = await import('../../src/store/rule-store.js');
+    const { RulesEngine } = await import('../../src/rules/engine.js');
+    const { FunctionPool } = await import('../../src/functions/function-pool.js');
+    const { ConfigReloader } = await import('../../src/api/config-reload.js');
+    const { testBroker } = await import('../helpers/core.js');
+    // The stores report commit failures asynchronously; a synchronous throw from put() stands for
+    // any step of apply() failing after others took effect.
+    class FailingOnce extends MemoryAuthorizerStore {
+      failNext = true;
+      override put(record: Parameters<MemoryAuthorizerStore['put']>[0]): void {
+        if (record.name === 'C' && this.failNext) {
+          this.failNext = false;
+          throw new Error('disk full');
+        }
+        super.put(record);
+      }
+    }
+    const pool = new FunctionPool({ size: 1 });
+    try {
+      const running = validateConfig({ auth: { anonymous: 'nobody', authorizers: [fn('A', 'a')] } });
+      const next = validateConfig({ auth: { anonymous: 'nobody', authorizers: [fn('A', 'a'), fn('B', 'b'), fn('C', 'c')] } });
+      const authorizers = new FailingOnce();
+      const { broker, counters } = testBroker();
+      const logger = pino({ level: 'silent' });
+      const rules = new RulesEngine({ broker, store: new MemoryRuleStore(), pool, counters, logger, accountId: '123456789012' });
+      const reloader = new ConfigReloader({ load: () => next, running, limits: broker.limits, authorizers, baseDir: process.cwd(), rules, logger });
+      const failed = reloader.reload();
+      assert.equal(failed.ok, false);
+      assert.match(failed.ok ? '' : failed.error, /failed part-way \(disk full\)/);
+      const retried = reloader.reload();
+      assert.equal(retried.ok, true);
+      assert.deepEqual(authorizers.list().map((a) => a.name), ['B', 'C']);
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -390,6 +391,35 @@ describe('@aws-sdk/client-iot against the control plane', { timeout: 120_000 }, 
     assert.equal(good.status, 200, await good.clone().text());
     assert.equal((await admin.send(new GetTopicRuleCommand({ ruleName: 'tampered' }))).rule!.sql, "SELECT * FROM 'a'");
     await admin.send(new DeleteTopicRuleCommand({ ruleName: 'tampered' }));
+  });
+
+  test('a signed request by an unknown or non-admin key is refused from its headers, before its body is read', async () => {
+    const plain = await createKey(server, { policyDocuments: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:Connect', Resource: '*' }] }] });
+    const url = new URL(`${server.httpUrl}/rules/precheck`);
+    // Headers that announce a 900 KB body, and no body at all: an answer proves nothing waited for it.
+    const answer = (accessKeyId: string) =>
+      new Promise<{ status: number; type: string | undefined }>((resolve, reject) => {
+        const req = http.request(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': String(900_000),
+            'x-amz-date': '20260101T000000Z',
+            authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/20260101/us-east-1/iot/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
+          },
+        });
+        const timer = setTimeout(() => { req.destroy(); reject(new Error(`no answer for ${accessKeyId} without its body`)); }, 5_000);
+        req.on('response', (res) => {
+          clearTimeout(timer);
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, type: res.headers['x-amzn-errortype'] as string | undefined });
+          req.destroy();
+        });
+        req.on('error', (err) => { clearTimeout(timer); reject(err); });
+        req.flushHeaders();
+      });
+    assert.deepEqual(await answer('AKIAUNKNOWNKEY000000'), { status: 403, type: 'UnrecognizedClientException' });
+    assert.deepEqual(await answer(plain.accessKeyId), { status: 401, type: 'UnauthorizedException' });
   });
 
   describe('from another address', { skip: netnsUnavailable() }, () => {
