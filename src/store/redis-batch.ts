@@ -4,6 +4,9 @@
 // (redis-changes.ts). afterCommit callbacks wait for the EXEC holding every change made before
 // them.
 //
+// Longer than our usual file: the batch, its retry after a Redis outage and its invariants are one
+// state machine, and splitting it would spread those invariants over files that must change together.
+//
 // Invariants:
 // - At most one EXEC is in flight; the next batch leaves when its reply is in. Batches therefore
 //   reach Redis in the order their changes were made, and one that failed is retried before any
