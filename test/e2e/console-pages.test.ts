@@ -1,8 +1,11 @@
 // The console's other pages under load and for everyone (issue 17): the Connections table sorted
 // and paged by the server (for 10,000+ connections), per-client message rates, disconnect from
-// the row's menu; and an axe-core accessibility check over every page (zero serious or critical
-// violations). Debian's Chromium driven by playwright-core, against a real server.
+// the row's menu; an authorizer's signing keys listed by name, size and fingerprint; and an
+// axe-core accessibility check over every page, the sign-in page included, in both colour schemes
+// (zero serious or critical violations). Debian's Chromium driven by playwright-core, against a
+// real server.
 import assert from 'node:assert/strict';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +23,34 @@ interface AxeResult {
   violations: { id: string; impact: string | null; help: string; nodes: { target: string[]; any: { data?: { fgColor?: string; bgColor?: string; contrastRatio?: number } | null }[] }[] }[];
 }
 
+async function launch(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    timeout: 30_000,
+  });
+}
+
+let axeSource: string | null = null;
+
+/** Runs axe-core in `page`; returns its serious and critical violations, one line each, named by `where`. */
+async function seriousViolations(page: Page, where: string): Promise<string[]> {
+  axeSource ??= readFileSync(join(REPO_ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  await page.addScriptTag({ content: axeSource });
+  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as AxeResult;
+  const found: string[] = [];
+  for (const v of result.violations) {
+    if (v.impact !== 'serious' && v.impact !== 'critical') continue;
+    const nodes = v.nodes.map((n) => {
+      const d = n.any[0]?.data;
+      return `${n.target.join(' ')}${d?.contrastRatio ? ` (${d.fgColor} on ${d.bgColor}: ${d.contrastRatio})` : ''}`;
+    });
+    found.push(`${where}: ${v.id} (${v.impact}) ${v.help}: ${nodes.join(' | ')}`);
+  }
+  return found;
+}
+
 describe('console pages: connections at scale, accessibility', { skip: missing ?? false }, () => {
   let browser: Browser;
   let server: TestServer;
@@ -27,12 +58,7 @@ describe('console pages: connections at scale, accessibility', { skip: missing ?
   before(async () => {
     if (!existsSync(join(REPO_ROOT, 'dist', 'console', 'index.html'))) throw new Error('dist/console is missing: run npm run build');
     server = await startServer({ configFile: EXAMPLE_CONFIG, args: ['--anonymous', 'loopback'] });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30_000,
-    });
+    browser = await launch();
   });
 
   after(async () => {
@@ -208,8 +234,54 @@ describe('console pages: connections at scale, accessibility', { skip: missing ?
     }
   });
 
+  test('Authorizers: the signing keys of an authorizer listed by name, size and fingerprint, reachable from the keyboard', async () => {
+    const keys = { primary: generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey, rotated: generateKeyPairSync('rsa', { modulusLength: 3072 }).publicKey };
+    const pem = (k: (typeof keys)['primary']) => k.export({ type: 'spki', format: 'pem' }).toString();
+    const fingerprint = (k: (typeof keys)['primary']) => createHash('sha256').update(k.export({ type: 'spki', format: 'der' })).digest('hex');
+    const created = await fetch(`${server.httpUrl}/api/authorizers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Keyed', type: 'http', url: 'http://127.0.0.1:9/authorize', tokenKeyName: 'token', signingDisabled: false, tokenSigningPublicKeys: { primary: pem(keys.primary), rotated: pem(keys.rotated) } }),
+    });
+    assert.equal(created.status, 201, await created.text());
+    for (const scheme of ['light', 'dark'] as const) {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: scheme });
+      try {
+        await page.goto(`${server.httpUrl}/#/authorizers`, WAIT);
+        const details = page.getByRole('button', { name: 'Details of Keyed' });
+        await details.focus();
+        await page.keyboard.press('Enter');
+        const detail = page.locator('tr[data-authorizer=Keyed] + tr.detail-row');
+        const list = detail.getByTestId('authorizer-keys');
+        await list.waitFor(WAIT);
+        assert.match(await detail.innerText(), /Public keys \(2\)/);
+        assert.equal(await detail.locator('pre.json').count(), 0, 'not a JSON dump');
+        for (const [name, bits] of [['primary', 2048], ['rotated', 3072]] as const) {
+          const row = list.locator(`li[data-key-name=${name}]`);
+          const hex = fingerprint(keys[name]);
+          assert.match(await row.locator('.key-head').innerText(), new RegExp(`^${name}\\s+RSA ${bits}-bit\\s+SHA-256 ${hex.slice(0, 16).match(/../g)!.join(':')}…$`));
+          assert.equal(await row.locator('pre.key-pem').isVisible(), false, 'the PEM is behind a disclosure');
+        }
+        // The next Tab stop after the Details button is the first key's disclosure; Enter opens it.
+        await page.keyboard.press('Tab');
+        assert.equal(await page.evaluate(() => document.activeElement?.closest('li[data-key-name]')?.getAttribute('data-key-name')), 'primary');
+        assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'SUMMARY');
+        await page.keyboard.press('Enter');
+        const primary = list.locator('li[data-key-name=primary]');
+        await primary.locator('pre.key-pem').waitFor({ state: 'visible', ...WAIT });
+        assert.equal((await primary.locator('pre.key-pem').innerText()).trim(), pem(keys.primary).trim());
+        assert.equal(await primary.locator('.key-sha').innerText(), `SHA-256 ${fingerprint(keys.primary)}`);
+        assert.deepEqual(await seriousViolations(page, `#/authorizers, keys open (${scheme})`), []);
+        // Editing says which keys a new one would replace.
+        await detail.getByTestId('authorizer-edit').click();
+        assert.match(await page.getByTestId('authorizer-keys-note').innerText(), /Current keys: primary, rotated/);
+      } finally {
+        await page.close();
+      }
+    }
+  });
+
   test('axe-core: no serious or critical accessibility violations on any page', async () => {
-    const axe = readFileSync(join(REPO_ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
     const c = await connectClient(server, { clientId: 'axe-client' });
     await c.client.subscribeAsync('axe/#');
     await c.client.publishAsync('axe/retained', '{"a":1}', { qos: 1, retain: true });
@@ -240,19 +312,47 @@ describe('console pages: connections at scale, accessibility', { skip: missing ?
         try {
           await page.goto(`${server.httpUrl}/#/${route}`, WAIT);
           await ready(page);
-          await page.addScriptTag({ content: axe });
-          const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as AxeResult;
-          for (const v of result.violations) {
-            if (v.impact !== 'serious' && v.impact !== 'critical') continue;
-            const nodes = v.nodes.map((n) => {
-              const d = n.any[0]?.data;
-              return `${n.target.join(' ')}${d?.contrastRatio ? ` (${d.fgColor} on ${d.bgColor}: ${d.contrastRatio})` : ''}`;
-            });
-            found.push(`#/${route} (${scheme}): ${v.id} (${v.impact}) ${v.help}: ${nodes.join(' | ')}`);
-          }
+          found.push(...(await seriousViolations(page, `#/${route} (${scheme})`)));
         } finally {
           await page.close();
         }
+      }
+    }
+    assert.deepEqual(found, [], found.join('\n'));
+  });
+});
+
+describe('console sign-in page: accessibility', { skip: missing ?? false }, () => {
+  let browser: Browser;
+  let server: TestServer;
+
+  before(async () => {
+    if (!existsSync(join(REPO_ROOT, 'dist', 'console', 'index.html'))) throw new Error('dist/console is missing: run npm run build');
+    // Sign-in is demanded from loopback too, so the console opens on the sign-in page.
+    server = await startServer({ args: ['--set', 'admin.username=admin', '--set', 'admin.password=correct-horse', '--set', 'admin.requireSignInOnLoopback=true'] });
+    browser = await launch();
+  });
+
+  after(async () => {
+    if (browser) await withTimeout(browser.close(), 10_000, 'browser.close').catch(() => undefined);
+    await stopAllServers();
+  });
+
+  test('axe-core: no serious or critical violations on the sign-in page, before and after a wrong password, in both colour schemes', async () => {
+    const found: string[] = [];
+    for (const scheme of ['light', 'dark'] as const) {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: scheme });
+      try {
+        await page.goto(`${server.httpUrl}/`, WAIT);
+        await page.getByTestId('sign-in').waitFor(WAIT);
+        found.push(...(await seriousViolations(page, `sign-in (${scheme})`)));
+        await page.getByTestId('username').fill('admin');
+        await page.getByTestId('password').fill('wrong-password');
+        await page.getByTestId('sign-in').click();
+        await page.locator('[data-testid=sign-in-error]:not([hidden])').waitFor(WAIT);
+        found.push(...(await seriousViolations(page, `sign-in, wrong password (${scheme})`)));
+      } finally {
+        await page.close();
       }
     }
     assert.deepEqual(found, [], found.join('\n'));

@@ -8,6 +8,7 @@ import { ICONS } from '../icons.js';
 import type { Context, PageDefinition } from '../context.js';
 import { jsonView } from '../components/json-view.js';
 import { badge, card, emptyState, errorBox, facts, pageHeader } from '../components/ui.js';
+import { summarizeKey } from '../key-fingerprint.js';
 
 /** Where each action's resource lives (AWS IoT policy resources). */
 const ACTIONS: readonly { action: string; prefix: string }[] = [
@@ -87,9 +88,45 @@ function decidedByText(r: PolicyCheckResult): string {
   return `Policy document ${documentIndex + 1}, statement ${statementIndex + 1}${sid ? ` (Sid "${sid}")` : ''}`;
 }
 
+/** Public keys from a description: name -> PEM text, or null when there are none. */
+function publicKeysOf(d: AuthorizerDescription): [string, string][] | null {
+  const keys = d.tokenSigningPublicKeys;
+  if (typeof keys !== 'object' || keys === null) return null;
+  const out = Object.entries(keys).filter((e): e is [string, string] => typeof e[1] === 'string');
+  return out.length ? out : null;
+}
+
+/**
+ * The signing keys, one row each: name, size and a short SHA-256 fingerprint; the PEM and the
+ * whole fingerprint behind a disclosure (a <details>, so it opens from the keyboard too).
+ */
+function publicKeysView(keys: [string, string][]): HTMLElement {
+  return h(
+    'ul',
+    { class: 'key-list', 'data-testid': 'authorizer-keys' },
+    keys.map(([name, pem]) => {
+      const key = summarizeKey(pem);
+      return h(
+        'li',
+        { class: 'key', 'data-key-name': name },
+        h('div', { class: 'key-head' }, h('code', { class: 'strong' }, name), key ? [h('span', { class: 'muted' }, key.kind), h('span', { class: 'mono small', 'data-testid': 'key-fingerprint', title: `SHA-256 ${key.sha256}` }, `SHA-256 ${key.short}…`)] : h('span', { class: 'muted' }, pem)),
+        key
+          ? h(
+              'details',
+              { class: 'more key-more' },
+              h('summary', null, 'PEM and full fingerprint', h('span', { class: 'visually-hidden' }, ` of key ${name}`)),
+              h('div', { class: 'more-body' }, h('p', { class: 'mono small key-sha' }, `SHA-256 ${key.sha256}`), h('pre', { class: 'mono small key-pem' }, pem.trim())),
+            )
+          : null,
+      );
+    }),
+  );
+}
+
 /** An authorizer's description as labelled rows, not a JSON dump. */
 function describeView(d: AuthorizerDescription): HTMLElement {
-  const known = new Set(['authorizerName', 'authorizerArn', 'status', 'type', 'tokenKeyName', 'signingDisabled', 'isDefault']);
+  const known = new Set(['authorizerName', 'authorizerArn', 'status', 'type', 'tokenKeyName', 'signingDisabled', 'isDefault', 'tokenSigningPublicKeys']);
+  const keys = publicKeysOf(d);
   const label = (k: string) => k.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase());
   const value = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : typeof v === 'boolean' ? (v ? 'yes' : 'no') : JSON.stringify(v));
   return facts([
@@ -100,6 +137,7 @@ function describeView(d: AuthorizerDescription): HTMLElement {
     ['Default', d.isDefault ? 'yes: clients that name no authorizer use it' : 'no'],
     ['Token key name', d.tokenKeyName ? h('code', null, d.tokenKeyName) : '—'],
     ['Token signing', d.signingDisabled === false ? 'on: tokens must be signed' : 'off'],
+    ...(keys ? [[`Public keys (${keys.length})`, publicKeysView(keys)] as const] : []),
     ...Object.entries(d)
       .filter(([k, v]) => !known.has(k) && v !== undefined && v !== null)
       .map(([k, v]) => [label(k), typeof v === 'object' ? h('code', null, value(v)) : value(v)] as const),
@@ -131,7 +169,8 @@ function authorizerEditor(ctx: Context, saved: () => void): { el: HTMLElement; o
   const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');
   const handlerField = field('Function name', handler, 'a function in the server’s functions.dir');
   const urlField = field('URL', url);
-  const keyFields = h('div', { class: 'form-grid' }, field('Public key name', keyName), field('Public key (PEM)', keyPem, 'verifies x-amz-customauthorizer-signature'));
+  const keysNote = h('p', { class: 'muted small', 'data-testid': 'authorizer-keys-note', hidden: true });
+  const keyFields = h('div', { class: 'stack' }, h('div', { class: 'form-grid' }, field('Public key name', keyName), field('Public key (PEM)', keyPem, 'verifies x-amz-customauthorizer-signature')), keysNote);
   const sync = () => {
     handlerField.hidden = type.value !== 'function';
     urlField.hidden = type.value !== 'http';
@@ -193,6 +232,11 @@ function authorizerEditor(ctx: Context, saved: () => void): { el: HTMLElement; o
       signed.checked = d ? d.signingDisabled === false : false;
       signed.disabled = d !== null;
       keyPem.value = '';
+      // A saved key replaces the whole map (UpdateAuthorizer's tokenSigningPublicKeys); say which keys go.
+      const current = d ? publicKeysOf(d) : null;
+      keyName.value = current?.[0]?.[0] ?? 'key1';
+      keysNote.hidden = current === null;
+      replace(keysNote, current ? `Current keys: ${current.map(([k]) => k).join(', ')} (listed in the details). A key saved here replaces all of them; leave the PEM empty to keep them.` : '');
       timeout.value = String(typeof d?.timeoutMs === 'number' ? d.timeoutMs : 5000);
       active.checked = d ? d.status === 'ACTIVE' : true;
       original = { handler: handler.value, url: url.value, tokenKeyName: tokenKeyName.value };
