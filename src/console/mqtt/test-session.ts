@@ -4,6 +4,9 @@
 // reason codes and reason strings). It outlives page changes, as AWS's test client does, so
 // messages keep arriving while the user looks at the Monitor.
 //
+// Longer than our usual file: connection, subscriptions, the bounded message list and the activity
+// log are one state machine driven by MQTT.js events, and the view reads all of it together.
+//
 // Under heavy traffic (1,000 messages a second and more) nothing is announced per message: the
 // messages are kept in a bounded list and 'messages' is emitted at most MESSAGE_FLUSH_MS apart,
 // so the view redraws a few times a second whatever the rate.

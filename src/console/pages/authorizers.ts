@@ -1,6 +1,8 @@
 // Authorizers: the configured custom authorizers (status, default, description), a form that runs
 // TestInvokeAuthorizer and shows the policy documents it returns, and a policy check (documents +
 // action + resource -> Allow/Deny and the deciding statement).
+// Longer than our usual file: the list, the create/edit form, test-invoke and the policy check share
+// the page's authorizer state and statement numbering; split, each would re-fetch and re-number.
 import type { AuthorizerDescription, AuthorizerSummary, PolicyCheckResult, TestInvokeInput, TestInvokeResult } from '../api-types.js';
 import { errorText } from '../api.js';
 import { field, h, replace } from '../dom.js';

@@ -1,7 +1,8 @@
 // The MQTT test client, after AWS IoT's: connection settings (as the console user, or through a
 // chosen custom authorizer with a token), subscribe and publish forms, the subscriptions with
 // their SUBACK answers, and the received messages per subscription. The connection itself lives
-// in TestSession (mqtt/test-session.ts); this file only shows it.
+// in TestSession (mqtt/test-session.ts); this file only shows it. Longer than our usual file: the
+// four panels share one set of enabled/disabled states, which is clearer kept in one place.
 import type { AuthorizerSummary } from '../api-types.js';
 import { errorText } from '../api.js';
 import { h, icon, download, field, replace } from '../dom.js';
