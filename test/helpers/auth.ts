@@ -411,3 +411,9 @@ export function useTokenAuthorizerServer(): { answers: TokenAnswers; server: () 
     },
   };
 }
+
+/** attemptConnect to `url` as `clientId`, reduced to its connackCode (-1: closed without one). */
+export async function connectForCode(url: string, clientId: string, protocolVersion: 4 | 5 = 5): Promise<{ code: number; client: MqttClient }> {
+  const attempt = await attemptConnect({ wsUrl: url, mqttUrl: url }, { url, clientId, protocolVersion });
+  return { code: connackCode(attempt) ?? -1, client: attempt.client };
+}

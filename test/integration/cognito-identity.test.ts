@@ -6,7 +6,8 @@
 // and other operations get Cognito's errors; calls are rate-limited per address.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import mqtt, { type MqttClient } from 'mqtt';
+import { connectForCode } from '../helpers/auth.js';
+import type { MqttClient } from 'mqtt';
 import { CognitoIdentityClient, GetCredentialsForIdentityCommand, GetIdCommand } from '@aws-sdk/client-cognito-identity';
 import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
@@ -35,23 +36,8 @@ describe('Cognito identity pools (unauthenticated role)', { timeout: 90_000 }, (
   let cognito: CognitoIdentityClient;
   const clients: MqttClient[] = [];
 
-  function connect(url: string, clientId: string): Promise<{ code: number; client: MqttClient }> {
-    return new Promise((resolve, reject) => {
-      const client = mqtt.connect(url, { clientId, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 });
-      clients.push(client);
-      const timer = setTimeout(() => reject(new Error(`no CONNACK for ${clientId}`)), 8000);
-      client.once('connect', (connack) => {
-        clearTimeout(timer);
-        resolve({ code: connack.reasonCode ?? 0, client });
-      });
-      client.once('error', (err) => {
-        clearTimeout(timer);
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'number') resolve({ code, client });
-        else reject(err);
-      });
-    });
-  }
+  /** Resolves with the CONNACK's code (0 = admitted); the client is closed after the suite. */
+  const connect = (url: string, clientId: string) => connectForCode(url, clientId).then((r) => (clients.push(r.client), r));
 
   async function credentialsFor(poolId: string): Promise<Credentials & { expiration: Date }> {
     const { IdentityId } = await cognito.send(new GetIdCommand({ IdentityPoolId: poolId }));

@@ -6,7 +6,8 @@
 // connect_failed lifecycle event. URLs are presigned with @smithy/signature-v4 (the AWS SDK's signer).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import mqtt, { type MqttClient } from 'mqtt';
+import { connectForCode } from '../helpers/auth.js';
+import type { MqttClient } from 'mqtt';
 import { buildQueryString, HttpRequest } from '@smithy/core/protocols';
 import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -77,23 +78,9 @@ describe('SigV4-presigned WebSocket URLs', { timeout: 60_000 }, () => {
   }
 
   /** Connects and resolves with the CONNACK's reason code (0 = admitted); bounded. */
-  function connect(url: string, clientId: string, protocolVersion: 4 | 5 = 5): Promise<{ code: number; client: MqttClient }> {
-    return new Promise((resolve, reject) => {
-      const client = mqtt.connect(url, { clientId, protocolVersion, reconnectPeriod: 0, connectTimeout: 5000 });
-      clients.push(client);
-      const timer = setTimeout(() => reject(new Error(`no CONNACK for ${clientId}`)), 8000);
-      client.once('connect', (connack) => {
-        clearTimeout(timer);
-        resolve({ code: connack.reasonCode ?? 0, client });
-      });
-      client.once('error', (err) => {
-        clearTimeout(timer);
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'number') resolve({ code, client });
-        else reject(err);
-      });
-    });
-  }
+  /** Resolves with the CONNACK's code (0 = admitted); the client is closed after the suite. */
+  const connect = (url: string, clientId: string, protocolVersion: 4 | 5 = 5) =>
+    connectForCode(url, clientId, protocolVersion).then((r) => (clients.push(r.client), r));
 
   before(async () => {
     server = await startInProcessServer({ admin: { username: 'admin', password: 'correct horse battery', token: TOKEN } });

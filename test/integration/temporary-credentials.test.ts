@@ -7,9 +7,9 @@
 // expires; expired keys are deleted.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import { removeTempFiles, runCli, tempFile } from '../helpers/auth.js';
+import { removeTempFiles, runCli, tempFile, connectForCode } from '../helpers/auth.js';
 import { startServer, stopAllServers, type TestServer } from '../helpers/server.js';
 import { presignMqttUrl, type Credentials } from '../helpers/sigv4.js';
 
@@ -47,24 +47,8 @@ describe('temporary access keys', { timeout: 90_000 }, () => {
     return res.json as Issued;
   }
 
-  /** Resolves with the CONNACK's reason code (0 = admitted); bounded. */
-  function connect(url: string, clientId: string): Promise<{ code: number; client: MqttClient }> {
-    return new Promise((resolve, reject) => {
-      const client = mqtt.connect(url, { clientId, protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000 });
-      clients.push(client);
-      const timer = setTimeout(() => reject(new Error(`no CONNACK for ${clientId}`)), 8000);
-      client.once('connect', (connack) => {
-        clearTimeout(timer);
-        resolve({ code: connack.reasonCode ?? 0, client });
-      });
-      client.once('error', (err) => {
-        clearTimeout(timer);
-        const code = (err as { code?: unknown }).code;
-        if (typeof code === 'number') resolve({ code, client });
-        else reject(err);
-      });
-    });
-  }
+  /** Resolves with the CONNACK's code (0 = admitted); the client is closed after the suite. */
+  const connect = (url: string, clientId: string) => connectForCode(url, clientId).then((r) => (clients.push(r.client), r));
 
   const refusalLogged = (clientId: string, detail: RegExp) =>
     server.waitForLog((l) => l.msg === 'connection refused: not authorized' && l.clientId === clientId && detail.test(String(l.detail)), 5000);
