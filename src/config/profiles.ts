@@ -29,7 +29,7 @@ export const PROFILES: Record<ProfileName, Record<string, Section>> = {
       maxSessionExpirySeconds: 3600, // "Persistent session expiry period: 1 hour" (adjustable to 7 days)
       defaultSessionExpirySeconds: 3600,
       maxMessageExpirySeconds: 604800, // MQTT 5 Message Expiry Interval: at most 7 days
-      maximumQoS: 1, // "AWS IoT Core supports MQTT QoS levels 0 and 1 only"
+      maxQos: 1, // "AWS IoT Core supports MQTT QoS levels 0 and 1 only"
       maxPublishesPerSecond: 100, // "Publish requests per second per connection: 100"
       maxInboundBytesPerSecond: 524288, // "Throughput per connection: 512 KiB/s"
       maxSubscriptionsPerSecond: 500, // "Subscriptions per second per account: 500"

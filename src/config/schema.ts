@@ -77,7 +77,7 @@ export const limitsSchema = z
     maxMessageExpirySeconds: z.number().int().min(1).max(4294967295).default(604800),
     maxRetainedMessages: z.number().int().min(0).default(100000),
     // Highest QoS accepted (v5 CONNACK Maximum QoS); 1 is AWS IoT's (docs/compatibility.md).
-    maximumQoS: z.union([z.literal(1), z.literal(2)]).default(2),
+    maxQos: z.union([z.literal(1), z.literal(2)]).default(2),
     // Throttles, 0 = off (the default; the aws profile sets AWS IoT's values). Per connection:
     // inbound PUBLISH packets and bytes a second; per node: topic filters subscribed a second;
     // per client ID: CONNECTs a second. See docs/compatibility.md for how each is answered.

@@ -57,7 +57,7 @@ export class Counters {
   throttledSubscriptions = 0;
   throttledConnects = 0;
   throttledReads = 0;
-  /** QoS 2 PUBLISH or SUBSCRIBE refused under limits.maximumQoS 1. */
+  /** QoS 2 PUBLISH or SUBSCRIBE refused under limits.maxQos 1. */
   qosNotSupported = 0;
   ruleExecutions = 0;
   ruleFailures = 0;

@@ -98,7 +98,7 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
       this.inc({ limit: 'connects' }, counters.throttledConnects);
     },
   });
-  counter('switchboard_qos_not_supported_total', 'QoS 2 PUBLISH or SUBSCRIBE refused because limits.maximumQoS is 1', () => counters.qosNotSupported);
+  counter('switchboard_qos_not_supported_total', 'QoS 2 PUBLISH or SUBSCRIBE refused because limits.maxQos is 1', () => counters.qosNotSupported);
   counter('switchboard_rule_executions_total', 'Rule executions', () => counters.ruleExecutions);
   counter('switchboard_rule_failures_total', 'Rule action failures', () => counters.ruleFailures);
   counter('switchboard_rule_queue_dropped_total', 'Messages the rules engine could not queue', () => counters.ruleQueueDropped);

@@ -13,7 +13,7 @@ describe('config profiles', () => {
   it('the default profile is the specification and no throttles', () => {
     const c = validateConfig({});
     assert.equal(c.profile, 'default');
-    assert.equal(c.limits.maximumQoS, 2);
+    assert.equal(c.limits.maxQos, 2);
     assert.equal(c.limits.maxFiltersPerSubscribe, 64);
     assert.equal(c.limits.minKeepAliveSeconds, 0);
     for (const k of ['maxPublishesPerSecond', 'maxInboundBytesPerSecond', 'maxSubscriptionsPerSecond', 'maxConnectsPerClientIdPerSecond'] as const) assert.equal(c.limits[k], 0, k);
@@ -23,7 +23,7 @@ describe('config profiles', () => {
   // https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits
   it('aws: AWS IoT Core message-broker quotas and behaviours', () => {
     const c = validateConfig({ profile: 'aws' });
-    assert.equal(c.limits.maximumQoS, 1);
+    assert.equal(c.limits.maxQos, 1);
     assert.equal(c.limits.maxFiltersPerSubscribe, 8);
     assert.equal(c.limits.minKeepAliveSeconds, 30);
     assert.equal(c.limits.maxKeepAliveSeconds, 1200);
@@ -40,7 +40,7 @@ describe('config profiles', () => {
     const c = validateConfig({ profile: 'aws', limits: { maxFiltersPerSubscribe: 20, maxPublishesPerSecond: 0 }, topics: { retainedForWildcardFilters: true } });
     assert.equal(c.limits.maxFiltersPerSubscribe, 20);
     assert.equal(c.limits.maxPublishesPerSecond, 0);
-    assert.equal(c.limits.maximumQoS, 1, 'the rest of the profile still applies');
+    assert.equal(c.limits.maxQos, 1, 'the rest of the profile still applies');
     assert.deepEqual(c.topics, { multiLevelWildcardMatchesParent: false, retainedForWildcardFilters: true });
   });
 
@@ -66,7 +66,7 @@ describe('config profiles', () => {
       writeFileSync(file, 'profile: aws\nlimits:\n  maxFiltersPerSubscribe: 16\n');
       const fromFile = loadConfig({ file, env: {} });
       assert.equal(fromFile.limits.maxFiltersPerSubscribe, 16);
-      assert.equal(fromFile.limits.maximumQoS, 1);
+      assert.equal(fromFile.limits.maxQos, 1);
       const fromEnv = loadConfig({ env: { SWITCHBOARD_PROFILE: 'aws', SWITCHBOARD_LIMITS__MAX_PUBLISHES_PER_SECOND: '5' } });
       assert.equal(fromEnv.profile, 'aws');
       assert.equal(fromEnv.limits.maxPublishesPerSecond, 5);
@@ -86,12 +86,12 @@ describe('config profiles', () => {
     assert.deepEqual(changes.limits.maxPublishesPerSecond, { from: 0, to: 100 });
     assert.deepEqual(changes.limits.maxConnectsPerClientIdPerSecond, { from: 0, to: 1 });
     assert.deepEqual(changes.limits.maxFiltersPerSubscribe, { from: 64, to: 8 });
-    for (const path of ['profile', 'limits.maximumQoS', 'topics.multiLevelWildcardMatchesParent', 'topics.retainedForWildcardFilters']) {
+    for (const path of ['profile', 'limits.maxQos', 'topics.multiLevelWildcardMatchesParent', 'topics.retainedForWildcardFilters']) {
       assert.ok(changes.needsRestart.includes(path), `${path} needs a restart: ${changes.needsRestart.join(', ')}`);
     }
     const after = applyReloadable(running, next);
     assert.equal(after.limits.maxPublishesPerSecond, 100);
-    assert.equal(after.limits.maximumQoS, 2, 'announced in CONNACK: kept until restart');
+    assert.equal(after.limits.maxQos, 2, 'announced in CONNACK: kept until restart');
     // The same file read again under the same profile changes nothing.
     const again = diffConfig(next, validateConfig({ profile: 'aws' }));
     assert.deepEqual(again.limits, {});

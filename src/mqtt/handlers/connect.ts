@@ -188,8 +188,8 @@ function buildWill(client: Client, packet: IConnectPacket, clientId: string): Cl
     throw refuse('will-payload-too-large', RC.packetTooLarge, `will payload exceeds ${limits.maxPayloadBytes} bytes`);
   }
   if ((will.qos ?? 0) > 2) throw refuse('will-qos-invalid', RC.malformed, 'will QoS must be 0, 1 or 2'); // [MQTT-3.1.2-14]
-  // Above our Maximum QoS (limits.maximumQoS 1, as AWS IoT): CONNACK 0x9B [MQTT-3.2.2-12], a code AWS lists for CONNACK.
-  if ((will.qos ?? 0) > limits.maximumQoS) throw refuse('will-qos-not-supported', RC.qosNotSupported, `will QoS ${will.qos} is above the maximum QoS ${limits.maximumQoS}`);
+  // Above our Maximum QoS (limits.maxQos 1, as AWS IoT): CONNACK 0x9B [MQTT-3.2.2-12], a code AWS lists for CONNACK.
+  if ((will.qos ?? 0) > limits.maxQos) throw refuse('will-qos-not-supported', RC.qosNotSupported, `will QoS ${will.qos} is above the maximum QoS ${limits.maxQos}`);
   const wp = will.properties;
   let properties: MessageProperties | undefined;
   let expirySeconds = 0;
@@ -251,7 +251,7 @@ function sendConnack(client: Client, present: boolean, assignedId: string | unde
   if (assignedId !== undefined) wanted.push(['assignedClientIdentifier', assignedId]);
   wanted.push(['receiveMaximum', limits.maxInflightMessages], ['maximumPacketSize', limits.maxPacketBytes]);
   // Absent means 2 (v5 §3.2.2.3.4) [MQTT-3.2.2-9]; AWS IoT announces 1.
-  if (limits.maximumQoS < 2) wanted.push(['maximumQoS', limits.maximumQoS]);
+  if (limits.maxQos < 2) wanted.push(['maximumQoS', limits.maxQos]);
   if (client.serverKeepAlive !== undefined) wanted.push(['serverKeepAlive', client.serverKeepAlive]);
   const requested = packet.properties?.sessionExpiryInterval ?? 0;
   if (requested !== expirySeconds) wanted.push(['sessionExpiryInterval', expirySeconds]);

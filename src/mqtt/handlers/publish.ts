@@ -15,14 +15,14 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   broker.counters.messagesReceived++;
   const props = client.version === 5 ? packet.properties : undefined;
 
-  if (packet.qos > limits.maximumQoS) {
-    // limits.maximumQoS 1 (AWS IoT supports QoS 0 and 1 only). v5: DISCONNECT 0x9B, as the
+  if (packet.qos > limits.maxQos) {
+    // limits.maxQos 1 (AWS IoT supports QoS 0 and 1 only). v5: DISCONNECT 0x9B, as the
     // Maximum QoS we announced requires [MQTT-3.2.2-11]. v3.1.1: "the AWS IoT message broker
     // does not send a PUBACK or SUBACK when QoS level 2 is requested" (developerguide/mqtt.html,
     // differences from MQTT specifications): the message is discarded, unanswered.
     broker.counters.qosNotSupported++;
-    if (client.version === 5) throw new ProtocolError('qos-not-supported', RC.qosNotSupported, `QoS ${packet.qos} is above the maximum QoS ${limits.maximumQoS}`);
-    client.logger.info({ topic: packet.topic, qos: packet.qos }, 'publish discarded: QoS 2 is not supported (limits.maximumQoS)');
+    if (client.version === 5) throw new ProtocolError('qos-not-supported', RC.qosNotSupported, `QoS ${packet.qos} is above the maximum QoS ${limits.maxQos}`);
+    client.logger.info({ topic: packet.topic, qos: packet.qos }, 'publish discarded: QoS 2 is not supported (limits.maxQos)');
     return;
   }
 

@@ -16,13 +16,13 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
   const subscriptionId = v5 ? packet.properties?.subscriptionIdentifier : undefined;
   if (subscriptionId === 0) throw protocolError('Subscription Identifier must not be 0'); // [MQTT-3.8.2.1.2]
   if (packet.subscriptions.length === 0) throw protocolError('SUBSCRIBE without topic filters'); // [MQTT-3.8.3-2]
-  if (!v5 && limits.maximumQoS < 2 && packet.subscriptions.some((r) => r.qos > limits.maximumQoS)) {
-    // limits.maximumQoS 1, v3.1.1: "AWS IoT Core does not support ... subscribing with QoS level 2.
+  if (!v5 && limits.maxQos < 2 && packet.subscriptions.some((r) => r.qos > limits.maxQos)) {
+    // limits.maxQos 1, v3.1.1: "AWS IoT Core does not support ... subscribing with QoS level 2.
     // When QoS level 2 is requested, the AWS IoT message broker does not send a PUBACK or SUBACK"
     // (developerguide/mqtt.html, differences from MQTT specifications): nothing is subscribed and
     // nothing answered. (v5 is granted the maximum instead, as the spec lets a server do.)
     broker.counters.qosNotSupported++;
-    client.logger.info({ filters: packet.subscriptions.map((r) => r.topic) }, 'subscribe ignored: QoS 2 is not supported (limits.maximumQoS)');
+    client.logger.info({ filters: packet.subscriptions.map((r) => r.topic) }, 'subscribe ignored: QoS 2 is not supported (limits.maxQos)');
     return;
   }
   const granted: number[] = [];
@@ -58,7 +58,7 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
       return fail(RC.notAuthorized, `not authorized: iot:Subscribe on topicfilter/${key}`);
     }
     // Granted at most our maximum QoS (the spec lets the server grant less than asked, v5 §3.9.3).
-    const qos = Math.min(request.qos, limits.maximumQoS) as QoS;
+    const qos = Math.min(request.qos, limits.maxQos) as QoS;
     const result = broker.subscribe(session, key, {
       qos,
       noLocal: v5 && request.nl === true,
