@@ -11,7 +11,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { IConnackPacket, IPublishPacket, IPubackPacket, ISubackPacket, Packet } from 'mqtt-packet';
 import { startServer, stopAllServers, type TestServer } from '../helpers/server.js';
 import { RawClient, destroyAllRaw } from '../helpers/raw-client.js';
@@ -292,6 +294,42 @@ describe('limits under the aws profile ([QUOTAS])', () => {
       } else {
         assert.equal(await throttled(server, 'inboundBytes'), 0);
       }
+    }
+  });
+});
+
+describe('the aws profile and a config reload', () => {
+  it('profile: aws in the file; a reload applies an explicit throttle over the profile value, and removing it brings the profile value back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sb-aws-reload-'));
+    try {
+      const file = join(dir, 'switchboard.yaml');
+      writeFileSync(file, 'profile: aws\nlog:\n  level: info\n  format: json\n');
+      const server = await startServer({ configFile: file });
+      const burst = async (n: number) => {
+        const { c } = await raw(server, 5);
+        const topic = uid('reload');
+        c.sendBytes(Buffer.concat(Array.from({ length: n }, (_, i) => c.encode(publish(topic, 1, i + 1)))));
+        await waitUntil(() => c.received('puback').length === n, 5000, `${n} PUBACKs`);
+        return c.received<IPubackPacket>('puback').filter((p) => p.reasonCode === 0x97).length;
+      };
+      const reload = async () => {
+        const response = await fetch(`${server.httpUrl}/api/config/reload`, { method: 'POST' });
+        assert.equal(response.status, 200);
+        return (await response.json()) as { limits: Record<string, { from: number; to: number }>; needsRestart: string[] };
+      };
+      assert.equal(await burst(20), 0, 'the profile allows 100 a second');
+
+      writeFileSync(file, 'profile: aws\nlog:\n  level: info\n  format: json\nlimits:\n  maxPublishesPerSecond: 5\n');
+      const changes = await reload();
+      assert.deepEqual(changes.limits, { maxPublishesPerSecond: { from: 100, to: 5 } });
+      assert.deepEqual(changes.needsRestart, []);
+      assert.ok((await burst(20)) >= 10, 'the explicit value applies to new connections at once');
+
+      writeFileSync(file, 'profile: aws\nlog:\n  level: info\n  format: json\n');
+      assert.deepEqual((await reload()).limits, { maxPublishesPerSecond: { from: 5, to: 100 } });
+      assert.equal(await burst(20), 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
