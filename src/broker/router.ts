@@ -312,14 +312,21 @@ export class Router {
     if (!topics.retainedForWildcardFilters && /(^|\/)[+#]($|\/)/.test(filter)) return [];
     const found = this.retained.match(filter);
     if (topics.multiLevelWildcardMatchesParent || !filter.endsWith('/#')) return found;
-    // The store matches with the spec's semantics; 'a/#' must not bring back the retained 'a'.
-    const parent = filter.slice(0, -2);
-    return found.filter((m) => m.topic !== parent);
+    // The store matches with the spec's semantics; 'a/#' (or 'a/+/#') must not bring back a
+    // retained message on the level above the '#' ('a', 'a/b').
+    const levels = levelCount(filter);
+    return found.filter((m) => levelCount(m.topic) >= levels);
   }
 
   get subscriptionCount(): number {
     return this.index.size;
   }
+}
+
+function levelCount(s: string): number {
+  let n = 1;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 0x2f /* / */) n++;
+  return n;
 }
 
 /**
