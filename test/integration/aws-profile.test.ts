@@ -298,6 +298,22 @@ describe('limits under the aws profile ([QUOTAS])', () => {
   });
 });
 
+describe('the byte throttle over WebSocket', () => {
+  it('"Throughput per connection: 512 KiB/s": the same over MQTT over WebSocket, one frame per PUBLISH; none lost', async () => {
+    const payload = Buffer.alloc(120 * 1024, 7);
+    const n = 12;
+    const c = await RawClient.ws(aws.wsUrl, { protocolVersion: 5 });
+    await c.connect();
+    const topic = uid('wsbytes');
+    const started = Date.now();
+    for (let i = 0; i < n; i++) c.send(publish(topic, 1, i + 1, payload));
+    await waitUntil(() => c.received('puback').length === n, 10_000, `${n} PUBACKs`);
+    assert.ok(c.received<IPubackPacket>('puback').every((p) => (p.reasonCode ?? 0) === 0));
+    assert.ok(Date.now() - started >= 1200, `read in ${Date.now() - started} ms`);
+    assert.equal(c.closed, false);
+  });
+});
+
 describe('the aws profile and a config reload', () => {
   it('profile: aws in the file; a reload applies an explicit throttle over the profile value, and removing it brings the profile value back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sb-aws-reload-'));
