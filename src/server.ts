@@ -138,6 +138,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     afterCommit: store.capabilities.durable ? (callback) => store.afterCommit(callback) : (callback) => callback(),
     hooks,
     clock,
+    topics: config.topics,
   });
   const events = new LifecycleEvents(broker, config.events, clock);
   let cluster: Cluster | null = null;

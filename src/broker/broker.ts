@@ -3,7 +3,7 @@
 // Router's, session lifecycle (open, detach, expiry, wills, moves) the SessionManager's, and what
 // the core calls out to is in BrokerHooks, given at construction.
 import type { Logger } from 'pino';
-import type { Limits } from '../config/schema.js';
+import type { Limits, TopicsConfig } from '../config/schema.js';
 import type { Counters } from '../metrics/counters.js';
 import type { RetainedStore } from '../store/retained-store.js';
 import type { SessionStore, StoredSession } from '../store/session-store.js';
@@ -36,6 +36,8 @@ export interface BrokerOptions {
   hooks?: BrokerHooks;
   /** Time for keep-alive, expiry and will delays; the system clock by default. */
   clock?: Clock;
+  /** Topic matching and retained delivery where AWS IoT differs from the spec; the spec's by default. */
+  topics?: TopicsConfig;
 }
 
 export class Broker {
@@ -61,7 +63,7 @@ export class Broker {
     this.afterCommit = options.afterCommit;
     this.clock = options.clock ?? systemClock;
     this.hooks = options.hooks ?? new BrokerHooks();
-    this.router = new Router({ limits: this.limits, retained: this.retained, counters: this.counters, logger: this.logger, hooks: this.hooks, clock: this.clock });
+    this.router = new Router({ limits: this.limits, retained: this.retained, counters: this.counters, logger: this.logger, hooks: this.hooks, clock: this.clock, ...(options.topics ? { topics: options.topics } : {}) });
     this.sessionManager = new SessionManager({
       limits: this.limits,
       logger: this.logger,

@@ -4,7 +4,7 @@
 // session's connection through the ClientConnection interface, or into an offline persistent
 // session's queue; it knows no wire protocol. Session lifecycle is session-manager.ts's job.
 import type { Logger } from 'pino';
-import type { Limits } from '../config/schema.js';
+import type { Limits, TopicsConfig } from '../config/schema.js';
 import type { Counters } from '../metrics/counters.js';
 import { parseSharedFilter } from '../protocol/topic.js';
 import type { RetainedStore } from '../store/retained-store.js';
@@ -36,6 +36,8 @@ export interface RouterOptions {
   logger: Logger;
   hooks: BrokerHooks;
   clock: Clock;
+  /** Where AWS IoT's topic semantics are asked for (the aws profile); the spec's by default. */
+  topics?: TopicsConfig;
 }
 
 export class Router {
@@ -45,7 +47,8 @@ export class Router {
   private readonly logger: Logger;
   private readonly hooks: BrokerHooks;
   private readonly clock: Clock;
-  private readonly index = new TopicTrie<IndexEntry>();
+  private readonly index: TopicTrie<IndexEntry>;
+  private readonly topics: TopicsConfig;
   private readonly groups = new Map<string, SharedGroup>();
   private listeners: PublishListener[] | null = null;
   private seq = 0;
@@ -57,6 +60,8 @@ export class Router {
     this.logger = options.logger;
     this.hooks = options.hooks;
     this.clock = options.clock;
+    this.topics = options.topics ?? { multiLevelWildcardMatchesParent: true, retainedForWildcardFilters: true };
+    this.index = new TopicTrie<IndexEntry>({ multiLevelWildcardMatchesParent: this.topics.multiLevelWildcardMatchesParent });
   }
 
   onPublish(listener: PublishListener): void {
@@ -301,12 +306,27 @@ export class Router {
 
   /** Retained messages for a new subscription, unless expired. */
   retainedFor(filter: string): Message[] {
-    return this.retained.match(filter);
+    const topics = this.topics;
+    // AWS IoT: "retained messages are sent only to subscriptions whose filter is the exact topic"
+    // (developerguide/mqtt.html, retained messages); wildcard filters get only live messages.
+    if (!topics.retainedForWildcardFilters && /(^|\/)[+#]($|\/)/.test(filter)) return [];
+    const found = this.retained.match(filter);
+    if (topics.multiLevelWildcardMatchesParent || !filter.endsWith('/#')) return found;
+    // The store matches with the spec's semantics; 'a/#' (or 'a/+/#') must not bring back a
+    // retained message on the level above the '#' ('a', 'a/b').
+    const levels = levelCount(filter);
+    return found.filter((m) => levelCount(m.topic) >= levels);
   }
 
   get subscriptionCount(): number {
     return this.index.size;
   }
+}
+
+function levelCount(s: string): number {
+  let n = 1;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === 0x2f /* / */) n++;
+  return n;
 }
 
 /**

@@ -37,6 +37,7 @@ Options for start and config:
       --no-http            do not open the HTTP/WebSocket listener
       --no-mqtt            do not open the MQTT/TCP listener
       --anonymous MODE     loopback (default) | everyone | nobody
+      --profile NAME       default | aws (AWS IoT Core's limits and behaviours; see docs/compatibility.md)
       --log-level LEVEL    fatal | error | warn | info | debug | trace | silent
       --log-format FORMAT  auto (default: pretty on a terminal, JSON lines otherwise) | pretty | json
       --redis URL          join the cluster sharing this Redis (cluster.redis.url); see docs/cluster.md
@@ -112,6 +113,7 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
         'no-http': { type: 'boolean' },
         'no-mqtt': { type: 'boolean' },
         anonymous: { type: 'string' },
+        profile: { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         redis: { type: 'string' },
@@ -139,6 +141,7 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
   if (v['no-http']) overrides['listeners.http'] = false;
   if (v['no-mqtt']) overrides['listeners.mqtt'] = false;
   if (v.anonymous !== undefined) overrides['auth.anonymous'] = v.anonymous;
+  if (v.profile !== undefined) overrides.profile = v.profile;
   if (v['log-level'] !== undefined) overrides['log.level'] = v['log-level'];
   if (v['log-format'] !== undefined) overrides['log.format'] = v['log-format'];
   if (v.redis !== undefined) overrides['cluster.redis.url'] = v.redis;

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import YAML from 'yaml';
 import { configSchema, type Config } from './schema.js';
+import { applyProfile } from './profiles.js';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -138,7 +139,8 @@ function describeIssue(issue: Issue, prefix: PropertyKey[]): string[] {
 }
 
 export function validateConfig(tree: unknown): Config {
-  const result = configSchema.safeParse(tree);
+  // The profile's values fill what the file, environment and flags left unset (profiles.ts).
+  const result = configSchema.safeParse(applyProfile(tree));
   if (!result.success) {
     const lines = result.error.issues.flatMap((issue) => describeIssue(issue, []));
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);

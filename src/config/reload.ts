@@ -24,6 +24,11 @@ export const RELOADABLE_LIMITS: ReadonlySet<keyof Limits> = new Set<keyof Limits
   'maxSessionExpirySeconds',
   'defaultSessionExpirySeconds',
   'maxMessageExpirySeconds',
+  // Throttles: each check reads the current value.
+  'maxPublishesPerSecond',
+  'maxInboundBytesPerSecond',
+  'maxSubscriptionsPerSecond',
+  'maxConnectsPerClientIdPerSecond',
 ]);
 
 /** Names added, removed and changed between two lists of named definitions. */

@@ -76,6 +76,15 @@ export const limitsSchema = z
     defaultSessionExpirySeconds: z.number().int().min(0).max(4294967295).default(3600),
     maxMessageExpirySeconds: z.number().int().min(1).max(4294967295).default(604800),
     maxRetainedMessages: z.number().int().min(0).default(100000),
+    // Highest QoS accepted (v5 CONNACK Maximum QoS); 1 is AWS IoT's (docs/compatibility.md).
+    maxQos: z.union([z.literal(1), z.literal(2)]).default(2),
+    // Throttles, 0 = off (the default; the aws profile sets AWS IoT's values). Per connection:
+    // inbound PUBLISH packets and bytes a second; per node: topic filters subscribed a second;
+    // per client ID: CONNECTs a second. See docs/compatibility.md for how each is answered.
+    maxPublishesPerSecond: z.number().min(0).default(0),
+    maxInboundBytesPerSecond: z.number().int().min(0).default(0),
+    maxSubscriptionsPerSecond: z.number().min(0).default(0),
+    maxConnectsPerClientIdPerSecond: z.number().min(0).default(0),
   })
   .strict()
   .superRefine((l, ctx) => {
@@ -186,7 +195,20 @@ export const configSchema = z
         }
       })
       .default({ type: 'sqlite', path: './data', synchronous: 'NORMAL' }),
+    // 'aws': AWS IoT Core's limits and behaviours as defaults (config/profiles.ts); fields set
+    // explicitly still win.
+    profile: z.enum(['default', 'aws']).default('default'),
     limits: limitsSchema.default(limitsSchema.parse({})),
+    // Topic semantics where AWS IoT differs from the MQTT specification (the aws profile sets both false).
+    topics: z
+      .object({
+        // 'a/#' also matches 'a' (MQTT 5 §4.7.1.2); AWS IoT: it does not.
+        multiLevelWildcardMatchesParent: z.boolean().default(true),
+        // Retained messages are sent on SUBSCRIBE to wildcard filters too; AWS IoT: exact filters only.
+        retainedForWildcardFilters: z.boolean().default(true),
+      })
+      .strict()
+      .default({ multiLevelWildcardMatchesParent: true, retainedForWildcardFilters: true }),
     auth: authSchema.default(authSchema.parse({})),
     // Rules (AWS IoT SQL + actions); validated and compiled by the rules engine at start, so a SQL
     // error names the rule, line and column. See docs/rules.md.
@@ -259,6 +281,7 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type Limits = z.infer<typeof limitsSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
+export type TopicsConfig = Config['topics'];
 export type AdminConfig = Config['admin'];
 export type AuthorizerConfig = z.infer<typeof authorizerSchema>;
 export type ListenerConfig = z.infer<ReturnType<typeof listener>>;

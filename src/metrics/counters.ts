@@ -52,6 +52,13 @@ export class Counters {
   deniedPublish = 0;
   deniedSubscribe = 0;
   deniedReceive = 0;
+  /** Throttles (limits.max*PerSecond): PUBLISHes discarded, SUBSCRIBE filters and CONNECTs refused, reads delayed. */
+  throttledPublishes = 0;
+  throttledSubscriptions = 0;
+  throttledConnects = 0;
+  throttledReads = 0;
+  /** QoS 2 PUBLISH or SUBSCRIBE refused under limits.maxQos 1. */
+  qosNotSupported = 0;
   ruleExecutions = 0;
   ruleFailures = 0;
   /** Messages the rules engine could not queue (its queue was full). */

@@ -85,6 +85,20 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
       this.inc({ action: 'receive' }, counters.deniedReceive);
     },
   });
+  new Counter({
+    name: 'switchboard_throttled_total',
+    help: 'Requests over a throttle (limits.max*PerSecond): publishes discarded, subscriptions and connects refused, reads delayed',
+    labelNames: ['limit'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ limit: 'publishes' }, counters.throttledPublishes);
+      this.inc({ limit: 'inboundBytes' }, counters.throttledReads);
+      this.inc({ limit: 'subscriptions' }, counters.throttledSubscriptions);
+      this.inc({ limit: 'connects' }, counters.throttledConnects);
+    },
+  });
+  counter('switchboard_qos_not_supported_total', 'QoS 2 PUBLISH or SUBSCRIBE refused because limits.maxQos is 1', () => counters.qosNotSupported);
   counter('switchboard_rule_executions_total', 'Rule executions', () => counters.ruleExecutions);
   counter('switchboard_rule_failures_total', 'Rule action failures', () => counters.ruleFailures);
   counter('switchboard_rule_queue_dropped_total', 'Messages the rules engine could not queue', () => counters.ruleQueueDropped);

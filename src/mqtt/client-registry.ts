@@ -4,6 +4,7 @@
 import { RC } from '../protocol/reason-codes.js';
 import { systemClock, type Clock, type Timer } from '../shared/clock.js';
 import type { Client } from './client.js';
+import { KeyedRateLimiter, TokenBucket } from '../shared/rate-limit.js';
 
 const SWEEP_MS = 250;
 
@@ -35,6 +36,32 @@ export class ClientRegistry {
 
   /** Clients past CONNACK; kept by Client as it enters and leaves the connected state. */
   connected = 0;
+
+  private connectLimiter: KeyedRateLimiter | null = null;
+  private subscribeBucket: TokenBucket | null = null;
+
+  /**
+   * limits.maxConnectsPerClientIdPerSecond (0 = off): false when this client ID has used its
+   * CONNECTs for now. AWS IoT: "1 MQTT CONNECT operation per second" per client ID. A refused
+   * CONNECT does not count.
+   */
+  allowConnect(clientId: string, rate: number): boolean {
+    if (rate <= 0) return true;
+    const limiter = (this.connectLimiter ??= new KeyedRateLimiter(rate, this.clock));
+    limiter.setRate(rate);
+    return limiter.take(clientId);
+  }
+
+  /**
+   * limits.maxSubscriptionsPerSecond (0 = off), for the whole node as AWS IoT counts it for the
+   * whole account ("Subscriptions per second per account", counted per topic filter).
+   */
+  allowSubscription(rate: number): boolean {
+    if (rate <= 0) return true;
+    const bucket = (this.subscribeBucket ??= new TokenBucket(rate, this.clock));
+    bucket.setRate(rate);
+    return bucket.take(1);
+  }
 
   all(): IterableIterator<Client> {
     return this.clients.values();

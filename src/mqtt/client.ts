@@ -18,6 +18,7 @@ import type { Delivery, InflightEntry, Session, Will } from '../broker/session.j
 import { dispatch, handleFailure } from './dispatch.js';
 import type { ClientRegistry } from './client-registry.js';
 import { disconnectReason, type ConnectionInfo } from '../broker/lifecycle.js';
+import { TokenBucket } from '../shared/rate-limit.js';
 
 export type ClientState = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
@@ -61,6 +62,9 @@ export class Client implements ConnectionHandler, ClientConnection {
   info: ConnectionInfo | null = null;
   connectedAt = 0;
   private readonly reader: PacketReader;
+  /** limits.maxPublishesPerSecond and maxInboundBytesPerSecond; created on first use. */
+  publishBucket: TokenBucket | null = null;
+  private readBucket: TokenBucket | null = null;
 
   constructor(connection: Connection, broker: Broker, registry: ClientRegistry, logger: Logger) {
     this.connection = connection;
@@ -103,7 +107,28 @@ export class Client implements ConnectionHandler, ClientConnection {
     this.lastActivity = this.broker.clock.now();
     this.broker.counters.bytesReceived += chunk.length;
     this.reader.push(chunk);
+    const rate = this.broker.limits.maxInboundBytesPerSecond;
+    if (rate > 0) this.throttleInput(chunk.length, rate);
     if (this.reader.holding) this.connection.holdInput();
+  }
+
+  /**
+   * limits.maxInboundBytesPerSecond: what was read is handled, and reading then waits until the
+   * rate is met again (inputDelayMs). AWS IoT: "Data that exceeds [512 KiB/s per connection] is
+   * delayed in processing" — delayed, not dropped, and the connection stays.
+   */
+  private throttleInput(bytes: number, rate: number): void {
+    const bucket = (this.readBucket ??= new TokenBucket(rate, this.broker.clock));
+    bucket.setRate(rate);
+    bucket.debit(bytes);
+    if (bucket.waitMs() > 0) {
+      this.broker.counters.throttledReads++;
+      this.connection.holdInput();
+    }
+  }
+
+  inputDelayMs(): number {
+    return this.readBucket === null ? 0 : this.readBucket.waitMs();
   }
 
   onInputResumed(): void {

@@ -47,7 +47,11 @@ export class TopicTrie<T> {
   private readonly nodeStack: TrieNode<T>[] = [];
   private readonly depthStack: number[] = [];
 
-  constructor(options?: { cacheSize?: number }) {
+  /** False: 'a/#' does not match 'a' (AWS IoT's deviation from the spec; topics.multiLevelWildcardMatchesParent). */
+  private readonly hashMatchesParent: boolean;
+
+  constructor(options?: { cacheSize?: number; multiLevelWildcardMatchesParent?: boolean }) {
+    this.hashMatchesParent = options?.multiLevelWildcardMatchesParent ?? true;
     const cacheSize = options?.cacheSize ?? DEFAULT_CACHE_SIZE;
     if (!Number.isInteger(cacheSize) || cacheSize < 0) {
       throw new RangeError(`cacheSize must be a non-negative integer, got ${cacheSize}`);
@@ -162,8 +166,10 @@ export class TopicTrie<T> {
     while (nodes.length > 0) {
       const node = nodes.pop()!;
       const depth = depths.pop()!;
-      // '#' covers the remaining levels, including none (so 'a/#' matches 'a').
-      if (node.hash !== null) pushAll(out, node.hash.values);
+      // '#' covers the remaining levels, including none (so 'a/#' matches 'a'), unless AWS IoT's
+      // semantics are asked for: "sensor/# matches sensor/ and below, not sensor" (at least one
+      // more level, possibly empty).
+      if (node.hash !== null && (this.hashMatchesParent || depth < n)) pushAll(out, node.hash.values);
       if (depth === n) {
         pushAll(out, node.values);
         continue;

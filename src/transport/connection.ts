@@ -18,6 +18,11 @@ export interface ConnectionHandler {
    * kept before anything new arrives.
    */
   onInputResumed(): void;
+  /**
+   * After a hold, how long reading must still wait (a read throttle such as
+   * limits.maxInboundBytesPerSecond); 0 or absent: resume at once.
+   */
+  inputDelayMs?(): number;
 }
 
 export interface UpgradeRequest {

@@ -220,7 +220,10 @@ export abstract class SocketConnection {
       // marker's callback comes within the same turn, and resuming here would let one flooding
       // connection read megabytes per turn while every other connection waits.
       this.resumeScheduled = true;
-      setImmediate(onResumeTurn, this);
+      // A throttled handler (limits.maxInboundBytesPerSecond) resumes later, by the clock.
+      const delay = this.handler?.inputDelayMs?.() ?? 0;
+      if (delay > 0) this.clock.setTimeout(() => onResumeTurn(this), delay);
+      else setImmediate(onResumeTurn, this);
     }
   }
 

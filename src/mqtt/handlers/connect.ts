@@ -30,6 +30,13 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
   const expirySeconds = sessionExpiry(client, packet);
   client.will = buildWill(client, packet, clientId);
   applyKeepAlive(client, packet.keepalive ?? 0);
+  // limits.maxConnectsPerClientIdPerSecond (AWS IoT: 1, "Connect requests per second per client
+  // ID"). How AWS answers the excess is not documented: refused with CONNACK 0x97 Quota exceeded
+  // (v3.1.1: 3 Server unavailable), see docs/compatibility.md. A server-assigned ID is new anyway.
+  if (!assigned && !client.registry.allowConnect(clientId, limits.maxConnectsPerClientIdPerSecond)) {
+    client.broker.counters.throttledConnects++;
+    throw refuse('throttled', RC.quotaExceeded, `more than ${limits.maxConnectsPerClientIdPerSecond} CONNECT a second for client ID ${clientId}`);
+  }
 
   // Admit: the connection limit counts connected clients, this one excluded.
   if (client.registry.connected >= limits.maxConnections) {
@@ -181,6 +188,8 @@ function buildWill(client: Client, packet: IConnectPacket, clientId: string): Cl
     throw refuse('will-payload-too-large', RC.packetTooLarge, `will payload exceeds ${limits.maxPayloadBytes} bytes`);
   }
   if ((will.qos ?? 0) > 2) throw refuse('will-qos-invalid', RC.malformed, 'will QoS must be 0, 1 or 2'); // [MQTT-3.1.2-14]
+  // Above our Maximum QoS (limits.maxQos 1, as AWS IoT): CONNACK 0x9B [MQTT-3.2.2-12], a code AWS lists for CONNACK.
+  if ((will.qos ?? 0) > limits.maxQos) throw refuse('will-qos-not-supported', RC.qosNotSupported, `will QoS ${will.qos} is above the maximum QoS ${limits.maxQos}`);
   const wp = will.properties;
   let properties: MessageProperties | undefined;
   let expirySeconds = 0;
@@ -241,6 +250,8 @@ function sendConnack(client: Client, present: boolean, assignedId: string | unde
   const wanted: [string, unknown][] = [];
   if (assignedId !== undefined) wanted.push(['assignedClientIdentifier', assignedId]);
   wanted.push(['receiveMaximum', limits.maxInflightMessages], ['maximumPacketSize', limits.maxPacketBytes]);
+  // Absent means 2 (v5 §3.2.2.3.4) [MQTT-3.2.2-9]; AWS IoT announces 1.
+  if (limits.maxQos < 2) wanted.push(['maximumQoS', limits.maxQos]);
   if (client.serverKeepAlive !== undefined) wanted.push(['serverKeepAlive', client.serverKeepAlive]);
   const requested = packet.properties?.sessionExpiryInterval ?? 0;
   if (requested !== expirySeconds) wanted.push(['sessionExpiryInterval', expirySeconds]);

@@ -6,6 +6,7 @@ import { RC } from '../../protocol/reason-codes.js';
 import { validateTopicName } from '../../protocol/topic.js';
 import type { Client } from '../client.js';
 import type { Message, MessageProperties } from '../../shared/message.js';
+import { TokenBucket } from '../../shared/rate-limit.js';
 
 export function handlePublish(client: Client, packet: IPublishPacket): void {
   const broker = client.broker;
@@ -13,6 +14,17 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   client.messagesIn++;
   broker.counters.messagesReceived++;
   const props = client.version === 5 ? packet.properties : undefined;
+
+  if (packet.qos > limits.maxQos) {
+    // limits.maxQos 1 (AWS IoT supports QoS 0 and 1 only). v5: DISCONNECT 0x9B, as the
+    // Maximum QoS we announced requires [MQTT-3.2.2-11]. v3.1.1: "the AWS IoT message broker
+    // does not send a PUBACK or SUBACK when QoS level 2 is requested" (developerguide/mqtt.html,
+    // differences from MQTT specifications): the message is discarded, unanswered.
+    broker.counters.qosNotSupported++;
+    if (client.version === 5) throw new ProtocolError('qos-not-supported', RC.qosNotSupported, `QoS ${packet.qos} is above the maximum QoS ${limits.maxQos}`);
+    client.logger.info({ topic: packet.topic, qos: packet.qos }, 'publish discarded: QoS 2 is not supported (limits.maxQos)');
+    return;
+  }
 
   let topic = packet.topic;
   if (props?.topicAlias !== undefined) {
@@ -47,7 +59,6 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   }
   const qos = packet.qos;
   const id = packet.messageId ?? 0;
-
   if (qos === 2) {
     const session = client.session!;
     // A retransmission of a QoS 2 message we already have is acknowledged, not delivered again
@@ -60,6 +71,24 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
     // Our Receive Maximum bounds QoS 2 messages awaiting PUBREL [MQTT-3.3.4-9].
     if (session.inboundQos2.size >= limits.maxInflightMessages) {
       throw new ProtocolError('receive-maximum-exceeded', RC.receiveMaximumExceeded, `more than ${limits.maxInflightMessages} QoS 2 messages awaiting PUBREL`);
+    }
+  }
+
+  // limits.maxPublishesPerSecond (AWS IoT: 100 per connection). AWS: "publish requests that
+  // exceed this quota are discarded" and the connection stays: QoS 0 and v3.1.1 QoS 1 get no
+  // answer (the client's retry comes later); v5 QoS 1 gets PUBACK 0x97 Quota exceeded, a code
+  // AWS lists for PUBACK (its use here is our choice, see docs/compatibility.md).
+  const rate = limits.maxPublishesPerSecond;
+  if (rate > 0) {
+    const bucket = (client.publishBucket ??= new TokenBucket(rate, broker.clock));
+    bucket.setRate(rate);
+    if (!bucket.take(1)) {
+      broker.counters.throttledPublishes++;
+      if (client.version === 5 && qos > 0) {
+        const properties = client.requestProblemInfo ? { reasonString: `more than ${rate} PUBLISH a second on this connection` } : undefined;
+        client.send({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: id, reasonCode: RC.quotaExceeded, ...(properties ? { properties } : {}) });
+      }
+      return;
     }
   }
 

@@ -16,6 +16,15 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
   const subscriptionId = v5 ? packet.properties?.subscriptionIdentifier : undefined;
   if (subscriptionId === 0) throw protocolError('Subscription Identifier must not be 0'); // [MQTT-3.8.2.1.2]
   if (packet.subscriptions.length === 0) throw protocolError('SUBSCRIBE without topic filters'); // [MQTT-3.8.3-2]
+  if (!v5 && limits.maxQos < 2 && packet.subscriptions.some((r) => r.qos > limits.maxQos)) {
+    // limits.maxQos 1, v3.1.1: "AWS IoT Core does not support ... subscribing with QoS level 2.
+    // When QoS level 2 is requested, the AWS IoT message broker does not send a PUBACK or SUBACK"
+    // (developerguide/mqtt.html, differences from MQTT specifications): nothing is subscribed and
+    // nothing answered. (v5 is granted the maximum instead, as the spec lets a server do.)
+    broker.counters.qosNotSupported++;
+    client.logger.info({ filters: packet.subscriptions.map((r) => r.topic) }, 'subscribe ignored: QoS 2 is not supported (limits.maxQos)');
+    return;
+  }
   const granted: number[] = [];
   const refusals: string[] = [];
   const fresh: { sub: Subscription; existed: boolean }[] = [];
@@ -35,13 +44,21 @@ export function handleSubscribe(client: Client, packet: ISubscribePacket): void 
     if (!session.subscriptions.has(key) && session.subscriptions.size >= limits.maxSubscriptionsPerConnection) {
       return fail(RC.quotaExceeded, `subscription limit of ${limits.maxSubscriptionsPerConnection} reached`);
     }
+    // limits.maxSubscriptionsPerSecond, per node (AWS IoT: 500 per account, counted per filter).
+    // AWS's answer to the excess is not documented: SUBACK 0x97 Quota exceeded for the filter
+    // (v3.1.1: 0x80), see docs/compatibility.md.
+    if (!client.registry.allowSubscription(limits.maxSubscriptionsPerSecond)) {
+      broker.counters.throttledSubscriptions++;
+      return fail(RC.quotaExceeded, `more than ${limits.maxSubscriptionsPerSecond} subscriptions a second`);
+    }
     if (!client.permissions.canSubscribe(key)) {
       const decidedBy = client.permissions.explain?.('subscribe', key);
       if (decidedBy) client.logger.info({ filter: key, decidedBy }, 'subscribe denied');
       broker.counters.deniedSubscribe++;
       return fail(RC.notAuthorized, `not authorized: iot:Subscribe on topicfilter/${key}`);
     }
-    const qos = Math.min(request.qos, 2) as QoS;
+    // Granted at most our maximum QoS (the spec lets the server grant less than asked, v5 §3.9.3).
+    const qos = Math.min(request.qos, limits.maxQos) as QoS;
     const result = broker.subscribe(session, key, {
       qos,
       noLocal: v5 && request.nl === true,
