@@ -266,13 +266,18 @@ describe('limits under the aws profile ([QUOTAS])', () => {
   it('"Subscriptions per second per account: 500" (here per node, counted per filter): the excess gets SUBACK 0x97', async () => {
     const { c } = await raw(aws, 5);
     const filters = Array.from({ length: 8 }, (_, i) => ({ topic: uid(`s${i}`), qos: 1 as const }));
-    const packets = Array.from({ length: 75 }, (_, i) => c.encode({ cmd: 'subscribe', messageId: i + 1, subscriptions: filters } as Packet));
+    const packets = Array.from({ length: 200 }, (_, i) => c.encode({ cmd: 'subscribe', messageId: i + 1, subscriptions: filters } as Packet));
+    const sent = Date.now();
     c.sendBytes(Buffer.concat(packets));
-    await waitUntil(() => c.received('suback').length === 75, 5000, '75 SUBACKs');
+    await waitUntil(() => c.received('suback').length === 200, 10000, '200 SUBACKs');
+    const seconds = (Date.now() - sent) / 1000;
     const codes = c.received<ISubackPacket>('suback').flatMap((s) => s.granted);
     const refused = codes.filter((g) => g === 0x97).length;
-    // 600 filters against a bucket of 500 that refills at 500/s while they are read.
-    assert.ok(refused >= 40 && refused <= 100, `refused ${refused} of 600`);
+    // 1,600 filters against a bucket of 500 that refills at 500/s while they are read: at least
+    // what the bucket and its refill over the measured time could not cover is refused (a loaded
+    // machine reads slower and refuses fewer, so the bound follows the time it took).
+    assert.ok(refused >= 1 && refused <= 1100, `refused ${refused} of 1600`);
+    assert.ok(refused >= 1100 - Math.ceil(500 * seconds), `refused ${refused} of 1600 in ${seconds} s`);
     assert.ok((await throttled(aws, 'subscriptions')) >= refused);
   });
 
