@@ -174,7 +174,7 @@ const redisSentinelSchema = z
 // a sentinel section (a failover then loses no acknowledged message), 0 with a url.
 const waitForReplicas = z.number().int().min(0).max(16).optional();
 // How long one WAIT blocks; past it the write is sent again and acknowledgements keep waiting.
-const waitTimeoutMs = z.number().int().min(10).max(60_000).default(1000);
+const waitTimeoutMs = z.number().int().min(10).max(60_000);
 
 export const configSchema = z
   .object({
@@ -273,7 +273,7 @@ export const configSchema = z
             sentinel: redisSentinelSchema.optional(),
             keyPrefix: z.string().min(1).max(64).default('sb:'),
             waitForReplicas,
-            waitTimeoutMs,
+            waitTimeoutMs: waitTimeoutMs.default(1000),
           })
           .strict()
           .superRefine((redis, ctx) => {
