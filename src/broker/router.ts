@@ -240,7 +240,7 @@ export class Router {
       const groupKey = shared.group + '\u0000' + shared.filter;
       group = this.groups.get(groupKey);
       if (group === undefined) {
-        group = { kind: 'shared', name: shared.group, filter: shared.filter, members: [], next: 0 };
+        group = { kind: 'shared', name: shared.group, filter: shared.filter, members: [], next: 0, live: false };
         this.groups.set(groupKey, group);
         this.index.add(filter, group);
         this.hooks.cluster?.interestAdded(`$share/${shared.group}/${shared.filter}`);
@@ -259,8 +259,10 @@ export class Router {
       group,
     };
     session.subscriptions.set(key, subscription);
-    if (group !== undefined) group.members.push(subscription);
-    else {
+    if (group !== undefined) {
+      group.members.push(subscription);
+      this.refreshLive(group);
+    } else {
       this.index.add(filter, subscription);
       this.hooks.cluster?.interestAdded(filter);
     }
@@ -292,11 +294,34 @@ export class Router {
     }
     const i = group.members.indexOf(sub);
     if (i >= 0) group.members.splice(i, 1);
+    this.refreshLive(group);
     if (group.members.length === 0) {
       this.index.remove(group.filter, group);
       this.groups.delete(group.name + '\u0000' + group.filter);
       cluster?.interestRemoved(`$share/${group.name}/${group.filter}`);
     }
+  }
+
+  /** A connection attached to `session` or left it: its shared groups may have gained or lost their last connected member. */
+  presenceChanged(session: Session): void {
+    if (this.hooks.cluster === null || session.subscriptionCount === 0) return;
+    for (const sub of session.subscriptions.values()) if (sub.group !== undefined) this.refreshLive(sub.group);
+  }
+
+  /** Tells the cluster when `group` gains its first connected member or loses its last one. */
+  private refreshLive(group: SharedGroup): void {
+    const cluster = this.hooks.cluster;
+    if (cluster === null) return;
+    let live = false;
+    for (const m of group.members) {
+      if (m.session.client !== null) {
+        live = true;
+        break;
+      }
+    }
+    if (live === group.live) return;
+    group.live = live;
+    cluster.sharedGroupLive(group.name, group.filter, live);
   }
 
   /** Retained messages for a new subscription, unless expired. */

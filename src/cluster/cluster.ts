@@ -24,6 +24,7 @@ import { Reaper } from './reaper.js';
 import { SessionMoves } from './session-moves.js';
 import { HEARTBEAT_MS, Membership } from './membership.js';
 import { ClusterKeys } from './keys.js';
+import { liveKey } from './interest.js';
 import { connectionOf } from './connection-adapter.js';
 import { presenceListener } from './presence.js';
 import { Forwarder } from './forwarding.js';
@@ -344,6 +345,11 @@ export class Cluster implements ClusterHooks {
 
   interestRemoved(key: string): void {
     this.interest.removed(key);
+  }
+
+  sharedGroupLive(group: string, filter: string, live: boolean): void {
+    if (live) this.interest.added(liveKey(group, filter));
+    else this.interest.removed(liveKey(group, filter));
   }
 
   interestSettled(): Promise<void> | null {
