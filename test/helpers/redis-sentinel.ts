@@ -73,17 +73,25 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 async function ask(port: number, ...args: (string | number)[]): Promise<unknown> {
   const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 1000, retryStrategy: () => null });
   client.on('error', () => {});
+  let timer: NodeJS.Timeout | undefined;
   try {
     await client.connect();
-    return await Promise.race([client.call(String(args[0]), ...args.slice(1)), sleep(2000).then(() => Promise.reject(new Error('no reply')))]);
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no reply within 2 s')), 2000);
+    });
+    return await Promise.race([client.call(String(args[0]), ...args.slice(1)), late]);
   } finally {
+    clearTimeout(timer);
     client.disconnect();
   }
 }
 
 export async function startSentinelSetup(masterName = 'sbmaster'): Promise<SentinelSetup> {
-  const primary = await startRedis();
-  const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+  // No 5 s pause before a full resynchronisation (Redis 7's repl-diskless-sync-delay): a server
+  // that comes back is a replica again at once.
+  const fast = ['--repl-diskless-sync-delay', '0'];
+  const primary = await startRedis({ args: fast });
+  const replica = await startRedis({ args: [...fast, '--replicaof', '127.0.0.1', String(primary.port)] });
   const servers = [primary, replica];
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-sentinel-'));
   dirs.add(dir);

@@ -10,19 +10,26 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { startSentinelSetup, REDIS_SENTINEL_BIN, type SentinelSetup } from '../../helpers/redis-sentinel.js';
 import { startServer, stopAllServers, type TestServer } from '../../helpers/server.js';
-import { closeAllClients, connectClient, disconnect, sleep, subscriber, uid, waitUntil, type Connected } from '../../helpers/clients.js';
+import { closeAllClients, connectClient, disconnect, sleep, subscriber, uid, waitUntil, withTimeout, type Connected } from '../../helpers/clients.js';
 
 const skip = existsSync(REDIS_SENTINEL_BIN) ? false : `${REDIS_SENTINEL_BIN} is not installed (scripts/install-test-deps.sh)`;
 let setup: SentinelSetup | undefined;
 
+let setupMs = 0;
 before(async () => {
+  const t = Date.now();
   if (skip === false) setup = await startSentinelSetup();
+  setupMs = Date.now() - t;
 });
 
 after(async () => {
+  const t = Date.now();
   await closeAllClients();
+  const t1 = Date.now();
   await stopAllServers();
+  const t2 = Date.now();
   await setup?.stop();
+  console.log(`# cleanup: clients ${t1 - t} ms, servers ${t2 - t1} ms, Redis and Sentinels ${Date.now() - t2} ms`);
 });
 
 async function metric(node: TestServer, name: string): Promise<number> {
@@ -36,7 +43,7 @@ async function metric(node: TestServer, name: string): Promise<number> {
  * between messages (about window * 1000 / pauseMs messages a second at most); records what was
  * acknowledged.
  */
-function stream(pub: Connected, topic: string, name: string, window = 10, pauseMs = 20) {
+function stream(pub: Connected, topic: string, name: string, window = 5, pauseMs = 20) {
   const acked: string[] = [];
   let stopped = false;
   let sent = 0;
@@ -61,7 +68,7 @@ function stream(pub: Connected, topic: string, name: string, window = 10, pauseM
     },
     async stop() {
       stopped = true;
-      await Promise.race([Promise.all(lanes), sleep(30_000).then(() => Promise.reject(new Error(`${name}: publishes still unanswered after 30 s`)))]);
+      await withTimeout(Promise.all(lanes), 30_000, `${name}: the publishes still unanswered`);
     },
   };
 }
@@ -76,6 +83,7 @@ test('a Redis master failover (SENTINEL FAILOVER, then SIGKILL) loses no acknowl
     '--set', 'limits.maxQueuedMessagesPerSession=100000',
     '--set', 'limits.maxInflightMessages=1000',
   ];
+  const started = Date.now();
   const a = await startServer({ args });
   const b = await startServer({ args });
   const topic = uid('failover');
@@ -121,6 +129,7 @@ test('a Redis master failover (SENTINEL FAILOVER, then SIGKILL) loses no acknowl
     throw new Error(`${err.message}\n${dump(a, 'A')}\n${dump(b, 'B')}`);
   });
   const acked = [...pubA.acked, ...pubB.acked];
+  const streamedAt = Date.now();
   assert.ok(pubA.acked.length > 100 && pubB.acked.length > 100, `both publishers made progress (${pubA.acked.length}, ${pubB.acked.length})`);
 
   // The live subscriber: every acknowledged message (duplicates are allowed at QoS 1).
@@ -137,6 +146,7 @@ test('a Redis master failover (SENTINEL FAILOVER, then SIGKILL) loses no acknowl
   assert.equal(p2.connack.sessionPresent, true);
   await waitUntil(() => missingFrom(p2.inbox.texts()).length === 0, 20_000, 'the persistent subscriber to receive every acknowledged message').catch(() => undefined);
   const persistentMissing = missingFrom(p2.inbox.texts());
+  const drainedAt = Date.now();
   assert.deepEqual(persistentMissing.slice(0, 20), [], `persistent subscriber: ${persistentMissing.length} of ${acked.length} acknowledged messages missing`);
 
   // What the failovers cost, as the nodes report it.
@@ -146,10 +156,18 @@ test('a Redis master failover (SENTINEL FAILOVER, then SIGKILL) loses no acknowl
     const back = node.logLines().filter((l) => /on a new master/.test(String(l.msg)));
     assert.ok(back.every((l) => typeof l.downMs === 'number' && typeof l.fromMaster === 'string' && typeof l.toMaster === 'string'), 'the log says how long and from where to where');
   }
+  // The store's side: how long writes (and the acknowledgements behind them) waited, and why.
+  const storeWaits = (node: TestServer) =>
+    node
+      .logLines()
+      .filter((l) => /^store: Redis is (unavailable|back)/.test(String(l.msg)))
+      .map((l) => (typeof l.waitedMs === 'number' ? `back after ${l.waitedMs} ms` : String(l.reason).slice(0, 60)));
+  console.log(`# node A store waits: ${JSON.stringify(storeWaits(a))}`);
   const down = (node: TestServer) => node.logLines().filter((l) => /on a new master/.test(String(l.msg))).map((l) => l.downMs);
   console.log(
     `# acknowledged ${acked.length} (a ${pubA.acked.length}, b ${pubB.acked.length}; unacknowledged attempts ${pubA.failed + pubB.failed}); ` +
       `live got ${live.inbox.messages.length}, persistent got ${p2.inbox.messages.length}; ` +
-      `SENTINEL FAILOVER observed in ${firstMs} ms, kill -9 in ${secondMs} ms; node A without Redis ${JSON.stringify(down(a))} ms, node B ${JSON.stringify(down(b))} ms`,
+      `SENTINEL FAILOVER observed in ${firstMs} ms, kill -9 in ${secondMs} ms; node A without Redis ${JSON.stringify(down(a))} ms, node B ${JSON.stringify(down(b))} ms; ` +
+      `Redis + Sentinels up in ${setupMs} ms, streaming ${streamedAt - started} ms, checking ${drainedAt - streamedAt} ms`,
   );
 });
