@@ -1,4 +1,4 @@
-// A Sentinel-managed Redis for a test: a master and a replica (test/helpers/redis-server.ts) and
+// A Sentinel-managed Redis for a test: a master and replicas (test/helpers/redis-server.ts) and
 // three redis-sentinel processes, all on 127.0.0.1 with free ports and their own temporary
 // directory. `failover()` asks a Sentinel for a failover (SENTINEL FAILOVER) and resolves once the
 // Sentinels name the new master and it answers as one.
@@ -20,7 +20,7 @@ export interface SentinelSetup {
   readonly masterName: string;
   /** "127.0.0.1:port" of each Sentinel. */
   readonly sentinels: string[];
-  /** The two data servers; which one is master changes with failovers. */
+  /** The data servers; which one is master changes with failovers. */
   readonly servers: RedisServer[];
   /** The server the Sentinels name as master now. */
   master(): Promise<RedisServer>;
@@ -86,13 +86,14 @@ async function ask(port: number, ...args: (string | number)[]): Promise<unknown>
   }
 }
 
-export async function startSentinelSetup(masterName = 'sbmaster'): Promise<SentinelSetup> {
+/** A master with `replicas` replicas (default 2: one left to promote or to acknowledge after a failover). */
+export async function startSentinelSetup(replicas = 2, masterName = 'sbmaster'): Promise<SentinelSetup> {
   // No 5 s pause before a full resynchronisation (Redis 7's repl-diskless-sync-delay): a server
   // that comes back is a replica again at once.
   const fast = ['--repl-diskless-sync-delay', '0'];
   const primary = await startRedis({ args: fast });
-  const replica = await startRedis({ args: [...fast, '--replicaof', '127.0.0.1', String(primary.port)] });
-  const servers = [primary, replica];
+  const servers = [primary];
+  for (let i = 0; i < replicas; i++) servers.push(await startRedis({ args: [...fast, '--replicaof', '127.0.0.1', String(primary.port)] }));
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-sentinel-'));
   dirs.add(dir);
   const procs: ChildProcess[] = [];
@@ -194,10 +195,10 @@ export async function startSentinelSetup(masterName = 'sbmaster'): Promise<Senti
         if (!Array.isArray(reply)) return undefined;
         const fields = new Map<string, string>();
         for (let i = 0; i + 1 < reply.length; i += 2) fields.set(String(reply[i]), String(reply[i + 1]));
-        return Number(fields.get('num-slaves')) >= 1 && Number(fields.get('num-other-sentinels')) >= 2 ? true : undefined;
+        return Number(fields.get('num-slaves')) >= replicas && Number(fields.get('num-other-sentinels')) >= 2 ? true : undefined;
       });
     }
-    await setup.waitForReplicas(1);
+    await setup.waitForReplicas(replicas);
   } catch (err) {
     await setup.stop();
     throw new Error(`${(err as Error).message}\nsentinel output:\n${out.slice(-4000)}`);
