@@ -3,15 +3,19 @@
 // it. Real redis-servers on loopback: a master, and a replica started (and stopped) by the test.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { REDIS_SENTINEL_BIN, startSentinelSetup, type SentinelSetup } from '../helpers/redis-sentinel.js';
 import type { Message } from '../../src/shared/message.js';
 import { openRedisStore, type RedisStore } from '../../src/store/redis-store.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 
 const servers: RedisServer[] = [];
 const stores: RedisStore[] = [];
+const setups: SentinelSetup[] = [];
 after(async () => {
   for (const s of stores) await s.closeAsync();
   for (const r of servers) await r.stop();
+  for (const s of setups) await s.stop();
 });
 
 function msg(topic: string): Message {
@@ -65,4 +69,29 @@ test('without waitForReplicas (a plain URL), a commit needs only the master', as
   store.retained.set(msg('b/1'));
   await new Promise<void>((resolve) => store.afterCommit(resolve));
   assert.equal(store.stats.replicaTimeouts, 0);
+});
+
+test('store.sentinel: the store follows a Sentinel failover; what was committed before is on the new master', { skip: existsSync(REDIS_SENTINEL_BIN) ? false : 'redis-sentinel is not installed' }, async () => {
+  const setup = await startSentinelSetup();
+  setups.push(setup);
+  const store = await openRedisStore({ sentinel: { sentinels: setup.sentinels, masterName: setup.masterName }, keyPrefix: 'sf:' });
+  stores.push(store);
+  assert.match(store.url, /^sentinel:\/\/127\.0\.0\.1:\d+,/, 'shown without secrets, naming the Sentinels');
+  store.retained.set(msg('before'));
+  await new Promise<void>((resolve) => store.afterCommit(resolve));
+  const old = await setup.master();
+  const next = await setup.failover();
+  assert.notEqual(next.port, old.port);
+  // Written after the failover: reaches the new master (after a READONLY or a dropped connection, the
+  // store asks the Sentinels again), and the commit completes.
+  store.retained.set(msg('after'));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no commit within 15 s of the failover')), 15_000);
+    store.afterCommit(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  assert.match(await next.command('HEXISTS', 'sf:retained', 'before'), /^:1/, 'acknowledged before the failover: on the new master');
+  assert.match(await next.command('HEXISTS', 'sf:retained', 'after'), /^:1/);
 });
