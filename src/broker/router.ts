@@ -240,7 +240,7 @@ export class Router {
       const groupKey = shared.group + '\u0000' + shared.filter;
       group = this.groups.get(groupKey);
       if (group === undefined) {
-        group = { kind: 'shared', name: shared.group, filter: shared.filter, members: [], next: 0, live: false };
+        group = { kind: 'shared', name: shared.group, filter: shared.filter, members: [], next: 0, connected: 0, live: false };
         this.groups.set(groupKey, group);
         this.index.add(filter, group);
         this.hooks.cluster?.interestAdded(`$share/${shared.group}/${shared.filter}`);
@@ -261,6 +261,7 @@ export class Router {
     session.subscriptions.set(key, subscription);
     if (group !== undefined) {
       group.members.push(subscription);
+      if (session.client !== null) group.connected++;
       this.refreshLive(group);
     } else {
       this.index.add(filter, subscription);
@@ -293,7 +294,10 @@ export class Router {
       return;
     }
     const i = group.members.indexOf(sub);
-    if (i >= 0) group.members.splice(i, 1);
+    if (i >= 0) {
+      group.members.splice(i, 1);
+      if (sub.session.client !== null) group.connected--;
+    }
     this.refreshLive(group);
     if (group.members.length === 0) {
       this.index.remove(group.filter, group);
@@ -302,24 +306,26 @@ export class Router {
     }
   }
 
-  /** A connection attached to `session` or left it: its shared groups may have gained or lost their last connected member. */
+  /**
+   * A connection attached to `session` (or left it): each of its shared groups has one connected
+   * member more (or fewer), and may have gained its first or lost its last.
+   */
   presenceChanged(session: Session): void {
-    if (this.hooks.cluster === null || session.subscriptionCount === 0) return;
-    for (const sub of session.subscriptions.values()) if (sub.group !== undefined) this.refreshLive(sub.group);
+    if (session.subscriptionCount === 0) return;
+    const delta = session.client !== null ? 1 : -1;
+    for (const sub of session.subscriptions.values()) {
+      if (sub.group === undefined) continue;
+      sub.group.connected += delta;
+      this.refreshLive(sub.group);
+    }
   }
 
   /** Tells the cluster when `group` gains its first connected member or loses its last one. */
   private refreshLive(group: SharedGroup): void {
+    const live = group.connected > 0;
+    if (live === group.live) return;
     const cluster = this.hooks.cluster;
     if (cluster === null) return;
-    let live = false;
-    for (const m of group.members) {
-      if (m.session.client !== null) {
-        live = true;
-        break;
-      }
-    }
-    if (live === group.live) return;
     group.live = live;
     cluster.sharedGroupLive(group.name, group.filter, live);
   }

@@ -31,6 +31,8 @@ export interface SharedGroup {
   readonly filter: string;
   readonly members: Subscription[];
   next: number;
+  /** Members whose session has a connection now (router.ts keeps it with presenceChanged). */
+  connected: number;
   /** Whether a member is connected, as last told to the cluster (router.ts, refreshLive). */
   live: boolean;
 }
