@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite drives, when they are missing (idempotent).
 # Debian: mosquitto-clients (mosquitto_pub/mosquitto_sub), mosquitto (benchmark peer),
-# redis-server (the Redis store and cluster tests start their own on a free port), nginx-light
+# redis-server (the Redis store and cluster tests start their own on a free port), redis-sentinel
+# (test/integration/cluster/sentinel-failover.test.ts fails a master over), nginx-light
 # and haproxy (test/integration/reverse-proxy.test.ts runs them in front of the server), iproute2
 # (ip netns, for a caller that is not on loopback), awscli (test/integration/awscli.test.ts runs
 # Debian's `aws iot ...` and `aws iot-data publish` against the server), make, g++ and python3
@@ -12,6 +13,7 @@ need=()
 command -v mosquitto_pub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+[ -x /usr/bin/redis-sentinel ] || need+=(redis-sentinel)
 [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
@@ -37,6 +39,7 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl stop mosquitto >/dev/null 2>&1 || true
   $SUDO systemctl stop redis-server >/dev/null 2>&1 || true
+  $SUDO systemctl stop redis-sentinel >/dev/null 2>&1 || true
   $SUDO systemctl stop nginx >/dev/null 2>&1 || true
   $SUDO systemctl stop haproxy >/dev/null 2>&1 || true
 fi

@@ -95,7 +95,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const clock = options.clock ?? systemClock;
   // A cluster keeps its shared state in the Redis it routes through.
   const storeConfig = config.cluster
-    ? { type: 'redis' as const, url: config.cluster.redis.url, keyPrefix: config.cluster.redis.keyPrefix, sealingKey: config.store.sealingKey }
+    ? {
+        type: 'redis' as const,
+        url: config.cluster.redis.url,
+        sentinel: config.cluster.redis.sentinel,
+        waitForReplicas: config.cluster.redis.waitForReplicas,
+        waitTimeoutMs: config.cluster.redis.waitTimeoutMs,
+        keyPrefix: config.cluster.redis.keyPrefix,
+        sealingKey: config.store.sealingKey,
+      }
     : config.store;
   const store = await openStore(storeConfig, logger, { maxRetainedMessages: config.limits.maxRetainedMessages });
   const retained = store.retained;
@@ -145,11 +153,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   if (config.cluster) {
     counters.clusterConnected = 0;
     cluster = new Cluster({
-      url: config.cluster.redis.url,
+      redis: { url: config.cluster.redis.url, sentinel: config.cluster.redis.sentinel },
       keyPrefix: config.cluster.redis.keyPrefix,
       nodeId: config.cluster.nodeId,
       nodeTimeoutMs: config.cluster.nodeTimeoutSeconds * 1000,
       outboxLimit: config.cluster.outboxLimit,
+      outboxBytes: config.cluster.outboxBytes,
       routing: config.cluster.routing,
       broker,
       store,

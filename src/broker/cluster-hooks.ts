@@ -13,6 +13,12 @@ export interface ClusterHooks {
   /** This node's subscription index gained (lost) its first (last) entry under `key`. */
   interestAdded(key: string): void;
   interestRemoved(key: string): void;
+  /**
+   * A shared group here gained its first connected member (`live`) or lost its last one. The
+   * cluster then prefers a node with a connected member over one whose members are all offline,
+   * as a single node prefers a connected member (router.ts pickMember).
+   */
+  sharedGroupLive(group: string, filter: string, live: boolean): void;
   /** Pending while other nodes have not yet learnt of an interest change; null when settled. */
   interestSettled(): Promise<void> | null;
   /**

@@ -245,7 +245,7 @@ export class Router {
       const groupKey = shared.group + '\u0000' + shared.filter;
       group = this.groups.get(groupKey);
       if (group === undefined) {
-        group = { kind: 'shared', name: shared.group, filter: shared.filter, members: [], next: 0 };
+        group = { kind: 'shared', name: shared.group, filter: shared.filter, members: [], next: 0, connected: 0, live: false };
         this.groups.set(groupKey, group);
         this.index.add(filter, group);
         this.hooks.cluster?.interestAdded(`$share/${shared.group}/${shared.filter}`);
@@ -264,8 +264,11 @@ export class Router {
       group,
     };
     session.subscriptions.set(key, subscription);
-    if (group !== undefined) group.members.push(subscription);
-    else {
+    if (group !== undefined) {
+      group.members.push(subscription);
+      if (session.client !== null) group.connected++;
+      this.refreshLive(group);
+    } else {
       this.index.add(filter, subscription);
       this.hooks.cluster?.interestAdded(filter);
     }
@@ -296,12 +299,40 @@ export class Router {
       return;
     }
     const i = group.members.indexOf(sub);
-    if (i >= 0) group.members.splice(i, 1);
+    if (i >= 0) {
+      group.members.splice(i, 1);
+      if (sub.session.client !== null) group.connected--;
+    }
+    this.refreshLive(group);
     if (group.members.length === 0) {
       this.index.remove(group.filter, group);
       this.groups.delete(group.name + '\u0000' + group.filter);
       cluster?.interestRemoved(`$share/${group.name}/${group.filter}`);
     }
+  }
+
+  /**
+   * A connection attached to `session` (or left it): each of its shared groups has one connected
+   * member more (or fewer), and may have gained its first or lost its last.
+   */
+  presenceChanged(session: Session): void {
+    if (session.subscriptionCount === 0) return;
+    const delta = session.client !== null ? 1 : -1;
+    for (const sub of session.subscriptions.values()) {
+      if (sub.group === undefined) continue;
+      sub.group.connected += delta;
+      this.refreshLive(sub.group);
+    }
+  }
+
+  /** Tells the cluster when `group` gains its first connected member or loses its last one. */
+  private refreshLive(group: SharedGroup): void {
+    const live = group.connected > 0;
+    if (live === group.live) return;
+    const cluster = this.hooks.cluster;
+    if (cluster === null) return;
+    group.live = live;
+    cluster.sharedGroupLive(group.name, group.filter, live);
   }
 
   /** Retained messages for a new subscription, unless expired. */

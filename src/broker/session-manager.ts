@@ -31,6 +31,8 @@ export class SessionManager {
   private readonly clock: Clock;
   private readonly store: SessionStore | null;
 
+  private readonly presenceChanged = (session: Session) => this.router.presenceChanged(session);
+
   constructor(options: SessionManagerOptions) {
     this.limits = options.limits;
     this.logger = options.logger;
@@ -65,6 +67,7 @@ export class SessionManager {
 
   private create(clientId: string, version: 3 | 4 | 5, expirySeconds: number): Session {
     const session = new Session(clientId, version, expirySeconds, this.limits.maxQueuedMessagesPerSession, this.store);
+    session.onPresence = this.presenceChanged;
     this.sessions.set(clientId, session);
     this.hooks.cluster?.sessionOpened(clientId);
     return session;

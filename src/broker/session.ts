@@ -31,6 +31,10 @@ export interface SharedGroup {
   readonly filter: string;
   readonly members: Subscription[];
   next: number;
+  /** Members whose session has a connection now (router.ts keeps it with presenceChanged). */
+  connected: number;
+  /** Whether a member is connected, as last told to the cluster (router.ts, refreshLive). */
+  live: boolean;
 }
 
 export interface Will {
@@ -64,8 +68,21 @@ export class Session {
   protocolVersion: 3 | 4 | 5;
   /** Session Expiry Interval in seconds; 0 ends the session with the connection. */
   expirySeconds: number;
+  private clientRef: ClientConnection | null = null;
+  /**
+   * Told when a connection attaches to this session or leaves it (set by the session manager): the
+   * router keeps, per shared group, whether any member is connected, which a cluster announces.
+   */
+  onPresence: ((session: Session) => void) | null = null;
   /** The connection attached to it now; null while the client is away. */
-  client: ClientConnection | null = null;
+  get client(): ClientConnection | null {
+    return this.clientRef;
+  }
+  set client(connection: ClientConnection | null) {
+    const changed = (connection === null) !== (this.clientRef === null);
+    this.clientRef = connection;
+    if (changed) this.onPresence?.(this);
+  }
   /** Rights of the last connection, kept to filter what an offline persistent session queues. */
   permissions: ClientPermissions | null = null;
   // The collections below are allocated on first use (an idle connection's session never needs
@@ -109,6 +126,11 @@ export class Session {
   /** QoS 1/2 deliveries sent and not yet acknowledged, by packet identifier. */
   get inflight(): Map<number, InflightEntry> {
     return (this.inflightMap ??= new Map());
+  }
+
+  /** Subscriptions held, without allocating the map. */
+  get subscriptionCount(): number {
+    return this.subscriptionMap?.size ?? 0;
   }
 
   get inflightCount(): number {

@@ -24,10 +24,12 @@ import { Reaper } from './reaper.js';
 import { SessionMoves } from './session-moves.js';
 import { HEARTBEAT_MS, Membership } from './membership.js';
 import { ClusterKeys } from './keys.js';
+import { liveKey } from './interest.js';
 import { connectionOf } from './connection-adapter.js';
 import { presenceListener } from './presence.js';
 import { Forwarder } from './forwarding.js';
 import { connectPair, type RedisPair } from './redis-connections.js';
+import { connectedAddress, describeTarget } from '../store/redis-target.js';
 import type { ClusterRedis } from './redis-scripts.js';
 import { NodeLinks, RETRANSMIT_CHECK_MS } from './links.js';
 import { ClusterContext, type ClusterOptions } from './context.js';
@@ -56,7 +58,9 @@ export class Cluster implements ClusterHooks {
   private readonly rpc: Rpc;
 
   /** Counters when the outage began, to say what it cost once it is over. */
-  private atLoss = { dropped: 0, lost: 0 };
+  private atLoss = { dropped: 0, lost: 0, resent: 0, since: 0 };
+  /** host:port of the Redis master last connected to: another one after an outage is a failover. */
+  private master: string | null = null;
   /** When Redis last became reachable: no node is declared dead before a full timeout after it. */
   private connectedSince = 0;
   private timers: NodeJS.Timeout[] = [];
@@ -110,7 +114,8 @@ export class Cluster implements ClusterHooks {
   // ---- start / stop ----------------------------------------------------------------------------
 
   async start(): Promise<void> {
-    this.redis = await connectPair(this.options.url, this.nodeId, this.options.connectTimeoutMs ?? 5000);
+    this.redis = await connectPair(this.options.redis, this.nodeId, this.options.connectTimeoutMs ?? 5000);
+    this.master = connectedAddress(this.redis.command);
     this.ctx.redis = this.redis.command;
     const sub = this.redis.subscriber;
     sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
@@ -127,7 +132,7 @@ export class Cluster implements ClusterHooks {
     this.timers.push(setInterval(() => void this.tick(), HEARTBEAT_MS));
     this.timers.push(setInterval(() => this.links.retransmit(), RETRANSMIT_CHECK_MS));
     for (const t of this.timers) t.unref();
-    this.logger.info({ redis: this.options.url.replace(/\/\/[^@/]*@/, '//***@'), nodes: this.membership.live.size }, 'joined the cluster');
+    this.logger.info({ redis: describeTarget(this.options.redis), master: this.master, nodes: this.membership.live.size }, 'joined the cluster');
   }
 
   /** Leaves: the other nodes adopt this node's persistent sessions at once instead of after the timeout. */
@@ -157,7 +162,8 @@ export class Cluster implements ClusterHooks {
     if (!this.connected || this.stopped) return;
     this.connected = false;
     this.counters.clusterConnected = 0;
-    this.atLoss = { dropped: this.counters.clusterFramesDropped, lost: this.counters.clusterFramesLost };
+    this.atLoss = { dropped: this.counters.clusterFramesDropped, lost: this.counters.clusterFramesLost, resent: this.counters.clusterFramesResent, since: Date.now() };
+    this.counters.clusterRedisOutages++;
     this.logger.warn('lost the Redis backplane: serving local clients only; QoS 0 to other nodes is dropped and QoS 1/2 held until it is back');
   }
 
@@ -199,16 +205,28 @@ export class Cluster implements ClusterHooks {
       this.connected = true;
       this.connectedSince = Date.now();
       this.counters.clusterConnected = 1;
+      const master = connectedAddress(this.redis.command);
+      const failover = wasDown && master !== null && this.master !== null && master !== this.master;
+      const previousMaster = this.master;
+      if (master !== null) this.master = master;
       if (wasDown) {
+        const downMs = this.atLoss.since === 0 ? 0 : Date.now() - this.atLoss.since;
+        this.counters.clusterRedisOutageMs += downMs;
+        if (failover) this.counters.clusterRedisFailovers++;
         this.logger.info(
           {
+            // What the outage (or the failover to another master) cost this node.
+            downMs,
+            failover,
+            ...(failover ? { fromMaster: previousMaster, toMaster: master } : {}),
+            resentFrames: this.counters.clusterFramesResent - this.atLoss.resent,
             nodes: this.membership.live.size,
             // QoS 1/2 held for other nodes, sent again now; QoS 0 to other nodes that was dropped.
             heldFrames: this.links.heldFrames(),
             droppedQos0Frames: this.counters.clusterFramesDropped - this.atLoss.dropped,
             lostFrames: this.counters.clusterFramesLost - this.atLoss.lost,
           },
-          'the Redis backplane is back; cluster routing resumed',
+          failover ? 'the Redis backplane is back on a new master (failover); cluster routing resumed' : 'the Redis backplane is back; cluster routing resumed',
         );
       }
       this.links.retransmit(true);
@@ -327,6 +345,11 @@ export class Cluster implements ClusterHooks {
 
   interestRemoved(key: string): void {
     this.interest.removed(key);
+  }
+
+  sharedGroupLive(group: string, filter: string, live: boolean): void {
+    if (live) this.interest.added(liveKey(group, filter));
+    else this.interest.removed(liveKey(group, filter));
   }
 
   interestSettled(): Promise<void> | null {

@@ -5,18 +5,22 @@ import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { Counters } from '../metrics/counters.js';
 import type { Store } from '../store/store.js';
+import type { RedisTarget } from '../store/redis-target.js';
 import { encodeControlFrame, type ControlMessage } from './control-messages.js';
 import type { ClusterKeys } from './keys.js';
 import type { ClusterRedis } from './redis-scripts.js';
 
 export interface ClusterOptions {
-  url: string;
+  /** A URL, or the Sentinels watching the master (store/redis-target.ts). */
+  redis: RedisTarget;
   keyPrefix: string;
   nodeId?: string;
   /** A node silent this long is declared dead. */
   nodeTimeoutMs: number;
   /** Unacknowledged QoS 1/2 frames kept per target node. */
   outboxLimit: number;
+  /** ... and their bytes at most (default: unbounded by bytes). */
+  outboxBytes?: number;
   /**
    * 'interest' (default): a message goes only to nodes with a matching subscription. 'broadcast':
    * to every node, which then matches locally — kept to measure what interest routing saves.

@@ -10,6 +10,7 @@
 //            {"type":"ack","from":"n1","seq":3,"extra":1}, {"type":"shutdown","from":"n1"}
 import { validateTopicFilter, type TopicLimits } from '../protocol/topic.js';
 import { FRAME_CONTROL } from './frames.js';
+import { sharedKeyOfLive } from './interest.js';
 
 /** Arguments of a call between nodes: a JSON object, checked by the handler it names. */
 export type RpcArgs = Record<string, unknown>;
@@ -112,7 +113,8 @@ function checkControl(value: unknown): ControlMessage {
       const op = value.op;
       if (op !== 'add' && op !== 'remove') throw new Error('interest message has a bad op');
       const key = value.key;
-      if (typeof key !== 'string' || validateTopicFilter(key, INTEREST_LIMITS) !== null) throw new Error('interest message has an invalid filter');
+      // A live key (interest.ts) is checked as the shared filter it stands for.
+      if (typeof key !== 'string' || validateTopicFilter(sharedKeyOfLive(key) ?? key, INTEREST_LIMITS) !== null) throw new Error('interest message has an invalid filter');
       const message: ControlMessage = { type, from: nodeId(value.from, type), op, key };
       if (value.requestId !== undefined) message.requestId = id(value.requestId, type, 'requestId');
       return message;

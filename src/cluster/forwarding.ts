@@ -1,7 +1,11 @@
 // Where a message published on this node goes in the cluster: to every other node with a matching
-// plain filter, and, for each matching shared group, to one node with members, taken in turn
-// (round-robin over nodes; each node then round-robins over its own members). With routing
-// 'broadcast' every node gets every message (kept to measure what interest routing saves).
+// plain filter, and, for each matching shared group, to one node picked by the single-node rule
+// (router.ts pickMember) lifted to nodes: a node with a connected member when there is one
+// anywhere; otherwise, at QoS 1/2, a node with (persistent, offline) members, which queues it;
+// otherwise (QoS 0, nobody connected) the message is dropped for that group and counted in
+// sharedDropped. Round-robin among the candidates; the node then picks among its own members.
+// With routing 'broadcast' every node gets every message (kept to measure what interest routing
+// saves).
 import type { Message } from '../shared/message.js';
 import type { ClusterContext } from './context.js';
 import type { InterestSync } from './interest-sync.js';
@@ -35,8 +39,14 @@ export class Forwarder {
     if (targets === null) return EMPTY;
     let localGroups: Set<string> | null = null;
     let groupsFor: Map<string, string[]> | null = null;
-    for (const [group, nodes] of targets.groups) {
-      // Round-robin over the nodes with members: each node then round-robins over its own.
+    for (const [group, candidates] of targets.groups) {
+      // Connected members first, anywhere; offline persistent members only for QoS 1/2.
+      const nodes = candidates.live.length > 0 ? candidates.live : message.qos > 0 ? candidates.nodes : null;
+      if (nodes === null || nodes.length === 0) {
+        ctx.counters.sharedDropped++;
+        continue;
+      }
+      // Round-robin over the candidate nodes: each node then round-robins over its own members.
       const turn = this.groupTurn.get(group) ?? 0;
       this.groupTurn.set(group, turn + 1);
       const node = nodes[turn % nodes.length]!;

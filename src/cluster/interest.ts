@@ -6,26 +6,59 @@
 // Over-approximation is harmless (a node with no local match drops the message); under-
 // approximation loses messages, so changes are applied as idempotent set operations and a full
 // snapshot replaces a node's keys only together with every change that arrived meanwhile.
+//
+// A node also announces `$share/+/{group}/{filter}` while the group has a connected member there
+// (a "live" key). No client can hold that key: '+' is not allowed in a ShareName [MQTT-4.8.2-2],
+// so such a SUBSCRIBE is refused. It lets the publishing node prefer a node with a connected
+// member, as a single node does.
 import { TopicTrie } from '../shared/topic-trie.js';
 import { parseSharedFilter } from '../protocol/topic.js';
+
+const LIVE_PREFIX = '$share/+/';
 
 /** One announced key of one node, as stored in the index. */
 interface Entry {
   node: string;
   /** Shared group "group\u0000filter", or null for a plain filter. */
   group: string | null;
+  /** A live key: the group has a connected member on `node`. */
+  live: boolean;
+}
+
+/** The nodes with members of one shared group, and those of them with a connected member. */
+export interface GroupNodes {
+  nodes: string[];
+  live: string[];
 }
 
 export interface RouteTargets {
   /** Nodes (other than this one) with a plain-filter match. */
   direct: Set<string>;
   /** Shared groups that match, each with the nodes that have members in it. */
-  groups: Map<string, string[]>;
+  groups: Map<string, GroupNodes>;
+}
+
+/** The live key of the shared group `group` on `filter`. */
+export function liveKey(group: string, filter: string): string {
+  return `${LIVE_PREFIX}${group}/${filter}`;
+}
+
+/** For a live key, the `$share/{group}/{filter}` it stands for; null for any other key. */
+export function sharedKeyOfLive(key: string): string | null {
+  return key.startsWith(LIVE_PREFIX) ? '$share/' + key.slice(LIVE_PREFIX.length) : null;
 }
 
 export function groupKeyOf(key: string): string | null {
-  const shared = parseSharedFilter(key);
+  const shared = parseSharedFilter(sharedKeyOfLive(key) ?? key);
   return shared === null ? null : shared.group + '\u0000' + shared.filter;
+}
+
+/** The trie filter and entry fields of an announced key. */
+function parseKey(key: string): { filter: string; group: string | null; live: boolean } {
+  const liveOf = sharedKeyOfLive(key);
+  const shared = parseSharedFilter(liveOf ?? key);
+  if (shared === null) return { filter: key, group: null, live: false };
+  return { filter: shared.filter, group: shared.group + '\u0000' + shared.filter, live: liveOf !== null };
 }
 
 export class InterestIndex {
@@ -41,10 +74,10 @@ export class InterestIndex {
     let keys = this.byNode.get(node);
     if (keys === undefined) this.byNode.set(node, (keys = new Map()));
     if (keys.has(key)) return;
-    const shared = parseSharedFilter(key);
-    const entry: Entry = { node, group: shared === null ? null : shared.group + '\u0000' + shared.filter };
+    const parsed = parseKey(key);
+    const entry: Entry = { node, group: parsed.group, live: parsed.live };
     keys.set(key, entry);
-    this.trie.add(shared === null ? key : shared.filter, entry);
+    this.trie.add(parsed.filter, entry);
   }
 
   remove(node: string, key: string): void {
@@ -52,8 +85,7 @@ export class InterestIndex {
     const entry = keys?.get(key);
     if (entry === undefined) return;
     keys!.delete(key);
-    const shared = parseSharedFilter(key);
-    this.trie.remove(shared === null ? key : shared.filter, entry);
+    this.trie.remove(parseKey(key).filter, entry);
     if (keys!.size === 0) this.byNode.delete(node);
   }
 
@@ -81,7 +113,7 @@ export class InterestIndex {
     const entries = this.trie.match(topic);
     if (entries.length === 0) return null;
     const direct = new Set<string>();
-    let groups: Map<string, string[]> | null = null;
+    let groups: Map<string, GroupNodes> | null = null;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i]!;
       if (entry.group === null) {
@@ -89,15 +121,16 @@ export class InterestIndex {
         continue;
       }
       groups ??= new Map();
-      const nodes = groups.get(entry.group);
-      if (nodes === undefined) groups.set(entry.group, [entry.node]);
-      else if (!nodes.includes(entry.node)) nodes.push(entry.node);
+      let g = groups.get(entry.group);
+      if (g === undefined) groups.set(entry.group, (g = { nodes: [], live: [] }));
+      const list = entry.live ? g.live : g.nodes;
+      if (!list.includes(entry.node)) list.push(entry.node);
     }
     return { direct, groups: groups ?? EMPTY_GROUPS };
   }
 }
 
-const EMPTY_GROUPS: Map<string, string[]> = new Map();
+const EMPTY_GROUPS: Map<string, GroupNodes> = new Map();
 
 /** This node's own keys with reference counts: a key is announced on 0 -> 1 and withdrawn on 1 -> 0. */
 export class LocalInterest {

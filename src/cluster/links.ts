@@ -46,15 +46,18 @@ export class NodeLinks {
         continue;
       }
       let link = this.outbound.get(node);
-      if (link === undefined) this.outbound.set(node, (link = new OutboundLink(ctx.options.outboxLimit)));
+      if (link === undefined) this.outbound.set(node, (link = new OutboundLink(ctx.options.outboxLimit, ctx.options.outboxBytes)));
       const seq = link.take();
       const frame = encodeMessageFrame(ctx.nodeId, seq, message, groups, target);
       const firstLoss = link.gap === 0;
-      if (link.hold(seq, frame, now)) {
-        ctx.counters.clusterFramesLost++;
+      const toBytes = link.lostToBytes;
+      const dropped = link.hold(seq, frame, now);
+      if (dropped > 0) {
+        ctx.counters.clusterFramesLost += dropped;
+        ctx.counters.clusterOutboxBytesDropped += link.lostToBytes - toBytes;
         if (firstLoss) {
           ctx.logger.warn(
-            { node, outboxLimit: ctx.options.outboxLimit, lostUpTo: link.gap },
+            { node, outboxLimit: ctx.options.outboxLimit, outboxBytes: ctx.options.outboxBytes, heldBytes: link.heldBytes, lostUpTo: link.gap },
             'outbox to another node is full: giving up its oldest QoS 1/2 messages (lost, counted in switchboard_cluster_frames_lost_total); the link resumes from the oldest one kept',
           );
         }

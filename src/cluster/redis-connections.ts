@@ -1,8 +1,10 @@
 // The two Redis connections a cluster member holds: one for commands (auto-pipelined, so the
 // many small PUBLISHes of one event-loop turn leave in one write) and one in subscriber mode.
 // Neither queues commands while disconnected — ioredis's offline queue is unbounded — so callers
-// see a rejected promise at once and decide what an outage means for them.
-import { Redis } from 'ioredis';
+// see a rejected promise at once and decide what an outage means for them. The Redis is a URL or a
+// set of Sentinels (store/redis-target.ts); with Sentinels both connections follow a failover.
+import type { Redis } from 'ioredis';
+import { createRedisClient, describeTarget, type RedisTarget } from '../store/redis-target.js';
 import { withClusterScripts, type ClusterRedis } from './redis-scripts.js';
 
 export interface RedisPair {
@@ -11,19 +13,8 @@ export interface RedisPair {
   subscriber: Redis;
 }
 
-/** A URL fit for logs: the password, if any, replaced. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable Redis URL)';
-  }
-}
-
-function connection(url: string, name: string): Redis {
-  return new Redis(url, {
+function connection(target: RedisTarget, name: string): Redis {
+  return createRedisClient(target, {
     lazyConnect: true,
     connectionName: name,
     enableOfflineQueue: false,
@@ -36,9 +27,9 @@ function connection(url: string, name: string): Redis {
 }
 
 /** Connects both, or throws a clear error within `timeoutMs` (the caller exits; no crash loop here). */
-export async function connectPair(url: string, nodeId: string, timeoutMs: number): Promise<RedisPair> {
-  const command = connection(url, `switchboard:${nodeId}`);
-  const subscriber = connection(url, `switchboard:${nodeId}:sub`);
+export async function connectPair(target: RedisTarget, nodeId: string, timeoutMs: number): Promise<RedisPair> {
+  const command = connection(target, `switchboard:${nodeId}`);
+  const subscriber = connection(target, `switchboard:${nodeId}:sub`);
   // Errors are reported through 'close'/'reconnecting' and the callers' rejected promises.
   command.on('error', () => {});
   subscriber.on('error', () => {});
@@ -53,7 +44,7 @@ export async function connectPair(url: string, nodeId: string, timeoutMs: number
   } catch (err) {
     command.disconnect();
     subscriber.disconnect();
-    throw new Error(`cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}`);
+    throw new Error(`cannot reach Redis at ${describeTarget(target)}: ${(err as Error).message}`);
   } finally {
     clearTimeout(timer);
   }

@@ -5,8 +5,9 @@
 // too long (go-back-N: simple, keeps MQTT's per-topic order, and a Redis outage is the only
 // reason frames go missing, so retransmissions are rare). The receiver drops duplicates by seq.
 //
-// Bounded: a link holds at most `limit` unacknowledged frames; beyond that the oldest is dropped
-// and counted as lost (the target node is then far behind or gone). The receiver, which delivers
+// Bounded: a link holds at most `limit` unacknowledged frames and at most `byteLimit` bytes of them
+// (a frame larger than `byteLimit` is held alone); beyond either the oldest are dropped and counted
+// as lost (the target node is then far behind or gone). The receiver, which delivers
 // strictly in order, would then wait forever for the dropped frames and refuse every later one as
 // a gap; so the sender tells it where to continue ('skip' control, see `gap`): every frame up to
 // `gap` was acknowledged or given up, the receiver moves its position there (logging how many it
@@ -30,32 +31,54 @@ export class OutboundLink {
   /** Unacknowledged frames, oldest first (seq increases by one from the first). */
   private readonly pending: PendingFrame[] = [];
   private head = 0;
+  /** Bytes of the unacknowledged frames. */
+  private bytes = 0;
   lost = 0;
+  /** Frames given up because of `byteLimit` (a subset of `lost`). */
+  lostToBytes = 0;
   /** Every frame up to this seq was acknowledged or given up, and the receiver has not yet acknowledged it; 0: no gap. */
   gap = 0;
   /** Frames given up since the receiver last caught up (for the log when the gap closes). */
   gapLost = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly byteLimit = Infinity,
+  ) {}
 
   /** Reserves the next sequence number. */
   take(): number {
     return this.nextSeq++;
   }
 
-  /** Keeps `frame` until acknowledged; returns true when the outbox was full and the oldest frame was given up. */
-  hold(seq: number, frame: Buffer, now: number): boolean {
+  /**
+   * Keeps `frame` until acknowledged; returns how many of the oldest frames were given up to stay
+   * within the count and byte bounds (0 when it fitted). The frame just held is never given up.
+   */
+  hold(seq: number, frame: Buffer, now: number): number {
     this.pending.push({ seq, frame, sentAt: now });
-    let dropped = false;
-    if (this.pending.length - this.head > this.limit) {
-      this.gap = this.pending[this.head]!.seq;
+    this.bytes += frame.length;
+    let dropped = 0;
+    while (this.pending.length - this.head > 1) {
+      const overCount = this.pending.length - this.head > this.limit;
+      const overBytes = this.bytes > this.byteLimit;
+      if (!overCount && !overBytes) break;
+      const oldest = this.pending[this.head]!;
+      this.gap = oldest.seq;
+      this.bytes -= oldest.frame.length;
       this.head++;
       this.lost++;
       this.gapLost++;
-      dropped = true;
+      if (!overCount) this.lostToBytes++;
+      dropped++;
     }
     this.compact();
     return dropped;
+  }
+
+  /** Bytes of the frames held, not yet acknowledged. */
+  get heldBytes(): number {
+    return this.bytes;
   }
 
   /**
@@ -63,7 +86,7 @@ export class OutboundLink {
    * frames the receiver has now moved past (the gap closed), else 0.
    */
   ack(upTo: number): number {
-    while (this.head < this.pending.length && this.pending[this.head]!.seq <= upTo) this.head++;
+    while (this.head < this.pending.length && this.pending[this.head]!.seq <= upTo) this.bytes -= this.pending[this.head++]!.frame.length;
     this.compact();
     if (this.gap === 0 || !(upTo >= this.gap)) return 0;
     const closed = this.gapLost;

@@ -157,6 +157,34 @@ export const authSchema = z
   })
   .strict();
 
+// Redis behind Sentinels (store.sentinel, cluster.redis.sentinel): ioredis asks them for the
+// master and follows a failover (docs/cluster.md, "Redis without a single point of failure").
+const redisSentinelSchema = z
+  .object({
+    // host:port of each Sentinel; [v6]:port for IPv6.
+    sentinels: z
+      .array(z.string().regex(/^(?:\[[^\]\s]+\]|[^\s:[\]]+):\d{1,5}$/, 'must be host:port'))
+      .min(1)
+      .max(32),
+    // The name given in `sentinel monitor <name> ...`.
+    masterName: z.string().min(1).max(200),
+    // The master's (and replicas') ACL user and password, database and TLS.
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    db: z.number().int().min(0).max(65535).optional(),
+    tls: z.boolean().default(false),
+    // The Sentinels' own credentials (`requirepass` in sentinel.conf) and TLS.
+    sentinelUsername: z.string().min(1).optional(),
+    sentinelPassword: z.string().min(1).optional(),
+    sentinelTls: z.boolean().default(false),
+  })
+  .strict();
+// Replicas that must have a write (WAIT) before what depends on it is acknowledged; unset: 1 with
+// a sentinel section (a failover then loses no acknowledged message), 0 with a url.
+const waitForReplicas = z.number().int().min(0).max(16).optional();
+// How long one WAIT blocks; past it the write is sent again and acknowledgements keep waiting.
+const waitTimeoutMs = z.number().int().min(10).max(60_000);
+
 export const configSchema = z
   .object({
     listeners: z
@@ -176,6 +204,10 @@ export const configSchema = z
         synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
         // redis: redis://[user:password@]host[:port][/db], or rediss:// for TLS.
         url: z.string().regex(/^rediss?:\/\/[^/]/, 'must be a redis:// or rediss:// URL').optional(),
+        // redis: instead of url, the Sentinels watching the master.
+        sentinel: redisSentinelSchema.optional(),
+        waitForReplicas,
+        waitTimeoutMs: waitTimeoutMs.optional(),
         // redis: prefix of every key and of the change-notice channel; default 'sb:'.
         keyPrefix: z.string().min(1).max(64).optional(),
         // The Redis store's access-key sealing key (store.type redis, or a cluster's Redis store):
@@ -185,11 +217,14 @@ export const configSchema = z
       })
       .strict()
       .superRefine((store, ctx) => {
-        if (store.type === 'redis' && store.url === undefined) {
-          ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when store.type is redis' });
+        if (store.type === 'redis' && store.url === undefined && store.sentinel === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['url'], message: 'is required when store.type is redis (or give store.sentinel)' });
+        }
+        if (store.url !== undefined && store.sentinel !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['sentinel'], message: 'give store.url or store.sentinel, not both' });
         }
         if (store.type !== 'redis') {
-          for (const field of ['url', 'keyPrefix'] as const) {
+          for (const field of ['url', 'keyPrefix', 'sentinel', 'waitForReplicas', 'waitTimeoutMs'] as const) {
             if (store[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'only applies when store.type is redis' });
           }
         }
@@ -255,10 +290,19 @@ export const configSchema = z
       .object({
         redis: z
           .object({
-            url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+            url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+            // Instead of url: the Sentinels watching the master (no single point of failure).
+            sentinel: redisSentinelSchema.optional(),
             keyPrefix: z.string().min(1).max(64).default('sb:'),
+            waitForReplicas,
+            waitTimeoutMs: waitTimeoutMs.default(1000),
           })
-          .strict(),
+          .strict()
+          .superRefine((redis, ctx) => {
+            if ((redis.url === undefined) === (redis.sentinel === undefined)) {
+              ctx.addIssue({ code: 'custom', path: ['url'], message: 'give cluster.redis.url or cluster.redis.sentinel (exactly one)' });
+            }
+          }),
         // Unique per node; default: hostname, pid and a random suffix.
         nodeId: z.string().min(1).max(200).regex(/^\S+$/, 'must not contain spaces').optional(),
         // A node silent this long is declared dead: its clients' wills and disconnected events
@@ -266,6 +310,9 @@ export const configSchema = z
         nodeTimeoutSeconds: z.number().min(1).max(3600).default(10),
         // QoS 1/2 messages held per target node until it acknowledges them (Redis outages).
         outboxLimit: z.number().int().min(100).default(100000),
+        // ... and their bytes (frames as sent: payload, topic, properties); past either bound the
+        // oldest are given up (counted). Default 64 MiB per target node.
+        outboxBytes: z.number().int().min(65536).default(64 * 1024 * 1024),
         // 'interest': publishes go only to nodes with a matching subscription; 'broadcast': to
         // every node (to measure the difference; see docs/cluster.md).
         routing: z.enum(['interest', 'broadcast']).default('interest'),

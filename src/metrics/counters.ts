@@ -73,6 +73,14 @@ export class Counters {
   clusterFramesResent = 0;
   /** Cluster: QoS 1/2 frames given up (a node far behind, or dead). */
   clusterFramesLost = 0;
+  /** Cluster: times the Redis backplane was lost (a restart, a network cut, a failover). */
+  clusterRedisOutages = 0;
+  /** Cluster: milliseconds spent without the Redis backplane, summed over completed outages. */
+  clusterRedisOutageMs = 0;
+  /** Cluster: outages that ended on another Redis master than before (Sentinel failovers). */
+  clusterRedisFailovers = 0;
+  /** Cluster: QoS 1/2 frames given up because the outbox to one node exceeded cluster.outboxBytes. */
+  clusterOutboxBytesDropped = 0;
   /** Cluster: 1 while the Redis backplane is reachable, 0 during an outage; null on a single node. */
   clusterConnected: number | null = null;
 

@@ -57,6 +57,10 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
   counter('switchboard_cluster_frames_sent_total', 'Message frames sent to other cluster nodes (one per target node)', () => counters.clusterFramesSent);
   counter('switchboard_cluster_frames_dropped_total', 'QoS 0 frames to other nodes dropped while Redis was unreachable', () => counters.clusterFramesDropped);
   counter('switchboard_cluster_frames_resent_total', 'QoS 1/2 frames to other nodes sent again', () => counters.clusterFramesResent);
+  counter('switchboard_cluster_redis_outages_total', 'Times the Redis backplane was lost (restart, network, failover)', () => counters.clusterRedisOutages);
+  counter('switchboard_cluster_redis_outage_seconds_total', 'Time spent without the Redis backplane, over completed outages', () => counters.clusterRedisOutageMs / 1000);
+  counter('switchboard_cluster_redis_failovers_total', 'Redis outages that ended on another master (Sentinel failover)', () => counters.clusterRedisFailovers);
+  counter('switchboard_cluster_outbox_bytes_dropped_total', 'QoS 1/2 frames to another node given up because its outbox exceeded cluster.outboxBytes', () => counters.clusterOutboxBytesDropped);
   counter('switchboard_cluster_frames_lost_total', 'QoS 1/2 frames to other nodes given up (node dead or far behind)', () => counters.clusterFramesLost);
   counter('switchboard_messages_delivered_total', 'PUBLISH packets sent to subscribers', () => counters.messagesDelivered);
   counter('switchboard_bytes_received_total', 'Bytes received on MQTT connections', () => counters.bytesReceived);

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { StoreOpenError } from './errors.js';
 import { MemoryStore } from './memory-store.js';
 import { openRedisStore } from './redis-store.js';
+import type { RedisSentinelConfig } from './redis-target.js';
 import { openSqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';
 
@@ -15,6 +16,12 @@ export interface StoreConfig {
   synchronous?: 'NORMAL' | 'FULL';
   /** redis (required): redis://[user:password@]host[:port][/db] or rediss://... */
   url?: string;
+  /** redis: the Sentinels to ask for the master, instead of `url` (store/redis-target.ts). */
+  sentinel?: RedisSentinelConfig;
+  /** redis: replicas each commit must reach before acknowledgements (WAIT); default 1 with sentinel, else 0. */
+  waitForReplicas?: number;
+  /** redis: one WAIT's timeout in ms; default 1000. */
+  waitTimeoutMs?: number;
   /** redis: prefix of every key and of the changes channel; default 'sb:'. */
   keyPrefix?: string;
   /** redis: the access-key sealing key, base64 of 32 bytes; unset: the one kept in Redis. */
@@ -41,9 +48,12 @@ export async function openStore(config: StoreConfig, logger?: Logger, options: O
       if (config.path === undefined) throw new StoreOpenError('unwritable', '(store.path)', 'store.path is required for a sqlite store');
       return openSqliteStore({ path: config.path, synchronous: config.synchronous, logger });
     case 'redis':
-      if (config.url === undefined) throw new StoreOpenError('unreachable', '(store.url)', 'store.url is required for a redis store');
+      if (config.url === undefined && config.sentinel === undefined) throw new StoreOpenError('unreachable', '(store.url)', 'store.url or store.sentinel is required for a redis store');
       return openRedisStore({
         url: config.url,
+        sentinel: config.sentinel,
+        waitForReplicas: config.waitForReplicas,
+        waitTimeoutMs: config.waitTimeoutMs,
         keyPrefix: config.keyPrefix,
         sealingKey: config.sealingKey,
         logger,

@@ -22,6 +22,8 @@
 //   retained message of one topic, the session row, one queued message, one in-flight entry...);
 //   the superseded op is blanked, never sent. Callbacks given after the blanked op wait for the
 //   one that superseded it (a batch never ends between the two: see `safeEnd`).
+// - With waitReplicas, a batch is committed when the master answered the EXEC AND enough replicas
+//   acknowledged it (WAIT); too few in time counts as "not now": the batch is retried.
 // - Fail-stop on anything else (a reply error such as WRONGTYPE or a script error: a bug or
 //   someone else's data under our prefix): the writer reports one StoreCommitError, runs no more
 //   callbacks and sends nothing more. Redis does not roll back a transaction whose command failed,
@@ -110,6 +112,8 @@ export interface RedisBatchStats {
   coalesced: number;
   /** Batches sent again after Redis was unreachable or busy. */
   retries: number;
+  /** Commits that too few replicas acknowledged in time (waitReplicas), sent again. */
+  replicaTimeouts: number;
 }
 
 export interface WriterOptions {
@@ -120,6 +124,10 @@ export interface WriterOptions {
   url: string;
   logger: Logger;
   report: (error: StoreCommitError) => void;
+  /** Replicas that must acknowledge each commit (WAIT) before its callbacks run; default 0. */
+  waitReplicas?: number;
+  /** One WAIT's timeout; default 1000 ms. */
+  waitTimeoutMs?: number;
 }
 
 export class RedisWriteBatch {
@@ -148,13 +156,21 @@ export class RedisWriteBatch {
   private waiting: { since: number; reason: string; committed: number; mark: number } | null = null;
   private drainWaiters: (() => void)[] = [];
   failure: StoreCommitError | undefined = undefined;
-  readonly stats: RedisBatchStats = { commits: 0, changes: 0, coalesced: 0, retries: 0 };
+  readonly stats: RedisBatchStats = { commits: 0, changes: 0, coalesced: 0, retries: 0, replicaTimeouts: 0 };
   private readonly client: Redis;
   private readonly keys: RedisKeys;
   private readonly nodeId: string;
   private readonly url: string;
   private readonly logger: Logger;
   private readonly report: (error: StoreCommitError) => void;
+  /**
+   * Redis replicates asynchronously: an EXEC answered by the master may be lost if the master
+   * fails before a replica has it, and Sentinel promotes that replica. With `waitReplicas` > 0 a
+   * batch counts as committed (its callbacks, hence acknowledgements, run) only once WAIT says that
+   * many replicas have it; Sentinel promotes the replica with the most data, so it has the write.
+   */
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
   private readonly scheduledSend = () => {
     this.timer = null;
     this.send();
@@ -177,6 +193,8 @@ export class RedisWriteBatch {
     this.url = options.url;
     this.logger = options.logger;
     this.report = options.report;
+    this.waitReplicas = options.waitReplicas ?? 0;
+    this.waitTimeoutMs = options.waitTimeoutMs ?? 1000;
   }
 
   /** Commands waiting or in flight: what an outage holds back (a metric). */
@@ -385,13 +403,26 @@ export class RedisWriteBatch {
     }
     const inflight: InFlight = { entries, batch, ops, commands };
     this.inflight = inflight;
-    multi.exec().then(
-      (results) => this.onReply(inflight, results),
+    const exec = multi.exec();
+    if (this.waitReplicas === 0) {
+      exec.then(
+        (results) => this.onReply(inflight, results, -1),
+        (err: unknown) => this.onRejected(inflight, err),
+      );
+      return;
+    }
+    // WAIT right behind the EXEC on the same connection (one round trip): it answers once
+    // `waitReplicas` replicas have every write this connection made, or after the timeout with
+    // how many do. See `waitReplicas`.
+    // A reply error (a replica refuses WAIT: we reached a demoted master) counts as none acknowledged.
+    const replicated = this.client.call('WAIT', this.waitReplicas, this.waitTimeoutMs).catch((err: unknown) => (isReplyError(err) ? 0 : Promise.reject(err)));
+    Promise.all([exec, replicated]).then(
+      ([results, acked]) => this.onReply(inflight, results, Number(acked)),
       (err: unknown) => this.onRejected(inflight, err),
     );
   }
 
-  private onReply(inflight: InFlight, results: [Error | null, unknown][] | null): void {
+  private onReply(inflight: InFlight, results: [Error | null, unknown][] | null, replicas: number): void {
     if (this.inflight !== inflight) return;
     this.inflight = null;
     if (this.stopped) {
@@ -402,6 +433,14 @@ export class RedisWriteBatch {
     if (error !== undefined && error !== null) {
       if (TRANSIENT_REPLY.test(error.message)) this.retryLater(inflight, errorDetail(error));
       else this.fail(error, inflight.ops);
+      return;
+    }
+    if (replicas >= 0 && replicas < this.waitReplicas) {
+      // Committed on the master only: a failover now could promote a replica without it. Not
+      // committed yet, then: the batch goes again (idempotent) with another WAIT, and the
+      // acknowledgements behind it wait, as during an outage.
+      this.stats.replicaTimeouts++;
+      this.retryLater(inflight, `${replicas} of ${this.waitReplicas} replica(s) acknowledged the write within ${this.waitTimeoutMs} ms`);
       return;
     }
     this.retryDelay = RETRY_MIN_MS;

@@ -9,9 +9,10 @@
 // which batches are idempotent and in which order they must go), and an unanswered command fails
 // as soon as its connection closes (maxRetriesPerRequest 0).
 import { createHmac, randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { errorDetail, StoreOpenError } from './errors.js';
 import { REDIS_FORMAT_VERSION, type RedisKeys } from './redis-keys.js';
+import { createRedisClient, describeTarget, parseHostPort, type RedisTarget } from './redis-target.js';
 
 const SEALING_KEY_BYTES = 32;
 /** Also the longest a read or EXEC may wait for bytes before the connection is deemed dead. */
@@ -36,7 +37,22 @@ export function redactUrl(url: string): string {
   return shown;
 }
 
-export function createClient(url: string, name: string, connectTimeoutMs: number): Redis {
+/** The target as it may be shown (see redactUrl); throws StoreOpenError if unusable. */
+export function redactTarget(target: RedisTarget): string {
+  if (target.sentinel === undefined) {
+    if (target.url === undefined) throw new StoreOpenError('unreachable', '(store.url)', 'store.url or store.sentinel is required for a redis store');
+    return redactUrl(target.url);
+  }
+  const shown = describeTarget(target);
+  if (target.url !== undefined) throw new StoreOpenError('unreachable', shown, 'give store.url or store.sentinel, not both');
+  if (target.sentinel.sentinels.length === 0) throw new StoreOpenError('unreachable', shown, 'store.sentinel.sentinels lists no Sentinel');
+  for (const address of target.sentinel.sentinels) {
+    if (parseHostPort(address) === null) throw new StoreOpenError('unreachable', shown, `sentinel address ${JSON.stringify(address)} is not host:port`);
+  }
+  return shown;
+}
+
+export function createClient(target: RedisTarget, name: string, connectTimeoutMs: number): Redis {
   const options: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -48,7 +64,7 @@ export function createClient(url: string, name: string, connectTimeoutMs: number
     connectionName: name,
     retryStrategy: (times) => Math.min(RETRY_BASE_MS * 2 ** Math.min(times - 1, 5), RETRY_MAX_MS) + Math.floor(Math.random() * 100),
   };
-  return new Redis(url, options);
+  return createRedisClient(target, options);
 }
 
 /** Connects every client; rejects with StoreOpenError 'unreachable' if one is not ready in time. */

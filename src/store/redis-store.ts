@@ -21,7 +21,8 @@ import { errorDetail, StoreOpenError, StoreUnavailableError, type StoreCommitErr
 import { RedisWriteBatch, type RedisBatchStats } from './redis-batch.js';
 import { ChangeFeed, type ChangeListener } from './redis-changes.js';
 import { REDIS_FORMAT_VERSION, RedisKeys } from './redis-keys.js';
-import { checkFormat, connectAll, createClient, redactUrl, resolveSealingKey, sealingKeyId } from './redis-open.js';
+import { checkFormat, connectAll, createClient, redactTarget, resolveSealingKey, sealingKeyId } from './redis-open.js';
+import { connectedAddress, type RedisSentinelConfig } from './redis-target.js';
 import { RedisAccessKeyStore, RedisAuthorizerStore, RedisRuleStore } from './redis-records.js';
 import { RedisRetainedStore } from './redis-retained.js';
 import { RedisSessionStore } from './redis-sessions.js';
@@ -31,6 +32,7 @@ export const DEFAULT_REDIS_KEY_PREFIX = 'sb:';
 const DEFAULT_OPEN_TIMEOUT_MS = 5_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 const DEFAULT_READ_TIMEOUT_MS = 5_000;
+const DEFAULT_WAIT_TIMEOUT_MS = 1_000;
 /** The broker's default limits.maxRetainedMessages. */
 const DEFAULT_MAX_RETAINED = 100_000;
 /** How often the subscriber connection is pinged, so a dead one is noticed (socket timeout). */
@@ -39,8 +41,17 @@ const RELOAD_RETRY_MS = 1_000;
 const QUIT_WAIT_MS = 500;
 
 export interface RedisStoreOptions {
-  /** redis://[user:password@]host[:port][/db] or rediss://... (TLS). */
-  url: string;
+  /** redis://[user:password@]host[:port][/db] or rediss://... (TLS). Or `sentinel`. */
+  url?: string;
+  /** The Sentinels watching the master, instead of `url` (redis-target.ts). */
+  sentinel?: RedisSentinelConfig;
+  /**
+   * Replicas that must have each commit before it counts as committed (WAIT): 0 (default) or more.
+   * With a replica, an acknowledged message survives a failover of the master.
+   */
+  waitForReplicas?: number;
+  /** How long one WAIT may block; on timeout it is asked again and acknowledgements keep waiting. Default 1000 ms. */
+  waitTimeoutMs?: number;
   /** Prefix of every key and of the changes channel; default 'sb:'. */
   keyPrefix?: string;
   /**
@@ -74,6 +85,8 @@ interface RedisStoreParts {
   closeTimeoutMs: number;
   readTimeoutMs: number;
   maxRetainedMessages: number;
+  waitReplicas: number;
+  waitTimeoutMs: number;
 }
 
 export class RedisStore implements Store {
@@ -126,6 +139,8 @@ export class RedisStore implements Store {
       url: this.url,
       logger: this.logger,
       report: (error) => this.onError?.(error),
+      waitReplicas: parts.waitReplicas,
+      waitTimeoutMs: parts.waitTimeoutMs,
     });
     this.feed = new ChangeFeed({ writer: this.writer, keys: this.keys, nodeId: this.nodeId, logger: this.logger, wantReload: () => this.reload() });
     this.retained = new RedisRetainedStore({
@@ -190,6 +205,9 @@ export class RedisStore implements Store {
     return this.cmd.status === 'ready';
   }
 
+  /** Times the command connection came back to another master than before (Sentinel failovers). */
+  failovers = 0;
+
   /** The first unrecoverable commit failure, if any. */
   get failure(): StoreCommitError | undefined {
     return this.writer.failure;
@@ -201,8 +219,15 @@ export class RedisStore implements Store {
 
   /** Subscribes and loads the mirrors; part of openRedisStore. */
   async start(): Promise<void> {
+    let master = connectedAddress(this.cmd);
     this.cmd.on('ready', () => {
       if (this.closed) return;
+      const now = connectedAddress(this.cmd);
+      if (now !== null && master !== null && now !== master) {
+        this.failovers++;
+        this.logger.warn({ url: this.url, from: master, to: now }, 'store: now connected to another Redis master (a failover)');
+      }
+      if (now !== null) master = now;
       this.writer.setConnected(true);
       // Redis may have restarted, or lost what it had not persisted: look again.
       this.feed.markStale();
@@ -356,15 +381,15 @@ async function quit(client: Redis): Promise<void> {
  */
 export async function openRedisStore(options: RedisStoreOptions): Promise<RedisStore> {
   const logger = options.logger ?? pino({ enabled: false });
-  const url = redactUrl(options.url);
+  const url = redactTarget(options);
   const keys = new RedisKeys(options.keyPrefix ?? DEFAULT_REDIS_KEY_PREFIX);
   const nodeId = options.nodeId ?? randomBytes(6).toString('hex');
   const timeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
   // CLIENT SETNAME takes no spaces.
   const name = `switchboard:${nodeId.replace(/[^\w.:-]/g, '_')}`;
-  const cmd = createClient(options.url, `${name}:commands`, timeoutMs);
-  const sub = createClient(options.url, `${name}:changes`, timeoutMs);
+  const cmd = createClient(options, `${name}:commands`, timeoutMs);
+  const sub = createClient(options, `${name}:changes`, timeoutMs);
   let store: RedisStore | undefined;
   let abandoned = false;
   try {
@@ -385,6 +410,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisS
         closeTimeoutMs: options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS,
         readTimeoutMs: options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
         maxRetainedMessages: options.maxRetainedMessages ?? DEFAULT_MAX_RETAINED,
+        // Behind Sentinels a failover is expected: by default a commit waits for one replica.
+        waitReplicas: options.waitForReplicas ?? (options.sentinel !== undefined ? 1 : 0),
+        waitTimeoutMs: options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS,
       });
       await store.start();
       return store;

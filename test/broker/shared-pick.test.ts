@@ -29,7 +29,7 @@ interface MemberSpec {
 }
 
 function group(...specs: MemberSpec[]): SharedGroup {
-  const g: SharedGroup = { kind: 'shared', name: 'grp', filter: 'users/#', members: [], next: 0 };
+  const g: SharedGroup = { kind: 'shared', name: 'grp', filter: 'users/#', members: [], next: 0, connected: 0, live: false };
   for (const spec of specs) {
     const session = new Session(spec.id, 5, spec.expiry ?? 0, 10, null);
     if (spec.connected !== undefined) {

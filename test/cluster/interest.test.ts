@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InterestIndex, LocalInterest } from '../../src/cluster/interest.js';
+import { groupKeyOf, InterestIndex, liveKey, LocalInterest, sharedKeyOfLive } from '../../src/cluster/interest.js';
 
 describe('InterestIndex', () => {
   test('routes a topic to the other nodes with a matching plain filter, never to itself', () => {
@@ -31,8 +31,22 @@ describe('InterestIndex', () => {
     idx.add('B', '$share/h/jobs/+');
     const r = idx.route('jobs/1', 'A')!;
     assert.equal(r.direct.size, 0);
-    assert.deepEqual(r.groups.get('g\u0000jobs/#')!.sort(), ['A', 'B']);
-    assert.deepEqual(r.groups.get('h\u0000jobs/+'), ['B']);
+    assert.deepEqual(r.groups.get('g\u0000jobs/#')!.nodes.sort(), ['A', 'B']);
+    assert.deepEqual(r.groups.get('h\u0000jobs/+'), { nodes: ['B'], live: [] });
+  });
+
+  test('live keys list the nodes where a group has a connected member', () => {
+    const idx = new InterestIndex();
+    idx.add('A', '$share/g/jobs/#');
+    idx.add('B', '$share/g/jobs/#');
+    idx.add('B', liveKey('g', 'jobs/#'));
+    assert.equal(liveKey('g', 'jobs/#'), '$share/+/g/jobs/#');
+    assert.deepEqual(idx.route('jobs/1', 'A')!.groups.get('g\u0000jobs/#'), { nodes: ['A', 'B'], live: ['B'] });
+    assert.equal(idx.route('other', 'A'), null, 'a live key matches only its own filter');
+    idx.remove('B', liveKey('g', 'jobs/#'));
+    assert.deepEqual(idx.route('jobs/1', 'A')!.groups.get('g\u0000jobs/#'), { nodes: ['A', 'B'], live: [] });
+    assert.equal(sharedKeyOfLive('$share/g/jobs/#'), null);
+    assert.equal(groupKeyOf(liveKey('g', 'a/+')), 'g\u0000a/+');
   });
 
   test('remove, replace and dropNode withdraw exactly what they name', () => {

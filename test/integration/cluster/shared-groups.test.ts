@@ -1,0 +1,89 @@
+// Shared subscriptions follow one rule cluster-wide, the single node's (router.ts pickMember): a
+// connected member when there is one anywhere; otherwise, at QoS 1/2, a persistent member's queue;
+// dropped (counted in switchboard_shared_dropped_total) only when no member can take it. Two nodes
+// on a real redis-server, MQTT.js clients.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+import { startServer, stopAllServers, type TestServer } from '../../helpers/server.js';
+import { closeAllClients, connectClient, disconnect, sleep, subscriber, uid, waitUntil } from '../../helpers/clients.js';
+
+let redis: RedisServer;
+
+before(async () => {
+  redis = await startRedis();
+});
+
+after(async () => {
+  await closeAllClients();
+  await stopAllServers();
+  await redis?.stop();
+});
+
+async function metric(node: TestServer, name: string): Promise<number> {
+  const text = await (await fetch(`${node.httpUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return Number(line?.split(' ')[1] ?? NaN);
+}
+
+/** Until the cluster's connection list (asked of `node`) has `clientId` connected or not. */
+async function waitConnected(node: TestServer, clientId: string, connected: boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const list = (await (await fetch(`${node.httpUrl}/api/connections?limit=1000`)).json()) as { connections: { clientId: string }[] };
+    if (list.connections.some((c) => c.clientId === clientId) === connected) return;
+    if (Date.now() > deadline) throw new Error(`${clientId} still ${connected ? 'absent' : 'connected'} after 5 s`);
+    await sleep(50);
+  }
+}
+
+test('a shared group prefers a connected member on another node to an offline one here; QoS 1 queues only when none is connected; QoS 0 is then dropped and counted', async () => {
+  const prefix = `shared-${process.pid}:`;
+  const args = ['--redis', redis.url, '--set', `cluster.redis.keyPrefix=${prefix}`];
+  const a = await startServer({ args });
+  const b = await startServer({ args });
+  const topic = uid('jobs');
+  const share = `$share/workers/${topic}`;
+
+  // A persistent member on node A, offline.
+  const persistentId = uid('offline-member');
+  const p1 = await subscriber(a, share, 1, { clientId: persistentId, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  await disconnect(p1.client);
+  await waitConnected(a, persistentId, false);
+  // A connected member on node B (its SUBACK means node A knows).
+  const live = await subscriber(b, share, 1);
+
+  // Published on A: every message goes to B's connected member, QoS 0 and QoS 1 alike (a single
+  // node picks a connected member over an offline one; before, A took every other turn: its QoS 0
+  // were dropped and its QoS 1 queued for the offline member).
+  const pubA = await connectClient(a);
+  const first: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    first.push(`q0-${i}`, `q1-${i}`);
+    pubA.client.publish(topic, `q0-${i}`, { qos: 0 });
+    await pubA.client.publishAsync(topic, `q1-${i}`, { qos: 1 });
+  }
+  await waitUntil(() => live.inbox.messages.length >= 40, 5_000, `all 40 at the connected member (got ${live.inbox.messages.length})`).catch(() => undefined);
+  assert.deepEqual(live.inbox.texts().sort(), [...first].sort(), 'the connected member on the other node got every message');
+
+  // The connected member leaves: QoS 1 now goes to the offline member's queue on A; QoS 0 has no
+  // member that can take it: dropped, counted.
+  const droppedBefore = (await metric(a, 'switchboard_shared_dropped_total')) + (await metric(b, 'switchboard_shared_dropped_total'));
+  const liveId = String(live.client.options.clientId);
+  await disconnect(live.client);
+  await waitConnected(b, liveId, false);
+  const pubB = await connectClient(b);
+  const second: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    second.push(`later-${i}`);
+    pubB.client.publish(topic, `dropped-${i}`, { qos: 0 });
+    await pubB.client.publishAsync(topic, `later-${i}`, { qos: 1 });
+  }
+  const p2 = await connectClient(a, { clientId: persistentId, clean: false, properties: { sessionExpiryInterval: 3600 } });
+  assert.equal(p2.connack.sessionPresent, true);
+  const got = await p2.inbox.waitFor(10, 5_000);
+  // The queue is in publish order: had anything of the first round been queued, it would come first.
+  assert.deepEqual(got.slice(0, 10).map((m) => m.text), second, 'the offline member queued exactly the QoS 1 messages sent while no member was connected');
+  const droppedAfter = (await metric(a, 'switchboard_shared_dropped_total')) + (await metric(b, 'switchboard_shared_dropped_total'));
+  assert.equal(droppedAfter - droppedBefore, 10, 'the QoS 0 messages no member could take are counted');
+});
