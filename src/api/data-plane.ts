@@ -15,6 +15,9 @@ import { requestClient, type HttpApp } from './http-server.js';
 import type { HttpAuthenticator, HttpCaller } from './http-auth.js';
 import { dataPlaneRoute } from './route-access.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import type { HistoryRecorder } from '../history/recorder.js';
+import { parseCursor } from '../history/resume.js';
+import { formatHistoryId, HistoryCursor } from '../shared/history-id.js';
 
 export interface DataPlaneOptions {
   broker: Broker;
@@ -23,6 +26,8 @@ export interface DataPlaneOptions {
   secure: boolean;
   /** Message times and the PUBACK deadline; default the system clock (the broker's clock in a server). */
   clock?: Clock;
+  /** Per-topic history for GET /history/{topic}; null or absent: no topic has any. */
+  history?: HistoryRecorder | null;
 }
 
 interface Parsed {
@@ -246,6 +251,45 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
       qos: message.qos,
       lastModifiedTime: message.receivedAt ?? 0,
       ...(user ? { userProperties: Buffer.from(JSON.stringify(toUserPropertyArray(user))).toString('base64') } : {}),
+    };
+  });
+
+  // Switchboard's own (AWS keeps one retained message per topic): a topic's recent messages from
+  // its history (docs/history.md), under the same authorization as receiving them live.
+  app.get('/history/*', dataPlaneRoute, async (request) => {
+    const { segments, query } = parseUrl(request.url);
+    const topic = segments.slice(1).join('/');
+    const problem = validateTopicName(topic, broker.limits);
+    if (problem !== null) throw badRequest(`${JSON.stringify(topic)} is not a topic name (${problem})`);
+    const sinceText = query.get('since');
+    const since = sinceText === null ? null : parseCursor(sinceText);
+    if (sinceText !== null && since === null) throw badRequest('since must be an id or cursor given by this server (docs/history.md)');
+    const limit = intParam(query.get('limit'), 'limit', 1, 1000, 100);
+    await authorize(request, Buffer.alloc(0), IotAction.Receive, arnFor(scope, 'topic', topic));
+    const history = options.history ?? null;
+    if (history === null || history.keepFor(topic) === null) throw notFound(`no history is kept for ${topic} (configuration: history)`);
+    const page = await history.store.read({ filters: [topic], after: since, limit, now: clock.now() });
+    const cursor = since?.clone() ?? new HistoryCursor();
+    for (const e of page.entries) cursor.advance(e.id);
+    return {
+      topic,
+      messages: page.entries.map(({ id, message }) => {
+        const p = message.properties;
+        return {
+          id: formatHistoryId(id),
+          payload: message.payload.toString('base64'),
+          qos: message.qos,
+          receivedAt: message.receivedAt ?? 0,
+          ...(p?.contentType !== undefined ? { contentType: p.contentType } : {}),
+          ...(p?.payloadFormatIndicator !== undefined ? { payloadFormatIndicator: p.payloadFormatIndicator } : {}),
+          ...(p?.responseTopic !== undefined ? { responseTopic: p.responseTopic } : {}),
+          ...(p?.correlationData !== undefined ? { correlationData: p.correlationData.toString('base64') } : {}),
+          ...(p?.userProperties !== undefined ? { userProperties: p.userProperties } : {}),
+        };
+      }),
+      reset: page.reset,
+      truncated: page.truncated,
+      cursor: cursor.toString(),
     };
   });
 

@@ -1,4 +1,5 @@
 // The broker's own view of an application message, independent of the wire version it came in on.
+import type { HistoryId } from './history-id.js';
 
 export type QoS = 0 | 1 | 2;
 
@@ -28,6 +29,11 @@ export interface Message {
   readonly receivedAt?: number;
   /** The publishing client's principal (rules' principal()). */
   readonly principal?: string;
+  /**
+   * Its place in history (docs/history.md) when its topic is kept: stamped in the publish path
+   * before any delivery, so live deliveries carry the id a client resumes from.
+   */
+  readonly historyId?: HistoryId;
 }
 
 /** Where a publish came from; 'cluster' (from another node) is never forwarded again. */

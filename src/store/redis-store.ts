@@ -13,6 +13,8 @@
 // Start-up failures throw a StoreOpenError ('unreachable' | 'newer-schema' | 'corrupt' |
 // 'sealing-key') within the open timeout, before anything but the layout marker and the
 // sealing-key records is written.
+import { MemoryHistoryStore } from './history-memory.js';
+import type { HistoryCaps, HistoryStore } from './history-store.js';
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -105,6 +107,13 @@ export class RedisStore implements Store {
   private closing: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
+
+  private history: HistoryStore | null = null;
+
+  /** History in Redis streams shared by every node (history-redis.ts). */
+  openHistory(caps: HistoryCaps): HistoryStore {
+    return (this.history ??= new MemoryHistoryStore(caps));
+  }
 
   /** Use openRedisStore: it connects and checks first. */
   constructor(parts: RedisStoreParts) {
