@@ -114,10 +114,8 @@ export class MemoryHistoryStore implements HistoryStore {
   /** Drops entries past the topic's bounds, oldest first. */
   private trim(log: TopicLog, now: number): void {
     const keep = log.keep;
-    if (keep === null) {
-      while (log.length > 0) this.remove(log.oldest()!);
-      return;
-    }
+    // Not configured yet (loaded at open, before the recorder's configure()): kept as it is.
+    if (keep === null) return;
     while (log.length > keep.maxMessages) this.remove(log.oldest()!);
     if (keep.maxAgeMs > 0) {
       const before = now - keep.maxAgeMs;
