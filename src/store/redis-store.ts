@@ -13,7 +13,7 @@
 // Start-up failures throw a StoreOpenError ('unreachable' | 'newer-schema' | 'corrupt' |
 // 'sealing-key') within the open timeout, before anything but the layout marker and the
 // sealing-key records is written.
-import { MemoryHistoryStore } from './history-memory.js';
+import { RedisHistoryStore } from './history-redis.js';
 import type { HistoryCaps, HistoryStore } from './history-store.js';
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -112,7 +112,7 @@ export class RedisStore implements Store {
 
   /** History in Redis streams shared by every node (history-redis.ts). */
   openHistory(caps: HistoryCaps): HistoryStore {
-    return (this.history ??= new MemoryHistoryStore(caps));
+    return (this.history ??= new RedisHistoryStore({ client: this.cmd, writer: this.writer, prefix: this.keyPrefix, caps, settled: () => this.settled() }));
   }
 
   /** Use openRedisStore: it connects and checks first. */
