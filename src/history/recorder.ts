@@ -5,7 +5,7 @@
 // A topic not covered costs one trie match, answered from the trie's bounded match cache.
 import type { Logger } from '../logger.js';
 import type { Clock, Timer } from '../shared/clock.js';
-import type { Message } from '../shared/message.js';
+import { withHistoryId, type Message } from '../shared/message.js';
 import { TopicTrie } from '../shared/topic-trie.js';
 import type { HistoryKeep, HistoryStore } from '../store/history-store.js';
 
@@ -80,11 +80,7 @@ export class HistoryRecorder {
     const keep = this.keepFor(message.topic);
     if (keep === null) return message;
     const now = this.clock.now();
-    const stamped: Message = {
-      ...message,
-      receivedAt: message.receivedAt ?? now,
-      historyId: { origin: this.store.origin, seq: this.store.nextSeq() },
-    };
+    const stamped = withHistoryId(message, { origin: this.store.origin, seq: this.store.nextSeq() }, message.receivedAt ?? now);
     try {
       this.store.append(stamped, keep, now);
     } catch (err) {

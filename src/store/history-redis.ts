@@ -23,7 +23,7 @@ import type { Redis } from 'ioredis';
 import { topicMatches } from '../protocol/topic.js';
 import { HistoryCursor, type HistoryId } from '../shared/history-id.js';
 import type { Message } from '../shared/message.js';
-import { isExpired } from '../shared/message.js';
+import { isExpired, withHistoryId } from '../shared/message.js';
 import type { RedisWriteBatch } from './redis-batch.js';
 import { decodeRetained, encodeRetained } from './redis-codec.js';
 import { newOrigin, sortEntries } from './history-memory.js';
@@ -253,7 +253,7 @@ export class RedisHistoryStore implements HistoryStore {
           continue;
         }
         if (!allowed || (after !== null && after.covers(id))) continue;
-        const message: Message = { ...decodeRetained(topic, f.get('m')!), receivedAt, historyId: id };
+        const message = withHistoryId(decodeRetained(topic, f.get('m')!), id, receivedAt);
         if (isExpired(message, query.now)) continue;
         found.push({ id, message });
         seen.add(id.origin);

@@ -7,7 +7,7 @@
 // highest sequence that may be used is reserved in `settings` AHEAD of use, in blocks, with a
 // synchronous write of its own, so a restart continues above anything handed out before.
 import type Database from 'better-sqlite3';
-import type { Message } from '../shared/message.js';
+import { withHistoryId } from '../shared/message.js';
 import { ORIGIN_PATTERN } from '../shared/history-id.js';
 import { MemoryHistoryStore, newOrigin } from './history-memory.js';
 import type { HistoryCaps, HistoryEntry } from './history-store.js';
@@ -57,8 +57,8 @@ export class SqliteHistoryStore extends MemoryHistoryStore {
     // Entries in the order they were appended: per origin by sequence, origins by receive time.
     const rows = db.prepare(`SELECT origin, seq, ${MESSAGE_COLUMNS} FROM history ORDER BY received_at, origin, seq`).iterate() as IterableIterator<HistoryRow>;
     for (const row of rows) {
-      const message: Message = { ...decodeMessage(row), historyId: { origin: row.origin, seq: row.seq } };
-      this.load(message);
+      const m = decodeMessage(row);
+      this.load(withHistoryId(m, { origin: row.origin, seq: row.seq }, m.receivedAt ?? 0));
     }
     for (const row of db.prepare('SELECT topic, origin, seq FROM history_marks').iterate() as IterableIterator<{ topic: string; origin: string; seq: number }>) {
       this.loadMark(row.topic, row.origin, row.seq);
