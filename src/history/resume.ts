@@ -48,6 +48,11 @@ export interface ResumeStart {
   readonly reset: boolean;
   /** What the client missed, then what arrived live while reading: in order, nothing twice. */
   readonly messages: ResumedMessage[];
+  /**
+   * Set when history could not be read (Redis unreachable): `reset` is then true and `messages`
+   * holds only what arrived live meanwhile. For the front-end's log; the client carries on live.
+   */
+  readonly error?: unknown;
 }
 
 /** The cursor in a client's text (Last-Event-ID, `since`): null when it is not one (say so, do not guess). */
@@ -104,20 +109,27 @@ export class Resumption {
     const since = o.since;
     const out: ResumedMessage[] = [];
     let reset = false;
-    if (since === null) {
-      // A new client: start at the head, so a later resume does not replay what came before it.
-      // Only origins it has not heard from yet: an origin's message still on its way here must
-      // not count as had (history-id.ts: the head is read from the store, not from deliveries).
-      const head = await o.history.head();
-      for (const id of head.ids()) if (this.cursor.seqOf(id.origin) === undefined) this.cursor.advance(id);
-    } else {
-      const page = await o.history.read({ filters: o.filters, after: since, limit: this.limit, canReceive: o.canReceive, now: o.clock.now() });
-      reset = page.reset || page.truncated;
-      for (const e of page.entries) {
-        this.sent.advance(e.id);
-        this.cursor.advance(e.id);
-        out.push({ message: e.message, id: this.cursor.toString() });
+    let error: unknown;
+    try {
+      if (since === null) {
+        // A new client: start at the head, so a later resume does not replay what came before it.
+        // Only origins it has not heard from yet: an origin's message still on its way here must
+        // not count as had (history-id.ts: the head is read from the store, not from deliveries).
+        const head = await o.history.head();
+        for (const id of head.ids()) if (this.cursor.seqOf(id.origin) === undefined) this.cursor.advance(id);
+      } else {
+        const page = await o.history.read({ filters: o.filters, after: since, limit: this.limit, canReceive: o.canReceive, now: o.clock.now() });
+        reset = page.reset || page.truncated;
+        for (const e of page.entries) {
+          this.sent.advance(e.id);
+          this.cursor.advance(e.id);
+          out.push({ message: e.message, id: this.cursor.toString() });
+        }
       }
+    } catch (err) {
+      // Never lose silently: the client hears it missed something and goes on live.
+      error = err;
+      if (since !== null) reset = true;
     }
     const held = this.held ?? [];
     this.held = null;
@@ -130,6 +142,6 @@ export class Resumption {
       }
       out.push({ message: m, id: this.cursor.toString() });
     }
-    return { reset, messages: out };
+    return error === undefined ? { reset, messages: out } : { reset, messages: out, error };
   }
 }

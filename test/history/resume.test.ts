@@ -236,6 +236,28 @@ describe('resume', () => {
     });
   });
 
+  test('history that cannot be read (Redis unreachable) is a reset, and what arrived live still comes', async () => {
+    const failing: HistoryStore = {
+      ...new MemoryHistoryStore(CAPS),
+      kind: 'redis',
+      durable: true,
+      origin: 'abc',
+      nextSeq: () => 1,
+      append: () => {},
+      configure: () => {},
+      sweep: () => {},
+      stats: { messages: 0, bytes: 0, topics: 0 },
+      read: () => Promise.reject(new Error('Redis is unreachable')),
+      head: () => Promise.reject(new Error('Redis is unreachable')),
+    };
+    const r = new Resumption({ history: failing, filters: ['#'], since: HistoryCursor.parse('abc-5'), canReceive: () => true, clock: new ManualClock() });
+    assert.equal(r.offer(message('x', { historyId: { origin: 'abc', seq: 7 } })), 'hold');
+    const start = await r.start();
+    assert.equal(start.reset, true);
+    assert.match(String(start.error), /unreachable/);
+    assert.deepEqual(start.messages.map((m) => m.id), ['abc-7']);
+  });
+
   test('cursor text: ids and multi-origin cursors round-trip; malformed text is refused', () => {
     const c = HistoryCursor.parse('zz-3_aa-10')!;
     assert.equal(c.toString(), 'aa-10_zz-3');
