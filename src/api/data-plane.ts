@@ -101,6 +101,9 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Most payload bytes one GET /history answer carries (the newest messages that fit). */
+const HISTORY_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions): void {
   const { broker, scope } = options;
   const clock = options.clock ?? systemClock;
@@ -269,11 +272,17 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     const history = options.history ?? null;
     if (history === null || history.keepFor(topic) === null) throw notFound(`no history is kept for ${topic} (configuration: history)`);
     const page = await history.store.read({ filters: [topic], after: since, limit, now: clock.now() });
+    // The newest that fit in HISTORY_RESPONSE_BYTES of payload: an answer is built in memory.
+    let first = page.entries.length;
+    for (let bytes = 0; first > 0 && bytes + page.entries[first - 1]!.message.payload.length <= HISTORY_RESPONSE_BYTES; first--) {
+      bytes += page.entries[first - 1]!.message.payload.length;
+    }
+    const entries = page.entries.slice(first);
     const cursor = since?.clone() ?? new HistoryCursor();
-    for (const e of page.entries) cursor.advance(e.id);
+    for (const e of entries) cursor.advance(e.id);
     return {
       topic,
-      messages: page.entries.map(({ id, message }) => {
+      messages: entries.map(({ id, message }) => {
         const p = message.properties;
         return {
           id: formatHistoryId(id),
@@ -288,7 +297,7 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
         };
       }),
       reset: page.reset,
-      truncated: page.truncated,
+      truncated: page.truncated || first > 0,
       cursor: cursor.toString(),
     };
   });

@@ -35,6 +35,8 @@ export interface ResumeOptions {
   clock: Clock;
   /** At most this many missed messages are replayed; more is a reset. Default 1000. */
   limit?: number;
+  /** At most this many payload bytes are replayed (the newest first); more is a reset. Default 8 MiB. */
+  maxBytes?: number;
 }
 
 export interface ResumedMessage {
@@ -120,7 +122,14 @@ export class Resumption {
       } else {
         const page = await o.history.read({ filters: o.filters, after: since, limit: this.limit, canReceive: o.canReceive, now: o.clock.now() });
         reset = page.reset || page.truncated;
-        for (const e of page.entries) {
+        // Bounded by bytes as well as count: a client's replay is held in memory until sent.
+        const maxBytes = o.maxBytes ?? 8 * 1024 * 1024;
+        let first = page.entries.length;
+        for (let bytes = 0; first > 0 && bytes + page.entries[first - 1]!.message.payload.length <= maxBytes; first--) {
+          bytes += page.entries[first - 1]!.message.payload.length;
+        }
+        if (first > 0) reset = true;
+        for (const e of page.entries.slice(first)) {
           this.sent.advance(e.id);
           this.cursor.advance(e.id);
           out.push({ message: e.message, id: this.cursor.toString() });

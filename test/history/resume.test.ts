@@ -240,6 +240,16 @@ describe('resume', () => {
     assert.deepEqual(start.messages.map((m) => m.message.payload.toString()), ['4', '5']);
   });
 
+  test('a replay is bounded by bytes too: the newest that fit, and a reset', async () => {
+    const { broker, clock, store } = setup([{ filter: 't', maxMessages: 100, maxAgeSeconds: 0 }]);
+    pub(broker, 't', 'start');
+    for (let i = 1; i <= 4; i++) pub(broker, 't', String(i).repeat(1000));
+    const r = new Resumption({ history: store, filters: ['t'], since: parseCursor(`${store.origin}-1`), canReceive: () => true, clock, maxBytes: 2500 });
+    const start = await r.start();
+    assert.equal(start.reset, true);
+    assert.deepEqual(start.messages.map((m) => m.message.payload.toString()[0]), ['3', '4']);
+  });
+
   test('iot:Receive applies to the replay as to live delivery', async () => {
     const { broker, clock, store } = setup([{ filter: '#', maxMessages: 100, maxAgeSeconds: 0 }]);
     pub(broker, 'start', 's');
