@@ -6,7 +6,8 @@
 //   p h:k:{topic}  STRING   "maxMessages maxAgeMs": the bound last applied (the sweep uses it)
 //   p h:topics     ZSET     topic -> write counter of its last append (listing; the cap on topics)
 //   p h:oldest     ZSET     topic -> write counter of its oldest entry (the global caps evict the lowest)
-//   p h:origins    HASH     origin -> highest seq appended (known origins; the head)
+//   p h:origins    HASH     origin -> highest seq appended (known origins)
+//   p h:live       HASH     origin -> entries kept (the head names only origins with some)
 //   p h:floor      HASH     origin -> highest seq a forgotten topic took with it
 //   p h:clock, h:count, h:bytes   STRING   write counter; messages and bytes kept
 //
@@ -39,6 +40,7 @@ local function drop_oldest(prefix, topic)
   local f = first[2]
   local origin, seq, bytes = f[2], tonumber(f[4]), tonumber(f[10])
   redis.call('XDEL', s, first[1])
+  if redis.call('HINCRBY', prefix .. 'h:live', origin, -1) <= 0 then redis.call('HDEL', prefix .. 'h:live', origin) end
   local m = prefix .. 'h:m:' .. topic
   if tonumber(redis.call('HGET', m, origin) or '0') < seq then redis.call('HSET', m, origin, seq) end
   redis.call('DECR', prefix .. 'h:count')
@@ -84,6 +86,7 @@ if tonumber(redis.call('HGET', p .. 'h:origins', origin) or '0') >= seq then ret
 redis.call('HSET', p .. 'h:origins', origin, seq)
 local c = redis.call('INCR', p .. 'h:clock')
 local s = p .. 'h:s:' .. topic
+redis.call('HINCRBY', p .. 'h:live', origin, 1)
 redis.call('XADD', s, '*', 'o', origin, 's', seq, 'c', c, 't', ARGV[5], 'b', ARGV[7], 'm', ARGV[6])
 if redis.call('XLEN', s) == 1 then redis.call('ZADD', p .. 'h:oldest', c, topic) end
 redis.call('ZADD', p .. 'h:topics', c, topic)
@@ -192,9 +195,11 @@ export class RedisHistoryStore implements HistoryStore {
   async head(): Promise<HistoryCursor> {
     await this.background;
     await this.o.settled();
-    const origins = await this.o.client.hgetall(`${this.o.prefix}h:origins`);
+    // Only origins with something kept: a node run whose messages have all gone has nothing to
+    // replay, and leaving it out keeps new clients' cursors short however often nodes restart.
+    const [origins, live] = await Promise.all([this.o.client.hgetall(`${this.o.prefix}h:origins`), this.o.client.hgetall(`${this.o.prefix}h:live`)]);
     const cursor = new HistoryCursor();
-    for (const [origin, seq] of Object.entries(origins)) cursor.advance({ origin, seq: Number(seq) });
+    for (const [origin, seq] of Object.entries(origins)) if (Number(live[origin] ?? 0) > 0) cursor.advance({ origin, seq: Number(seq) });
     return cursor;
   }
 
