@@ -117,8 +117,10 @@ export class Resumption {
         // A new client: start at the head, so a later resume does not replay what came before it.
         // Only origins it has not heard from yet: an origin's message still on its way here must
         // not count as had (history-id.ts: the head is read from the store, not from deliveries).
+        // This node's own origin is exact either way (its publishes are synchronous): advancing to
+        // its head also passes a retained message's older id given on subscribe.
         const head = await o.history.head();
-        for (const id of head.ids()) if (this.cursor.seqOf(id.origin) === undefined) this.cursor.advance(id);
+        for (const id of head.ids()) if (id.origin === o.history.origin || this.cursor.seqOf(id.origin) === undefined) this.cursor.advance(id);
       } else {
         const page = await o.history.read({ filters: o.filters, after: since, limit: this.limit, canReceive: o.canReceive, now: o.clock.now() });
         reset = page.reset || page.truncated;

@@ -275,6 +275,18 @@ describe('resume', () => {
     assert.deepEqual(again.messages.map((m) => m.message.payload.toString()), ['after']);
   });
 
+  test('a new client given an old retained message on subscribe still starts at the head', async () => {
+    const { broker, clock, store } = setup([{ filter: '#', maxMessages: 100, maxAgeSeconds: 0 }]);
+    broker.publish(message('r', { retain: true, payload: Buffer.from('retained') }), 'api');
+    pub(broker, 'r', 'live but before the client');
+    const r = new Resumption({ history: store, filters: ['r'], since: null, canReceive: () => true, clock });
+    // The retained copy (id 1) reaches the new subscription while it is held.
+    assert.equal(r.offer(broker.retained.get('r')!), 'hold');
+    const start = await r.start();
+    assert.deepEqual(start.messages.map((m) => m.message.payload.toString()), ['retained']);
+    assert.equal(r.idText, `${store.origin}-2`);
+  });
+
   test('a cursor from before a memory store restart is a reset', async () => {
     const first = setup([{ filter: '#', maxMessages: 100, maxAgeSeconds: 0 }]);
     pub(first.broker, 'a', 'x');
