@@ -271,7 +271,13 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
     await authorize(request, Buffer.alloc(0), IotAction.Receive, arnFor(scope, 'topic', topic));
     const history = options.history ?? null;
     if (history === null || history.keepFor(topic) === null) throw notFound(`no history is kept for ${topic} (configuration: history)`);
-    const page = await history.store.read({ filters: [topic], after: since, limit, now: clock.now() });
+    let page;
+    try {
+      page = await history.store.read({ filters: [topic], after: since, limit, now: clock.now() });
+    } catch (err) {
+      // Redis unreachable (or a store that stopped): say so, as AWS does for a service outage.
+      throw new ApiError('ServiceUnavailableException', 503, `history cannot be read now: ${err instanceof Error ? err.message : String(err)}`);
+    }
     // The newest that fit in HISTORY_RESPONSE_BYTES of payload: an answer is built in memory.
     let first = page.entries.length;
     for (let bytes = 0; first > 0 && bytes + page.entries[first - 1]!.message.payload.length <= HISTORY_RESPONSE_BYTES; first--) {

@@ -23,7 +23,8 @@ interface HistoryAnswer {
 let redis: RedisServer;
 const dirs: string[] = [];
 before(async () => {
-  if (NO_REDIS === false) redis = await startRedis();
+  // AOF on: the outage test stops and starts Redis, and what it had must still be there.
+  if (NO_REDIS === false) redis = await startRedis({ appendonly: true });
 });
 after(async () => {
   await redis?.stop();
@@ -73,6 +74,32 @@ describe('history on Redis', { skip: NO_REDIS }, () => {
       const resumed = await read(server, 'chat/a', first.cursor);
       assert.deepEqual(texts(resumed), ['three']);
       assert.equal(resumed.reset, false, 'a cursor from the previous run is still understood');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('Redis unreachable: GET /history answers 503, and reads again once Redis is back', async () => {
+    const file = configFile({ store: { type: 'redis', url: redis.url, keyPrefix: 'hist-outage:' } });
+    const server = await startServer({ configFile: file, keepStore: true });
+    const status = async () => (await fetch(`${server.httpUrl}/history/chat%2Fa`)).status;
+    const until = async (want: number) => {
+      const deadline = Date.now() + 10_000;
+      let got = await status();
+      while (got !== want && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        got = await status();
+      }
+      return got;
+    };
+    try {
+      await publish(server, 'chat/a', 'one');
+      await redis.stop();
+      assert.equal(await until(503), 503);
+      assert.ok(server.isAlive());
+      await redis.start();
+      assert.equal(await until(200), 200);
+      assert.deepEqual(texts(await read(server, 'chat/a')), ['one']);
     } finally {
       await server.stop();
     }
