@@ -72,16 +72,19 @@ export class HistoryRecorder {
 
   /**
    * The message as it is to be stored and routed: with a history id and kept, when its topic is
-   * covered; the same object otherwise. A message that already has an id (stamped on the node
-   * where it was published) is returned as it is: that node recorded it.
+   * covered; the same object otherwise. Every call is a new publish, so a message object that
+   * carries an id already (one delivered earlier, published again) gets a new one; messages from
+   * other nodes, stamped where they were published, never come here (the router routes them).
    */
   stamp(message: Message): Message {
-    if (message.historyId !== undefined) return message;
     const keep = this.keepFor(message.topic);
     if (keep === null) return message;
     const now = this.clock.now();
-    const stamped = withHistoryId(message, { origin: this.store.origin, seq: this.store.nextSeq() }, message.receivedAt ?? now);
+    let stamped = message;
     try {
+      // nextSeq may write (SQLite reserves sequence numbers ahead) and so may fail with the store:
+      // the message is then delivered without an id, as on a topic that is not kept.
+      stamped = withHistoryId(message, { origin: this.store.origin, seq: this.store.nextSeq() }, message.receivedAt ?? now);
       this.store.append(stamped, keep, now);
     } catch (err) {
       // Delivery goes on; a reader will see a gap only as a missing message, so say it loudly.
