@@ -26,6 +26,14 @@ export interface SubscribeOptions {
   subscriptionId: number | undefined;
 }
 
+/**
+ * Gives a message its history id and keeps it, before it is stored or routed, when its topic is
+ * kept (src/history/recorder.ts implements it); the same message otherwise.
+ */
+export interface HistoryStamper {
+  stamp(message: Message): Message;
+}
+
 /** Called for every published message after delivery is arranged (rules engine, metrics...). */
 export type PublishListener = (message: Message, origin: Origin) => void;
 
@@ -38,6 +46,8 @@ export interface RouterOptions {
   clock: Clock;
   /** Where AWS IoT's topic semantics are asked for (the aws profile); the spec's by default. */
   topics?: TopicsConfig;
+  /** Per-topic history (docs/history.md); null or absent when no `history` rule is configured. */
+  history?: HistoryStamper | null;
 }
 
 export class Router {
@@ -49,6 +59,7 @@ export class Router {
   private readonly clock: Clock;
   private readonly index: TopicTrie<IndexEntry>;
   private readonly topics: TopicsConfig;
+  private readonly history: HistoryStamper | null;
   private readonly groups = new Map<string, SharedGroup>();
   private listeners: PublishListener[] | null = null;
   private seq = 0;
@@ -62,6 +73,7 @@ export class Router {
     this.clock = options.clock;
     this.topics = options.topics ?? { multiLevelWildcardMatchesParent: true, retainedForWildcardFilters: true };
     this.index = new TopicTrie<IndexEntry>({ multiLevelWildcardMatchesParent: this.topics.multiLevelWildcardMatchesParent });
+    this.history = options.history ?? null;
   }
 
   onPublish(listener: PublishListener): void {
@@ -90,6 +102,9 @@ export class Router {
       return;
     }
     this.counters.messagesPublished++;
+    // Stamped before anything else sees it, so the retained copy, every delivery (here and on
+    // other nodes) and the rules engine all carry the history id.
+    if (this.history !== null) message = this.history.stamp(message);
     if (message.retain) this.storeRetained(message);
     const cluster = this.hooks.cluster;
     this.route(message, cluster === null ? null : cluster.forward(message));
