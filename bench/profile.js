@@ -14,7 +14,7 @@
 // idle-heap writes a heap snapshot before and after N idle connections (SIGUSR2 through
 // --heapsnapshot-signal) and prints JS heap bytes and objects per connection by kind.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -194,7 +194,15 @@ async function idleHeap(opts, workDir, broker, gen) {
   const take = async (count) => {
     broker.child.kill('SIGUSR2');
     for (let i = 0; i < 300 && snapshots().length < count; i++) await sleep(200);
-    await sleep(3000); // the file is complete some time after it appears
+    // The file is complete some time after it appears: wait until its size stops changing.
+    const file = path.join(workDir, snapshots()[count - 1] ?? '');
+    let last = -1;
+    for (let i = 0; i < 300; i++) {
+      await sleep(1000);
+      const size = statSync(file, { throwIfNoEntry: false })?.size ?? -1;
+      if (size > 0 && size === last) break;
+      last = size;
+    }
   };
   await gen.call('open', { pool: 'w', target: broker.target, count: 200, concurrency: 100, clientIdPrefix: 'w-', timeoutMs: 30000 });
   await gen.call('close', { pool: 'w' });

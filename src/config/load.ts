@@ -2,9 +2,17 @@
 // variables, command-line flags. Validation names the offending field and the process exits.
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
 import { configSchema, type Config } from './schema.js';
 import { applyProfile } from './profiles.js';
+
+// The YAML parser is required on first use: a node started without a YAML file never loads it.
+const require = createRequire(import.meta.url);
+let yaml: typeof import('yaml') | undefined;
+function parseYaml(text: string): unknown {
+  yaml ??= require('yaml') as typeof import('yaml');
+  return yaml.parse(text);
+}
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -70,7 +78,7 @@ function readFile(path: string): Tree {
     throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
   }
   try {
-    const data = extname(path) === '.json' ? JSON.parse(text) : YAML.parse(text);
+    const data = extname(path) === '.json' ? JSON.parse(text) : parseYaml(text);
     if (data === null || data === undefined) return {};
     if (typeof data !== 'object' || Array.isArray(data)) throw new Error('the top level must be an object');
     return data as Tree;

@@ -2,9 +2,7 @@
 import type { Logger } from '../logger.js';
 import { StoreOpenError } from './errors.js';
 import { MemoryStore } from './memory-store.js';
-import { openRedisStore } from './redis-store.js';
 import type { RedisSentinelConfig } from './redis-target.js';
-import { openSqliteStore } from './sqlite-store.js';
 import type { Store } from './store.js';
 
 /** The `store` section (flat, as configured: each backend reads its own fields). */
@@ -44,11 +42,15 @@ export async function openStore(config: StoreConfig, logger?: Logger, options: O
   switch (config.type) {
     case 'memory':
       return new MemoryStore();
-    case 'sqlite':
+    case 'sqlite': {
       if (config.path === undefined) throw new StoreOpenError('unwritable', '(store.path)', 'store.path is required for a sqlite store');
+      // Backends are imported when chosen, so a node loads only its own driver (better-sqlite3 or ioredis).
+      const { openSqliteStore } = await import('./sqlite-store.js');
       return openSqliteStore({ path: config.path, synchronous: config.synchronous, logger });
-    case 'redis':
+    }
+    case 'redis': {
       if (config.url === undefined && config.sentinel === undefined) throw new StoreOpenError('unreachable', '(store.url)', 'store.url or store.sentinel is required for a redis store');
+      const { openRedisStore } = await import('./redis-store.js');
       return openRedisStore({
         url: config.url,
         sentinel: config.sentinel,
@@ -60,5 +62,6 @@ export async function openStore(config: StoreConfig, logger?: Logger, options: O
         maxRetainedMessages: options.maxRetainedMessages,
         openTimeoutMs: options.openTimeoutMs,
       });
+    }
   }
 }
