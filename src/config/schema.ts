@@ -165,6 +165,9 @@ export const configSchema = z
         path: z.string().default('./data'),
         // NORMAL survives process crashes (kill -9); FULL also survives power loss, slower.
         synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+        // sqlite: ms a turn's changes wait before their commit, so PUBACKs read meanwhile cancel the
+        // in-flight rows they end (docs/storage.md); acknowledgements wait at most this much longer.
+        commitDelayMs: z.number().int().min(0).max(1000).default(5),
         // redis: redis://[user:password@]host[:port][/db], or rediss:// for TLS.
         url: z.string().regex(/^rediss?:\/\/[^/]/, 'must be a redis:// or rediss:// URL').optional(),
         // redis: prefix of every key and of the change-notice channel; default 'sb:'.
@@ -185,7 +188,7 @@ export const configSchema = z
           }
         }
       })
-      .default({ type: 'sqlite', path: './data', synchronous: 'NORMAL' }),
+      .default({ type: 'sqlite', path: './data', synchronous: 'NORMAL', commitDelayMs: 5 }),
     limits: limitsSchema.default(limitsSchema.parse({})),
     auth: authSchema.default(authSchema.parse({})),
     // Rules (AWS IoT SQL + actions); validated and compiled by the rules engine at start, so a SQL

@@ -13,6 +13,8 @@ export interface StoreConfig {
   path?: string;
   /** sqlite. */
   synchronous?: 'NORMAL' | 'FULL';
+  /** sqlite: how long a turn's changes wait for the acknowledgements that cancel them. */
+  commitDelayMs?: number;
   /** redis (required): redis://[user:password@]host[:port][/db] or rediss://... */
   url?: string;
   /** redis: prefix of every key and of the changes channel; default 'sb:'. */
@@ -39,7 +41,7 @@ export async function openStore(config: StoreConfig, logger?: Logger, options: O
       return new MemoryStore();
     case 'sqlite':
       if (config.path === undefined) throw new StoreOpenError('unwritable', '(store.path)', 'store.path is required for a sqlite store');
-      return openSqliteStore({ path: config.path, synchronous: config.synchronous, logger });
+      return openSqliteStore({ path: config.path, synchronous: config.synchronous, commitDelayMs: config.commitDelayMs, logger });
     case 'redis':
       if (config.url === undefined) throw new StoreOpenError('unreachable', '(store.url)', 'store.url is required for a redis store');
       return openRedisStore({
