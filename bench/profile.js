@@ -60,7 +60,7 @@ async function startSwitchboard(opts, workDir, nodeArgs) {
   const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, path.join(opts.dir, 'bin', 'switchboard.js'), 'start',
     '--http-port', String(wsPort), '--mqtt-port', String(tcpPort), '--http-host', '127.0.0.1', '--mqtt-host', '127.0.0.1',
     '--log-level', 'warn', '--set', 'limits.maxConnections=200000', '--set', 'limits.maxSubscriptionsPerConnection=50',
-    '--config', path.join(workDir, 'config.json'), ...storeArgs(workDir)], { cwd: workDir, stdio: ['ignore', 'ignore', 'inherit'] });
+    '--config', path.join(workDir, 'config.json'), ...storeArgs(workDir)], { cwd: workDir, stdio: ['ignore', process.env.BROKER_LOG === '1' ? 'inherit' : 'ignore', 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
   await sleep(2500);
   const target = process.env.TRANSPORT === 'tcp'

@@ -24,7 +24,7 @@
 //   caller bug, not a disk problem) is logged and skipped; the rest of the batch commits.
 import type Database from 'better-sqlite3';
 import type { Logger } from '../logger.js';
-import { systemClock, type Clock, type Timer } from '../shared/clock.js';
+import type { Clock, Timer } from '../shared/clock.js';
 import { runCommitCallbacks } from './commit-callbacks.js';
 import { StoreCommitError } from './errors.js';
 import type { SqlParams, SqlValue } from './sqlite-codec.js';
@@ -45,7 +45,7 @@ export interface WriteBatchOptions {
   commitDelayMs?: number;
   /** Past this many waiting changes, everything closed is committed at once. */
   maxPendingChanges?: number;
-  /** Time for the delay (tests advance a ManualClock). */
+  /** Time for the delay (tests advance a ManualClock); default: monotonic, referenced timers. */
   clock?: Clock;
 }
 
@@ -58,6 +58,23 @@ interface Segment {
 }
 
 const NO_PARAMS: SqlValue[] = [];
+
+/**
+ * The default time source: monotonic (a wall-clock step must not hold a commit back), and timers
+ * that keep the process alive, as the setImmediate of a turn does: changes waiting for their
+ * commit are never abandoned by an exit (systemClock's timers are unref'd).
+ */
+const COMMIT_CLOCK: Clock = {
+  now: () => performance.now(),
+  setTimeout(fn, ms) {
+    const handle = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(handle) };
+  },
+  setInterval(fn, ms) {
+    const handle = setInterval(fn, ms);
+    return { cancel: () => clearInterval(handle) };
+  },
+};
 
 export class WriteBatch {
   /** Pending changes; a cancelled one is null. statements[0] is change number `base`. */
@@ -107,7 +124,7 @@ export class WriteBatch {
   ) {
     this.delayMs = options.commitDelayMs ?? 0;
     this.maxPending = options.maxPendingChanges ?? DEFAULT_MAX_PENDING_CHANGES;
-    this.clock = options.clock ?? systemClock;
+    this.clock = options.clock ?? COMMIT_CLOCK;
     this.runAll = db.transaction((statements: (Database.Statement | null)[], params: SqlParams[], count: number): number => {
       let applied = 0;
       for (let i = 0; i < count; i++) {

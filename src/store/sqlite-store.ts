@@ -47,7 +47,7 @@ export interface SqliteStoreOptions {
   commitDelayMs?: number;
   /** Bound on changes waiting for their commit; default DEFAULT_MAX_PENDING_CHANGES. */
   maxPendingChanges?: number;
-  /** Time for the commit delay; default systemClock. */
+  /** Time for the commit delay; default: monotonic time, timers that keep the process alive. */
   clock?: Clock;
   logger?: Logger;
 }
