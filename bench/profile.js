@@ -11,6 +11,9 @@
 // Prints broker CPU per delivery (or per connect, or the latency percentiles) and, unless
 // --no-prof, the functions with the most self time in the measured window of a `--cpu-prof`
 // profile (the profiler's overhead inflates CPU; compare shares, or use --no-prof for figures).
+// STORE=sqlite runs the broker on the SQLite store (a fresh directory) instead of memory, and
+// PERSISTENT=1 makes the fan-out subscribers persistent sessions (CleanSession=0), as in the
+// benchmark's durable QoS 1 scenario.
 // idle-heap writes a heap snapshot before and after N idle connections (SIGUSR2 through
 // --heapsnapshot-signal) and prints JS heap bytes and objects per connection by kind.
 import { spawn } from 'node:child_process';
@@ -43,6 +46,12 @@ function parseArgs(argv) {
   return opts;
 }
 
+function storeArgs(workDir) {
+  if (process.env.STORE !== 'sqlite') return ['--set', 'store.type=memory'];
+  const extra = process.env.COMMIT_DELAY_MS === undefined ? [] : ['--set', `store.commitDelayMs=${process.env.COMMIT_DELAY_MS}`];
+  return ['--set', 'store.type=sqlite', '--set', `store.path=${path.join(workDir, 'store')}`, ...extra];
+}
+
 async function startSwitchboard(opts, workDir, nodeArgs) {
   const policy = JSON.parse(readFileSync(path.join(here, 'brokers', 'policy.json'), 'utf8'));
   writeFileSync(path.join(workDir, 'config.json'), JSON.stringify({ auth: { unauthenticatedPolicy: policy } }));
@@ -51,7 +60,7 @@ async function startSwitchboard(opts, workDir, nodeArgs) {
   const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, path.join(opts.dir, 'bin', 'switchboard.js'), 'start',
     '--http-port', String(wsPort), '--mqtt-port', String(tcpPort), '--http-host', '127.0.0.1', '--mqtt-host', '127.0.0.1',
     '--log-level', 'warn', '--set', 'limits.maxConnections=200000', '--set', 'limits.maxSubscriptionsPerConnection=50',
-    '--config', path.join(workDir, 'config.json'), '--set', 'store.type=memory'], { cwd: workDir, stdio: ['ignore', 'ignore', 'inherit'] });
+    '--config', path.join(workDir, 'config.json'), ...storeArgs(workDir)], { cwd: workDir, stdio: ['ignore', process.env.BROKER_LOG === '1' ? 'inherit' : 'ignore', 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
   await sleep(2500);
   const target = process.env.TRANSPORT === 'tcp'
@@ -106,7 +115,7 @@ async function drive(mode, broker, subs, pub) {
   const qos = q === 'q1' ? 1 : 0;
   const n = size === '10k' ? 10000 : 1000;
   const topic = qos ? 'bench/fan/q1' : 'bench/fan/q0';
-  await subs.call('open', { pool: 'subs', target, count: n, concurrency: 200, clientIdPrefix: 's-', subscribe: [{ topic, qos }], timeoutMs: 120000 }, 130000);
+  await subs.call('open', { pool: 'subs', target, count: n, concurrency: 200, clientIdPrefix: 's-', subscribe: [{ topic, qos }], clean: process.env.PERSISTENT !== '1', timeoutMs: 120000 }, 130000);
   await pub.call('open', { pool: 'p', target, count: 1, concurrency: 1, clientIdPrefix: 'p-', timeoutMs: 10000 });
   const count = qos ? (n === 1000 ? 500 : 60) : (n === 1000 ? 2000 : 200);
   const burst = async () => {

@@ -221,6 +221,9 @@ export const configSchema = z
         path: z.string().default('./data'),
         // NORMAL survives process crashes (kill -9); FULL also survives power loss, slower.
         synchronous: z.enum(['NORMAL', 'FULL']).default('NORMAL'),
+        // sqlite: ms a turn's changes wait before their commit, so PUBACKs read meanwhile cancel the
+        // in-flight rows they end (docs/storage.md); acknowledgements wait at most this much longer.
+        commitDelayMs: z.number().int().min(0).max(1000).default(5),
         // redis: redis://[user:password@]host[:port][/db], or rediss:// for TLS.
         url: z.string().regex(/^rediss?:\/\/[^/]/, 'must be a redis:// or rediss:// URL').optional(),
         // redis: instead of url, the Sentinels watching the master.
@@ -248,7 +251,7 @@ export const configSchema = z
           }
         }
       })
-      .default({ type: 'sqlite', path: './data', synchronous: 'NORMAL' }),
+      .default({ type: 'sqlite', path: './data', synchronous: 'NORMAL', commitDelayMs: 5 }),
     // 'aws': AWS IoT Core's limits and behaviours as defaults (config/profiles.ts); fields set
     // explicitly still win.
     profile: z.enum(['default', 'aws']).default('default'),

@@ -12,6 +12,8 @@ export interface StoreConfig {
   path?: string;
   /** sqlite. */
   synchronous?: 'NORMAL' | 'FULL';
+  /** sqlite: how long a turn's changes wait for the acknowledgements that cancel them. */
+  commitDelayMs?: number;
   /** redis (required): redis://[user:password@]host[:port][/db] or rediss://... */
   url?: string;
   /** redis: the Sentinels to ask for the master, instead of `url` (store/redis-target.ts). */
@@ -46,7 +48,7 @@ export async function openStore(config: StoreConfig, logger?: Logger, options: O
       if (config.path === undefined) throw new StoreOpenError('unwritable', '(store.path)', 'store.path is required for a sqlite store');
       // Backends are imported when chosen, so a node loads only its own driver (better-sqlite3 or ioredis).
       const { openSqliteStore } = await import('./sqlite-store.js');
-      return openSqliteStore({ path: config.path, synchronous: config.synchronous, logger });
+      return openSqliteStore({ path: config.path, synchronous: config.synchronous, commitDelayMs: config.commitDelayMs, logger });
     }
     case 'redis': {
       if (config.url === undefined && config.sentinel === undefined) throw new StoreOpenError('unreachable', '(store.url)', 'store.url or store.sentinel is required for a redis store');

@@ -5,9 +5,18 @@
 // In-flight order: resending after a reconnect must follow the original order [MQTT-4.4.0-1,
 // MQTT-4.6.0-1], and packet ids wrap (65535 then 1), so rows carry `ord`, a counter taken when the
 // entry is first written and kept when it is replaced (publish -> pubrel).
+//
+// Cancelling pairs: a delivery written to a connected subscriber is usually acknowledged within a
+// millisecond or two, before the batch holding its in-flight row commits (sqlite-batch.ts waits
+// store.commitDelayMs for that). Its row then never reaches the file: deleteInflight cancels the
+// pending INSERT instead of adding a DELETE; likewise dequeue for a pending enqueue. That is sound
+// because those INSERTs create rows that did not exist: a 'publish' in-flight entry takes a packet
+// id the session does not have in flight (packet-ids.ts), and queue seqs only grow. Anything else
+// on the same key in between (a second put, a PUBREL state, deleteSession) makes the pair ordinary
+// changes again. The row's parameters are computed only if it is committed.
 import type Database from 'better-sqlite3';
 import type { WriteBatch } from './sqlite-batch.js';
-import { decodeDelivery, DELIVERY_COLUMNS, deliveryParams, type DeliveryRow } from './sqlite-codec.js';
+import { decodeDelivery, DELIVERY_COLUMNS, deliveryParams, type DeliveryRow, type LazyParams, type SqlValue } from './sqlite-codec.js';
 import { MESSAGE_PLACEHOLDERS } from './sqlite-codec.js';
 import type {
   SessionStore,
@@ -50,6 +59,59 @@ interface SubscriptionRow {
 type QueuedRow = DeliveryRow & { client_id: string; seq: number };
 type InflightRow = DeliveryRow & { client_id: string; packet_id: number; state: 'publish' | 'pubrel' };
 type InboundRow = { client_id: string; packet_id: number };
+
+/** An in-flight or queued row: its first columns, then the delivery's, computed at commit. */
+class DeliveryParams implements LazyParams {
+  constructor(
+    private readonly head: SqlValue[],
+    private readonly delivery: StoredDelivery,
+  ) {}
+
+  values(): SqlValue[] {
+    const params = deliveryParams(this.delivery);
+    params.unshift(...this.head);
+    return params;
+  }
+}
+
+/**
+ * Change numbers of pending INSERTs a later DELETE may cancel, by client ID then packet id or seq.
+ * A negative entry -(n + 1) marks a key written twice while pending: not cancellable.
+ */
+type PendingPuts = Map<string, Map<number, number>>;
+
+function notePut(puts: PendingPuts, clientId: string, id: number, n: number): void {
+  if (n < 0) return;
+  let byId = puts.get(clientId);
+  if (byId === undefined) puts.set(clientId, (byId = new Map()));
+  const earlier = byId.get(id);
+  byId.set(id, earlier === undefined ? n : -(n + 1));
+}
+
+/** A pending INSERT for the key, if any, may no longer be cancelled (`n`: the change that replaced it). */
+function blockPut(puts: PendingPuts, clientId: string, id: number, n: number): void {
+  const byId = puts.get(clientId);
+  if (byId !== undefined && byId.has(id)) byId.set(id, -(Math.max(n, 0) + 1));
+}
+
+/** Removes and returns the cancellable change number for the key, or -1. */
+function takePut(puts: PendingPuts, clientId: string, id: number): number {
+  const byId = puts.get(clientId);
+  if (byId === undefined) return -1;
+  const n = byId.get(id);
+  if (n === undefined) return -1;
+  byId.delete(id);
+  if (byId.size === 0) puts.delete(clientId);
+  return n;
+}
+
+/** Forgets the entries of changes committed by now (numbered below `committedBelow`). */
+function prunePuts(puts: PendingPuts, committedBelow: number): void {
+  for (const [clientId, byId] of puts) {
+    for (const [id, n] of byId) if ((n < 0 ? -n - 1 : n) < committedBelow) byId.delete(id);
+    if (byId.size === 0) puts.delete(clientId);
+  }
+}
 
 function sessionOf(row: SessionRow): StoredSession {
   return {
@@ -101,6 +163,8 @@ export class SqliteSessionStore implements SessionStore {
   private readonly oneInflight: Database.Statement;
   private readonly oneInbound: Database.Statement;
   private nextOrd: number;
+  private readonly inflightPuts: PendingPuts = new Map();
+  private readonly queuedPuts: PendingPuts = new Map();
 
   constructor(
     private readonly db: Database.Database,
@@ -133,6 +197,15 @@ export class SqliteSessionStore implements SessionStore {
     this.addInboundStmt = db.prepare('INSERT OR IGNORE INTO inbound_qos2 (client_id, packet_id) VALUES (?, ?)');
     this.deleteInboundStmt = db.prepare('DELETE FROM inbound_qos2 WHERE client_id = ? AND packet_id = ?');
     this.nextOrd = (db.prepare('SELECT coalesce(max(ord), 0) + 1 AS n FROM inflight').get() as { n: number }).n;
+    batch.onCommitted(() => {
+      if (batch.pending === 0) {
+        this.inflightPuts.clear();
+        this.queuedPuts.clear();
+      } else {
+        prunePuts(this.inflightPuts, batch.committedBelow);
+        prunePuts(this.queuedPuts, batch.committedBelow);
+      }
+    });
     this.oneSession = db.prepare('SELECT * FROM sessions WHERE client_id = ?');
     this.oneSubscriptions = db.prepare('SELECT * FROM subscriptions WHERE client_id = ? ORDER BY rowid');
     this.oneQueue = db.prepare('SELECT * FROM queued WHERE client_id = ? ORDER BY seq');
@@ -207,6 +280,8 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   deleteSession(clientId: string): void {
+    this.inflightPuts.delete(clientId);
+    this.queuedPuts.delete(clientId);
     for (const stmt of this.deleteStmts) this.batch.add(stmt, [clientId]);
   }
 
@@ -227,22 +302,25 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   enqueue(clientId: string, seq: number, delivery: StoredDelivery): void {
-    const params = deliveryParams(delivery);
-    params.unshift(clientId, seq);
-    this.batch.add(this.enqueueStmt, params);
+    notePut(this.queuedPuts, clientId, seq, this.batch.add(this.enqueueStmt, new DeliveryParams([clientId, seq], delivery)));
   }
 
   dequeue(clientId: string, seq: number): void {
+    const put = takePut(this.queuedPuts, clientId, seq);
+    if (put >= 0 && this.batch.cancel(put)) return;
     this.batch.add(this.dequeueStmt, [clientId, seq]);
   }
 
   putInflight(clientId: string, packetId: number, state: 'publish' | 'pubrel', delivery: StoredDelivery): void {
-    const params = deliveryParams(delivery);
-    params.unshift(clientId, packetId, this.nextOrd++, state);
-    this.batch.add(this.putInflightStmt, params);
+    const n = this.batch.add(this.putInflightStmt, new DeliveryParams([clientId, packetId, this.nextOrd++, state], delivery));
+    // Only a 'publish' entry is created by its put; 'pubrel' replaces one (see file-top note).
+    if (state === 'publish') notePut(this.inflightPuts, clientId, packetId, n);
+    else blockPut(this.inflightPuts, clientId, packetId, n);
   }
 
   deleteInflight(clientId: string, packetId: number): void {
+    const put = takePut(this.inflightPuts, clientId, packetId);
+    if (put >= 0 && this.batch.cancel(put)) return;
     this.batch.add(this.deleteInflightStmt, [clientId, packetId]);
   }
 

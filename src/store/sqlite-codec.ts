@@ -30,6 +30,14 @@ export interface DeliveryRow extends MessageRow {
 
 export type SqlValue = string | number | Buffer | null;
 
+/** Parameters computed only when the change is committed (a cancelled change never computes them). */
+export interface LazyParams {
+  values(): SqlValue[];
+}
+
+/** A change's parameters: ready, or computed at commit. */
+export type SqlParams = SqlValue[] | LazyParams;
+
 /**
  * Properties of a stored message (SQLite or Redis), as deliverable: what an older version stored
  * and no PUBLISH can carry (a user property whose value is null, issue 13) is left out, so that it

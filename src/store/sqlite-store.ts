@@ -19,6 +19,7 @@ import { pino } from 'pino';
 import { SqliteAccessKeyStore } from './access-key-sqlite.js';
 import { SqliteRuleStore } from './rule-sqlite.js';
 import type { Logger } from '../logger.js';
+import type { Clock } from '../shared/clock.js';
 import { SqliteAuthorizerStore } from './authorizer-sqlite.js';
 import type { StoreCommitError } from './errors.js';
 import { SqliteHistoryStore } from './history-sqlite.js';
@@ -26,7 +27,7 @@ import type { HistoryCaps, HistoryStore } from './history-store.js';
 import { StoreOpenError } from './errors.js';
 import { SqliteRetainedStore } from './retained-sqlite.js';
 import { SqliteSessionStore } from './session-sqlite.js';
-import { WriteBatch, type BatchStats } from './sqlite-batch.js';
+import { WriteBatch, type BatchStats, type WriteBatchOptions } from './sqlite-batch.js';
 import { classify, openDatabase } from './sqlite-open.js';
 import { LATEST_SCHEMA_VERSION, migrate } from './sqlite-schema.js';
 import type { Store } from './store.js';
@@ -40,6 +41,16 @@ export interface SqliteStoreOptions {
   fileName?: string;
   /** NORMAL (default) survives a process crash; FULL also a power loss, at an fsync per commit. */
   synchronous?: 'NORMAL' | 'FULL';
+  /**
+   * How long the changes of one event-loop turn wait before their commit, so that acknowledgements
+   * arriving meanwhile cancel the in-flight rows they end (sqlite-batch.ts). Default 0: every turn
+   * commits (the server passes store.commitDelayMs).
+   */
+  commitDelayMs?: number;
+  /** Bound on changes waiting for their commit; default DEFAULT_MAX_PENDING_CHANGES. */
+  maxPendingChanges?: number;
+  /** Time for the commit delay; default: monotonic time, timers that keep the process alive. */
+  clock?: Clock;
   logger?: Logger;
 }
 
@@ -61,11 +72,11 @@ export class SqliteStore implements Store {
   private history: SqliteHistoryStore | null = null;
 
   /** Use openSqliteStore: it checks, locks and migrates the file first. */
-  constructor(db: Database.Database, file: string, logger: Logger, sealingKey: Buffer) {
+  constructor(db: Database.Database, file: string, logger: Logger, sealingKey: Buffer, batching: WriteBatchOptions = {}) {
     this.db = db;
     this.file = file;
     this.sealingKey = sealingKey;
-    this.batch = new WriteBatch(db, file, logger, (error) => this.onError?.(error));
+    this.batch = new WriteBatch(db, file, logger, (error) => this.onError?.(error), batching);
     this.retained = new SqliteRetainedStore(db, this.batch);
     this.sessions = new SqliteSessionStore(db, this.batch);
     this.authorizers = new SqliteAuthorizerStore(db, this.batch);
@@ -154,7 +165,11 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       retained: SqliteRetainedStore.purgeExpired(db, now),
       ...SqliteSessionStore.purgeExpired(db, now),
     }))();
-    const store = new SqliteStore(db, file, logger, loadSealingKey(join(dirname(file), 'sealing.key')));
+    const store = new SqliteStore(db, file, logger, loadSealingKey(join(dirname(file), 'sealing.key')), {
+      commitDelayMs: options.commitDelayMs,
+      maxPendingChanges: options.maxPendingChanges,
+      clock: options.clock,
+    });
     logger.info(
       {
         file,

@@ -52,7 +52,8 @@ export interface Store {
   /**
    * Runs `callback` once every change recorded so far is durable. Changes made in one event-loop
    * turn are committed together (one transaction), so acknowledgements wait for at most one
-   * commit. The memory store calls back on the next microtask. Redis: while Redis is unreachable
+   * commit; SQLite commits a turn's changes store.commitDelayMs after it (sqlite-batch.ts). The
+   * memory store calls back on the next microtask. Redis: while Redis is unreachable
    * callbacks wait, in order, until the changes before them are committed.
    */
   afterCommit(callback: () => void): void;

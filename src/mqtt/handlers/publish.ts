@@ -130,7 +130,7 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   else broker.publish(message, 'client');
   if (qos === 0) return;
   // Acknowledge only once what this message caused (queued and in-flight copies for persistent
-  // sessions, a retained copy, the QoS 2 packet id) is durable: one commit per event-loop turn.
+  // sessions, a retained copy, the QoS 2 packet id) is durable: one group commit (Store.afterCommit).
   broker.afterCommit(qos === 1 ? () => client.send({ cmd: 'puback', messageId: id }) : () => client.send({ cmd: 'pubrec', messageId: id }));
 }
 
