@@ -18,7 +18,7 @@ export function planSizes(quick) {
         fanoutLarge: { subscribers: 2000, transports: ['tcp'], std: { q0: 5, q1: 3 }, seconds: 0.5 },
         throughput: { pairs: 100, window: 64, warmupMs: 500, durationMs: 1000, transports: ['ws'] },
         idle: { connections: 2000, concurrency: 100, settleMs: 1000 },
-        connect: { connections: 500, concurrency: 100, transports: ['ws'] },
+        connect: { connections: 500, concurrency: 100, transports: ['ws', 'tcp'] },
         persistent: { subscribers: 500, transports: ['tcp'], std: { q1: 5 }, seconds: 0.5 },
       }
     : {
@@ -90,6 +90,7 @@ export function describe(sizes, access = 'policy', baseline = false) {
       ],
       metrics: [
         { key: 'connRate', label: 'connects/s', unit: 'conn/s', better: 'higher' },
+        { key: 'handshakeP99Ms', label: 'handshake p99 (ms), TCP connect to CONNACK', unit: 'ms', better: 'lower' },
         { key: 'cpuPerConnUs', label: 'broker CPU µs per connect', unit: 'µs', better: 'lower', genSensitive: false },
       ],
     },
@@ -402,6 +403,7 @@ function summaryOf(r) {
   if (m.timeToAllMs != null) parts.push(`all in ${m.timeToAllMs.toFixed(0)} ms`);
   if (m.p50 != null) parts.push(`p50 ${m.p50.toFixed(2)} p99 ${m.p99.toFixed(2)} p99.9 ${m.p999.toFixed(2)} ms`);
   if (m.connRate != null) parts.push(`${Math.round(m.connRate)} conn/s`);
+  if (m.handshakeP99Ms != null) parts.push(`handshake p50 ${m.handshakeP50Ms.toFixed(1)} p99 ${m.handshakeP99Ms.toFixed(1)} ms`);
   if (m.rssPerConnKb != null) parts.push(`${m.rssPerConnKb.toFixed(1)} KB/conn`);
   if (m.cpuPerMsgUs != null) parts.push(`${m.cpuPerMsgUs.toFixed(2)} µs/msg`);
   if (m.cpuPerConnUs != null) parts.push(`${m.cpuPerConnUs.toFixed(0)} µs/conn`);
@@ -535,6 +537,8 @@ async function connectGroup(ctx) {
               if (opened.opened === 0) throw new Error(`no connection succeeded: ${opened.errors[0]}`);
               return {
                 connRate: opened.opened / elapsed,
+                handshakeP50Ms: opened.handshakeP50Ms,
+                handshakeP99Ms: opened.handshakeP99Ms,
                 cpuPerConnUs: ((after.broker - before.broker) / opened.opened) * 1e6,
                 brokerCpu: (after.broker - before.broker) / elapsed,
                 genCpu: (after.gen - before.gen) / elapsed,
