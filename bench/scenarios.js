@@ -16,7 +16,7 @@ export function planSizes(quick) {
         reps: 1,
         fanoutSmall: { subscribers: 1000, transports: ['ws'], std: { q0: 10, q1: 5 }, seconds: 0.5, latency: { rate: 100, durationMs: 1000 } },
         fanoutLarge: { subscribers: 2000, transports: ['tcp'], std: { q0: 5, q1: 3 }, seconds: 0.5 },
-        throughput: { pairs: 100, window: 64, warmupMs: 500, durationMs: 1000, transports: ['ws'] },
+        throughput: { pairs: 100, window: 64, warmupMs: 500, durationMs: 1000, transports: ['ws', 'tcp'] },
         idle: { connections: 2000, concurrency: 100, settleMs: 1000 },
         connect: { connections: 500, concurrency: 100, transports: ['ws', 'tcp'] },
         persistent: { subscribers: 500, transports: ['tcp'], std: { q1: 5 }, seconds: 0.5 },
@@ -34,9 +34,14 @@ export function planSizes(quick) {
 
 const PEER_BROKERS = ['switchboard', 'mosquitto', 'aedes'];
 
-/** The brokers of a scenario: the peers, plus the baseline build when one is compared. */
-function brokersOf(ctx) {
-  return ctx.opts.baselineDir ? ['switchboard', 'switchboard-base', 'mosquitto', 'aedes'] : PEER_BROKERS;
+/**
+ * The brokers of a scenario: the peers, plus the baseline build when one is compared, plus NATS
+ * over TCP (nats-server has no MQTT over WebSocket).
+ */
+function brokersOf(ctx, transport = 'ws') {
+  const kinds = ctx.opts.baselineDir ? ['switchboard', 'switchboard-base', 'mosquitto', 'aedes'] : [...PEER_BROKERS];
+  if (transport === 'tcp' && ctx.opts.nats !== false) kinds.push('nats');
+  return kinds;
 }
 
 function kilo(n) {
@@ -70,6 +75,7 @@ export function describe(sizes, access = 'policy', baseline = false) {
       ],
     },
     { id: 'throughput', label: `Throughput, ${sizes.throughput.pairs} pub/sub pairs QoS 0`, rows: plain, metrics: [rate(), cpuPerMsg] },
+    { id: 'throughput-q1', label: `Throughput, ${sizes.throughput.pairs} pub/sub pairs QoS 1`, rows: plain, metrics: [rate(), cpuPerMsg] },
     {
       id: 'idle',
       label: `${kilo(sizes.idle.connections)} idle connections`,
@@ -347,9 +353,10 @@ async function measure(ctx, base, fn, broker = null) {
  * Subscribers held open across repetitions (one generator process per broker, so each has its own
  * file-descriptor budget), one publisher process with a connection to each broker.
  */
-async function fanoutGroup(ctx, { key, spec, kinds, clean, measures }) {
+async function fanoutGroup(ctx, { key, spec, kinds: kindsOf, clean, measures }) {
   for (const transport of spec.transports) {
     if (!ctx.opts.transports.includes(transport)) continue;
+    const kinds = typeof kindsOf === 'function' ? kindsOf(transport) : kindsOf;
     ctx.log(`${key} over ${transport}: ${spec.subscribers} subscribers per broker`);
     await withBrokers(ctx, kinds, (brokers) =>
       withGenerators(ctx, ['pub', ...kinds.map((k) => `subs-${k}`)], async (gens) => {
@@ -417,8 +424,8 @@ function summaryOf(r) {
 
 async function throughputGroup(ctx) {
   const spec = ctx.sizes.throughput;
-  const BROKERS = brokersOf(ctx);
   for (const transport of spec.transports.filter((t) => ctx.opts.transports.includes(t))) {
+    const BROKERS = brokersOf(ctx, transport);
     ctx.log(`throughput over ${transport}: ${spec.pairs} pairs`);
     await withBrokers(ctx, BROKERS, (brokers) =>
       withGenerators(ctx, BROKERS.map((k) => `pairs-${k}`), async (gens) => {
@@ -427,17 +434,21 @@ async function throughputGroup(ctx) {
           const target = endpoint(brokers[kind], transport);
           const prefix = `${ctx.runId}-tp-${transport}-${kind}-`;
           const g = gens[`pairs-${kind}`];
-          const subs = await g.call('open', { pool: 'subs', target, count: spec.pairs, concurrency: 50, clientIdPrefix: `${prefix}s`, subscribe: [{ topic: 'bench/tp/{i}', qos: 0 }], timeoutMs: 30000 });
+          // Subscribed at QoS 1: the QoS 0 run's messages arrive at QoS 0 (min of the two), the
+          // QoS 1 run's at QoS 1.
+          const subs = await g.call('open', { pool: 'subs', target, count: spec.pairs, concurrency: 50, clientIdPrefix: `${prefix}s`, subscribe: [{ topic: 'bench/tp/{i}', qos: 1 }], timeoutMs: 30000 });
           const pubs = await g.call('open', { pool: 'pubs', target, count: spec.pairs, concurrency: 50, clientIdPrefix: `${prefix}p`, timeoutMs: 30000 });
           ready[kind] = subs.opened === spec.pairs && pubs.opened === spec.pairs;
         }
         for (let rep = 0; rep < ctx.sizes.reps; rep++) {
           for (const kind of rotate(BROKERS, rep)) {
+           for (const qos of [0, 1]) {
             const g = gens[`pairs-${kind}`];
-            const r = await measure(ctx, { scenario: 'throughput', transport, target: kind, rep }, async () => {
+            const scenario = qos ? 'throughput-q1' : 'throughput';
+            const r = await measure(ctx, { scenario, transport, target: kind, rep }, async () => {
               if (!ready[kind]) throw new Error('pairs could not all connect');
               const before = snapshot(brokers[kind], [g]);
-              const res = await g.call('pairs', { pubPool: 'pubs', subPool: 'subs', topicPrefix: 'bench/tp/', window: spec.window, warmupMs: spec.warmupMs, durationMs: spec.durationMs, payloadSize: PAYLOAD });
+              const res = await g.call('pairs', { pubPool: 'pubs', subPool: 'subs', topicPrefix: 'bench/tp/', window: spec.window, warmupMs: spec.warmupMs, durationMs: spec.durationMs, payloadSize: PAYLOAD, qos });
               const after = snapshot(brokers[kind], [g]);
               await sleep(300);
               const wall = Number(after.at - before.at) / 1e9;
@@ -453,7 +464,8 @@ async function throughputGroup(ctx) {
                 losses: res.lost,
               };
             }, brokers[kind]);
-            ctx.log(`  rep ${rep + 1} throughput ${kind}: ${summaryOf(r)}`);
+            ctx.log(`  rep ${rep + 1} ${scenario} ${kind}: ${summaryOf(r)}`);
+           }
           }
         }
       }),
@@ -510,8 +522,8 @@ async function idleGroup(ctx) {
  */
 async function connectGroup(ctx) {
   const spec = ctx.sizes.connect;
-  const kinds = ['switchboard-auth', ...brokersOf(ctx)];
   for (const transport of spec.transports.filter((t) => ctx.opts.transports.includes(t))) {
+    const kinds = ['switchboard-auth', ...brokersOf(ctx, transport)];
     ctx.log(`connect over ${transport}: ${spec.connections} connections, ${spec.concurrency} at a time`);
     await withBrokers(ctx, kinds, (brokers) =>
       withGenerators(ctx, ['connect'], async (gens) => {
@@ -559,7 +571,7 @@ export const GROUPS = {
   'fanout-small': (ctx) => {
     const spec = ctx.sizes.fanoutSmall;
     return fanoutGroup(ctx, {
-      key: 'fanout-small', spec, kinds: brokersOf(ctx), clean: true,
+      key: 'fanout-small', spec, kinds: (t) => brokersOf(ctx, t), clean: true,
       measures: [
         { id: 'fanout-small-q0', qos: 0, std: spec.std.q0 },
         { id: 'fanout-small-q1', qos: 1, std: spec.std.q1 },
@@ -570,7 +582,7 @@ export const GROUPS = {
   'fanout-large': (ctx) => {
     const spec = ctx.sizes.fanoutLarge;
     return fanoutGroup(ctx, {
-      key: 'fanout-large', spec, kinds: brokersOf(ctx), clean: true,
+      key: 'fanout-large', spec, kinds: (t) => brokersOf(ctx, t), clean: true,
       measures: [
         { id: 'fanout-large-q0', qos: 0, std: spec.std.q0 },
         { id: 'fanout-large-q1', qos: 1, std: spec.std.q1 },
