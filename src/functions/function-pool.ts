@@ -21,6 +21,9 @@
  *   have run, and the worker answers the same way. In a connect storm (every client with its own
  *   token, so every CONNECT runs the authorizer) one message per invocation each way was the
  *   largest cost on both threads; batching changes no invocation's outcome, deadline or timeout.
+ *   The invocations travel as one JSON text, not as objects for structured clone (which cost
+ *   more than the handlers on the main thread): the event is plain JSON by construction, and
+ *   Lambda too hands a handler its event as parsed JSON. An event that is not JSON fails alone.
  *
  * Locating the worker: compiled, `dist/functions/function-worker.js` sits beside this file and is
  * the worker's entry. Under tsx (tests, running `src/`) only `function-worker.ts` exists, and
@@ -83,8 +86,10 @@ interface Slot {
   alive: boolean;
   /** The worker loaded and said so; one that dies before that is not respawned eagerly. */
   ready: boolean;
-  /** Invocations handed to this worker in the current turn, posted together by flush(). */
-  outbox: InvokeRequest[];
+  /** Invocations handed to this worker in the current turn (JSON text each), posted by flush(). */
+  outbox: string[];
+  /** Their ids, in the same order. */
+  outboxIds: number[];
 }
 
 type InvokeRequest = Extract<WorkerRequest, { type: 'invoke' }>;
@@ -217,7 +222,16 @@ export class FunctionPool {
   private send(slot: Slot, job: Job): void {
     job.slot = slot;
     slot.running.set(job.id, job);
-    slot.outbox.push({ type: 'invoke', id: job.id, handlerPath: job.path, event: job.event, deadline: job.deadline });
+    let json: string;
+    try {
+      json = JSON.stringify({ type: 'invoke', id: job.id, handlerPath: job.path, event: job.event, deadline: job.deadline } satisfies InvokeRequest);
+    } catch (e) {
+      slot.running.delete(job.id);
+      this.settle(job, new AuthorizerInvokeError('INVALID_RESULT', `authorizer event is not JSON: ${(e as Error).message}`));
+      return;
+    }
+    slot.outbox.push(json);
+    slot.outboxIds.push(job.id);
     if (!this.flushing) {
       this.flushing = true;
       setImmediate(() => this.flush());
@@ -229,16 +243,17 @@ export class FunctionPool {
     this.flushing = false;
     for (const slot of this.slots) {
       while (slot.alive && slot.outbox.length > 0) {
-        const requests = slot.outbox.length <= MAX_BATCH ? slot.outbox.splice(0) : slot.outbox.splice(0, MAX_BATCH);
+        const requests = slot.outbox.splice(0, MAX_BATCH);
+        const ids = slot.outboxIds.splice(0, MAX_BATCH);
         try {
-          slot.worker.postMessage({ type: 'batch', requests } satisfies WorkerRequest);
+          slot.worker.postMessage({ type: 'batch', json: `[${requests.join(',')}]` } satisfies WorkerRequest);
           this.posted++;
         } catch (e) {
-          // Not cloneable (an event is built by us, so this is a bug) or the worker is gone.
-          for (const request of requests) {
-            const job = slot.running.get(request.id);
+          // The worker is gone (its exit handler settles the rest).
+          for (const id of ids) {
+            const job = slot.running.get(id);
             if (job === undefined) continue;
-            slot.running.delete(request.id);
+            slot.running.delete(id);
             this.settle(job, e as Error);
           }
         }
@@ -284,6 +299,7 @@ export class FunctionPool {
       alive: true,
       ready: false,
       outbox: [],
+      outboxIds: [],
     };
     worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
     worker.on('error', (e) => this.replace(slot, `function authorizer worker crashed: ${e.message}`));
@@ -392,6 +408,7 @@ export class FunctionPool {
     slot.running.clear();
     slot.abandoned.clear();
     slot.outbox.length = 0;
+    slot.outboxIds.length = 0;
     await slot.worker.terminate();
   }
 }
