@@ -9,7 +9,7 @@ import { coreSeconds, cpuSeconds, memory } from './lib/proc.js';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PAYLOAD = 64;
 
-/** Sizes for the full run and for --quick (which must finish in under two minutes). */
+/** Sizes for the full run and for --quick (a few minutes; pairs and connect over both transports, so that NATS, TCP only, is in them). */
 export function planSizes(quick) {
   return quick
     ? {
