@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { GROUPS, describe, planSizes } from './scenarios.js';
 import { summarize } from './lib/report.js';
 import { cpuCount, cpuModel, fileLimits, loadAverage, memTotalKb, pin, raiseFileLimit } from './lib/proc.js';
-import { MOSQUITTO } from './brokers/launch.js';
+import { MOSQUITTO, NATS_SERVER } from './brokers/launch.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
@@ -78,6 +78,7 @@ function versions(opts) {
       return null;
     }
   };
+  const nats = (tryRun(NATS_SERVER, ['--version']) ?? '').replace(/^nats-server: v?/, '') || null;
   const mosquitto = (tryRun(MOSQUITTO, ['-h']) ?? '').split('\n')[0].replace(/^mosquitto version /, '') || null;
   // A snapshot outside git (e.g. `git archive HEAD | tar -x -C DIR`) names its commit in
   // BENCH_SWITCHBOARD_COMMIT.
@@ -86,6 +87,7 @@ function versions(opts) {
   return {
     node: process.version,
     mosquitto,
+    nats,
     aedes: pkg(path.join(repo, 'node_modules/aedes/package.json')),
     aedesServerFactory: pkg(path.join(repo, 'node_modules/aedes-server-factory/package.json')),
     ws: pkg(path.join(repo, 'node_modules/ws/package.json')),
@@ -120,6 +122,9 @@ async function main() {
     throw new Error(`${opts.baselineDir}/dist is missing: build the baseline first`);
   }
   if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is missing: apt-get install -y mosquitto (or set MOSQUITTO_BIN)`);
+  // NATS is the third peer of the TCP scenarios; without its binary they run without it.
+  opts.nats = existsSync(NATS_SERVER);
+  if (!opts.nats) log(`${NATS_SERVER} is missing: TCP scenarios run without NATS (apt-get install -y nats-server, or set NATS_SERVER_BIN)`);
   if (cpuCount() < 2) log('warning: one CPU: broker and generator share it, the numbers mean little');
 
   // 10,000 connections need that many descriptors in the broker and in the subscriber process;
@@ -141,7 +146,7 @@ async function main() {
   const info = { startedAt: startedAt.toISOString(), mode: opts.quick ? 'quick' : 'full', sizes, machine: machine(), versions: versions(opts), fileLimits: limits.after, options: { ...opts, switchboardDir: path.relative(repo, opts.switchboardDir) || '.' } };
   if (opts.baselineDir) info.versions.baselineCommit = process.env.BENCH_BASELINE_COMMIT ?? null;
   log(`${info.mode} run: ${info.machine.cpus} CPUs (${info.machine.cpuModel}), broker on CPU ${opts.brokerCore}, generators on CPU ${opts.genCore}; open files ${limits.after.soft}`);
-  log(`node ${info.versions.node}, mosquitto ${info.versions.mosquitto}, aedes ${info.versions.aedes}, switchboard ${info.versions.switchboardCommit ?? info.versions.switchboard}`);
+  log(`node ${info.versions.node}, mosquitto ${info.versions.mosquitto}, nats-server ${info.versions.nats}, aedes ${info.versions.aedes}, switchboard ${info.versions.switchboardCommit ?? info.versions.switchboard}`);
 
   // The cluster scenario starts Redis and five broker set-ups: it would take --quick past its two
   // minutes, so quick runs include it only when asked for (--only cluster).

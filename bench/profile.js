@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGenerator } from './lib/generator.js';
-import { freePort } from './brokers/launch.js';
+import { canConnect, freePort } from './brokers/launch.js';
 import { cpuSeconds, memory } from './lib/proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -54,7 +54,11 @@ function storeArgs(workDir) {
 
 async function startSwitchboard(opts, workDir, nodeArgs) {
   const policy = JSON.parse(readFileSync(path.join(here, 'brokers', 'policy.json'), 'utf8'));
-  writeFileSync(path.join(workDir, 'config.json'), JSON.stringify({ auth: { unauthenticatedPolicy: policy } }));
+  // connect-3k goes through the function authorizer, as the benchmark's switchboard-auth does.
+  const auth = opts.mode === 'connect-3k'
+    ? { resultCacheSize: 0, defaultAuthorizer: 'Bench', authorizers: [{ name: 'Bench', type: 'function', handler: path.join(here, 'brokers', 'authorizer.js'), signingDisabled: true, tokenKeyName: 'token', status: 'ACTIVE' }] }
+    : { unauthenticatedPolicy: policy };
+  writeFileSync(path.join(workDir, 'config.json'), JSON.stringify({ auth }));
   const tcpPort = await freePort();
   const wsPort = await freePort();
   const child = spawn('taskset', ['-c', '0', process.execPath, ...nodeArgs, path.join(opts.dir, 'bin', 'switchboard.js'), 'start',
@@ -62,7 +66,9 @@ async function startSwitchboard(opts, workDir, nodeArgs) {
     '--log-level', 'warn', '--set', 'limits.maxConnections=200000', '--set', 'limits.maxSubscriptionsPerConnection=50',
     '--config', path.join(workDir, 'config.json'), ...storeArgs(workDir)], { cwd: workDir, stdio: ['ignore', process.env.BROKER_LOG === '1' ? 'inherit' : 'ignore', 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
-  await sleep(2500);
+  // Ready when both ports accept (a fixed pause was too short on a loaded machine).
+  for (let i = 0; i < 300 && !((await canConnect(tcpPort)) && (await canConnect(wsPort))); i++) await sleep(100);
+  await sleep(300);
   const target = process.env.TRANSPORT === 'tcp'
     ? { host: '127.0.0.1', port: tcpPort, transport: 'tcp' }
     : { host: '127.0.0.1', port: wsPort, transport: 'ws', path: '/mqtt' };
@@ -88,7 +94,7 @@ async function drive(mode, broker, subs, pub) {
     const c1 = cpu();
     await sleep(2000);
     const m1 = memory(child.pid);
-    return { window, result: { opened: o.opened, failed: o.failed, connectsPerSec: Math.round(o.opened / (o.elapsedMs / 1000)), cpuPerConnectUs: Math.round(((c1 - c0) / o.opened) * 1e6), rssPerConnectionKb: +((m1.rssKb - m0.rssKb) / o.opened).toFixed(2) } };
+    return { window, result: { opened: o.opened, failed: o.failed, connectsPerSec: Math.round(o.opened / (o.elapsedMs / 1000)), cpuPerConnectUs: Math.round(((c1 - c0) / o.opened) * 1e6), handshakeP50Ms: o.handshakeP50Ms, handshakeP99Ms: o.handshakeP99Ms, ...(o.failed ? { errors: o.errors } : {}), rssPerConnectionKb: +((m1.rssKb - m0.rssKb) / o.opened).toFixed(2) } };
   }
   if (mode === 'latency') {
     const n = 1000;
@@ -257,9 +263,13 @@ async function main() {
     broker.child.kill('SIGTERM');
     await broker.exited; // the profile is written at exit
     if (opts.prof) {
-      const file = readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(out, f)).sort().pop();
-      console.log(`profile: ${file}`);
-      console.log(summarizeProfile(file, window, opts.top));
+      // One profile per thread (CPU.<date>.<time>.<pid>.<thread>.<seq>): the main thread (0) and
+      // any worker threads (the function authorizer pool), each summarised.
+      for (const file of readdirSync(out).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => path.join(out, f))) {
+        const thread = path.basename(file).split('.')[4];
+        console.log(`profile (${thread === '0' ? 'main thread' : `worker thread ${thread}`}): ${file}`);
+        console.log(summarizeProfile(file, window, opts.top));
+      }
     }
   } finally {
     await subs.stop();

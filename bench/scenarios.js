@@ -9,16 +9,16 @@ import { coreSeconds, cpuSeconds, memory } from './lib/proc.js';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const PAYLOAD = 64;
 
-/** Sizes for the full run and for --quick (which must finish in under two minutes). */
+/** Sizes for the full run and for --quick (a few minutes; pairs and connect over both transports, so that NATS, TCP only, is in them). */
 export function planSizes(quick) {
   return quick
     ? {
         reps: 1,
         fanoutSmall: { subscribers: 1000, transports: ['ws'], std: { q0: 10, q1: 5 }, seconds: 0.5, latency: { rate: 100, durationMs: 1000 } },
         fanoutLarge: { subscribers: 2000, transports: ['tcp'], std: { q0: 5, q1: 3 }, seconds: 0.5 },
-        throughput: { pairs: 100, window: 64, warmupMs: 500, durationMs: 1000, transports: ['ws'] },
+        throughput: { pairs: 100, window: 64, warmupMs: 500, durationMs: 1000, transports: ['ws', 'tcp'] },
         idle: { connections: 2000, concurrency: 100, settleMs: 1000 },
-        connect: { connections: 500, concurrency: 100, transports: ['ws'] },
+        connect: { connections: 500, concurrency: 100, transports: ['ws', 'tcp'] },
         persistent: { subscribers: 500, transports: ['tcp'], std: { q1: 5 }, seconds: 0.5 },
       }
     : {
@@ -34,9 +34,14 @@ export function planSizes(quick) {
 
 const PEER_BROKERS = ['switchboard', 'mosquitto', 'aedes'];
 
-/** The brokers of a scenario: the peers, plus the baseline build when one is compared. */
-function brokersOf(ctx) {
-  return ctx.opts.baselineDir ? ['switchboard', 'switchboard-base', 'mosquitto', 'aedes'] : PEER_BROKERS;
+/**
+ * The brokers of a scenario: the peers, plus the baseline build when one is compared, plus NATS
+ * over TCP (nats-server has no MQTT over WebSocket).
+ */
+function brokersOf(ctx, transport = 'ws') {
+  const kinds = ctx.opts.baselineDir ? ['switchboard', 'switchboard-base', 'mosquitto', 'aedes'] : [...PEER_BROKERS];
+  if (transport === 'tcp' && ctx.opts.nats !== false) kinds.push('nats');
+  return kinds;
 }
 
 function kilo(n) {
@@ -70,6 +75,7 @@ export function describe(sizes, access = 'policy', baseline = false) {
       ],
     },
     { id: 'throughput', label: `Throughput, ${sizes.throughput.pairs} pub/sub pairs QoS 0`, rows: plain, metrics: [rate(), cpuPerMsg] },
+    { id: 'throughput-q1', label: `Throughput, ${sizes.throughput.pairs} pub/sub pairs QoS 1`, rows: plain, metrics: [rate(), cpuPerMsg] },
     {
       id: 'idle',
       label: `${kilo(sizes.idle.connections)} idle connections`,
@@ -90,6 +96,7 @@ export function describe(sizes, access = 'policy', baseline = false) {
       ],
       metrics: [
         { key: 'connRate', label: 'connects/s', unit: 'conn/s', better: 'higher' },
+        { key: 'handshakeP99Ms', label: 'handshake p99 (ms), TCP connect to CONNACK', unit: 'ms', better: 'lower' },
         { key: 'cpuPerConnUs', label: 'broker CPU µs per connect', unit: 'µs', better: 'lower', genSensitive: false },
       ],
     },
@@ -346,9 +353,10 @@ async function measure(ctx, base, fn, broker = null) {
  * Subscribers held open across repetitions (one generator process per broker, so each has its own
  * file-descriptor budget), one publisher process with a connection to each broker.
  */
-async function fanoutGroup(ctx, { key, spec, kinds, clean, measures }) {
+async function fanoutGroup(ctx, { key, spec, kinds: kindsOf, clean, measures }) {
   for (const transport of spec.transports) {
     if (!ctx.opts.transports.includes(transport)) continue;
+    const kinds = typeof kindsOf === 'function' ? kindsOf(transport) : kindsOf;
     ctx.log(`${key} over ${transport}: ${spec.subscribers} subscribers per broker`);
     await withBrokers(ctx, kinds, (brokers) =>
       withGenerators(ctx, ['pub', ...kinds.map((k) => `subs-${k}`)], async (gens) => {
@@ -402,6 +410,7 @@ function summaryOf(r) {
   if (m.timeToAllMs != null) parts.push(`all in ${m.timeToAllMs.toFixed(0)} ms`);
   if (m.p50 != null) parts.push(`p50 ${m.p50.toFixed(2)} p99 ${m.p99.toFixed(2)} p99.9 ${m.p999.toFixed(2)} ms`);
   if (m.connRate != null) parts.push(`${Math.round(m.connRate)} conn/s`);
+  if (m.handshakeP99Ms != null) parts.push(`handshake p50 ${m.handshakeP50Ms.toFixed(1)} p99 ${m.handshakeP99Ms.toFixed(1)} ms`);
   if (m.rssPerConnKb != null) parts.push(`${m.rssPerConnKb.toFixed(1)} KB/conn`);
   if (m.cpuPerMsgUs != null) parts.push(`${m.cpuPerMsgUs.toFixed(2)} µs/msg`);
   if (m.cpuPerConnUs != null) parts.push(`${m.cpuPerConnUs.toFixed(0)} µs/conn`);
@@ -415,8 +424,8 @@ function summaryOf(r) {
 
 async function throughputGroup(ctx) {
   const spec = ctx.sizes.throughput;
-  const BROKERS = brokersOf(ctx);
   for (const transport of spec.transports.filter((t) => ctx.opts.transports.includes(t))) {
+    const BROKERS = brokersOf(ctx, transport);
     ctx.log(`throughput over ${transport}: ${spec.pairs} pairs`);
     await withBrokers(ctx, BROKERS, (brokers) =>
       withGenerators(ctx, BROKERS.map((k) => `pairs-${k}`), async (gens) => {
@@ -425,17 +434,21 @@ async function throughputGroup(ctx) {
           const target = endpoint(brokers[kind], transport);
           const prefix = `${ctx.runId}-tp-${transport}-${kind}-`;
           const g = gens[`pairs-${kind}`];
-          const subs = await g.call('open', { pool: 'subs', target, count: spec.pairs, concurrency: 50, clientIdPrefix: `${prefix}s`, subscribe: [{ topic: 'bench/tp/{i}', qos: 0 }], timeoutMs: 30000 });
+          // Subscribed at QoS 1: the QoS 0 run's messages arrive at QoS 0 (min of the two), the
+          // QoS 1 run's at QoS 1.
+          const subs = await g.call('open', { pool: 'subs', target, count: spec.pairs, concurrency: 50, clientIdPrefix: `${prefix}s`, subscribe: [{ topic: 'bench/tp/{i}', qos: 1 }], timeoutMs: 30000 });
           const pubs = await g.call('open', { pool: 'pubs', target, count: spec.pairs, concurrency: 50, clientIdPrefix: `${prefix}p`, timeoutMs: 30000 });
           ready[kind] = subs.opened === spec.pairs && pubs.opened === spec.pairs;
         }
         for (let rep = 0; rep < ctx.sizes.reps; rep++) {
           for (const kind of rotate(BROKERS, rep)) {
+           for (const qos of [0, 1]) {
             const g = gens[`pairs-${kind}`];
-            const r = await measure(ctx, { scenario: 'throughput', transport, target: kind, rep }, async () => {
+            const scenario = qos ? 'throughput-q1' : 'throughput';
+            const r = await measure(ctx, { scenario, transport, target: kind, rep }, async () => {
               if (!ready[kind]) throw new Error('pairs could not all connect');
               const before = snapshot(brokers[kind], [g]);
-              const res = await g.call('pairs', { pubPool: 'pubs', subPool: 'subs', topicPrefix: 'bench/tp/', window: spec.window, warmupMs: spec.warmupMs, durationMs: spec.durationMs, payloadSize: PAYLOAD });
+              const res = await g.call('pairs', { pubPool: 'pubs', subPool: 'subs', topicPrefix: 'bench/tp/', window: spec.window, warmupMs: spec.warmupMs, durationMs: spec.durationMs, payloadSize: PAYLOAD, qos });
               const after = snapshot(brokers[kind], [g]);
               await sleep(300);
               const wall = Number(after.at - before.at) / 1e9;
@@ -451,7 +464,8 @@ async function throughputGroup(ctx) {
                 losses: res.lost,
               };
             }, brokers[kind]);
-            ctx.log(`  rep ${rep + 1} throughput ${kind}: ${summaryOf(r)}`);
+            ctx.log(`  rep ${rep + 1} ${scenario} ${kind}: ${summaryOf(r)}`);
+           }
           }
         }
       }),
@@ -508,8 +522,8 @@ async function idleGroup(ctx) {
  */
 async function connectGroup(ctx) {
   const spec = ctx.sizes.connect;
-  const kinds = ['switchboard-auth', ...brokersOf(ctx)];
   for (const transport of spec.transports.filter((t) => ctx.opts.transports.includes(t))) {
+    const kinds = ['switchboard-auth', ...brokersOf(ctx, transport)];
     ctx.log(`connect over ${transport}: ${spec.connections} connections, ${spec.concurrency} at a time`);
     await withBrokers(ctx, kinds, (brokers) =>
       withGenerators(ctx, ['connect'], async (gens) => {
@@ -535,6 +549,8 @@ async function connectGroup(ctx) {
               if (opened.opened === 0) throw new Error(`no connection succeeded: ${opened.errors[0]}`);
               return {
                 connRate: opened.opened / elapsed,
+                handshakeP50Ms: opened.handshakeP50Ms,
+                handshakeP99Ms: opened.handshakeP99Ms,
                 cpuPerConnUs: ((after.broker - before.broker) / opened.opened) * 1e6,
                 brokerCpu: (after.broker - before.broker) / elapsed,
                 genCpu: (after.gen - before.gen) / elapsed,
@@ -555,7 +571,7 @@ export const GROUPS = {
   'fanout-small': (ctx) => {
     const spec = ctx.sizes.fanoutSmall;
     return fanoutGroup(ctx, {
-      key: 'fanout-small', spec, kinds: brokersOf(ctx), clean: true,
+      key: 'fanout-small', spec, kinds: (t) => brokersOf(ctx, t), clean: true,
       measures: [
         { id: 'fanout-small-q0', qos: 0, std: spec.std.q0 },
         { id: 'fanout-small-q1', qos: 1, std: spec.std.q1 },
@@ -566,7 +582,7 @@ export const GROUPS = {
   'fanout-large': (ctx) => {
     const spec = ctx.sizes.fanoutLarge;
     return fanoutGroup(ctx, {
-      key: 'fanout-large', spec, kinds: brokersOf(ctx), clean: true,
+      key: 'fanout-large', spec, kinds: (t) => brokersOf(ctx, t), clean: true,
       measures: [
         { id: 'fanout-large-q0', qos: 0, std: spec.std.q0 },
         { id: 'fanout-large-q1', qos: 1, std: spec.std.q1 },

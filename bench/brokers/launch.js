@@ -10,6 +10,9 @@
 //   switchboard-base    the baseline build (--baseline-dir), set up as `switchboard`
 //   mosquitto           Debian's /usr/sbin/mosquitto with a TCP and a websockets listener
 //   aedes               aedes + aedes-server-factory (aedes-server.js), TCP and WebSocket servers
+//   nats                Debian's /usr/sbin/nats-server with its MQTT listener, which needs JetStream
+//                       (a store directory in the broker's temp folder) and a server name; TCP
+//                       only (it has no MQTT over WebSocket), so its wsPort is null
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -20,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const MOSQUITTO = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+export const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -32,7 +36,7 @@ export function freePort() {
   });
 }
 
-function canConnect(port) {
+export function canConnect(port) {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port });
     s.once('connect', () => {
@@ -110,17 +114,33 @@ function mosquittoArgs(tcpPort, wsPort, dir) {
   return { cmd: MOSQUITTO, args: ['-c', config], readyText: null };
 }
 
+async function natsArgs(tcpPort, dir) {
+  const config = path.join(dir, 'nats.conf');
+  const clientPort = await freePort();
+  // Defaults otherwise. max_connections is already 64k; the MQTT listener admits anonymous clients
+  // when no authorization block is set. QoS 1 goes through JetStream (file store in `dir`).
+  writeFileSync(config, [
+    'server_name: bench',
+    `listen: 127.0.0.1:${clientPort}`,
+    `jetstream { store_dir: "${path.join(dir, 'jetstream')}" }`,
+    `mqtt { listen: 127.0.0.1:${tcpPort} }`,
+    '',
+  ].join('\n'));
+  return { cmd: NATS_SERVER, args: ['-c', config], readyText: null };
+}
+
 /**
  * Starts `kind` pinned to `options.cores`. Resolves { kind, pid, tcpPort, wsPort, wsPath, stop,
  * logTail } once both ports accept connections (and, for Node brokers, the ready line is out).
  */
 export async function startBroker(kind, options) {
   const tcpPort = await freePort();
-  const wsPort = await freePort();
+  const wsPort = kind === 'nats' ? null : await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), `bench-${kind}-`));
   let spec;
   if (kind.startsWith('switchboard')) spec = switchboardArgs(kind, options, tcpPort, wsPort, dir);
   else if (kind === 'mosquitto') spec = mosquittoArgs(tcpPort, wsPort, dir);
+  else if (kind === 'nats') spec = await natsArgs(tcpPort, dir);
   else if (kind === 'aedes') spec = { cmd: process.execPath, args: [path.join(here, 'aedes-server.js'), String(tcpPort), String(wsPort)], readyText: 'aedes ready' };
   else throw new Error(`unknown broker ${kind}`);
 
@@ -150,7 +170,7 @@ export async function startBroker(kind, options) {
 
   const deadline = performance.now() + 20000;
   while (performance.now() < deadline && exited === null) {
-    if (ready && (await canConnect(tcpPort)) && (await canConnect(wsPort))) break;
+    if (ready && (await canConnect(tcpPort)) && (wsPort === null || (await canConnect(wsPort)))) break;
     await sleep(50);
   }
   const logTail = () => tail.join('\n');

@@ -4,6 +4,7 @@
 // produced by one read leave in one write. No per-connection closures: socket listeners are
 // module-level functions that find their connection through a Symbol (as ws does).
 import net from 'node:net';
+import { percentiles } from './stats.js';
 import {
   CONNACK, PUBACK, SUBACK, LATENCY_MARKER,
   encodeConnect, encodeSubscribe, readPackets,
@@ -14,6 +15,11 @@ import {
 } from './ws-framing.js';
 
 const kConn = Symbol('bench.conn');
+
+function handshakePercentiles(samples) {
+  const p = percentiles(samples, [0.5, 0.99]);
+  return { handshakeP50Ms: p.p50, handshakeP99Ms: p.p99 };
+}
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 
 const S_TCP = 0;
@@ -187,6 +193,8 @@ export class Pool {
       const op = {
         count, concurrency, started: 0, active: 0, opened: 0, failed: 0, errors: [], resolve,
         startedAt, deadline: startedAt + timeoutMs, handshakeTimeoutMs, localAddresses, sweep: null, lastDoneAt: startedAt,
+        // Milliseconds from TCP connect() to CONNACK (or SUBACK) of each successful handshake.
+        handshakeMs: new Float64Array(count), handshakes: 0,
       };
       this.opening = op;
       op.sweep = setInterval(() => this.sweepHandshakes(), 250);
@@ -250,6 +258,7 @@ export class Pool {
       conn.state = S_OPEN;
       op.opened++;
       op.lastDoneAt = performance.now();
+      if (op.handshakes < op.handshakeMs.length) op.handshakeMs[op.handshakes++] = op.lastDoneAt - conn.startedAt;
     } else {
       conn.state = S_CLOSED;
       op.failed++;
@@ -271,6 +280,7 @@ export class Pool {
       failed: op.failed,
       elapsedMs: op.lastDoneAt - op.startedAt,
       errors: op.errors,
+      ...handshakePercentiles(op.handshakeMs.subarray(0, op.handshakes)),
     });
   }
 

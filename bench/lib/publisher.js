@@ -139,12 +139,15 @@ export function paced(pool, { topic, rate, durationMs, payloadSize = 64 }) {
  * seconds writes its in-flight messages off and starts again, so one drop cannot stall it; what is
  * lost is what never arrived once the run has drained (bounded wait).
  */
-export function pairs(pubPool, subPool, { topicPrefix, window = 64, warmupMs = 1000, durationMs = 5000, payloadSize = 64 }) {
+export function pairs(pubPool, subPool, { topicPrefix, window = 64, warmupMs = 1000, durationMs = 5000, payloadSize = 64, qos = 0 }) {
   const list = [];
   for (let i = 0; i < Math.min(pubPool.conns.length, subPool.conns.length); i++) {
-    const tmpl = publishTemplate(`${topicPrefix}${i}`, payloadSize, 0);
-    const batch = batchOf(pubPool, tmpl, window, 0);
-    const pair = { pub: pubPool.conns[i], sub: subPool.conns[i], batch, unit: unitSize(pubPool, tmpl), sent: 0, writtenOff: 0, seen: 0, seenAt: 0 };
+    const tmpl = publishTemplate(`${topicPrefix}${i}`, payloadSize, qos);
+    const batch = batchOf(pubPool, tmpl, window, 1);
+    // QoS 1: where each copy's packet identifier sits in `batch` (the frame header comes first on
+    // WebSocket), so each top-up can number its messages afresh.
+    const idAt = qos ? tmpl.packetIdOffset + (unitSize(pubPool, tmpl) - tmpl.bytes.length) : -1;
+    const pair = { pub: pubPool.conns[i], sub: subPool.conns[i], batch, unit: unitSize(pubPool, tmpl), idAt, nextId: 1, sent: 0, writtenOff: 0, seen: 0, seenAt: 0 };
     subPool.conns[i].pair = pair;
     list.push(pair);
   }
@@ -154,7 +157,19 @@ export function pairs(pubPool, subPool, { topicPrefix, window = 64, warmupMs = 1
     const inflight = pair.sent - pair.sub.received - pair.writtenOff;
     if (inflight > window >> 1) return;
     const k = window - inflight;
-    pair.pub.socket.write(pair.batch.subarray(0, k * pair.unit));
+    if (pair.idAt < 0) pair.pub.socket.write(pair.batch.subarray(0, k * pair.unit));
+    else {
+      // A copy: a queued write must keep its own identifiers. Identifiers run on through
+      // 1..65535, so none is reused while the broker may still hold it [MQTT-2.3.1-2].
+      const out = Buffer.from(pair.batch.subarray(0, k * pair.unit));
+      for (let j = 0; j < k; j++) {
+        const at = j * pair.unit + pair.idAt;
+        out[at] = pair.nextId >> 8;
+        out[at + 1] = pair.nextId & 0xff;
+        pair.nextId = pair.nextId === 65535 ? 1 : pair.nextId + 1;
+      }
+      pair.pub.socket.write(out);
+    }
     pair.sent += k;
   };
   subPool.onPairRead = topUp;

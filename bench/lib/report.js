@@ -3,7 +3,8 @@
 // higher for rates, lower for times, CPU and memory).
 import { median } from './stats.js';
 
-export const PEERS = ['mosquitto', 'aedes'];
+// NATS (nats-server's MQTT listener) runs in the TCP scenarios only: '–' in WebSocket rows.
+export const PEERS = ['mosquitto', 'aedes', 'nats'];
 
 function fmt(value, unit) {
   if (value === null || value === undefined) return '–';
@@ -75,9 +76,11 @@ export function summarize(scenarios, records) {
             switchboard: sb.value,
             mosquitto: peers.mosquitto.value,
             aedes: peers.aedes.value,
+            nats: peers.nats.value,
             vsMosquitto: factor(sb.value, peers.mosquitto.value, m.better),
             vsAedes: factor(sb.value, peers.aedes.value, m.better),
-            reps: Math.max(sb.reps, peers.mosquitto.reps, peers.aedes.reps),
+            vsNats: factor(sb.value, peers.nats.value, m.better),
+            reps: Math.max(sb.reps, peers.mosquitto.reps, peers.aedes.reps, peers.nats.reps),
             notes: notes.join('; '),
           });
         }
@@ -85,11 +88,11 @@ export function summarize(scenarios, records) {
     }
   }
   const lines = [
-    '| Scenario | Transport | Metric | Switchboard | Mosquitto | Aedes | SB vs Mosquitto | SB vs Aedes | Notes |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| Scenario | Transport | Metric | Switchboard | Mosquitto | Aedes | NATS | SB vs Mosquitto | SB vs Aedes | SB vs NATS | Notes |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.label} | ${r.transport.toUpperCase()} | ${r.metric} | ${fmt(r.switchboard, r.unit)} | ${fmt(r.mosquitto, r.unit)} | ${fmt(r.aedes, r.unit)} | ${fmtFactor(r.vsMosquitto)} | ${fmtFactor(r.vsAedes)} | ${r.notes} |`);
+    lines.push(`| ${r.label} | ${r.transport.toUpperCase()} | ${r.metric} | ${fmt(r.switchboard, r.unit)} | ${fmt(r.mosquitto, r.unit)} | ${fmt(r.aedes, r.unit)} | ${fmt(r.nats, r.unit)} | ${fmtFactor(r.vsMosquitto)} | ${fmtFactor(r.vsAedes)} | ${fmtFactor(r.vsNats)} | ${r.notes} |`);
   }
   return { rows, markdown: lines.join('\n') };
 }

@@ -56,9 +56,16 @@ export function validateAuthorizerResponse(value: unknown, options: ResponseVali
   if (documents.length > MAX_POLICY_DOCUMENTS) {
     return fail(`policyDocuments may hold at most ${MAX_POLICY_DOCUMENTS} documents, got ${documents.length}`);
   }
-  const policyDocuments: PolicyDocument[] = [];
-  const rawPolicyDocuments: string[] = [];
-  for (let i = 0; i < documents.length; i++) {
+  // Many connections get the same documents (one policy per role, say): their parse is reused,
+  // and compilePolicies then shares one compiled policy among them when nothing in the documents
+  // depends on the connection (policy/evaluate.ts). Only the parse is cached, never a decision:
+  // the authorizer still runs for every connection.
+  const key = documentsKey(documents);
+  const known = key === null ? undefined : parsedDocuments.get(key);
+  let policyDocuments: PolicyDocument[] = [];
+  let rawPolicyDocuments: string[] = [];
+  if (known !== undefined) ({ policyDocuments, rawPolicyDocuments } = known);
+  for (let i = 0; known === undefined && i < documents.length; i++) {
     const doc: unknown = documents[i];
     const where = `policyDocuments[${i}]`;
     if (typeof doc !== 'string' && (typeof doc !== 'object' || doc === null || Array.isArray(doc))) {
@@ -71,6 +78,7 @@ export function validateAuthorizerResponse(value: unknown, options: ResponseVali
     policyDocuments.push(parsed.value);
     rawPolicyDocuments.push(typeof doc === 'string' ? doc : JSON.stringify(doc));
   }
+  if (known === undefined && key !== null) rememberDocuments(key, { policyDocuments, rawPolicyDocuments });
 
   const disconnectAfterInSeconds = r['disconnectAfterInSeconds'];
   const disconnectError = checkSeconds('disconnectAfterInSeconds', disconnectAfterInSeconds, minSeconds);
@@ -90,6 +98,33 @@ export function validateAuthorizerResponse(value: unknown, options: ResponseVali
       refreshAfterInSeconds: refreshAfterInSeconds as number,
     },
   };
+}
+
+/** Parsed documents by their text; bounded in entries and (through documentsKey) in key size. */
+const PARSED_DOCUMENTS_MAX = 256;
+const parsedDocuments = new Map<string, { policyDocuments: PolicyDocument[]; rawPolicyDocuments: string[] }>();
+
+/**
+ * The cache key of documents: their JSON text (strings and objects alike, so no two different
+ * lists share a key); null when larger than the documents could validly be.
+ */
+function documentsKey(documents: readonly unknown[]): string | null {
+  let key: string | undefined;
+  try {
+    key = JSON.stringify(documents);
+  } catch {
+    return null; // not JSON-shaped (cannot come from a worker's JSON); validated uncached
+  }
+  if (key === undefined || key.length > 2 * POLICY_DOCUMENT_MAX_SIZE * MAX_POLICY_DOCUMENTS) return null;
+  return key;
+}
+
+function rememberDocuments(key: string, parsed: { policyDocuments: PolicyDocument[]; rawPolicyDocuments: string[] }): void {
+  if (parsedDocuments.size >= PARSED_DOCUMENTS_MAX) {
+    const oldest = parsedDocuments.keys().next();
+    if (!oldest.done) parsedDocuments.delete(oldest.value);
+  }
+  parsedDocuments.set(key, parsed);
 }
 
 function checkSeconds(field: string, value: unknown, min: number): string | null {

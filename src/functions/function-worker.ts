@@ -12,6 +12,9 @@
  * - The result crosses back as JSON text, as Lambda serialises results (toJSON honoured,
  *   undefined -> null).
  * - Timeouts are enforced by the pool, which terminates this thread if it stops answering pings.
+ * - Invocations arrive in batches (one message, many requests) and results go back the same way:
+ *   each result joins the outgoing batch as soon as its handler settles, and the batch is posted
+ *   from setImmediate, after the handlers that settled in this turn have all answered.
  *
  * Self-contained on purpose (node: imports and type-only imports): it runs from dist/ as
  * plain JS and from src/ under tsx.
@@ -25,15 +28,13 @@ import { parentPort } from 'node:worker_threads';
 
 import type { InvokeErrorCode } from './invoke-error.js';
 
-export type WorkerRequest =
-  | { type: 'invoke'; id: number; handlerPath: string; event: unknown; deadline: number }
-  | { type: 'ping'; id: number };
+type InvokeRequest = { type: 'invoke'; id: number; handlerPath: string; event: unknown; deadline: number };
+type InvokeReply = { type: 'result'; id: number; json: string } | { type: 'error'; id: number; code: InvokeErrorCode; message: string };
 
-export type WorkerReply =
-  | { type: 'result'; id: number; json: string }
-  | { type: 'error'; id: number; code: InvokeErrorCode; message: string }
-  | { type: 'pong'; id: number }
-  | { type: 'ready' };
+/** `batch.json`: the JSON text of an InvokeRequest[] (cheaper to pass than objects to clone). */
+export type WorkerRequest = InvokeRequest | { type: 'batch'; json: string } | { type: 'ping'; id: number };
+
+export type WorkerReply = InvokeReply | { type: 'batch'; replies: InvokeReply[] } | { type: 'pong'; id: number } | { type: 'ready' };
 
 type Callback = (error?: unknown, result?: unknown) => void;
 type Handler = (event: unknown, context: LambdaContext, callback: Callback) => unknown;
@@ -124,17 +125,30 @@ function loadAsCommonJs(path: string): unknown {
   return module.exports;
 }
 
+/** What a context says about its function, worked out once per module path. */
+const functionNames = new Map<string, { name: string; arn: string; logGroup: string }>();
+
+function functionNameOf(path: string): { name: string; arn: string; logGroup: string } {
+  let named = functionNames.get(path);
+  if (named === undefined) {
+    const name = basename(path, extname(path));
+    named = { name, arn: `arn:aws:lambda:local:000000000000:function:${name}`, logGroup: `/aws/lambda/${name}` };
+    functionNames.set(path, named);
+  }
+  return named;
+}
+
 function lambdaContext(path: string, deadline: number, callback: Callback): LambdaContext {
-  const name = basename(path, extname(path));
+  const { name, arn, logGroup } = functionNameOf(path);
   const requestId = randomUUID();
   const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
   return {
     functionName: name,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${name}`,
+    invokedFunctionArn: arn,
     memoryLimitInMB: '128',
     awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${name}`,
+    logGroupName: logGroup,
     logStreamName: `${day}/[$LATEST]${requestId.replace(/-/g, '')}`,
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
@@ -163,7 +177,7 @@ function callHandler(handler: Handler, path: string, event: unknown, deadline: n
   });
 }
 
-async function invoke(request: Extract<WorkerRequest, { type: 'invoke' }>): Promise<WorkerReply> {
+async function invoke(request: InvokeRequest): Promise<InvokeReply> {
   const { id, handlerPath, event, deadline } = request;
   try {
     const handler = await loadHandler(handlerPath);
@@ -200,12 +214,29 @@ function errorText(e: unknown): string {
   }
 }
 
+let outgoing: InvokeReply[] = [];
+
+function answer(reply: InvokeReply): void {
+  outgoing.push(reply);
+  if (outgoing.length === 1) setImmediate(flushReplies);
+}
+
+function flushReplies(): void {
+  const replies = outgoing;
+  outgoing = [];
+  parentPort?.postMessage({ type: 'batch', replies } satisfies WorkerReply);
+}
+
 function onMessage(request: WorkerRequest): void {
   if (request.type === 'ping') {
     parentPort?.postMessage({ type: 'pong', id: request.id } satisfies WorkerReply);
     return;
   }
-  void invoke(request).then((reply) => parentPort?.postMessage(reply));
+  if (request.type === 'batch') {
+    for (const one of JSON.parse(request.json) as InvokeRequest[]) void invoke(one).then(answer);
+    return;
+  }
+  void invoke(request).then(answer);
 }
 
 if (parentPort !== null) {

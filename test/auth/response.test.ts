@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { validateAuthorizerResponse } from '../../src/auth/response.js';
+import { compilePolicies } from '../../src/policy/index.js';
 
 const policy = {
   Version: '2012-10-17',
@@ -128,4 +129,32 @@ describe('validateAuthorizerResponse: rejected', () => {
       assert.match(errorOf(validateAuthorizerResponse(value)), error);
     });
   }
+});
+
+describe('validateAuthorizerResponse: parsed documents reused across responses', () => {
+  const okDocs = (r: ReturnType<typeof validateAuthorizerResponse>) => {
+    assert.ok(r.ok, r.ok ? '' : r.error);
+    return r.value.policyDocuments;
+  };
+
+  test('the same document text gives the same parsed documents, so one compiled policy serves every connection', () => {
+    const a = okDocs(validateAuthorizerResponse({ ...valid, policyDocuments: [policyString] }));
+    const b = okDocs(validateAuthorizerResponse({ ...valid, principalId: 'other', policyDocuments: [policyString] }));
+    assert.equal(a, b);
+    assert.equal(compilePolicies(a), compilePolicies(b));
+    const c = okDocs(validateAuthorizerResponse({ ...valid, policyDocuments: [JSON.parse(policyString) as unknown] }));
+    assert.equal(c, okDocs(validateAuthorizerResponse({ ...valid, policyDocuments: [JSON.parse(policyString) as unknown] })));
+  });
+
+  test('different documents are told apart, and an invalid one is refused every time', () => {
+    const other = JSON.stringify({ ...policy, Statement: [{ ...policy.Statement[0], Effect: 'Deny' }] });
+    const a = okDocs(validateAuthorizerResponse({ ...valid, policyDocuments: [policyString] }));
+    const b = okDocs(validateAuthorizerResponse({ ...valid, policyDocuments: [other] }));
+    assert.notEqual(a, b);
+    assert.equal(b[0]?.statements[0]?.effect, 'Deny');
+    // One string holding the JSON text of a two-document list is not that list.
+    const both = JSON.stringify([policyString, other]);
+    okDocs(validateAuthorizerResponse({ ...valid, policyDocuments: [policyString, other] }));
+    for (let i = 0; i < 2; i++) assert.equal(validateAuthorizerResponse({ ...valid, policyDocuments: [both] }).ok, false);
+  });
 });

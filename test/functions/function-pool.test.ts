@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
 import { AuthorizerInvokeError, type AuthorizerEvent } from '../../src/auth/authorizer.js';
-import { FunctionPool } from '../../src/functions/function-pool.js';
+import { FunctionPool, MAX_BATCH } from '../../src/functions/function-pool.js';
 import { buildEvent } from '../../src/auth/request.js';
 import { validateAuthorizerResponse } from '../../src/auth/response.js';
 
@@ -223,6 +223,51 @@ describe('FunctionPool: failures', () => {
     assert.equal(e.code, 'WORKER_RESTARTED');
     assert.match(e.message, /crashed: uncaught in a timer/);
     assert.ok(await threadOf());
+  });
+});
+
+describe('FunctionPool: batching', () => {
+  const pool = new FunctionPool({ size: 1, unresponsiveAfterMs: 300 });
+  before(async () => {
+    await pool.invoke(fixture('echo.mjs'), event, SLOW_OK); // warm the worker
+  });
+  after(() => pool.close());
+
+  test('invocations made in one turn travel in one message, and each gets its own result', async () => {
+    const before = pool.messagesPosted;
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => pool.invoke(fixture('echo.mjs'), { ...event, token: `b${i}` }, SLOW_OK)));
+    assert.deepEqual(
+      results.map((r) => (r as AuthorizerEvent).token),
+      Array.from({ length: 100 }, (_, i) => `b${i}`),
+    );
+    assert.equal(pool.messagesPosted - before, 1);
+  });
+
+  test('a throwing, a hanging and an unserialisable handler in a batch fail alone', async () => {
+    const calls = Array.from({ length: 30 }, (_, i) => {
+      if (i === 5) return pool.invoke(fixture('throws.cjs'), event, SLOW_OK);
+      if (i === 12) return pool.invoke(fixture('hangs.mjs'), event, 300);
+      if (i === 20) return pool.invoke(fixture('unserializable.mjs'), event, SLOW_OK);
+      return pool.invoke(fixture('echo.mjs'), { ...event, token: `m${i}` }, SLOW_OK);
+    });
+    const settled = await Promise.allSettled(calls);
+    for (const [i, s] of settled.entries()) {
+      if (i === 5 || i === 12 || i === 20) {
+        assert.equal(s.status, 'rejected', `call ${i}`);
+        const e = (s as PromiseRejectedResult).reason as AuthorizerInvokeError;
+        assert.equal(e.code, i === 5 ? 'HANDLER_ERROR' : i === 12 ? 'TIMEOUT' : 'INVALID_RESULT', `call ${i}`);
+      } else {
+        assert.equal(s.status, 'fulfilled', `call ${i}`);
+        assert.equal(((s as PromiseFulfilledResult<unknown>).value as AuthorizerEvent).token, `m${i}`);
+      }
+    }
+  });
+
+  test('more than MAX_BATCH invocations in one turn are split over several messages', async () => {
+    const before = pool.messagesPosted;
+    const results = await Promise.all(Array.from({ length: MAX_BATCH + 10 }, (_, i) => pool.invoke(fixture('echo.mjs'), { ...event, token: `x${i}` }, SLOW_OK)));
+    assert.equal((results[MAX_BATCH + 9] as AuthorizerEvent).token, `x${MAX_BATCH + 9}`);
+    assert.equal(pool.messagesPosted - before, 2);
   });
 });
 
