@@ -15,6 +15,7 @@ import { requestClient, type HttpApp } from './http-server.js';
 import type { HttpAuthenticator, HttpCaller } from './http-auth.js';
 import { dataPlaneRoute } from './route-access.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import { AckOrder } from '../broker/ack-order.js';
 
 export interface DataPlaneOptions {
   broker: Broker;
@@ -177,8 +178,9 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
       if (problem !== null) throw badRequest(problem);
       broker.publish(message, 'api');
       const traceId = randomUUID();
-      // As for MQTT: the answer waits until what the message caused is durable.
-      await new Promise<void>((resolve) => broker.afterCommit(resolve));
+      // As for MQTT: the answer waits until what the message caused is durable (in a cluster, on
+      // every node it went to).
+      await new Promise<void>((resolve) => broker.afterPublished(new AckOrder(), resolve));
       return ok(reply, traceId);
     });
 

@@ -19,6 +19,7 @@ import type { LifecycleListener } from './lifecycle.js';
 import { Router, type PublishListener, type SubscribeOptions } from './router.js';
 import type { Delivery, Session, Subscription, Will } from './session.js';
 import { SessionManager } from './session-manager.js';
+import type { AckOrder } from './ack-order.js';
 
 export type { PublishListener, SubscribeOptions } from './router.js';
 
@@ -101,6 +102,28 @@ export class Broker {
 
   deliver(session: Session, delivery: Delivery, broadcast: Broadcast | null): void {
     this.router.deliver(session, delivery, broadcast);
+  }
+
+  /**
+   * Sends a publish's acknowledgement (`send`) once what the publish just made caused is durable:
+   * this node's commit and, in a cluster, the commit of every node it went to (ClusterHooks
+   * whenForwarded). Call synchronously right after publish(). `order` keeps one connection's
+   * acknowledgements in order; without a cluster wait and with none queued, this is afterCommit.
+   */
+  afterPublished(order: AckOrder, send: () => void): void {
+    const cluster = this.hooks.cluster;
+    let parts = 1;
+    let ready: (() => void) | null = null;
+    const part = (): void => {
+      if (--parts === 0) ready!();
+    };
+    if (cluster !== null && cluster.whenForwarded(part)) parts++;
+    if (parts === 1 && order.idle) {
+      this.afterCommit(send);
+      return;
+    }
+    ready = order.add(send);
+    this.afterCommit(part);
   }
 
   subscribe(session: Session, key: string, options: SubscribeOptions, record = true): { subscription: Subscription; existed: boolean } {

@@ -10,6 +10,14 @@ export interface ClusterHooks {
    * a shared group picks one member across the whole cluster, so the others deliver nothing.
    */
   forward(message: Message): ReadonlySet<string>;
+  /**
+   * Called synchronously right after the publish whose forward() it follows: runs `callback` once
+   * the QoS 1/2 copies that publish sent to other nodes are durable there (or, for a node that
+   * died first, on the node that adopted its sessions), and this node is still a member. Returns
+   * false without taking the callback when there is nothing to wait for. Never calls back
+   * synchronously.
+   */
+  whenForwarded(callback: () => void): boolean;
   /** This node's subscription index gained (lost) its first (last) entry under `key`. */
   interestAdded(key: string): void;
   interestRemoved(key: string): void;

@@ -32,6 +32,7 @@ import type { ClusterRedis } from './redis-scripts.js';
 import { NodeLinks, RETRANSMIT_CHECK_MS } from './links.js';
 import { ClusterContext, type ClusterOptions } from './context.js';
 import { Rpc, type RpcHandler } from './rpc.js';
+import { deliverAdopted } from './adopted-deliveries.js';
 
 const EMPTY: ReadonlySet<string> = new Set();
 
@@ -65,6 +66,8 @@ export class Cluster implements ClusterHooks {
   private stopped = false;
   /** Lifecycle events (the AWS $aws/events publisher), used for dead nodes' clients. */
   events: LifecycleListener | null = null;
+  /** Publish acknowledgements held while this node's lease had run out (whenForwarded). */
+  private leaseWaiters: Array<() => void> = [];
 
   private get cmd(): ClusterRedis {
     return this.ctx.redis;
@@ -179,8 +182,8 @@ export class Cluster implements ClusterHooks {
 
   private async rejoin(): Promise<void> {
     try {
-      const beat = await this.membership.beat();
-      if (beat === -1) await this.reaper.fenced();
+      const beat = await this.beat();
+      if (beat === -1) await this.fence();
       const me = this.nodeId;
       const m = this.cmd.multi().del(this.keys.interest(me));
       const keys = this.interest.ownKeys();
@@ -226,9 +229,9 @@ export class Cluster implements ClusterHooks {
       return;
     }
     try {
-      const beat = await this.membership.beat();
+      const beat = await this.beat();
       if (beat === -1) {
-        await this.reaper.fenced();
+        await this.fence();
         return;
       }
       await this.refreshLive();
@@ -239,6 +242,31 @@ export class Cluster implements ClusterHooks {
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'heartbeat failed');
     }
+  }
+
+  /** One heartbeat; when Redis took it, the lease runs from when it was sent (context.ts). */
+  private async beat(): Promise<number> {
+    const sentAt = performance.now();
+    const beat = await this.membership.beat();
+    if (beat !== -1) {
+      this.ctx.lastBeatAt = sentAt;
+      const waiters = this.leaseWaiters;
+      if (waiters.length > 0) {
+        this.leaseWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+    return beat;
+  }
+
+  /** Declared dead: what waited for the lease is dropped (fencing closes those connections unacknowledged). */
+  private async fence(): Promise<void> {
+    const dropped = this.leaseWaiters.length;
+    this.leaseWaiters = [];
+    if (dropped > 0 || this.links.fencedFrames > 0) {
+      this.logger.warn({ acknowledgementsWithheld: dropped, framesRefused: this.links.fencedFrames }, 'woke up past the lease and was declared dead: withheld acknowledgements and refused frames');
+    }
+    await this.reaper.fenced();
   }
 
   private async refreshLive(): Promise<void> {
@@ -255,7 +283,21 @@ export class Cluster implements ClusterHooks {
   // ---- publishing across nodes -----------------------------------------------------------------
 
   forward(message: Message): ReadonlySet<string> {
+    this.links.beginPublish();
     return this.forwarder.forward(message);
+  }
+
+  whenForwarded(callback: () => void): boolean {
+    if (this.ctx.leaseValid()) return this.links.whenSafe(callback);
+    // Past the lease this node may already be declared dead, its sessions adopted elsewhere: the
+    // acknowledgement waits for a heartbeat that says otherwise (or is dropped by the fencing).
+    let parts = 1;
+    const part = (): void => {
+      if (--parts === 0) callback();
+    };
+    if (this.links.whenSafe(part)) parts++;
+    this.leaseWaiters.push(part);
+    return true;
   }
 
   private onFrame(frame: Buffer): void {
@@ -275,7 +317,10 @@ export class Cluster implements ClusterHooks {
   }
 
   private deliver(forwarded: ForwardedMessage): void {
-    if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
+    if (forwarded.adoptedFrom !== undefined) {
+      const delivered = deliverAdopted(this.broker, this.reaper.adoptedFrom(forwarded.adoptedFrom), forwarded.message, forwarded.groups);
+      if (delivered < 0) this.logger.warn({ deadNode: forwarded.adoptedFrom, from: forwarded.origin }, 'a message held for a dead node arrived here, but this node did not adopt its sessions');
+    } else if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
     else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
   }
 
@@ -307,6 +352,7 @@ export class Cluster implements ClusterHooks {
         if (c.node !== this.nodeId) {
           this.membership.markDead(c.node);
           this.forgetNode(c.node);
+          if (c.by !== undefined) this.links.adopted(c.node, c.by);
         }
         return;
       case 'moved':

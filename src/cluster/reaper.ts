@@ -11,6 +11,8 @@ import { parsePresenceRecord, willOf, type PresenceRecord } from './presence.js'
 
 /** The cleanup lock's lifetime; renewed every third of it while the cleanup runs. */
 const REAP_LOCK_MS = 60_000;
+/** How long this node remembers which sessions it adopted from a dead node (frames held for it arrive meanwhile). */
+const ADOPTED_MEMORY_MS = 10 * 60_000;
 
 export interface ReaperHooks {
   /** Drops what this node holds about `node` (interest, links, heartbeat). */
@@ -22,10 +24,18 @@ export interface ReaperHooks {
 }
 
 export class Reaper {
+  /** Client IDs of the persistent sessions adopted from each dead node, and when. */
+  private readonly adopted = new Map<string, { clientIds: Set<string>; at: number }>();
+
   constructor(
     private readonly ctx: ClusterContext,
     private readonly hooks: ReaperHooks,
   ) {}
+
+  /** The sessions this node adopted from the dead `node` (undefined: it adopted none). */
+  adoptedFrom(node: string): ReadonlySet<string> | undefined {
+    return this.adopted.get(node)?.clientIds;
+  }
 
   /** Cleans up after `node` unless another node holds the lock for it. */
   async reap(node: string): Promise<void> {
@@ -57,6 +67,9 @@ export class Reaper {
       if (record !== null) records.push(record);
     }
     // Sessions first, so a will's delay can be tied to its session as on a single node.
+    for (const [dead, entry] of this.adopted) if (now - entry.at > ADOPTED_MEMORY_MS) this.adopted.delete(dead);
+    const clientIds = new Set<string>();
+    this.adopted.set(node, { clientIds, at: now });
     let adopted = 0;
     let cursor = '0';
     do {
@@ -64,13 +77,18 @@ export class Reaper {
       cursor = next;
       for (let i = 0; i < fields.length; i += 2) {
         const clientId = fields[i]!;
-        if (fields[i + 1] !== node || broker.sessions.has(clientId)) continue;
+        if (fields[i + 1] !== node) continue;
+        if (broker.sessions.has(clientId)) {
+          clientIds.add(clientId);
+          continue;
+        }
         const stored = await ctx.store.sessions.loadSession(clientId);
         if (stored === undefined) {
           await ctx.redis.sbReleaseOwner(keys.owners, clientId, node);
           continue;
         }
         broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
+        clientIds.add(clientId);
         adopted++;
       }
     } while (cursor !== '0');
@@ -93,7 +111,10 @@ export class Reaper {
       .del(keys.conns(node), keys.interest(node))
       .zrem(keys.nodes, node)
       .set(keys.reaped(node), ctx.nodeId, 'EX', 3600)
-      .publish(keys.all, encodeControlFrame({ type: 'reaped', node }))
+      // Kept apart from `reaped`, which the dead node deletes if it wakes up: the others may still
+      // need to know where to send what they held for it (links.ts).
+      .set(keys.adoptedBy(node), ctx.nodeId, 'EX', 3600)
+      .publish(keys.all, encodeControlFrame({ type: 'reaped', node, by: ctx.nodeId }))
       .exec();
     ctx.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
   }

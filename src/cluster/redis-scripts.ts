@@ -15,6 +15,12 @@ export interface ClusterScripts {
   sbSilent(nodesKey: string, timeoutMs: number): Promise<string[]>;
   /** Sets the client's owner to `nodeId` unless another node holds it; returns the owner after. */
   sbClaimOwner(ownersKey: string, clientId: string, nodeId: string): Promise<string>;
+  /**
+   * A CONNECT's claim, compare-and-set: makes `nodeId` the client's owner if the owner is still
+   * `expected` ('' for none) or already `nodeId`; returns the owner after (`nodeId` on success).
+   * Two nodes that read the same owner and race here: exactly one wins.
+   */
+  sbTakeOwner(ownersKey: string, clientId: string, nodeId: string, expected: string): Promise<string>;
   /** Removes the client's owner only if it is still `nodeId`; returns 1 if removed, else 0. */
   sbReleaseOwner(ownersKey: string, clientId: string, nodeId: string): Promise<number>;
 }
@@ -43,6 +49,15 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))`,
     lua: `
 local owner = redis.call('HGET', KEYS[1], ARGV[1])
 if owner and owner ~= ARGV[2] then return owner end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return ARGV[2]`,
+  },
+  sbTakeOwner: {
+    numberOfKeys: 1,
+    lua: `
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if not owner then owner = '' end
+if owner ~= ARGV[3] and owner ~= ARGV[2] then return owner end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return ARGV[2]`,
   },

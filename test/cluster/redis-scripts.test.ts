@@ -46,6 +46,16 @@ test('sbClaimOwner takes a free or own client ID and reports another holder; sbR
   assert.equal(await redis.hget('o:owners', 'c1'), null);
 });
 
+test('sbTakeOwner: of two nodes racing from the same owner, exactly one wins; the loser learns the winner', async () => {
+  assert.equal(await redis.sbTakeOwner('k:owners', 'c1', 'a', ''), 'a', 'free: taken');
+  assert.equal(await redis.sbTakeOwner('k:owners', 'c1', 'a', ''), 'a', 'already its own');
+  assert.equal(await redis.sbTakeOwner('k:owners', 'c1', 'b', ''), 'a', 'b read "none" but a won meanwhile');
+  const [x, y] = await Promise.all([redis.sbTakeOwner('k:owners', 'c1', 'x', 'a'), redis.sbTakeOwner('k:owners', 'c1', 'y', 'a')]);
+  assert.equal([x, y].filter((o, i) => o === ['x', 'y'][i]).length, 1, `exactly one of x and y wins (${x}, ${y})`);
+  assert.equal(x, y, 'both report the winner');
+  assert.equal(await redis.hget('k:owners', 'c1'), x);
+});
+
 test('the scripts still run after SCRIPT FLUSH', async () => {
   await redis.script('FLUSH');
   assert.equal(await redis.sbClaimOwner('f:owners', 'c1', 'a'), 'a');
