@@ -38,6 +38,8 @@ async function startCluster(n: number): Promise<TestServer[]> {
       await startServer({
         args: ['--redis', redis.url, '--set', `cluster.redis.keyPrefix=${prefix}`, '--set', `cluster.nodeTimeoutSeconds=${NODE_TIMEOUT_S}`],
         logLevel: 'info',
+        // Never the reason a message is missing: a full offline queue drops by design (counted).
+        limits: { maxQueuedMessagesPerSession: 1_000_000 },
       }),
     );
   }
