@@ -57,7 +57,6 @@ export class Reaper {
     const { ctx } = this;
     const { broker, keys } = ctx;
     ctx.logger.warn({ deadNode: node }, 'a cluster node stopped answering; publishing its clients\u2019 wills and adopting its sessions');
-    this.hooks.forgetNode(node);
     const now = Date.now();
     const conns = await ctx.redis.hgetall(keys.conns(node));
     const records: PresenceRecord[] = [];
@@ -92,6 +91,10 @@ export class Reaper {
         adopted++;
       }
     } while (cursor !== '0');
+    // Only now, with the sessions routed here: until then what this node publishes for them still
+    // goes to the dead node's link, is held there, and comes back as adopted frames (links.ts)
+    // instead of reaching nobody. (The others forget it on 'reaped', after our interest.)
+    this.hooks.forgetNode(node);
     const ownersNow = records.length === 0 ? [] : await ctx.redis.hmget(keys.owners, ...records.map((r) => r.info.clientId));
     for (const [i, record] of records.entries()) {
       const session = broker.sessions.get(record.info.clientId);
