@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { ClusterHooks } from '../broker/cluster-hooks.js';
 import type { LifecycleListener } from '../broker/lifecycle.js';
-import type { Message } from '../shared/message.js';
+import type { Message, Origin } from '../shared/message.js';
 import type { Delivery } from '../broker/session.js';
 import type { Counters } from '../metrics/counters.js';
 import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcArgs } from './control-messages.js';
@@ -35,6 +35,8 @@ import { Rpc, type RpcHandler } from './rpc.js';
 import { deliverAdopted } from './adopted-deliveries.js';
 
 const EMPTY: ReadonlySet<string> = new Set();
+/** Publishes kept while the lease had run out past which QoS 0 ones are dropped. */
+const PARKED_QOS0_LIMIT = 100_000;
 
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
@@ -68,6 +70,10 @@ export class Cluster implements ClusterHooks {
   events: LifecycleListener | null = null;
   /** Publish acknowledgements held while this node's lease had run out (whenForwarded). */
   private leaseWaiters: Array<() => void> = [];
+  /** Publishes made here while the lease had run out, in order, with what waits for each (park). */
+  private parked: Array<{ message: Message; origin: Origin; waiter: (() => void) | null }> = [];
+  /** The publish just parked, until whenForwarded takes its acknowledgement. */
+  private lastParked: { message: Message; origin: Origin; waiter: (() => void) | null } | null = null;
 
   private get cmd(): ClusterRedis {
     return this.ctx.redis;
@@ -250,6 +256,7 @@ export class Cluster implements ClusterHooks {
     const beat = await this.membership.beat();
     if (beat !== -1) {
       this.ctx.lastBeatAt = sentAt;
+      if (this.parked.length > 0) this.replayParked();
       const waiters = this.leaseWaiters;
       if (waiters.length > 0) {
         this.leaseWaiters = [];
@@ -259,12 +266,38 @@ export class Cluster implements ClusterHooks {
     return beat;
   }
 
+  /** Still a member after all: what was published meanwhile is routed now, in order. */
+  private replayParked(): void {
+    const parked = this.parked;
+    this.parked = [];
+    this.logger.info({ publishes: parked.length }, 'the lease was renewed: routing what was published while it had run out');
+    for (const p of parked) {
+      this.lastParked = null;
+      this.broker.publish(p.message, p.origin);
+      const waiter = p.waiter;
+      if (waiter === null) continue;
+      // Its acknowledgement now waits for what this routing made durable, here and elsewhere.
+      let parts = 2;
+      const part = (): void => {
+        if (--parts === 0) waiter();
+      };
+      if (!this.whenForwarded(part)) parts--;
+      this.broker.afterCommit(part);
+    }
+  }
+
   /** Declared dead: what waited for the lease is dropped (fencing closes those connections unacknowledged). */
   private async fence(): Promise<void> {
     const dropped = this.leaseWaiters.length;
+    const parked = this.parked.length;
     this.leaseWaiters = [];
-    if (dropped > 0 || this.links.fencedFrames > 0) {
-      this.logger.warn({ acknowledgementsWithheld: dropped, framesRefused: this.links.fencedFrames }, 'woke up past the lease and was declared dead: withheld acknowledgements and refused frames');
+    this.parked = [];
+    this.lastParked = null;
+    if (dropped > 0 || parked > 0 || this.links.fencedFrames > 0) {
+      this.logger.warn(
+        { acknowledgementsWithheld: dropped, publishesDropped: parked, framesRefused: this.links.fencedFrames },
+        'woke up past the lease and was declared dead: withheld acknowledgements, dropped what was published meanwhile (unacknowledged) and refused frames',
+      );
     }
     await this.reaper.fenced();
   }
@@ -287,7 +320,32 @@ export class Cluster implements ClusterHooks {
     return this.forwarder.forward(message);
   }
 
+  park(message: Message, origin: Origin): boolean {
+    if (this.ctx.leaseValid()) {
+      this.lastParked = null;
+      return false;
+    }
+    // Bounded: QoS 1/2 by each publisher's window of unacknowledged messages; QoS 0 by this cap
+    // (past it, dropped: fire and forget).
+    if (message.qos === 0 && this.parked.length >= PARKED_QOS0_LIMIT) {
+      this.counters.clusterFramesDropped++;
+      this.lastParked = null;
+      return true;
+    }
+    const entry = { message, origin, waiter: null };
+    this.parked.push(entry);
+    this.lastParked = entry;
+    return true;
+  }
+
   whenForwarded(callback: () => void): boolean {
+    const parked = this.lastParked;
+    if (parked !== null) {
+      // Acknowledged once it was routed after a renewed lease, and what that made is durable.
+      this.lastParked = null;
+      parked.waiter = callback;
+      return true;
+    }
     if (this.ctx.leaseValid()) return this.links.whenSafe(callback);
     // Past the lease this node may already be declared dead, its sessions adopted elsewhere: the
     // acknowledgement waits for a heartbeat that says otherwise (or is dropped by the fencing).

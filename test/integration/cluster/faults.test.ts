@@ -64,12 +64,19 @@ class Checker {
   readonly delivered = new Map<string, Set<string>>();
   /** Deliveries of a message the subscriber already had (allowed for QoS 1; measured for the notes). */
   duplicates = 0;
+  /**
+   * Of those, the ones without the DUP flag: not a resend of an unacknowledged in-flight message
+   * (which a client keeping its session state recognises [MQTT-4.3.3]) but a second delivery.
+   */
+  freshDuplicates = 0;
 
-  received(subscriber: string, text: string): void {
+  received(subscriber: string, text: string, dup = false): void {
     let set = this.delivered.get(subscriber);
     if (set === undefined) this.delivered.set(subscriber, (set = new Set()));
-    if (set.has(text)) this.duplicates++;
-    else set.add(text);
+    if (set.has(text)) {
+      this.duplicates++;
+      if (!dup) this.freshDuplicates++;
+    } else set.add(text);
   }
 
   /** Acknowledged messages `subscriber` has not received. */
@@ -91,6 +98,7 @@ class Stream {
     private readonly topic: string,
     private readonly name: string,
     private readonly checker: Checker,
+    private readonly qos: 1 | 2 = 1,
   ) {}
 
   start(): void {
@@ -98,7 +106,7 @@ class Stream {
       while (this.inflight < WINDOW && this.client.connected) {
         const text = `${this.name}-${this.sent++}`;
         this.inflight++;
-        this.client.publish(this.topic, text, { qos: 1 }, (err) => {
+        this.client.publish(this.topic, text, { qos: this.qos }, (err) => {
           this.inflight--;
           if (err) this.failed++;
           else this.checker.acked.add(text);
@@ -122,7 +130,7 @@ class Stream {
 /** A persistent session subscribed to `filter` at QoS 1; offline unless `stayOnline`. */
 async function persistentSubscriber(node: TestServer, clientId: string, filter: string, checker: Checker, stayOnline: boolean): Promise<MqttClient | null> {
   const c = await connectClient(node, { clientId, clean: false, properties: { sessionExpiryInterval: 600 } });
-  c.client.on('message', (_t, payload) => checker.received(clientId, payload.toString()));
+  c.client.on('message', (_t, payload, packet) => checker.received(clientId, payload.toString(), packet.dup));
   await c.client.subscribeAsync(filter, { qos: 1 });
   if (stayOnline) return c.client;
   await new Promise<void>((res) => c.client.end(false, {}, () => res()));
@@ -142,7 +150,7 @@ async function collect(node: TestServer, ids: string[], checker: Checker, timeou
   const sync = (): void => {
     for (const [id, inbox] of inboxes) {
       const from = seen.get(id) ?? 0;
-      for (let i = from; i < inbox.messages.length; i++) checker.received(id, inbox.messages[i]!.text);
+      for (let i = from; i < inbox.messages.length; i++) checker.received(id, inbox.messages[i]!.text, inbox.messages[i]!.packet.dup);
       seen.set(id, inbox.messages.length);
     }
   };
@@ -161,7 +169,7 @@ function report(what: string, checker: Checker, ids: string[], streams: Stream[]
   const sent = streams.reduce((n, s) => n + s.sent, 0);
   const missing = ids.map((id) => checker.missing(id).length);
   // One line per run, for the notes (issue 19 asks for the runs and their counts).
-  console.log(`# fault ${what} seed=${SEED}: sent=${sent} acked=${checker.acked.size} missing=${missing.join('/')} duplicates=${checker.duplicates}`);
+  console.log(`# fault ${what} seed=${SEED}: sent=${sent} acked=${checker.acked.size} missing=${missing.join('/')} duplicates=${checker.duplicates} (without DUP flag: ${checker.freshDuplicates})`);
   for (const id of ids) {
     const m = checker.missing(id);
     assert.equal(m.length, 0, `${id} never got ${m.length} acknowledged message(s), e.g. ${m.slice(0, 5).join(', ')}`);
@@ -259,6 +267,47 @@ describe(`cluster faults (SB_FAULT_SEED=${SEED})`, () => {
       for (const s of streams) await s.drain(20_000);
       await collect(a, ids, checker, 20_000);
       report('redis', checker, ids, streams);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  test('a QoS 2 subscriber moving between nodes while publishers on both stream QoS 2: nothing lost; duplicates measured', async () => {
+    const nodes = await startCluster(2);
+    const [a, b] = nodes as [TestServer, TestServer];
+    try {
+      const checker = new Checker();
+      const topic = uid('move');
+      const id = uid('mover');
+      const options = { clientId: id, clean: false, properties: { sessionExpiryInterval: 600 } };
+      let current = await connectClient(a, options);
+      await current.client.subscribeAsync(`${topic}/#`, { qos: 2 });
+      const inboxes: Inbox[] = [current.inbox];
+      await sleep(300);
+      const streams = [new Stream((await connectClient(a)).client, `${topic}/a`, 'a', checker, 2), new Stream((await connectClient(b)).client, `${topic}/b`, 'b', checker, 2)];
+      for (const s of streams) s.start();
+      const moves = 6;
+      for (let i = 0; i < moves; i++) {
+        await sleep(between(100, 500));
+        // The client goes to the other node (a takeover across nodes: the session follows it).
+        const next = await connectClient(i % 2 === 0 ? b : a, options);
+        inboxes.push(next.inbox);
+        current = next;
+      }
+      for (const s of streams) await s.drain(20_000);
+      const seen = new Map<Inbox, number>();
+      await waitUntil(
+        () => {
+          for (const inbox of inboxes) {
+            for (let i = seen.get(inbox) ?? 0; i < inbox.messages.length; i++) checker.received(id, inbox.messages[i]!.text, inbox.messages[i]!.packet.dup);
+            seen.set(inbox, inbox.messages.length);
+          }
+          return checker.missing(id).length === 0;
+        },
+        20_000,
+        'every acknowledged message at the moving subscriber',
+      ).catch(() => {});
+      report('move-qos2', checker, [id], streams);
     } finally {
       await stopCluster(nodes);
     }
