@@ -47,6 +47,13 @@ export class Reaper {
     const renew = setInterval(() => void ctx.redis.pexpire(lockKey, REAP_LOCK_MS).catch(() => {}), REAP_LOCK_MS / 3);
     renew.unref();
     try {
+      // Declared dead first, atomically with its heartbeat: from here on it cannot renew its lease
+      // (context.ts), so it never acts on the sessions adopted below. It beat meanwhile: alive.
+      if ((await ctx.redis.sbMarkDead(ctx.keys.nodes, ctx.keys.reaped(node), node, ctx.options.nodeTimeoutMs, ctx.nodeId)) !== 1) {
+        ctx.logger.info({ node }, 'a node thought silent beat again; not cleaning up after it');
+        await ctx.redis.del(lockKey);
+        return;
+      }
       await this.reapLocked(node);
     } finally {
       clearInterval(renew);

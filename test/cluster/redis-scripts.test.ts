@@ -30,6 +30,16 @@ test('sbHeartbeat records the Redis time, and answers -1 once the node was decla
   assert.equal(Number(await redis.zscore('t:nodes', 'a')), beat, 'a fenced node does not beat');
 });
 
+test('sbMarkDead declares only a node still silent, and its heartbeat answers -1 from then on', async () => {
+  await redis.sbHeartbeat('m:nodes', 'm:reaped:alive', 'alive');
+  assert.equal(await redis.sbMarkDead('m:nodes', 'm:reaped:alive', 'alive', 60_000, 'me'), 0, 'beat within the timeout: alive');
+  assert.equal(await redis.get('m:reaped:alive'), null);
+  await redis.zadd('m:nodes', 0, 'gone');
+  assert.equal(await redis.sbMarkDead('m:nodes', 'm:reaped:gone', 'gone', 60_000, 'me'), 1);
+  assert.equal(await redis.get('m:reaped:gone'), 'me');
+  assert.equal(await redis.sbHeartbeat('m:nodes', 'm:reaped:gone', 'gone'), -1, 'can never renew its lease');
+});
+
 test('sbSilent lists the nodes whose last beat is older than the timeout', async () => {
   await redis.sbHeartbeat('s:nodes', 's:reaped:fresh', 'fresh');
   await redis.zadd('s:nodes', 0, 'old');
