@@ -121,6 +121,8 @@ export class Cluster implements ClusterHooks {
   async start(): Promise<void> {
     this.redis = await connectPair(this.options.url, this.nodeId, this.options.connectTimeoutMs ?? 5000);
     this.ctx.redis = this.redis.command;
+    // Past its lease this node's store writes wait (they could overwrite sessions adopted elsewhere).
+    this.options.store.writeFence?.fenceWrites(() => this.ctx.leaseValid());
     const sub = this.redis.subscriber;
     sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
     await sub.subscribe(this.keys.channel(this.nodeId), this.keys.all);
@@ -256,6 +258,7 @@ export class Cluster implements ClusterHooks {
     const beat = await this.membership.beat();
     if (beat !== -1) {
       this.ctx.lastBeatAt = sentAt;
+      this.options.store.writeFence?.resumeWrites();
       if (this.parked.length > 0) this.replayParked();
       const waiters = this.leaseWaiters;
       if (waiters.length > 0) {
@@ -293,6 +296,8 @@ export class Cluster implements ClusterHooks {
     this.leaseWaiters = [];
     this.parked = [];
     this.lastParked = null;
+    // Writes made before it knew: the sessions they were for belong to another node now.
+    this.options.store.writeFence?.discardWrites();
     if (dropped > 0 || parked > 0 || this.links.fencedFrames > 0) {
       this.logger.warn(
         { acknowledgementsWithheld: dropped, publishesDropped: parked, framesRefused: this.links.fencedFrames },

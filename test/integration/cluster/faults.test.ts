@@ -343,6 +343,7 @@ describe(`cluster faults (SB_FAULT_SEED=${SEED})`, () => {
         await Promise.race([Promise.all(both.map(answered)), sleep(8_000)]);
         await waitUntil(() => both.filter((cl) => cl.connected).length <= 1, 5_000, 'at most one live connection').catch(() => {});
         const live = both.filter((cl) => cl.connected).length;
+        if (live === 2) console.log(`# twin round ${round}: clientId=${clientId} clean=${clean} skew=${skew} both still connected`);
         if (live === 2) twoLive++;
         if (live === 0) noneLive++;
         for (const cl of both) cl.end(true);
