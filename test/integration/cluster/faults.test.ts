@@ -7,7 +7,7 @@
 //
 // Seeded: SB_FAULT_SEED (default 1) picks when the fault strikes, how long it lasts and how the
 // racing CONNECTs are skewed, so a failure reproduces from the seed printed in the test names.
-// Bounded: every wait has a deadline; the whole file runs in about a minute and a half.
+// Bounded: every wait has a deadline; the whole file runs in under two minutes on a loaded 2-core machine.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
