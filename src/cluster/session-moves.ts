@@ -105,7 +105,10 @@ export class SessionMoves {
         return;
       }
       elsewhere = owner !== null && owner !== this.ctx.nodeId;
-      if (elsewhere && this.deps.membership.answers(owner!)) {
+      // Asked unless known gone: a live node whose last beat merely looks old here (a loaded
+      // machine, a refresh not yet made) may still hold a connection, and skipping it would leave
+      // the client connected twice. A node that does not answer in time is handled below.
+      if (elsewhere && (this.deps.membership.answers(owner!) || this.deps.membership.live.has(owner!))) {
         try {
           await this.deps.call(owner!, 'takeover', { clientId, cleanStart, to: this.ctx.nodeId }, TAKEOVER_TIMEOUT_MS);
         } catch (err) {
