@@ -6,7 +6,8 @@
 // matching persistent subscription (duplicates are allowed: QoS 1 is at least once).
 //
 // Seeded: SB_FAULT_SEED (default 1) picks when the fault strikes, how long it lasts and how the
-// racing CONNECTs are skewed, so a failure reproduces from the seed printed in the test names.
+// racing CONNECTs are skewed, so a failure reproduces from the seed printed in the test names;
+// SB_FAULT_ROUNDS (default 8) sets how many times two CONNECTs race.
 // Bounded: every wait has a deadline; the whole file runs in under two minutes on a loaded 2-core machine.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -317,7 +318,7 @@ describe(`cluster faults (SB_FAULT_SEED=${SEED})`, () => {
     const nodes = await startCluster(2);
     const [a, b] = nodes as [TestServer, TestServer];
     try {
-      const rounds = 8;
+      const rounds = Number(process.env.SB_FAULT_ROUNDS ?? 8);
       let twoLive = 0;
       let noneLive = 0;
       for (let round = 0; round < rounds; round++) {
