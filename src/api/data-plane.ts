@@ -18,6 +18,7 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import type { HistoryRecorder } from '../history/recorder.js';
 import { parseCursor } from '../history/resume.js';
 import { formatHistoryId, HistoryCursor } from '../shared/history-id.js';
+import { AckOrder } from '../broker/ack-order.js';
 
 export interface DataPlaneOptions {
   broker: Broker;
@@ -185,8 +186,9 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
       if (problem !== null) throw badRequest(problem);
       broker.publish(message, 'api');
       const traceId = randomUUID();
-      // As for MQTT: the answer waits until what the message caused is durable.
-      await new Promise<void>((resolve) => broker.afterCommit(resolve));
+      // As for MQTT: the answer waits until what the message caused is durable (in a cluster, on
+      // every node it went to).
+      await new Promise<void>((resolve) => broker.afterPublished(new AckOrder(), resolve));
       return ok(reply, traceId);
     });
 

@@ -19,6 +19,7 @@ import type { LifecycleListener } from './lifecycle.js';
 import { Router, type HistoryStamper, type PublishListener, type SubscribeOptions } from './router.js';
 import type { Delivery, Session, Subscription, Will } from './session.js';
 import { SessionManager } from './session-manager.js';
+import type { AckOrder } from './ack-order.js';
 
 export type { HistoryStamper, PublishListener, SubscribeOptions } from './router.js';
 
@@ -100,11 +101,35 @@ export class Broker {
 
   /** The single publish entry point (Router.publish). */
   publish(message: Message, origin: Origin, groups: ReadonlySet<string> | null = null): void {
+    // A member that may have been declared dead must not write into sessions adopted elsewhere.
+    if (origin !== 'cluster' && this.hooks.cluster !== null && this.hooks.cluster.park(message, origin)) return;
     this.router.publish(message, origin, groups);
   }
 
   deliver(session: Session, delivery: Delivery, broadcast: Broadcast | null): void {
     this.router.deliver(session, delivery, broadcast);
+  }
+
+  /**
+   * Sends a publish's acknowledgement (`send`) once what the publish just made caused is durable:
+   * this node's commit and, in a cluster, the commit of every node it went to (ClusterHooks
+   * whenForwarded). Call synchronously right after publish(). `order` keeps one connection's
+   * acknowledgements in order; without a cluster wait and with none queued, this is afterCommit.
+   */
+  afterPublished(order: AckOrder, send: () => void): void {
+    const cluster = this.hooks.cluster;
+    let parts = 1;
+    let ready: (() => void) | null = null;
+    const part = (): void => {
+      if (--parts === 0) ready!();
+    };
+    if (cluster !== null && cluster.whenForwarded(part)) parts++;
+    if (parts === 1 && order.idle) {
+      this.afterCommit(send);
+      return;
+    }
+    ready = order.add(send);
+    this.afterCommit(part);
   }
 
   subscribe(session: Session, key: string, options: SubscribeOptions, record = true): { subscription: Subscription; existed: boolean } {

@@ -1,6 +1,6 @@
 // What the broker asks of a cluster backplane (cluster/ implements it). The broker knows only this
 // interface, so a single node runs with none and tests can run the broker without Redis.
-import type { Message } from '../shared/message.js';
+import type { Message, Origin } from '../shared/message.js';
 import type { Delivery } from './session.js';
 
 export interface ClusterHooks {
@@ -10,6 +10,21 @@ export interface ClusterHooks {
    * a shared group picks one member across the whole cluster, so the others deliver nothing.
    */
   forward(message: Message): ReadonlySet<string>;
+  /**
+   * Asked first by every publish made on this node: true when the cluster keeps it instead, because
+   * this node may no longer be a member (it was paused past its lease and may have been declared
+   * dead, its sessions adopted elsewhere). The cluster publishes it once a heartbeat renews the
+   * lease, or drops it when the node is fenced (its clients are disconnected unacknowledged).
+   */
+  park(message: Message, origin: Origin): boolean;
+  /**
+   * Called synchronously right after the publish whose forward() it follows: runs `callback` once
+   * the QoS 1/2 copies that publish sent to other nodes are durable there (or, for a node that
+   * died first, on the node that adopted its sessions), and this node is still a member. Returns
+   * false without taking the callback when there is nothing to wait for. Never calls back
+   * synchronously.
+   */
+  whenForwarded(callback: () => void): boolean;
   /** This node's subscription index gained (lost) its first (last) entry under `key`. */
   interestAdded(key: string): void;
   interestRemoved(key: string): void;

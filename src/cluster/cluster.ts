@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import type { ClusterHooks } from '../broker/cluster-hooks.js';
 import type { LifecycleListener } from '../broker/lifecycle.js';
-import type { Message } from '../shared/message.js';
+import type { Message, Origin } from '../shared/message.js';
 import type { Delivery } from '../broker/session.js';
 import type { Counters } from '../metrics/counters.js';
 import { decodeControlFrame, encodeControlFrame, type ControlMessage, type RpcArgs } from './control-messages.js';
@@ -34,8 +34,11 @@ import type { ClusterRedis } from './redis-scripts.js';
 import { NodeLinks, RETRANSMIT_CHECK_MS } from './links.js';
 import { ClusterContext, type ClusterOptions } from './context.js';
 import { Rpc, type RpcHandler } from './rpc.js';
+import { deliverAdopted } from './adopted-deliveries.js';
 
 const EMPTY: ReadonlySet<string> = new Set();
+/** Publishes kept while the lease had run out past which QoS 0 ones are dropped. */
+const PARKED_QOS0_LIMIT = 100_000;
 
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
@@ -69,6 +72,12 @@ export class Cluster implements ClusterHooks {
   private stopped = false;
   /** Lifecycle events (the AWS $aws/events publisher), used for dead nodes' clients. */
   events: LifecycleListener | null = null;
+  /** Publish acknowledgements held while this node's lease had run out (whenForwarded). */
+  private leaseWaiters: Array<() => void> = [];
+  /** Publishes made here while the lease had run out, in order, with what waits for each (park). */
+  private parked: Array<{ message: Message; origin: Origin; waiter: (() => void) | null }> = [];
+  /** The publish just parked, until whenForwarded takes its acknowledgement. */
+  private lastParked: { message: Message; origin: Origin; waiter: (() => void) | null } | null = null;
 
   private get cmd(): ClusterRedis {
     return this.ctx.redis;
@@ -117,6 +126,8 @@ export class Cluster implements ClusterHooks {
     this.redis = await connectPair(this.options.redis, this.nodeId, this.options.connectTimeoutMs ?? 5000);
     this.master = connectedAddress(this.redis.command);
     this.ctx.redis = this.redis.command;
+    // Past its lease this node's store writes wait (they could overwrite sessions adopted elsewhere).
+    this.options.store.writeFence?.fenceWrites(() => this.ctx.leaseValid());
     const sub = this.redis.subscriber;
     sub.on('messageBuffer', (_channel: Buffer, frame: Buffer) => this.onFrame(frame));
     await sub.subscribe(this.keys.channel(this.nodeId), this.keys.all);
@@ -185,8 +196,8 @@ export class Cluster implements ClusterHooks {
 
   private async rejoin(): Promise<void> {
     try {
-      const beat = await this.membership.beat();
-      if (beat === -1) await this.reaper.fenced();
+      const beat = await this.beat();
+      if (beat === -1) await this.fence();
       const me = this.nodeId;
       const m = this.cmd.multi().del(this.keys.interest(me));
       const keys = this.interest.ownKeys();
@@ -244,9 +255,9 @@ export class Cluster implements ClusterHooks {
       return;
     }
     try {
-      const beat = await this.membership.beat();
+      const beat = await this.beat();
       if (beat === -1) {
-        await this.reaper.fenced();
+        await this.fence();
         return;
       }
       await this.refreshLive();
@@ -257,6 +268,61 @@ export class Cluster implements ClusterHooks {
     } catch (err) {
       this.logger.debug({ err: (err as Error).message }, 'heartbeat failed');
     }
+  }
+
+  /** One heartbeat; when Redis took it, the lease runs from when it was sent (context.ts). */
+  private async beat(): Promise<number> {
+    const sentAt = performance.now();
+    const beat = await this.membership.beat();
+    if (beat !== -1) {
+      this.ctx.lastBeatAt = sentAt;
+      this.options.store.writeFence?.resumeWrites();
+      if (this.parked.length > 0) this.replayParked();
+      const waiters = this.leaseWaiters;
+      if (waiters.length > 0) {
+        this.leaseWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+    return beat;
+  }
+
+  /** Still a member after all: what was published meanwhile is routed now, in order. */
+  private replayParked(): void {
+    const parked = this.parked;
+    this.parked = [];
+    this.logger.info({ publishes: parked.length }, 'the lease was renewed: routing what was published while it had run out');
+    for (const p of parked) {
+      this.lastParked = null;
+      this.broker.publish(p.message, p.origin);
+      const waiter = p.waiter;
+      if (waiter === null) continue;
+      // Its acknowledgement now waits for what this routing made durable, here and elsewhere.
+      let parts = 2;
+      const part = (): void => {
+        if (--parts === 0) waiter();
+      };
+      if (!this.whenForwarded(part)) parts--;
+      this.broker.afterCommit(part);
+    }
+  }
+
+  /** Declared dead: what waited for the lease is dropped (fencing closes those connections unacknowledged). */
+  private async fence(): Promise<void> {
+    const dropped = this.leaseWaiters.length;
+    const parked = this.parked.length;
+    this.leaseWaiters = [];
+    this.parked = [];
+    this.lastParked = null;
+    // Writes made before it knew: the sessions they were for belong to another node now.
+    this.options.store.writeFence?.discardWrites();
+    if (dropped > 0 || parked > 0 || this.links.fencedFrames > 0) {
+      this.logger.warn(
+        { acknowledgementsWithheld: dropped, publishesDropped: parked, framesRefused: this.links.fencedFrames },
+        'woke up past the lease and was declared dead: withheld acknowledgements, dropped what was published meanwhile (unacknowledged) and refused frames',
+      );
+    }
+    await this.reaper.fenced();
   }
 
   private async refreshLive(): Promise<void> {
@@ -273,7 +339,46 @@ export class Cluster implements ClusterHooks {
   // ---- publishing across nodes -----------------------------------------------------------------
 
   forward(message: Message): ReadonlySet<string> {
+    this.links.beginPublish();
     return this.forwarder.forward(message);
+  }
+
+  park(message: Message, origin: Origin): boolean {
+    if (this.ctx.leaseValid()) {
+      this.lastParked = null;
+      return false;
+    }
+    // Bounded: QoS 1/2 by each publisher's window of unacknowledged messages; QoS 0 by this cap
+    // (past it, dropped: fire and forget).
+    if (message.qos === 0 && this.parked.length >= PARKED_QOS0_LIMIT) {
+      this.counters.clusterFramesDropped++;
+      this.lastParked = null;
+      return true;
+    }
+    const entry = { message, origin, waiter: null };
+    this.parked.push(entry);
+    this.lastParked = entry;
+    return true;
+  }
+
+  whenForwarded(callback: () => void): boolean {
+    const parked = this.lastParked;
+    if (parked !== null) {
+      // Acknowledged once it was routed after a renewed lease, and what that made is durable.
+      this.lastParked = null;
+      parked.waiter = callback;
+      return true;
+    }
+    if (this.ctx.leaseValid()) return this.links.whenSafe(callback);
+    // Past the lease this node may already be declared dead, its sessions adopted elsewhere: the
+    // acknowledgement waits for a heartbeat that says otherwise (or is dropped by the fencing).
+    let parts = 1;
+    const part = (): void => {
+      if (--parts === 0) callback();
+    };
+    if (this.links.whenSafe(part)) parts++;
+    this.leaseWaiters.push(part);
+    return true;
   }
 
   private onFrame(frame: Buffer): void {
@@ -293,7 +398,10 @@ export class Cluster implements ClusterHooks {
   }
 
   private deliver(forwarded: ForwardedMessage): void {
-    if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
+    if (forwarded.adoptedFrom !== undefined) {
+      const delivered = deliverAdopted(this.broker, this.reaper.adoptedFrom(forwarded.adoptedFrom), forwarded.message, forwarded.groups);
+      if (delivered < 0) this.logger.warn({ deadNode: forwarded.adoptedFrom, from: forwarded.origin }, 'a message held for a dead node arrived here, but this node did not adopt its sessions');
+    } else if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
     else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
   }
 
@@ -325,6 +433,7 @@ export class Cluster implements ClusterHooks {
         if (c.node !== this.nodeId) {
           this.membership.markDead(c.node);
           this.forgetNode(c.node);
+          if (c.by !== undefined) this.links.adopted(c.node, c.by);
         }
         return;
       case 'moved':

@@ -10,6 +10,9 @@ import { encodeControlFrame, type ControlMessage } from './control-messages.js';
 import type { ClusterKeys } from './keys.js';
 import type { ClusterRedis } from './redis-scripts.js';
 
+/** How much earlier than the others could declare it dead a node stops trusting its lease. */
+const LEASE_MARGIN_MS = 250;
+
 export interface ClusterOptions {
   /** A URL, or the Sentinels watching the master (store/redis-target.ts). */
   redis: RedisTarget;
@@ -38,6 +41,14 @@ export class ClusterContext {
   redis!: ClusterRedis;
   /** Whether the backplane is reachable (and this node's state written there) right now. */
   connected = false;
+  /**
+   * performance.now() when the last heartbeat that Redis accepted was sent. The others declare
+   * this node dead only once Redis has seen no beat for nodeTimeoutMs, so until then (less a
+   * margin) it is certainly still a member: its lease. A node that was paused (SIGSTOP, a long GC
+   * pause, a frozen VM) wakes up past its lease and must not act as the owner of its sessions
+   * until a heartbeat says it still is one (see leaseValid's callers).
+   */
+  lastBeatAt = 0;
   readonly broker: Broker;
   readonly store: Store;
   readonly counters: Counters;
@@ -51,6 +62,15 @@ export class ClusterContext {
     this.broker = options.broker;
     this.store = options.store;
     this.counters = options.counters;
+  }
+
+  /**
+   * Whether this node may act as a member: while the backplane is unreachable nobody can declare
+   * it dead (the others wait a full timeout after Redis returns, in which it beats again).
+   */
+  leaseValid(): boolean {
+    if (!this.connected) return true;
+    return performance.now() - this.lastBeatAt < this.options.nodeTimeoutMs - LEASE_MARGIN_MS;
   }
 
   /** Sends a control message to a node (or, with `raw`, to the channel named by `node`); false while cut off. */

@@ -27,8 +27,8 @@ export type ControlMessage =
   | { type: 'resync'; from: string }
   /** The sender is stopping: clean up after it now rather than after the timeout. */
   | { type: 'left'; from: string }
-  /** `node` was declared dead and cleaned up after: forget it. */
-  | { type: 'reaped'; node: string }
+  /** `node` was declared dead and cleaned up after (its persistent sessions adopted by `by`): forget it. */
+  | { type: 'reaped'; node: string; by?: string }
   /** The sender now routes the moved session `clientId` itself: its old node may let go. */
   | { type: 'moved'; from: string; clientId: string }
   | RpcRequest
@@ -83,7 +83,7 @@ const FIELDS: Record<ControlType, { required: readonly string[]; optional?: read
   'interest-ack': { required: ['from', 'requestId'] },
   resync: { required: ['from'] },
   left: { required: ['from'] },
-  reaped: { required: ['node'] },
+  reaped: { required: ['node'], optional: ['by'] },
   moved: { required: ['from', 'clientId'] },
   rpc: { required: ['from', 'id', 'op', 'args'] },
   'rpc-reply': { required: ['id', 'ok'], optional: ['value', 'error'] },
@@ -125,7 +125,7 @@ function checkControl(value: unknown): ControlMessage {
     case 'left':
       return { type, from: nodeId(value.from, type) };
     case 'reaped':
-      return { type, node: nodeId(value.node, type) };
+      return value.by === undefined ? { type, node: nodeId(value.node, type) } : { type, node: nodeId(value.node, type), by: nodeId(value.by, type) };
     case 'moved': {
       const clientId = value.clientId;
       if (typeof clientId !== 'string' || clientId.length === 0 || Buffer.byteLength(clientId) > MAX_CLIENT_ID_BYTES) throw new Error('moved message has a bad clientId');

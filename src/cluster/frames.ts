@@ -41,6 +41,11 @@ export interface ForwardedMessage {
   groups: string[];
   /** Set when the message is one delivery to one session rather than a publish to route. */
   session?: SessionTarget;
+  /**
+   * Set when the message was held for a node that died before acknowledging it: the receiver
+   * adopted that node's sessions and delivers it to those sessions only (links.ts).
+   */
+  adoptedFrom?: string;
 }
 
 interface TargetHeader {
@@ -63,6 +68,7 @@ interface Header {
   s?: TargetHeader;
   /** The history id the origin node stamped (docs/history.md), as text. */
   h?: string;
+  d?: string;
 }
 
 // Only the protocol's own cap [MQTT-4.7.3-3]: the sending node applied its configured limits
@@ -72,7 +78,14 @@ const FRAME_TOPIC_LIMITS: TopicLimits = { maxTopicBytes: 65_535, maxTopicLevels:
 const MAX_SUBSCRIPTION_ID = 268_435_455;
 const PROPERTY_NAMES = new Set(['payloadFormatIndicator', 'contentType', 'responseTopic', 'correlationData', 'userProperties']);
 
-export function encodeMessageFrame(origin: string, seq: number, message: Message, groups: readonly string[], target: SessionTarget | null = null): Buffer {
+export function encodeMessageFrame(
+  origin: string,
+  seq: number,
+  message: Message,
+  groups: readonly string[],
+  target: SessionTarget | null = null,
+  adoptedFrom: string | null = null,
+): Buffer {
   const header: Header = {
     t: message.topic,
     q: message.qos,
@@ -89,6 +102,7 @@ export function encodeMessageFrame(origin: string, seq: number, message: Message
     header.s = { c: target.clientId, q: target.qos, r: target.retain ? 1 : 0 };
     if (target.subscriptionIds !== undefined) header.s.u = [...target.subscriptionIds];
   }
+  if (adoptedFrom !== null) header.d = adoptedFrom;
   const headerBytes = Buffer.from(JSON.stringify(header));
   const originBytes = Buffer.from(origin);
   const reliable = seq > 0;
@@ -165,6 +179,7 @@ export function decodeMessageFrame(frame: Buffer): ForwardedMessage {
   if (header.s !== undefined) {
     forwarded.session = { clientId: header.s.c, qos: header.s.q, retain: header.s.r === 1, subscriptionIds: header.s.u };
   }
+  if (header.d !== undefined) forwarded.adoptedFrom = header.d;
   return forwarded;
 }
 
@@ -188,6 +203,7 @@ function checkHeader(h: unknown): Header {
   if (h.h !== undefined && (typeof h.h !== 'string' || parseHistoryId(h.h) === null)) throw new Error('message frame has a bad history id');
   if (h.g !== undefined && !isStringArray(h.g)) throw new Error('message frame groups are not a list of strings');
   if (h.s !== undefined) checkTarget(h.s);
+  if (h.d !== undefined && (typeof h.d !== 'string' || h.d.length === 0 || Buffer.byteLength(h.d) > 255)) throw new Error('message frame adopted-from node is not a node id');
   return h as unknown as Header;
 }
 

@@ -6,6 +6,8 @@
 //   {p}conns:{node}     hash        client ID -> presence record (lifecycle info, will) per connection
 //   {p}reaped:{node}    string      set when a node was declared dead (1 h), so it learns of it
 //   {p}reap-lock:{node} string      the one node cleaning up after a dead one
+//   {p}adopted:{node}   string      the node that adopted a dead node's sessions (1 h): where the
+//                                   frames the others still held for the dead node go
 // Channels: {p}node:{id} (frames for one node), {p}all (interest changes, membership).
 // The store's own keys (sessions, retained messages) are named in store/redis-*.ts.
 
@@ -35,6 +37,9 @@ export class ClusterKeys {
   }
   reaped(node: string): string {
     return `${this.prefix}reaped:${node}`;
+  }
+  adoptedBy(node: string): string {
+    return `${this.prefix}adopted:${node}`;
   }
   reapLock(node: string): string {
     return `${this.prefix}reap-lock:${node}`;

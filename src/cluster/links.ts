@@ -2,20 +2,45 @@
 // QoS 1/2 over one reliable link per node pair (numbered, held until acknowledged, sent again when
 // late, skipped past when the outbox overflowed; the protocol is described in reliable-link.ts).
 // A received reliable frame is acknowledged only once what its delivery stored is durable.
+//
+// A publish's acknowledgement to its client waits for its reliable frames (whenSafe): a PUBACK
+// means every node the message went to has it durably, so the death of any one node loses
+// nothing acknowledged. When a node dies with frames still unacknowledged, they are not lost:
+// they wait ("orphans") until the node that adopted its persistent sessions is known (the
+// 'reaped' message, or the {p}adopted:{node} key), and go to that node marked `adoptedFrom`, which
+// delivers them to those sessions only (cluster.ts); its acknowledgement releases the publishes.
+// A dead node may have stored some of them before dying: those sessions get them twice (QoS 1 is
+// at least once; docs/cluster.md gives the QoS 2 window).
 import type { Message } from '../shared/message.js';
 import type { ClusterContext } from './context.js';
-import { encodeMessageFrame, type ForwardedMessage, type SessionTarget } from './frames.js';
-import { InboundLink, OutboundLink } from './reliable-link.js';
+import { decodeMessageFrame, encodeMessageFrame, type ForwardedMessage, type SessionTarget } from './frames.js';
+import { InboundLink, OutboundLink, settleFrame, Ticket, type PendingFrame } from './reliable-link.js';
 
 export const RETRANSMIT_CHECK_MS = 500;
 const RETRANSMIT_AFTER_MS = 1000;
 const RETRANSMIT_BATCH = 2000;
+/** How long frames held for a dead node wait for the node adopting its sessions before they are given up. */
+const ORPHAN_WAIT_MS = 60_000;
+/** Orphans older than this look their adopter up in Redis (the 'reaped' message may have been missed). */
+const ORPHAN_LOOKUP_AFTER_MS = 1000;
+
+interface Orphans {
+  frames: PendingFrame[];
+  since: number;
+  lookingUp: boolean;
+}
 
 export class NodeLinks {
   private readonly outbound = new Map<string, OutboundLink>();
   private readonly inbound = new Map<string, InboundLink>();
   private readonly ackDue = new Set<string>();
   private ackScheduled = false;
+  /** Reliable frames the publish being routed has sent so far (taken by whenSafe). */
+  private readonly recent: PendingFrame[] = [];
+  /** Unacknowledged frames held for dead nodes, by node, until their adopter is known. */
+  private readonly orphans = new Map<string, Orphans>();
+  /** Frames refused because this node's lease had run out (it may have been declared dead). */
+  fencedFrames = 0;
 
   /** `deliver` hands a received message to this node (a publish to route, or one session's delivery). */
   constructor(
@@ -45,25 +70,58 @@ export class NodeLinks {
         this.publishFrame(node, frame, false);
         continue;
       }
-      let link = this.outbound.get(node);
-      if (link === undefined) this.outbound.set(node, (link = new OutboundLink(ctx.options.outboxLimit, ctx.options.outboxBytes)));
-      const seq = link.take();
-      const frame = encodeMessageFrame(ctx.nodeId, seq, message, groups, target);
-      const firstLoss = link.gap === 0;
-      const toBytes = link.lostToBytes;
-      const dropped = link.hold(seq, frame, now);
-      if (dropped > 0) {
-        ctx.counters.clusterFramesLost += dropped;
-        ctx.counters.clusterOutboxBytesDropped += link.lostToBytes - toBytes;
-        if (firstLoss) {
-          ctx.logger.warn(
-            { node, outboxLimit: ctx.options.outboxLimit, outboxBytes: ctx.options.outboxBytes, heldBytes: link.heldBytes, lostUpTo: link.gap },
-            'outbox to another node is full: giving up its oldest QoS 1/2 messages (lost, counted in switchboard_cluster_frames_lost_total); the link resumes from the oldest one kept',
-          );
-        }
-      }
-      if (ctx.connected) this.publishFrame(node, frame, true);
+      const pending = this.holdReliable(node, (seq) => encodeMessageFrame(ctx.nodeId, seq, message, groups, target), now, null);
+      this.recent.push(pending);
     }
+  }
+
+  /** Numbers, holds and (when connected) sends one reliable frame to `node`. */
+  private holdReliable(node: string, encode: (seq: number) => Buffer, now: number, waiters: Ticket[] | null): PendingFrame {
+    const { ctx } = this;
+    let link = this.outbound.get(node);
+    if (link === undefined) this.outbound.set(node, (link = new OutboundLink(ctx.options.outboxLimit, ctx.options.outboxBytes)));
+    const seq = link.take();
+    const pending: PendingFrame = { seq, frame: encode(seq), sentAt: now, waiters, settled: false };
+    const firstLoss = link.gap === 0;
+    const toBytes = link.lostToBytes;
+    const dropped = link.holdFrame(pending);
+    if (dropped > 0) {
+      ctx.counters.clusterFramesLost += dropped;
+      ctx.counters.clusterOutboxBytesDropped += link.lostToBytes - toBytes;
+      if (firstLoss) {
+        ctx.logger.warn(
+          { node, outboxLimit: ctx.options.outboxLimit, outboxBytes: ctx.options.outboxBytes, heldBytes: link.heldBytes, lostUpTo: link.gap },
+          'outbox to another node is full: giving up its oldest QoS 1/2 messages (lost, counted in switchboard_cluster_frames_lost_total); the link resumes from the oldest one kept',
+        );
+      }
+    }
+    if (ctx.connected) this.publishFrame(node, pending.frame, true);
+    return pending;
+  }
+
+
+  /** A publish is about to be routed: what whenSafe waits for starts empty. */
+  beginPublish(): void {
+    this.recent.length = 0;
+  }
+
+  /**
+   * Runs `callback` once every reliable frame sent since beginPublish is settled (acknowledged
+   * after the receiver's commit, or given up by a full outbox). Returns false, without taking the
+   * callback, when there is none to wait for. Never calls back synchronously.
+   */
+  whenSafe(callback: () => void): boolean {
+    const recent = this.recent;
+    let ticket: Ticket | null = null;
+    for (let i = 0; i < recent.length; i++) {
+      const frame = recent[i]!;
+      if (frame.settled) continue;
+      ticket ??= new Ticket(callback);
+      ticket.remaining++;
+      (frame.waiters ??= []).push(ticket);
+    }
+    recent.length = 0;
+    return ticket !== null;
   }
 
   private publishFrame(node: string, frame: Buffer, reliable: boolean): void {
@@ -76,8 +134,10 @@ export class NodeLinks {
 
   /** Sends again what waited too long for its acknowledgement (with `now_`, everything held). */
   retransmit(now_ = false): void {
-    if (!this.ctx.connected || this.outbound.size === 0) return;
+    if (!this.ctx.connected) return;
     const now = Date.now();
+    if (this.orphans.size > 0) this.checkOrphans(now);
+    if (this.outbound.size === 0) return;
     for (const [node, link] of this.outbound) {
       // Frames given up by a full outbox: the receiver would wait for them forever; tell it to go
       // on after them (repeated each round until acknowledged; sent before the frames it precedes).
@@ -92,6 +152,13 @@ export class NodeLinks {
 
   /** A decoded message frame: best effort is delivered at once, reliable in order and once. */
   onMessage(forwarded: ForwardedMessage): void {
+    // Past its lease this node may have been declared dead and its sessions adopted elsewhere:
+    // neither deliver nor acknowledge (the sender sends again, or to the adopter) until a
+    // heartbeat says it is still a member (cluster.ts fences it otherwise).
+    if (!this.ctx.leaseValid()) {
+      this.fencedFrames++;
+      return;
+    }
     if (forwarded.seq === 0) {
       this.deliver(forwarded);
       return;
@@ -156,26 +223,102 @@ export class NodeLinks {
     });
   }
 
-  /** QoS 1/2 frames held for other nodes, not yet acknowledged. */
+  /** QoS 1/2 frames held for other nodes (or for dead nodes' adopters), not yet acknowledged. */
   heldFrames(): number {
     let n = 0;
     for (const link of this.outbound.values()) n += link.unacked;
+    for (const o of this.orphans.values()) n += o.frames.length;
     return n;
   }
 
-  /** `node` is gone: what was held for it is lost (counted), and both links start over. */
+  /**
+   * `node` is gone: both links start over, and what was held for it waits for the node that
+   * adopts its sessions (adopted(), or looked up by retransmit()).
+   */
   forget(node: string): void {
     const link = this.outbound.get(node);
     if (link !== undefined) {
-      this.ctx.counters.clusterFramesLost += link.unacked;
+      const frames = link.drain();
       this.outbound.delete(node);
+      if (frames.length > 0) {
+        const known = this.orphans.get(node);
+        if (known === undefined) this.orphans.set(node, { frames, since: Date.now(), lookingUp: false });
+        else known.frames.push(...frames);
+      }
     }
     this.inbound.delete(node);
   }
 
+  /**
+   * `by` adopted the dead `node`'s persistent sessions: what was held for `node` goes there, to be
+   * delivered to those sessions only; the publishes waiting for it wait for `by`'s acknowledgement.
+   */
+  adopted(node: string, by: string): void {
+    const orphans = this.orphans.get(node);
+    if (orphans === undefined) return;
+    this.orphans.delete(node);
+    const { ctx } = this;
+    ctx.logger.info({ deadNode: node, adoptedBy: by, frames: orphans.frames.length }, 'sending what the dead node had not acknowledged to the node that adopted its sessions');
+    const now = Date.now();
+    for (const held of orphans.frames) {
+      if (held.settled) continue;
+      let forwarded: ForwardedMessage;
+      try {
+        forwarded = decodeMessageFrame(held.frame);
+      } catch {
+        settleFrame(held); // our own encoding: cannot happen
+        continue;
+      }
+      if (forwarded.session !== undefined) {
+        // A delivery diverted to a session that was moving to the dead node: it was adopted too.
+        forwarded.session = undefined;
+      }
+      const waiters = held.waiters;
+      held.waiters = null;
+      held.settled = true;
+      ctx.counters.clusterFramesAdopted++;
+      if (by === ctx.nodeId) {
+        this.deliver({ origin: ctx.nodeId, seq: 0, message: forwarded.message, groups: forwarded.groups, adoptedFrom: node });
+        if (waiters !== null) ctx.broker.afterCommit(() => waiters.forEach((t) => t.settle()));
+      } else {
+        this.holdReliable(by, (seq) => encodeMessageFrame(ctx.nodeId, seq, forwarded.message, forwarded.groups, null, node), now, waiters);
+      }
+    }
+  }
+
+  /** Orphans whose adopter is not known yet: look it up; past ORPHAN_WAIT_MS, give them up. */
+  private checkOrphans(now: number): void {
+    for (const [node, orphans] of this.orphans) {
+      if (now - orphans.since > ORPHAN_WAIT_MS) {
+        this.orphans.delete(node);
+        const lost = orphans.frames.filter((f) => !f.settled).length;
+        this.ctx.counters.clusterFramesLost += lost;
+        this.ctx.logger.error({ deadNode: node, lost }, 'no node adopted the dead node’s sessions in time: its unacknowledged QoS 1/2 messages are lost');
+        for (const f of orphans.frames) settleFrame(f);
+        continue;
+      }
+      if (orphans.lookingUp || now - orphans.since < ORPHAN_LOOKUP_AFTER_MS) continue;
+      orphans.lookingUp = true;
+      this.ctx.redis
+        .get(this.ctx.keys.adoptedBy(node))
+        .then((by) => {
+          orphans.lookingUp = false;
+          if (by !== null && by.length > 0) this.adopted(node, by);
+        })
+        .catch(() => {
+          orphans.lookingUp = false;
+        });
+    }
+  }
+
   /** This node was declared dead: the others forgot every link with it, so start all of them over. */
   reset(): void {
-    for (const link of this.outbound.values()) this.ctx.counters.clusterFramesLost += link.unacked;
+    for (const link of this.outbound.values()) {
+      const frames = link.drain();
+      this.ctx.counters.clusterFramesLost += frames.length;
+      // Their publishers' connections were closed by the fencing, unacknowledged: nothing waits.
+      for (const f of frames) settleFrame(f);
+    }
     this.outbound.clear();
     this.inbound.clear();
   }

@@ -11,6 +11,8 @@ import { parsePresenceRecord, willOf, type PresenceRecord } from './presence.js'
 
 /** The cleanup lock's lifetime; renewed every third of it while the cleanup runs. */
 const REAP_LOCK_MS = 60_000;
+/** How long this node remembers which sessions it adopted from a dead node (frames held for it arrive meanwhile). */
+const ADOPTED_MEMORY_MS = 10 * 60_000;
 
 export interface ReaperHooks {
   /** Drops what this node holds about `node` (interest, links, heartbeat). */
@@ -22,10 +24,18 @@ export interface ReaperHooks {
 }
 
 export class Reaper {
+  /** Client IDs of the persistent sessions adopted from each dead node, and when. */
+  private readonly adopted = new Map<string, { clientIds: Set<string>; at: number }>();
+
   constructor(
     private readonly ctx: ClusterContext,
     private readonly hooks: ReaperHooks,
   ) {}
+
+  /** The sessions this node adopted from the dead `node` (undefined: it adopted none). */
+  adoptedFrom(node: string): ReadonlySet<string> | undefined {
+    return this.adopted.get(node)?.clientIds;
+  }
 
   /** Cleans up after `node` unless another node holds the lock for it. */
   async reap(node: string): Promise<void> {
@@ -37,6 +47,13 @@ export class Reaper {
     const renew = setInterval(() => void ctx.redis.pexpire(lockKey, REAP_LOCK_MS).catch(() => {}), REAP_LOCK_MS / 3);
     renew.unref();
     try {
+      // Declared dead first, atomically with its heartbeat: from here on it cannot renew its lease
+      // (context.ts), so it never acts on the sessions adopted below. It beat meanwhile: alive.
+      if ((await ctx.redis.sbMarkDead(ctx.keys.nodes, ctx.keys.reaped(node), node, ctx.options.nodeTimeoutMs, ctx.nodeId)) !== 1) {
+        ctx.logger.info({ node }, 'a node thought silent beat again; not cleaning up after it');
+        await ctx.redis.del(lockKey);
+        return;
+      }
       await this.reapLocked(node);
     } finally {
       clearInterval(renew);
@@ -47,7 +64,6 @@ export class Reaper {
     const { ctx } = this;
     const { broker, keys } = ctx;
     ctx.logger.warn({ deadNode: node }, 'a cluster node stopped answering; publishing its clients\u2019 wills and adopting its sessions');
-    this.hooks.forgetNode(node);
     const now = Date.now();
     const conns = await ctx.redis.hgetall(keys.conns(node));
     const records: PresenceRecord[] = [];
@@ -57,6 +73,9 @@ export class Reaper {
       if (record !== null) records.push(record);
     }
     // Sessions first, so a will's delay can be tied to its session as on a single node.
+    for (const [dead, entry] of this.adopted) if (now - entry.at > ADOPTED_MEMORY_MS) this.adopted.delete(dead);
+    const clientIds = new Set<string>();
+    this.adopted.set(node, { clientIds, at: now });
     let adopted = 0;
     let cursor = '0';
     do {
@@ -64,16 +83,25 @@ export class Reaper {
       cursor = next;
       for (let i = 0; i < fields.length; i += 2) {
         const clientId = fields[i]!;
-        if (fields[i + 1] !== node || broker.sessions.has(clientId)) continue;
+        if (fields[i + 1] !== node) continue;
+        if (broker.sessions.has(clientId)) {
+          clientIds.add(clientId);
+          continue;
+        }
         const stored = await ctx.store.sessions.loadSession(clientId);
         if (stored === undefined) {
           await ctx.redis.sbReleaseOwner(keys.owners, clientId, node);
           continue;
         }
         broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
+        clientIds.add(clientId);
         adopted++;
       }
     } while (cursor !== '0');
+    // Only now, with the sessions routed here: until then what this node publishes for them still
+    // goes to the dead node's link, is held there, and comes back as adopted frames (links.ts)
+    // instead of reaching nobody. (The others forget it on 'reaped', after our interest.)
+    this.hooks.forgetNode(node);
     const ownersNow = records.length === 0 ? [] : await ctx.redis.hmget(keys.owners, ...records.map((r) => r.info.clientId));
     for (const [i, record] of records.entries()) {
       const session = broker.sessions.get(record.info.clientId);
@@ -93,7 +121,10 @@ export class Reaper {
       .del(keys.conns(node), keys.interest(node))
       .zrem(keys.nodes, node)
       .set(keys.reaped(node), ctx.nodeId, 'EX', 3600)
-      .publish(keys.all, encodeControlFrame({ type: 'reaped', node }))
+      // Kept apart from `reaped`, which the dead node deletes if it wakes up: the others may still
+      // need to know where to send what they held for it (links.ts).
+      .set(keys.adoptedBy(node), ctx.nodeId, 'EX', 3600)
+      .publish(keys.all, encodeControlFrame({ type: 'reaped', node, by: ctx.nodeId }))
       .exec();
     ctx.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
   }

@@ -11,10 +11,23 @@ export interface ClusterScripts {
    * "silent for 10 s"). Returns Redis's time in ms, or -1 once this node was declared dead.
    */
   sbHeartbeat(nodesKey: string, reapedKey: string, nodeId: string): Promise<number>;
+  /**
+   * Declares `node` dead if it is still silent (no heartbeat within `timeoutMs`, Redis clock):
+   * sets its reaped key (`by`, 1 h), so every later heartbeat of it answers -1. Returns 1 if
+   * declared, 0 if it beat meanwhile. Atomic with sbHeartbeat: once this returns 1 the node can
+   * never again renew its lease, so its sessions may be adopted.
+   */
+  sbMarkDead(nodesKey: string, reapedKey: string, node: string, timeoutMs: number, by: string): Promise<number>;
   /** The nodes whose last heartbeat is older than `timeoutMs` (Redis clock). */
   sbSilent(nodesKey: string, timeoutMs: number): Promise<string[]>;
   /** Sets the client's owner to `nodeId` unless another node holds it; returns the owner after. */
   sbClaimOwner(ownersKey: string, clientId: string, nodeId: string): Promise<string>;
+  /**
+   * A CONNECT's claim, compare-and-set: makes `nodeId` the client's owner if the owner is still
+   * `expected` ('' for none) or already `nodeId`; returns the owner after (`nodeId` on success).
+   * Two nodes that read the same owner and race here: exactly one wins.
+   */
+  sbTakeOwner(ownersKey: string, clientId: string, nodeId: string, expected: string): Promise<string>;
   /** Removes the client's owner only if it is still `nodeId`; returns 1 if removed, else 0. */
   sbReleaseOwner(ownersKey: string, clientId: string, nodeId: string): Promise<number>;
 }
@@ -31,6 +44,16 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 return now`,
   },
+  sbMarkDead: {
+    numberOfKeys: 2,
+    lua: `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if last and tonumber(last) > now - tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', 3600)
+return 1`,
+  },
   sbSilent: {
     numberOfKeys: 1,
     lua: `
@@ -43,6 +66,15 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]))`,
     lua: `
 local owner = redis.call('HGET', KEYS[1], ARGV[1])
 if owner and owner ~= ARGV[2] then return owner end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return ARGV[2]`,
+  },
+  sbTakeOwner: {
+    numberOfKeys: 1,
+    lua: `
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if not owner then owner = '' end
+if owner ~= ARGV[3] and owner ~= ARGV[2] then return owner end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return ARGV[2]`,
   },

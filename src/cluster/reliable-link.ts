@@ -24,6 +24,35 @@ export interface PendingFrame {
   seq: number;
   frame: Buffer;
   sentAt: number;
+  /** Publishes whose acknowledgement waits for this frame (durability.ts); null: none. */
+  waiters: Ticket[] | null;
+  /** Acknowledged, or given up: its waiters were settled. */
+  settled: boolean;
+}
+
+/**
+ * One publish waiting for its frames to be safe on the nodes they went to: acknowledged by the
+ * receiver once what the delivery stored is durable there, or re-sent to the node that adopted a
+ * dead receiver's sessions and acknowledged by that one (links.ts). `done` runs once, when the
+ * last frame is settled.
+ */
+export class Ticket {
+  remaining = 0;
+  constructor(private readonly done: () => void) {}
+
+  settle(): void {
+    if (--this.remaining === 0) this.done();
+  }
+}
+
+/** Settles what waited for `frame` (it is acknowledged or given up). Idempotent. */
+export function settleFrame(frame: PendingFrame): void {
+  if (frame.settled) return;
+  frame.settled = true;
+  const waiters = frame.waiters;
+  if (waiters === null) return;
+  frame.waiters = null;
+  for (const t of waiters) t.settle();
 }
 
 export class OutboundLink {
@@ -56,8 +85,13 @@ export class OutboundLink {
    * within the count and byte bounds (0 when it fitted). The frame just held is never given up.
    */
   hold(seq: number, frame: Buffer, now: number): number {
-    this.pending.push({ seq, frame, sentAt: now });
-    this.bytes += frame.length;
+    return this.holdFrame({ seq, frame, sentAt: now, waiters: null, settled: false });
+  }
+
+  /** As hold, with the pending entry made by the caller (to attach waiters to it). */
+  holdFrame(frame: PendingFrame): number {
+    this.pending.push(frame);
+    this.bytes += frame.frame.length;
     let dropped = 0;
     while (this.pending.length - this.head > 1) {
       const overCount = this.pending.length - this.head > this.limit;
@@ -66,6 +100,8 @@ export class OutboundLink {
       const oldest = this.pending[this.head]!;
       this.gap = oldest.seq;
       this.bytes -= oldest.frame.length;
+      // Given up (lost, counted by the caller): whoever waited for it is not kept waiting forever.
+      settleFrame(oldest);
       this.head++;
       this.lost++;
       this.gapLost++;
@@ -86,13 +122,26 @@ export class OutboundLink {
    * frames the receiver has now moved past (the gap closed), else 0.
    */
   ack(upTo: number): number {
-    while (this.head < this.pending.length && this.pending[this.head]!.seq <= upTo) this.bytes -= this.pending[this.head++]!.frame.length;
+    while (this.head < this.pending.length && this.pending[this.head]!.seq <= upTo) {
+      const frame = this.pending[this.head++]!;
+      this.bytes -= frame.frame.length;
+      settleFrame(frame);
+    }
     this.compact();
     if (this.gap === 0 || !(upTo >= this.gap)) return 0;
     const closed = this.gapLost;
     this.gap = 0;
     this.gapLost = 0;
     return closed;
+  }
+
+  /** Takes every unacknowledged frame out (the receiver died: they go to the node adopting its sessions). */
+  drain(): PendingFrame[] {
+    const out = this.pending.slice(this.head);
+    this.pending.length = 0;
+    this.head = 0;
+    this.bytes = 0;
+    return out;
   }
 
   get unacked(): number {

@@ -3,6 +3,12 @@
 // its connection (a takeover call) and, without clean start, hands the session over — keeping its
 // subscriptions routed until the new node routes them, and diverting deliveries to it meanwhile
 // (the "move"), so no message published during the move reaches neither node.
+//
+// One client ID, one connection, cluster-wide: the claim ends with a compare-and-set of the owner
+// in Redis (sbTakeOwner). Of two CONNECTs racing on two nodes exactly one sets it; the other, as
+// the later CONNECT on one node would, takes the client over from the winner — whose connection,
+// once open, is closed with 0x8E (a takeover call that arrives while a claim is still running
+// waits for it to finish, see onTakeover).
 import type { Delivery } from '../broker/session.js';
 import type { Message } from '../shared/message.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -16,6 +22,8 @@ import { TAKEOVER_TIMEOUT_MS, type Membership } from './membership.js';
 /** Longest a session's old node diverts deliveries to its new node before letting go anyway. */
 const MOVE_TIMEOUT_MS = 10_000;
 const ARRIVING_LIMIT = 10_000;
+/** A claim that keeps losing the owner race gives up (the client retries) rather than looping. */
+const CLAIM_ATTEMPTS = 4;
 
 export interface SessionMovesDeps {
   membership: Membership;
@@ -31,6 +39,8 @@ export class SessionMoves {
   private readonly moving = new Map<string, { to: string; timer: NodeJS.Timeout }>();
   /** Deliveries diverted here for sessions still being loaded, by client ID (bounded). */
   private readonly arriving = new Map<string, Delivery[]>();
+  /** Claims running on this node, by client ID (a takeover call waits for them, see onTakeover). */
+  private readonly claiming = new Map<string, Promise<void>>();
 
   constructor(
     private readonly ctx: ClusterContext,
@@ -65,12 +75,17 @@ export class SessionMoves {
   }
 
   async claim(clientId: string, cleanStart: boolean): Promise<void> {
+    const running = this.claimInner(clientId, cleanStart);
+    const settled = running.catch(() => {});
+    this.claiming.set(clientId, settled);
     try {
-      await this.claimInner(clientId, cleanStart);
+      await running;
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       this.ctx.logger.warn({ clientId, err: (err as Error).message }, 'could not move the client ID to this node');
       throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster could not move this session here; try again');
+    } finally {
+      if (this.claiming.get(clientId) === settled) this.claiming.delete(clientId);
     }
   }
 
@@ -80,26 +95,41 @@ export class SessionMoves {
       if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
       return;
     }
-    let owner: string | null;
-    try {
-      owner = await this.ctx.redis.hget(this.ctx.keys.owners, clientId);
-    } catch {
-      if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
-      return;
-    }
-    const elsewhere = owner !== null && owner !== this.ctx.nodeId;
-    if (elsewhere && this.deps.membership.answers(owner!)) {
+    let owner: string | null = null;
+    let elsewhere = false;
+    for (let attempt = 1; ; attempt++) {
       try {
-        await this.deps.call(owner!, 'takeover', { clientId, cleanStart, to: this.ctx.nodeId }, TAKEOVER_TIMEOUT_MS);
-      } catch (err) {
-        // Silent since: it died (its clients come here before it is declared dead) — go on.
-        // Still beating: taking the client anyway could leave it connected on two nodes.
-        await this.deps.refreshLive().catch(() => {});
-        if (this.deps.membership.answers(owner!)) {
-          this.ctx.logger.warn({ clientId, owner, err: (err as Error).message }, 'the node holding this client ID did not release it');
-          throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the node holding this client ID did not answer; try again');
+        owner = await this.ctx.redis.hget(this.ctx.keys.owners, clientId);
+      } catch {
+        if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
+        return;
+      }
+      elsewhere = owner !== null && owner !== this.ctx.nodeId;
+      // Asked unless known gone: a live node whose last beat merely looks old here (a loaded
+      // machine, a refresh not yet made) may still hold a connection, and skipping it would leave
+      // the client connected twice. A node that does not answer in time is handled below.
+      if (elsewhere && (this.deps.membership.answers(owner!) || this.deps.membership.live.has(owner!))) {
+        try {
+          await this.deps.call(owner!, 'takeover', { clientId, cleanStart, to: this.ctx.nodeId }, TAKEOVER_TIMEOUT_MS);
+        } catch (err) {
+          // Silent since: it died (its clients come here before it is declared dead) — go on.
+          // Still beating: taking the client anyway could leave it connected on two nodes.
+          await this.deps.refreshLive().catch(() => {});
+          if (this.deps.membership.answers(owner!)) {
+            this.ctx.logger.warn({ clientId, owner, err: (err as Error).message }, 'the node holding this client ID did not release it');
+            throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the node holding this client ID did not answer; try again');
+          }
         }
       }
+      // Atomic: of two nodes that read the same owner, one sets it; the other goes round again and
+      // takes the client over from the winner.
+      const now = await this.ctx.redis.sbTakeOwner(this.ctx.keys.owners, clientId, this.ctx.nodeId, owner ?? '');
+      if (now === this.ctx.nodeId) break;
+      if (attempt >= CLAIM_ATTEMPTS) {
+        this.ctx.logger.warn({ clientId, owner: now }, 'another node kept claiming this client ID at the same time');
+        throw new ProtocolError('cluster-busy', RC.serverBusy, 'this client ID is being claimed on another node at the same time; try again');
+      }
+      this.ctx.counters.clusterClaimRaces++;
     }
     if (this.ctx.broker.sessions.has(clientId)) return;
     if (cleanStart) {
@@ -130,6 +160,14 @@ export class SessionMoves {
   }
 
   async onTakeover(clientId: string, cleanStart: boolean, to: string | null): Promise<{ released: boolean }> {
+    const claim = this.claiming.get(clientId);
+    if (claim !== undefined) {
+      // A CONNECT for this client ID is being claimed here and won the owner (the caller read us
+      // as owner): let it open its session first (synchronously after the claim resolves, hence
+      // the extra turn), then take it over as on one node.
+      await claim;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     const session = this.ctx.broker.sessions.get(clientId);
     if (session !== undefined) {
       connectionOf(session)?.closeTakenOver();

@@ -81,6 +81,10 @@ export class Counters {
   clusterRedisFailovers = 0;
   /** Cluster: QoS 1/2 frames given up because the outbox to one node exceeded cluster.outboxBytes. */
   clusterOutboxBytesDropped = 0;
+  /** Cluster: QoS 1/2 frames a dead node had not acknowledged, sent on to the node adopting its sessions. */
+  clusterFramesAdopted = 0;
+  /** Cluster: CONNECTs whose claim of the client ID lost a race with another node's (they took it over after). */
+  clusterClaimRaces = 0;
   /** Cluster: 1 while the Redis backplane is reachable, 0 during an outage; null on a single node. */
   clusterConnected: number | null = null;
 

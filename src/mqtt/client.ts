@@ -19,6 +19,7 @@ import { dispatch, handleFailure } from './dispatch.js';
 import type { ClientRegistry } from './client-registry.js';
 import { disconnectReason, type ConnectionInfo } from '../broker/lifecycle.js';
 import { TokenBucket } from '../shared/rate-limit.js';
+import { AckOrder } from '../broker/ack-order.js';
 
 export type ClientState = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
@@ -57,6 +58,8 @@ export class Client implements ConnectionHandler, ClientConnection {
   private aliasMap: Map<number, string> | null = null;
   aliasesOut: Map<string, number> | null = null;
   messagesIn = 0;
+  /** PUBACK/PUBREC leave in the order their PUBLISHes came, whatever each waits for (ack-order.ts). */
+  readonly acks = new AckOrder();
   messagesOut = 0;
   /** Lifecycle identity of this connection (events, admin API); set at CONNACK. */
   info: ConnectionInfo | null = null;

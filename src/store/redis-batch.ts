@@ -140,6 +140,8 @@ export class RedisWriteBatch {
   private nextId = 1;
   private nextBatch = 1;
   private live = 0;
+  /** Set by a cluster member (fence): asked before each EXEC leaves. */
+  private mayWrite: (() => boolean) | null = null;
   private timer: NodeJS.Immediate | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelay = RETRY_MIN_MS;
@@ -302,6 +304,25 @@ export class RedisWriteBatch {
     });
   }
 
+  /** See store.ts WriteFence. */
+  fence(mayWrite: () => boolean): void {
+    this.mayWrite = mayWrite;
+  }
+
+  /** The fence opened again: send what waited. */
+  resume(): void {
+    this.send();
+  }
+
+  /** The node was declared dead: drops what is queued (not what is in flight); its callbacks never run. */
+  discard(): void {
+    this.queue = [];
+    this.byKey.clear();
+    this.byGroup.clear();
+    this.live = this.inflight?.commands ?? 0;
+    this.checkDrained();
+  }
+
   /** Stops for good: what is still queued is dropped and its callbacks never run. */
   stop(): void {
     this.closing = true;
@@ -372,6 +393,8 @@ export class RedisWriteBatch {
   private send(): void {
     if (this.inflight !== null || !this.connected || this.stopped || this.failure !== undefined) return;
     if (this.retryTimer !== null || this.queue.length === 0) return;
+    // A cluster member that may have been declared dead writes nothing (store.ts WriteFence).
+    if (this.mayWrite !== null && !this.mayWrite()) return;
     const end = this.safeEnd();
     const entries = end === this.queue.length ? this.queue : this.queue.slice(0, end);
     this.queue = end === this.queue.length ? [] : this.queue.slice(end);

@@ -28,7 +28,7 @@ import { connectedAddress, type RedisSentinelConfig } from './redis-target.js';
 import { RedisAccessKeyStore, RedisAuthorizerStore, RedisRuleStore } from './redis-records.js';
 import { RedisRetainedStore } from './redis-retained.js';
 import { RedisSessionStore } from './redis-sessions.js';
-import type { Store } from './store.js';
+import type { Store, WriteFence } from './store.js';
 
 export const DEFAULT_REDIS_KEY_PREFIX = 'sb:';
 const DEFAULT_OPEN_TIMEOUT_MS = 5_000;
@@ -186,6 +186,13 @@ export class RedisStore implements Store {
   afterCommit(callback: () => void): void {
     this.writer.afterCommit(callback);
   }
+
+  /** See store.ts WriteFence: a cluster member's writes wait while it may no longer be one. */
+  readonly writeFence: WriteFence = {
+    fenceWrites: (mayWrite) => this.writer.fence(mayWrite),
+    resumeWrites: () => this.writer.resume(),
+    discardWrites: () => this.writer.discard(),
+  };
 
   /** Sends what is pending now (the commit completes asynchronously); throws after a failure. */
   flush(): void {

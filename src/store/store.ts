@@ -80,4 +80,21 @@ export interface Store {
   readonly backlog?: number;
   /** Stores shared across nodes: tells of changes made here and by other nodes (rules, authorizers...). */
   onChange?(listener: ChangeListener): () => void;
+  /** Stores shared across nodes: holding this node's writes while it may no longer be a member. */
+  readonly writeFence?: WriteFence;
+}
+
+/**
+ * A cluster member paused past its lease (SIGSTOP, a long GC pause) may have been declared dead and
+ * its sessions adopted by another node, which writes them now: this node's late writes (queued
+ * deliveries under the same sequence numbers...) would overwrite the adopter's. So its changes wait
+ * while `mayWrite` is false, and are sent once it is a member again or dropped if it is not.
+ */
+export interface WriteFence {
+  /** `mayWrite` is asked before each commit leaves; while false, changes (and their callbacks) wait. */
+  fenceWrites(mayWrite: () => boolean): void;
+  /** `mayWrite` is true again: send what waited. */
+  resumeWrites(): void;
+  /** This node was declared dead: what waited is dropped, and its afterCommit callbacks never run. */
+  discardWrites(): void;
 }

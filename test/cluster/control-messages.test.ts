@@ -17,6 +17,7 @@ const valid: ControlMessage[] = [
   { type: 'resync', from: 'n1' },
   { type: 'left', from: 'n1' },
   { type: 'reaped', node: 'n3' },
+  { type: 'reaped', node: 'n3', by: 'n1' },
   { type: 'moved', from: 'n2', clientId: 'c1' },
   { type: 'rpc', from: 'n1', id: 'n1:1', op: 'takeover', args: { clientId: 'c1', cleanStart: false, to: 'n1' } },
   { type: 'rpc', from: 'n1', id: 'n1:2', op: 'admin.connections', args: {} },

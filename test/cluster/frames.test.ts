@@ -51,6 +51,14 @@ describe('message frames', () => {
     assert.equal(plain.message.properties, undefined);
   });
 
+  test("a frame held for a dead node names it (adoptedFrom); a bad name is refused", () => {
+    const decoded = decodeMessageFrame(encodeMessageFrame('n1', 7, message, ['g\u0000a/#'], null, 'dead-node'));
+    assert.equal(decoded.adoptedFrom, 'dead-node');
+    assert.deepEqual(decoded.groups, ['g\u0000a/#']);
+    assert.equal(decodeMessageFrame(encodeMessageFrame('n1', 7, message, [])).adoptedFrom, undefined);
+    for (const d of ['', 5, ['n2'], 'x'.repeat(256)]) assert.throws(() => decodeMessageFrame(frame({ ...good, d })), /adopted-from/);
+  });
+
   test('a well-formed hand-built header decodes', () => {
     const back = decodeMessageFrame(frame({ ...good, i: 'c', a: 5, n: 'p', g: ['g\u0000#'], p: '{"responseTopic":"r/1","userProperties":[["k","v"]]}' }));
     assert.equal(back.message.topic, 'x/y');

@@ -30,6 +30,16 @@ test('sbHeartbeat records the Redis time, and answers -1 once the node was decla
   assert.equal(Number(await redis.zscore('t:nodes', 'a')), beat, 'a fenced node does not beat');
 });
 
+test('sbMarkDead declares only a node still silent, and its heartbeat answers -1 from then on', async () => {
+  await redis.sbHeartbeat('m:nodes', 'm:reaped:alive', 'alive');
+  assert.equal(await redis.sbMarkDead('m:nodes', 'm:reaped:alive', 'alive', 60_000, 'me'), 0, 'beat within the timeout: alive');
+  assert.equal(await redis.get('m:reaped:alive'), null);
+  await redis.zadd('m:nodes', 0, 'gone');
+  assert.equal(await redis.sbMarkDead('m:nodes', 'm:reaped:gone', 'gone', 60_000, 'me'), 1);
+  assert.equal(await redis.get('m:reaped:gone'), 'me');
+  assert.equal(await redis.sbHeartbeat('m:nodes', 'm:reaped:gone', 'gone'), -1, 'can never renew its lease');
+});
+
 test('sbSilent lists the nodes whose last beat is older than the timeout', async () => {
   await redis.sbHeartbeat('s:nodes', 's:reaped:fresh', 'fresh');
   await redis.zadd('s:nodes', 0, 'old');
@@ -44,6 +54,16 @@ test('sbClaimOwner takes a free or own client ID and reports another holder; sbR
   assert.equal(await redis.hget('o:owners', 'c1'), 'a');
   assert.equal(await redis.sbReleaseOwner('o:owners', 'c1', 'a'), 1);
   assert.equal(await redis.hget('o:owners', 'c1'), null);
+});
+
+test('sbTakeOwner: of two nodes racing from the same owner, exactly one wins; the loser learns the winner', async () => {
+  assert.equal(await redis.sbTakeOwner('k:owners', 'c1', 'a', ''), 'a', 'free: taken');
+  assert.equal(await redis.sbTakeOwner('k:owners', 'c1', 'a', ''), 'a', 'already its own');
+  assert.equal(await redis.sbTakeOwner('k:owners', 'c1', 'b', ''), 'a', 'b read "none" but a won meanwhile');
+  const [x, y] = await Promise.all([redis.sbTakeOwner('k:owners', 'c1', 'x', 'a'), redis.sbTakeOwner('k:owners', 'c1', 'y', 'a')]);
+  assert.equal([x, y].filter((o, i) => o === ['x', 'y'][i]).length, 1, `exactly one of x and y wins (${x}, ${y})`);
+  assert.equal(x, y, 'both report the winner');
+  assert.equal(await redis.hget('k:owners', 'c1'), x);
 });
 
 test('the scripts still run after SCRIPT FLUSH', async () => {

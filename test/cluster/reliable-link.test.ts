@@ -1,11 +1,48 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InboundLink, OutboundLink } from '../../src/cluster/reliable-link.js';
+import { InboundLink, OutboundLink, Ticket, type PendingFrame } from '../../src/cluster/reliable-link.js';
 import { decodeMessageFrame, encodeMessageFrame } from '../../src/cluster/frames.js';
 
 const frame = (n: number) => Buffer.from(`frame ${n}`);
 
 describe('OutboundLink', () => {
+  test("a publish's ticket is released once every frame it waits for is acknowledged or given up, not before", () => {
+    const link = new OutboundLink(2);
+    let released = 0;
+    const ticket = new Ticket(() => released++);
+    const held: PendingFrame[] = [];
+    for (let i = 0; i < 3; i++) {
+      const p: PendingFrame = { seq: link.take(), frame: frame(i), sentAt: 0, waiters: null, settled: false };
+      if (i < 2) {
+        ticket.remaining++;
+        p.waiters = [ticket];
+      }
+      held.push(p);
+      link.holdFrame(p);
+    }
+    // The third frame pushed the first out of the full outbox: given up, its waiter settled.
+    assert.equal(held[0]!.settled, true);
+    assert.equal(released, 0, 'still waiting for frame 2');
+    link.ack(1); // stale: nothing more
+    assert.equal(released, 0);
+    link.ack(2);
+    assert.equal(released, 1, 'released once, when its last frame was acknowledged');
+    link.ack(3);
+    assert.equal(released, 1);
+  });
+
+  test("drain takes the unacknowledged frames, waiters and all (the receiver died: they go to its sessions' adopter)", () => {
+    const link = new OutboundLink(100);
+    const ticket = new Ticket(() => assert.fail('not released by draining'));
+    for (let i = 0; i < 4; i++) link.holdFrame({ seq: link.take(), frame: frame(i), sentAt: 0, waiters: i === 3 ? [ticket] : null, settled: false });
+    ticket.remaining = 1;
+    link.ack(2);
+    const drained = link.drain();
+    assert.deepEqual(drained.map((d) => d.seq), [3, 4]);
+    assert.equal(drained[1]!.waiters?.[0], ticket);
+    assert.equal(link.unacked, 0);
+  });
+
   test('holds frames until acknowledged cumulatively', () => {
     const link = new OutboundLink(100);
     for (let i = 0; i < 5; i++) link.hold(link.take(), frame(i), 0);

@@ -65,7 +65,7 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
     // [MQTT-4.3.3-10].
     if (session.inboundQos2.has(id)) {
       // Through afterCommit too, so PUBRECs leave in the order their PUBLISHes came [MQTT-4.6.0-3].
-      broker.afterCommit(() => client.send({ cmd: 'pubrec', messageId: id }));
+      broker.afterPublished(client.acks, () => client.send({ cmd: 'pubrec', messageId: id }));
       return;
     }
     // Our Receive Maximum bounds QoS 2 messages awaiting PUBREL [MQTT-3.3.4-9].
@@ -130,8 +130,9 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   else broker.publish(message, 'client');
   if (qos === 0) return;
   // Acknowledge only once what this message caused (queued and in-flight copies for persistent
-  // sessions, a retained copy, the QoS 2 packet id) is durable: one group commit (Store.afterCommit).
-  broker.afterCommit(qos === 1 ? () => client.send({ cmd: 'puback', messageId: id }) : () => client.send({ cmd: 'pubrec', messageId: id }));
+  // sessions, a retained copy, the QoS 2 packet id) is durable: one group commit (Store.afterCommit),
+  // and in a cluster the commit of each node it went to (a PUBACK survives any one node's death).
+  broker.afterPublished(client.acks, qos === 1 ? () => client.send({ cmd: 'puback', messageId: id }) : () => client.send({ cmd: 'pubrec', messageId: id }));
 }
 
 /**

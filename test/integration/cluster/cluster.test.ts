@@ -424,6 +424,9 @@ describe('failures', () => {
       for (const node of [n1, n2]) await node.waitForLog((l) => l.msg === 'the Redis backplane is back; cluster routing resumed', 15_000);
 
       // The 100 kept arrive, and so does what is published afterwards: the link is not stuck.
+      // 'after' waits for them: published while they are still unacknowledged it would be the
+      // 101st in a 100-frame outbox and push the oldest kept one out.
+      await sub.inbox.waitFor(101, 15_000);
       await pub.client.publishAsync(topic, 'after', { qos: 1 });
       await sub.inbox.waitFor(102, 15_000);
       const texts = sub.inbox.texts();
