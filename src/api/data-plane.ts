@@ -188,7 +188,9 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
       const traceId = randomUUID();
       // As for MQTT: the answer waits until what the message caused is durable (in a cluster, on
       // every node it went to).
-      await new Promise<void>((resolve) => broker.afterPublished(new AckOrder(), resolve));
+      const delivered = await new Promise<boolean>((resolve) => broker.afterPublished(new AckOrder(), () => resolve(true), () => resolve(false)));
+      // AWS IoT's data plane answers 503 ServiceUnavailableException when it cannot take a message.
+      if (!delivered) throw new ApiError('ServiceUnavailableException', 503, 'the message could not be forwarded to another node; publish it again');
       return ok(reply, traceId);
     });
 

@@ -115,12 +115,16 @@ export class Broker {
    * this node's commit and, in a cluster, the commit of every node it went to (ClusterHooks
    * whenForwarded). Call synchronously right after publish(). `order` keeps one connection's
    * acknowledgements in order; without a cluster wait and with none queued, this is afterCommit.
+   * `refuse` runs instead of `send` when a copy for another node was given up: the publisher must
+   * not hold an acknowledgement for a message that will not be delivered.
    */
-  afterPublished(order: AckOrder, send: () => void): void {
+  afterPublished(order: AckOrder, send: () => void, refuse: () => void): void {
     const cluster = this.hooks.cluster;
     let parts = 1;
+    let delivered = true;
     let ready: (() => void) | null = null;
-    const part = (): void => {
+    const part = (ok: boolean): void => {
+      if (!ok) delivered = false;
       if (--parts === 0) ready!();
     };
     if (cluster !== null && cluster.whenForwarded(part)) parts++;
@@ -128,8 +132,8 @@ export class Broker {
       this.afterCommit(send);
       return;
     }
-    ready = order.add(send);
-    this.afterCommit(part);
+    ready = order.add(() => (delivered ? send() : refuse()));
+    this.afterCommit(() => part(true));
   }
 
   subscribe(session: Session, key: string, options: SubscribeOptions, record = true): { subscription: Subscription; existed: boolean } {

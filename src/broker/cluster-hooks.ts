@@ -22,9 +22,10 @@ export interface ClusterHooks {
    * the QoS 1/2 copies that publish sent to other nodes are durable there (or, for a node that
    * died first, on the node that adopted its sessions), and this node is still a member. Returns
    * false without taking the callback when there is nothing to wait for. Never calls back
-   * synchronously.
+   * synchronously. `delivered` is false when a copy was given up instead (a full outbox, a dead
+   * node nobody adopted): the publish must then be refused, not acknowledged.
    */
-  whenForwarded(callback: () => void): boolean;
+  whenForwarded(callback: (delivered: boolean) => void): boolean;
   /** This node's subscription index gained (lost) its first (last) entry under `key`. */
   interestAdded(key: string): void;
   interestRemoved(key: string): void;

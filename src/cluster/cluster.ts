@@ -73,11 +73,11 @@ export class Cluster implements ClusterHooks {
   /** Lifecycle events (the AWS $aws/events publisher), used for dead nodes' clients. */
   events: LifecycleListener | null = null;
   /** Publish acknowledgements held while this node's lease had run out (whenForwarded). */
-  private leaseWaiters: Array<() => void> = [];
+  private leaseWaiters: Array<(delivered: boolean) => void> = [];
   /** Publishes made here while the lease had run out, in order, with what waits for each (park). */
-  private parked: Array<{ message: Message; origin: Origin; waiter: (() => void) | null }> = [];
+  private parked: Array<{ message: Message; origin: Origin; waiter: ((delivered: boolean) => void) | null }> = [];
   /** The publish just parked, until whenForwarded takes its acknowledgement. */
-  private lastParked: { message: Message; origin: Origin; waiter: (() => void) | null } | null = null;
+  private lastParked: { message: Message; origin: Origin; waiter: ((delivered: boolean) => void) | null } | null = null;
 
   private get cmd(): ClusterRedis {
     return this.ctx.redis;
@@ -281,7 +281,7 @@ export class Cluster implements ClusterHooks {
       const waiters = this.leaseWaiters;
       if (waiters.length > 0) {
         this.leaseWaiters = [];
-        for (const w of waiters) w();
+        for (const w of waiters) w(true);
       }
     }
     return beat;
@@ -299,11 +299,13 @@ export class Cluster implements ClusterHooks {
       if (waiter === null) continue;
       // Its acknowledgement now waits for what this routing made durable, here and elsewhere.
       let parts = 2;
-      const part = (): void => {
-        if (--parts === 0) waiter();
+      let delivered = true;
+      const part = (ok: boolean): void => {
+        if (!ok) delivered = false;
+        if (--parts === 0) waiter(delivered);
       };
       if (!this.whenForwarded(part)) parts--;
-      this.broker.afterCommit(part);
+      this.broker.afterCommit(() => part(true));
     }
   }
 
@@ -361,7 +363,7 @@ export class Cluster implements ClusterHooks {
     return true;
   }
 
-  whenForwarded(callback: () => void): boolean {
+  whenForwarded(callback: (delivered: boolean) => void): boolean {
     const parked = this.lastParked;
     if (parked !== null) {
       // Acknowledged once it was routed after a renewed lease, and what that made is durable.
@@ -373,8 +375,10 @@ export class Cluster implements ClusterHooks {
     // Past the lease this node may already be declared dead, its sessions adopted elsewhere: the
     // acknowledgement waits for a heartbeat that says otherwise (or is dropped by the fencing).
     let parts = 1;
-    const part = (): void => {
-      if (--parts === 0) callback();
+    let delivered = true;
+    const part = (ok: boolean): void => {
+      if (!ok) delivered = false;
+      if (--parts === 0) callback(delivered);
     };
     if (this.links.whenSafe(part)) parts++;
     this.leaseWaiters.push(part);

@@ -110,7 +110,7 @@ export class NodeLinks {
    * after the receiver's commit, or given up by a full outbox). Returns false, without taking the
    * callback, when there is none to wait for. Never calls back synchronously.
    */
-  whenSafe(callback: () => void): boolean {
+  whenSafe(callback: (delivered: boolean) => void): boolean {
     const recent = this.recent;
     let ticket: Ticket | null = null;
     for (let i = 0; i < recent.length; i++) {
@@ -266,7 +266,7 @@ export class NodeLinks {
       try {
         forwarded = decodeMessageFrame(held.frame);
       } catch {
-        settleFrame(held); // our own encoding: cannot happen
+        settleFrame(held, false); // our own encoding: cannot happen
         continue;
       }
       if (forwarded.session !== undefined) {
@@ -279,7 +279,7 @@ export class NodeLinks {
       ctx.counters.clusterFramesAdopted++;
       if (by === ctx.nodeId) {
         this.deliver({ origin: ctx.nodeId, seq: 0, message: forwarded.message, groups: forwarded.groups, adoptedFrom: node });
-        if (waiters !== null) ctx.broker.afterCommit(() => waiters.forEach((t) => t.settle()));
+        if (waiters !== null) ctx.broker.afterCommit(() => waiters.forEach((t) => t.settle(true)));
       } else {
         this.holdReliable(by, (seq) => encodeMessageFrame(ctx.nodeId, seq, forwarded.message, forwarded.groups, null, node), now, waiters);
       }
@@ -294,7 +294,7 @@ export class NodeLinks {
         const lost = orphans.frames.filter((f) => !f.settled).length;
         this.ctx.counters.clusterFramesLost += lost;
         this.ctx.logger.error({ deadNode: node, lost }, 'no node adopted the dead node’s sessions in time: its unacknowledged QoS 1/2 messages are lost');
-        for (const f of orphans.frames) settleFrame(f);
+        for (const f of orphans.frames) settleFrame(f, false);
         continue;
       }
       if (orphans.lookingUp || now - orphans.since < ORPHAN_LOOKUP_AFTER_MS) continue;
@@ -317,7 +317,7 @@ export class NodeLinks {
       const frames = link.drain();
       this.ctx.counters.clusterFramesLost += frames.length;
       // Their publishers' connections were closed by the fencing, unacknowledged: nothing waits.
-      for (const f of frames) settleFrame(f);
+      for (const f of frames) settleFrame(f, false);
     }
     this.outbound.clear();
     this.inbound.clear();

@@ -38,21 +38,24 @@ export interface PendingFrame {
  */
 export class Ticket {
   remaining = 0;
-  constructor(private readonly done: () => void) {}
+  private lost = false;
+  /** `done(delivered)`: false when any of its frames was given up rather than acknowledged. */
+  constructor(private readonly done: (delivered: boolean) => void) {}
 
-  settle(): void {
-    if (--this.remaining === 0) this.done();
+  settle(delivered: boolean): void {
+    if (!delivered) this.lost = true;
+    if (--this.remaining === 0) this.done(!this.lost);
   }
 }
 
-/** Settles what waited for `frame` (it is acknowledged or given up). Idempotent. */
-export function settleFrame(frame: PendingFrame): void {
+/** Settles what waited for `frame`: acknowledged (`delivered`) or given up. Idempotent. */
+export function settleFrame(frame: PendingFrame, delivered: boolean): void {
   if (frame.settled) return;
   frame.settled = true;
   const waiters = frame.waiters;
   if (waiters === null) return;
   frame.waiters = null;
-  for (const t of waiters) t.settle();
+  for (const t of waiters) t.settle(delivered);
 }
 
 export class OutboundLink {
@@ -100,8 +103,9 @@ export class OutboundLink {
       const oldest = this.pending[this.head]!;
       this.gap = oldest.seq;
       this.bytes -= oldest.frame.length;
-      // Given up (lost, counted by the caller): whoever waited for it is not kept waiting forever.
-      settleFrame(oldest);
+      // Given up (lost, counted by the caller): whoever waited for it is told, not kept waiting
+      // forever, and its publisher gets a refusal instead of an acknowledgement.
+      settleFrame(oldest, false);
       this.head++;
       this.lost++;
       this.gapLost++;
@@ -125,7 +129,7 @@ export class OutboundLink {
     while (this.head < this.pending.length && this.pending[this.head]!.seq <= upTo) {
       const frame = this.pending[this.head++]!;
       this.bytes -= frame.frame.length;
-      settleFrame(frame);
+      settleFrame(frame, true);
     }
     this.compact();
     if (this.gap === 0 || !(upTo >= this.gap)) return 0;

@@ -85,6 +85,8 @@ export class Counters {
   clusterFramesAdopted = 0;
   /** Cluster: CONNECTs whose claim of the client ID lost a race with another node's (they took it over after). */
   clusterClaimRaces = 0;
+  /** Publishes refused instead of acknowledged because a copy for another node was given up. */
+  publishesRefusedUndelivered = 0;
   /** Cluster: 1 while the Redis backplane is reachable, 0 during an outage; null on a single node. */
   clusterConnected: number | null = null;
 

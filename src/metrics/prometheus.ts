@@ -64,6 +64,7 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
   counter('switchboard_cluster_frames_lost_total', 'QoS 1/2 frames to other nodes given up (node dead or far behind)', () => counters.clusterFramesLost);
   counter('switchboard_cluster_frames_adopted_total', 'QoS 1/2 frames a dead node had not acknowledged, sent on to the node that adopted its sessions', () => counters.clusterFramesAdopted);
   counter('switchboard_cluster_claim_races_total', 'CONNECT claims of a client ID that lost a race with another node', () => counters.clusterClaimRaces);
+  counter('switchboard_publishes_refused_undelivered_total', 'Publishes refused instead of acknowledged because their copy for another node was given up', () => counters.publishesRefusedUndelivered);
   counter('switchboard_messages_delivered_total', 'PUBLISH packets sent to subscribers', () => counters.messagesDelivered);
   counter('switchboard_bytes_received_total', 'Bytes received on MQTT connections', () => counters.bytesReceived);
   counter('switchboard_bytes_sent_total', 'PUBLISH bytes sent to subscribers', () => counters.bytesSent);

@@ -6,10 +6,10 @@ import { decodeMessageFrame, encodeMessageFrame } from '../../src/cluster/frames
 const frame = (n: number) => Buffer.from(`frame ${n}`);
 
 describe('OutboundLink', () => {
-  test("a publish's ticket is released once every frame it waits for is acknowledged or given up, not before", () => {
+  test("a publish's ticket is released once every frame it waits for is acknowledged or given up, not before; a given-up frame makes it a refusal", () => {
     const link = new OutboundLink(2);
-    let released = 0;
-    const ticket = new Ticket(() => released++);
+    const released: boolean[] = [];
+    const ticket = new Ticket((delivered) => released.push(delivered));
     const held: PendingFrame[] = [];
     for (let i = 0; i < 3; i++) {
       const p: PendingFrame = { seq: link.take(), frame: frame(i), sentAt: 0, waiters: null, settled: false };
@@ -22,13 +22,27 @@ describe('OutboundLink', () => {
     }
     // The third frame pushed the first out of the full outbox: given up, its waiter settled.
     assert.equal(held[0]!.settled, true);
-    assert.equal(released, 0, 'still waiting for frame 2');
+    assert.deepEqual(released, [], 'still waiting for frame 2');
     link.ack(1); // stale: nothing more
-    assert.equal(released, 0);
+    assert.deepEqual(released, []);
     link.ack(2);
-    assert.equal(released, 1, 'released once, when its last frame was acknowledged');
+    assert.deepEqual(released, [false], 'released once, when its last frame was settled, as not delivered (frame 1 was given up)');
     link.ack(3);
-    assert.equal(released, 1);
+    assert.equal(released.length, 1);
+  });
+
+  test('a ticket whose frames were all acknowledged is released as delivered', () => {
+    const link = new OutboundLink(10);
+    const released: boolean[] = [];
+    const ticket = new Ticket((delivered) => released.push(delivered));
+    for (let i = 0; i < 3; i++) {
+      ticket.remaining++;
+      link.holdFrame({ seq: link.take(), frame: frame(i), sentAt: 0, waiters: [ticket], settled: false });
+    }
+    link.ack(2);
+    assert.deepEqual(released, []);
+    link.ack(3);
+    assert.deepEqual(released, [true]);
   });
 
   test("drain takes the unacknowledged frames, waiters and all (the receiver died: they go to its sessions' adopter)", () => {

@@ -65,7 +65,7 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
     // [MQTT-4.3.3-10].
     if (session.inboundQos2.has(id)) {
       // Through afterCommit too, so PUBRECs leave in the order their PUBLISHes came [MQTT-4.6.0-3].
-      broker.afterPublished(client.acks, () => client.send({ cmd: 'pubrec', messageId: id }));
+      broker.afterPublished(client.acks, () => client.send({ cmd: 'pubrec', messageId: id }), () => refuseUndelivered(client, 2, id));
       return;
     }
     // Our Receive Maximum bounds QoS 2 messages awaiting PUBREL [MQTT-3.3.4-9].
@@ -132,7 +132,11 @@ export function handlePublish(client: Client, packet: IPublishPacket): void {
   // Acknowledge only once what this message caused (queued and in-flight copies for persistent
   // sessions, a retained copy, the QoS 2 packet id) is durable: one group commit (Store.afterCommit),
   // and in a cluster the commit of each node it went to (a PUBACK survives any one node's death).
-  broker.afterPublished(client.acks, qos === 1 ? () => client.send({ cmd: 'puback', messageId: id }) : () => client.send({ cmd: 'pubrec', messageId: id }));
+  broker.afterPublished(
+    client.acks,
+    qos === 1 ? () => client.send({ cmd: 'puback', messageId: id }) : () => client.send({ cmd: 'pubrec', messageId: id }),
+    () => refuseUndelivered(client, qos, id),
+  );
 }
 
 /**
@@ -148,4 +152,23 @@ function refusePublish(client: Client, qos: number, id: number, reason: string, 
   const properties = client.requestProblemInfo ? { reasonString: reason } : undefined;
   if (qos === 1) client.send({ cmd: 'puback', messageId: id, reasonCode: RC.notAuthorized, ...(properties ? { properties } : {}) });
   else if (qos === 2) client.send({ cmd: 'pubrec', messageId: id, reasonCode: RC.notAuthorized, ...(properties ? { properties } : {}) });
+}
+
+/**
+ * A publish whose copy for another node was given up (docs/cluster.md, "A full outbox"): it is
+ * not acknowledged. v5 says so in the ack (0x80 Unspecified error; for QoS 2 the packet id is
+ * released, so a resend is a new message); v3.1.1 cannot, so the connection is closed and the
+ * client sends the message again after reconnecting [MQTT-4.4.0-1].
+ */
+function refuseUndelivered(client: Client, qos: number, id: number): void {
+  if (qos === 2) client.session?.releaseInbound(id);
+  client.broker.counters.publishesRefusedUndelivered++;
+  const reason = 'the message could not be forwarded to another node';
+  client.logger.warn({ packetId: id, qos }, 'publish not acknowledged: its copy for another node was given up');
+  if (client.version !== 5) {
+    client.disconnect(RC.unspecified, reason, 'internal-error');
+    return;
+  }
+  const properties = client.requestProblemInfo ? { reasonString: reason } : undefined;
+  client.send({ cmd: qos === 1 ? 'puback' : 'pubrec', messageId: id, reasonCode: RC.unspecified, ...(properties ? { properties } : {}) });
 }

@@ -1,7 +1,8 @@
 // The outbox a node keeps for another node while Redis is away is bounded by bytes too
 // (cluster.outboxBytes): large QoS 1 messages past the bound give up the oldest (counted in
 // switchboard_cluster_outbox_bytes_dropped_total and frames_lost_total, logged), and once Redis is
-// back the kept ones and everything later are delivered. Two nodes on a real redis-server.
+// back the kept ones and everything later are delivered. A publisher is never acknowledged for a
+// message given up: v5 gets PUBACK 0x80 instead. Two nodes on a real redis-server.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
@@ -33,7 +34,7 @@ test('past cluster.outboxBytes the oldest held messages are given up (counted, l
   const n2 = await startServer({ args });
   const topic = uid('big');
   const sub = await subscriber(n1, topic, 1);
-  const pub = await connectClient(n2, { protocolVersion: 4 });
+  const pub = await connectClient(n2, { protocolVersion: 5 });
   await pub.client.publishAsync(topic, 'before', { qos: 1 });
   await sub.inbox.waitFor(1, 5_000);
 
@@ -42,7 +43,12 @@ test('past cluster.outboxBytes the oldest held messages are given up (counted, l
   // 20 messages of 8 KiB (160 KiB) while Redis is down; a QoS 0 fence after them (dropped and
   // counted, Redis being down) says when all were routed.
   const payload = (i: number) => `held${String(i).padStart(2, '0')}:`.padEnd(8192, 'x');
-  for (let i = 0; i < 20; i++) pub.client.publish(topic, payload(i), { qos: 1 });
+  const acks = Array.from({ length: 20 }, (_, i) =>
+    pub.client.publishAsync(topic, payload(i), { qos: 1 }).then(
+      () => 'acked',
+      (err: Error & { code?: number }) => `refused ${err.code ?? err.message}`,
+    ),
+  );
   pub.client.publish(topic, 'fence', { qos: 0 });
   const deadline = Date.now() + 10_000;
   while ((await metric(n2, 'switchboard_cluster_frames_dropped_total')) < 1) {
@@ -63,4 +69,8 @@ test('past cluster.outboxBytes the oldest held messages are given up (counted, l
   await sub.inbox.waitFor(9, 15_000, (m) => m.text === 'after' || m.text.startsWith('held') || m.text === 'before');
   const texts = sub.inbox.texts().map((t) => (t.startsWith('held') ? t.slice(0, 6) : t));
   assert.deepEqual(texts, ['before', ...Array.from({ length: 7 }, (_, i) => `held${13 + i}`), 'after'], 'the newest 7 kept, in order, then the link goes on');
+  // Exactly the delivered ones were acknowledged; the given-up ones were refused (0x80), never acked.
+  const answers = await Promise.all(acks);
+  assert.deepEqual(answers, [...Array.from({ length: 13 }, () => 'refused 128'), ...Array.from({ length: 7 }, () => 'acked')]);
+  assert.equal(await metric(n2, 'switchboard_publishes_refused_undelivered_total'), 13);
 });
