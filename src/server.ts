@@ -46,6 +46,8 @@ import { registerClusterForwarding } from './api/cluster-forward.js';
 import { ConfigReloader, registerConfigReloadRoute, type ReloadOutcome } from './api/config-reload.js';
 import { Client } from './mqtt/client.js';
 import { ClientRegistry } from './mqtt/client-registry.js';
+import { JsonClient, jsonMessageLimit } from './web/json-client.js';
+import { JSON_WS_PATH } from './web/paths.js';
 import { RC } from './protocol/reason-codes.js';
 import type { Connection } from './transport/connection.js';
 import { listenTcp } from './transport/tcp.js';
@@ -231,6 +233,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         history,
         prometheus: createPrometheusRegistry(counters, {
           connected: () => clients.connected,
+          connectedByProtocol: () => clients.connectedByProtocol(),
           sessions: () => broker.sessions.size,
           retained: () => retained.size,
           subscriptions: () => broker.subscriptionCount,
@@ -283,6 +286,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           allowedOrigins: http_.allowedOrigins,
           flow: outboundFlow(config.limits, clock),
           clientOrigin: (peer, req) => resolveClientAddress(peer, req.headers, trusted, http_.clientAddressHeader),
+          // JSON over WebSocket (src/web/): same listener, TLS, Origin rule and authorizers as /mqtt.
+          json: {
+            path: JSON_WS_PATH,
+            maxMessageBytes: jsonMessageLimit(config.limits),
+            accept: (connection) => {
+              if (clients.size >= config.limits.maxConnections * 2 + 100) return connection.destroy();
+              const client = new JsonClient(connection, broker, clients, logger);
+              clients.add(client);
+              client.begin();
+            },
+          },
         },
         accept,
       ));
@@ -317,11 +331,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const closed: Promise<unknown>[] = [];
       if (mqttServer) closed.push(new Promise<void>((r) => mqttServer!.close(() => r())));
       wsEndpoint?.close();
-      // v5 clients are told why [MQTT-4.13]; wills are published as for any server-side close.
-      for (const client of [...clients.all()]) {
-        if (client.state === 'connected') client.disconnect(RC.serverShuttingDown, 'server shutting down', 'server-shutdown');
-        else client.finish('server-shutdown', true);
-      }
+      // Each front-end says why where its protocol can; wills are published as for any server-side close.
+      for (const client of [...clients.all()]) client.shutdown();
       clients.stop();
       history.stop();
       keySweep.cancel();

@@ -29,7 +29,12 @@ import {
 import { verifyTokenSignature } from './signature.js';
 
 export interface CredentialSources {
-  transport: 'tcp' | 'tls' | 'ws' | 'wss';
+  transport: 'tcp' | 'tls' | 'ws' | 'wss' | 'http' | 'https';
+  /**
+   * The front-end's protocol, named last in the event's `protocols`: 'mqtt' (the default, as AWS),
+   * or Switchboard's own 'json' (JSON over WebSocket, /ws) and 'sse' (Server-Sent Events, /events).
+   */
+  protocol?: 'mqtt' | 'json' | 'sse';
   /** WebSocket Upgrade URL, path and query, e.g. '/mqtt?x-amz-customauthorizer-name=A&token=abc'. */
   upgradeUrl?: string;
   /** WebSocket Upgrade headers (node lowercases the names). */
@@ -106,12 +111,13 @@ export function buildEvent(
   src: CredentialSources,
   opts: { token?: string; signatureVerified: boolean; connectionId: string },
 ): AuthorizerEvent {
-  const isWebSocket = src.transport === 'ws' || src.transport === 'wss';
-  const isTls = src.transport === 'tls' || src.transport === 'wss';
+  // An HTTP request carries it: a WebSocket upgrade, or an SSE stream.
+  const isWebSocket = src.transport === 'ws' || src.transport === 'wss' || src.transport === 'http' || src.transport === 'https';
+  const isTls = src.transport === 'tls' || src.transport === 'wss' || src.transport === 'https';
   const protocols: string[] = [];
   if (isTls) protocols.push('tls');
   if (isWebSocket) protocols.push('http');
-  protocols.push('mqtt');
+  protocols.push(src.protocol ?? 'mqtt');
 
   const protocolData: NonNullable<AuthorizerEvent['protocolData']> = {};
   if (isTls && src.serverName !== undefined && src.serverName !== '') {
