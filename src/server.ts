@@ -48,6 +48,7 @@ import { Client } from './mqtt/client.js';
 import { ClientRegistry } from './mqtt/client-registry.js';
 import { JsonClient, jsonMessageLimit } from './web/json-client.js';
 import { JSON_WS_PATH } from './web/paths.js';
+import { registerEventsRoute } from './api/events-route.js';
 import { RC } from './protocol/reason-codes.js';
 import type { Connection } from './transport/connection.js';
 import { listenTcp } from './transport/tcp.js';
@@ -269,6 +270,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registerRuleRoutes(app, ruleOperations);
       registerControlPlane(app, { authorizers: authorizerOperations, rules: ruleOperations, functions, scope: custom.scope });
       registerConfigReloadRoute(app, reloader);
+      const sseTrusted = new TrustedProxies(http_.trustedProxies ?? []);
+      registerEventsRoute(app, {
+        broker,
+        clients,
+        logger,
+        flow: outboundFlow(config.limits, clock),
+        secure: !!http_.tls,
+        allowedOrigins: http_.allowedOrigins,
+        clientOrigin: (peer, req) => resolveClientAddress(peer, req.headers, sseTrusted, http_.clientAddressHeader),
+        hardConnectionLimit: config.limits.maxConnections * 2 + 100,
+      });
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,

@@ -210,7 +210,7 @@ export class JsonClient extends WebClient implements MessageHandler {
     );
   }
 
-  protected refuse(code: string, reason: string): void {
+  protected refuse(code: string, reason: string, _status: number): void {
     this.connection.write(errorFrame(code === 'not-authorized' ? 'not-authorized' : 'limit', reason, undefined));
     this.connection.closeWith(code === 'server-full' ? CLOSE_TRY_AGAIN : CLOSE_POLICY, reason);
   }

@@ -19,6 +19,7 @@ import { announceConnected, attachConnection } from '../broker/attach.js';
 import { disconnectReason, type ConnectionInfo } from '../broker/lifecycle.js';
 import type { Delivery, Session, Subscription, Will } from '../broker/session.js';
 import { parseSharedFilter, validateTopicFilter } from '../protocol/topic.js';
+import { RC } from '../protocol/reason-codes.js';
 import type { Connection } from '../transport/connection.js';
 import { MessageEncoder, WEB_ENCODING } from './message-encoding.js';
 
@@ -110,8 +111,8 @@ export abstract class WebClient implements RegisteredConnection {
 
   /** Told to the client once it is connected (JSON: a frame; SSE: an event). */
   protected abstract welcome(assigned: boolean): void;
-  /** Told to a client refused at connect, then closed. */
-  protected abstract refuse(code: string, reason: string): void;
+  /** Told to a client refused at connect, then closed; `status` is the HTTP status it maps to (401, 403, 503). */
+  protected abstract refuse(code: string, reason: string, status: number): void;
   /** Says why the server ends the connection (where the protocol can) and closes it. */
   protected abstract goodbye(why: string, reason: string): void;
   /** Writes one message: `bytes` is shared by every subscriber of a broadcast. */
@@ -128,7 +129,7 @@ export abstract class WebClient implements RegisteredConnection {
     let clientId = params.clientId;
     const assigned = clientId === undefined;
     if (clientId !== undefined && Buffer.byteLength(clientId) > limits.maxClientIdBytes) {
-      return this.refused('client-id-too-long', `client identifier longer than ${limits.maxClientIdBytes} bytes`);
+      return this.refused('client-id-too-long', `client identifier longer than ${limits.maxClientIdBytes} bytes`, 400);
     }
     clientId ??= 'sb-' + randomBytes(12).toString('hex');
     this.clientId = clientId;
@@ -144,7 +145,7 @@ export abstract class WebClient implements RegisteredConnection {
       will: undefined,
     });
     if (this.state !== 'connecting') return;
-    if (!decision.allowed) return this.refused('not-authorized', decision.reason);
+    if (!decision.allowed) return this.refused('not-authorized', decision.reason, decision.reasonCode === RC.badUserNameOrPassword ? 401 : 403);
     if (this.registry.connected >= limits.maxConnections) return this.refused('server-full', `connection limit of ${limits.maxConnections} reached`);
     this.principal = decision.principal;
     this.permissions = decision.permissions;
@@ -161,13 +162,14 @@ export abstract class WebClient implements RegisteredConnection {
     this.broker.counters.connectionsAccepted++;
     this.connectedAt = this.lastActivity = this.broker.clock.now();
     this.welcome(assigned);
+    if (this.state !== 'connected') return; // SSE: the socket went away while it was authorized
     this.info = announceConnected(this.broker, session, this.principal, this.connection.remoteAddress);
     this.logger.info({ protocol: this.protocol, transport: this.connection.transport, principal: this.principal }, 'client connected');
     this.permissions.start?.(this);
     if (params.filters.length > 0) this.subscribe(params.filters, (results) => this.initialSubscribed(results));
   }
 
-  private refused(code: string, reason: string): void {
+  private refused(code: string, reason: string, status = 503): void {
     if (this.state === 'closed') return;
     this.broker.counters.connectFailed(code);
     if (code === 'not-authorized') {
@@ -175,7 +177,7 @@ export abstract class WebClient implements RegisteredConnection {
       this.broker.lifecycle?.connectFailed(this.clientId, undefined, this.connection.remoteAddress, 'AUTHORIZATION_FAILED');
     }
     this.logger.info({ protocol: this.protocol, reason: code, detail: reason }, code === 'not-authorized' ? 'connection refused: not authorized' : 'connection refused');
-    this.refuse(code, reason);
+    this.refuse(code, reason, status);
     this.finish(code, false);
   }
 

@@ -1,0 +1,75 @@
+// GET /events?topic=...: Server-Sent Events (src/web/sse-client.ts) on the HTTP listener. A
+// 'data-plane' route: the client is authorized by the custom authorizer from its query string (or a
+// cookie), exactly as a JSON or MQTT WebSocket client from its upgrade URL, and its policies decide.
+//
+// Browsers send ambient credentials (docs/security.md): a cookie token is passed to the authorizer
+// only for a same-site request — no Origin (a same-origin EventSource sends none), the server's own
+// origin, or one of listeners.http.allowedOrigins. With allowedOrigins set, any other Origin is
+// refused (403) as for /mqtt and /ws. Cross-origin readers get CORS headers; credentials only when
+// the cookie rule admits their origin.
+import type { IncomingMessage } from 'node:http';
+import type { Broker } from '../broker/broker.js';
+import type { ConnectionRegistry } from '../broker/connection-registry.js';
+import type { Logger } from '../logger.js';
+import type { ClientOrigin } from '../transport/connection.js';
+import type { OutboundFlow } from '../transport/flow.js';
+import { SseConnection } from '../transport/sse.js';
+import { normalizeAddress } from '../transport/tcp.js';
+import { SseClient } from '../web/sse-client.js';
+import { SSE_PATH } from '../web/paths.js';
+import type { HttpApp } from './http-server.js';
+import { dataPlaneRoute } from './route-access.js';
+
+export interface EventsRouteOptions {
+  broker: Broker;
+  clients: ConnectionRegistry;
+  logger: Logger;
+  flow: OutboundFlow;
+  secure: boolean;
+  allowedOrigins: readonly string[] | undefined;
+  clientOrigin: (peerAddress: string, req: IncomingMessage) => ClientOrigin;
+  /** The far bound on connections of every protocol, past which a request is refused at once. */
+  hardConnectionLimit: number;
+}
+
+const normalizeOrigin = (origin: string) => origin.trim().toLowerCase().replace(/\/+$/, '');
+
+export function registerEventsRoute(app: HttpApp, options: EventsRouteOptions): void {
+  const allowed = options.allowedOrigins === undefined ? null : new Set(options.allowedOrigins.map(normalizeOrigin));
+  const scheme = options.secure ? 'https' : 'http';
+  app.get(SSE_PATH, dataPlaneRoute, (request, reply) => {
+    const req = request.raw;
+    const origin = typeof req.headers.origin === 'string' ? normalizeOrigin(req.headers.origin) : undefined;
+    if (origin !== undefined && allowed !== null && !allowed.has(origin)) {
+      return reply.code(403).send({ error: 'forbidden', message: 'this Origin may not open an event stream (listeners.http.allowedOrigins)' });
+    }
+    if (options.clients.size >= options.hardConnectionLimit) {
+      return reply.code(503).send({ error: 'server-full', message: 'too many connections' });
+    }
+    const own = req.headers.host !== undefined && origin === `${scheme}://${req.headers.host.toLowerCase()}`;
+    const sameSite = origin === undefined || own || (allowed !== null && allowed.has(origin));
+    const extraHeaders: Record<string, string> = {};
+    if (origin !== undefined && !own) {
+      extraHeaders['Access-Control-Allow-Origin'] = req.headers.origin as string;
+      extraHeaders['Vary'] = 'Origin';
+      if (sameSite) extraHeaders['Access-Control-Allow-Credentials'] = 'true';
+    }
+    let headers = req.headers;
+    if (!sameSite && headers.cookie !== undefined) {
+      const { cookie: _dropped, ...rest } = headers;
+      headers = rest;
+    }
+    const peer = normalizeAddress(req.socket.remoteAddress);
+    reply.hijack();
+    const connection = new SseConnection(req, reply.raw, {
+      secure: options.secure,
+      client: options.clientOrigin(peer, req),
+      flow: options.flow,
+      extraHeaders,
+      headers,
+    });
+    const client = new SseClient(connection, options.broker, options.clients, options.logger);
+    options.clients.add(client);
+    client.begin();
+  });
+}

@@ -1,0 +1,103 @@
+// Server-Sent Events (GET /events?topic=...): one listen-only connection of the SSE front-end. The
+// `topic` parameters (repeatable, filters allowed) are subscribed at connect like JSON's
+// `subscribe=`; each message is one event whose data is the same JSON object a JSON WebSocket client
+// gets (message-encoding.ts), written from the broadcast's shared bytes. A refusal at connect is an
+// HTTP status (EventSource then stops retrying); a refused filter is an `error` event.
+//
+//   event: connected              data: {"clientId":"sb-…","assigned":true}
+//   (default event "message")     data: {"type":"message","topic":"a/b","payload":{…},"encoding":"json"}
+//   event: subscribed             data: {"results":[{"filter":"a/#","ok":true}, …]}
+//   event: disconnect             data: {"code":"session-taken-over","reason":"session taken over"}
+//   : ping                        (a comment every 30 s keeps proxies from closing the stream)
+import type { Logger } from '../logger.js';
+import type { Broker } from '../broker/broker.js';
+import type { ConnectionRegistry } from '../broker/connection-registry.js';
+import type { ConnectionHandler } from '../transport/connection.js';
+import type { SseConnection } from '../transport/sse.js';
+import type { MessageEncoder } from './message-encoding.js';
+import { readConnectParams, WebClient, type FilterResult } from './web-client.js';
+import { PING_INTERVAL_MS } from './json-client.js';
+
+const PING = Buffer.from(': ping\n\n');
+
+function event(name: string, data: Record<string, unknown>): Buffer {
+  return Buffer.from(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`, 'utf8');
+}
+
+export class SseClient extends WebClient implements ConnectionHandler {
+  readonly protocol = 'sse';
+  declare readonly connection: SseConnection;
+  private lastPing: number;
+
+  constructor(connection: SseConnection, broker: Broker, registry: ConnectionRegistry, logger: Logger) {
+    super(connection, broker, registry, logger);
+    this.lastPing = this.acceptedAt;
+    connection.setHandler(this);
+  }
+
+  /** Starts the connect from the request URL (`clientId`, each `topic`, the authorizer's parameters). */
+  begin(): void {
+    const params = readConnectParams(this.connection.request?.url ?? '/', 'topic');
+    this.start(params).catch((err: unknown) => {
+      this.logger.error({ err }, 'SSE connect failed');
+      this.connection.reject(500, { error: 'internal error' });
+      this.finish('internal-error', true);
+    });
+  }
+
+  onData(): void {}
+  onDrain(): void {}
+  onInputResumed(): void {}
+
+  onClose(hadError: boolean): void {
+    // EventSource.close() (or leaving the page) just closes the socket: as a Close frame on a
+    // WebSocket, that is the client's own doing.
+    this.finish(hadError ? 'connection-lost' : 'client-closed', true);
+  }
+
+  onSlowConsumer(queuedBytes: number): void {
+    if (this.state === 'closed') {
+      this.connection.destroy();
+      return;
+    }
+    this.broker.counters.slowConsumerDisconnects++;
+    this.logger.warn({ queuedBytes }, 'closing event stream: slow consumer (not reading what is sent to it)');
+    this.finish('slow-consumer', true);
+  }
+
+  protected welcome(assigned: boolean): void {
+    if (!this.connection.begin()) {
+      this.finish('connection-lost', true);
+      return;
+    }
+    this.connection.write(event('connected', { clientId: this.clientId, ...(assigned ? { assigned: true } : {}) }));
+  }
+
+  protected refuse(code: string, reason: string, status: number): void {
+    this.connection.reject(status, { error: code, message: reason });
+  }
+
+  protected goodbye(why: string, reason: string): void {
+    this.connection.write(event('disconnect', { code: why, reason }));
+  }
+
+  protected writeMessage(encoder: MessageEncoder, retain: boolean, shared: boolean): number {
+    const bytes = encoder.sse(retain);
+    if (shared) this.connection.writeShared(bytes);
+    else this.connection.write(bytes);
+    this.broker.counters.sseMessagesDelivered++;
+    return bytes.length;
+  }
+
+  protected initialSubscribed(results: FilterResult[]): void {
+    this.connection.write(event('subscribed', { results }));
+  }
+
+  override sweep(now: number, connectTimeoutMs: number): void {
+    super.sweep(now, connectTimeoutMs);
+    if (this.state === 'connected' && now - this.lastPing >= PING_INTERVAL_MS) {
+      this.lastPing = now;
+      this.connection.write(PING);
+    }
+  }
+}
