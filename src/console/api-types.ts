@@ -73,6 +73,8 @@ export interface Connection {
   principal: string;
   ipAddress: string;
   port: number;
+  /** 'mqtt', 'json' (JSON over WebSocket, /ws) or 'sse' (Server-Sent Events, /events); absent from older servers: MQTT. */
+  protocol?: string;
   protocolVersion: string;
   transport: string;
   connectedSince: string;
