@@ -231,6 +231,30 @@ describe('mistakes are answered, the socket stays open', () => {
   });
 });
 
+describe('bounded memory', () => {
+  test('a JSON client that stops reading loses messages (counted), never the server memory', async () => {
+    const root = uid('slow');
+    const { client, clientId } = await json(`subscribe=${root}`);
+    await client.type('subscribed');
+    // Stop reading: the kernel buffers fill, then the server's outbound buffer.
+    const socket = (client.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+    socket.pause();
+    const pub = await mqttClient();
+    const dropped = server.counters.qos0Dropped;
+    const payload = 'x'.repeat(16 * 1024);
+    for (let i = 0; i < 800; i++) pub.publish(root, payload);
+    await pub.publishAsync(root, 'last', { qos: 1 });
+    const web = [...server.clients.all()].find((c) => c.details().clientId === clientId)!;
+    const limits = server.broker.limits;
+    assert.ok(server.counters.qos0Dropped > dropped, 'messages were dropped for the slow reader');
+    // Over the bound by at most one message (the check is made before each write).
+    const buffered = (web as unknown as { connection: { bufferedBytes(): number } }).connection.bufferedBytes();
+    assert.ok(buffered <= limits.maxOutboundBufferBytes + 20 * 1024 + 4096, `buffered ${buffered}`);
+    socket.resume();
+    assert.equal((await client.call({ type: 'ping' }, 10_000)).type, 'pong');
+  });
+});
+
 describe('sessions across protocols', () => {
   test('a JSON client takes over an MQTT client ID, and an MQTT client takes it back', async () => {
     const id = uid('take');
