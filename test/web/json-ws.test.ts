@@ -231,6 +231,45 @@ describe('mistakes are answered, the socket stays open', () => {
   });
 });
 
+describe('fuzz over the socket', () => {
+  test('seeded mutations of valid frames from several connections: refusals only, every socket still answers', async () => {
+    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
+    let a = seed >>> 0;
+    const rnd = () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(a ^ (a >>> 15), a | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const valid = [
+      '{"type":"subscribe","filters":["fz/+","fz/#"],"id":1}',
+      '{"type":"unsubscribe","filters":["fz/#"]}',
+      '{"type":"publish","topic":"fz/a","payload":{"t":[1,2]},"id":"p","userProperties":{"k":"v"},"correlationData":"AQI="}',
+      '{"type":"publish","topic":"fz/b","payload":"aGk=","encoding":"base64","retain":true}',
+      '{"type":"ping","id":3}',
+    ];
+    const failures = server.counters.deliveryFailures;
+    const conns = await Promise.all([1, 2, 3, 4].map(() => json()));
+    for (let i = 0; i < 2000; i++) {
+      let text = valid[Math.floor(rnd() * valid.length)]!;
+      for (let n = 1 + Math.floor(rnd() * 4); n > 0; n--) {
+        const at = Math.floor(rnd() * text.length);
+        const op = rnd();
+        const junk = ['"', '{', '}', '[', ']', ',', ':', '\\', '0', '-1e999', 'null', '+', '#', '$', '\u0000', 'é', ''][Math.floor(rnd() * 17)]!;
+        text = op < 0.4 ? text.slice(0, at) + junk + text.slice(at + 1) : op < 0.7 ? text.slice(0, at) + junk + text.slice(at) : text.slice(0, at) + text.slice(at + 1 + Math.floor(rnd() * 8));
+      }
+      conns[i % conns.length]!.client.send(text);
+    }
+    for (const { client } of conns) {
+      assert.equal((await client.call({ type: 'ping' }, 10_000)).type, 'pong', `seed ${seed}`);
+      assert.equal(client.closed, null, `seed ${seed}`);
+      const unexpected = client.frames.filter((f) => f.type === 'error' && !['bad-json', 'bad-frame', 'unknown-type', 'bad-field', 'unknown-field', 'invalid-topic', 'not-authorized', 'too-large', 'limit'].includes(String(f.code)));
+      assert.deepEqual(unexpected, [], `seed ${seed}`);
+    }
+    assert.equal(server.counters.deliveryFailures, failures, `seed ${seed}: an internal error`);
+  });
+});
+
 describe('bounded memory', () => {
   test('a JSON client that stops reading loses messages (counted), never the server memory', async () => {
     const root = uid('slow');
