@@ -9,6 +9,7 @@ import type { RunningServer } from '../../src/server.js';
 import { allow, answer, arn, deny, doc, fixture, NAME_KEY, query, TokenAnswers, type Statement } from '../helpers/auth.js';
 import { openJson, type JsonWs } from '../helpers/json-ws.js';
 import { uid } from '../helpers/clients.js';
+import { presignMqttUrl } from '../helpers/sigv4.js';
 
 const answers = new TokenAnswers();
 let server: RunningServer;
@@ -94,4 +95,28 @@ test('iot:Subscribe per filter, iot:Publish per message, iot:Receive per deliver
   const m = await client.type('message');
   assert.equal(m.topic, `${root}/open/fine`);
   assert.equal(client.frames.filter((f) => f.type === 'message').length, 0);
+});
+
+test('a SigV4-presigned /ws URL: the policy of the access key decides, a bad signature is refused', async () => {
+  const root = uid('sig');
+  const keyRes = await fetch(`http://127.0.0.1:${server.httpPort}/api/keys`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-switchboard-csrf': '1' },
+    body: JSON.stringify({ policyDocuments: [doc(allow('iot:Connect', arn('client/sig-*')), allow(['iot:Subscribe'], arn(`topicfilter/${root}/*`)))] }),
+  });
+  assert.equal(keyRes.status, 201, await keyRes.clone().text());
+  const key = (await keyRes.json()) as { accessKeyId: string; secretAccessKey: string };
+  const id = `sig-${uid('c')}`;
+  const url = await presignMqttUrl(server.httpPort!, key, { path: '/ws', query: { clientId: id } });
+  const { client, connected } = await openJson(url);
+  open.push(() => client.close());
+  assert.equal(connected.type, 'connected', JSON.stringify(connected));
+  assert.equal(connected.clientId, id);
+  const sub = await client.call({ type: 'subscribe', filters: [`${root}/a`, 'elsewhere'] });
+  assert.deepEqual((sub.results as { ok: boolean }[]).map((r) => r.ok), [true, false]);
+
+  const bad = await openJson(url.replace(/X-Amz-Signature=[0-9a-f]+/, 'X-Amz-Signature=' + '0'.repeat(64)));
+  open.push(() => bad.client.close());
+  assert.equal(bad.connected.type, 'error');
+  assert.match(String(bad.connected.message), /SigV4 signature refused/);
 });
