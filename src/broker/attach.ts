@@ -35,7 +35,7 @@ export function attachConnection(broker: Broker, connection: ClientConnection, r
 }
 
 /** The lifecycle identity of a connection that has just been accepted; its connected event is published. */
-export function announceConnected(broker: Broker, session: Session, principal: string, ipAddress: string): ConnectionInfo {
+export function announceConnected(broker: Broker, session: Session, principal: string, ipAddress: string, protocol?: 'json' | 'sse'): ConnectionInfo {
   session.identifier ??= randomUUID();
   const info: ConnectionInfo = {
     clientId: session.clientId,
@@ -43,6 +43,7 @@ export function announceConnected(broker: Broker, session: Session, principal: s
     ipAddress,
     sessionIdentifier: session.identifier,
     versionNumber: nextVersionNumber(),
+    ...(protocol !== undefined ? { protocol } : {}),
   };
   broker.lifecycle?.connected(info);
   return info;

@@ -323,5 +323,8 @@ describe('sessions across protocols', () => {
     assert.equal(events[1]!.eventType, 'disconnected');
     assert.equal(events[1]!.disconnectReason, 'CLIENT_INITIATED_DISCONNECT');
     for (const k of ['principalIdentifier', 'sessionIdentifier', 'versionNumber', 'timestamp', 'ipAddress']) assert.ok(k in events[0]!, k);
+    // The protocol is named (an extra field; MQTT clients' events stay AWS's field for field).
+    assert.equal(events[0]!.protocol, 'json');
+    assert.equal(events[1]!.protocol, 'json');
   });
 });
