@@ -3,11 +3,11 @@
 // client on the other, MQTT.js beside them; client IDs are claimed across nodes and protocols.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startRedis, type RedisServer } from '../helpers/redis-server.js';
-import { startServer, stopAllServers, type TestServer } from '../helpers/server.js';
-import { closeAllClients, connectClient, uid } from '../helpers/clients.js';
-import { openJson } from '../helpers/json-ws.js';
-import { SseReader } from '../helpers/sse.js';
+import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
+import { startServer, stopAllServers, type TestServer } from '../../helpers/server.js';
+import { closeAllClients, connectClient, uid } from '../../helpers/clients.js';
+import { openJson } from '../../helpers/json-ws.js';
+import { SseReader } from '../../helpers/sse.js';
 
 let redis: RedisServer;
 let n1: TestServer;
