@@ -241,6 +241,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           storeBacklog: () => store.backlog ?? 0,
         }),
         connected: () => clients.connected,
+        connectedByProtocol: () => clients.connectedByProtocol(),
         scope: custom.scope,
         overview: () => ({
           version: VERSION,

@@ -39,6 +39,8 @@ export interface MetricsTotals {
 export interface Metrics {
   time: number;
   connected: number;
+  /** Connected now by protocol (mqtt, json: JSON over WebSocket, sse: Server-Sent Events); absent from older servers. */
+  connectedByProtocol?: Record<string, number>;
   totals: MetricsTotals;
 }
 
