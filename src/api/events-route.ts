@@ -18,7 +18,7 @@ import { normalizeAddress } from '../transport/tcp.js';
 import { SseClient } from '../web/sse-client.js';
 import { SSE_PATH } from '../web/paths.js';
 import type { HttpApp } from './http-server.js';
-import { dataPlaneRoute } from './route-access.js';
+import { dataPlaneRoute, publicRoute } from './route-access.js';
 
 export interface EventsRouteOptions {
   broker: Broker;
@@ -37,6 +37,18 @@ const normalizeOrigin = (origin: string) => origin.trim().toLowerCase().replace(
 export function registerEventsRoute(app: HttpApp, options: EventsRouteOptions): void {
   const allowed = options.allowedOrigins === undefined ? null : new Set(options.allowedOrigins.map(normalizeOrigin));
   const scheme = options.secure ? 'https' : 'http';
+  // A reconnecting EventSource sends Last-Event-ID, which is not a CORS-safelisted header: a page
+  // on another origin may be preflighted first. The answer grants nothing by itself (the GET is
+  // authorized on its own); it names the allowed origin as the GET's answer would.
+  app.options(SSE_PATH, publicRoute, (request, reply) => {
+    const raw = request.headers.origin;
+    const origin = typeof raw === 'string' ? normalizeOrigin(raw) : undefined;
+    if (origin === undefined || (allowed !== null && !allowed.has(origin))) return reply.code(403).send();
+    reply.header('access-control-allow-origin', raw as string).header('vary', 'Origin');
+    reply.header('access-control-allow-methods', 'GET').header('access-control-allow-headers', 'last-event-id, cache-control').header('access-control-max-age', '600');
+    if (allowed !== null) reply.header('access-control-allow-credentials', 'true');
+    return reply.code(204).send();
+  });
   app.get(SSE_PATH, dataPlaneRoute, (request, reply) => {
     const req = request.raw;
     const origin = typeof req.headers.origin === 'string' ? normalizeOrigin(req.headers.origin) : undefined;
