@@ -136,8 +136,11 @@ export class SseConnection extends SocketConnection implements Connection {
   }
 
   destroy(): void {
-    this.res = null;
-    this.closed = true;
+    if (this.res !== null) {
+      // Not begun: the socket never became ours, so no 'close' listener will mark it closed.
+      this.res = null;
+      this.closed = true;
+    }
     this.socket.destroy();
   }
 
