@@ -24,7 +24,7 @@ export const LAYERS = [
   { level: 1, name: 'shared', modules: ['src/shared/', 'src/logger.ts'] },
   { level: 2, name: 'building blocks', modules: ['src/policy/', 'src/protocol/', 'src/metrics/', 'src/transport/'] },
   { level: 3, name: 'config', modules: ['src/config/'] },
-  { level: 4, name: 'storage and functions', modules: ['src/store/', 'src/functions/'] },
+  { level: 4, name: 'storage and functions', modules: ['src/store/', 'src/functions/', 'src/history/'] },
   { level: 5, name: 'auth', modules: ['src/auth/'] },
   { level: 6, name: 'core', modules: ['src/broker/'] },
   { level: 7, name: 'front-ends and consumers', modules: ['src/mqtt/', 'src/web/', 'src/events/', 'src/rules/', 'src/cluster/'], separatePeers: true },

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './logger.js';
 import { Counters } from './metrics/counters.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
+import { HistoryRecorder } from './history/recorder.js';
 import { LifecycleEvents } from './events/lifecycle-events.js';
 import { RulesEngine } from './rules/engine.js';
 import { registerRuleRoutes } from './api/rules.js';
@@ -68,6 +69,8 @@ export interface RunningServer {
   readonly clients: ClientRegistry;
   readonly counters: Counters;
   readonly logger: Logger;
+  /** Per-topic history (docs/history.md); null when no `history` rule is configured. */
+  readonly history: HistoryRecorder | null;
   /** Actual ports (useful when the config asked for port 0); undefined when the listener is off. */
   readonly httpPort: number | undefined;
   readonly mqttPort: number | undefined;
@@ -128,6 +131,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clock,
   });
   const authorization = options.authorization ?? custom;
+  // Per-topic history (docs/history.md): none, and no cost per publish, without `history` rules.
+  const topicHistory =
+    config.history.length === 0
+      ? null
+      : new HistoryRecorder({
+          store: store.openHistory({ maxMessages: config.limits.maxHistoryMessages, maxBytes: config.limits.maxHistoryBytes }),
+          rules: config.history,
+          clock,
+          logger,
+        });
+  if (topicHistory !== null && !topicHistory.store.durable) logger.warn('history is kept in memory (store.type memory): it is lost at restart, and clients resuming from before are told to reset');
+  topicHistory?.start();
   // Lifecycle events, Basic Ingest and the cluster need the broker: each is bound once it exists.
   const hooks = new BrokerHooks();
   const broker = new Broker({
@@ -141,6 +156,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     afterCommit: store.capabilities.durable ? (callback) => store.afterCommit(callback) : (callback) => callback(),
     hooks,
     clock,
+    history: topicHistory,
   });
   const events = new LifecycleEvents(broker, config.events, clock);
   let cluster: Cluster | null = null;
@@ -288,6 +304,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         authenticate: createHttpAuthenticator(custom, createSigV4Verifier(store.accessKeys, store.sealingKey, identityPools, () => clock.now()), config.admin.token),
         secure: !!http_.tls,
         clock,
+        history: topicHistory,
       });
       await app.ready();
       assertAccessDeclared(routeRegistry(app));
@@ -348,6 +365,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       for (const client of [...clients.all()]) client.shutdown();
       clients.stop();
       history.stop();
+      topicHistory?.stop();
       keySweep.cancel();
       if (app) {
         (app.server as http.Server).closeAllConnections?.();
@@ -385,7 +403,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   const httpRoutes = app ? routeRegistry(app).list() : [];
   const reloadConfig = (): ReloadOutcome => reloader?.reload() ?? { ok: false, error: 'this server was started without a configuration to reload' };
-  return { broker, clients, counters, logger, httpPort, mqttPort, httpRoutes, reloadConfig, stop };
+  return { broker, clients, counters, logger, history: topicHistory, httpPort, mqttPort, httpRoutes, reloadConfig, stop };
 }
 
 /** Closes the store once what it holds is committed (bounded by the store). */

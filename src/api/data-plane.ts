@@ -15,6 +15,9 @@ import { requestClient, type HttpApp } from './http-server.js';
 import type { HttpAuthenticator, HttpCaller } from './http-auth.js';
 import { dataPlaneRoute } from './route-access.js';
 import { systemClock, type Clock } from '../shared/clock.js';
+import type { HistoryRecorder } from '../history/recorder.js';
+import { parseCursor } from '../history/resume.js';
+import { formatHistoryId, HistoryCursor } from '../shared/history-id.js';
 
 export interface DataPlaneOptions {
   broker: Broker;
@@ -23,6 +26,8 @@ export interface DataPlaneOptions {
   secure: boolean;
   /** Message times and the PUBACK deadline; default the system clock (the broker's clock in a server). */
   clock?: Clock;
+  /** Per-topic history for GET /history/{topic}; null or absent: no topic has any. */
+  history?: HistoryRecorder | null;
 }
 
 interface Parsed {
@@ -95,6 +100,9 @@ function header(request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
+
+/** Most payload bytes one GET /history answer carries (the newest messages that fit). */
+const HISTORY_RESPONSE_BYTES = 4 * 1024 * 1024;
 
 export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions): void {
   const { broker, scope } = options;
@@ -246,6 +254,57 @@ export function registerDataPlaneRoutes(app: HttpApp, options: DataPlaneOptions)
       qos: message.qos,
       lastModifiedTime: message.receivedAt ?? 0,
       ...(user ? { userProperties: Buffer.from(JSON.stringify(toUserPropertyArray(user))).toString('base64') } : {}),
+    };
+  });
+
+  // Switchboard's own (AWS keeps one retained message per topic): a topic's recent messages from
+  // its history (docs/history.md), under the same authorization as receiving them live.
+  app.get('/history/*', dataPlaneRoute, async (request) => {
+    const { segments, query } = parseUrl(request.url);
+    const topic = segments.slice(1).join('/');
+    const problem = validateTopicName(topic, broker.limits);
+    if (problem !== null) throw badRequest(`${JSON.stringify(topic)} is not a topic name (${problem})`);
+    const sinceText = query.get('since');
+    const since = sinceText === null ? null : parseCursor(sinceText);
+    if (sinceText !== null && since === null) throw badRequest('since must be an id or cursor given by this server (docs/history.md)');
+    const limit = intParam(query.get('limit'), 'limit', 1, 1000, 100);
+    await authorize(request, Buffer.alloc(0), IotAction.Receive, arnFor(scope, 'topic', topic));
+    const history = options.history ?? null;
+    if (history === null || history.keepFor(topic) === null) throw notFound(`no history is kept for ${topic} (configuration: history)`);
+    let page;
+    try {
+      page = await history.store.read({ filters: [topic], after: since, limit, now: clock.now() });
+    } catch (err) {
+      // Redis unreachable (or a store that stopped): say so, as AWS does for a service outage.
+      throw new ApiError('ServiceUnavailableException', 503, `history cannot be read now: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // The newest that fit in HISTORY_RESPONSE_BYTES of payload: an answer is built in memory.
+    let first = page.entries.length;
+    for (let bytes = 0; first > 0 && bytes + page.entries[first - 1]!.message.payload.length <= HISTORY_RESPONSE_BYTES; first--) {
+      bytes += page.entries[first - 1]!.message.payload.length;
+    }
+    const entries = page.entries.slice(first);
+    const cursor = since?.clone() ?? new HistoryCursor();
+    for (const e of entries) cursor.advance(e.id);
+    return {
+      topic,
+      messages: entries.map(({ id, message }) => {
+        const p = message.properties;
+        return {
+          id: formatHistoryId(id),
+          payload: message.payload.toString('base64'),
+          qos: message.qos,
+          receivedAt: message.receivedAt ?? 0,
+          ...(p?.contentType !== undefined ? { contentType: p.contentType } : {}),
+          ...(p?.payloadFormatIndicator !== undefined ? { payloadFormatIndicator: p.payloadFormatIndicator } : {}),
+          ...(p?.responseTopic !== undefined ? { responseTopic: p.responseTopic } : {}),
+          ...(p?.correlationData !== undefined ? { correlationData: p.correlationData.toString('base64') } : {}),
+          ...(p?.userProperties !== undefined ? { userProperties: p.userProperties } : {}),
+        };
+      }),
+      reset: page.reset,
+      truncated: page.truncated || first > 0,
+      cursor: cursor.toString(),
     };
   });
 

@@ -99,6 +99,17 @@ export const OPENAPI = {
         responses: { '200': json('retainedTopics[], nextToken'), ...errors },
       },
     },
+    '/history/{topic}': {
+      get: {
+        summary: "A topic's recent messages from its history (Switchboard; docs/history.md); needs iot:Receive on the topic",
+        parameters: [
+          pathParam('topic', 'topic name, percent-encoded'),
+          queryParam('since', { type: 'string' }, 'an id or cursor from an earlier answer: only what came after it'),
+          queryParam('limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'most messages (the newest), default 100'),
+        ],
+        responses: { '200': json('topic, messages[] (id, payload base64, qos, receivedAt, properties), reset, truncated, cursor'), ...errors },
+      },
+    },
     '/connections/{clientId}': {
       get: {
         summary: 'GetConnection',

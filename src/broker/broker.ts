@@ -16,11 +16,11 @@ import type { ClusterHooks } from './cluster-hooks.js';
 import { BrokerHooks } from './hooks.js';
 import type { BasicIngest } from './hooks.js';
 import type { LifecycleListener } from './lifecycle.js';
-import { Router, type PublishListener, type SubscribeOptions } from './router.js';
+import { Router, type HistoryStamper, type PublishListener, type SubscribeOptions } from './router.js';
 import type { Delivery, Session, Subscription, Will } from './session.js';
 import { SessionManager } from './session-manager.js';
 
-export type { PublishListener, SubscribeOptions } from './router.js';
+export type { HistoryStamper, PublishListener, SubscribeOptions } from './router.js';
 
 export interface BrokerOptions {
   limits: Limits;
@@ -36,6 +36,8 @@ export interface BrokerOptions {
   hooks?: BrokerHooks;
   /** Time for keep-alive, expiry and will delays; the system clock by default. */
   clock?: Clock;
+  /** Per-topic history (src/history/recorder.ts); none by default. */
+  history?: HistoryStamper | null;
 }
 
 export class Broker {
@@ -61,7 +63,7 @@ export class Broker {
     this.afterCommit = options.afterCommit;
     this.clock = options.clock ?? systemClock;
     this.hooks = options.hooks ?? new BrokerHooks();
-    this.router = new Router({ limits: this.limits, retained: this.retained, counters: this.counters, logger: this.logger, hooks: this.hooks, clock: this.clock });
+    this.router = new Router({ limits: this.limits, retained: this.retained, counters: this.counters, logger: this.logger, hooks: this.hooks, clock: this.clock, history: options.history ?? null });
     this.sessionManager = new SessionManager({
       limits: this.limits,
       logger: this.logger,

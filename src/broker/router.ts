@@ -26,6 +26,14 @@ export interface SubscribeOptions {
   subscriptionId: number | undefined;
 }
 
+/**
+ * Gives a message its history id and keeps it, before it is stored or routed, when its topic is
+ * kept (src/history/recorder.ts implements it); the same message otherwise.
+ */
+export interface HistoryStamper {
+  stamp(message: Message): Message;
+}
+
 /** Called for every published message after delivery is arranged (rules engine, metrics...). */
 export type PublishListener = (message: Message, origin: Origin) => void;
 
@@ -36,6 +44,8 @@ export interface RouterOptions {
   logger: Logger;
   hooks: BrokerHooks;
   clock: Clock;
+  /** Per-topic history (docs/history.md); null or absent when no `history` rule is configured. */
+  history?: HistoryStamper | null;
 }
 
 export class Router {
@@ -45,6 +55,7 @@ export class Router {
   private readonly logger: Logger;
   private readonly hooks: BrokerHooks;
   private readonly clock: Clock;
+  private readonly history: HistoryStamper | null;
   private readonly index = new TopicTrie<IndexEntry>();
   private readonly groups = new Map<string, SharedGroup>();
   private listeners: PublishListener[] | null = null;
@@ -57,6 +68,7 @@ export class Router {
     this.logger = options.logger;
     this.hooks = options.hooks;
     this.clock = options.clock;
+    this.history = options.history ?? null;
   }
 
   onPublish(listener: PublishListener): void {
@@ -85,6 +97,9 @@ export class Router {
       return;
     }
     this.counters.messagesPublished++;
+    // Stamped before anything else sees it, so the retained copy, every delivery (here and on
+    // other nodes) and the rules engine all carry the history id.
+    if (this.history !== null) message = this.history.stamp(message);
     if (message.retain) this.storeRetained(message);
     const cluster = this.hooks.cluster;
     this.route(message, cluster === null ? null : cluster.forward(message));

@@ -16,6 +16,7 @@
 //   invalid header: {"t":"a/+"} (wildcard in a name), {"t":""}, "q":7, "r":true, "e":"soon", "e":-1,
 //                   "i":{"x":1}, "g":"x", "p":"garbage", "p":"{\"contentType\":5}", a reliable seq of NaN
 import type { Message, MessageProperties, QoS } from '../shared/message.js';
+import { formatHistoryId, parseHistoryId } from '../shared/history-id.js';
 import { validateTopicName, type TopicLimits } from '../protocol/topic.js';
 import { decodeProperties, encodeProperties } from '../shared/properties-json.js';
 
@@ -60,6 +61,8 @@ interface Header {
   n?: string;
   g?: string[];
   s?: TargetHeader;
+  /** The history id the origin node stamped (docs/history.md), as text. */
+  h?: string;
 }
 
 // Only the protocol's own cap [MQTT-4.7.3-3]: the sending node applied its configured limits
@@ -80,6 +83,7 @@ export function encodeMessageFrame(origin: string, seq: number, message: Message
   if (message.publisherId !== undefined) header.i = message.publisherId;
   if (message.receivedAt !== undefined) header.a = message.receivedAt;
   if (message.principal !== undefined) header.n = message.principal;
+  if (message.historyId !== undefined) header.h = formatHistoryId(message.historyId);
   if (groups.length > 0) header.g = [...groups];
   if (target !== null) {
     header.s = { c: target.clientId, q: target.qos, r: target.retain ? 1 : 0 };
@@ -155,6 +159,7 @@ export function decodeMessageFrame(frame: Buffer): ForwardedMessage {
     publisherId: header.i,
     ...(header.a !== undefined ? { receivedAt: header.a } : {}),
     ...(header.n !== undefined ? { principal: header.n } : {}),
+    ...(header.h !== undefined ? { historyId: parseHistoryId(header.h)! } : {}),
   };
   const forwarded: ForwardedMessage = { origin, seq, message, groups: header.g ?? [] };
   if (header.s !== undefined) {
@@ -180,6 +185,7 @@ function checkHeader(h: unknown): Header {
   if (h.i !== undefined && typeof h.i !== 'string') throw new Error('message frame publisher is not a string');
   if (h.a !== undefined && (typeof h.a !== 'number' || !Number.isFinite(h.a))) throw new Error('message frame has a bad receive time');
   if (h.n !== undefined && typeof h.n !== 'string') throw new Error('message frame principal is not a string');
+  if (h.h !== undefined && (typeof h.h !== 'string' || parseHistoryId(h.h) === null)) throw new Error('message frame has a bad history id');
   if (h.g !== undefined && !isStringArray(h.g)) throw new Error('message frame groups are not a list of strings');
   if (h.s !== undefined) checkTarget(h.s);
   return h as unknown as Header;

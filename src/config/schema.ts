@@ -2,6 +2,7 @@
 // so a wrong field is named in the error before anything starts.
 import { z } from 'zod';
 import { parseCidr } from '../policy/ip-address.js';
+import { validateTopicFilter } from '../protocol/topic.js';
 
 const tls = z
   .object({
@@ -76,6 +77,10 @@ export const limitsSchema = z
     defaultSessionExpirySeconds: z.number().int().min(0).max(4294967295).default(3600),
     maxMessageExpirySeconds: z.number().int().min(1).max(4294967295).default(604800),
     maxRetainedMessages: z.number().int().min(0).default(100000),
+    // Per-topic history over every topic together (docs/history.md): messages (also the bound on
+    // topics remembered) and payload + topic bytes; past either the oldest messages go first.
+    maxHistoryMessages: z.number().int().min(1).default(100000),
+    maxHistoryBytes: z.number().int().min(1024).default(67108864),
   })
   .strict()
   .superRefine((l, ctx) => {
@@ -148,6 +153,21 @@ export const authSchema = z
   })
   .strict();
 
+const historyRule = z
+  .object({
+    filter: z
+      .string()
+      .min(1)
+      .superRefine((filter, ctx) => {
+        // Generous limits here: the topic limits of `limits` still decide what can be published.
+        const problem = filter.startsWith('$share/') ? 'shared' : validateTopicFilter(filter, { maxTopicBytes: 65535, maxTopicLevels: 1024 });
+        if (problem !== null) ctx.addIssue({ code: 'custom', message: `is not a topic filter (${problem})` });
+      }),
+    maxMessages: z.number().int().min(1).max(1000000).default(100),
+    maxAgeSeconds: z.number().int().min(0).max(31536000).default(86400),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     listeners: z
@@ -192,6 +212,10 @@ export const configSchema = z
     // error names the rule, line and column. See docs/rules.md.
     rules: z.array(z.record(z.string(), z.unknown())).max(1000).default([]),
     rulesQueueLimit: z.number().int().min(1).default(10000),
+    // Per-topic history for resuming clients and GET /history (docs/history.md): messages on topics
+    // matching a filter are kept with an id, up to maxMessages per topic and maxAgeSeconds old
+    // (0: no age limit). Empty: nothing is kept, at no cost per publish.
+    history: z.array(historyRule).max(1000).default([]),
     // Where functions named over the admin API live (authorizer handlers, rule function actions):
     // name N is <dir>/N.js (or .mjs, .cjs). Relative to the config file's directory.
     functions: z.object({ dir: z.string().min(1).default('./functions') }).strict().default({ dir: './functions' }),
@@ -258,6 +282,7 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type Limits = z.infer<typeof limitsSchema>;
+export type HistoryRuleConfig = z.infer<typeof historyRule>;
 export type AuthConfig = z.infer<typeof authSchema>;
 export type AdminConfig = Config['admin'];
 export type AuthorizerConfig = z.infer<typeof authorizerSchema>;

@@ -5,6 +5,8 @@ import { MemoryAccessKeyStore } from './access-key-store.js';
 import { MemoryRuleStore } from './rule-store.js';
 import { MemoryAuthorizerStore } from './authorizer-store.js';
 import type { StoreCommitError } from './errors.js';
+import { MemoryHistoryStore } from './history-memory.js';
+import type { HistoryCaps, HistoryStore } from './history-store.js';
 import { MemoryRetainedStore } from './retained-memory.js';
 import { MemorySessionStore } from './session-memory.js';
 import type { Store } from './store.js';
@@ -20,6 +22,12 @@ export class MemoryStore implements Store {
   readonly sealingKey = randomBytes(32);
   /** Never called: there is nothing to fail. */
   onError: ((error: StoreCommitError) => void) | undefined = undefined;
+  private history: HistoryStore | null = null;
+
+  /** History in this process only: lost at restart (a cursor from before is answered with a reset). */
+  openHistory(caps: HistoryCaps): HistoryStore {
+    return (this.history ??= new MemoryHistoryStore(caps));
+  }
 
   /** Microtasks run in the order queued, so callbacks keep the order they were given in. */
   afterCommit(callback: () => void): void {

@@ -13,6 +13,8 @@
 // Start-up failures throw a StoreOpenError ('unreachable' | 'newer-schema' | 'corrupt' |
 // 'sealing-key') within the open timeout, before anything but the layout marker and the
 // sealing-key records is written.
+import { RedisHistoryStore } from './history-redis.js';
+import type { HistoryCaps, HistoryStore } from './history-store.js';
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -105,6 +107,13 @@ export class RedisStore implements Store {
   private closing: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
+
+  private history: HistoryStore | null = null;
+
+  /** History in Redis streams shared by every node (history-redis.ts). */
+  openHistory(caps: HistoryCaps): HistoryStore {
+    return (this.history ??= new RedisHistoryStore({ client: this.cmd, writer: this.writer, prefix: this.keyPrefix, caps, settled: () => this.settled() }));
+  }
 
   /** Use openRedisStore: it connects and checks first. */
   constructor(parts: RedisStoreParts) {

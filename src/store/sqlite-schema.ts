@@ -90,6 +90,27 @@ export const MIGRATIONS: readonly string[] = [
   );
   PRAGMA application_id = ${APPLICATION_ID};
   `,
+  // 2: per-topic history (history-sqlite.ts). Rows are keyed by their history id; marks hold, per
+  // topic and origin, the highest sequence trimmed; the floor, per origin, what forgotten topics
+  // took with them. The origin and the sequence reserved so far live in settings.
+  `
+  CREATE TABLE history (
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ${MESSAGE},
+    PRIMARY KEY (origin, seq)
+  );
+  CREATE TABLE history_marks (
+    topic TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (topic, origin)
+  ) WITHOUT ROWID;
+  CREATE TABLE history_floor (
+    origin TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;

@@ -21,6 +21,8 @@ import { SqliteRuleStore } from './rule-sqlite.js';
 import type { Logger } from '../logger.js';
 import { SqliteAuthorizerStore } from './authorizer-sqlite.js';
 import type { StoreCommitError } from './errors.js';
+import { SqliteHistoryStore } from './history-sqlite.js';
+import type { HistoryCaps, HistoryStore } from './history-store.js';
 import { StoreOpenError } from './errors.js';
 import { SqliteRetainedStore } from './retained-sqlite.js';
 import { SqliteSessionStore } from './session-sqlite.js';
@@ -56,6 +58,7 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly batch: WriteBatch;
   private closed = false;
+  private history: SqliteHistoryStore | null = null;
 
   /** Use openSqliteStore: it checks, locks and migrates the file first. */
   constructor(db: Database.Database, file: string, logger: Logger, sealingKey: Buffer) {
@@ -68,6 +71,11 @@ export class SqliteStore implements Store {
     this.authorizers = new SqliteAuthorizerStore(db, this.batch);
     this.accessKeys = new SqliteAccessKeyStore(db, this.batch);
     this.rules = new SqliteRuleStore(db, this.batch);
+  }
+
+  /** History in this database: loaded into memory at first call, written through in the batch. */
+  openHistory(caps: HistoryCaps): HistoryStore {
+    return (this.history ??= new SqliteHistoryStore(this.db, this.batch, caps));
   }
 
   afterCommit(callback: () => void): void {

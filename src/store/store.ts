@@ -4,6 +4,7 @@ import type { AccessKeyStore } from './access-key-store.js';
 import type { RuleStore } from './rule-store.js';
 import type { AuthorizerStore } from './authorizer-store.js';
 import type { StoreCommitError } from './errors.js';
+import type { HistoryCaps, HistoryStore } from './history-store.js';
 import type { RetainedStore } from './retained-store.js';
 import type { SessionStore } from './session-store.js';
 
@@ -36,6 +37,12 @@ export interface Store {
   readonly authorizers: AuthorizerStore;
   readonly accessKeys: AccessKeyStore;
   readonly rules: RuleStore;
+  /**
+   * The per-topic history (docs/history.md), opened on first call with these caps (later calls
+   * return the same one): memory keeps it in this process only, sqlite in the database, redis in
+   * Redis streams shared by every node.
+   */
+  openHistory(caps: HistoryCaps): HistoryStore;
   /**
    * The key that seals access-key secrets at rest (AES-256-GCM). SQLite: read from
    * `sealing.key` beside the database (created 0600 on first start); memory: random per process;

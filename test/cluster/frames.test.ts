@@ -15,6 +15,7 @@ const message: Message = {
   publisherId: 'pub',
   receivedAt: 1_699_999_999_000,
   principal: 'p1',
+  historyId: { origin: 'k3x9q2mf', seq: 1742 },
 };
 
 /** A message frame built by hand: any header, any sequence number. */
@@ -70,6 +71,8 @@ describe('message frames', () => {
     ['a header that is null', frame('null'), /not an object/],
     ['a header that is an array', frame('[1]'), /not an object/],
     ['a topic that is not a string', frame({ ...good, t: 5 }), /topic is not a string/],
+    ['a history id that is not one', frame({ ...good, h: 'NOPE-1' }), /bad history id/],
+    ['a history id that is a number', frame({ ...good, h: 5 }), /bad history id/],
     ['an empty topic', frame({ ...good, t: '' }), /valid topic name \(empty\)/],
     ["a topic with '+'", frame({ ...good, t: 'a/+/b' }), /wildcard-in-name/],
     ["a topic with '#'", frame({ ...good, t: 'a/#' }), /wildcard-in-name/],

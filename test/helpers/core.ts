@@ -2,7 +2,7 @@
 // allow-all authorization and a silent logger; limits are the config defaults unless overridden.
 import { pino } from 'pino';
 import { allowAll, type Authorization } from '../../src/auth/authorization.js';
-import { Broker } from '../../src/broker/broker.js';
+import { Broker, type HistoryStamper } from '../../src/broker/broker.js';
 import type { Will } from '../../src/broker/session.js';
 import { validateConfig } from '../../src/config/load.js';
 import type { Limits } from '../../src/config/schema.js';
@@ -17,8 +17,8 @@ export interface TestBroker {
   counters: Counters;
 }
 
-export function testBroker(options: { limits?: Partial<Limits>; authorization?: Authorization } = {}): TestBroker {
-  const clock = new ManualClock();
+export function testBroker(options: { limits?: Partial<Limits>; authorization?: Authorization; history?: HistoryStamper; clock?: ManualClock } = {}): TestBroker {
+  const clock = options.clock ?? new ManualClock();
   const counters = new Counters();
   const limits = { ...validateConfig({}).limits, ...options.limits };
   const broker = new Broker({
@@ -30,6 +30,7 @@ export function testBroker(options: { limits?: Partial<Limits>; authorization?: 
     sessionStore: null,
     afterCommit: (callback) => callback(),
     clock,
+    history: options.history ?? null,
   });
   return { broker, clock, counters };
 }
