@@ -290,6 +290,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const sseTrusted = new TrustedProxies(http_.trustedProxies ?? []);
       registerEventsRoute(app, {
         broker,
+        history: topicHistory?.store ?? null,
         clients,
         logger,
         flow: outboundFlow(config.limits, clock),
@@ -322,7 +323,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
             maxMessageBytes: jsonMessageLimit(config.limits),
             accept: (connection) => {
               if (clients.size >= config.limits.maxConnections * 2 + 100) return connection.destroy();
-              const client = new JsonClient(connection, broker, clients, logger);
+              const client = new JsonClient(connection, broker, clients, logger, topicHistory?.store ?? null);
               clients.add(client);
               client.begin();
             },

@@ -9,6 +9,7 @@
 // the cookie rule admits their origin.
 import type { IncomingMessage } from 'node:http';
 import type { Broker } from '../broker/broker.js';
+import type { HistoryStore } from '../store/history-store.js';
 import type { ConnectionRegistry } from '../broker/connection-registry.js';
 import type { Logger } from '../logger.js';
 import type { ClientOrigin } from '../transport/connection.js';
@@ -28,6 +29,8 @@ export interface EventsRouteOptions {
   secure: boolean;
   allowedOrigins: readonly string[] | undefined;
   clientOrigin: (peerAddress: string, req: IncomingMessage) => ClientOrigin;
+  /** Per-topic history, for Last-Event-ID (resume); null when none is kept. */
+  history: HistoryStore | null;
   /** The far bound on connections of every protocol, past which a request is refused at once. */
   hardConnectionLimit: number;
 }
@@ -80,7 +83,7 @@ export function registerEventsRoute(app: HttpApp, options: EventsRouteOptions): 
       extraHeaders,
       headers,
     });
-    const client = new SseClient(connection, options.broker, options.clients, options.logger);
+    const client = new SseClient(connection, options.broker, options.clients, options.logger, options.history);
     options.clients.add(client);
     client.begin();
   });

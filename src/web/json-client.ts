@@ -8,6 +8,7 @@ import type { ConnectionRegistry } from '../broker/connection-registry.js';
 import type { Message, MessageProperties } from '../shared/message.js';
 import { validateTopicName } from '../protocol/topic.js';
 import type { MessageConnection, MessageHandler } from '../transport/websocket.js';
+import type { HistoryStore } from '../store/history-store.js';
 import { encodeFrame, errorFrame, FrameError, parseRequest, type FrameId, type Request } from './json-frames.js';
 import type { MessageEncoder } from './message-encoding.js';
 import { readConnectParams, WebClient, type FilterResult } from './web-client.js';
@@ -32,8 +33,8 @@ export class JsonClient extends WebClient implements MessageHandler {
   private pendingBytes = 0;
   private lastPing: number;
 
-  constructor(connection: MessageConnection, broker: Broker, registry: ConnectionRegistry, logger: Logger) {
-    super(connection, broker, registry, logger);
+  constructor(connection: MessageConnection, broker: Broker, registry: ConnectionRegistry, logger: Logger, history: HistoryStore | null = null) {
+    super(connection, broker, registry, logger, history);
     this.lastPing = this.acceptedAt;
     connection.setHandler(this);
   }
@@ -127,11 +128,24 @@ export class JsonClient extends WebClient implements MessageHandler {
       case 'ping':
         return this.send(encodeFrame(request.id === undefined ? { type: 'pong' } : { type: 'pong', id: request.id }));
       case 'subscribe': {
-        const id = request.id;
-        // `since` (resume from history) is accepted and answered as not available until history is
-        // wired in: the client learns it got live messages only (docs/websocket-json.md "Resume").
-        const note = request.since === undefined ? undefined : 'resume (since) is not available on this server: live messages only';
-        return this.subscribe(request.filters, (results) => this.send(answerFrame('subscribed', id, results, note)));
+        const { id, filters, since } = request;
+        if (since === undefined) return this.subscribe(filters, (results) => this.send(answerFrame('subscribed', id, results, undefined)));
+        // Resume (docs/websocket-json.md "Resume"): what was missed since `since`, then live.
+        if (this.resumption?.replaying) throw new FrameError('limit', 'a resume is already under way on this connection: wait for its messages', id);
+        const resumption = this.openResume(filters, since);
+        if (resumption === 'not-a-cursor') throw new FrameError('bad-field', '"since" is not a history id (the "id" of a message received before)', id);
+        if (resumption === null) {
+          const note = 'no history is kept on this server (no history rules): live messages only';
+          return this.subscribe(filters, (results) => this.send(answerFrame('subscribed', id, results, note)));
+        }
+        return this.subscribe(
+          filters,
+          (results) => {
+            this.send(answerFrame('subscribed', id, results, undefined));
+            void this.replay(resumption, filters);
+          },
+          false,
+        );
       }
       case 'unsubscribe':
         return this.send(answerFrame('unsubscribed', request.id, this.unsubscribe(request.filters), undefined));
@@ -220,9 +234,9 @@ export class JsonClient extends WebClient implements MessageHandler {
     this.connection.closeWith(closeCodeFor(why), reason);
   }
 
-  protected writeMessage(encoder: MessageEncoder, retain: boolean, shared: boolean): number {
-    const bytes = encoder.json(retain);
-    if (shared) this.connection.writeShared(bytes);
+  protected writeMessage(encoder: MessageEncoder, retain: boolean, shared: boolean, id: string | undefined): number {
+    const bytes = encoder.jsonFor(retain, id);
+    if (shared && id === encoder.idText) this.connection.writeShared(bytes);
     else this.connection.write(bytes);
     this.broker.counters.jsonMessagesDelivered++;
     return bytes.length;
@@ -230,6 +244,10 @@ export class JsonClient extends WebClient implements MessageHandler {
 
   protected initialSubscribed(results: FilterResult[]): void {
     this.send(answerFrame('subscribed', undefined, results, undefined));
+  }
+
+  protected sendReset(filters: readonly string[], reason: string): void {
+    this.send(encodeFrame({ type: 'reset', filters, message: reason }));
   }
 
   override sweep(now: number, connectTimeoutMs: number): void {

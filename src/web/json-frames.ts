@@ -22,11 +22,8 @@ export type Request =
   | { type: 'publish'; id: FrameId | undefined; topic: string; payload: Buffer; retain: boolean; properties: PublishProperties }
   | { type: 'ping'; id: FrameId | undefined };
 
-/**
- * Where a resuming subscriber stopped: the last history id it saw (per topic, or one id for all).
- * Passed to history when it is wired (resume); kept opaque here.
- */
-export type SinceMarker = string | Record<string, string>;
+/** Where a resuming subscriber stopped: the `id` of the last message it received (a history cursor). */
+export type SinceMarker = string;
 
 export interface PublishProperties {
   contentType?: string;
@@ -111,11 +108,9 @@ function readFilters(raw: unknown, id: FrameId | undefined): string[] {
 
 function readSince(raw: unknown, id: FrameId | undefined): SinceMarker | undefined {
   if (raw === undefined) return undefined;
-  if (typeof raw === 'string') return raw;
-  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.values(raw).every((v) => typeof v === 'string')) {
-    return raw as Record<string, string>;
-  }
-  throw new FrameError('bad-field', '"since" must be a history id, or an object of topic -> history id', id);
+  // A cursor names at most 64 origins of at most 33 characters each (shared/history-id.ts).
+  if (typeof raw === 'string' && raw.length <= 2200) return raw;
+  throw new FrameError('bad-field', '"since" must be the "id" of a message received before (a string)', id);
 }
 
 function readPublish(o: Record<string, unknown>, id: FrameId | undefined): Request {

@@ -8,12 +8,20 @@
 // payload: a JSON document arrives as JSON ("encoding":"json"), other UTF-8 text as a string
 // ("text"), anything else as base64 ("base64"). The body is one line (SSE needs that: a JSON
 // payload written over several lines is re-serialised once).
+//
+// A message kept in history carries its id ("id" in JSON, an `id:` line in SSE): the client's
+// cursor after it (docs/history.md). On one node, and for every client that has heard from one
+// origin only, that is the message's own id, so the shared bytes serve; a client whose cursor names
+// several origins (a cluster) gets its own copy with its cursor (jsonFor, sseFor).
 import type { EncodingKey } from '../broker/broadcast.js';
+import { formatHistoryId } from '../shared/history-id.js';
 import type { Message } from '../shared/message.js';
 
 export class MessageEncoder {
   private readonly message: Message;
   private readonly payload: string;
+  /** The message's own history id, when it is kept. */
+  readonly idText: string | undefined;
   private live: Buffer | null = null;
   private retained: Buffer | null = null;
   private sseLive: Buffer | null = null;
@@ -22,6 +30,7 @@ export class MessageEncoder {
   constructor(message: Message) {
     this.message = message;
     this.payload = payloadField(message.payload);
+    this.idText = message.historyId === undefined ? undefined : formatHistoryId(message.historyId);
   }
 
   /** The JSON object's text for a delivery with this RETAIN flag. */
@@ -30,16 +39,25 @@ export class MessageEncoder {
     return (this.live ??= this.encode(false));
   }
 
-  /** The same as one Server-Sent Event (`data:` line, blank line). */
+  /** The same as one Server-Sent Event (`id:` line when kept, `data:` line, blank line). */
   sse(retain: boolean): Buffer {
-    if (retain) return (this.sseRetained ??= sseEvent(this.json(true)));
-    return (this.sseLive ??= sseEvent(this.json(false)));
+    if (retain) return (this.sseRetained ??= sseEvent(this.json(true), this.idText));
+    return (this.sseLive ??= sseEvent(this.json(false), this.idText));
   }
 
-  private encode(retain: boolean): Buffer {
+  /** For a client whose id (cursor) after this message is `id`: the shared bytes when they fit. */
+  jsonFor(retain: boolean, id: string | undefined): Buffer {
+    return id === this.idText ? this.json(retain) : this.encode(retain, id);
+  }
+
+  sseFor(retain: boolean, id: string | undefined): Buffer {
+    return id === this.idText ? this.sse(retain) : sseEvent(this.encode(retain, id), id);
+  }
+
+  private encode(retain: boolean, id: string | undefined = this.idText): Buffer {
     const m = this.message;
     const p = m.properties;
-    let text = '{"type":"message","topic":' + JSON.stringify(m.topic) + this.payload;
+    let text = '{"type":"message","topic":' + JSON.stringify(m.topic) + (id === undefined ? '' : ',"id":"' + id + '"') + this.payload;
     if (retain) text += ',"retain":true';
     if (p !== undefined) {
       if (p.contentType !== undefined) text += ',"contentType":' + JSON.stringify(p.contentType);
@@ -80,10 +98,13 @@ function looksLikeJson(text: string): boolean {
   return false;
 }
 
-function sseEvent(body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(6 + body.length + 2);
-  out.write('data: ', 0, 'latin1');
-  body.copy(out, 6);
+/** `id: …` (ids and cursors are [a-z0-9_-]: nothing to escape) and `data: …` lines, blank line. */
+function sseEvent(body: Buffer, id: string | undefined): Buffer {
+  const idLine = id === undefined ? '' : 'id: ' + id + '\n';
+  const head = idLine.length + 6;
+  const out = Buffer.allocUnsafe(head + body.length + 2);
+  out.write(idLine + 'data: ', 0, 'latin1');
+  body.copy(out, head);
   out[out.length - 2] = 0x0a;
   out[out.length - 1] = 0x0a;
   return out;

@@ -14,6 +14,8 @@ import type { Broker } from '../broker/broker.js';
 import type { ConnectionRegistry } from '../broker/connection-registry.js';
 import type { ConnectionHandler } from '../transport/connection.js';
 import type { SseConnection } from '../transport/sse.js';
+import type { HistoryStore } from '../store/history-store.js';
+import type { Resumption } from '../history/resume.js';
 import type { MessageEncoder } from './message-encoding.js';
 import { readConnectParams, WebClient, type FilterResult } from './web-client.js';
 import { PING_INTERVAL_MS } from './json-client.js';
@@ -29,15 +31,22 @@ export class SseClient extends WebClient implements ConnectionHandler {
   declare readonly connection: SseConnection;
   private lastPing: number;
 
-  constructor(connection: SseConnection, broker: Broker, registry: ConnectionRegistry, logger: Logger) {
-    super(connection, broker, registry, logger);
+  /** Last-Event-ID (a reconnecting EventSource sends it) or `lastEventId` in the URL: where to resume. */
+  private since: string | null = null;
+
+  constructor(connection: SseConnection, broker: Broker, registry: ConnectionRegistry, logger: Logger, history: HistoryStore | null = null) {
+    super(connection, broker, registry, logger, history);
     this.lastPing = this.acceptedAt;
     connection.setHandler(this);
   }
 
   /** Starts the connect from the request URL (`clientId`, each `topic`, the authorizer's parameters). */
   begin(): void {
-    const params = readConnectParams(this.connection.request?.url ?? '/', 'topic');
+    const request = this.connection.request;
+    const params = readConnectParams(request?.url ?? '/', 'topic');
+    const header = request?.headers['last-event-id'];
+    const since = (Array.isArray(header) ? header[0] : header) ?? lastEventIdParam(request?.url ?? '/');
+    this.since = since === undefined || since === '' ? null : since.slice(0, 2200);
     this.start(params).catch((err: unknown) => {
       this.logger.error({ err }, 'SSE connect failed');
       this.connection.reject(500, { error: 'internal error' });
@@ -81,9 +90,9 @@ export class SseClient extends WebClient implements ConnectionHandler {
     this.connection.write(event('disconnect', { code: why, reason }));
   }
 
-  protected writeMessage(encoder: MessageEncoder, retain: boolean, shared: boolean): number {
-    const bytes = encoder.sse(retain);
-    if (shared) this.connection.writeShared(bytes);
+  protected writeMessage(encoder: MessageEncoder, retain: boolean, shared: boolean, id: string | undefined): number {
+    const bytes = encoder.sseFor(retain, id);
+    if (shared && id === encoder.idText) this.connection.writeShared(bytes);
     else this.connection.write(bytes);
     this.broker.counters.sseMessagesDelivered++;
     return bytes.length;
@@ -93,11 +102,41 @@ export class SseClient extends WebClient implements ConnectionHandler {
     this.connection.write(event('subscribed', { results }));
   }
 
+  protected sendReset(filters: readonly string[], reason: string): void {
+    this.connection.write(event('reset', { filters, message: reason }));
+  }
+
+  /**
+   * Every stream resumes when history is kept: from Last-Event-ID, or (a new client) from the
+   * history's head, so that the ids it gets let a later reconnect pick up exactly where it stopped.
+   */
+  protected override initialResume(filters: readonly string[]): { resumption: Resumption; fromCursor: boolean } | null {
+    let resume = this.openResume(filters, this.since);
+    if (resume === 'not-a-cursor') {
+      this.sendReset(filters, 'Last-Event-ID is not a history id: starting from now');
+      resume = this.openResume(filters, null);
+    } else if (resume !== null) {
+      return { resumption: resume, fromCursor: this.since !== null };
+    }
+    return resume === null || resume === 'not-a-cursor' ? null : { resumption: resume, fromCursor: false };
+  }
+
   override sweep(now: number, connectTimeoutMs: number): void {
     super.sweep(now, connectTimeoutMs);
     if (this.state === 'connected' && now - this.lastPing >= PING_INTERVAL_MS) {
       this.lastPing = now;
       this.connection.write(PING);
     }
+  }
+}
+
+/** `lastEventId` from a URL's query (for a first connection that resumes, where no header can be set). */
+function lastEventIdParam(url: string): string | undefined {
+  const m = /[?&]lastEventId=([^&#]*)/.exec(url);
+  if (m === null) return undefined;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return undefined;
   }
 }

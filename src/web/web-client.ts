@@ -5,7 +5,8 @@
 // (iot:Subscribe) and deliveries written from the broadcast's shared encoding.
 //
 // Sessions are always clean and end with the connection: what a browser misses while away is
-// served by history (resume), not by a persistent session queue. Every delivery is at most once
+// served by history (resume: src/history/resume.ts's Resumption, docs/history.md), not by a
+// persistent session queue. Every delivery is at most once
 // (QoS 0 on the wire, whatever QoS it was published with): a slow reader loses messages (counted)
 // rather than growing the server's memory.
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,9 @@ import type { Delivery, Session, Subscription, Will } from '../broker/session.js
 import { parseSharedFilter, validateTopicFilter } from '../protocol/topic.js';
 import { RC } from '../protocol/reason-codes.js';
 import type { Connection } from '../transport/connection.js';
+import { parseCursor, Resumption, type ResumeStart } from '../history/resume.js';
+import type { HistoryStore } from '../store/history-store.js';
+import { HistoryCursor } from '../shared/history-id.js';
 import { MessageEncoder, WEB_ENCODING } from './message-encoding.js';
 
 export type WebClientState = 'connecting' | 'connected' | 'closed';
@@ -81,11 +85,18 @@ export abstract class WebClient implements RegisteredConnection {
   messagesOut = 0;
   /** Deliveries dropped because this client did not read fast enough (its buffer was full). */
   dropped = 0;
+  /** Per-topic history (resume); null when no `history` rule is configured. */
+  protected readonly history: HistoryStore | null;
+  /** The resume under way or done (it keeps dropping what its replay sent); null: none. */
+  protected resumption: Resumption | null = null;
+  /** Without a resumption: what this client has had, for the ids sent with kept messages. */
+  private cursor: HistoryCursor | null = null;
 
-  constructor(connection: Connection, broker: Broker, registry: ConnectionRegistry, logger: Logger) {
+  constructor(connection: Connection, broker: Broker, registry: ConnectionRegistry, logger: Logger, history: HistoryStore | null) {
     this.connection = connection;
     this.broker = broker;
     this.registry = registry;
+    this.history = history;
     this.logger = new ClientLogger(logger, this);
     this.acceptedAt = this.lastActivity = broker.clock.now();
   }
@@ -115,10 +126,22 @@ export abstract class WebClient implements RegisteredConnection {
   protected abstract refuse(code: string, reason: string, status: number): void;
   /** Says why the server ends the connection (where the protocol can) and closes it. */
   protected abstract goodbye(why: string, reason: string): void;
-  /** Writes one message: `bytes` is shared by every subscriber of a broadcast. */
-  protected abstract writeMessage(encoder: MessageEncoder, retain: boolean, shared: boolean): number;
+  /**
+   * Writes one message: the encoder's bytes are shared by every subscriber of a broadcast
+   * (`shared`); `id` is the client's cursor after it (undefined: not kept in history).
+   */
+  protected abstract writeMessage(encoder: MessageEncoder, retain: boolean, shared: boolean, id: string | undefined): number;
   /** Answers a subscribe made at connect (URL filters): JSON says so in a frame; SSE in an event. */
   protected abstract initialSubscribed(results: FilterResult[]): void;
+  /** Tells the client that history no longer reaches back to its cursor on `filters`. */
+  protected abstract sendReset(filters: readonly string[], reason: string): void;
+  /**
+   * A resume for the URL's filters at connect (SSE: Last-Event-ID), made before they are
+   * subscribed; null: none (JSON resumes per subscribe, with `since`).
+   */
+  protected initialResume(_filters: readonly string[]): { resumption: Resumption; fromCursor: boolean } | null {
+    return null;
+  }
 
   /**
    * Authorizes from the request URL, claims the client ID, attaches a clean session and subscribes
@@ -166,7 +189,57 @@ export abstract class WebClient implements RegisteredConnection {
     this.info = announceConnected(this.broker, session, this.principal, this.connection.remoteAddress, this.protocol);
     this.logger.info({ protocol: this.protocol, transport: this.connection.transport, principal: this.principal }, 'client connected');
     this.permissions.start?.(this);
-    if (params.filters.length > 0) this.subscribe(params.filters, (results) => this.initialSubscribed(results));
+    if (params.filters.length === 0) return;
+    const resume = this.initialResume(params.filters);
+    this.subscribe(
+      params.filters,
+      (results) => {
+        this.initialSubscribed(results);
+        if (resume !== null) void this.replay(resume.resumption, params.filters);
+      },
+      // A new client wants the topics' current state; a resuming one gets their past from history.
+      resume === null || !resume.fromCursor,
+    );
+  }
+
+  // ---- resume (docs/history.md "The guarantee") ------------------------------------------------------
+
+  /**
+   * A Resumption for `filters` from the client's cursor text (`since`; null: a new client, which
+   * gets nothing old and starts at the history's head). 'not-a-cursor' when the text is not one;
+   * null when history is off. Made BEFORE the filters are subscribed, so that every live delivery
+   * from then on goes through it (held while history is read, then duplicates dropped).
+   */
+  protected openResume(filters: readonly string[], since: string | null): Resumption | 'not-a-cursor' | null {
+    if (this.history === null) return null;
+    const cursor = since === null ? null : parseCursor(since);
+    if (since !== null && cursor === null) return 'not-a-cursor';
+    // Only filters this client may subscribe to are read from history (iot:Receive is checked per
+    // message too): a refused subscribe must not be answered with its topic's past.
+    const allowed = filters.filter((f) => validateTopicFilter(f, this.broker.limits) === null && parseSharedFilter(f) === null && this.permissions.canSubscribe(f));
+    const resumption = new Resumption({ history: this.history, filters: allowed, since: cursor, canReceive: (topic) => this.permissions.canReceive(topic), clock: this.broker.clock });
+    this.resumption = resumption;
+    return resumption;
+  }
+
+  /** Reads what the client missed and sends it (after a reset when some is gone), then live resumes. */
+  protected async replay(resumption: Resumption, filters: readonly string[]): Promise<void> {
+    let start: ResumeStart;
+    try {
+      start = await resumption.start();
+    } catch (err) {
+      this.logger.error({ err }, 'history read failed; the client is told to reset');
+      start = { reset: true, messages: [] };
+    }
+    if (this.state !== 'connected') return;
+    if (start.reset) this.sendReset(filters, 'history does not reach back to the given id: some messages are no longer kept');
+    for (const { message, id } of start.messages) {
+      if (this.state !== 'connected') return;
+      const size = this.writeMessage(new MessageEncoder(message), false, false, message.historyId === undefined ? undefined : id);
+      this.broker.counters.bytesSent += size;
+      this.broker.counters.messagesDelivered++;
+      this.messagesOut++;
+    }
   }
 
   private refused(code: string, reason: string, status = 503): void {
@@ -190,7 +263,7 @@ export abstract class WebClient implements RegisteredConnection {
    * messages a second time (MQTT Retain Handling 1), so repeating a subscribe costs no more than
    * its answer.
    */
-  subscribe(filters: readonly string[], answer: (results: FilterResult[]) => void): void {
+  subscribe(filters: readonly string[], answer: (results: FilterResult[]) => void, retained = true): void {
     const broker = this.broker;
     const limits = broker.limits;
     const session = this.session!;
@@ -220,7 +293,8 @@ export abstract class WebClient implements RegisteredConnection {
       if (this.state !== 'connected') return;
       answer(results);
       if (fresh.length > 0 && this.info !== null) broker.lifecycle?.subscribed(this.info, fresh.map((s) => s.key));
-      for (const sub of fresh) if (session.subscriptions.get(sub.key) === sub) this.sendRetained(sub);
+      // A resuming client gets the topics' past from history, not their retained copies again.
+      if (retained) for (const sub of fresh) if (session.subscriptions.get(sub.key) === sub) this.sendRetained(sub);
     };
     const settling = broker.cluster?.interestSettled() ?? null;
     if (settling) void settling.then(done);
@@ -269,8 +343,21 @@ export abstract class WebClient implements RegisteredConnection {
       this.dropped++;
       return;
     }
-    const encoder = broadcast === null ? new MessageEncoder(delivery.message) : broadcast.encoding(WEB_ENCODING);
-    const size = this.writeMessage(encoder, delivery.retain, broadcast !== null);
+    // The client's id after this message (kept in history), and what a resume under way says.
+    const message = delivery.message;
+    let id: string | undefined;
+    const resumption = this.resumption;
+    if (resumption !== null) {
+      // 'hold': kept by the resumption until its replay is sent; 'duplicate': the replay had it.
+      if (resumption.offer(message) !== 'deliver') return;
+      if (message.historyId !== undefined) id = resumption.idText;
+    } else if (message.historyId !== undefined) {
+      const cursor = (this.cursor ??= new HistoryCursor());
+      cursor.advance(message.historyId);
+      id = cursor.toString();
+    }
+    const encoder = broadcast === null ? new MessageEncoder(message) : broadcast.encoding(WEB_ENCODING);
+    const size = this.writeMessage(encoder, delivery.retain, broadcast !== null, id);
     counters.bytesSent += size;
     counters.messagesDelivered++;
     this.messagesOut++;

@@ -149,6 +149,13 @@ describe('messages both ways with MQTT clients', () => {
     assert.equal(client.frames.filter((f) => f.type === 'message').length, 0);
   });
 
+  test('since on a server without history: live messages only, and the answer says so', async () => {
+    const { client } = await json();
+    const answer = await client.call({ type: 'subscribe', filters: ['nohist/#'], since: 'abc-1' });
+    assert.equal(answer.type, 'subscribed');
+    assert.match(String(answer.note), /no history/);
+  });
+
   test('mosquitto_pub reaches a JSON client; a JSON publish reaches mosquitto_sub', async () => {
     const root = uid('mosq');
     const port = new URL(mqttUrl).port;
