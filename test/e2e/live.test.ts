@@ -1,7 +1,8 @@
 // JSON over WebSocket and Server-Sent Events in a real browser with no library: Debian's Chromium,
 // driven by playwright-core, opens examples/browser/live.html, which uses only the native WebSocket
-// and EventSource against a Switchboard started in this process (anonymous from loopback). MQTT.js,
-// mosquitto_pub and the HTTP API publish; MQTT.js observes what the page publishes.
+// and EventSource against a Switchboard started in this process (anonymous from loopback, history
+// kept for kept/#). MQTT.js, mosquitto_pub and the HTTP API publish; MQTT.js observes what the page
+// publishes; a dropped event stream reconnects by itself and resumes from Last-Event-ID.
 //
 // Needs /usr/bin/chromium and playwright-core; without them the suite is skipped with the reason.
 import assert from 'node:assert/strict';
@@ -90,7 +91,7 @@ describe('browser: native WebSocket and EventSource (examples/browser/live.html)
       chromium: { launch(o: { executablePath: string; args: string[]; timeout?: number }): Promise<Browser> };
     };
     files = await staticServer();
-    server = await startInProcessServer({ mqtt: true });
+    server = await startInProcessServer({ mqtt: true, history: [{ filter: 'kept/#', maxMessages: 100, maxAgeSeconds: 0 }] });
     ({ mqttUrl, httpUrl } = endpointsOf(server));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -176,6 +177,30 @@ describe('browser: native WebSocket and EventSource (examples/browser/live.html)
       const c = await mqtt.connectAsync(mqttUrl, { clientId: id, reconnectPeriod: 0 });
       clients.push(c);
       await bounded(page.waitForFunction((i) => live.events.some((e) => e.topic === `$aws/events/presence/connected/${i}`), id, { timeout: 5000 }), 'presence event');
+    } finally {
+      await page.close();
+    }
+    assert.deepEqual(pageErrors, []);
+  });
+
+  test('EventSource resumes after the server drops the stream: every missed message once, in order', async () => {
+    const root = `kept/${uid('resume')}`;
+    const id = uid('page');
+    const page = await openPage();
+    try {
+      await bounded(page.evaluate(([f, q]) => live.listen(f, q), [`${root}/#`, `clientId=${id}`] as [string, string]), 'listen');
+      const pub = await mqttClient();
+      for (const p of ['1', '2']) await pub.publishAsync(`${root}/t`, p, { qos: 1 });
+      await bounded(page.waitForFunction(() => live.events.length >= 2, null, { timeout: 5000 }), 'two events');
+      // The server ends the stream (as a proxy or a restart would); EventSource reconnects in 2 s.
+      const dropped = await fetch(`${httpUrl}/api/connections/${id}`, { method: 'DELETE' });
+      assert.equal(dropped.status, 204);
+      for (const p of ['3', '4']) await pub.publishAsync(`${root}/t`, p, { qos: 1 });
+      await bounded(page.waitForFunction(() => (live as unknown as { subscribed: number }).subscribed >= 2, null, { timeout: 10_000 }), 'the reconnect', 12_000);
+      await pub.publishAsync(`${root}/t`, '5', { qos: 1 });
+      await bounded(page.waitForFunction(() => live.events.length >= 5, null, { timeout: 5000 }), 'five events');
+      const got = await page.evaluate(() => live.events.map((e) => e.payload), null);
+      assert.deepEqual(got, ['1', '2', '3', '4', '5']);
     } finally {
       await page.close();
     }
