@@ -102,6 +102,16 @@ export class SseClient extends WebClient implements ConnectionHandler {
     this.connection.write(event('subscribed', { results }));
   }
 
+  /**
+   * `id:` with no data sets the browser's last event ID without dispatching an event (WHATWG HTML
+   * §9.2.6, "dispatch the event" steps 1-2): a stream that received nothing yet still resumes from
+   * where it connected, not from the moment it reconnects.
+   */
+  protected override afterReplay(resumption: Resumption): void {
+    const id = resumption.idText;
+    if (id !== '' && this.state === 'connected') this.connection.write(Buffer.from(`id: ${id}\n\n`, 'latin1'));
+  }
+
   protected sendReset(filters: readonly string[], reason: string): void {
     this.connection.write(event('reset', { filters, message: reason }));
   }

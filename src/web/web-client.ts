@@ -240,7 +240,11 @@ export abstract class WebClient implements RegisteredConnection {
       this.broker.counters.messagesDelivered++;
       this.messagesOut++;
     }
+    this.afterReplay(resumption);
   }
+
+  /** After a replay was sent (SSE: hands the client its cursor even when nothing was missed). */
+  protected afterReplay(_resumption: Resumption): void {}
 
   private refused(code: string, reason: string, status = 503): void {
     if (this.state === 'closed') return;

@@ -10,6 +10,8 @@ export class SseReader {
   readonly events: SseEvent[] = [];
   readonly comments: string[] = [];
   ended = false;
+  /** The last event ID as EventSource keeps it: set by every dispatched `id:`, data or not. */
+  lastId = '';
   private waiters: (() => void)[] = [];
   private readonly controller = new AbortController();
   response!: Response;
@@ -33,6 +35,7 @@ export class SseReader {
           const line = buffer.slice(0, nl).replace(/\r$/, '');
           buffer = buffer.slice(nl + 1);
           if (line === '') {
+            if (event.id !== undefined) this.lastId = event.id;
             if (event.data.length > 0) this.events.push({ event: event.event, data: event.data.join('\n'), id: event.id });
             event = { event: 'message', data: [], id: undefined };
             this.wake();

@@ -124,4 +124,21 @@ describe('Server-Sent Events: Last-Event-ID', () => {
     assert.equal(JSON.parse((await again.named('message')).data).payload, '5');
     assert.equal(again.events.filter((e) => e.event === 'message').length, 0);
   });
+
+  test('a stream that received nothing yet is given its cursor: a reconnect gets what came after it connected', async () => {
+    const root = `chat/${uid('quiet')}`;
+    const url = `http://${base}/events?topic=${encodeURIComponent(`${root}/#`)}`;
+    const first = await SseReader.open(url);
+    open.push(() => first.close());
+    await first.named('subscribed');
+    const deadline = Date.now() + 5000;
+    while (first.lastId === '' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.notEqual(first.lastId, '', 'an id-only event set the last event ID');
+    first.close();
+    await publish(`${root}/x`, ['a', 'b']);
+    const again = await SseReader.open(url, { headers: { 'last-event-id': first.lastId } });
+    open.push(() => again.close());
+    assert.equal(JSON.parse((await again.named('message')).data).payload, 'a');
+    assert.equal(JSON.parse((await again.named('message')).data).payload, 'b');
+  });
 });
