@@ -27,7 +27,7 @@ export const LAYERS = [
   { level: 4, name: 'storage and functions', modules: ['src/store/', 'src/functions/', 'src/history/'] },
   { level: 5, name: 'auth', modules: ['src/auth/'] },
   { level: 6, name: 'core', modules: ['src/broker/'] },
-  { level: 7, name: 'front-ends and consumers', modules: ['src/mqtt/', 'src/events/', 'src/rules/', 'src/cluster/'], separatePeers: true },
+  { level: 7, name: 'front-ends and consumers', modules: ['src/mqtt/', 'src/web/', 'src/events/', 'src/rules/', 'src/cluster/'], separatePeers: true },
   { level: 8, name: 'api', modules: ['src/api/'] },
   { level: 9, name: 'composition', modules: ['src/cli/', 'src/server.ts'] },
 ];

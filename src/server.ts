@@ -48,6 +48,9 @@ import { registerClusterForwarding } from './api/cluster-forward.js';
 import { ConfigReloader, registerConfigReloadRoute, type ReloadOutcome } from './api/config-reload.js';
 import { Client } from './mqtt/client.js';
 import { ClientRegistry } from './mqtt/client-registry.js';
+import { JsonClient, jsonMessageLimit } from './web/json-client.js';
+import { JSON_WS_PATH } from './web/paths.js';
+import { registerEventsRoute } from './api/events-route.js';
 import { RC } from './protocol/reason-codes.js';
 import type { Connection } from './transport/connection.js';
 import { listenTcp } from './transport/tcp.js';
@@ -259,12 +262,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         history,
         prometheus: createPrometheusRegistry(counters, {
           connected: () => clients.connected,
+          connectedByProtocol: () => clients.connectedByProtocol(),
           sessions: () => broker.sessions.size,
           retained: () => retained.size,
           subscriptions: () => broker.subscriptionCount,
           storeBacklog: () => store.backlog ?? 0,
         }),
         connected: () => clients.connected,
+        connectedByProtocol: () => clients.connectedByProtocol(),
         scope: custom.scope,
         overview: () => ({
           version: VERSION,
@@ -294,6 +299,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registerRuleRoutes(app, ruleOperations);
       registerControlPlane(app, { authorizers: authorizerOperations, rules: ruleOperations, functions, scope: custom.scope });
       registerConfigReloadRoute(app, reloader);
+      const sseTrusted = new TrustedProxies(http_.trustedProxies ?? []);
+      registerEventsRoute(app, {
+        broker,
+        history: topicHistory?.store ?? null,
+        clients,
+        logger,
+        flow: outboundFlow(config.limits, clock),
+        secure: !!http_.tls,
+        allowedOrigins: http_.allowedOrigins,
+        clientOrigin: (peer, req) => resolveClientAddress(peer, req.headers, sseTrusted, http_.clientAddressHeader),
+        hardConnectionLimit: config.limits.maxConnections * 2 + 100,
+      });
       registerDataPlaneRoutes(app, {
         broker,
         scope: custom.scope,
@@ -312,6 +329,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           allowedOrigins: http_.allowedOrigins,
           flow: outboundFlow(config.limits, clock),
           clientOrigin: (peer, req) => resolveClientAddress(peer, req.headers, trusted, http_.clientAddressHeader),
+          // JSON over WebSocket (src/web/): same listener, TLS, Origin rule and authorizers as /mqtt.
+          json: {
+            path: JSON_WS_PATH,
+            maxMessageBytes: jsonMessageLimit(config.limits),
+            accept: (connection) => {
+              if (clients.size >= config.limits.maxConnections * 2 + 100) return connection.destroy();
+              const client = new JsonClient(connection, broker, clients, logger, topicHistory?.store ?? null);
+              clients.add(client);
+              client.begin();
+            },
+          },
         },
         accept,
       ));
@@ -346,11 +374,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       const closed: Promise<unknown>[] = [];
       if (mqttServer) closed.push(new Promise<void>((r) => mqttServer!.close(() => r())));
       wsEndpoint?.close();
-      // v5 clients are told why [MQTT-4.13]; wills are published as for any server-side close.
-      for (const client of [...clients.all()]) {
-        if (client.state === 'connected') client.disconnect(RC.serverShuttingDown, 'server shutting down', 'server-shutdown');
-        else client.finish('server-shutdown', true);
-      }
+      // Each front-end says why where its protocol can; wills are published as for any server-side close.
+      for (const client of [...clients.all()]) client.shutdown();
       clients.stop();
       history.stop();
       topicHistory?.stop();

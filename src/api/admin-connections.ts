@@ -16,6 +16,7 @@ function describeClient(c: ClientConnection) {
     principal: d.principal,
     ipAddress: d.remoteAddress,
     port: d.remotePort,
+    protocol: d.protocol,
     protocolVersion: d.protocolVersion,
     transport: d.transport,
     connectedSince: new Date(d.connectedAt).toISOString(),

@@ -25,6 +25,8 @@ export interface ConsoleRoutesOptions {
   history: MetricsHistory;
   prometheus: Registry;
   connected: () => number;
+  /** Connected now by protocol (mqtt, json, sse); absent: not reported. */
+  connectedByProtocol?: () => Map<string, number>;
   scope: ArnScope;
   /** Failed sign-ins per caller address (a default one when absent). */
   signInThrottle?: SignInThrottle;
@@ -104,6 +106,7 @@ export function registerConsoleRoutes(app: HttpApp, options: ConsoleRoutesOption
     return {
       time: Date.now(),
       connected: options.connected(),
+      ...(options.connectedByProtocol ? { connectedByProtocol: Object.fromEntries(options.connectedByProtocol()) } : {}),
       totals: {
         connects: counters.connectionsAccepted,
         connectFailures: failures,

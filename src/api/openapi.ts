@@ -70,6 +70,21 @@ export const OPENAPI = {
         responses: { '200': json('published', { $ref: '#/components/schemas/Ok' }), ...errors },
       },
     },
+    '/events': {
+      get: {
+        summary: 'Server-Sent Events: a listen-only stream of the messages on the given topic filters (docs/websocket-json.md)',
+        parameters: [
+          queryParam('topic', { type: 'string' }, 'a topic filter (+ and # allowed); repeat for several'),
+          queryParam('clientId', { type: 'string' }, 'client ID (default: assigned, told in the connected event)'),
+          queryParam('x-amz-customauthorizer-name', { type: 'string' }, 'custom authorizer; its token under its tokenKeyName (query, or a same-site cookie)'),
+        ],
+        responses: {
+          '200': { description: 'text/event-stream: connected, subscribed, message and disconnect events', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          '401': json('credentials missing or not accepted', { $ref: '#/components/schemas/Error' }),
+          '403': json('not authorized (iot:Connect), or an Origin not allowed', { $ref: '#/components/schemas/Error' }),
+        },
+      },
+    },
     '/retainedMessage/{topic}': {
       get: {
         summary: 'GetRetainedMessage',

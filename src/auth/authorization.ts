@@ -9,6 +9,8 @@ export interface ConnectRequest {
   username: string | undefined;
   password: Buffer | undefined;
   protocolVersion: 3 | 4 | 5;
+  /** The front-end (auth/request.ts CredentialSources.protocol); absent: MQTT. */
+  protocol?: 'mqtt' | 'json' | 'sse';
   connection: Connection;
   cleanStart: boolean;
   will: { topic: string; retain: boolean } | undefined;

@@ -327,7 +327,7 @@ function isLocalConnection(c: ConnectRequest['connection']): boolean {
 
 function credentialSources(request: ConnectRequest): CredentialSources {
   const c = request.connection;
-  const src: CredentialSources = { transport: c.transport };
+  const src: CredentialSources = { transport: c.transport, ...(request.protocol !== undefined ? { protocol: request.protocol } : {}) };
   if (c.request !== undefined) {
     src.upgradeUrl = c.request.url;
     src.headers = c.request.headers;

@@ -29,7 +29,12 @@ import {
 import { verifyTokenSignature } from './signature.js';
 
 export interface CredentialSources {
-  transport: 'tcp' | 'tls' | 'ws' | 'wss';
+  transport: 'tcp' | 'tls' | 'ws' | 'wss' | 'http' | 'https';
+  /**
+   * The front-end's protocol, named last in the event's `protocols`: 'mqtt' (the default, as AWS),
+   * or Switchboard's own 'json' (JSON over WebSocket, /ws) and 'sse' (Server-Sent Events, /events).
+   */
+  protocol?: 'mqtt' | 'json' | 'sse';
   /** WebSocket Upgrade URL, path and query, e.g. '/mqtt?x-amz-customauthorizer-name=A&token=abc'. */
   upgradeUrl?: string;
   /** WebSocket Upgrade headers (node lowercases the names). */
@@ -77,14 +82,32 @@ export function selectAuthorizer(src: CredentialSources): AuthorizerSelection {
   return selection;
 }
 
-/** The token under `tokenKeyName`: Upgrade header, then Upgrade query, then username query. */
+/**
+ * The token under `tokenKeyName`: Upgrade header, then Upgrade query, then username query; for
+ * Server-Sent Events also a cookie of that name (EventSource can send no header of its own). The
+ * SSE route passes a Cookie header only for a same-site request (src/api/events-route.ts).
+ */
 export function findToken(src: CredentialSources, tokenKeyName: string): string | undefined {
   if (tokenKeyName === '') return undefined;
   return (
     headerValue(src.headers, tokenKeyName.toLowerCase()) ??
     param(splitQuery(src.upgradeUrl).params, tokenKeyName) ??
-    param(splitUsername(src.username).params, tokenKeyName)
+    param(splitUsername(src.username).params, tokenKeyName) ??
+    (src.protocol === 'sse' ? cookieValue(headerValue(src.headers, 'cookie'), tokenKeyName) : undefined)
   );
+}
+
+/** A cookie's value from a Cookie header (RFC 6265 §5.4: `name=value; name2=value2`); '' is absent. */
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+    let value = pair.slice(eq + 1).trim();
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    return value === '' ? undefined : decodeComponent(value);
+  }
+  return undefined;
 }
 
 /**
@@ -106,12 +129,13 @@ export function buildEvent(
   src: CredentialSources,
   opts: { token?: string; signatureVerified: boolean; connectionId: string },
 ): AuthorizerEvent {
-  const isWebSocket = src.transport === 'ws' || src.transport === 'wss';
-  const isTls = src.transport === 'tls' || src.transport === 'wss';
+  // An HTTP request carries it: a WebSocket upgrade, or an SSE stream.
+  const isWebSocket = src.transport === 'ws' || src.transport === 'wss' || src.transport === 'http' || src.transport === 'https';
+  const isTls = src.transport === 'tls' || src.transport === 'wss' || src.transport === 'https';
   const protocols: string[] = [];
   if (isTls) protocols.push('tls');
   if (isWebSocket) protocols.push('http');
-  protocols.push('mqtt');
+  protocols.push(src.protocol ?? 'mqtt');
 
   const protocolData: NonNullable<AuthorizerEvent['protocolData']> = {};
   if (isTls && src.serverName !== undefined && src.serverName !== '') {

@@ -22,6 +22,11 @@ export interface ConnectionInfo {
   sessionIdentifier: string;
   /** Shared by a connect and its disconnect; increases per client ID (across restarts too). */
   versionNumber: number;
+  /**
+   * The front-end when it is not MQTT ('json': /ws, 'sse': /events), named in the presence events
+   * as an extra `protocol` field; absent for MQTT, whose events are AWS's field for field.
+   */
+  protocol?: 'json' | 'sse';
 }
 
 export interface LifecycleListener {

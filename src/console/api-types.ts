@@ -39,6 +39,8 @@ export interface MetricsTotals {
 export interface Metrics {
   time: number;
   connected: number;
+  /** Connected now by protocol (mqtt, json: JSON over WebSocket, sse: Server-Sent Events); absent from older servers. */
+  connectedByProtocol?: Record<string, number>;
   totals: MetricsTotals;
 }
 
@@ -73,6 +75,8 @@ export interface Connection {
   principal: string;
   ipAddress: string;
   port: number;
+  /** 'mqtt', 'json' (JSON over WebSocket, /ws) or 'sse' (Server-Sent Events, /events); absent from older servers: MQTT. */
+  protocol?: string;
   protocolVersion: string;
   transport: string;
   connectedSince: string;

@@ -39,6 +39,7 @@ export class LifecycleEvents implements LifecycleListener {
       principalIdentifier: info.principal,
       ipAddress: info.ipAddress,
       versionNumber: info.versionNumber,
+      ...(info.protocol !== undefined ? { protocol: info.protocol } : {}),
     });
   }
 
@@ -53,6 +54,7 @@ export class LifecycleEvents implements LifecycleListener {
       clientInitiatedDisconnect: clientInitiated,
       disconnectReason: reason,
       versionNumber: info.versionNumber,
+      ...(info.protocol !== undefined ? { protocol: info.protocol } : {}),
     });
   }
 

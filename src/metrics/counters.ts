@@ -27,6 +27,10 @@ export class Counters {
   messagesReceived = 0;
   messagesPublished = 0;
   messagesDelivered = 0;
+  /** The share of messagesReceived / messagesDelivered of the browser front-ends (MQTT has the rest). */
+  jsonMessagesReceived = 0;
+  jsonMessagesDelivered = 0;
+  sseMessagesDelivered = 0;
   bytesReceived = 0;
   bytesSent = 0;
   /** QoS 0 messages dropped because a subscriber's outbound buffer was full. */

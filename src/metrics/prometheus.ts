@@ -3,7 +3,10 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from './counters.js';
 
-export function createPrometheusRegistry(counters: Counters, gauges: { connected: () => number; sessions: () => number; retained: () => number; subscriptions: () => number; storeBacklog?: () => number }): Registry {
+export function createPrometheusRegistry(
+  counters: Counters,
+  gauges: { connected: () => number; sessions: () => number; retained: () => number; subscriptions: () => number; storeBacklog?: () => number; connectedByProtocol?: () => Map<string, number> },
+): Registry {
   const registry = new Registry();
   registry.registerMetric(counters.publishToDeliver);
   registry.registerMetric(counters.authorizerDuration);
@@ -29,6 +32,36 @@ export function createPrometheusRegistry(counters: Counters, gauges: { connected
       },
     });
   gauge('switchboard_connected_clients', 'MQTT clients connected now', gauges.connected);
+  const byProtocol = gauges.connectedByProtocol;
+  if (byProtocol !== undefined) {
+    new Gauge({
+      name: 'switchboard_connected_clients_by_protocol',
+      help: 'Clients connected now, by protocol (mqtt, json: JSON over WebSocket, sse: Server-Sent Events)',
+      labelNames: ['protocol'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const counts = byProtocol();
+        for (const protocol of ['mqtt', 'json', 'sse']) this.set({ protocol }, counts.get(protocol) ?? 0);
+      },
+    });
+  }
+  new Counter({
+    name: 'switchboard_messages_by_protocol_total',
+    help: 'Messages received from clients (direction="in") and delivered to them ("out"), by protocol',
+    labelNames: ['protocol', 'direction'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const jsonIn = counters.jsonMessagesReceived;
+      const webOut = counters.jsonMessagesDelivered + counters.sseMessagesDelivered;
+      this.inc({ protocol: 'mqtt', direction: 'in' }, counters.messagesReceived - jsonIn);
+      this.inc({ protocol: 'mqtt', direction: 'out' }, counters.messagesDelivered - webOut);
+      this.inc({ protocol: 'json', direction: 'in' }, jsonIn);
+      this.inc({ protocol: 'json', direction: 'out' }, counters.jsonMessagesDelivered);
+      this.inc({ protocol: 'sse', direction: 'out' }, counters.sseMessagesDelivered);
+    },
+  });
   gauge('switchboard_sessions', 'Sessions held, connected or persistent offline', gauges.sessions);
   gauge('switchboard_retained_messages', 'Retained messages stored', gauges.retained);
   gauge('switchboard_subscriptions', 'Subscriptions in the index', gauges.subscriptions);

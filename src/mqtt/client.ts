@@ -11,7 +11,8 @@ import { RC } from '../protocol/reason-codes.js';
 import type { ClientPermissions } from '../auth/authorization.js';
 import type { Broker } from '../broker/broker.js';
 import type { Broadcast, EncodingKey } from '../broker/broadcast.js';
-import type { ClientConnection, ConnectionDetails } from '../broker/client-connection.js';
+import type { ConnectionDetails } from '../broker/client-connection.js';
+import type { RegisteredConnection } from '../broker/connection-registry.js';
 import { BroadcastEncoder, encodePublish, queuedEncoder } from './encode-publish.js';
 import { isExpired } from '../shared/message.js';
 import type { Delivery, InflightEntry, Session, Will } from '../broker/session.js';
@@ -25,7 +26,8 @@ export type ClientState = 'awaiting-connect' | 'connecting' | 'connected' | 'clo
 
 export type { Will } from '../broker/session.js';
 
-export class Client implements ConnectionHandler, ClientConnection {
+export class Client implements ConnectionHandler, RegisteredConnection {
+  readonly protocol = 'mqtt';
   readonly connection: Connection;
   readonly broker: Broker;
   readonly registry: ClientRegistry;
@@ -250,6 +252,29 @@ export class Client implements ConnectionHandler, ClientConnection {
     } else {
       this.logger.debug({ reason: why }, 'connection closed before CONNECT completed');
     }
+  }
+
+  // ---- RegisteredConnection ---------------------------------------------------------------------
+
+  /** The registry's periodic check: CONNECT and keep-alive timeouts. */
+  sweep(now: number, connectTimeoutMs: number): void {
+    if (this.currentState === 'awaiting-connect') {
+      // A network connection without CONNECT within a reasonable time is closed [MQTT-3.1.4 note].
+      if (now - this.acceptedAt > connectTimeoutMs) this.finish('connect-timeout', true);
+    } else if (this.currentState === 'connecting') {
+      // Authorizers have their own timeouts (at most 60 s); this only catches the impossible.
+      if (now - this.acceptedAt > connectTimeoutMs + 65_000) this.finish('connect-timeout', true);
+    } else if (this.currentState === 'connected' && this.keepAliveMs > 0) {
+      if (now - this.lastActivity > this.keepAliveMs * 1.5) {
+        this.disconnect(RC.keepAliveTimeout, 'keep alive timeout', 'keep-alive-timeout');
+      }
+    }
+  }
+
+  /** v5 clients are told why [MQTT-4.13]; wills are published as for any server-side close. */
+  shutdown(): void {
+    if (this.currentState === 'connected') this.disconnect(RC.serverShuttingDown, 'server shutting down', 'server-shutdown');
+    else this.finish('server-shutdown', true);
   }
 
   // ---- ClientConnection -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // What the broker sees of a network connection, whatever carries it (TCP, TLS, WebSocket).
 import type { IncomingHttpHeaders } from 'node:http';
 
-export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
+/** 'http'/'https': a streamed HTTP response (Server-Sent Events). */
+export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss' | 'http' | 'https';
 
 /** Receives a connection's events; the broker implements it once per connection. */
 export interface ConnectionHandler {

@@ -10,6 +10,10 @@
 //   payload of data frames is handed to the MQTT reader as it arrives: messages are never
 //   assembled, fragmented messages are only checked for correct sequencing;
 // - the "mqtt" subprotocol (or the historical "mqttv3.1") [MQTT-6.0.0-3, 6.0.0-4].
+// The same endpoint serves JSON over WebSocket (/ws, src/web/): there text frames are the point, so
+// a connection in message mode assembles each message (text or binary, possibly fragmented) up to
+// a size limit and hands it on whole; a larger one is skipped and reported to the handler
+// (onMessageTooLarge) rather than closing the socket, up to a hard bound past which it closes (1009).
 // No extension is ever negotiated (permessage-deflate would cost ~300 KB of zlib state per busy
 // connection), so RSV bits must be 0. Client frames must be masked (RFC 6455 §5.1); server frames
 // are not, which makes a frame header depend only on the payload length.
@@ -18,7 +22,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { ClientOrigin, Connection, ConnectionAcceptor, TransportKind, UpgradeRequest } from './connection.js';
+import type { ClientOrigin, Connection, ConnectionAcceptor, ConnectionHandler, TransportKind, UpgradeRequest } from './connection.js';
 import { READ_SLICE, SocketConnection, type OutboundFlow } from './flow.js';
 import { normalizeAddress } from './tcp.js';
 
@@ -105,6 +109,39 @@ function sharedFrame(bytes: Buffer): Buffer {
   return framed;
 }
 
+// The same for text frames (JSON over WebSocket): a broadcast's JSON encoding is framed once.
+const textFrom: (Buffer | null)[] = new Array<Buffer | null>(FRAME_SLOTS).fill(null);
+const textTo: (Buffer | null)[] = new Array<Buffer | null>(FRAME_SLOTS).fill(null);
+let nextTextSlot = 0;
+
+function sharedTextFrame(bytes: Buffer): Buffer {
+  for (let i = 0; i < FRAME_SLOTS; i++) {
+    if (textFrom[i] === bytes) return textTo[i]!;
+  }
+  const framed = frame(bytes, OP_TEXT);
+  textFrom[nextTextSlot] = bytes;
+  textTo[nextTextSlot] = framed;
+  nextTextSlot = (nextTextSlot + 1) % FRAME_SLOTS;
+  return framed;
+}
+
+/**
+ * A WebSocket connection in message mode (JSON over WebSocket): onData receives one whole message
+ * at a time; writes are text frames.
+ */
+export interface MessageConnection extends Connection {
+  /** A Ping control frame: browsers answer it themselves, and proxies see traffic. */
+  ping(): void;
+  /** Sends Close with `code` and a short `reason` (at most 123 bytes, RFC 6455 §5.5), then closes. */
+  closeWith(code: number, reason: string): void;
+}
+
+/** What a message-mode handler is told beyond ConnectionHandler. */
+export interface MessageHandler extends ConnectionHandler {
+  /** A message of `bytes` exceeded the size limit; it was skipped, the connection stays open. */
+  onMessageTooLarge(bytes: number): void;
+}
+
 // ---- close codes a peer may send (RFC 6455 §7.4) ------------------------------------------------
 
 function isValidCloseCode(code: number): boolean {
@@ -113,7 +150,7 @@ function isValidCloseCode(code: number): boolean {
 
 // ---- the connection ------------------------------------------------------------------------------
 
-class WsConnection extends SocketConnection implements Connection {
+class WsConnection extends SocketConnection implements MessageConnection {
   readonly transport: TransportKind;
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -139,9 +176,18 @@ class WsConnection extends SocketConnection implements Connection {
   private closeSent = false;
   /** The peer's Close frame arrived: the closing was orderly. */
   private closeReceived = false;
+  // Message mode (maxMessage > 0): the current message's pieces, its size so far, and whether it
+  // already passed the limit (then its pieces are dropped as they arrive).
+  private readonly maxMessage: number;
+  private parts: Buffer[] | null = null;
+  private partsBytes = 0;
+  private fin = true;
+  /** Opcode of the current message's first frame (text or binary). */
+  private msgOpcode = 0;
 
-  constructor(socket: Socket, req: IncomingMessage, transport: TransportKind, maxPayload: number, client: ClientOrigin, flow: OutboundFlow) {
+  constructor(socket: Socket, req: IncomingMessage, transport: TransportKind, maxPayload: number, client: ClientOrigin, flow: OutboundFlow, maxMessage = 0) {
     super(socket, flow);
+    this.maxMessage = maxMessage;
     this.transport = transport;
     this.remoteAddress = client.address;
     this.proxiedBy = client.proxiedBy;
@@ -160,12 +206,32 @@ class WsConnection extends SocketConnection implements Connection {
 
   write(bytes: Buffer): void {
     if (this.closed || this.closeSent) return;
-    this.push(frame(bytes));
+    this.push(this.maxMessage > 0 ? frame(bytes, OP_TEXT) : frame(bytes));
   }
 
   writeShared(bytes: Buffer): void {
     if (this.closed || this.closeSent) return;
-    this.push(sharedFrame(bytes));
+    this.push(this.maxMessage > 0 ? sharedTextFrame(bytes) : sharedFrame(bytes));
+  }
+
+  ping(): void {
+    if (this.closed || this.closeSent) return;
+    this.push(frame(EMPTY, OP_PING));
+  }
+
+  closeWith(code: number, reason: string): void {
+    if (this.closed || this.closeSent) return;
+    let text = Buffer.from(reason);
+    if (text.length > 123) text = text.subarray(0, 123);
+    // Cut at a character boundary: the reason must be valid UTF-8 (§5.5.1).
+    while (text.length > 0 && !isUtf8(text)) text = text.subarray(0, text.length - 1);
+    const payload = Buffer.allocUnsafe(2 + text.length);
+    payload.writeUInt16BE(code, 0);
+    text.copy(payload, 2);
+    this.closeSent = true;
+    this.socket.write(frame(payload, OP_CLOSE));
+    this.socket.end();
+    this.startClosing();
   }
 
   writePatched(template: Buffer, idOffset: number, packetId: number): void {
@@ -237,7 +303,8 @@ class WsConnection extends SocketConnection implements Connection {
       this.payloadLeft -= take;
       if (this.opcode < OP_CLOSE) {
         if (this.payloadLeft === 0) this.payloadLeft = -1;
-        this.handler?.onData(piece);
+        if (this.maxMessage > 0) this.collect(piece);
+        else this.handler?.onData(piece);
       } else {
         // Control frames are short (<= 125 bytes) but may still arrive in pieces.
         if (this.control === null) this.control = Buffer.allocUnsafe(this.controlLength);
@@ -313,13 +380,40 @@ class WsConnection extends SocketConnection implements Connection {
         return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
       }
       // MQTT is carried in binary frames [MQTT-6.0.0-1]; a text frame is a protocol violation.
-      if (type === OP_TEXT) return this.failHeader(CLOSE_UNSUPPORTED_DATA, size - kept);
+      if (type === OP_TEXT && this.maxMessage === 0) return this.failHeader(CLOSE_UNSUPPORTED_DATA, size - kept);
       if (length > this.maxPayload) return this.failHeader(CLOSE_TOO_BIG, size - kept);
+      // Message mode: a message skipped for its size still ends at a hard bound.
+      if (this.maxMessage > 0 && this.partsBytes + length > this.maxPayload) return this.failHeader(CLOSE_TOO_BIG, size - kept);
+      if (opcode !== OP_CONTINUATION) this.msgOpcode = opcode;
       this.fragmented = fin ? 0 : type;
+      this.fin = fin;
     }
     this.opcode = opcode;
     this.payloadLeft = length;
     return size - kept;
+  }
+
+  /** Message mode: keeps a piece of the current message; at its final frame's end, hands it on. */
+  private collect(piece: Buffer): void {
+    const total = this.partsBytes + piece.length;
+    if (total <= this.maxMessage) {
+      if (piece.length > 0) (this.parts ??= []).push(piece);
+    } else {
+      this.parts = null;
+    }
+    this.partsBytes = total;
+    if (!this.fin || this.payloadLeft > 0) return;
+    const parts = this.parts;
+    this.parts = null;
+    this.partsBytes = 0;
+    if (total > this.maxMessage) {
+      (this.handler as Partial<MessageHandler> | null)?.onMessageTooLarge?.(total);
+      return;
+    }
+    const message = parts === null ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+    // §8.1: a text message that is not UTF-8 fails the connection (1007).
+    if (this.msgOpcode === OP_TEXT && !isUtf8(message)) return this.fail(CLOSE_INVALID_PAYLOAD);
+    this.handler?.onData(message);
   }
 
   private failHeader(code: number, used: number): number {
@@ -331,7 +425,10 @@ class WsConnection extends SocketConnection implements Connection {
   private endFrame(payload: Buffer): void {
     const opcode = this.opcode;
     this.payloadLeft = -1;
-    if (opcode === OP_PING) {
+    if (opcode < OP_CLOSE) {
+      // An empty data frame: in message mode it may end a message.
+      if (this.maxMessage > 0) this.collect(EMPTY);
+    } else if (opcode === OP_PING) {
       // §5.5.2: answer with a Pong carrying the same payload (counted against the budget like
       // every write, before CONNECT too).
       this.push(frame(payload, OP_PONG));
@@ -428,7 +525,12 @@ export interface WebSocketEndpointOptions {
   allowedOrigins?: readonly string[] | undefined;
   /** Who the client is (trusted proxies' forwarded header); default: the socket's peer. */
   clientOrigin?: ((peerAddress: string, req: IncomingMessage) => ClientOrigin) | undefined;
+  /** JSON over WebSocket: upgrades on this path become message-mode connections. Absent: only /mqtt. */
+  json?: { path: string; maxMessageBytes: number; accept: (connection: MessageConnection) => void } | undefined;
 }
+
+// A page's `new WebSocket(url)` offers no subprotocol; one that offers some must offer this.
+const JSON_SUBPROTOCOL = 'json';
 
 /** An Origin is compared as browsers serialise it: lower-case scheme and host, no trailing slash. */
 function normalizeOrigin(origin: string): string {
@@ -447,7 +549,8 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
       socket.on('error', ignoreError);
       if (closed) return refuse(socket, '503 Service Unavailable');
       const path = (req.url ?? '/').split('?', 1)[0];
-      if (path !== MQTT_WS_PATH) return refuse(socket, '404 Not Found');
+      const json = options.json !== undefined && path === options.json.path ? options.json : undefined;
+      if (path !== MQTT_WS_PATH && json === undefined) return refuse(socket, '404 Not Found');
       if (req.method !== 'GET') return refuse(socket, '405 Method Not Allowed');
       const upgrade = req.headers.upgrade;
       const key = req.headers['sec-websocket-key'];
@@ -455,7 +558,8 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
       if (upgrade === undefined || upgrade.toLowerCase() !== 'websocket') return refuse(socket, '400 Bad Request');
       if (typeof key !== 'string' || !KEY_PATTERN.test(key)) return refuse(socket, '400 Bad Request');
       if (version !== '13' && version !== '8') return refuse(socket, '400 Bad Request', 'Sec-WebSocket-Version: 13, 8\r\n');
-      const protocol = selectSubprotocol(req.headers['sec-websocket-protocol']);
+      const offered = req.headers['sec-websocket-protocol'];
+      const protocol = json === undefined ? selectSubprotocol(offered) : offered === undefined ? undefined : String(offered).split(',').some((p) => p.trim() === JSON_SUBPROTOCOL) ? JSON_SUBPROTOCOL : null;
       if (protocol === null) return refuse(socket, '400 Bad Request');
       // listeners.http.allowedOrigins: a page on another site must not open a connection that
       // carries the browser's ambient identity (cross-site WebSocket hijacking). Node keeps the
@@ -479,7 +583,9 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
       );
       const peer = normalizeAddress(socket.remoteAddress);
       const client = options.clientOrigin ? options.clientOrigin(peer, req) : { address: peer, proxiedBy: undefined };
-      const connection = new WsConnection(socket, req, kind, maxPayload, client, options.flow);
+      // Message mode skips a message over its limit but still closes past a hard bound (4x).
+      const frameLimit = json === undefined ? maxPayload : Math.max(maxPayload, json.maxMessageBytes * 4);
+      const connection = new WsConnection(socket, req, kind, frameLimit, client, options.flow, json === undefined ? 0 : json.maxMessageBytes);
       (socket as unknown as Record<symbol, WsConnection>)[kConnection] = connection;
       socket.setTimeout(0);
       socket.setNoDelay(true);
@@ -487,7 +593,8 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
       socket.on('end', WsConnection.onEnd);
       socket.on('close', WsConnection.onClose);
       socket.on('drain', WsConnection.onDrain);
-      accept(connection);
+      if (json === undefined) accept(connection);
+      else json.accept(connection);
       // Frames the client sent right behind its request.
       if (head.length > 0) connection.receiveHead(head);
     },

@@ -18,6 +18,8 @@ export interface InProcessOptions {
   /** The config file's `auth` section. */
   auth?: AuthInput;
   limits?: Partial<Limits>;
+  /** The config file's `history` rules (docs/history.md). */
+  history?: { filter: string; maxMessages: number; maxAgeSeconds: number }[];
   /**
    * The server's clock: a ManualClock makes authorizer refresh and disconnect deadlines, slow
    * consumers, the sign-in window and event times move only when the test advances it.
@@ -37,6 +39,7 @@ export function startInProcessServer(options: InProcessOptions = {}): Promise<Ru
       ...(options.admin !== undefined ? { admin: options.admin } : {}),
       ...(options.auth !== undefined ? { auth: options.auth } : {}),
       ...(options.limits !== undefined ? { limits: options.limits } : {}),
+      ...(options.history !== undefined ? { history: options.history } : {}),
     }),
     options.clock !== undefined ? { clock: options.clock } : {},
   );

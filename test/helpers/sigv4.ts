@@ -21,6 +21,10 @@ export interface PresignOptions {
   signingDate?: Date;
   /** 'signed': in the canonical query; 'appended': added after signing; default 'appended'. */
   token?: 'signed' | 'appended';
+  /** Default '/mqtt'; '/ws' for JSON over WebSocket. */
+  path?: string;
+  /** Parameters signed with the URL (e.g. clientId for /ws). */
+  query?: Record<string, string>;
 }
 
 /** ws://{host}/mqtt?X-Amz-... for a server on 127.0.0.1:port. */
@@ -34,9 +38,10 @@ export async function presignMqttUrl(port: number, credentials: Credentials, opt
     credentials: signedToken ? credentials : longTerm,
     sha256: Sha256,
   });
-  const request = new HttpRequest({ method: 'GET', protocol: 'ws:', hostname: '127.0.0.1', port, path: '/mqtt', headers: { host } });
+  const path = opts.path ?? '/mqtt';
+  const request = new HttpRequest({ method: 'GET', protocol: 'ws:', hostname: '127.0.0.1', port, path, headers: { host }, ...(opts.query ? { query: opts.query } : {}) });
   const signed = await signer.presign(request, { expiresIn: opts.expiresIn ?? 300, ...(opts.signingDate ? { signingDate: opts.signingDate } : {}) });
-  let url = `ws://${host}/mqtt?${buildQueryString(signed.query as Record<string, string>)}`;
+  let url = `ws://${host}${path}?${buildQueryString(signed.query as Record<string, string>)}`;
   if (sessionToken !== undefined && !signedToken) url += `&X-Amz-Security-Token=${encodeURIComponent(sessionToken)}`;
   return url;
 }

@@ -33,6 +33,8 @@ async function disconnectClient(ctx: Context, clientId: string): Promise<boolean
 }
 
 function protocolBadge(c: Connection) {
+  if (c.protocol === 'json') return badge('JSON', 'info');
+  if (c.protocol === 'sse') return badge('SSE', 'info');
   return badge(`MQTT ${c.protocolVersion}`, c.protocolVersion === '5.0' ? 'info' : 'muted');
 }
 

@@ -132,12 +132,19 @@ function stat(label: string, value: Child, sub: Child, cls = ''): HTMLElement {
   return h('div', { class: `stat ${cls}`.trim() }, h('div', { class: 'stat-label' }, label), h('div', { class: 'stat-value' }, value), h('div', { class: 'stat-sub' }, sub));
 }
 
+/** "MQTT 10 · JSON 2 · SSE 1 · " when browser protocols are connected; '' otherwise. */
+function byProtocol(m: Metrics): string {
+  const p = m.connectedByProtocol;
+  if (p === undefined || ((p.json ?? 0) === 0 && (p.sse ?? 0) === 0)) return '';
+  return `MQTT ${formatCount(p.mqtt ?? 0)} · JSON ${formatCount(p.json ?? 0)} · SSE ${formatCount(p.sse ?? 0)} · `;
+}
+
 function totalsCards(m: Metrics, points: MetricsPoint[]): Child[] {
   const t = m.totals;
   const peak = points.reduce((a, p) => Math.max(a, p.connected), m.connected);
   const denials = t.denials.connect + t.denials.publish + t.denials.subscribe + t.denials.receive;
   return [
-    stat('Connected now', formatCount(m.connected), `peak in view ${formatCount(peak)}`, 'stat-accent'),
+    stat('Connected now', formatCount(m.connected), `${byProtocol(m)}peak in view ${formatCount(peak)}`, 'stat-accent'),
     stat('Connection-minutes', formatCount(t.connectionMinutes), 'AWS’s billing unit'),
     stat('Billed messages', formatCount(t.billedMessages), 'messages in + out'),
     stat('Messages', [formatCount(t.messagesIn), h('small', null, ' in')], `${formatCount(t.messagesOut)} out`),

@@ -1,6 +1,6 @@
 // CONNECT as a named list of steps: validate -> admit (connection limit) -> authorize -> take over
 // and open the session -> CONNACK -> resume. Each step refuses with the protocol-correct answer.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IConnectPacket, Packet } from '../../protocol/codec.js';
 import { encode } from '../../protocol/codec.js';
 import { ProtocolError } from '../../protocol/errors.js';
@@ -9,7 +9,7 @@ import { validateTopicName } from '../../protocol/topic.js';
 import type { Client } from '../client.js';
 import type { Message, MessageProperties, QoS } from '../../shared/message.js';
 import { dispatch, handleFailure } from '../dispatch.js';
-import { nextVersionNumber } from '../../broker/lifecycle.js';
+import { announceConnected, attachConnection } from '../../broker/attach.js';
 
 const refuse = (code: string, reasonCode: number, message: string) => new ProtocolError(code, reasonCode, message);
 
@@ -70,15 +70,9 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
     if (client.state !== 'connecting') return;
   }
 
-  // Takeover: an existing connection with this client ID is closed [MQTT-3.1.4-3]; v5 gets 0x8E.
-  const existing = client.broker.sessions.get(clientId)?.client;
-  if (existing != null && existing !== client) {
-    existing.disconnect(RC.sessionTakenOver, 'session taken over', 'session-taken-over');
-  }
-
-  const { session, present } = client.broker.openSession(clientId, client.version, cleanStart, expirySeconds);
-  session.client = client;
-  session.permissions = client.permissions;
+  // Takeover: an existing connection with this client ID, of any protocol, is closed
+  // [MQTT-3.1.4-3]; v5 gets 0x8E.
+  const { session, present } = attachConnection(client.broker, client, { clientId, version: client.version, cleanStart, expirySeconds });
   client.session = session;
   client.state = 'connected';
   client.registry.connected++;
@@ -87,15 +81,7 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
 
   sendConnack(client, present, assigned ? clientId : undefined, expirySeconds, packet);
   client.connectedAt = client.broker.clock.now();
-  session.identifier ??= randomUUID();
-  client.info = {
-    clientId,
-    principal: client.principal,
-    ipAddress: client.connection.remoteAddress,
-    sessionIdentifier: session.identifier,
-    versionNumber: nextVersionNumber(),
-  };
-  client.broker.lifecycle?.connected(client.info);
+  client.info = announceConnected(client.broker, session, client.principal, client.connection.remoteAddress);
   client.logger.info(
     {
       transport: client.connection.transport,
