@@ -10,6 +10,7 @@ import { validateTopicName } from '../protocol/topic.js';
 import type { MessageConnection, MessageHandler } from '../transport/websocket.js';
 import type { HistoryStore } from '../store/history-store.js';
 import { encodeFrame, errorFrame, FrameError, parseRequest, type FrameId, type Request } from './json-frames.js';
+import { AckOrder } from '../broker/ack-order.js';
 import type { MessageEncoder } from './message-encoding.js';
 import { readConnectParams, WebClient, type FilterResult } from './web-client.js';
 
@@ -32,6 +33,8 @@ export class JsonClient extends WebClient implements MessageHandler {
   private pending: Buffer[] | null = [];
   private pendingBytes = 0;
   private lastPing: number;
+  /** Acknowledgements of publishes with an id, in the order they came; made on the first. */
+  private acks: AckOrder | null = null;
 
   constructor(connection: MessageConnection, broker: Broker, registry: ConnectionRegistry, logger: Logger, history: HistoryStore | null = null) {
     super(connection, broker, registry, logger, history);
@@ -201,8 +204,17 @@ export class JsonClient extends WebClient implements MessageHandler {
     if (ingest) broker.basicIngest!(message);
     else broker.publish(message, 'client');
     if (id === undefined) return;
-    // Acknowledged once what it caused (a retained copy, queued copies) is durable, as PUBACK.
-    broker.afterCommit(() => this.send(encodeFrame({ type: 'puback', id })));
+    // Acknowledged once what it caused (a retained copy, queued copies) is durable, here and on
+    // every node it went to, in the order the publishes came, as PUBACK; a copy for another node
+    // given up (docs/cluster.md) makes it an error instead.
+    broker.afterPublished(
+      (this.acks ??= new AckOrder()),
+      () => this.send(encodeFrame({ type: 'puback', id })),
+      () => {
+        broker.counters.publishesRefusedUndelivered++;
+        this.send(errorFrame('not-delivered', 'the message could not be forwarded to another node; publish it again', id));
+      },
+    );
   }
 
   // ---- WebClient --------------------------------------------------------------------------------------

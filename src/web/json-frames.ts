@@ -45,7 +45,7 @@ export class FrameError extends Error {
 }
 
 /** Stable error codes (docs/websocket-json.md "Errors"). */
-export type FrameErrorCode = 'bad-json' | 'bad-frame' | 'unknown-type' | 'bad-field' | 'unknown-field' | 'too-large' | 'not-authorized' | 'invalid-topic' | 'limit' | 'not-connected';
+export type FrameErrorCode = 'bad-json' | 'bad-frame' | 'unknown-type' | 'bad-field' | 'unknown-field' | 'too-large' | 'not-authorized' | 'invalid-topic' | 'limit' | 'not-connected' | 'not-delivered';
 
 const MAX_ID_LENGTH = 128;
 const MAX_FILTERS = 1024;
