@@ -175,6 +175,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const { Cluster } = await import('./cluster/cluster.js');
     cluster = new Cluster({
       redis: { url: config.cluster.redis.url, sentinel: config.cluster.redis.sentinel },
+      // As the store's commits: 1 with Sentinel unless configured (docs/cluster.md).
+      waitForReplicas: config.cluster.redis.waitForReplicas ?? (config.cluster.redis.sentinel !== undefined ? 1 : 0),
+      waitTimeoutMs: config.cluster.redis.waitTimeoutMs,
       keyPrefix: config.cluster.redis.keyPrefix,
       nodeId: config.cluster.nodeId,
       nodeTimeoutMs: config.cluster.nodeTimeoutSeconds * 1000,

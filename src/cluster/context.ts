@@ -25,6 +25,12 @@ export interface ClusterOptions {
   /** ... and their bytes at most (default: unbounded by bytes). */
   outboxBytes?: number;
   /**
+   * Replicas a won client-ID claim must reach (WAIT) before the CONNECT is accepted, so that a
+   * Redis failover cannot forget it and let a second node claim the same ID; default 0 (no WAIT).
+   */
+  waitForReplicas?: number;
+  waitTimeoutMs?: number;
+  /**
    * 'interest' (default): a message goes only to nodes with a matching subscription. 'broadcast':
    * to every node, which then matches locally — kept to measure what interest routing saves.
    */

@@ -89,6 +89,25 @@ export class SessionMoves {
     }
   }
 
+  /**
+   * Redis answers a write before its replicas have it: a failover right after would forget this
+   * claim and let another node claim the same client ID. With cluster.redis.waitForReplicas the
+   * CONNECT is accepted only once that many replicas have it; otherwise it is refused (retryable).
+   */
+  private async replicateClaim(clientId: string): Promise<void> {
+    const replicas = this.ctx.options.waitForReplicas ?? 0;
+    if (replicas <= 0) return;
+    let reached = 0;
+    try {
+      reached = Number(await this.ctx.redis.call('WAIT', replicas, this.ctx.options.waitTimeoutMs ?? 1000));
+    } catch {
+      reached = 0;
+    }
+    if (reached >= replicas) return;
+    this.ctx.logger.warn({ clientId, replicas, reached }, 'a client-ID claim did not reach the Redis replicas in time: CONNECT refused');
+    throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster could not make this connection durable; try again');
+  }
+
   private async claimInner(clientId: string, cleanStart: boolean): Promise<void> {
     if (!this.ctx.connected) {
       // A persistent session may live in Redis or on another node: refuse rather than fork it.
@@ -124,7 +143,10 @@ export class SessionMoves {
       // Atomic: of two nodes that read the same owner, one sets it; the other goes round again and
       // takes the client over from the winner.
       const now = await this.ctx.redis.sbTakeOwner(this.ctx.keys.owners, clientId, this.ctx.nodeId, owner ?? '');
-      if (now === this.ctx.nodeId) break;
+      if (now === this.ctx.nodeId) {
+        await this.replicateClaim(clientId);
+        break;
+      }
       if (attempt >= CLAIM_ATTEMPTS) {
         this.ctx.logger.warn({ clientId, owner: now }, 'another node kept claiming this client ID at the same time');
         throw new ProtocolError('cluster-busy', RC.serverBusy, 'this client ID is being claimed on another node at the same time; try again');
