@@ -8,6 +8,8 @@
 //   presence.ts         presence records in Redis        rpc.ts             calls between nodes
 //   control-messages.ts and frames.ts: the wire; keys.ts: Redis names; redis-scripts.ts: Lua scripts;
 //   context.ts: state the parts share; connection-adapter.ts: the one view of a session's connection.
+// A little over 500 lines: the lease (parking publishes past it, replaying or fencing after the
+// next beat) lives here with the heartbeat tick it depends on.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';

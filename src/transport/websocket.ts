@@ -17,6 +17,9 @@
 // No extension is ever negotiated (permessage-deflate would cost ~300 KB of zlib state per busy
 // connection), so RSV bits must be 0. Client frames must be masked (RFC 6455 §5.1); server frames
 // are not, which makes a frame header depend only on the payload length.
+//
+// Longer than our usual file: the frame reader, the write path with its shared-frame cache and the
+// handshake are one connection's state machine; split, each piece would need the others' internals.
 import { createHash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
