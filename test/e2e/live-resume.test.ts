@@ -12,40 +12,19 @@
 //
 // Needs /usr/bin/chromium and playwright-core; without them the suite is skipped with the reason.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFile, rmSync } from 'node:fs';
-import http from 'node:http';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
-import { REPO_ROOT } from '../helpers/server.js';
+import { serveExamples, type Browser, type Page } from '../helpers/examples-page.js';
 import { validateConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { uid, withTimeout } from '../helpers/clients.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-/** Serves examples/ only, on 127.0.0.1 port 0 (another origin than Switchboard's). */
-async function staticServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    if (req.method !== 'GET' || !path.startsWith('/examples/')) return void res.writeHead(404).end();
-    readFile(join(REPO_ROOT, path), (err, data) => {
-      if (err) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': extname(path) === '.html' ? 'text/html; charset=utf-8' : 'application/octet-stream' }).end(data);
-    });
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((res) => server.close(() => res()));
-    },
-  };
-}
 
 /**
  * A TCP proxy on a loopback port to Switchboard's HTTP port. `cut()` resets every connection it
@@ -93,17 +72,6 @@ class CuttingProxy {
   }
 }
 
-interface Page {
-  goto(url: string, opts?: { timeout?: number }): Promise<unknown>;
-  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
-  waitForFunction<A>(fn: (arg: A) => boolean, arg: A, opts?: { timeout?: number }): Promise<unknown>;
-  on(event: 'pageerror', fn: (x: { message?: string }) => void): void;
-  close(): Promise<void>;
-}
-interface Browser {
-  newPage(): Promise<Page>;
-  close(): Promise<void>;
-}
 type Frame = Record<string, unknown> & { type: string };
 declare const live: {
   connect(query?: string): Promise<Frame>;
@@ -171,7 +139,7 @@ describe('browser: resume after a restart and after a dropped network (examples/
       chromium: { launch(o: { executablePath: string; args: string[]; timeout?: number }): Promise<Browser> };
     };
     dir = mkdtempSync(join(tmpdir(), 'sb-live-resume-'));
-    files = await staticServer();
+    files = await serveExamples();
     await start();
     proxy = new CuttingProxy(httpPort);
     await proxy.listen();

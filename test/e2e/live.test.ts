@@ -7,14 +7,11 @@
 // Needs /usr/bin/chromium and playwright-core; without them the suite is skipped with the reason.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFile } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
-import { REPO_ROOT } from '../helpers/server.js';
+import { serveExamples, type Browser, type Page } from '../helpers/examples-page.js';
 import { startInProcessServer, endpointsOf } from '../helpers/in-process.js';
 import type { RunningServer } from '../../src/server.js';
 import { uid, withTimeout } from '../helpers/clients.js';
@@ -22,38 +19,7 @@ import { uid, withTimeout } from '../helpers/clients.js';
 const run = promisify(execFile);
 const CHROMIUM = '/usr/bin/chromium';
 
-/** Serves examples/ only, on 127.0.0.1 port 0 (another origin than Switchboard's). */
-async function staticServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    if (req.method !== 'GET' || !path.startsWith('/examples/')) return void res.writeHead(404).end();
-    readFile(join(REPO_ROOT, path), (err, data) => {
-      if (err) return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': extname(path) === '.html' ? 'text/html; charset=utf-8' : 'application/octet-stream' }).end(data);
-    });
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise((res) => server.close(() => res()));
-    },
-  };
-}
 
-interface Page {
-  goto(url: string, opts?: { timeout?: number }): Promise<unknown>;
-  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
-  waitForFunction<A>(fn: (arg: A) => boolean, arg: A, opts?: { timeout?: number }): Promise<unknown>;
-  on(event: 'pageerror', fn: (x: { message?: string }) => void): void;
-  close(): Promise<void>;
-}
-interface Browser {
-  newPage(): Promise<Page>;
-  close(): Promise<void>;
-}
 type Frame = Record<string, unknown> & { type: string };
 declare const live: {
   connect(query?: string): Promise<Frame>;
@@ -90,7 +56,7 @@ describe('browser: native WebSocket and EventSource (examples/browser/live.html)
     const { chromium } = (await import('playwright-core')) as unknown as {
       chromium: { launch(o: { executablePath: string; args: string[]; timeout?: number }): Promise<Browser> };
     };
-    files = await staticServer();
+    files = await serveExamples();
     server = await startInProcessServer({ mqtt: true, history: [{ filter: 'kept/#', maxMessages: 100, maxAgeSeconds: 0 }] });
     ({ mqttUrl, httpUrl } = endpointsOf(server));
     browser = await chromium.launch({
