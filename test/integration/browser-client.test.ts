@@ -29,7 +29,10 @@ function start(): Promise<RunningServer> {
       listeners: { http: { host: '127.0.0.1', port: httpPort }, mqtt: { host: '127.0.0.1', port: mqttPort } },
       store: { type: 'sqlite', path: join(dir, 'data') },
       log: { level: 'silent' },
-      history: [{ filter: 'feed/#', maxMessages: 100, maxAgeSeconds: 0 }],
+      history: [
+        { filter: 'feed/#', maxMessages: 100, maxAgeSeconds: 0 },
+        { filter: 'tiny/#', maxMessages: 2, maxAgeSeconds: 0 },
+      ],
     }),
   );
 }
@@ -119,6 +122,32 @@ describe('browser helper', () => {
     await publish(`${topic}/b`, ['8']);
     await waitUntil(() => got.length >= 8, 5000, 'one more');
     assert.deepEqual(got.slice(7), ['8']);
+  });
+
+  test('history that no longer reaches back: onreset names the filter, then what is kept follows', async () => {
+    const topic = `tiny/${uid('z')}`;
+    let gate = true;
+    class GatedWebSocket extends WebSocket {
+      constructor(url: string) {
+        super(gate ? url : 'ws://127.0.0.1:1/ws');
+      }
+    }
+    let connects = 0;
+    const resets: string[][] = [];
+    const client = connect({ url: `ws://127.0.0.1:${httpPort}/ws`, WebSocket: GatedWebSocket, initialDelayMs: 20, maxDelayMs: 100, onconnect: () => (connects += 1), onreset: (f) => resets.push(f) });
+    clients.push(client);
+    const got: unknown[] = [];
+    await withTimeout(client.subscribe(topic, (m) => got.push(m.payload)).ready, 5000, 'subscribed');
+    await publish(topic, ['1']);
+    await waitUntil(() => got.length === 1, 5000, 'first');
+    gate = false;
+    await server.stop();
+    server = await start();
+    await publish(topic, ['2', '3', '4', '5']);
+    gate = true;
+    await waitUntil(() => connects === 2 && got.length >= 3, 5000, 'reconnected and replayed');
+    assert.deepEqual(resets, [[topic]]);
+    assert.deepEqual(got, ['1', '4', '5']);
   });
 
   test('served at /client/switchboard.js (a few KB gzipped) and exported as switchboard/client', async () => {
