@@ -35,6 +35,7 @@ export const LAYERS = [
 /** Modules outside the layer order that may import only themselves. */
 export const ISLANDS = [
   { module: 'src/console/', why: 'the browser app, bundled by Vite on its own; it talks to the server over HTTP only' },
+  { module: 'src/client/', why: 'the browser helper for /ws (served at /client/switchboard.js, exported as switchboard/client); no dependencies' },
 ];
 
 /** Imports that the layer order would allow but that are refused all the same. */

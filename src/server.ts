@@ -26,6 +26,7 @@ import { createAdminSigV4Verifier } from './api/admin-sigv4.js';
 import { createHttpServer, routeRegistry } from './api/http-server.js';
 import { assertAccessDeclared, type RegisteredRoute } from './api/route-access.js';
 import { registerConsoleRoutes } from './api/console.js';
+import { registerClientScript } from './api/client-script.js';
 import { AdminSessions } from './api/admin-sessions.js';
 import { ConsoleCredentials } from './auth/console-credentials.js';
 import { resolveClientAddress, TrustedProxies } from './auth/client-address.js';
@@ -255,6 +256,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (http_ !== false) {
       app = createHttpServer({ listener: http_, logger, admin: config.admin, sessions, verifySignedAdmin: createAdminSigV4Verifier(store.accessKeys, store.sealingKey) });
       if (cluster !== null) registerClusterForwarding(app, broker, cluster);
+      registerClientScript(app);
       registerConsoleRoutes(app, {
         admin: config.admin,
         sessions,

@@ -81,11 +81,15 @@ export function parsePresenceRecord(json: string): PresenceRecord | null {
     return null;
   }
   if (!isObject(value) || !isObject(value.info) || !isCount(value.connectedAt) || typeof value.persistent !== 'boolean') return null;
-  const { clientId, principal, ipAddress, sessionIdentifier, versionNumber } = value.info;
+  const { clientId, principal, ipAddress, sessionIdentifier, versionNumber, protocol } = value.info;
   if (!isString(clientId) || clientId.length === 0 || !isString(principal) || !isString(ipAddress) || !isString(sessionIdentifier) || !isCount(versionNumber)) return null;
+  // The front-end of a JSON or SSE client: kept, so that the disconnected event published for it
+  // after its node died names the protocol as its connected event did (absent: MQTT).
+  if (!(protocol === undefined || protocol === 'json' || protocol === 'sse')) return null;
   const will = value.will === null ? null : parseStoredWill(value.will);
   if (will === undefined) return null;
-  return { info: { clientId, principal, ipAddress, sessionIdentifier, versionNumber }, connectedAt: value.connectedAt, persistent: value.persistent, will };
+  const info: ConnectionInfo = { clientId, principal, ipAddress, sessionIdentifier, versionNumber, ...(protocol !== undefined ? { protocol } : {}) };
+  return { info, connectedAt: value.connectedAt, persistent: value.persistent, will };
 }
 
 /** A stored will, or undefined when damaged. */

@@ -43,6 +43,8 @@ export interface ResumedMessage {
   readonly message: Message;
   /** The cursor after this message: the id to give the client with it. */
   readonly id: string;
+  /** A retained message sent on subscribe that was held meanwhile: delivered with its retain flag. */
+  readonly retain?: boolean;
 }
 
 export interface ResumeStart {
@@ -68,7 +70,8 @@ export class Resumption {
   readonly cursor: HistoryCursor;
   /** What must not be sent again: the client's `since` plus what the replay sent. */
   private readonly sent: HistoryCursor;
-  private held: Message[] | null = [];
+  /** Live deliveries held while history is read, with the retain flag each was delivered with. */
+  private held: { message: Message; retain: boolean }[] | null = [];
   private heldOverflow = false;
   private readonly limit: number;
 
@@ -89,14 +92,18 @@ export class Resumption {
     return this.cursor.toString();
   }
 
-  /** One live delivery (see the file comment). Advances the cursor when it answers 'deliver'. */
-  offer(message: Message): Offer {
+  /**
+   * One live delivery (see the file comment). Advances the cursor when it answers 'deliver'.
+   * `retain`: the delivery's retain flag (true for a retained message sent on subscribe), kept
+   * with a held message so that its release says so too.
+   */
+  offer(message: Message, retain = false): Offer {
     const id = message.historyId;
     if (this.held !== null) {
       // Bounded: held messages with an id are also in the history the read returns, unless the
       // read is older than they are (Redis); past the bound the client is told it lost some.
       if (this.held.length >= this.limit) this.heldOverflow = true;
-      else this.held.push(message);
+      else this.held.push({ message, retain });
       return 'hold';
     }
     if (id === undefined) return 'deliver';
@@ -145,13 +152,13 @@ export class Resumption {
     const held = this.held ?? [];
     this.held = null;
     if (this.heldOverflow) reset = true;
-    for (const m of held) {
+    for (const { message: m, retain } of held) {
       const id: HistoryId | undefined = m.historyId;
       if (id !== undefined) {
         if (this.sent.covers(id)) continue;
         this.cursor.advance(id);
       }
-      out.push({ message: m, id: this.cursor.toString() });
+      out.push(retain ? { message: m, id: this.cursor.toString(), retain } : { message: m, id: this.cursor.toString() });
     }
     return error === undefined ? { reset, messages: out } : { reset, messages: out, error };
   }

@@ -233,9 +233,9 @@ export abstract class WebClient implements RegisteredConnection {
     }
     if (this.state !== 'connected') return;
     if (start.reset) this.sendReset(filters, 'history does not reach back to the given id: some messages are no longer kept');
-    for (const { message, id } of start.messages) {
+    for (const { message, id, retain } of start.messages) {
       if (this.state !== 'connected') return;
-      const size = this.writeMessage(new MessageEncoder(message), false, false, message.historyId === undefined ? undefined : id);
+      const size = this.writeMessage(new MessageEncoder(message), retain === true, false, message.historyId === undefined ? undefined : id);
       this.broker.counters.bytesSent += size;
       this.broker.counters.messagesDelivered++;
       this.messagesOut++;
@@ -353,7 +353,7 @@ export abstract class WebClient implements RegisteredConnection {
     const resumption = this.resumption;
     if (resumption !== null) {
       // 'hold': kept by the resumption until its replay is sent; 'duplicate': the replay had it.
-      if (resumption.offer(message) !== 'deliver') return;
+      if (resumption.offer(message, delivery.retain) !== 'deliver') return;
       if (message.historyId !== undefined) id = resumption.idText;
     } else if (message.historyId !== undefined) {
       const cursor = (this.cursor ??= new HistoryCursor());

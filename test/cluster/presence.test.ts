@@ -22,6 +22,15 @@ test('a record round-trips through JSON, with and without a will', () => {
   assert.deepEqual(restored.message.properties, { contentType: 'x' });
 });
 
+test("a JSON or SSE client's protocol survives the round trip (its disconnected event names it)", () => {
+  for (const protocol of ['json', 'sse'] as const) {
+    const record = presenceOf({ info: { ...info, protocol }, connectedAt: 1000, persistent: false, will: null });
+    assert.equal(parsePresenceRecord(JSON.stringify(record))?.info.protocol, protocol);
+  }
+  const mqtt = parsePresenceRecord(JSON.stringify(presenceOf({ info, connectedAt: 1000, persistent: false, will: null })))!;
+  assert.ok(!('protocol' in mqtt.info), 'an MQTT client has no protocol field');
+});
+
 test('damaged records are refused', () => {
   const good = presenceOf({ info, connectedAt: 1000, persistent: true, will });
   const damaged: [string, unknown][] = [
@@ -30,6 +39,7 @@ test('damaged records are refused', () => {
     ['no info', { ...good, info: undefined }],
     ['an empty client ID', { ...good, info: { ...info, clientId: '' } }],
     ['a version that is not a number', { ...good, info: { ...info, versionNumber: '3' } }],
+    ['an unknown protocol', { ...good, info: { ...info, protocol: 'carrier-pigeon' } }],
     ['no will field', { ...good, will: undefined }],
     ['a will with a wildcard topic', { ...good, will: { ...good.will, topic: 'a/#' } }],
     ['a will with a bad QoS', { ...good, will: { ...good.will, qos: 3 } }],

@@ -287,6 +287,17 @@ describe('resume', () => {
     assert.equal(r.idText, `${store.origin}-2`);
   });
 
+  test('a held delivery keeps its retain flag when released', async () => {
+    const { broker, clock, store } = setup([{ filter: '#', maxMessages: 100, maxAgeSeconds: 0 }]);
+    broker.publish(message('r', { retain: true, payload: Buffer.from('retained') }), 'api');
+    const r = new Resumption({ history: store, filters: ['r'], since: null, canReceive: () => true, clock });
+    assert.equal(r.offer(broker.retained.get('r')!, true), 'hold');
+    // A live copy of a retained publish is not a retained delivery ([MQTT-3.3.1-9]).
+    assert.equal(r.offer(message('r', { retain: true, payload: Buffer.from('live'), historyId: { origin: store.origin, seq: 2 } })), 'hold');
+    const start = await r.start();
+    assert.deepEqual(start.messages.map((m) => [m.message.payload.toString(), m.retain === true]), [['retained', true], ['live', false]]);
+  });
+
   test('a cursor from before a memory store restart is a reset', async () => {
     const first = setup([{ filter: '#', maxMessages: 100, maxAgeSeconds: 0 }]);
     pub(first.broker, 'a', 'x');

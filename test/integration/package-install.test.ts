@@ -41,7 +41,7 @@ describe('the npm package', { timeout: 120_000 }, () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('holds the CLI, the compiled server, the console and the docs; no tests, sources or scripts', () => {
-    for (const needed of ['package.json', 'README.md', 'bin/switchboard.js', 'dist/cli/main.js', 'dist/server.js', 'dist/functions/function-worker.js', 'dist/console/index.html', 'docs/configuration.md', 'examples/switchboard.yaml']) {
+    for (const needed of ['package.json', 'README.md', 'bin/switchboard.js', 'dist/cli/main.js', 'dist/server.js', 'dist/functions/function-worker.js', 'dist/console/index.html', 'dist/client/switchboard.js', 'dist/client/switchboard.d.ts', 'docs/configuration.md', 'examples/switchboard.yaml']) {
       assert.ok(files.includes(needed), `${needed} is missing from the package`);
     }
     assert.ok(files.some((f) => /^dist\/console\/assets\/.+\.js$/.test(f)), 'the console scripts are missing');
@@ -108,6 +108,11 @@ describe('the npm package', { timeout: 120_000 }, () => {
       const consolePage = await fetch(`http://127.0.0.1:${ready.httpPort}/`);
       assert.equal(consolePage.status, 200);
       assert.match(await consolePage.text(), /<script[^>]+src="[^"]*assets\//);
+      // The browser helper, from the installed server and as the package's `switchboard/client` export.
+      const helper = await fetch(`http://127.0.0.1:${ready.httpPort}/client/switchboard.js`);
+      assert.equal(helper.status, 200);
+      const exported = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('switchboard/client'); console.log(typeof m.connect)"], { cwd: packageDir, timeout: 30_000 });
+      assert.equal(exported.stdout.trim(), 'function');
       assert.doesNotMatch(err, /Warning/);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);

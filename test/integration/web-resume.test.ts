@@ -141,4 +141,20 @@ describe('Server-Sent Events: Last-Event-ID', () => {
     assert.equal(JSON.parse((await again.named('message')).data).payload, 'a');
     assert.equal(JSON.parse((await again.named('message')).data).payload, 'b');
   });
+
+  test('a new stream on a kept topic gets its retained message marked retain (held while history is read, then sent)', async () => {
+    const topic = `chat/${uid('ret')}`;
+    await pub.publishAsync(topic, 'state', { qos: 1, retain: true });
+    const stream = await SseReader.open(`http://${base}/events?topic=${encodeURIComponent(topic)}`);
+    open.push(() => stream.close());
+    const retained = JSON.parse((await stream.named('message')).data);
+    assert.equal(retained.payload, 'state');
+    assert.equal(retained.retain, true, JSON.stringify(retained));
+    // A live publish after it is not a retained delivery.
+    await publish(topic, ['live']);
+    const live = JSON.parse((await stream.named('message')).data);
+    assert.equal(live.payload, 'live');
+    assert.equal(live.retain, undefined);
+    await pub.publishAsync(topic, '', { qos: 1, retain: true });
+  });
 });
