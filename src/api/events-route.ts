@@ -3,8 +3,9 @@
 // cookie), exactly as a JSON or MQTT WebSocket client from its upgrade URL, and its policies decide.
 //
 // Browsers send ambient credentials (docs/security.md): a cookie token is passed to the authorizer
-// only for a same-site request — no Origin (a same-origin EventSource sends none), the server's own
-// origin, or one of listeners.http.allowedOrigins. With allowedOrigins set, any other Origin is
+// only for a same-site request — no Origin (a same-origin EventSource sends none) and no
+// Sec-Fetch-Site other than same-origin, the server's own origin, or one of
+// listeners.http.allowedOrigins. With allowedOrigins set, any other Origin is
 // refused (403) as for /mqtt and /ws. Cross-origin readers get CORS headers; credentials only when
 // the cookie rule admits their origin.
 import type { IncomingMessage } from 'node:http';
@@ -62,7 +63,14 @@ export function registerEventsRoute(app: HttpApp, options: EventsRouteOptions): 
       return reply.code(503).send({ error: 'server-full', message: 'too many connections' });
     }
     const own = req.headers.host !== undefined && origin === `${scheme}://${req.headers.host.toLowerCase()}`;
-    const sameSite = origin === undefined || own || (allowed !== null && allowed.has(origin));
+    // No Origin is not enough: a browser sends none on a cross-site <img>, <iframe> or link to
+    // /events?clientId=... (no-cors GET, navigation), yet sends a SameSite=None cookie with it, and
+    // such a request, though it cannot read the stream, connects as the cookie's owner and takes
+    // over its client ID. Fetch Metadata (W3C, Sec-Fetch-Site) says where it came from; absent:
+    // not a browser that sends it.
+    const fetchSite = req.headers['sec-fetch-site'];
+    const fromThisOrigin = fetchSite === undefined || fetchSite === 'same-origin' || fetchSite === 'none';
+    const sameSite = origin === undefined ? fromThisOrigin : own || (allowed !== null && allowed.has(origin));
     const extraHeaders: Record<string, string> = {};
     if (origin !== undefined && !own) {
       extraHeaders['Access-Control-Allow-Origin'] = req.headers.origin as string;

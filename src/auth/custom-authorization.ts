@@ -322,7 +322,8 @@ export class CustomAuthorization implements Authorization {
 
 /** The loopback rule for an MQTT connection: TCP by its peer, WebSocket by its upgrade request too. */
 function isLocalConnection(c: ConnectRequest['connection']): boolean {
-  return isLocalRequest({ peerAddress: c.remoteAddress, proxied: c.proxiedBy !== undefined, headers: c.request?.headers });
+  const r = c.request;
+  return isLocalRequest({ peerAddress: c.remoteAddress, proxied: c.proxiedBy !== undefined, headers: r?.headers, target: r?.url, hostCount: r?.hostCount });
 }
 
 function credentialSources(request: ConnectRequest): CredentialSources {

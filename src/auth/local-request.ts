@@ -97,6 +97,14 @@ export interface LocalCheck {
   proxied: boolean;
   /** HTTP request headers; undefined for MQTT over TCP, which has none. */
   headers: IncomingHttpHeaders | undefined;
+  /**
+   * With headers: the request target and how many Host lines came. An absolute-form target
+   * (`GET http://rebind.example/events`) names the host and the Host header must be ignored
+   * (RFC 9112 §3.2.2); a repeated Host is ambiguous (Node keeps the first, a proxy may have used
+   * another). Browsers send neither to a server: not local. Absent: not checked.
+   */
+  target?: string;
+  hostCount?: number;
 }
 
 /** The loopback rule (see the file-top note). */
@@ -105,6 +113,8 @@ export function isLocalRequest(check: LocalCheck): boolean {
   const headers = check.headers;
   if (headers === undefined) return true;
   for (const name of PROXY_HEADERS) if (headers[name] !== undefined) return false;
+  if (check.target !== undefined && !check.target.startsWith('/')) return false;
+  if (check.hostCount !== undefined && check.hostCount !== 1) return false;
   const host = single(headers.host);
   if (host === undefined || !isLoopbackHost(host)) return false;
   const origin = single(headers.origin);

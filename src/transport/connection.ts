@@ -29,6 +29,18 @@ export interface ConnectionHandler {
 export interface UpgradeRequest {
   url: string;
   headers: IncomingHttpHeaders;
+  /**
+   * How many Host header lines the request had: Node keeps only the first in `headers`, a proxy
+   * may have used another, so more than one is ambiguous (the loopback rule refuses it).
+   */
+  hostCount?: number;
+}
+
+/** How many Host lines are in a request's raw headers (see UpgradeRequest.hostCount). */
+export function countHostHeaders(rawHeaders: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.length === 4 && rawHeaders[i]!.toLowerCase() === 'host') n++;
+  return n;
 }
 
 export interface Connection {

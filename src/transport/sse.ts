@@ -14,7 +14,7 @@
 // Last-Event-ID when it reconnects, `retry:` its reconnection delay.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ClientOrigin, Connection, TransportKind, UpgradeRequest } from './connection.js';
+import { countHostHeaders, type ClientOrigin, type Connection, type TransportKind, type UpgradeRequest } from './connection.js';
 import { SocketConnection, type OutboundFlow } from './flow.js';
 import { normalizeAddress } from './tcp.js';
 
@@ -61,7 +61,7 @@ export class SseConnection extends SocketConnection implements Connection {
     this.localPort = socket.localPort ?? 0;
     this.serverName = (socket as { servername?: string }).servername || undefined;
     // `headers`: what the authorizer may see (the route leaves out a cookie it must not use).
-    this.request = { url: req.url ?? '/', headers: options.headers ?? req.headers };
+    this.request = { url: req.url ?? '/', headers: options.headers ?? req.headers, hostCount: countHostHeaders(req.rawHeaders) };
   }
 
   /** Refuses with an HTTP status and a JSON body; the connection is over. */

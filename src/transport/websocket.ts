@@ -25,7 +25,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import type { ClientOrigin, Connection, ConnectionAcceptor, ConnectionHandler, TransportKind, UpgradeRequest } from './connection.js';
+import { countHostHeaders, type ClientOrigin, type Connection, type ConnectionAcceptor, type ConnectionHandler, type TransportKind, type UpgradeRequest } from './connection.js';
 import { READ_SLICE, SocketConnection, type OutboundFlow } from './flow.js';
 import { normalizeAddress } from './tcp.js';
 
@@ -199,7 +199,7 @@ class WsConnection extends SocketConnection implements MessageConnection {
     this.localAddress = normalizeAddress(socket.localAddress);
     this.localPort = socket.localPort ?? 0;
     this.serverName = (socket as { servername?: string }).servername || undefined;
-    this.request = { url: req.url ?? '/', headers: req.headers };
+    this.request = { url: req.url ?? '/', headers: req.headers, hostCount: countHostHeaders(req.rawHeaders) };
     this.maxPayload = maxPayload;
   }
 

@@ -216,7 +216,20 @@ export abstract class WebClient implements RegisteredConnection {
     if (since !== null && cursor === null) return 'not-a-cursor';
     // Only filters this client may subscribe to are read from history (iot:Receive is checked per
     // message too): a refused subscribe must not be answered with its topic's past.
-    const allowed = filters.filter((f) => validateTopicFilter(f, this.broker.limits) === null && parseSharedFilter(f) === null && this.permissions.canSubscribe(f));
+    // Nor one refused for a limit (subscribe() below): the same count and subscription bounds.
+    const limits = this.broker.limits;
+    const subscribed = this.session?.subscriptions;
+    let room = limits.maxSubscriptionsPerConnection - (subscribed?.size ?? 0);
+    const allowed: string[] = [];
+    for (const f of filters.slice(0, limits.maxFiltersPerSubscribe)) {
+      if (allowed.includes(f) || validateTopicFilter(f, limits) !== null || parseSharedFilter(f) !== null) continue;
+      if (!this.permissions.canSubscribe(f)) continue;
+      if (subscribed?.has(f) !== true) {
+        if (room <= 0) continue;
+        room--;
+      }
+      allowed.push(f);
+    }
     const resumption = new Resumption({ history: this.history, filters: allowed, since: cursor, canReceive: (topic) => this.permissions.canReceive(topic), clock: this.broker.clock });
     this.resumption = resumption;
     return resumption;
