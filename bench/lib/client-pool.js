@@ -45,7 +45,8 @@ class Conn {
     this.acks = null; // packet ids to PUBACK after this read
     this.received = 0;
     this.pair = null; // throughput mode: { pub, window, sent, template, ... }
-    this.carry = null; // JSON/SSE: the last bytes of the previous read (onWebData)
+    this.carry = null; // SSE: the last bytes of the previous read; JSON: a frame's cut first bytes
+    this.frameStart = true; // JSON: the next data piece begins a frame
   }
 
   /** Sends one MQTT packet (framed for WebSocket). */
@@ -128,18 +129,50 @@ function onWsData(conn, buf, start, end) {
 const MESSAGE = Buffer.from('{"type":"message"');
 const CARRY = MESSAGE.length - 1;
 
+/**
+ * /ws: one delivery is one text frame, so only the first bytes of each frame are compared (no
+ * allocation unless a read cuts those bytes). readFrames hands over a frame's payload in pieces;
+ * `conn.wsRemaining` is still the payload left including this piece.
+ */
+function onJsonData(conn, buf, start, end) {
+  if (conn.state !== S_OPEN) return webHandshake(conn, buf.toString('utf8', start, end));
+  const atStart = conn.frameStart;
+  conn.frameStart = end - start === conn.wsRemaining;
+  if (conn.carry !== null) {
+    // The previous piece began the frame but held fewer bytes than the marker.
+    const need = MESSAGE.length - conn.carry.length;
+    const head = Buffer.concat([conn.carry, buf.subarray(start, start + Math.min(need, end - start))]);
+    conn.carry = head.length < MESSAGE.length && !conn.frameStart ? head : null;
+    if (conn.carry === null && head.length === MESSAGE.length && head.equals(MESSAGE)) countOne(conn);
+    return;
+  }
+  if (!atStart) return;
+  if (end - start >= MESSAGE.length) {
+    if (buf.compare(MESSAGE, 0, MESSAGE.length, start, start + MESSAGE.length) === 0) countOne(conn);
+  } else if (!conn.frameStart) conn.carry = Buffer.from(buf.subarray(start, end));
+}
+
+function countOne(conn) {
+  conn.pool.received++;
+  conn.received++;
+}
+
+/** SSE: events arrive many to a read; the marker is searched for, across read boundaries too. */
 function onWebData(conn, buf, start, end) {
   if (conn.state !== S_OPEN) return webHandshake(conn, buf.toString('utf8', start, end));
   const pool = conn.pool;
   let n = 0;
+  const view = buf.subarray(start, end);
+  let tail = view;
   if (conn.carry !== null) {
-    // Neither half alone can hold the marker, so a match here spans the cut.
-    if (Buffer.concat([conn.carry, buf.subarray(start, Math.min(end, start + CARRY))]).indexOf(MESSAGE) >= 0) n++;
+    // The carry (< marker) and these first bytes (< marker) cannot hold it alone: a match here
+    // spans the cut, and is not found again below.
+    if (Buffer.concat([conn.carry, view.subarray(0, CARRY)]).indexOf(MESSAGE) >= 0) n++;
+    if (view.length < CARRY) tail = Buffer.concat([conn.carry, view]);
     conn.carry = null;
   }
-  const view = buf.subarray(start, end);
   for (let i = view.indexOf(MESSAGE); i >= 0; i = view.indexOf(MESSAGE, i + MESSAGE.length)) n++;
-  if (view.length > 0) conn.carry = Buffer.from(view.subarray(Math.max(0, view.length - CARRY)));
+  if (tail.length > 0) conn.carry = Buffer.from(tail.subarray(Math.max(0, tail.length - CARRY)));
   pool.received += n;
   conn.received += n;
 }
@@ -153,6 +186,7 @@ function webHandshake(conn, text) {
   if (seen.includes(ready)) {
     conn.httpBuf = null;
     pool.settle(conn, null);
+    conn.frameStart = true;
   } else if (seen.length > 16384) pool.settle(conn, new Error('no answer to the handshake'));
 }
 
@@ -396,7 +430,7 @@ export class Pool {
   onWebBytes(conn, buf, start, end) {
     // SSE's chunked transfer coding is not undone: chunk-size lines never contain the marker, and
     // the server writes whole events per chunk.
-    if (this.web === 'json') readFrames(conn, buf, start, end, onWebData, onWsControl);
+    if (this.web === 'json') readFrames(conn, buf, start, end, onJsonData, onWsControl);
     else onWebData(conn, buf, start, end);
   }
 
