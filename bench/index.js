@@ -2,7 +2,7 @@
 // Switchboard against Mosquitto and Aedes on this machine, in one run, with identical load
 // (issue #6). See docs/benchmarks.md for what is measured and how to read the table.
 //
-//   node bench/index.js [--quick] [--reps N] [--only fanout-small,fanout-large,throughput,idle,connect,persistent,cluster]
+//   node bench/index.js [--quick] [--reps N] [--only fanout-small,fanout-large,throughput,idle,connect,persistent,web,cluster]
 //                       [--transports ws,tcp] [--switchboard-dir DIR] [--switchboard-node-args "--cpu-prof ..."]
 //                       [--switchboard-access policy|anonymous] [--broker-core 0] [--generator-core 1]
 //                       [--retries N] [--out FILE] [--baseline-dir DIR]
@@ -129,7 +129,7 @@ async function main() {
 
   // 10,000 connections need that many descriptors in the broker and in the subscriber process;
   // each process has its own limit, which children inherit from here.
-  const needed = Math.max(sizes.fanoutLarge.subscribers, sizes.idle.connections) + 1000;
+  const needed = Math.max(sizes.fanoutLarge.subscribers, sizes.idle.connections, sizes.web.large, sizes.web.idle) + 1000;
   const limits = raiseFileLimit(needed);
   if (limits.after.soft < needed) {
     log(`warning: open-file limit ${limits.after.soft} < ${needed}: the largest scenarios will lose connections (raise the hard limit: ulimit -Hn)`);

@@ -20,6 +20,7 @@ export function planSizes(quick) {
         idle: { connections: 2000, concurrency: 100, settleMs: 1000 },
         connect: { connections: 500, concurrency: 100, transports: ['ws', 'tcp'] },
         persistent: { subscribers: 500, transports: ['tcp'], std: { q1: 5 }, seconds: 0.5 },
+        web: { small: 1000, large: 2000, std: 10, seconds: 0.5, idle: 2000, concurrency: 100, settleMs: 1000 },
       }
     : {
         reps: 3,
@@ -29,6 +30,7 @@ export function planSizes(quick) {
         idle: { connections: 10000, concurrency: 100, settleMs: 2000 },
         connect: { connections: 3000, concurrency: 100, transports: ['ws', 'tcp'] },
         persistent: { subscribers: 1000, transports: ['ws', 'tcp'], std: { q1: 10 }, seconds: 1.0 },
+        web: { small: 1000, large: 10000, std: 10, seconds: 1.0, idle: 10000, concurrency: 100, settleMs: 2000 },
       };
 }
 
@@ -51,6 +53,20 @@ function kilo(n) {
 const rate = (key = 'rate') => ({ key, label: 'delivered msg/s', unit: 'msg/s', better: 'higher' });
 const timeToAll = (std) => ({ key: 'timeToAllMs', label: `time for all to receive ${std} msgs (ms)`, unit: 'ms', better: 'lower' });
 const cpuPerMsg = { key: 'cpuPerMsgUs', label: 'broker CPU µs per delivery', unit: 'µs', better: 'lower', genSensitive: false };
+
+// Switchboard's browser-protocol set-ups (launch.js starts each as plain `switchboard`) and how the
+// generator reaches each: `switchboard` is MQTT over WebSocket, the reference.
+const WEB_KINDS = ['switchboard', 'switchboard-json', 'switchboard-sse', 'mosquitto'];
+const WEB_TRANSPORT = { 'switchboard-json': 'json', 'switchboard-sse': 'sse' };
+const WEB_ROWS = (jsonTarget, sseTarget) => [
+  { label: 'MQTT over WebSocket /mqtt', switchboard: 'switchboard' },
+  { label: 'JSON over WebSocket /ws', switchboard: 'switchboard-json', compareTo: 'switchboard', target: jsonTarget },
+  { label: 'Server-Sent Events /events', switchboard: 'switchboard-sse', compareTo: 'switchboard', target: sseTarget },
+];
+
+function webTarget(broker, kind) {
+  return { ...endpoint(broker, 'ws'), transport: WEB_TRANSPORT[kind] ?? 'ws' };
+}
 
 /** The report's description of every scenario the plan can run. */
 export function describe(sizes, access = 'policy', baseline = false) {
@@ -108,6 +124,24 @@ export function describe(sizes, access = 'policy', baseline = false) {
         { label: 'SQLite store', switchboard: 'switchboard-sqlite', compareTo: 'switchboard' },
       ],
       metrics: [rate(), timeToAll(sizes.persistent.std.q1), cpuPerMsg],
+    },
+    // Browser protocols (issue 15): one Switchboard per protocol, the MQTT-over-WebSocket one as
+    // the reference the others' ratios (and targets) are against; Mosquitto over WebSocket beside.
+    ...['small', 'large'].map((size) => ({
+      id: `web-fanout-${size}-q0`,
+      label: `Fan-out 1→${kilo(sizes.web[size])} QoS 0, browser protocols`,
+      rows: WEB_ROWS(0.8, 0.5),
+      metrics: [rate(), timeToAll(sizes.web.std), cpuPerMsg],
+    })),
+    {
+      id: 'web-idle',
+      label: `${kilo(sizes.web.idle)} idle connections, browser protocols`,
+      rows: WEB_ROWS(1, 1),
+      metrics: [
+        { key: 'rssPerConnKb', label: 'broker RSS KB per connection', unit: 'KB', better: 'lower', genSensitive: false },
+        { key: 'connRate', label: 'connects/s', unit: 'conn/s', better: 'higher' },
+        { key: 'cpuPerConnUs', label: 'broker CPU µs per connect', unit: 'µs', better: 'lower', genSensitive: false },
+      ],
     },
     // The cluster scenario (bench/cluster.js); quick mode is the one with a single repetition.
     ...describeCluster(sizes.reps === 1),
@@ -353,7 +387,7 @@ async function measure(ctx, base, fn, broker = null) {
  * Subscribers held open across repetitions (one generator process per broker, so each has its own
  * file-descriptor budget), one publisher process with a connection to each broker.
  */
-async function fanoutGroup(ctx, { key, spec, kinds: kindsOf, clean, measures }) {
+async function fanoutGroup(ctx, { key, spec, kinds: kindsOf, clean, measures, subTarget = null, subscribe = null, warmQos = [0, 1] }) {
   for (const transport of spec.transports) {
     if (!ctx.opts.transports.includes(transport)) continue;
     const kinds = typeof kindsOf === 'function' ? kindsOf(transport) : kindsOf;
@@ -365,8 +399,8 @@ async function fanoutGroup(ctx, { key, spec, kinds: kindsOf, clean, measures }) 
           const target = endpoint(brokers[kind], transport);
           const prefix = `${ctx.runId}-${key}-${transport}-${kind}-`;
           const opened = await gens[`subs-${kind}`].call('open', {
-            pool: 'subs', target, count: spec.subscribers, concurrency: 200, clientIdPrefix: prefix, clean,
-            subscribe: [{ topic: 'bench/fan/q0', qos: 0 }, { topic: 'bench/fan/q1', qos: 1 }, { topic: 'bench/lat', qos: 0 }],
+            pool: 'subs', target: subTarget ? subTarget(brokers[kind], kind) : target, count: spec.subscribers, concurrency: 200, clientIdPrefix: prefix, clean,
+            subscribe: subscribe ?? [{ topic: 'bench/fan/q0', qos: 0 }, { topic: 'bench/fan/q1', qos: 1 }, { topic: 'bench/lat', qos: 0 }],
             timeoutMs: 120000,
           }, 130000);
           const pub = await gens.pub.call('open', { pool: kind, target, count: 1, concurrency: 1, clientIdPrefix: `${prefix}pub-`, timeoutMs: 10000 });
@@ -376,7 +410,7 @@ async function fanoutGroup(ctx, { key, spec, kinds: kindsOf, clean, measures }) 
           ready[kind] = opened.opened >= spec.subscribers * 0.99 && pub.opened === 1 ? opened.opened : 0;
           // Warm-up, not recorded: the first messages through a Node broker also pay for JIT.
           if (ready[kind]) {
-            for (const qos of [0, 1]) {
+            for (const qos of warmQos) {
               await burstAndWait(ctx, { broker: brokers[kind], target: kind, subGen: gens[`subs-${kind}`], pubGen: gens.pub, topic: qos ? 'bench/fan/q1' : 'bench/fan/q0', qos, count: 3, subscribers: ready[kind] });
             }
           }
@@ -474,28 +508,28 @@ async function throughputGroup(ctx) {
 }
 
 /** Idle WebSocket connections: a fresh broker per repetition, so RSS growth is theirs alone. */
-async function idleGroup(ctx) {
-  const spec = ctx.sizes.idle;
+async function idleGroup(ctx, { scenario = 'idle', spec = ctx.sizes.idle, kinds = brokersOf(ctx), target = (broker) => endpoint(broker, 'ws'), subscribe = () => null } = {}) {
   const transport = 'ws';
-  const BROKERS = brokersOf(ctx);
+  const BROKERS = kinds;
   ctx.log(`idle: ${spec.connections} WebSocket connections per broker, fresh broker each time`);
   await withGenerators(ctx, ['idle'], async (gens) => {
     for (let rep = 0; rep < ctx.sizes.reps; rep++) {
       for (const kind of rotate(BROKERS, rep)) {
-        const r = await measure(ctx, { scenario: 'idle', transport, target: kind, rep }, () =>
+        const r = await measure(ctx, { scenario, transport, target: kind, rep }, () =>
           withBrokers(ctx, [kind], async (brokers) => {
             const broker = brokers[kind];
             await sleep(700);
             const mem0 = memory(broker.pid);
             const before = snapshot(broker, [gens.idle]);
             const opened = await gens.idle.call('open', {
-              pool: 'idle', target: endpoint(broker, transport), count: spec.connections, concurrency: spec.concurrency,
+              pool: 'idle', target: target(broker, kind), count: spec.connections, concurrency: spec.concurrency, subscribe: subscribe(kind),
               clientIdPrefix: `${ctx.runId}-idle-${rep}-${kind}-`, timeoutMs: 120000,
             }, 130000);
             const after = snapshot(broker, [gens.idle]);
             await sleep(spec.settleMs);
             const mem1 = memory(broker.pid);
             await gens.idle.call('close', { pool: 'idle' });
+            if (opened.opened === 0) throw new Error(`no connection succeeded: ${opened.errors[0]}`);
             const elapsed = opened.elapsedMs / 1000;
             return {
               connRate: opened.opened / elapsed,
@@ -509,7 +543,7 @@ async function idleGroup(ctx) {
             };
           }),
         );
-        ctx.log(`  rep ${rep + 1} idle ${kind}: ${summaryOf(r)}`);
+        ctx.log(`  rep ${rep + 1} ${scenario} ${kind}: ${summaryOf(r)}`);
       }
     }
   });
@@ -590,13 +624,30 @@ export const GROUPS = {
     });
   },
   throughput: throughputGroup,
-  idle: idleGroup,
+  idle: (ctx) => idleGroup(ctx),
   connect: connectGroup,
   persistent: (ctx) => {
     const spec = ctx.sizes.persistent;
     return fanoutGroup(ctx, {
       key: 'persistent', spec, kinds: ['switchboard', 'switchboard-sqlite', 'mosquitto', 'aedes'], clean: false,
       measures: [{ id: 'persistent-q1', qos: 1, std: spec.std.q1 }],
+    });
+  },
+  // JSON over WebSocket and SSE beside MQTT over WebSocket (Switchboard and Mosquitto), issue 15.
+  web: async (ctx) => {
+    const w = ctx.sizes.web;
+    for (const size of ['small', 'large']) {
+      const spec = { subscribers: w[size], transports: ['ws'], seconds: w.seconds };
+      await fanoutGroup(ctx, {
+        key: `web-${size}`, spec, kinds: WEB_KINDS, clean: true, subTarget: webTarget,
+        subscribe: [{ topic: 'bench/fan/q0', qos: 0 }], warmQos: [0],
+        measures: [{ id: `web-fanout-${size}-q0`, qos: 0, std: w.std }],
+      });
+    }
+    // An SSE stream needs a topic: it listens to one nobody publishes on. The others only connect.
+    await idleGroup(ctx, {
+      scenario: 'web-idle', spec: { connections: w.idle, concurrency: w.concurrency, settleMs: w.settleMs },
+      kinds: WEB_KINDS, target: webTarget, subscribe: (kind) => (kind === 'switchboard-sse' ? [{ topic: 'bench/idle', qos: 0 }] : null),
     });
   },
   cluster: clusterGroup,

@@ -6,6 +6,7 @@ import {
   encodeConnect, encodeSubscribe, publishTemplate, encodePuback, readPackets, SUBACK, CONNACK,
 } from './lib/mqtt-wire.js';
 import { frame, readFrames } from './lib/ws-framing.js';
+import { Pool, S_OPEN } from './lib/client-pool.js';
 
 function parseOne(bytes) {
   const parser = mqtt.parser({ protocolVersion: 4 });
@@ -152,6 +153,44 @@ check('readFrames + readPackets: MQTT split across WebSocket frames, frames spli
 check('client frames are masked with a zero key', () => {
   const f = frame(Buffer.from([0x40, 2, 0, 1]));
   assert.deepEqual([...f], [0x82, 0x84, 0, 0, 0, 0, 0x40, 2, 0, 1]);
+});
+
+// The JSON (/ws) and SSE (/events) delivery counters: a fake open connection fed a stream cut at
+// every point (two reads), and byte by byte.
+function webCount(transport, stream, cuts) {
+  const pool = new Pool({ host: '127.0.0.1', port: 1, transport });
+  const conn = { pool, state: S_OPEN, wsPending: null, wsRemaining: 0, wsOpcode: 0, wsControl: null, carry: null, frameStart: true, received: 0, socket: { write() {}, destroy() {} } };
+  let at = 0;
+  for (const cut of [...cuts, stream.length]) {
+    pool.onWebBytes(conn, stream, at, cut);
+    at = cut;
+  }
+  return pool.received;
+}
+
+function serverTextFrame(text) {
+  const payload = Buffer.from(text);
+  const head = payload.length < 126 ? Buffer.from([0x81, payload.length]) : Buffer.from([0x81, 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([head, payload]);
+}
+
+check('JSON /ws and SSE counters: one per message, every split point, and byte by byte', () => {
+  const msg = (i) => `{"type":"message","topic":"bench/fan/q0","payload":"${'x'.repeat(20 + i)}","encoding":"text"}`;
+  const json = Buffer.concat([
+    serverTextFrame('{"type":"pong","id":1}'),
+    ...[0, 1, 2, 3, 200].map((i) => serverTextFrame(msg(i))),
+    Buffer.from([0x89, 0]), // a ping between frames
+    serverTextFrame('{"type":"error","code":"x","message":"{\\"type\\":\\"message\\""}'),
+  ]);
+  const events = [0, 1, 2, 3, 200].map((i) => `id: k-${i}\ndata: ${msg(i)}\n\n`).join('') + ': ping\n\n';
+  // Chunked transfer coding, as the server sends it: one chunk of two events, the rest in another.
+  const cut = events.indexOf('id: k-2');
+  const sse = Buffer.from(`${cut.toString(16)}\r\n${events.slice(0, cut)}\r\n${(Buffer.byteLength(events) - cut).toString(16)}\r\n${events.slice(cut)}\r\n`);
+  for (const [transport, stream] of [['json', json], ['sse', sse]]) {
+    const s = stream;
+    for (let i = 0; i <= s.length; i++) assert.equal(webCount(transport, s, [i]), 5, `${transport} cut at ${i}`);
+    assert.equal(webCount(transport, s, Array.from({ length: s.length - 1 }, (_, i) => i + 1)), 5, `${transport} byte by byte`);
+  }
 });
 
 console.log(`selftest: ${checks - failures} passed, ${failures} failed`);

@@ -45,6 +45,8 @@ class Conn {
     this.acks = null; // packet ids to PUBACK after this read
     this.received = 0;
     this.pair = null; // throughput mode: { pub, window, sent, template, ... }
+    this.carry = null; // SSE: the last bytes of the previous read; JSON: a frame's cut first bytes
+    this.frameStart = true; // JSON: the next data piece begins a frame
   }
 
   /** Sends one MQTT packet (framed for WebSocket). */
@@ -79,7 +81,11 @@ class Conn {
 function onSocketConnect() {
   const conn = this[kConn];
   const pool = conn.pool;
-  if (pool.ws) {
+  if (pool.web !== null) {
+    conn.state = S_UPGRADE;
+    const p = pool.webPath(conn);
+    this.write(pool.web === 'json' ? upgradeRequest(pool.host, pool.port, p, null) : `GET ${p} HTTP/1.1\r\nHost: ${pool.host}:${pool.port}\r\nAccept: text/event-stream\r\n\r\n`);
+  } else if (pool.ws) {
     conn.state = S_UPGRADE;
     this.write(upgradeRequest(pool.host, pool.port, pool.path));
   } else {
@@ -115,6 +121,75 @@ function onWsData(conn, buf, start, end) {
   readPackets(conn, conn.pool, buf, start, end);
 }
 
+// JSON over WebSocket (/ws) and Server-Sent Events (/events), issue 15. The generator does not
+// parse what it receives: a delivery is counted by finding MESSAGE in the byte stream (a /ws text
+// frame and an SSE `data:` line both start with it), with the last bytes of a read kept so that a
+// marker cut across two reads is found too. The handshake (until `connected` or `subscribed`) is
+// small and read as text.
+const MESSAGE = Buffer.from('{"type":"message"');
+const CARRY = MESSAGE.length - 1;
+
+/**
+ * /ws: one delivery is one text frame, so only the first bytes of each frame are compared (no
+ * allocation unless a read cuts those bytes). readFrames hands over a frame's payload in pieces;
+ * `conn.wsRemaining` is still the payload left including this piece.
+ */
+function onJsonData(conn, buf, start, end) {
+  if (conn.state !== S_OPEN) return webHandshake(conn, buf.toString('utf8', start, end));
+  const atStart = conn.frameStart;
+  conn.frameStart = end - start === conn.wsRemaining;
+  if (conn.carry !== null) {
+    // The previous piece began the frame but held fewer bytes than the marker.
+    const need = MESSAGE.length - conn.carry.length;
+    const head = Buffer.concat([conn.carry, buf.subarray(start, start + Math.min(need, end - start))]);
+    conn.carry = head.length < MESSAGE.length && !conn.frameStart ? head : null;
+    if (conn.carry === null && head.length === MESSAGE.length && head.equals(MESSAGE)) countOne(conn);
+    return;
+  }
+  if (!atStart) return;
+  if (end - start >= MESSAGE.length) {
+    if (buf.compare(MESSAGE, 0, MESSAGE.length, start, start + MESSAGE.length) === 0) countOne(conn);
+  } else if (!conn.frameStart) conn.carry = Buffer.from(buf.subarray(start, end));
+}
+
+function countOne(conn) {
+  conn.pool.received++;
+  conn.received++;
+}
+
+/** SSE: events arrive many to a read; the marker is searched for, across read boundaries too. */
+function onWebData(conn, buf, start, end) {
+  if (conn.state !== S_OPEN) return webHandshake(conn, buf.toString('utf8', start, end));
+  const pool = conn.pool;
+  let n = 0;
+  const view = buf.subarray(start, end);
+  let tail = view;
+  if (conn.carry !== null) {
+    // The carry (< marker) and these first bytes (< marker) cannot hold it alone: a match here
+    // spans the cut, and is not found again below.
+    if (Buffer.concat([conn.carry, view.subarray(0, CARRY)]).indexOf(MESSAGE) >= 0) n++;
+    if (view.length < CARRY) tail = Buffer.concat([conn.carry, view]);
+    conn.carry = null;
+  }
+  for (let i = view.indexOf(MESSAGE); i >= 0; i = view.indexOf(MESSAGE, i + MESSAGE.length)) n++;
+  if (tail.length > 0) conn.carry = Buffer.from(tail.subarray(Math.max(0, tail.length - CARRY)));
+  pool.received += n;
+  conn.received += n;
+}
+
+function webHandshake(conn, text) {
+  const pool = conn.pool;
+  const seen = (conn.httpBuf ?? '') + text;
+  conn.httpBuf = seen;
+  if (seen.includes('"type":"error"') || seen.includes('"ok":false')) return pool.settle(conn, new Error(`refused: ${seen.slice(0, 200)}`));
+  const ready = pool.subscribe === null ? (pool.web === 'json' ? '"type":"connected"' : 'event: connected') : (pool.web === 'json' ? '"type":"subscribed"' : 'event: subscribed');
+  if (seen.includes(ready)) {
+    conn.httpBuf = null;
+    pool.settle(conn, null);
+    conn.frameStart = true;
+  } else if (seen.length > 16384) pool.settle(conn, new Error('no answer to the handshake'));
+}
+
 function onWsControl(conn, opcode, payload) {
   if (opcode === OP_PING) conn.socket.write(controlFrame(OP_PONG, payload));
   else if (opcode === OP_CLOSE) conn.socket.destroy();
@@ -127,7 +202,9 @@ export class Pool {
   constructor(target) {
     this.host = target.host;
     this.port = target.port;
-    this.ws = target.transport === 'ws';
+    // 'json' (/ws) and 'sse' (/events) subscribe only: they never publish from the generator.
+    this.web = target.transport === 'json' || target.transport === 'sse' ? target.transport : null;
+    this.ws = target.transport === 'ws' || target.transport === 'json';
     this.path = target.path ?? '/mqtt';
     this.conns = [];
     this.subscribe = null;
@@ -168,6 +245,14 @@ export class Pool {
 
   subscribePacket(conn) {
     return encodeSubscribe(1, this.subscribe.map((f) => ({ topic: f.topic.replaceAll('{i}', String(conn.index)), qos: f.qos })));
+  }
+
+  /** The request path of a /ws or /events connection: its filters (and client ID) in the query. */
+  webPath(conn) {
+    const topics = (this.subscribe ?? []).map((f) => f.topic.replaceAll('{i}', String(conn.index)));
+    const id = `${this.connectOptions.clientIdPrefix}${conn.index}`;
+    if (this.web === 'json') return `/ws?clientId=${encodeURIComponent(id)}${topics.map((t) => `&subscribe=${encodeURIComponent(t)}`).join('')}`;
+    return `/events?clientId=${encodeURIComponent(id)}${topics.map((t) => `&topic=${encodeURIComponent(t)}`).join('')}`;
   }
 
   connectPacket(conn) {
@@ -286,7 +371,9 @@ export class Pool {
 
   onRead(conn, buf, nread) {
     const before = this.received;
-    if (conn.state === S_UPGRADE) {
+    if (this.web !== null) {
+      this.onWebRead(conn, buf, nread);
+    } else if (conn.state === S_UPGRADE) {
       const prev = conn.httpBuf;
       const bytes = prev === null ? Buffer.from(buf.subarray(0, nread)) : Buffer.concat([prev, buf.subarray(0, nread)]);
       const at = readUpgradeResponse(bytes);
@@ -312,6 +399,39 @@ export class Pool {
       this.lastRecvNs = now;
       if (conn.pair !== null) this.onPairRead(conn.pair);
     }
+  }
+
+  onWebRead(conn, buf, nread) {
+    if (conn.state === S_UPGRADE) {
+      const prev = conn.wsHead ?? null;
+      const bytes = prev === null ? Buffer.from(buf.subarray(0, nread)) : Buffer.concat([prev, buf.subarray(0, nread)]);
+      let at;
+      if (this.web === 'json') at = readUpgradeResponse(bytes);
+      else {
+        at = bytes.indexOf('\r\n\r\n');
+        if (at >= 0) {
+          const status = bytes.toString('latin1', 0, Math.min(at, 64)).split('\r\n')[0];
+          if (!/^HTTP\/1\.1 200/.test(status)) throw new Error(`/events refused: ${status}`);
+          at += 4;
+        } else if (bytes.length > 8192) throw new Error('response head too long');
+      }
+      if (at === -1) {
+        conn.wsHead = bytes;
+        return;
+      }
+      conn.wsHead = null;
+      conn.state = S_CONNECT;
+      if (at < bytes.length) this.onWebBytes(conn, bytes, at, bytes.length);
+      return;
+    }
+    this.onWebBytes(conn, buf, 0, nread);
+  }
+
+  onWebBytes(conn, buf, start, end) {
+    // SSE's chunked transfer coding is not undone: chunk-size lines never contain the marker, and
+    // the server writes whole events per chunk.
+    if (this.web === 'json') readFrames(conn, buf, start, end, onJsonData, onWsControl);
+    else onWebData(conn, buf, start, end);
   }
 
   /** PUBLISH: count it, queue its PUBACK for QoS 1, time it if it is a latency probe. */

@@ -63,7 +63,7 @@ export function summarize(scenarios, records) {
           if (variant.compareTo && m.key === s.metrics[0].key) {
             const base = of(variant.compareTo, m.key).value;
             const f = factor(sb.value, base, m.better);
-            if (f !== null) notes.push(`${fmtFactor(f)} vs ${variant.compareTo}`);
+            if (f !== null) notes.push(`${fmtFactor(f)} vs ${variant.compareTo}${variant.target ? ` (target ≥${variant.target}×${f >= variant.target ? ', met' : ', MISSED'})` : ''}`);
           }
           rows.push({
             scenario: s.id,

@@ -4,7 +4,8 @@
 // messages (an MQTT packet may span frames and a frame may hold several packets [MQTT-6.0.0-2]).
 import { randomBytes } from 'node:crypto';
 
-export function upgradeRequest(host, port, path) {
+/** `protocol` null offers no subprotocol (Switchboard's JSON /ws takes none). */
+export function upgradeRequest(host, port, path, protocol = 'mqtt') {
   const key = randomBytes(16).toString('base64');
   return Buffer.from(
     `GET ${path} HTTP/1.1\r\n` +
@@ -13,7 +14,7 @@ export function upgradeRequest(host, port, path) {
       'Connection: Upgrade\r\n' +
       `Sec-WebSocket-Key: ${key}\r\n` +
       'Sec-WebSocket-Version: 13\r\n' +
-      'Sec-WebSocket-Protocol: mqtt\r\n' +
+      (protocol ? `Sec-WebSocket-Protocol: ${protocol}\r\n` : '') +
       '\r\n',
   );
 }
