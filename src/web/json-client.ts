@@ -96,16 +96,6 @@ export class JsonClient extends WebClient implements MessageHandler {
     this.finish(hadError ? 'connection-lost' : 'client-closed', true);
   }
 
-  onSlowConsumer(queuedBytes: number): void {
-    if (this.state === 'closed') {
-      this.connection.destroy();
-      return;
-    }
-    this.broker.counters.slowConsumerDisconnects++;
-    this.logger.warn({ queuedBytes }, 'closing connection: slow consumer (not reading what is sent to it)');
-    this.finish('slow-consumer', true);
-  }
-
   // ---- requests -------------------------------------------------------------------------------------
 
   private handle(bytes: Buffer): void {

@@ -64,16 +64,6 @@ export class SseClient extends WebClient implements ConnectionHandler {
     this.finish(hadError ? 'connection-lost' : 'client-closed', true);
   }
 
-  onSlowConsumer(queuedBytes: number): void {
-    if (this.state === 'closed') {
-      this.connection.destroy();
-      return;
-    }
-    this.broker.counters.slowConsumerDisconnects++;
-    this.logger.warn({ queuedBytes }, 'closing event stream: slow consumer (not reading what is sent to it)');
-    this.finish('slow-consumer', true);
-  }
-
   protected welcome(assigned: boolean): void {
     if (!this.connection.begin()) {
       this.finish('connection-lost', true);

@@ -143,6 +143,17 @@ export abstract class WebClient implements RegisteredConnection {
     return null;
   }
 
+  /** The socket's outbound queue stayed over its budget too long (transport/flow.ts): close it. */
+  onSlowConsumer(queuedBytes: number): void {
+    if (this.state === 'closed') {
+      this.connection.destroy();
+      return;
+    }
+    this.broker.counters.slowConsumerDisconnects++;
+    this.logger.warn({ queuedBytes, protocol: this.protocol }, 'closing connection: slow consumer (not reading what is sent to it)');
+    this.finish('slow-consumer', true);
+  }
+
   /**
    * Authorizes from the request URL, claims the client ID, attaches a clean session and subscribes
    * the URL's filters. Refusals are told to the client (as a frame or an event) and close it.
