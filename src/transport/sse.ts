@@ -42,6 +42,7 @@ export class SseConnection extends SocketConnection implements Connection {
   /** Until begin/reject: what the HTTP server still holds for this socket, to be let go at begin. */
   private req: IncomingMessage | null;
   private readonly extraHeaders: Record<string, string>;
+  private readonly streams: Set<SseConnection> | null;
 
   /**
    * A request to become an event stream: nothing is written until the client is authorized
@@ -51,13 +52,22 @@ export class SseConnection extends SocketConnection implements Connection {
   constructor(
     req: IncomingMessage,
     res: ServerResponse,
-    options: { secure: boolean; client: ClientOrigin; flow: OutboundFlow; extraHeaders?: Record<string, string>; headers?: IncomingMessage['headers'] },
+    options: {
+      secure: boolean;
+      client: ClientOrigin;
+      flow: OutboundFlow;
+      extraHeaders?: Record<string, string>;
+      headers?: IncomingMessage['headers'];
+      /** The begun streams, while open: off the HTTP server's parser, its closeAllConnections no longer reaches them. */
+      streams?: Set<SseConnection>;
+    },
   ) {
     super(req.socket, options.flow);
     const socket = req.socket;
     this.res = res;
     this.req = req;
     this.extraHeaders = options.extraHeaders ?? {};
+    this.streams = options.streams ?? null;
     this.transport = options.secure ? 'https' : 'http';
     this.remoteAddress = options.client.address;
     this.proxiedBy = options.client.proxiedBy;
@@ -116,6 +126,7 @@ export class SseConnection extends SocketConnection implements Connection {
     socket.on('close', SseConnection.onClose);
     socket.on('drain', SseConnection.onDrain);
     socket.on('error', ignoreError);
+    this.streams?.add(this);
     this.push(Buffer.from(`retry: ${RETRY_MS}\n\n`));
     return true;
   }
@@ -170,6 +181,7 @@ export class SseConnection extends SocketConnection implements Connection {
   }
   static onClose(this: Socket, hadError: boolean): void {
     const c = (this as unknown as Record<symbol, SseConnection>)[kConnection]!;
+    c.streams?.delete(c);
     if (!c.socketClosed()) return;
     c.handler?.onClose(hadError);
   }
