@@ -41,6 +41,12 @@ const normalizeOrigin = (origin: string) => origin.trim().toLowerCase().replace(
 export function registerEventsRoute(app: HttpApp, options: EventsRouteOptions): void {
   const allowed = options.allowedOrigins === undefined ? null : new Set(options.allowedOrigins.map(normalizeOrigin));
   const scheme = options.secure ? 'https' : 'http';
+  // A begun stream is off Node's HTTP parser (transport/sse.ts), so the server's
+  // closeAllConnections() at shutdown does not reach it: closed here, as it was there.
+  const streams = new Set<SseConnection>();
+  app.addHook('preClose', async () => {
+    for (const stream of [...streams]) stream.destroy();
+  });
   // A reconnecting EventSource sends Last-Event-ID, which is not a CORS-safelisted header: a page
   // on another origin may be preflighted first. The answer grants nothing by itself (the GET is
   // authorized on its own); it names the allowed origin as the GET's answer would.
@@ -90,6 +96,7 @@ export function registerEventsRoute(app: HttpApp, options: EventsRouteOptions): 
       flow: options.flow,
       extraHeaders,
       headers,
+      streams,
     });
     const client = new SseClient(connection, options.broker, options.clients, options.logger, options.history);
     options.clients.add(client);

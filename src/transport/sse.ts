@@ -13,6 +13,8 @@
 // with ':' are comments (our keep-alive), `id:` sets the last event ID the browser sends back as
 // Last-Event-ID when it reconnects, `retry:` its reconnection delay.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { countHostHeaders, type ClientOrigin, type Connection, type TransportKind, type UpgradeRequest } from './connection.js';
 import { SocketConnection, type OutboundFlow } from './flow.js';
@@ -37,7 +39,10 @@ export class SseConnection extends SocketConnection implements Connection {
   private ignored = 0;
 
   private res: ServerResponse | null;
+  /** Until begin/reject: what the HTTP server still holds for this socket, to be let go at begin. */
+  private req: IncomingMessage | null;
   private readonly extraHeaders: Record<string, string>;
+  private readonly streams: Set<SseConnection> | null;
 
   /**
    * A request to become an event stream: nothing is written until the client is authorized
@@ -47,12 +52,22 @@ export class SseConnection extends SocketConnection implements Connection {
   constructor(
     req: IncomingMessage,
     res: ServerResponse,
-    options: { secure: boolean; client: ClientOrigin; flow: OutboundFlow; extraHeaders?: Record<string, string>; headers?: IncomingMessage['headers'] },
+    options: {
+      secure: boolean;
+      client: ClientOrigin;
+      flow: OutboundFlow;
+      extraHeaders?: Record<string, string>;
+      headers?: IncomingMessage['headers'];
+      /** The begun streams, while open: off the HTTP server's parser, its closeAllConnections no longer reaches them. */
+      streams?: Set<SseConnection>;
+    },
   ) {
     super(req.socket, options.flow);
     const socket = req.socket;
     this.res = res;
+    this.req = req;
     this.extraHeaders = options.extraHeaders ?? {};
+    this.streams = options.streams ?? null;
     this.transport = options.secure ? 'https' : 'http';
     this.remoteAddress = options.client.address;
     this.proxiedBy = options.client.proxiedBy;
@@ -68,6 +83,7 @@ export class SseConnection extends SocketConnection implements Connection {
   reject(status: number, body: Record<string, unknown>): void {
     const res = this.res;
     this.res = null;
+    this.req = null;
     this.closed = true;
     if (res === null || res.headersSent || this.socket.destroyed) return;
     const text = JSON.stringify(body);
@@ -78,7 +94,9 @@ export class SseConnection extends SocketConnection implements Connection {
   /** Starts the event stream; false when the socket has gone meanwhile. `extraHeaders`: CORS. */
   begin(): boolean {
     const res = this.res;
+    const req = this.req;
     this.res = null;
+    this.req = null;
     const socket = this.socket;
     if (res === null || socket.destroyed || !socket.writable) {
       this.closed = true;
@@ -96,9 +114,10 @@ export class SseConnection extends SocketConnection implements Connection {
     });
     res.flushHeaders();
     // Off Node's HTTP parser: from here the socket is ours (see the file note).
-    socket.removeAllListeners('data');
-    socket.removeAllListeners('end');
-    socket.removeAllListeners('timeout');
+    detachFromHttpServer(socket, req, res);
+    removeAll(socket, 'data');
+    removeAll(socket, 'end');
+    removeAll(socket, 'timeout');
     socket.setTimeout(0);
     socket.setNoDelay(true);
     (socket as unknown as Record<symbol, SseConnection>)[kConnection] = this;
@@ -107,6 +126,7 @@ export class SseConnection extends SocketConnection implements Connection {
     socket.on('close', SseConnection.onClose);
     socket.on('drain', SseConnection.onDrain);
     socket.on('error', ignoreError);
+    this.streams?.add(this);
     this.push(Buffer.from(`retry: ${RETRY_MS}\n\n`));
     return true;
   }
@@ -139,6 +159,7 @@ export class SseConnection extends SocketConnection implements Connection {
     if (this.res !== null) {
       // Not begun: the socket never became ours, so no 'close' listener will mark it closed.
       this.res = null;
+      this.req = null;
       this.closed = true;
     }
     this.socket.destroy();
@@ -160,12 +181,65 @@ export class SseConnection extends SocketConnection implements Connection {
   }
   static onClose(this: Socket, hadError: boolean): void {
     const c = (this as unknown as Record<symbol, SseConnection>)[kConnection]!;
+    c.streams?.delete(c);
     if (!c.socketClosed()) return;
     c.handler?.onClose(hadError);
   }
   static onDrain(this: Socket): void {
     (this as unknown as Record<symbol, SseConnection>)[kConnection]!.handler?.onDrain();
   }
+}
+
+/** Node's `_http_common` (a built-in module since Node 0.x): the parser release its server uses. */
+interface HttpCommon {
+  freeParser?: (parser: unknown, req: IncomingMessage | null, socket: Socket) => void;
+}
+const httpCommon = loadHttpCommon();
+
+function loadHttpCommon(): HttpCommon {
+  try {
+    return createRequire(import.meta.url)('_http_common') as HttpCommon;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Lets go of what Node's HTTP server keeps per socket once the stream is ours, as Node does itself
+ * when a socket is upgraded (WebSocket, CONNECT): the response (socket._httpMessage), and the
+ * parser with the request, the server's per-socket state and its bound listeners. Held, they were
+ * about 5 KB of heap for every idle stream (with fastify's request, reply and logger, which only
+ * they reached). The parser goes back to Node's pool only once its 'close' listener is gone (else
+ * that listener would free it a second time, from under another connection): any surprise in
+ * Node's internals leaves everything as it was, which is only more memory.
+ */
+function detachFromHttpServer(socket: Socket, req: IncomingMessage | null, res: ServerResponse): void {
+  res.detachSocket(socket);
+  const owned = socket as unknown as { parser?: unknown };
+  const parser = owned.parser;
+  const serverOnClose = removeNamed(socket, 'close', 'bound socketOnClose');
+  removeNamed(socket, 'drain', 'bound socketOnDrain');
+  removeNamed(socket, 'error', 'socketOnError');
+  if (serverOnClose && parser !== undefined && parser !== null && typeof httpCommon.freeParser === 'function') {
+    httpCommon.freeParser(parser, req, socket);
+  }
+}
+
+/** Removes the one listener of `event` named `name`; false when there is not exactly one. */
+function removeNamed(socket: Socket, event: string, name: string): boolean {
+  const found = socket.listeners(event).filter((f) => f.name === name);
+  if (found.length !== 1) return false;
+  socket.removeListener(event, found[0] as (...args: unknown[]) => void);
+  return true;
+}
+
+/**
+ * removeAllListeners(event) deletes the event's key from the socket's listener table, which turns
+ * V8's object into a dictionary (~800 bytes for every idle stream, where an MQTT socket's stays
+ * compact); removing each listener instead leaves the key, undefined, as Node's streams intend.
+ */
+function removeAll(socket: EventEmitter, event: string): void {
+  for (const listener of socket.rawListeners(event)) socket.removeListener(event, listener as (...args: unknown[]) => void);
 }
 
 function ignoreError(): void {
