@@ -35,6 +35,8 @@ export class JsonClient extends WebClient implements MessageHandler {
   private lastPing: number;
   /** Acknowledgements of publishes with an id, in the order they came; made on the first. */
   private acks: AckOrder | null = null;
+  /** Publishes with an id not yet acknowledged (or refused): at most limits.maxInflightMessages. */
+  private unacknowledged = 0;
 
   constructor(connection: MessageConnection, broker: Broker, registry: ConnectionRegistry, logger: Logger, history: HistoryStore | null = null) {
     super(connection, broker, registry, logger, history);
@@ -178,6 +180,11 @@ export class JsonClient extends WebClient implements MessageHandler {
       broker.counters.deniedPublish++;
       throw new FrameError('not-authorized', refusal, id);
     }
+    // As MQTT's Receive Maximum: acknowledgements waiting on commits (and, in a cluster, on other
+    // nodes) are bounded per connection; past it a publish is refused, not queued.
+    if (id !== undefined && this.unacknowledged >= limits.maxInflightMessages) {
+      throw new FrameError('limit', `more than ${limits.maxInflightMessages} publishes awaiting their puback`, id);
+    }
     const p = request.properties;
     const properties: MessageProperties | undefined = Object.keys(p).length > 0 ? p : undefined;
     const message: Message = {
@@ -197,10 +204,15 @@ export class JsonClient extends WebClient implements MessageHandler {
     // Acknowledged once what it caused (a retained copy, queued copies) is durable, here and on
     // every node it went to, in the order the publishes came, as PUBACK; a copy for another node
     // given up (docs/cluster.md) makes it an error instead.
+    this.unacknowledged++;
     broker.afterPublished(
       (this.acks ??= new AckOrder()),
-      () => this.send(encodeFrame({ type: 'puback', id })),
       () => {
+        this.unacknowledged--;
+        this.send(encodeFrame({ type: 'puback', id }));
+      },
+      () => {
+        this.unacknowledged--;
         broker.counters.publishesRefusedUndelivered++;
         this.send(errorFrame('not-delivered', 'the message could not be forwarded to another node; publish it again', id));
       },
