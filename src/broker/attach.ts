@@ -34,8 +34,12 @@ export function attachConnection(broker: Broker, connection: ClientConnection, r
   return { session, present };
 }
 
-/** The lifecycle identity of a connection that has just been accepted; its connected event is published. */
-export function announceConnected(broker: Broker, session: Session, principal: string, ipAddress: string, protocol?: 'json' | 'sse'): ConnectionInfo {
+/**
+ * Gives a connection that has just been accepted its lifecycle identity, then publishes its
+ * connected event. In that order: listeners of the event (the cluster's presence record, which a
+ * dead node's `disconnected` event and will are rebuilt from) read the connection's info.
+ */
+export function announceConnected(broker: Broker, session: Session, connection: ClientConnection, principal: string, ipAddress: string, protocol?: 'json' | 'sse'): ConnectionInfo {
   session.identifier ??= randomUUID();
   const info: ConnectionInfo = {
     clientId: session.clientId,
@@ -45,6 +49,7 @@ export function announceConnected(broker: Broker, session: Session, principal: s
     versionNumber: nextVersionNumber(),
     ...(protocol !== undefined ? { protocol } : {}),
   };
+  connection.setInfo(info);
   broker.lifecycle?.connected(info);
   return info;
 }

@@ -197,7 +197,7 @@ export abstract class WebClient implements RegisteredConnection {
     this.connectedAt = this.lastActivity = this.broker.clock.now();
     this.welcome(assigned);
     if (this.state !== 'connected') return; // SSE: the socket went away while it was authorized
-    this.info = announceConnected(this.broker, session, this.principal, this.connection.remoteAddress, this.protocol);
+    announceConnected(this.broker, session, this, this.principal, this.connection.remoteAddress, this.protocol);
     this.logger.info({ protocol: this.protocol, transport: this.connection.transport, principal: this.principal }, 'client connected');
     this.permissions.start?.(this);
     if (params.filters.length === 0) return;

@@ -81,7 +81,7 @@ export async function handleConnect(client: Client, packet: IConnectPacket): Pro
 
   sendConnack(client, present, assigned ? clientId : undefined, expirySeconds, packet);
   client.connectedAt = client.broker.clock.now();
-  client.info = announceConnected(client.broker, session, client.principal, client.connection.remoteAddress);
+  announceConnected(client.broker, session, client, client.principal, client.connection.remoteAddress);
   client.logger.info(
     {
       transport: client.connection.transport,
