@@ -400,7 +400,9 @@ describe('failures', () => {
     try {
       const topic = uid('overflow');
       const sub = await subscriber(n1, topic, 1);
-      const pub = await connectClient(n2, { protocolVersion: 4 });
+      // MQTT 5, so that a message given up is refused in its PUBACK (0x80) and the connection stays
+      // (a 3.1.1 publisher would be disconnected instead: it cannot be told no in an acknowledgement).
+      const pub = await connectClient(n2, { protocolVersion: 5 });
       await pub.client.publishAsync(topic, 'before', { qos: 1 });
       await sub.inbox.waitFor(1, 5_000);
 
@@ -409,7 +411,10 @@ describe('failures', () => {
       // 150 QoS 1 messages for n1 while Redis is down: n2's outbox keeps the newest 100. Not awaited:
       // acknowledgements may wait for the store. A QoS 0 message after them, dropped and counted
       // (Redis is down), says when all were routed: one connection's PUBLISHes are handled in order.
-      for (let i = 0; i < 150; i++) pub.client.publish(topic, `held${i}`, { qos: 1 });
+      const answers: Promise<string>[] = [];
+      for (let i = 0; i < 150; i++) {
+        answers.push(pub.client.publishAsync(topic, `held${i}`, { qos: 1 }).then(() => 'acked', (err: Error & { code?: number }) => `refused ${err.code ?? err.message}`));
+      }
       pub.client.publish(topic, 'fence', { qos: 0 });
       const metric = async (name: string) => {
         const text = await (await fetch(`${n2.httpUrl}/metrics`)).text();
@@ -431,6 +436,8 @@ describe('failures', () => {
       await sub.inbox.waitFor(102, 15_000);
       const texts = sub.inbox.texts();
       assert.deepEqual(texts, ['before', ...Array.from({ length: 100 }, (_, i) => `held${i + 50}`), 'after']);
+      // Never an acknowledgement for a message given up: the 50 oldest were refused (0x80).
+      assert.deepEqual(await Promise.all(answers), [...Array.from({ length: 50 }, () => 'refused 128'), ...Array.from({ length: 100 }, () => 'acked')]);
       const logged = await n1.waitForLog((l) => l.msg?.startsWith('QoS 1/2 messages from another node were lost') === true, 5_000);
       assert.equal(logged.lost, 50);
     } finally {
