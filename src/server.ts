@@ -94,6 +94,11 @@ export interface StartOptions {
   clock?: Clock;
   /** Reads the configuration again for a reload (the CLI: the same file, environment and flags). */
   loadConfig?: () => Config;
+  /**
+   * Called after POST /api/config/reload applied the file here. A member of `--workers` passes it
+   * on to its siblings: they read the same file, and the API request reached only one of them.
+   */
+  onApiReload?: () => void;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -303,7 +308,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       registerCognitoIdentityRoutes(app, { pools: identityPools, logger, allowedOrigins: http_.allowedOrigins, clock });
       registerRuleRoutes(app, ruleOperations);
       registerControlPlane(app, { authorizers: authorizerOperations, rules: ruleOperations, functions, scope: custom.scope });
-      registerConfigReloadRoute(app, reloader);
+      registerConfigReloadRoute(app, reloader, options.onApiReload);
       const sseTrusted = new TrustedProxies(http_.trustedProxies ?? []);
       registerEventsRoute(app, {
         broker,

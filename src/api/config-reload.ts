@@ -97,11 +97,12 @@ export class ConfigReloader {
 }
 
 /** POST /api/config/reload: the same as SIGHUP; 200 with what changed, 400 with why it was refused. */
-export function registerConfigReloadRoute(app: HttpApp, reloader: ConfigReloader | null): void {
+export function registerConfigReloadRoute(app: HttpApp, reloader: ConfigReloader | null, onReloaded?: () => void): void {
   app.post('/api/config/reload', adminRoute, async () => {
     if (reloader === null) throw new ApiError('InvalidRequestException', 400, 'this server was started without a configuration to reload');
     const outcome = reloader.reload();
     if (!outcome.ok) throw new ApiError('InvalidRequestException', 400, `configuration reload refused: ${outcome.error}`);
+    onReloaded?.();
     return outcome.changes;
   });
 }

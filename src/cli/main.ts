@@ -1,5 +1,4 @@
 // The `switchboard` command line.
-import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.js';
@@ -10,7 +9,7 @@ import { keysCommand } from './keys.js';
 import { rulesCommand } from './rules.js';
 import { connectionsCommand, publishCommand, retainedCommand } from './data-commands.js';
 import { dirname, resolve } from 'node:path';
-import { followPrimary, isWorker, superviseWorkers, WORKER_READY, workerCount } from './workers.js';
+import { followPrimary, isWorker, superviseWorkers, WORKER_READY, WORKER_RELOADED, workerCount } from './workers.js';
 
 export const HELP = `Usage: switchboard <command> [options]
 
@@ -177,10 +176,6 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
       process.exitCode = 1;
       return;
     }
-    // `systemctl reload` signals the primary alone: each member reloads its own configuration.
-    process.on('SIGHUP', () => {
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGHUP');
-    });
     process.exitCode = await superviseWorkers(workers, (line) => process.stderr.write(line + '\n'));
     return;
   }
@@ -193,6 +188,7 @@ async function runWithConfig(command: 'start' | 'config', args: string[]): Promi
       onFatal: () => process.exit(1),
       // SIGHUP and POST /api/config/reload read the same file, environment and flags again.
       loadConfig: () => loadConfig({ file: v.config, overrides }),
+      onApiReload: primary === null ? undefined : () => process.send?.(WORKER_RELOADED),
     });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;

@@ -18,6 +18,11 @@ import { availableParallelism } from 'node:os';
 export const WORKER_READY = 'switchboard:ready';
 /** Primary -> member: stop gracefully, then exit. */
 export const WORKER_STOP = 'switchboard:stop';
+/**
+ * Member -> primary: the admin API reloaded the configuration here; reload the other members too.
+ * The primary answers with SIGHUP, which a member applies without passing it on, so it cannot loop.
+ */
+export const WORKER_RELOADED = 'switchboard:reloaded';
 
 const MAX_RESTARTS_PER_MINUTE = 10;
 const STOP_TIMEOUT_MS = 10_000;
@@ -42,7 +47,15 @@ export function superviseWorkers(count: number, log: (line: string) => void): Pr
       const worker = cluster.fork();
       worker.on('message', (m: unknown) => {
         if (m === WORKER_READY) ready.add(worker);
+        else if (m === WORKER_RELOADED) reloadMembers(worker);
       });
+    };
+
+    // Only ready members: one still starting has no SIGHUP handler yet, and SIGHUP's default
+    // action would end it. (It reads the file as it is now when it starts anyway.)
+    const reloadMembers = (except?: Worker) => {
+      if (stopping) return;
+      for (const w of ready) if (w !== except) w.process.kill('SIGHUP');
     };
 
     const killAll = () => {
@@ -99,6 +112,8 @@ export function superviseWorkers(count: number, log: (line: string) => void): Pr
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // `systemctl reload` signals the primary alone: each member reloads its own configuration.
+    process.on('SIGHUP', () => reloadMembers());
     for (let i = 0; i < count; i++) fork();
   });
 }

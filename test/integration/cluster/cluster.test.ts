@@ -3,6 +3,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../../helpers/server.js';
 import { closeAllClients, connectClient, disconnect, sleep, subscriber, uid, waitUntil } from '../../helpers/clients.js';
@@ -319,6 +322,39 @@ describe('--workers', () => {
     } finally {
       await closeAllClients();
       await server.stop();
+    }
+  });
+
+  test('POST /api/config/reload on one member reloads every member (they read the same file)', async () => {
+    const prefix = `w${++prefixSeq}-${process.pid}:`;
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-workers-reload-'));
+    const file = join(dir, 'switchboard.yaml');
+    writeFileSync(file, 'limits: { maxTopicLevels: 8 }\n');
+    const server = await startServer({
+      configFile: file,
+      args: ['--redis', redis.url, '--set', `cluster.redis.keyPrefix=${prefix}`, '--set', 'cluster.nodeTimeoutSeconds=2', '--workers', '2'],
+    });
+    try {
+      await waitUntil(() => server.logLines().filter((l) => l.msg === 'switchboard ready').length === 2, 10_000, 'both members listening');
+      writeFileSync(file, 'limits: { maxTopicLevels: 3 }\n');
+      const res = await fetch(`${server.httpUrl}/api/config/reload`, { method: 'POST' });
+      assert.equal(res.status, 200, await res.text());
+      await waitUntil(() => server.logLines().filter((l) => l.msg === 'configuration reloaded').length === 2, 10_000, 'both members reloaded');
+      // Connections are handed out in turn, so four clients reach both members; each is held to
+      // the new limit (a 4-level topic is malformed now and closes the connection).
+      const clients = [];
+      for (let i = 0; i < 4; i++) clients.push(await connectClient(server));
+      const list = (await (await fetch(`${server.httpUrl}/api/connections`)).json()) as { connections: { node: string }[] };
+      assert.equal(new Set(list.connections.map((c) => c.node)).size, 2, 'connections are spread over both members');
+      for (const c of clients) {
+        const closed = new Promise<void>((res) => c.client.once('close', () => res()));
+        c.client.publish('a/b/c/d', 'too deep', { qos: 0 });
+        await Promise.race([closed, sleep(5_000).then(() => assert.fail('a member kept the old maxTopicLevels'))]);
+      }
+    } finally {
+      await closeAllClients();
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
