@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SignInThrottle } from '../../src/api/sign-in-throttle.js';
+import { SignInThrottle, throttleKey } from '../../src/api/sign-in-throttle.js';
 import { ManualClock } from '../../src/shared/clock.js';
 
 describe('SignInThrottle', () => {
@@ -35,5 +35,30 @@ describe('SignInThrottle', () => {
     assert.equal(t.retryAfterSeconds('a'), 0, 'evicted');
     assert.ok(t.retryAfterSeconds('b') > 0);
     assert.ok(t.retryAfterSeconds('c') > 0);
+  });
+});
+
+describe('throttleKey', () => {
+  it('counts IPv4 as is, IPv6 by its /64 and an IPv4-mapped address as its IPv4 address', () => {
+    assert.equal(throttleKey('192.0.2.7'), '192.0.2.7');
+    assert.equal(throttleKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+    assert.equal(throttleKey('2001:0db8:0001:0002:ffff:ffff:ffff:fffe'), '2001:db8:1:2::/64');
+    assert.equal(throttleKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(throttleKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+    assert.equal(throttleKey('::ffff:192.0.2.7'), '192.0.2.7');
+    assert.equal(throttleKey('::ffff:c000:207'), '192.0.2.7');
+    assert.equal(throttleKey('::1'), '0:0:0:0::/64');
+    assert.equal(throttleKey('not an address'), 'not an address');
+  });
+
+  it('one IPv6 host rotating addresses inside its /64 shares one budget; another /64 has its own', () => {
+    const t = new SignInThrottle({ maxFailures: 3, windowMs: 60_000, clock: new ManualClock() });
+    for (let i = 1; i <= 3; i++) t.failed(`2001:db8:0:7::${i.toString(16)}`);
+    assert.equal(t.retryAfterSeconds('2001:db8:0:7:dead:beef:0:1'), 60);
+    assert.equal(t.retryAfterSeconds('2001:db8:0:8::1'), 0);
+    t.failed('::ffff:10.0.0.1');
+    t.failed('10.0.0.1');
+    t.failed('10.0.0.1');
+    assert.equal(t.retryAfterSeconds('10.0.0.1'), 60, 'the mapped and plain spellings are one caller');
   });
 });
