@@ -22,6 +22,7 @@ import type { Delivery, Session, Subscription, Will } from '../broker/session.js
 import { parseSharedFilter, validateTopicFilter } from '../protocol/topic.js';
 import { RC } from '../protocol/reason-codes.js';
 import type { Connection } from '../transport/connection.js';
+import { outboundFlow } from '../transport/flow.js';
 import { parseCursor, Resumption, type ResumeStart } from '../history/resume.js';
 import type { HistoryStore } from '../store/history-store.js';
 import { HistoryCursor } from '../shared/history-id.js';
@@ -241,7 +242,11 @@ export abstract class WebClient implements RegisteredConnection {
       }
       allowed.push(f);
     }
-    const resumption = new Resumption({ history: this.history, filters: allowed, since: cursor, canReceive: (topic) => this.permissions.canReceive(topic), clock: this.broker.clock });
+    // The replay is written at once, so it gets the budget a connection may have queued before it is
+    // a slow consumer (what live delivery allows too): a client that never reads holds no more
+    // than that. A longer gap is a reset with the newest messages that fit.
+    const maxBytes = outboundFlow(limits).slowConsumerBytes;
+    const resumption = new Resumption({ history: this.history, filters: allowed, since: cursor, canReceive: (topic) => this.permissions.canReceive(topic), clock: this.broker.clock, maxBytes });
     this.resumption = resumption;
     return resumption;
   }
