@@ -7,15 +7,15 @@
 // Needs /usr/bin/chromium (scripts/install-browser.sh) and the playwright-core package; without
 // them the suite is skipped with the reason.
 import assert from 'node:assert/strict';
-import { existsSync, readFile } from 'node:fs';
+import { readFile } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { closeAllClients, connectClient, subscriber, uid, withTimeout } from '../helpers/clients.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
+import { browserMissing, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE_CONFIG = join(REPO_ROOT, 'examples', 'switchboard.yaml');
 
 // Only what the page needs is served: the examples and MQTT.js's browser bundle.
@@ -83,17 +83,7 @@ declare const demo: {
 /** Every browser round trip is bounded: playwright's evaluate has no timeout of its own. */
 const bounded = <T>(p: Promise<T>, what: string, ms = 5_000) => withTimeout(p, ms, `browser: ${what}`);
 
-async function prerequisites(): Promise<string | null> {
-  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing: run scripts/install-browser.sh`;
-  try {
-    await import('playwright-core');
-  } catch {
-    return 'playwright-core is not installed (npm install)';
-  }
-  return null;
-}
-
-const missing = await prerequisites();
+const missing = await browserMissing();
 
 describe('browser: examples/browser/index.html with the Unauthenticated authorizer', { skip: missing ?? false }, () => {
   let browser: Browser | undefined;
@@ -102,17 +92,10 @@ describe('browser: examples/browser/index.html with the Unauthenticated authoriz
   const pageErrors: string[] = [];
 
   before(async () => {
-    const { chromium } = (await import('playwright-core')) as unknown as {
-      chromium: { launch(o: { executablePath: string; args: string[]; timeout?: number }): Promise<Browser> };
-    };
     files = await staticServer();
     // --anonymous loopback admits the Node observer; the page names the authorizer.
     server = await startServer({ configFile: EXAMPLE_CONFIG, args: ['--anonymous', 'loopback'] });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -18,30 +18,12 @@ import type { Browser, Page } from 'playwright-core';
 import { allow, fixture, TokenAnswers } from '../helpers/auth.js';
 import { closeAllClients, connectClient, uid, withTimeout, type Connected } from '../helpers/clients.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
+import { browserMissing, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CONSOLE_INDEX = join(REPO_ROOT, 'dist', 'console', 'index.html');
 const WAIT = { timeout: 10_000 };
 
-async function prerequisites(): Promise<string | null> {
-  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing: run scripts/install-browser.sh`;
-  try {
-    await import('playwright-core');
-  } catch {
-    return 'playwright-core is not installed (npm install)';
-  }
-  return null;
-}
-const missing = await prerequisites();
-
-async function launch(): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    timeout: 30_000,
-  });
-}
+const missing = await browserMissing();
 
 async function subscribe(page: Page, filter: string): Promise<void> {
   await page.locator('.seg-btn[data-value=subscribe]').click();
@@ -67,7 +49,7 @@ describe('console test client under traffic, exact payloads, errors, loading', {
         authorizers: [{ name: 'ByToken', type: 'function', handler: fixture('e2e-by-token.js'), signingDisabled: true, tokenKeyName: 'token' }],
       },
     });
-    browser = await launch();
+    browser = await launchChromium();
   });
 
   after(async () => {

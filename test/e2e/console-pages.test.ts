@@ -13,23 +13,14 @@ import type { Browser, Page } from 'playwright-core';
 import { withCredentials } from '../helpers/auth.js';
 import { closeAllClients, connectClient, uid, withTimeout, type Connected } from '../helpers/clients.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
+import { CHROMIUM, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT = { timeout: 10_000 };
 const EXAMPLE_CONFIG = join(REPO_ROOT, 'examples', 'switchboard.yaml');
 const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: run scripts/install-browser.sh` : null;
 
 interface AxeResult {
   violations: { id: string; impact: string | null; help: string; nodes: { target: string[]; any: { data?: { fgColor?: string; bgColor?: string; contrastRatio?: number } | null }[] }[] }[];
-}
-
-async function launch(): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    timeout: 30_000,
-  });
 }
 
 let axeSource: string | null = null;
@@ -58,7 +49,7 @@ describe('console pages: connections at scale, accessibility', { skip: missing ?
   before(async () => {
     if (!existsSync(join(REPO_ROOT, 'dist', 'console', 'index.html'))) throw new Error('dist/console is missing: run npm run build');
     server = await startServer({ configFile: EXAMPLE_CONFIG, args: ['--anonymous', 'loopback'] });
-    browser = await launch();
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -330,7 +321,7 @@ describe('console sign-in page: accessibility', { skip: missing ?? false }, () =
     if (!existsSync(join(REPO_ROOT, 'dist', 'console', 'index.html'))) throw new Error('dist/console is missing: run npm run build');
     // Sign-in is demanded from loopback too, so the console opens on the sign-in page.
     server = await startServer({ args: ['--set', 'admin.username=admin', '--set', 'admin.password=correct-horse', '--set', 'admin.requireSignInOnLoopback=true'] });
-    browser = await launch();
+    browser = await launchChromium();
   });
 
   after(async () => {

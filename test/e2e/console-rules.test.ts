@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { closeAllClients, connectClient, uid, withTimeout } from '../helpers/clients.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
+import { CHROMIUM, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT = { timeout: 10_000 };
 const missing = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: run scripts/install-browser.sh` : null;
 
@@ -21,12 +21,7 @@ describe('console Rules page: per-rule health, form errors', { skip: missing ?? 
   before(async () => {
     if (!existsSync(join(REPO_ROOT, 'dist', 'console', 'index.html'))) throw new Error('dist/console is missing: run npm run build');
     server = await startServer({ auth: { anonymous: 'loopback' } });
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

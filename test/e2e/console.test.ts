@@ -23,8 +23,8 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { closeAllClients, connectClient, sleep, subscriber, uid, withTimeout, type Connected } from '../helpers/clients.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
+import { browserMissing, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE_CONFIG = join(REPO_ROOT, 'examples', 'switchboard.yaml');
 const CONSOLE_INDEX = join(REPO_ROOT, 'dist', 'console', 'index.html');
 const DESKTOP = { width: 1280, height: 800 };
@@ -32,26 +32,7 @@ const PHONE = { width: 390, height: 844 };
 const WAIT = { timeout: 10_000 };
 const SHOTS = mkdtempSync(join(tmpdir(), 'switchboard-console-shots-'));
 
-async function prerequisites(): Promise<string | null> {
-  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing: run scripts/install-browser.sh`;
-  try {
-    await import('playwright-core');
-  } catch {
-    return 'playwright-core is not installed (npm install)';
-  }
-  return null;
-}
-
-const missing = await prerequisites();
-
-async function launch(): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    timeout: 30_000,
-  });
-}
+const missing = await browserMissing();
 
 function requireBuiltConsole(): void {
   if (!existsSync(CONSOLE_INDEX)) {
@@ -115,7 +96,7 @@ describe('console: served by the server, driven in Chromium', { skip: missing ??
     // --anonymous loopback: the console (from loopback, no sign-in) and the Node clients connect
     // without an authorizer; the example's Unauthenticated authorizer is there to be tested.
     server = await startServer({ configFile: EXAMPLE_CONFIG, args: ['--anonymous', 'loopback'] });
-    browser = await launch();
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -498,7 +479,7 @@ describe('console: the blog-post scenario (example config, sign-in, a browser MQ
       configFile: EXAMPLE_CONFIG,
       args: ['--anonymous', 'loopback', '--set', 'admin.requireSignInOnLoopback=true', '--set', 'admin.username=admin', '--set', `admin.password=${password}`],
     });
-    browser = await launch();
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -619,7 +600,7 @@ describe('console: sign-in when loopback must sign in too', { skip: missing ?? f
     server = await startServer({
       args: ['--set', 'admin.username=admin', '--set', 'admin.password=correct-horse', '--set', 'admin.requireSignInOnLoopback=true'],
     });
-    browser = await launch();
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -7,7 +7,7 @@
 //
 // Needs /usr/bin/chromium and playwright-core; without them the suite is skipped with the reason.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFile, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFile, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,8 +15,8 @@ import { extname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { withTimeout } from '../helpers/clients.js';
 import { REPO_ROOT, startServer, stopAllServers, type TestServer } from '../helpers/server.js';
+import { browserMissing, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE = join(REPO_ROOT, 'examples', 'identity-pool');
 const POOL = 'us-east-1:7f6e5d4c-3b2a-4190-8a7b-6c5d4e3f2a10';
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8' };
@@ -84,17 +84,7 @@ declare const demo: {
 
 const bounded = <T,>(p: Promise<T>, what: string, ms = 10_000) => withTimeout(p, ms, `browser: ${what}`);
 
-async function prerequisites(): Promise<string | null> {
-  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing: run scripts/install-browser.sh`;
-  try {
-    await import('playwright-core');
-  } catch {
-    return 'playwright-core is not installed (npm install)';
-  }
-  return null;
-}
-
-const missing = await prerequisites();
+const missing = await browserMissing();
 
 describe('browser: identity-pool credentials sign the MQTT WebSocket (examples/identity-pool)', { skip: missing ?? false, timeout: 120_000 }, () => {
   let browser: Browser | undefined;
@@ -104,18 +94,11 @@ describe('browser: identity-pool credentials sign the MQTT WebSocket (examples/i
   const pageErrors: string[] = [];
 
   before(async () => {
-    const { chromium } = (await import('playwright-core')) as unknown as {
-      chromium: { launch(o: { executablePath: string; args: string[]; timeout?: number }): Promise<Browser> };
-    };
     dir = mkdtempSync(join(tmpdir(), 'sb-idpool-page-'));
     await bundle(dir);
     files = await staticServer(dir);
     server = await startServer({ configFile: join(EXAMPLE, 'switchboard.yaml') });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -12,7 +12,7 @@
 //
 // Needs /usr/bin/chromium and playwright-core; without them the suite is skipped with the reason.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,8 +22,8 @@ import { serveExamples, type Browser, type Page } from '../helpers/examples-page
 import { validateConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { uid, withTimeout } from '../helpers/clients.js';
+import { browserMissing, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 
 /**
@@ -87,16 +87,7 @@ declare const live: {
 
 const bounded = <T>(p: Promise<T>, what: string, ms = 5_000) => withTimeout(p, ms, `browser: ${what}`);
 
-async function prerequisites(): Promise<string | null> {
-  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing: run scripts/install-browser.sh`;
-  try {
-    await import('playwright-core');
-  } catch {
-    return 'playwright-core is not installed (npm install)';
-  }
-  return null;
-}
-const missing = await prerequisites();
+const missing = await browserMissing();
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
 
@@ -135,19 +126,12 @@ describe('browser: resume after a restart and after a dropped network (examples/
   }
 
   before(async () => {
-    const { chromium } = (await import('playwright-core')) as unknown as {
-      chromium: { launch(o: { executablePath: string; args: string[]; timeout?: number }): Promise<Browser> };
-    };
     dir = mkdtempSync(join(tmpdir(), 'sb-live-resume-'));
     files = await serveExamples();
     await start();
     proxy = new CuttingProxy(httpPort);
     await proxy.listen();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -7,7 +7,6 @@
 // Needs /usr/bin/chromium and playwright-core; without them the suite is skipped with the reason.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
@@ -15,9 +14,9 @@ import { serveExamples, type Browser, type Page } from '../helpers/examples-page
 import { startInProcessServer, endpointsOf } from '../helpers/in-process.js';
 import type { RunningServer } from '../../src/server.js';
 import { uid, withTimeout } from '../helpers/clients.js';
+import { browserMissing, launchChromium } from '../helpers/browser.js';
 
 const run = promisify(execFile);
-const CHROMIUM = '/usr/bin/chromium';
 
 
 type Frame = Record<string, unknown> & { type: string };
@@ -32,16 +31,7 @@ declare const live: {
 
 const bounded = <T>(p: Promise<T>, what: string, ms = 5_000) => withTimeout(p, ms, `browser: ${what}`);
 
-async function prerequisites(): Promise<string | null> {
-  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing: run scripts/install-browser.sh`;
-  try {
-    await import('playwright-core');
-  } catch {
-    return 'playwright-core is not installed (npm install)';
-  }
-  return null;
-}
-const missing = await prerequisites();
+const missing = await browserMissing();
 
 describe('browser: native WebSocket and EventSource (examples/browser/live.html)', { skip: missing ?? false }, () => {
   let browser: Browser | undefined;
@@ -53,17 +43,10 @@ describe('browser: native WebSocket and EventSource (examples/browser/live.html)
   const clients: mqtt.MqttClient[] = [];
 
   before(async () => {
-    const { chromium } = (await import('playwright-core')) as unknown as {
-      chromium: { launch(o: { executablePath: string; args: string[]; timeout?: number }): Promise<Browser> };
-    };
     files = await serveExamples();
     server = await startInProcessServer({ mqtt: true, history: [{ filter: 'kept/#', maxMessages: 100, maxAgeSeconds: 0 }] });
     ({ mqttUrl, httpUrl } = endpointsOf(server));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
