@@ -41,6 +41,8 @@ import { deliverAdopted } from './adopted-deliveries.js';
 const EMPTY: ReadonlySet<string> = new Set();
 /** Publishes kept while the lease had run out past which QoS 0 ones are dropped. */
 const PARKED_QOS0_LIMIT = 100_000;
+/** How long a stopping node waits for its last deliveries' commit before it announces leaving. */
+const STOP_COMMIT_WAIT_MS = 3000;
 
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
@@ -148,12 +150,23 @@ export class Cluster implements ClusterHooks {
     this.logger.info({ redis: describeTarget(this.options.redis), master: this.master, nodes: this.membership.live.size }, 'joined the cluster');
   }
 
-  /** Leaves: the other nodes adopt this node's persistent sessions at once instead of after the timeout. */
+  /**
+   * Leaves: the other nodes adopt this node's persistent sessions at once instead of after the
+   * timeout. No acknowledged message may fall between this node and the adopter, which reads the
+   * sessions from Redis once it hears 'left': from here on frames from other nodes are refused
+   * (unacknowledged, their senders hand them to the adopter as for a dead node), and what was
+   * delivered before is committed, and its acknowledgements sent, before 'left' is.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.moves.stop();
+    this.links.leaving = true;
+    await Promise.race([new Promise<void>((r) => this.broker.afterCommit(r)), new Promise((r) => setTimeout(r, STOP_COMMIT_WAIT_MS).unref())]);
+    // The acknowledgements those commits released go out on the next turn (links.ts scheduleAck),
+    // on this connection, so before 'left'.
+    await new Promise((r) => setImmediate(r));
     try {
       if (this.connected) {
         await this.cmd

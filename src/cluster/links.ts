@@ -41,6 +41,12 @@ export class NodeLinks {
   private readonly orphans = new Map<string, Orphans>();
   /** Frames refused because this node's lease had run out (it may have been declared dead). */
   fencedFrames = 0;
+  /**
+   * Set when this node starts leaving the cluster (cluster.ts stop()): frames are then neither
+   * delivered nor acknowledged; their senders hold them and, once another node adopted this one's
+   * sessions, send them there (forget/adopted below), as for a node that died.
+   */
+  leaving = false;
 
   /** `deliver` hands a received message to this node (a publish to route, or one session's delivery). */
   constructor(
@@ -159,6 +165,7 @@ export class NodeLinks {
       this.fencedFrames++;
       return;
     }
+    if (this.leaving) return;
     if (forwarded.seq === 0) {
       this.deliver(forwarded);
       return;
