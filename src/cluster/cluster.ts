@@ -421,7 +421,10 @@ export class Cluster implements ClusterHooks {
       const delivered = deliverAdopted(this.broker, this.reaper.adoptedFrom(forwarded.adoptedFrom), forwarded.message, forwarded.groups);
       if (delivered < 0) this.logger.warn({ deadNode: forwarded.adoptedFrom, from: forwarded.origin }, 'a message held for a dead node arrived here, but this node did not adopt its sessions');
     } else if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
-    else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
+    else {
+      this.forwarder.receiving(forwarded);
+      this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
+    }
   }
 
   // ---- control messages ------------------------------------------------------------------------
@@ -478,6 +481,10 @@ export class Cluster implements ClusterHooks {
   sharedGroupLive(group: string, filter: string, live: boolean): void {
     if (live) this.interest.added(liveKey(group, filter));
     else this.interest.removed(liveKey(group, filter));
+  }
+
+  passOn(message: Message, group: string, canKeep: boolean): boolean {
+    return this.forwarder.passOn(message, group, canKeep);
   }
 
   interestSettled(): Promise<void> | null {
