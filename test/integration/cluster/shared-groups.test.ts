@@ -142,4 +142,29 @@ test('a shared group reaches the member allowed to receive the topic on another 
   while ((await dropped()) < 10 && Date.now() < deadline) await sleep(50);
   assert.equal(await dropped(), 10, 'the messages no permitted member could take are dropped and counted, once each');
   assert.equal(denied.inbox.messages.length, 0, 'still nothing reached the member that may not receive the topic');
+
+  // Connected members that may not receive it on both nodes, and the permitted member as an
+  // offline persistent session on A: QoS 1 goes round the connected ones and comes back to A's
+  // queue, wherever it was published and picked first; QoS 0 cannot be queued: dropped, counted.
+  const denied2 = await subscriber(b, share, 1, { clientId: uid('no') });
+  const persistent = { clientId: okId, clean: false, properties: { sessionExpiryInterval: 3600 } };
+  const p1 = await subscriber(a, share, 1, persistent);
+  await disconnect(p1.client);
+  await waitConnected(b, okId, false);
+  const droppedBefore2 = await dropped();
+  const queued: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    for (const [name, pub] of [['a', pubA], ['b', pubB]] as const) {
+      queued.push(`${name}-kept-${i}`);
+      pub.client.publish(topic, `${name}-lost-q0-${i}`, { qos: 0 });
+      await pub.client.publishAsync(topic, `${name}-kept-${i}`, { qos: 1 });
+    }
+  }
+  const back = await connectClient(a, persistent);
+  assert.equal(back.connack.sessionPresent, true);
+  await back.inbox.waitFor(queued.length, 5_000).catch(() => undefined);
+  assert.deepEqual(back.inbox.texts().sort(), [...queued].sort(), 'every QoS 1 message was queued for the permitted persistent member, once');
+  while ((await dropped()) - droppedBefore2 < 10 && Date.now() < deadline + 10_000) await sleep(50);
+  assert.equal((await dropped()) - droppedBefore2, 10, 'the QoS 0 messages are dropped and counted, once each');
+  assert.equal(denied.inbox.messages.length + denied2.inbox.messages.length, 0, 'nothing reached the members that may not receive the topic');
 });
