@@ -35,6 +35,14 @@ export interface ClusterHooks {
    * as a single node prefers a connected member (router.ts pickMember).
    */
   sharedGroupLive(group: string, filter: string, live: boolean): void;
+  /**
+   * Asked while routing a message to the shared group `group` ("group\u0000filter") that the
+   * cluster picked this node for, when no connected member here may receive it; `canKeep`: a
+   * persistent member here may (QoS 1/2). True: the cluster passed it on to another node with a
+   * connected member (a publish's acknowledgement then waits for that node too, as whenForwarded
+   * says), so nothing is delivered here. False: queue it here, or drop and count it.
+   */
+  passOn(message: Message, group: string, canKeep: boolean): boolean;
   /** Pending while other nodes have not yet learnt of an interest change; null when settled. */
   interestSettled(): Promise<void> | null;
   /**

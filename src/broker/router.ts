@@ -145,6 +145,12 @@ export class Router {
         // subscriptions [MQTT-4.8.2].
         if (groups !== null && !groups.has(entry.name + '\u0000' + entry.filter)) continue;
         const member = pickMember(entry, message);
+        // No connected member here may receive it: a connected one on another node may, which a
+        // single node would pick before any persistent member (the cluster passes it on).
+        if ((member === undefined || member.session.client === null) && groups !== null) {
+          const cluster = this.hooks.cluster;
+          if (cluster !== null && cluster.passOn(message, entry.name + '\u0000' + entry.filter, member !== undefined)) continue;
+        }
         if (member !== undefined) (shared ??= []).push(member);
         else this.counters.sharedDropped++;
         continue;

@@ -41,6 +41,8 @@ import { deliverAdopted } from './adopted-deliveries.js';
 const EMPTY: ReadonlySet<string> = new Set();
 /** Publishes kept while the lease had run out past which QoS 0 ones are dropped. */
 const PARKED_QOS0_LIMIT = 100_000;
+/** How long a stopping node waits for its last deliveries' commit before it announces leaving. */
+const STOP_COMMIT_WAIT_MS = 3000;
 
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
@@ -148,12 +150,23 @@ export class Cluster implements ClusterHooks {
     this.logger.info({ redis: describeTarget(this.options.redis), master: this.master, nodes: this.membership.live.size }, 'joined the cluster');
   }
 
-  /** Leaves: the other nodes adopt this node's persistent sessions at once instead of after the timeout. */
+  /**
+   * Leaves: the other nodes adopt this node's persistent sessions at once instead of after the
+   * timeout. No acknowledged message may fall between this node and the adopter, which reads the
+   * sessions from Redis once it hears 'left': from here on frames from other nodes are refused
+   * (unacknowledged, their senders hand them to the adopter as for a dead node), and what was
+   * delivered before is committed, and its acknowledgements sent, before 'left' is.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.moves.stop();
+    this.links.leaving = true;
+    await Promise.race([new Promise<void>((r) => this.broker.afterCommit(r)), new Promise((r) => setTimeout(r, STOP_COMMIT_WAIT_MS).unref())]);
+    // The acknowledgements those commits released go out on the next turn (links.ts scheduleAck),
+    // on this connection, so before 'left'.
+    await new Promise((r) => setImmediate(r));
     try {
       if (this.connected) {
         await this.cmd
@@ -408,7 +421,10 @@ export class Cluster implements ClusterHooks {
       const delivered = deliverAdopted(this.broker, this.reaper.adoptedFrom(forwarded.adoptedFrom), forwarded.message, forwarded.groups);
       if (delivered < 0) this.logger.warn({ deadNode: forwarded.adoptedFrom, from: forwarded.origin }, 'a message held for a dead node arrived here, but this node did not adopt its sessions');
     } else if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
-    else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
+    else {
+      this.forwarder.receiving(forwarded);
+      this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
+    }
   }
 
   // ---- control messages ------------------------------------------------------------------------
@@ -465,6 +481,10 @@ export class Cluster implements ClusterHooks {
   sharedGroupLive(group: string, filter: string, live: boolean): void {
     if (live) this.interest.added(liveKey(group, filter));
     else this.interest.removed(liveKey(group, filter));
+  }
+
+  passOn(message: Message, group: string, canKeep: boolean): boolean {
+    return this.forwarder.passOn(message, group, canKeep);
   }
 
   interestSettled(): Promise<void> | null {

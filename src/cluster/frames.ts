@@ -13,8 +13,10 @@
 // checks every field and throws on anything the encoder would not have written:
 //   valid header:   {"t":"a/b","q":1,"r":0,"p":null,"e":0}
 //                   {"t":"a","q":0,"r":1,"p":"{\"contentType\":\"text/plain\"}","e":1700000000000,"i":"c1","g":["g\u0000a/#"]}
+//                   {"t":"a","q":1,"r":0,"p":null,"e":0,"g":["g\u0000a"],"v":[{"g":"g\u0000a","n":["node-2"],"k":"node-1"}]}
 //   invalid header: {"t":"a/+"} (wildcard in a name), {"t":""}, "q":7, "r":true, "e":"soon", "e":-1,
-//                   "i":{"x":1}, "g":"x", "p":"garbage", "p":"{\"contentType\":5}", a reliable seq of NaN
+//                   "i":{"x":1}, "g":"x", "p":"garbage", "p":"{\"contentType\":5}", a reliable seq of NaN,
+//                   "v" naming a group not in "g", or with more than MAX_VIA_NODES nodes
 import type { Message, MessageProperties, QoS } from '../shared/message.js';
 import { formatHistoryId, parseHistoryId } from '../shared/history-id.js';
 import { validateTopicName, type TopicLimits } from '../protocol/topic.js';
@@ -32,6 +34,21 @@ export interface SessionTarget {
   subscriptionIds: number[] | undefined;
 }
 
+/**
+ * Where a shared group's message goes next when the receiving node has no connected member
+ * allowed to receive it (forwarding.ts): `next`, the live candidate nodes not yet tried, in
+ * order; `keep`, a node already tried that has a persistent member allowed to receive it, which
+ * queues it (QoS 1/2) when no node further on has a connected one.
+ */
+export interface GroupVia {
+  group: string;
+  next: string[];
+  keep?: string;
+}
+
+/** At most this many nodes in one via list (a cluster larger than that tries only the first ones). */
+export const MAX_VIA_NODES = 64;
+
 export interface ForwardedMessage {
   origin: string;
   /** 0 for best-effort frames. */
@@ -46,6 +63,8 @@ export interface ForwardedMessage {
    * adopted that node's sessions and delivers it to those sessions only (links.ts).
    */
   adoptedFrom?: string;
+  /** For some of `groups`: where to pass the message on if no connected member here may receive it. */
+  via?: GroupVia[];
 }
 
 interface TargetHeader {
@@ -69,6 +88,7 @@ interface Header {
   /** The history id the origin node stamped (docs/history.md), as text. */
   h?: string;
   d?: string;
+  v?: Array<{ g: string; n: string[]; k?: string }>;
 }
 
 // Only the protocol's own cap [MQTT-4.7.3-3]: the sending node applied its configured limits
@@ -85,6 +105,7 @@ export function encodeMessageFrame(
   groups: readonly string[],
   target: SessionTarget | null = null,
   adoptedFrom: string | null = null,
+  via: readonly GroupVia[] | null = null,
 ): Buffer {
   const header: Header = {
     t: message.topic,
@@ -103,6 +124,7 @@ export function encodeMessageFrame(
     if (target.subscriptionIds !== undefined) header.s.u = [...target.subscriptionIds];
   }
   if (adoptedFrom !== null) header.d = adoptedFrom;
+  if (via !== null && via.length > 0) header.v = via.map((v) => (v.keep !== undefined ? { g: v.group, n: v.next, k: v.keep } : { g: v.group, n: v.next }));
   const headerBytes = Buffer.from(JSON.stringify(header));
   const originBytes = Buffer.from(origin);
   const reliable = seq > 0;
@@ -180,6 +202,7 @@ export function decodeMessageFrame(frame: Buffer): ForwardedMessage {
     forwarded.session = { clientId: header.s.c, qos: header.s.q, retain: header.s.r === 1, subscriptionIds: header.s.u };
   }
   if (header.d !== undefined) forwarded.adoptedFrom = header.d;
+  if (header.v !== undefined) forwarded.via = header.v.map((v) => (v.k !== undefined ? { group: v.g, next: v.n, keep: v.k } : { group: v.g, next: v.n }));
   return forwarded;
 }
 
@@ -203,8 +226,21 @@ function checkHeader(h: unknown): Header {
   if (h.h !== undefined && (typeof h.h !== 'string' || parseHistoryId(h.h) === null)) throw new Error('message frame has a bad history id');
   if (h.g !== undefined && !isStringArray(h.g)) throw new Error('message frame groups are not a list of strings');
   if (h.s !== undefined) checkTarget(h.s);
-  if (h.d !== undefined && (typeof h.d !== 'string' || h.d.length === 0 || Buffer.byteLength(h.d) > 255)) throw new Error('message frame adopted-from node is not a node id');
+  if (h.d !== undefined && !isNodeId(h.d)) throw new Error('message frame adopted-from node is not a node id');
+  if (h.v !== undefined) checkVia(h.v, h.g);
   return h as unknown as Header;
+}
+
+const isNodeId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) <= 255;
+
+/** A via list names only groups the frame carries, and node ids, boundedly (no endless passing on). */
+function checkVia(v: unknown, groups: unknown): void {
+  if (!Array.isArray(v) || !Array.isArray(groups) || v.length > groups.length) throw new Error('message frame via is not a list for its groups');
+  for (const entry of v) {
+    if (!isPlainObject(entry) || typeof entry.g !== 'string' || !groups.includes(entry.g)) throw new Error('message frame via names a group it does not carry');
+    if (!Array.isArray(entry.n) || entry.n.length > MAX_VIA_NODES || !entry.n.every(isNodeId)) throw new Error('message frame via has a bad node list');
+    if (entry.k !== undefined && !isNodeId(entry.k)) throw new Error('message frame via has a bad keeping node');
+  }
 }
 
 function checkTarget(s: unknown): void {

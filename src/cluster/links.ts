@@ -13,7 +13,7 @@
 // at least once; docs/cluster.md gives the QoS 2 window).
 import type { Message } from '../shared/message.js';
 import type { ClusterContext } from './context.js';
-import { decodeMessageFrame, encodeMessageFrame, type ForwardedMessage, type SessionTarget } from './frames.js';
+import { decodeMessageFrame, encodeMessageFrame, type ForwardedMessage, type GroupVia, type SessionTarget } from './frames.js';
 import { InboundLink, OutboundLink, settleFrame, Ticket, type PendingFrame } from './reliable-link.js';
 
 export const RETRANSMIT_CHECK_MS = 500;
@@ -41,6 +41,12 @@ export class NodeLinks {
   private readonly orphans = new Map<string, Orphans>();
   /** Frames refused because this node's lease had run out (it may have been declared dead). */
   fencedFrames = 0;
+  /**
+   * Set when this node starts leaving the cluster (cluster.ts stop()): frames are then neither
+   * delivered nor acknowledged; their senders hold them and, once another node adopted this one's
+   * sessions, send them there (forget/adopted below), as for a node that died.
+   */
+  leaving = false;
 
   /** `deliver` hands a received message to this node (a publish to route, or one session's delivery). */
   constructor(
@@ -52,7 +58,7 @@ export class NodeLinks {
    * Sends `message` to `nodes`; `groupsFor` names the shared groups each node delivers it to, and
    * `target` makes it one delivery to one session (a session moving between nodes).
    */
-  send(message: Message, nodes: Set<string>, groupsFor: Map<string, string[]> | null, target: SessionTarget | null = null): void {
+  send(message: Message, nodes: Set<string>, groupsFor: Map<string, string[]> | null, target: SessionTarget | null = null, viaFor: Map<string, GroupVia[]> | null = null): void {
     const { ctx } = this;
     const now = Date.now();
     let shared: Buffer | null = null;
@@ -60,17 +66,18 @@ export class NodeLinks {
     const qos = target !== null ? target.qos : message.qos;
     for (const node of nodes) {
       const groups = groupsFor?.get(node) ?? [];
+      const via = viaFor?.get(node) ?? null;
       if (qos === 0) {
         if (!ctx.connected) {
           ctx.counters.clusterFramesDropped++;
           continue;
         }
         const frame =
-          groups.length === 0 && target === null ? (shared ??= encodeMessageFrame(ctx.nodeId, 0, message, groups)) : encodeMessageFrame(ctx.nodeId, 0, message, groups, target);
+          groups.length === 0 && target === null ? (shared ??= encodeMessageFrame(ctx.nodeId, 0, message, groups)) : encodeMessageFrame(ctx.nodeId, 0, message, groups, target, null, via);
         this.publishFrame(node, frame, false);
         continue;
       }
-      const pending = this.holdReliable(node, (seq) => encodeMessageFrame(ctx.nodeId, seq, message, groups, target), now, null);
+      const pending = this.holdReliable(node, (seq) => encodeMessageFrame(ctx.nodeId, seq, message, groups, target, null, via), now, null);
       this.recent.push(pending);
     }
   }
@@ -159,6 +166,7 @@ export class NodeLinks {
       this.fencedFrames++;
       return;
     }
+    if (this.leaving) return;
     if (forwarded.seq === 0) {
       this.deliver(forwarded);
       return;
@@ -168,14 +176,20 @@ export class NodeLinks {
     if (link === undefined) this.inbound.set(origin, (link = new InboundLink()));
     const arrival = link.accept(forwarded.seq);
     if (arrival === 'deliver') {
+      this.beginPublish();
       this.deliver(forwarded);
-      const seq = forwarded.seq;
       const l = link;
-      // Acknowledged once what the delivery stored (an offline session's queue) is durable.
-      this.ctx.broker.afterCommit(() => {
-        if (seq > l.acked) l.acked = seq;
+      const held = l.hold(forwarded.seq);
+      // Acknowledged once what the delivery stored (an offline session's queue) is durable, and
+      // what it passed on to other nodes (a shared group's message, forwarding.ts) is durable there.
+      let parts = 1;
+      const part = (): void => {
+        if (--parts > 0) return;
+        l.release(held);
         this.scheduleAck(origin);
-      });
+      };
+      if (this.whenSafe(part)) parts++;
+      this.ctx.broker.afterCommit(part);
     } else {
       this.scheduleAck(origin);
     }
@@ -203,8 +217,9 @@ export class NodeLinks {
       this.ctx.logger.warn({ from: origin, lost: missed, resumeAt: seq + 1 }, 'QoS 1/2 messages from another node were lost (its outbox overflowed); continuing after them');
     }
     const l = link;
+    const held = l.hold(seq);
     this.ctx.broker.afterCommit(() => {
-      if (seq > l.acked) l.acked = seq;
+      l.release(held);
       this.scheduleAck(origin);
     });
   }

@@ -176,6 +176,36 @@ export class InboundLink {
   delivered = 0;
   /** Highest seq whose delivery is durable and may be acknowledged. */
   acked = 0;
+  /**
+   * Delivered (or skipped-to) seqs not yet acknowledgeable, oldest first from `head`. What makes
+   * one ready (its commit, a frame it passed on being acknowledged) may finish out of order, but
+   * acknowledgements are cumulative, so `acked` moves only past a run of ready ones.
+   */
+  private readonly waiting: Array<{ seq: number; ready: boolean }> = [];
+  private head = 0;
+
+  /** `seq` may be acknowledged once release() was called with what this returns, and for every earlier one. */
+  hold(seq: number): { seq: number; ready: boolean } {
+    const entry = { seq, ready: false };
+    this.waiting.push(entry);
+    return entry;
+  }
+
+  release(entry: { seq: number; ready: boolean }): void {
+    entry.ready = true;
+    const waiting = this.waiting;
+    while (this.head < waiting.length && waiting[this.head]!.ready) {
+      const seq = waiting[this.head++]!.seq;
+      if (seq > this.acked) this.acked = seq;
+    }
+    if (this.head === waiting.length) {
+      waiting.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024) {
+      waiting.splice(0, this.head);
+      this.head = 0;
+    }
+  }
 
   accept(seq: number): Arrival {
     if (seq <= this.delivered) return 'duplicate';

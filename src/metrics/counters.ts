@@ -48,6 +48,8 @@ export class Counters {
   expiredDropped = 0;
   /** Messages a shared group matched but no member could take: none connected and allowed to receive the topic, nor (QoS 1/2) a permitted persistent one. */
   sharedDropped = 0;
+  /** Shared-group messages a cluster node passed on to the next candidate node: none of its connected members might receive them. */
+  sharedPassedOn = 0;
   authorizerInvocations = 0;
   authorizerFailures = 0;
   /** Authorizer refreshes (refreshAfterInSeconds) whose new policy replaced the old on a live connection. */

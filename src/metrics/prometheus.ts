@@ -106,6 +106,7 @@ export function createPrometheusRegistry(
   counter('switchboard_slow_consumer_disconnects_total', 'Connections closed for not reading what was queued for them (limits.slowConsumerBytes / slowConsumerSeconds)', () => counters.slowConsumerDisconnects);
   counter('switchboard_oversize_dropped_total', 'Messages not sent because they exceed the client Maximum Packet Size', () => counters.oversizeDropped);
   counter('switchboard_shared_dropped_total', 'Messages a shared subscription group matched but no member allowed to receive them could take', () => counters.sharedDropped);
+  counter('switchboard_shared_passed_on_total', 'Shared-group messages passed on to another cluster node because no connected member here might receive them', () => counters.sharedPassedOn);
   counter('switchboard_unencodable_dropped_total', 'Messages refused because they cannot be encoded as a PUBLISH (never stored or delivered)', () => counters.unencodableDropped);
   counter('switchboard_delivery_failures_total', 'Deliveries to one subscriber that failed with an internal error', () => counters.deliveryFailures);
   counter('switchboard_expired_dropped_total', 'Messages dropped because their Message Expiry Interval passed', () => counters.expiredDropped);

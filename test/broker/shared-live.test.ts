@@ -23,6 +23,7 @@ function brokerWithCluster() {
     interestAdded: () => {},
     interestRemoved: () => {},
     sharedGroupLive: (group, filter, live) => calls.push(`${live ? '+' : '-'}${group}/${filter}`),
+    passOn: () => false,
     interestSettled: () => null,
     claim: async () => {},
     sessionOpened: () => {},

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from '../../src/shared/message.js';
-import { decodeMessageFrame, encodeMessageFrame, FRAME_MESSAGE, FRAME_RELIABLE } from '../../src/cluster/frames.js';
+import { decodeMessageFrame, encodeMessageFrame, FRAME_MESSAGE, FRAME_RELIABLE, MAX_VIA_NODES } from '../../src/cluster/frames.js';
 
 const message: Message = {
   topic: 'a/b',
@@ -57,6 +57,27 @@ describe('message frames', () => {
     assert.deepEqual(decoded.groups, ['g\u0000a/#']);
     assert.equal(decodeMessageFrame(encodeMessageFrame('n1', 7, message, [])).adoptedFrom, undefined);
     for (const d of ['', 5, ['n2'], 'x'.repeat(256)]) assert.throws(() => decodeMessageFrame(frame({ ...good, d })), /adopted-from/);
+  });
+
+  test("a shared group's via list (where to pass it on) round-trips; one naming another group, too long or with a bad node is refused", () => {
+    const via = [{ group: 'g\u0000a/#', next: ['n2', 'n3'], keep: 'n1' }];
+    const decoded = decodeMessageFrame(encodeMessageFrame('n1', 7, message, ['g\u0000a/#'], null, null, via));
+    assert.deepEqual(decoded.via, via);
+    assert.deepEqual(decodeMessageFrame(encodeMessageFrame('n1', 0, message, ['g\u0000a/#'], null, null, [{ group: 'g\u0000a/#', next: [] }])).via, [{ group: 'g\u0000a/#', next: [] }]);
+    assert.equal(decodeMessageFrame(encodeMessageFrame('n1', 7, message, ['g\u0000a/#'])).via, undefined);
+    const g = ['g\u0000a/#'];
+    for (const v of [
+      'x',
+      [{ g: 'other\u0000a/#', n: [] }],
+      [{ g: g[0], n: 'n2' }],
+      [{ g: g[0], n: [''] }],
+      [{ g: g[0], n: Array.from({ length: MAX_VIA_NODES + 1 }, (_, i) => `n${i}`) }],
+      [{ g: g[0], n: [], k: 5 }],
+      [{ g: g[0], n: [] }, { g: g[0], n: [] }],
+    ]) {
+      assert.throws(() => decodeMessageFrame(frame({ ...good, g, v })), /via/, JSON.stringify(v));
+    }
+    assert.throws(() => decodeMessageFrame(frame({ ...good, v: [] })), /via/, 'a via list without groups');
   });
 
   test('a well-formed hand-built header decodes', () => {

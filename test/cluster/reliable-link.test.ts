@@ -122,6 +122,24 @@ describe('InboundLink', () => {
     assert.equal(link.accept(3), 'deliver');
     assert.equal(link.delivered, 3);
   });
+
+  test('acknowledges only past a run of ready frames, whatever order they become ready in', () => {
+    const link = new InboundLink();
+    const held = [1, 2, 3, 4].map((seq) => link.hold(seq));
+    link.release(held[1]!); // 2 is committed, but 1 still waits for a node it passed a message on to
+    link.release(held[2]!);
+    assert.equal(link.acked, 0, 'an acknowledgement of 3 would say 1 is safe too');
+    link.release(held[0]!);
+    assert.equal(link.acked, 3);
+    link.release(held[3]!);
+    assert.equal(link.acked, 4);
+    // Many at once, released in reverse: nothing until the first, then all.
+    const more = Array.from({ length: 3000 }, (_, i) => link.hold(5 + i));
+    for (let i = more.length - 1; i > 0; i--) link.release(more[i]!);
+    assert.equal(link.acked, 4);
+    link.release(more[0]!);
+    assert.equal(link.acked, 3004);
+  });
 });
 
 describe('recovery after the outbox overflowed', () => {

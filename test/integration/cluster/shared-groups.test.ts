@@ -87,3 +87,84 @@ test('a shared group prefers a connected member on another node to an offline on
   const droppedAfter = (await metric(a, 'switchboard_shared_dropped_total')) + (await metric(b, 'switchboard_shared_dropped_total'));
   assert.equal(droppedAfter - droppedBefore, 10, 'the QoS 0 messages no member could take are counted');
 });
+
+test('a shared group reaches the member allowed to receive the topic on another node when the picked node has none (passed on); with no permitted member anywhere it is dropped and counted', async () => {
+  const prefix = `shared-recv-${process.pid}:`;
+  // Receive only on topics under one's own client ID: the same shared filter, different rights.
+  const auth = {
+    unauthenticatedPolicy: {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: ['iot:Connect', 'iot:Publish', 'iot:Subscribe'], Resource: '*' },
+        { Effect: 'Allow', Action: 'iot:Receive', Resource: 'arn:aws:iot:*:*:topic/${iot:ClientId}/*' },
+      ],
+    },
+  };
+  const args = ['--redis', redis.url, '--set', `cluster.redis.keyPrefix=${prefix}`];
+  const a = await startServer({ args, auth });
+  const b = await startServer({ args, auth });
+  const okId = uid('ok');
+  const topic = `${okId}/jobs`;
+  const share = `$share/workers/${topic}`;
+  // The member on A may not receive the topic, the one on B may; the other nodes learn of each
+  // group member's node before the SUBACK.
+  const denied = await subscriber(a, share, 1, { clientId: uid('no') });
+  const permitted = await subscriber(b, share, 1, { clientId: okId });
+
+  // Published on A and on B, QoS 0 and 1: every other message starts on A (round-robin over the
+  // nodes with a connected member), where nobody may receive it; A passes it on to B.
+  const pubA = await connectClient(a);
+  const pubB = await connectClient(b);
+  const sent: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    for (const [name, pub] of [['a', pubA], ['b', pubB]] as const) {
+      sent.push(`${name}-q0-${i}`, `${name}-q1-${i}`);
+      pub.client.publish(topic, `${name}-q0-${i}`, { qos: 0 });
+      await pub.client.publishAsync(topic, `${name}-q1-${i}`, { qos: 1 });
+    }
+  }
+  await waitUntil(() => permitted.inbox.messages.length >= sent.length, 5_000, `all ${sent.length} at the permitted member`).catch(() => undefined);
+  assert.deepEqual(permitted.inbox.texts().sort(), [...sent].sort(), 'the member allowed to receive the topic got every message');
+  assert.equal(permitted.inbox.messages.length, sent.length, 'each once');
+  assert.ok((await metric(a, 'switchboard_shared_passed_on_total')) > 0, 'node A passed messages on');
+  assert.equal(denied.inbox.messages.length, 0, 'nothing reached the member that may not receive the topic');
+
+  // The permitted member leaves (clean session: no queue): no member anywhere may take a message.
+  const droppedBefore = (await metric(a, 'switchboard_shared_dropped_total')) + (await metric(b, 'switchboard_shared_dropped_total'));
+  await disconnect(permitted.client);
+  await waitConnected(a, okId, false);
+  for (let i = 0; i < 5; i++) {
+    pubB.client.publish(topic, `dropped-q0-${i}`, { qos: 0 });
+    await pubB.client.publishAsync(topic, `dropped-q1-${i}`, { qos: 1 });
+  }
+  const dropped = async () => (await metric(a, 'switchboard_shared_dropped_total')) + (await metric(b, 'switchboard_shared_dropped_total')) - droppedBefore;
+  const deadline = Date.now() + 5_000;
+  while ((await dropped()) < 10 && Date.now() < deadline) await sleep(50);
+  assert.equal(await dropped(), 10, 'the messages no permitted member could take are dropped and counted, once each');
+  assert.equal(denied.inbox.messages.length, 0, 'still nothing reached the member that may not receive the topic');
+
+  // Connected members that may not receive it on both nodes, and the permitted member as an
+  // offline persistent session on A: QoS 1 goes round the connected ones and comes back to A's
+  // queue, wherever it was published and picked first; QoS 0 cannot be queued: dropped, counted.
+  const denied2 = await subscriber(b, share, 1, { clientId: uid('no') });
+  const persistent = { clientId: okId, clean: false, properties: { sessionExpiryInterval: 3600 } };
+  const p1 = await subscriber(a, share, 1, persistent);
+  await disconnect(p1.client);
+  await waitConnected(b, okId, false);
+  const droppedBefore2 = await dropped();
+  const queued: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    for (const [name, pub] of [['a', pubA], ['b', pubB]] as const) {
+      queued.push(`${name}-kept-${i}`);
+      pub.client.publish(topic, `${name}-lost-q0-${i}`, { qos: 0 });
+      await pub.client.publishAsync(topic, `${name}-kept-${i}`, { qos: 1 });
+    }
+  }
+  const back = await connectClient(a, persistent);
+  assert.equal(back.connack.sessionPresent, true);
+  await back.inbox.waitFor(queued.length, 5_000).catch(() => undefined);
+  assert.deepEqual(back.inbox.texts().sort(), [...queued].sort(), 'every QoS 1 message was queued for the permitted persistent member, once');
+  while ((await dropped()) - droppedBefore2 < 10 && Date.now() < deadline + 10_000) await sleep(50);
+  assert.equal((await dropped()) - droppedBefore2, 10, 'the QoS 0 messages are dropped and counted, once each');
+  assert.equal(denied.inbox.messages.length + denied2.inbox.messages.length, 0, 'nothing reached the members that may not receive the topic');
+});
