@@ -41,6 +41,11 @@ import { deliverAdopted } from './adopted-deliveries.js';
 const EMPTY: ReadonlySet<string> = new Set();
 /** Publishes kept while the lease had run out past which QoS 0 ones are dropped. */
 const PARKED_QOS0_LIMIT = 100_000;
+/**
+ * Longest a node declared dead waits for the cleanup after it before rejoining anyway: the cleanup
+ * lock's lifetime (a cleaning node that died hands over to another after it) and then some.
+ */
+const FENCE_WAIT_MS = 150_000;
 
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
@@ -80,6 +85,10 @@ export class Cluster implements ClusterHooks {
   private parked: Array<{ message: Message; origin: Origin; waiter: ((delivered: boolean) => void) | null }> = [];
   /** The publish just parked, until whenForwarded takes its acknowledgement. */
   private lastParked: { message: Message; origin: Origin; waiter: ((delivered: boolean) => void) | null } | null = null;
+  /** When this node learnt it was declared dead (performance.now()), until it rejoined; 0: not fenced. */
+  private fencedSince = 0;
+  /** The fencing step running now (ticks and rejoins may overlap). */
+  private fencing: Promise<boolean> | null = null;
 
   private get cmd(): ClusterRedis {
     return this.ctx.redis;
@@ -199,7 +208,8 @@ export class Cluster implements ClusterHooks {
   private async rejoin(): Promise<void> {
     try {
       const beat = await this.beat();
-      if (beat === -1) await this.fence();
+      // Still waiting for the cleanup after this node: not a member yet (the next tick asks again).
+      if (beat === -1 && !(await this.fence())) return;
       const me = this.nodeId;
       const m = this.cmd.multi().del(this.keys.interest(me));
       const keys = this.interest.ownKeys();
@@ -311,22 +321,46 @@ export class Cluster implements ClusterHooks {
     }
   }
 
-  /** Declared dead: what waited for the lease is dropped (fencing closes those connections unacknowledged). */
-  private async fence(): Promise<void> {
-    const dropped = this.leaseWaiters.length;
-    const parked = this.parked.length;
-    this.leaseWaiters = [];
-    this.parked = [];
-    this.lastParked = null;
-    // Writes made before it knew: the sessions they were for belong to another node now.
-    this.options.store.writeFence?.discardWrites();
-    if (dropped > 0 || parked > 0 || this.links.fencedFrames > 0) {
-      this.logger.warn(
-        { acknowledgementsWithheld: dropped, publishesDropped: parked, framesRefused: this.links.fencedFrames },
-        'woke up past the lease and was declared dead: withheld acknowledgements, dropped what was published meanwhile (unacknowledged) and refused frames',
-      );
+  /**
+   * Declared dead: what waited for the lease is dropped (fencing closes those connections
+   * unacknowledged), then this node waits, refusing frames and clients, until the node that
+   * declared it dead has adopted its sessions (reaper.ts fenced/rejoin). Returns whether the wait
+   * is over; asked again on every heartbeat until it is.
+   */
+  private fence(): Promise<boolean> {
+    this.fencing ??= this.fenceStep().finally(() => (this.fencing = null));
+    return this.fencing;
+  }
+
+  private async fenceStep(): Promise<boolean> {
+    if (this.fencedSince === 0) {
+      this.fencedSince = performance.now();
+      this.ctx.fenced = true;
+      const dropped = this.leaseWaiters.length;
+      const parked = this.parked.length;
+      this.leaseWaiters = [];
+      this.parked = [];
+      this.lastParked = null;
+      // Writes made before it knew: the sessions they were for belong to another node now.
+      this.options.store.writeFence?.discardWrites();
+      if (dropped > 0 || parked > 0 || this.links.fencedFrames > 0) {
+        this.logger.warn(
+          { acknowledgementsWithheld: dropped, publishesDropped: parked, framesRefused: this.links.fencedFrames },
+          'woke up past the lease and was declared dead: withheld acknowledgements, dropped what was published meanwhile (unacknowledged) and refused frames',
+        );
+      }
+      this.reaper.fenced();
     }
-    await this.reaper.fenced();
+    const waited = performance.now() - this.fencedSince;
+    if (!(await this.reaper.cleanedUp())) {
+      if (waited < FENCE_WAIT_MS) return false;
+      this.logger.warn({ waitedMs: Math.round(waited) }, 'the cleanup after this node did not finish in time; rejoining anyway');
+    }
+    await this.reaper.rejoin();
+    this.logger.info({ waitedMs: Math.round(waited) }, 'the cluster adopted this node\u2019s sessions; rejoining');
+    this.fencedSince = 0;
+    this.ctx.fenced = false;
+    return true;
   }
 
   private async refreshLive(): Promise<void> {

@@ -109,6 +109,8 @@ export class SessionMoves {
   }
 
   private async claimInner(clientId: string, cleanStart: boolean): Promise<void> {
+    // Declared dead and not yet rejoined: its sessions are being adopted elsewhere.
+    if (this.ctx.fenced) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'this node is rejoining the cluster; try again');
     if (!this.ctx.connected) {
       // A persistent session may live in Redis or on another node: refuse rather than fork it.
       if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
