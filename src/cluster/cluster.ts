@@ -439,8 +439,11 @@ export class Cluster implements ClusterHooks {
 
   private deliver(forwarded: ForwardedMessage): void {
     if (forwarded.adoptedFrom !== undefined) {
-      const delivered = deliverAdopted(this.broker, this.reaper.adoptedFrom(forwarded.adoptedFrom), forwarded.message, forwarded.groups);
-      if (delivered < 0) this.logger.warn({ deadNode: forwarded.adoptedFrom, from: forwarded.origin }, 'a message held for a dead node arrived here, but this node did not adopt its sessions');
+      const dead = forwarded.adoptedFrom;
+      const adopted = this.reaper.adoptedFrom(dead);
+      if (adopted !== undefined) deliverAdopted(this.broker, adopted, forwarded.message, forwarded.groups);
+      if (this.moves.tookFrom(dead)) this.moves.deliverTaken(dead, forwarded.message, forwarded.groups, adopted);
+      else if (adopted === undefined) this.logger.warn({ deadNode: dead, from: forwarded.origin }, 'a message held for a dead node arrived here, but this node holds none of its sessions');
     } else if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
     else this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
   }
@@ -473,7 +476,7 @@ export class Cluster implements ClusterHooks {
         if (c.node !== this.nodeId) {
           this.membership.markDead(c.node);
           this.forgetNode(c.node);
-          if (c.by !== undefined) this.links.adopted(c.node, c.by);
+          if (c.by !== undefined) this.links.adopted(c.node, c.by, c.takers ?? []);
         }
         return;
       case 'moved':

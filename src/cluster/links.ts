@@ -250,15 +250,18 @@ export class NodeLinks {
   }
 
   /**
-   * `by` adopted the dead `node`'s persistent sessions: what was held for `node` goes there, to be
-   * delivered to those sessions only; the publishes waiting for it wait for `by`'s acknowledgement.
+   * `by` adopted the dead `node`'s persistent sessions, and `takers` hold those of them that
+   * reconnecting clients took before the cleanup: what was held for `node` goes to each of them,
+   * to be delivered to those sessions only; the publishes waiting for it wait for every copy's
+   * acknowledgement.
    */
-  adopted(node: string, by: string): void {
+  adopted(node: string, by: string, takers: readonly string[] = []): void {
     const orphans = this.orphans.get(node);
     if (orphans === undefined) return;
     this.orphans.delete(node);
     const { ctx } = this;
-    ctx.logger.info({ deadNode: node, adoptedBy: by, frames: orphans.frames.length }, 'sending what the dead node had not acknowledged to the node that adopted its sessions');
+    const targets = [by, ...takers.filter((t) => t !== by)];
+    ctx.logger.info({ deadNode: node, adoptedBy: by, takenBy: takers, frames: orphans.frames.length }, 'sending what the dead node had not acknowledged to the node that adopted its sessions');
     const now = Date.now();
     for (const held of orphans.frames) {
       if (held.settled) continue;
@@ -277,11 +280,15 @@ export class NodeLinks {
       held.waiters = null;
       held.settled = true;
       ctx.counters.clusterFramesAdopted++;
-      if (by === ctx.nodeId) {
-        this.deliver({ origin: ctx.nodeId, seq: 0, message: forwarded.message, groups: forwarded.groups, adoptedFrom: node });
-        if (waiters !== null) ctx.broker.afterCommit(() => waiters.forEach((t) => t.settle(true)));
-      } else {
-        this.holdReliable(by, (seq) => encodeMessageFrame(ctx.nodeId, seq, forwarded.message, forwarded.groups, null, node), now, waiters);
+      // One copy per target: each waiting publish waits for all of them.
+      if (waiters !== null) for (const t of waiters) t.remaining += targets.length - 1;
+      for (const target of targets) {
+        if (target === ctx.nodeId) {
+          this.deliver({ origin: ctx.nodeId, seq: 0, message: forwarded.message, groups: forwarded.groups, adoptedFrom: node });
+          if (waiters !== null) ctx.broker.afterCommit(() => waiters.forEach((t) => t.settle(true)));
+        } else {
+          this.holdReliable(target, (seq) => encodeMessageFrame(ctx.nodeId, seq, forwarded.message, forwarded.groups, null, node), now, waiters === null ? null : [...waiters]);
+        }
       }
     }
   }
@@ -303,7 +310,9 @@ export class NodeLinks {
         .get(this.ctx.keys.adoptedBy(node))
         .then((by) => {
           orphans.lookingUp = false;
-          if (by !== null && by.length > 0) this.adopted(node, by);
+          // "{adopter} {taker} {taker}..." (reaper.ts)
+          const [adopter, ...takers] = (by ?? '').split(' ').filter((n) => n.length > 0);
+          if (adopter !== undefined) this.adopted(node, adopter, takers);
         })
         .catch(() => {
           orphans.lookingUp = false;

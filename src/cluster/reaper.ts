@@ -93,9 +93,12 @@ export class Reaper {
           clientIds.add(clientId);
           continue;
         }
+        // Atomic with a CONNECT claiming it elsewhere right now: either that claim took it first
+        // (and recorded it in the taken hash, read below) or it finds it here.
+        if ((await ctx.redis.sbTakeOwner(keys.owners, clientId, ctx.nodeId, node)) !== ctx.nodeId) continue;
         const stored = await ctx.store.sessions.loadSession(clientId);
         if (stored === undefined) {
-          await ctx.redis.sbReleaseOwner(keys.owners, clientId, node);
+          await ctx.redis.sbReleaseOwner(keys.owners, clientId, ctx.nodeId);
           continue;
         }
         broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
@@ -107,6 +110,9 @@ export class Reaper {
     // goes to the dead node's link, is held there, and comes back as adopted frames (links.ts)
     // instead of reaching nobody. (The others forget it on 'reaped', after our interest.)
     this.hooks.forgetNode(node);
+    // Sessions of the dead node that reconnecting clients took to other nodes before this cleanup
+    // (session-moves.ts): what the dead node had not acknowledged goes to those nodes as well.
+    const takers = [...new Set(Object.values(await ctx.redis.hgetall(keys.taken(node))))].filter((n) => n !== ctx.nodeId && n !== node);
     const ownersNow = records.length === 0 ? [] : await ctx.redis.hmget(keys.owners, ...records.map((r) => r.info.clientId));
     for (const [i, record] of records.entries()) {
       const session = broker.sessions.get(record.info.clientId);
@@ -129,10 +135,10 @@ export class Reaper {
       .set(keys.reaped(node), CLEANED_UP + ctx.nodeId, 'EX', 3600)
       // Kept apart from `reaped`, which the dead node deletes if it wakes up: the others may still
       // need to know where to send what they held for it (links.ts).
-      .set(keys.adoptedBy(node), ctx.nodeId, 'EX', 3600)
-      .publish(keys.all, encodeControlFrame({ type: 'reaped', node, by: ctx.nodeId }))
+      .set(keys.adoptedBy(node), [ctx.nodeId, ...takers].join(' '), 'EX', 3600)
+      .publish(keys.all, encodeControlFrame({ type: 'reaped', node, by: ctx.nodeId, ...(takers.length > 0 ? { takers } : {}) }))
       .exec();
-    ctx.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
+    ctx.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted, takenElsewhereBy: takers }, 'cleaned up after a dead node');
   }
 
   /**

@@ -144,6 +144,11 @@ async function persistentSubscriber(node: TestServer, clientId: string, filter: 
 
 /** Reconnects each subscriber's session on `node` and waits until it has every acknowledged message. */
 async function collect(node: TestServer, ids: string[], checker: Checker, timeoutMs: number): Promise<void> {
+  await gather(await reconnect(node, ids), checker, timeoutMs);
+}
+
+/** Reconnects each subscriber's session on `node`; their inboxes listen from before CONNACK. */
+async function reconnect(node: TestServer, ids: string[]): Promise<Map<string, Inbox>> {
   const inboxes = new Map<string, Inbox>();
   for (const clientId of ids) {
     // The inbox listens from before CONNACK: queued messages may come in the same read.
@@ -151,6 +156,12 @@ async function collect(node: TestServer, ids: string[], checker: Checker, timeou
     inboxes.set(clientId, c.inbox);
     assert.equal(c.connack.sessionPresent, true, `${clientId}'s session survived`);
   }
+  return inboxes;
+}
+
+/** Waits until every reconnected subscriber has every acknowledged message (or the time is up). */
+async function gather(inboxes: Map<string, Inbox>, checker: Checker, timeoutMs: number): Promise<void> {
+  const ids = [...inboxes.keys()];
   const seen = new Map<string, number>();
   const sync = (): void => {
     for (const [id, inbox] of inboxes) {
@@ -287,6 +298,47 @@ describe(`cluster faults (SB_FAULT_SEED=${SEED})`, () => {
       await stream.drain(20_000);
       await collect(b, ids, checker, 20_000);
       report('stalled-cleanup', checker, ids, [stream]);
+    } finally {
+      admin.disconnect();
+      await stopCluster(nodes);
+    }
+  });
+
+  test('kill -9 of the node holding a session whose client reconnects to another node before the cleanup, publishers on a third node: no acknowledged message lost', async () => {
+    // The third-node window of docs/cluster.md: the client took its session to b before anyone
+    // cleaned up after a, so a's cleanup does not adopt it; what c still held for a (a never
+    // acknowledged it) must reach b's session too, not only the node adopting a's other sessions.
+    // The test holds the cleanup lock until the client is back on b: the cleanup comes after,
+    // whatever the machine's load (with the default 10 s node timeout this is the common case).
+    const nodes = await startCluster(3);
+    const [a, b, c] = nodes as [TestServer, TestServer, TestServer];
+    const prefix = clusterPrefix;
+    const admin = new Redis(redis.url);
+    try {
+      const aId = String((await a.waitForLog((l) => l.msg === 'joined the cluster', 5_000)).node);
+      const checker = new Checker();
+      const topic = uid('taken');
+      const ids = Array.from({ length: SUBSCRIBERS }, (_, i) => uid(`keeper${i}`));
+      // The first is connected to a (its connection dies with it and it comes back on b at once);
+      // the second offline (adopted by the cleanup).
+      for (const [i, id] of ids.entries()) await persistentSubscriber(a, id, `${topic}/#`, checker, i === 0);
+      await sleep(300);
+      const lock = `${prefix}reap-lock:${aId}`;
+      assert.equal(await admin.set(lock, 'test', 'PX', 60_000, 'NX'), 'OK');
+      const stream = new Stream((await connectClient(c)).client, `${topic}/c`, 'c', checker);
+      stream.start();
+      await sleep(between(300, 1000));
+      a.kill('SIGKILL');
+      // Its CONNACK waits for a (up to 3 s), then b takes the session from the silent node.
+      const early = await reconnect(b, [ids[0]!]);
+      await sleep(between(200, 800));
+      await admin.del(lock);
+      await Promise.any([b, c].map((n) => n.waitForLog((l) => l.msg === 'cleaned up after a dead node', 5_000))).catch(() => {});
+      await sleep(between(200, 800));
+      await stream.drain(20_000);
+      await gather(early, checker, 20_000);
+      await collect(b, [ids[1]!], checker, 20_000);
+      report('taken-before-cleanup', checker, ids, [stream]);
     } finally {
       admin.disconnect();
       await stopCluster(nodes);
