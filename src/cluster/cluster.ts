@@ -357,6 +357,11 @@ export class Cluster implements ClusterHooks {
       this.logger.warn({ waitedMs: Math.round(waited) }, 'the cleanup after this node did not finish in time; rejoining anyway');
     }
     await this.reaper.rejoin();
+    // Published while waiting (a session's delayed will ending with it...): for sessions that are
+    // another node's now, dropped like what was kept before.
+    this.parked = [];
+    this.leaseWaiters = [];
+    this.lastParked = null;
     this.logger.info({ waitedMs: Math.round(waited) }, 'the cluster adopted this node\u2019s sessions; rejoining');
     this.fencedSince = 0;
     this.ctx.fenced = false;
