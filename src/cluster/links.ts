@@ -8,7 +8,9 @@
 // nothing acknowledged. When a node dies with frames still unacknowledged, they are not lost:
 // they wait ("orphans") until the node that adopted its persistent sessions is known (the
 // 'reaped' message, or the {p}adopted:{node} key), and go to that node marked `adoptedFrom`, which
-// delivers them to those sessions only (cluster.ts); its acknowledgement releases the publishes.
+// delivers them to those sessions only (cluster.ts), and to each node that took some of those
+// sessions before the cleanup (a client reconnecting there, session-moves.ts takenFrom), which
+// delivers them to those; every copy's acknowledgement is needed to release the publishes.
 // A dead node may have stored some of them before dying: those sessions get them twice (QoS 1 is
 // at least once; docs/cluster.md gives the QoS 2 window).
 import type { Message } from '../shared/message.js';

@@ -154,7 +154,8 @@ export class Reaper {
     const { ctx } = this;
     const { broker } = ctx;
     ctx.logger.error('this node was declared dead by the cluster while cut off; closing its connections and rejoining');
-    for (const session of broker.sessions.values()) {
+    // A copy: closing a clean session's connection ends (removes) the session.
+    for (const session of [...broker.sessions.values()]) {
       // The node that declared us dead already published these wills and disconnected events.
       connectionOf(session)?.closeFenced();
     }
