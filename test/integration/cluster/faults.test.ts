@@ -8,7 +8,7 @@
 // Seeded: SB_FAULT_SEED (default 1) picks when the fault strikes, how long it lasts and how the
 // racing CONNECTs are skewed, so a failure reproduces from the seed printed in the test names;
 // SB_FAULT_ROUNDS (default 8) sets how many times two CONNECTs race.
-// Bounded: every wait has a deadline; the whole file runs in under two minutes on a loaded 2-core machine.
+// Bounded: every wait has a deadline; the whole file runs in under three minutes on a loaded 2-core machine.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
