@@ -43,6 +43,11 @@ const EMPTY: ReadonlySet<string> = new Set();
 const PARKED_QOS0_LIMIT = 100_000;
 /** How long a stopping node waits for its last deliveries' commit before it announces leaving. */
 const STOP_COMMIT_WAIT_MS = 3000;
+/**
+ * Longest a node declared dead waits for the cleanup after it before rejoining anyway: the cleanup
+ * lock's lifetime (a cleaning node that died hands over to another after it) and then some.
+ */
+const FENCE_WAIT_MS = 150_000;
 
 export class Cluster implements ClusterHooks {
   readonly nodeId: string;
@@ -82,6 +87,10 @@ export class Cluster implements ClusterHooks {
   private parked: Array<{ message: Message; origin: Origin; waiter: ((delivered: boolean) => void) | null }> = [];
   /** The publish just parked, until whenForwarded takes its acknowledgement. */
   private lastParked: { message: Message; origin: Origin; waiter: ((delivered: boolean) => void) | null } | null = null;
+  /** When this node learnt it was declared dead (performance.now()), until it rejoined; 0: not fenced. */
+  private fencedSince = 0;
+  /** The fencing step running now (ticks and rejoins may overlap). */
+  private fencing: Promise<boolean> | null = null;
 
   private get cmd(): ClusterRedis {
     return this.ctx.redis;
@@ -212,7 +221,8 @@ export class Cluster implements ClusterHooks {
   private async rejoin(): Promise<void> {
     try {
       const beat = await this.beat();
-      if (beat === -1) await this.fence();
+      // Still waiting for the cleanup after this node: not a member yet (the next tick asks again).
+      if (beat === -1 && !(await this.fence())) return;
       const me = this.nodeId;
       const m = this.cmd.multi().del(this.keys.interest(me));
       const keys = this.interest.ownKeys();
@@ -324,22 +334,51 @@ export class Cluster implements ClusterHooks {
     }
   }
 
-  /** Declared dead: what waited for the lease is dropped (fencing closes those connections unacknowledged). */
-  private async fence(): Promise<void> {
-    const dropped = this.leaseWaiters.length;
-    const parked = this.parked.length;
-    this.leaseWaiters = [];
-    this.parked = [];
-    this.lastParked = null;
-    // Writes made before it knew: the sessions they were for belong to another node now.
-    this.options.store.writeFence?.discardWrites();
-    if (dropped > 0 || parked > 0 || this.links.fencedFrames > 0) {
-      this.logger.warn(
-        { acknowledgementsWithheld: dropped, publishesDropped: parked, framesRefused: this.links.fencedFrames },
-        'woke up past the lease and was declared dead: withheld acknowledgements, dropped what was published meanwhile (unacknowledged) and refused frames',
-      );
+  /**
+   * Declared dead: what waited for the lease is dropped (fencing closes those connections
+   * unacknowledged), then this node waits, refusing frames and clients, until the node that
+   * declared it dead has adopted its sessions (reaper.ts fenced/rejoin). Returns whether the wait
+   * is over; asked again on every heartbeat until it is.
+   */
+  private fence(): Promise<boolean> {
+    this.fencing ??= this.fenceStep().finally(() => (this.fencing = null));
+    return this.fencing;
+  }
+
+  private async fenceStep(): Promise<boolean> {
+    if (this.fencedSince === 0) {
+      this.fencedSince = performance.now();
+      this.ctx.fenced = true;
+      const dropped = this.leaseWaiters.length;
+      const parked = this.parked.length;
+      this.leaseWaiters = [];
+      this.parked = [];
+      this.lastParked = null;
+      // Writes made before it knew: the sessions they were for belong to another node now.
+      this.options.store.writeFence?.discardWrites();
+      if (dropped > 0 || parked > 0 || this.links.fencedFrames > 0) {
+        this.logger.warn(
+          { acknowledgementsWithheld: dropped, publishesDropped: parked, framesRefused: this.links.fencedFrames },
+          'woke up past the lease and was declared dead: withheld acknowledgements, dropped what was published meanwhile (unacknowledged) and refused frames',
+        );
+      }
+      this.reaper.fenced();
     }
-    await this.reaper.fenced();
+    const waited = performance.now() - this.fencedSince;
+    if (!(await this.reaper.cleanedUp())) {
+      if (waited < FENCE_WAIT_MS) return false;
+      this.logger.warn({ waitedMs: Math.round(waited) }, 'the cleanup after this node did not finish in time; rejoining anyway');
+    }
+    await this.reaper.rejoin();
+    // Published while waiting (a session's delayed will ending with it...): for sessions that are
+    // another node's now, dropped like what was kept before.
+    this.parked = [];
+    this.leaseWaiters = [];
+    this.lastParked = null;
+    this.logger.info({ waitedMs: Math.round(waited) }, 'the cluster adopted this node\u2019s sessions; rejoining');
+    this.fencedSince = 0;
+    this.ctx.fenced = false;
+    return true;
   }
 
   private async refreshLive(): Promise<void> {
@@ -418,8 +457,11 @@ export class Cluster implements ClusterHooks {
 
   private deliver(forwarded: ForwardedMessage): void {
     if (forwarded.adoptedFrom !== undefined) {
-      const delivered = deliverAdopted(this.broker, this.reaper.adoptedFrom(forwarded.adoptedFrom), forwarded.message, forwarded.groups);
-      if (delivered < 0) this.logger.warn({ deadNode: forwarded.adoptedFrom, from: forwarded.origin }, 'a message held for a dead node arrived here, but this node did not adopt its sessions');
+      const dead = forwarded.adoptedFrom;
+      const adopted = this.reaper.adoptedFrom(dead);
+      if (adopted !== undefined) deliverAdopted(this.broker, adopted, forwarded.message, forwarded.groups);
+      if (this.moves.tookFrom(dead)) this.moves.deliverTaken(dead, forwarded.message, forwarded.groups, adopted);
+      else if (adopted === undefined) this.logger.warn({ deadNode: dead, from: forwarded.origin }, 'a message held for a dead node arrived here, but this node holds none of its sessions');
     } else if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
     else {
       this.forwarder.receiving(forwarded);
@@ -455,7 +497,7 @@ export class Cluster implements ClusterHooks {
         if (c.node !== this.nodeId) {
           this.membership.markDead(c.node);
           this.forgetNode(c.node);
-          if (c.by !== undefined) this.links.adopted(c.node, c.by);
+          if (c.by !== undefined) this.links.adopted(c.node, c.by, c.takers ?? []);
         }
         return;
       case 'moved':

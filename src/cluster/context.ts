@@ -55,6 +55,11 @@ export class ClusterContext {
    * until a heartbeat says it still is one (see leaseValid's callers).
    */
   lastBeatAt = 0;
+  /**
+   * Declared dead, and waiting for the cluster to finish adopting its sessions before it lets go
+   * of them and rejoins (cluster.ts fence): no lease whatever the connection, no new clients.
+   */
+  fenced = false;
   readonly broker: Broker;
   readonly store: Store;
   readonly counters: Counters;
@@ -75,6 +80,7 @@ export class ClusterContext {
    * it dead (the others wait a full timeout after Redis returns, in which it beats again).
    */
   leaseValid(): boolean {
+    if (this.fenced) return false;
     if (!this.connected) return true;
     return performance.now() - this.lastBeatAt < this.options.nodeTimeoutMs - LEASE_MARGIN_MS;
   }

@@ -27,8 +27,11 @@ export type ControlMessage =
   | { type: 'resync'; from: string }
   /** The sender is stopping: clean up after it now rather than after the timeout. */
   | { type: 'left'; from: string }
-  /** `node` was declared dead and cleaned up after (its persistent sessions adopted by `by`): forget it. */
-  | { type: 'reaped'; node: string; by?: string }
+  /**
+   * `node` was declared dead and cleaned up after (its persistent sessions adopted by `by`, some
+   * taken before by reconnecting clients to `takers`): forget it.
+   */
+  | { type: 'reaped'; node: string; by?: string; takers?: string[] }
   /** The sender now routes the moved session `clientId` itself: its old node may let go. */
   | { type: 'moved'; from: string; clientId: string }
   | RpcRequest
@@ -72,6 +75,8 @@ const MAX_NODE_ID_BYTES = 255;
 const MAX_CLIENT_ID_BYTES = 65_535;
 const MAX_ID_LENGTH = 1024;
 const MAX_OP_LENGTH = 256;
+/** Nodes named in one 'reaped' message (the cluster's size, far below). */
+const MAX_TAKERS = 1024;
 // Only the protocol's own bounds [MQTT-4.7.3-3]: members need not share their configured limits.
 const INTEREST_LIMITS: TopicLimits = { maxTopicBytes: 65_535, maxTopicLevels: Number.POSITIVE_INFINITY };
 
@@ -83,7 +88,7 @@ const FIELDS: Record<ControlType, { required: readonly string[]; optional?: read
   'interest-ack': { required: ['from', 'requestId'] },
   resync: { required: ['from'] },
   left: { required: ['from'] },
-  reaped: { required: ['node'], optional: ['by'] },
+  reaped: { required: ['node'], optional: ['by', 'takers'] },
   moved: { required: ['from', 'clientId'] },
   rpc: { required: ['from', 'id', 'op', 'args'] },
   'rpc-reply': { required: ['id', 'ok'], optional: ['value', 'error'] },
@@ -124,8 +129,16 @@ function checkControl(value: unknown): ControlMessage {
     case 'resync':
     case 'left':
       return { type, from: nodeId(value.from, type) };
-    case 'reaped':
-      return value.by === undefined ? { type, node: nodeId(value.node, type) } : { type, node: nodeId(value.node, type), by: nodeId(value.by, type) };
+    case 'reaped': {
+      const message: ControlMessage = { type, node: nodeId(value.node, type) };
+      if (value.by !== undefined) message.by = nodeId(value.by, type);
+      if (value.takers !== undefined) {
+        const takers = value.takers;
+        if (!Array.isArray(takers) || takers.length > MAX_TAKERS) throw new Error('reaped message has bad takers');
+        message.takers = takers.map((t) => nodeId(t, type));
+      }
+      return message;
+    }
     case 'moved': {
       const clientId = value.clientId;
       if (typeof clientId !== 'string' || clientId.length === 0 || Buffer.byteLength(clientId) > MAX_CLIENT_ID_BYTES) throw new Error('moved message has a bad clientId');

@@ -8,6 +8,9 @@
 //   {p}reap-lock:{node} string      the one node cleaning up after a dead one
 //   {p}adopted:{node}   string      the node that adopted a dead node's sessions (1 h): where the
 //                                   frames the others still held for the dead node go
+//   {p}taken:{node}     hash        client ID -> node that took its session from `node` while `node`
+//                                   did not answer (1 h): where its share of what `node` had not
+//                                   acknowledged goes
 // Channels: {p}node:{id} (frames for one node), {p}all (interest changes, membership).
 // The store's own keys (sessions, retained messages) are named in store/redis-*.ts.
 
@@ -40,6 +43,9 @@ export class ClusterKeys {
   }
   adoptedBy(node: string): string {
     return `${this.prefix}adopted:${node}`;
+  }
+  taken(node: string): string {
+    return `${this.prefix}taken:${node}`;
   }
   reapLock(node: string): string {
     return `${this.prefix}reap-lock:${node}`;

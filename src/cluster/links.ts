@@ -8,7 +8,9 @@
 // nothing acknowledged. When a node dies with frames still unacknowledged, they are not lost:
 // they wait ("orphans") until the node that adopted its persistent sessions is known (the
 // 'reaped' message, or the {p}adopted:{node} key), and go to that node marked `adoptedFrom`, which
-// delivers them to those sessions only (cluster.ts); its acknowledgement releases the publishes.
+// delivers them to those sessions only (cluster.ts), and to each node that took some of those
+// sessions before the cleanup (a client reconnecting there, session-moves.ts takenFrom), which
+// delivers them to those; every copy's acknowledgement is needed to release the publishes.
 // A dead node may have stored some of them before dying: those sessions get them twice (QoS 1 is
 // at least once; docs/cluster.md gives the QoS 2 window).
 import type { Message } from '../shared/message.js';
@@ -265,15 +267,18 @@ export class NodeLinks {
   }
 
   /**
-   * `by` adopted the dead `node`'s persistent sessions: what was held for `node` goes there, to be
-   * delivered to those sessions only; the publishes waiting for it wait for `by`'s acknowledgement.
+   * `by` adopted the dead `node`'s persistent sessions, and `takers` hold those of them that
+   * reconnecting clients took before the cleanup: what was held for `node` goes to each of them,
+   * to be delivered to those sessions only; the publishes waiting for it wait for every copy's
+   * acknowledgement.
    */
-  adopted(node: string, by: string): void {
+  adopted(node: string, by: string, takers: readonly string[] = []): void {
     const orphans = this.orphans.get(node);
     if (orphans === undefined) return;
     this.orphans.delete(node);
     const { ctx } = this;
-    ctx.logger.info({ deadNode: node, adoptedBy: by, frames: orphans.frames.length }, 'sending what the dead node had not acknowledged to the node that adopted its sessions');
+    const targets = [by, ...takers.filter((t) => t !== by)];
+    ctx.logger.info({ deadNode: node, adoptedBy: by, takenBy: takers, frames: orphans.frames.length }, 'sending what the dead node had not acknowledged to the node that adopted its sessions');
     const now = Date.now();
     for (const held of orphans.frames) {
       if (held.settled) continue;
@@ -292,11 +297,15 @@ export class NodeLinks {
       held.waiters = null;
       held.settled = true;
       ctx.counters.clusterFramesAdopted++;
-      if (by === ctx.nodeId) {
-        this.deliver({ origin: ctx.nodeId, seq: 0, message: forwarded.message, groups: forwarded.groups, adoptedFrom: node });
-        if (waiters !== null) ctx.broker.afterCommit(() => waiters.forEach((t) => t.settle(true)));
-      } else {
-        this.holdReliable(by, (seq) => encodeMessageFrame(ctx.nodeId, seq, forwarded.message, forwarded.groups, null, node), now, waiters);
+      // One copy per target: each waiting publish waits for all of them.
+      if (waiters !== null) for (const t of waiters) t.remaining += targets.length - 1;
+      for (const target of targets) {
+        if (target === ctx.nodeId) {
+          this.deliver({ origin: ctx.nodeId, seq: 0, message: forwarded.message, groups: forwarded.groups, adoptedFrom: node });
+          if (waiters !== null) ctx.broker.afterCommit(() => waiters.forEach((t) => t.settle(true)));
+        } else {
+          this.holdReliable(target, (seq) => encodeMessageFrame(ctx.nodeId, seq, forwarded.message, forwarded.groups, null, node), now, waiters === null ? null : [...waiters]);
+        }
       }
     }
   }
@@ -318,7 +327,9 @@ export class NodeLinks {
         .get(this.ctx.keys.adoptedBy(node))
         .then((by) => {
           orphans.lookingUp = false;
-          if (by !== null && by.length > 0) this.adopted(node, by);
+          // "{adopter} {taker} {taker}..." (reaper.ts)
+          const [adopter, ...takers] = (by ?? '').split(' ').filter((n) => n.length > 0);
+          if (adopter !== undefined) this.adopted(node, adopter, takers);
         })
         .catch(() => {
           orphans.lookingUp = false;

@@ -13,6 +13,11 @@ import { parsePresenceRecord, willOf, type PresenceRecord } from './presence.js'
 const REAP_LOCK_MS = 60_000;
 /** How long this node remembers which sessions it adopted from a dead node (frames held for it arrive meanwhile). */
 const ADOPTED_MEMORY_MS = 10 * 60_000;
+/**
+ * The value of `{p}reaped:{node}` once the cleanup after `node` is finished (followed by the
+ * cleaning node's id); while it runs the key holds the cleaning node's id alone (sbMarkDead).
+ */
+const CLEANED_UP = 'cleaned-up-by ';
 
 export interface ReaperHooks {
   /** Drops what this node holds about `node` (interest, links, heartbeat). */
@@ -88,9 +93,12 @@ export class Reaper {
           clientIds.add(clientId);
           continue;
         }
+        // Atomic with a CONNECT claiming it elsewhere right now: either that claim took it first
+        // (and recorded it in the taken hash, read below) or it finds it here.
+        if ((await ctx.redis.sbTakeOwner(keys.owners, clientId, ctx.nodeId, node)) !== ctx.nodeId) continue;
         const stored = await ctx.store.sessions.loadSession(clientId);
         if (stored === undefined) {
-          await ctx.redis.sbReleaseOwner(keys.owners, clientId, node);
+          await ctx.redis.sbReleaseOwner(keys.owners, clientId, ctx.nodeId);
           continue;
         }
         broker.restoreSessions([{ ...stored, disconnectedAt: stored.disconnectedAt ?? now }], now);
@@ -102,6 +110,9 @@ export class Reaper {
     // goes to the dead node's link, is held there, and comes back as adopted frames (links.ts)
     // instead of reaching nobody. (The others forget it on 'reaped', after our interest.)
     this.hooks.forgetNode(node);
+    // Sessions of the dead node that reconnecting clients took to other nodes before this cleanup
+    // (session-moves.ts): what the dead node had not acknowledged goes to those nodes as well.
+    const takers = [...new Set(Object.values(await ctx.redis.hgetall(keys.taken(node))))].filter((n) => n !== ctx.nodeId && n !== node);
     const ownersNow = records.length === 0 ? [] : await ctx.redis.hmget(keys.owners, ...records.map((r) => r.info.clientId));
     for (const [i, record] of records.entries()) {
       const session = broker.sessions.get(record.info.clientId);
@@ -120,31 +131,56 @@ export class Reaper {
       .multi()
       .del(keys.conns(node), keys.interest(node))
       .zrem(keys.nodes, node)
-      .set(keys.reaped(node), ctx.nodeId, 'EX', 3600)
+      // The dead node, if it wakes up, keeps its interest announced until it reads this (fenced()).
+      .set(keys.reaped(node), CLEANED_UP + ctx.nodeId, 'EX', 3600)
       // Kept apart from `reaped`, which the dead node deletes if it wakes up: the others may still
       // need to know where to send what they held for it (links.ts).
-      .set(keys.adoptedBy(node), ctx.nodeId, 'EX', 3600)
-      .publish(keys.all, encodeControlFrame({ type: 'reaped', node, by: ctx.nodeId }))
+      .set(keys.adoptedBy(node), [ctx.nodeId, ...takers].join(' '), 'EX', 3600)
+      .publish(keys.all, encodeControlFrame({ type: 'reaped', node, by: ctx.nodeId, ...(takers.length > 0 ? { takers } : {}) }))
       .exec();
-    ctx.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted }, 'cleaned up after a dead node');
+    ctx.logger.info({ deadNode: node, connections: records.length, sessionsAdopted: adopted, takenElsewhereBy: takers }, 'cleaned up after a dead node');
   }
 
   /**
-   * This node was declared dead (it was cut off longer than the timeout) and its sessions were
-   * adopted elsewhere: close every connection (they reconnect and find their sessions) and start
-   * over with what is left, so no client is served by two nodes.
+   * This node was declared dead (it was cut off longer than the timeout) and its sessions are
+   * being adopted elsewhere: close every connection (they reconnect and find their sessions) and
+   * start every link over. Its sessions stay here, routed, until the cleanup after it is finished
+   * (rejoin): withdrawing their filters before the adopting node has announced its own would leave
+   * the others routing those sessions' messages to nobody, and acknowledging them (issue 19).
+   * Frames sent here meanwhile are refused (the lease is invalid) and held by their senders, which
+   * pass them to the adopting node.
    */
-  async fenced(): Promise<void> {
+  fenced(): void {
     const { ctx } = this;
     const { broker } = ctx;
     ctx.logger.error('this node was declared dead by the cluster while cut off; closing its connections and rejoining');
+    // A copy: closing a clean session's connection ends (removes) the session.
     for (const session of [...broker.sessions.values()]) {
       // The node that declared us dead already published these wills and disconnected events.
       connectionOf(session)?.closeFenced();
-      if (broker.sessions.get(session.clientId) === session) broker.releaseSession(session);
     }
     // The others forgot every link with us: start them over on both sides.
     this.hooks.resetLinks();
+  }
+
+  /** Whether the node that declared this one dead has finished adopting its sessions. */
+  async cleanedUp(): Promise<boolean> {
+    const value = await this.ctx.redis.get(this.ctx.keys.reaped(this.ctx.nodeId));
+    return value === null || value.startsWith(CLEANED_UP);
+  }
+
+  /**
+   * After fenced() and the cleanup: lets go of every session (another node holds them now), drops
+   * every store write made since (for sessions adopted elsewhere), and may beat again.
+   */
+  async rejoin(): Promise<void> {
+    const { ctx } = this;
+    const { broker } = ctx;
+    for (const session of [...broker.sessions.values()]) {
+      connectionOf(session)?.closeFenced();
+      if (broker.sessions.get(session.clientId) === session) broker.releaseSession(session);
+    }
+    ctx.store.writeFence?.discardWrites();
     await ctx.redis.del(ctx.keys.reaped(ctx.nodeId));
   }
 }

@@ -28,6 +28,12 @@ export interface ClusterScripts {
    * Two nodes that read the same owner and race here: exactly one wins.
    */
   sbTakeOwner(ownersKey: string, clientId: string, nodeId: string, expected: string): Promise<string>;
+  /**
+   * sbTakeOwner from an owner that did not answer (dead, not yet cleaned up after): on success
+   * also records the client in the old owner's taken hash (`takenKey`, 1 h), atomically, so the
+   * node cleaning up after it knows where its session went (reaper.ts) whatever the interleaving.
+   */
+  sbTakeFromSilent(ownersKey: string, takenKey: string, clientId: string, nodeId: string, expected: string): Promise<string>;
   /** Removes the client's owner only if it is still `nodeId`; returns 1 if removed, else 0. */
   sbReleaseOwner(ownersKey: string, clientId: string, nodeId: string): Promise<number>;
 }
@@ -76,6 +82,19 @@ local owner = redis.call('HGET', KEYS[1], ARGV[1])
 if not owner then owner = '' end
 if owner ~= ARGV[3] and owner ~= ARGV[2] then return owner end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return ARGV[2]`,
+  },
+  sbTakeFromSilent: {
+    numberOfKeys: 2,
+    lua: `
+local owner = redis.call('HGET', KEYS[1], ARGV[1])
+if not owner then owner = '' end
+if owner ~= ARGV[3] and owner ~= ARGV[2] then return owner end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if owner ~= '' and owner ~= ARGV[2] then
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('EXPIRE', KEYS[2], 3600)
+end
 return ARGV[2]`,
   },
   sbReleaseOwner: {

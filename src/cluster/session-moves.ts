@@ -18,12 +18,15 @@ import type { ClusterContext } from './context.js';
 import type { RpcArgs } from './control-messages.js';
 import type { SessionTarget } from './frames.js';
 import { TAKEOVER_TIMEOUT_MS, type Membership } from './membership.js';
+import { deliverAdopted } from './adopted-deliveries.js';
 
 /** Longest a session's old node diverts deliveries to its new node before letting go anyway. */
 const MOVE_TIMEOUT_MS = 10_000;
 const ARRIVING_LIMIT = 10_000;
 /** A claim that keeps losing the owner race gives up (the client retries) rather than looping. */
 const CLAIM_ATTEMPTS = 4;
+/** How long this node remembers the sessions it took from a silent node (reaper.ts keeps its adopted ones as long). */
+const TAKEN_MEMORY_MS = 10 * 60_000;
 
 export interface SessionMovesDeps {
   membership: Membership;
@@ -41,6 +44,14 @@ export class SessionMoves {
   private readonly arriving = new Map<string, Delivery[]>();
   /** Claims running on this node, by client ID (a takeover call waits for them, see onTakeover). */
   private readonly claiming = new Map<string, Promise<void>>();
+  /**
+   * Persistent sessions this node took from a node that did not answer (it died and was not yet
+   * cleaned up after), by that node, and when: the frames the others still held for it come here
+   * too (links.ts adopted) and are delivered to these sessions (deliverTaken).
+   */
+  private readonly takenFrom = new Map<string, { clientIds: Set<string>; at: number }>();
+  /** Such frames that arrived for a session still loading, by client ID (bounded). */
+  private readonly adoptedArriving = new Map<string, Array<{ message: Message; groups: readonly string[] }>>();
 
   constructor(
     private readonly ctx: ClusterContext,
@@ -109,6 +120,8 @@ export class SessionMoves {
   }
 
   private async claimInner(clientId: string, cleanStart: boolean): Promise<void> {
+    // Declared dead and not yet rejoined: its sessions are being adopted elsewhere.
+    if (this.ctx.fenced) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'this node is rejoining the cluster; try again');
     if (!this.ctx.connected) {
       // A persistent session may live in Redis or on another node: refuse rather than fork it.
       if (!cleanStart) throw new ProtocolError('cluster-unavailable', RC.serverUnavailable, 'the cluster backplane is unreachable; try again');
@@ -127,9 +140,11 @@ export class SessionMoves {
       // Asked unless known gone: a live node whose last beat merely looks old here (a loaded
       // machine, a refresh not yet made) may still hold a connection, and skipping it would leave
       // the client connected twice. A node that does not answer in time is handled below.
+      let answered = false;
       if (elsewhere && (this.deps.membership.answers(owner!) || this.deps.membership.live.has(owner!))) {
         try {
           await this.deps.call(owner!, 'takeover', { clientId, cleanStart, to: this.ctx.nodeId }, TAKEOVER_TIMEOUT_MS);
+          answered = true;
         } catch (err) {
           // Silent since: it died (its clients come here before it is declared dead) — go on.
           // Still beating: taking the client anyway could leave it connected on two nodes.
@@ -142,8 +157,14 @@ export class SessionMoves {
       }
       // Atomic: of two nodes that read the same owner, one sets it; the other goes round again and
       // takes the client over from the winner.
-      const now = await this.ctx.redis.sbTakeOwner(this.ctx.keys.owners, clientId, this.ctx.nodeId, owner ?? '');
+      // From an owner that did not answer (dead, not yet cleaned up after) the session comes with
+      // a record of where it went: what that node had not acknowledged for it comes here too.
+      const fromSilent = elsewhere && !answered && !cleanStart;
+      const now = fromSilent
+        ? await this.ctx.redis.sbTakeFromSilent(this.ctx.keys.owners, this.ctx.keys.taken(owner!), clientId, this.ctx.nodeId, owner!)
+        : await this.ctx.redis.sbTakeOwner(this.ctx.keys.owners, clientId, this.ctx.nodeId, owner ?? '');
       if (now === this.ctx.nodeId) {
+        if (fromSilent) this.rememberTaken(owner!, clientId);
         await this.replicateClaim(clientId);
         break;
       }
@@ -170,8 +191,12 @@ export class SessionMoves {
       const early = this.arriving.get(clientId);
       const session = this.ctx.broker.sessions.get(clientId);
       if (early !== undefined && session !== undefined) for (const d of early) this.ctx.broker.deliver(session, d, null);
+      // What the node it was taken from had not acknowledged, and arrived while it loaded.
+      const held = this.adoptedArriving.get(clientId);
+      if (held !== undefined && session !== undefined) for (const h of held) deliverAdopted(this.ctx.broker, new Set([clientId]), h.message, h.groups);
     } finally {
       this.arriving.delete(clientId);
+      this.adoptedArriving.delete(clientId);
     }
     if (elsewhere) {
       // Every node routes the session's filters here before the old node lets go of them, so no
@@ -179,6 +204,41 @@ export class SessionMoves {
       await this.deps.interestSettled();
       this.ctx.control(owner!, { type: 'moved', from: this.ctx.nodeId, clientId });
     }
+  }
+
+  private rememberTaken(node: string, clientId: string): void {
+    const now = Date.now();
+    for (const [dead, entry] of this.takenFrom) if (now - entry.at > TAKEN_MEMORY_MS) this.takenFrom.delete(dead);
+    let entry = this.takenFrom.get(node);
+    if (entry === undefined) this.takenFrom.set(node, (entry = { clientIds: new Set(), at: now }));
+    entry.clientIds.add(clientId);
+  }
+
+  /** Whether this node took sessions from the dead `node` (see takenFrom). */
+  tookFrom(node: string): boolean {
+    return this.takenFrom.has(node);
+  }
+
+  /**
+   * A message the dead `node` had not acknowledged: delivered to the sessions this node took from
+   * it as the dead node would have (adopted-deliveries.ts), except those in `skip` (adopted here
+   * too); held for one still loading.
+   */
+  deliverTaken(node: string, message: Message, groups: readonly string[], skip: ReadonlySet<string> | undefined): void {
+    const entry = this.takenFrom.get(node);
+    if (entry === undefined) return;
+    const loaded = new Set<string>();
+    for (const clientId of entry.clientIds) {
+      if (skip?.has(clientId) === true) continue;
+      if (this.ctx.broker.sessions.has(clientId)) loaded.add(clientId);
+      else if (this.claiming.has(clientId)) {
+        const held = this.adoptedArriving.get(clientId);
+        if (held === undefined) this.adoptedArriving.set(clientId, [{ message, groups }]);
+        else if (held.length < ARRIVING_LIMIT) held.push({ message, groups });
+        else this.ctx.counters.queueDropped++;
+      }
+    }
+    if (loaded.size > 0) deliverAdopted(this.ctx.broker, loaded, message, groups);
   }
 
   async onTakeover(clientId: string, cleanStart: boolean, to: string | null): Promise<{ released: boolean }> {

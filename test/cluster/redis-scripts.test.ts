@@ -66,6 +66,18 @@ test('sbTakeOwner: of two nodes racing from the same owner, exactly one wins; th
   assert.equal(await redis.hget('k:owners', 'c1'), x);
 });
 
+test('sbTakeFromSilent: takes the client like sbTakeOwner and records where it went in the silent owner\'s taken hash, atomically', async () => {
+  await redis.hset('t:owners', 'c1', 'dead');
+  assert.equal(await redis.sbTakeFromSilent('t:owners', 't:taken:dead', 'c1', 'b', 'dead'), 'b');
+  assert.equal(await redis.hget('t:owners', 'c1'), 'b');
+  assert.deepEqual(await redis.hgetall('t:taken:dead'), { c1: 'b' });
+  assert.ok((await redis.ttl('t:taken:dead')) > 0, 'the record expires');
+  // Lost the race (the cleaning node took it first): nothing recorded.
+  await redis.hset('t:owners', 'c2', 'reaper');
+  assert.equal(await redis.sbTakeFromSilent('t:owners', 't:taken:dead', 'c2', 'b', 'dead'), 'reaper');
+  assert.equal(await redis.hget('t:taken:dead', 'c2'), null);
+});
+
 test('the scripts still run after SCRIPT FLUSH', async () => {
   await redis.script('FLUSH');
   assert.equal(await redis.sbClaimOwner('f:owners', 'c1', 'a'), 'a');
