@@ -96,6 +96,7 @@ export class SqliteStore implements Store {
   /** Commits what is pending now; throws the StoreCommitError if the store has failed. */
   flush(): void {
     if (this.closed) return;
+    this.sessions.sweep();
     this.batch.flush();
   }
 
@@ -103,6 +104,7 @@ export class SqliteStore implements Store {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.sessions.sweep();
     this.batch.close();
     this.db.close();
   }
