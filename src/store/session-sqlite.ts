@@ -100,9 +100,40 @@ interface MessageRef {
 
 /** A queued or in-flight row the store knows of: its message, and its INSERT if cancellable. */
 interface RowRef {
-  ref: MessageRef;
+  readonly ref: MessageRef;
   /** Change number of the INSERT that created the row, while a DELETE may cancel it; else -1. */
   put: number;
+}
+
+/** A row put: the RowRef kept for it and its parameters, computed only if it is committed. */
+class QueuedPut implements RowRef, LazyParams {
+  put = -1;
+  constructor(
+    private readonly clientId: string,
+    private readonly seq: number,
+    readonly ref: MessageRef,
+    private readonly delivery: StoredDelivery,
+  ) {}
+
+  values(): SqlValue[] {
+    return [this.clientId, this.seq, ...sendParams(this.ref, this.delivery)];
+  }
+}
+
+class InflightPut implements RowRef, LazyParams {
+  put = -1;
+  constructor(
+    private readonly clientId: string,
+    private readonly packetId: number,
+    private readonly ord: number,
+    private readonly state: 'publish' | 'pubrel',
+    readonly ref: MessageRef,
+    private readonly delivery: StoredDelivery,
+  ) {}
+
+  values(): SqlValue[] {
+    return [this.clientId, this.packetId, this.ord, this.state, ...sendParams(this.ref, this.delivery)];
+  }
 }
 
 /** Rows by client ID, then seq (queue) or packet id (in flight). */
@@ -378,7 +409,8 @@ export class SqliteSessionStore implements SessionStore {
 
   enqueue(clientId: string, seq: number, delivery: StoredDelivery): void {
     // Queue seqs only grow: a new seq creates its row (file-top note).
-    this.putRow(this.queuedRows, this.enqueueStmt, clientId, seq, [clientId, seq], delivery, true);
+    const ref = this.acquire(delivery.message);
+    this.putRow(this.queuedRows, this.enqueueStmt, clientId, seq, new QueuedPut(clientId, seq, ref, delivery), true);
   }
 
   dequeue(clientId: string, seq: number): void {
@@ -387,8 +419,9 @@ export class SqliteSessionStore implements SessionStore {
 
   putInflight(clientId: string, packetId: number, state: 'publish' | 'pubrel', delivery: StoredDelivery): void {
     // Only a 'publish' entry is created by its put; 'pubrel' replaces one (see file-top note).
-    const head = [clientId, packetId, this.nextOrd++, state];
-    this.putRow(this.inflightRows, this.putInflightStmt, clientId, packetId, head, delivery, state === 'publish');
+    const ref = this.acquire(delivery.message);
+    const row = new InflightPut(clientId, packetId, this.nextOrd++, state, ref, delivery);
+    this.putRow(this.inflightRows, this.putInflightStmt, clientId, packetId, row, state === 'publish');
   }
 
   deleteInflight(clientId: string, packetId: number): void {
@@ -451,15 +484,16 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   /**
-   * Writes a queued or in-flight row (`head`: its key columns) naming the delivery's message.
-   * `creates`: the put makes a row that did not exist, so a DELETE before its commit may cancel it.
+   * Writes a queued or in-flight row naming its message (acquired by the caller, so that the
+   * message's INSERT comes first). `creates`: the put makes a row that did not exist, so a DELETE
+   * before its commit may cancel it.
    */
-  private putRow(rows: Rows, statement: Database.Statement, clientId: string, key: number, head: SqlValue[], delivery: StoredDelivery, creates: boolean): void {
+  private putRow(rows: Rows, statement: Database.Statement, clientId: string, key: number, row: QueuedPut | InflightPut, creates: boolean): void {
     const byKey = rowsOf(rows, clientId);
     const old = byKey.get(key);
-    const ref = this.acquire(delivery.message);
-    const n = this.batch.add(statement, head.concat(sendParams(ref, delivery)));
-    byKey.set(key, { ref, put: old === undefined && creates ? n : -1 });
+    const n = this.batch.add(statement, row);
+    if (old === undefined && creates) row.put = n;
+    byKey.set(key, row);
     // After the row's put: the old message, if no other row names it, goes after it.
     if (old !== undefined) this.release(old.ref, false);
   }
