@@ -3,13 +3,11 @@
 import type { Message, MessageProperties, QoS } from '../shared/message.js';
 import { encodableProperties } from '../shared/message.js';
 import { decodeProperties, encodeProperties } from '../shared/properties-json.js';
-import type { StoredDelivery, StoredMessage } from './session-store.js';
+import type { StoredMessage } from './session-store.js';
 
 /** The message columns every message table has, in this order (see sqlite-schema.ts). */
 export const MESSAGE_COLUMNS = 'topic, payload, message_qos, message_retain, properties, expires_at, publisher_id, received_at';
 export const MESSAGE_PLACEHOLDERS = MESSAGE_COLUMNS.split(',').map(() => '?').join(', ');
-/** The delivery columns: a message plus how it is sent to one session. */
-export const DELIVERY_COLUMNS = `${MESSAGE_COLUMNS}, qos, retain, subscription_ids`;
 
 export interface MessageRow {
   topic: string;
@@ -20,12 +18,6 @@ export interface MessageRow {
   expires_at: number;
   received_at: number;
   publisher_id: string | null;
-}
-
-export interface DeliveryRow extends MessageRow {
-  qos: number;
-  retain: number;
-  subscription_ids: string | null;
 }
 
 export type SqlValue = string | number | Buffer | null;
@@ -58,13 +50,6 @@ export function messageParams(m: StoredMessage | Message): SqlValue[] {
   return [m.topic, m.payload, m.qos, m.retain ? 1 : 0, encodeProperties(m.properties), m.expiresAt, m.publisherId ?? null, m.receivedAt ?? 0];
 }
 
-/** Parameters for DELIVERY_COLUMNS. */
-export function deliveryParams(d: StoredDelivery): SqlValue[] {
-  const params = messageParams(d.message);
-  params.push(d.qos, d.retain ? 1 : 0, d.subscriptionIds === undefined ? null : JSON.stringify(d.subscriptionIds));
-  return params;
-}
-
 export function decodeMessage(row: MessageRow): StoredMessage {
   return {
     topic: row.topic,
@@ -75,14 +60,5 @@ export function decodeMessage(row: MessageRow): StoredMessage {
     expiresAt: row.expires_at,
     publisherId: row.publisher_id ?? undefined,
     ...(row.received_at ? { receivedAt: row.received_at } : {}),
-  };
-}
-
-export function decodeDelivery(row: DeliveryRow): StoredDelivery {
-  return {
-    message: decodeMessage(row),
-    qos: row.qos as QoS,
-    retain: row.retain !== 0,
-    subscriptionIds: row.subscription_ids === null ? undefined : (JSON.parse(row.subscription_ids) as number[]),
   };
 }

@@ -5,9 +5,10 @@
 //
 // Every table is keyed by what the broker names a row with, so each change is one primary-key
 // look-up: (client_id, seq) for the queue, (client_id, packet_id) for in-flight and inbound QoS 2,
-// (client_id, filter) for subscriptions; deleting a session is a prefix range per table. There are
-// no foreign keys on purpose: a batch must never fail on a row order the broker chose, and orphans
-// (children without a session row) are ignored by loadSessions and removed at open.
+// (client_id, filter) for subscriptions, id for a stored message (version 3); deleting a session
+// is a prefix range per table. There are no foreign keys on purpose: a batch must never fail on a
+// row order the broker chose, and orphans (children without a session row, messages no row names,
+// rows naming no message) are ignored by loadSessions and removed at open.
 import type Database from 'better-sqlite3';
 
 /** 'SwBd': marks the file as a Switchboard store ([PRAGMA application_id]). */
@@ -110,6 +111,59 @@ export const MIGRATIONS: readonly string[] = [
     origin TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
   ) WITHOUT ROWID;
+  `,
+  // 3: a QoS 1/2 message delivered to many persistent sessions is stored once. `messages` holds
+  // each message (its id: an integer the store hands out, never reused while referenced); queued
+  // and in-flight rows name it by message_id and keep only how it is sent to that session. Both
+  // are WITHOUT ROWID tables keyed as the broker names them. No index on message_id: the store
+  // counts references in memory (session-sqlite.ts), and the one query that needs it (orphans,
+  // at open) builds its own. Rows of version 2 become one message each (ids from their rowid, even
+  // for queued, odd for in-flight, so the two never collide). The column lists are written out:
+  // a released migration must not change with the constants the code uses today.
+  `
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    message_qos INTEGER NOT NULL,
+    message_retain INTEGER NOT NULL,
+    properties TEXT,
+    expires_at INTEGER NOT NULL,
+    publisher_id TEXT,
+    received_at INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE queued_v3 (
+    client_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    message_id INTEGER NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    subscription_ids TEXT,
+    PRIMARY KEY (client_id, seq)
+  ) WITHOUT ROWID;
+  CREATE TABLE inflight_v3 (
+    client_id TEXT NOT NULL,
+    packet_id INTEGER NOT NULL,
+    ord INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    qos INTEGER NOT NULL,
+    retain INTEGER NOT NULL,
+    subscription_ids TEXT,
+    PRIMARY KEY (client_id, packet_id)
+  ) WITHOUT ROWID;
+  INSERT INTO messages (id, topic, payload, message_qos, message_retain, properties, expires_at, publisher_id, received_at)
+    SELECT rowid * 2, topic, payload, message_qos, message_retain, properties, expires_at, publisher_id, received_at FROM queued;
+  INSERT INTO queued_v3 (client_id, seq, message_id, qos, retain, subscription_ids)
+    SELECT client_id, seq, rowid * 2, qos, retain, subscription_ids FROM queued;
+  INSERT INTO messages (id, topic, payload, message_qos, message_retain, properties, expires_at, publisher_id, received_at)
+    SELECT rowid * 2 + 1, topic, payload, message_qos, message_retain, properties, expires_at, publisher_id, received_at FROM inflight;
+  INSERT INTO inflight_v3 (client_id, packet_id, ord, state, message_id, qos, retain, subscription_ids)
+    SELECT client_id, packet_id, ord, state, rowid * 2 + 1, qos, retain, subscription_ids FROM inflight;
+  DROP TABLE queued;
+  DROP TABLE inflight;
+  ALTER TABLE queued_v3 RENAME TO queued;
+  ALTER TABLE inflight_v3 RENAME TO inflight;
   `,
 ];
 

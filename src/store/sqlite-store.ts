@@ -68,6 +68,7 @@ export class SqliteStore implements Store {
   onError: ((error: StoreCommitError) => void) | undefined = undefined;
   private readonly db: Database.Database;
   private readonly batch: WriteBatch;
+  private readonly logger: Logger;
   private closed = false;
   private history: SqliteHistoryStore | null = null;
 
@@ -75,6 +76,7 @@ export class SqliteStore implements Store {
   constructor(db: Database.Database, file: string, logger: Logger, sealingKey: Buffer, batching: WriteBatchOptions = {}) {
     this.db = db;
     this.file = file;
+    this.logger = logger;
     this.sealingKey = sealingKey;
     this.batch = new WriteBatch(db, file, logger, (error) => this.onError?.(error), batching);
     this.retained = new SqliteRetainedStore(db, this.batch);
@@ -96,6 +98,7 @@ export class SqliteStore implements Store {
   /** Commits what is pending now; throws the StoreCommitError if the store has failed. */
   flush(): void {
     if (this.closed) return;
+    this.sessions.sweep();
     this.batch.flush();
   }
 
@@ -103,8 +106,11 @@ export class SqliteStore implements Store {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.sessions.sweep();
     this.batch.close();
     this.db.close();
+    // What the group commit saved over the run (docs/storage.md): changes cancelled before their commit.
+    this.logger.info({ file: this.file, ...this.batch.stats, storedMessages: this.sessions.storedMessages }, 'store: closed SQLite database');
   }
 
   /** The first commit failure, if any. */

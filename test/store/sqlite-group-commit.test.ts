@@ -111,28 +111,72 @@ describe('sqlite group commit', () => {
       store.sessions.putSession('s2', 5, 600, null);
       store.flush();
       const changes = store.stats.changes;
-      // Turn 1: one publish fanned out to two persistent sessions; its PUBACK waits for the commit.
-      store.sessions.putInflight('s1', 1, 'publish', delivery('t'));
-      store.sessions.putInflight('s2', 1, 'publish', delivery('t'));
-      store.sessions.enqueue('s2', 7, delivery('queued'));
+      // Turn 1: one publish fanned out to two persistent sessions (the broker gives both the same
+      // message); its PUBACK waits for the commit.
+      const t = delivery('t');
+      const queued = delivery('queued');
+      store.sessions.putInflight('s1', 1, 'publish', t);
+      store.sessions.putInflight('s2', 1, 'publish', t);
+      store.sessions.enqueue('s2', 7, queued);
       let puback = false;
       store.afterCommit(() => (puback = true));
       await nextTurn();
       // Turn 2: s1 acknowledges; s2's queued message moves in flight.
       store.sessions.deleteInflight('s1', 1);
       store.sessions.dequeue('s2', 7);
-      store.sessions.putInflight('s2', 2, 'publish', delivery('queued'));
+      store.sessions.putInflight('s2', 2, 'publish', queued);
       await nextTurn();
       assert.equal(puback, false);
       clock.advance(5);
       assert.equal(puback, true);
       store.flush();
       assert.equal(store.stats.cancelled, 2, 's1’s row and the queued row');
-      assert.equal(store.stats.changes - changes, 2, 'only s2’s two in-flight rows were written');
+      assert.equal(store.stats.changes - changes, 4, 's2’s two in-flight rows and the two messages, once each');
+      assert.equal(rows(store, 'messages'), 2);
       const sessions = await store.sessions.loadSessions();
       const inflight = Object.fromEntries(sessions.map((s) => [s.clientId, s.inflight.map((e) => e.packetId)]));
       assert.deepEqual(inflight, { s1: [], s2: [1, 2] });
       assert.deepEqual(sessions.map((s) => s.queue.length), [0, 0]);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('a fan-out stores its message once; acknowledged by every subscriber before the commit, it writes nothing', async () => {
+    const { store, clock } = open();
+    try {
+      const subscribers = Array.from({ length: 50 }, (_, i) => `s${i}`);
+      for (const id of subscribers) store.sessions.putSession(id, 5, 600, null);
+      store.flush();
+      const changes = store.stats.changes;
+      // Publish 1: every subscriber acknowledges within the delay.
+      const first = delivery('first');
+      for (const id of subscribers) store.sessions.putInflight(id, 1, 'publish', first);
+      assert.equal(store.pendingChanges, 1 + subscribers.length, 'one message row, then one small row per subscriber');
+      await nextTurn();
+      for (const id of subscribers) store.sessions.deleteInflight(id, 1);
+      await nextTurn();
+      clock.advance(5);
+      assert.equal(store.pendingChanges, 0);
+      assert.equal(store.stats.changes - changes, 0, 'nothing reached the file');
+      assert.deepEqual([rows(store, 'messages'), rows(store, 'inflight')], [0, 0]);
+
+      // Publish 2: all but two acknowledge in time; the message is written once, with their rows.
+      const second = delivery('second');
+      for (const id of subscribers) store.sessions.putInflight(id, 2, 'publish', second);
+      await nextTurn();
+      for (const id of subscribers.slice(2)) store.sessions.deleteInflight(id, 2);
+      await nextTurn();
+      clock.advance(5);
+      assert.equal(store.stats.changes - changes, 3);
+      assert.deepEqual([rows(store, 'messages'), rows(store, 'inflight')], [1, 2]);
+      // The last two acknowledge after the commit: their rows, then the message, are deleted.
+      store.sessions.deleteInflight('s0', 2);
+      store.flush();
+      assert.deepEqual([rows(store, 'messages'), rows(store, 'inflight')], [1, 1], 's1 still names it');
+      store.sessions.deleteInflight('s1', 2);
+      store.flush();
+      assert.deepEqual([rows(store, 'messages'), rows(store, 'inflight')], [0, 0]);
     } finally {
       store.close();
     }
