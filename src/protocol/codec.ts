@@ -8,6 +8,7 @@ import type { Packet } from 'mqtt-packet';
 import { ProtocolError, malformed } from './errors.js';
 import { RC } from './reason-codes.js';
 import { checkWire } from './wire-check.js';
+import { decodePublish } from './publish-decoder.js';
 
 export type { Packet } from 'mqtt-packet';
 export type {
@@ -195,6 +196,12 @@ export class PacketReader {
         return null;
       }
       return pubackPacket(messageId, this.settings === SETTINGS[5]);
+    }
+    // The common PUBLISH in one pass (publish-decoder.ts); null for anything it does not accept,
+    // which the general path below accepts or refuses.
+    if (bytes[0]! >> 4 === 3) {
+      const publish = decodePublish(bytes, this.version);
+      if (publish !== null) return publish;
     }
     // mqtt-packet is lenient (strings past the end become null, bad UTF-8 becomes U+FFFD, extra
     // bytes are ignored): what the packet cannot hold is refused here, on its bytes.
