@@ -7,7 +7,10 @@
 //
 // MODE: q0-1k, q1-1k, q0-10k, q1-10k (fan-out over WebSocket: five bursts after three unrecorded
 // ones), idle-10k (10,000 idle WebSocket connections), connect-3k (3,000, each with its own
-// token), latency (100 msg/s to 1,000 subscribers, three 3 s runs). Add TRANSPORT=tcp for TCP.
+// token), latency (100 msg/s to 1,000 subscribers, three 3 s runs), pairs-q0 and pairs-q1 (100
+// publisher/subscriber pairs as in the benchmark's throughput scenario, 1 s warm-up then 3 s;
+// --window N messages in flight per pair, 64 as in the benchmark, 1 for one message per round
+// trip; --pairs N). Add TRANSPORT=tcp for TCP.
 // Prints broker CPU per delivery (or per connect, or the latency percentiles) and, unless
 // --no-prof, the functions with the most self time in the measured window of a `--cpu-prof`
 // profile (the profiler's overhead inflates CPU; compare shares, or use --no-prof for figures).
@@ -27,10 +30,10 @@ import { cpuSeconds, memory } from './lib/proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const MODES = ['q0-1k', 'q1-1k', 'q0-10k', 'q1-10k', 'idle-10k', 'connect-3k', 'latency', 'idle-heap'];
+const MODES = ['q0-1k', 'q1-1k', 'q0-10k', 'q1-10k', 'idle-10k', 'connect-3k', 'latency', 'idle-heap', 'pairs-q0', 'pairs-q1'];
 
 function parseArgs(argv) {
-  const opts = { mode: argv[0], dir: path.resolve(here, '..'), out: null, prof: true, top: 25, connections: 5000 };
+  const opts = { mode: argv[0], dir: path.resolve(here, '..'), out: null, prof: true, top: 25, connections: 5000, window: 64, pairs: 100 };
   if (!MODES.includes(opts.mode)) throw new Error(`mode is one of ${MODES.join(', ')}`);
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
@@ -40,6 +43,8 @@ function parseArgs(argv) {
     else if (a === '--no-prof') opts.prof = false;
     else if (a === '--top') opts.top = Number(value());
     else if (a === '--connections') opts.connections = Number(value());
+    else if (a === '--window') opts.window = Number(value());
+    else if (a === '--pairs') opts.pairs = Number(value());
     else throw new Error(`unknown option ${a}`);
   }
   if (opts.mode === 'idle-heap') opts.prof = false;
@@ -78,9 +83,28 @@ async function startSwitchboard(opts, workDir, nodeArgs) {
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /** Runs the load; returns { window: [startUs, endUs], result }. */
-async function drive(mode, broker, subs, pub) {
+async function drive(mode, broker, subs, pub, opts) {
   const { child, target } = broker;
   const cpu = () => cpuSeconds(child.pid);
+  if (mode === 'pairs-q0' || mode === 'pairs-q1') {
+    const qos = mode === 'pairs-q1' ? 1 : 0;
+    const n = opts.pairs;
+    // As bench/scenarios.js's throughput group: subscribed at QoS 1, so QoS 0 publishes arrive at
+    // QoS 0 and QoS 1 ones at QoS 1. One generator holds both ends of every pair.
+    const s = await subs.call('open', { pool: 'subs', target, count: n, concurrency: 50, clientIdPrefix: 'ps-', subscribe: [{ topic: 'bench/tp/{i}', qos: 1 }], timeoutMs: 30000 });
+    const p = await subs.call('open', { pool: 'pubs', target, count: n, concurrency: 50, clientIdPrefix: 'pp-', timeoutMs: 30000 });
+    if (s.opened !== n || p.opened !== n) throw new Error('pairs could not all connect');
+    const run = () => subs.call('pairs', { pubPool: 'pubs', subPool: 'subs', topicPrefix: 'bench/tp/', window: opts.window, warmupMs: 1000, durationMs: 3000, payloadSize: 64, qos }, 30000);
+    await run(); // warm-up, not recorded
+    await sleep(300);
+    const c0 = cpu();
+    const t0 = nowUs();
+    const res = await run();
+    const window = [t0, nowUs()];
+    const c1 = cpu();
+    const elapsed = Number(res.elapsedNs) / 1e9;
+    return { window, result: { window: opts.window, pairs: n, rate: Math.round(res.delivered / elapsed), received: res.received, lost: res.lost, cpuPerDeliveryUs: +(((c1 - c0) / res.received) * 1e6).toFixed(3), brokerCores: +((c1 - c0) / ((window[1] - window[0]) / 1e6)).toFixed(2) } };
+  }
   if (mode === 'idle-10k' || mode === 'connect-3k') {
     const n = mode === 'idle-10k' ? 10000 : 3000;
     await subs.call('open', { pool: 'w', target, count: 200, concurrency: 100, clientIdPrefix: 'w-', timeoutMs: 30000 });
@@ -256,7 +280,7 @@ async function main() {
       await idleHeap(opts, workDir, broker, subs);
       return;
     }
-    const { window, result } = await drive(opts.mode, broker, subs, pub);
+    const { window, result } = await drive(opts.mode, broker, subs, pub, opts);
     console.log(JSON.stringify({ mode: opts.mode, transport: broker.target.transport, result }));
     await subs.stop();
     await pub.stop();

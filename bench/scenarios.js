@@ -92,6 +92,11 @@ export function describe(sizes, access = 'policy', baseline = false) {
     },
     { id: 'throughput', label: `Throughput, ${sizes.throughput.pairs} pub/sub pairs QoS 0`, rows: plain, metrics: [rate(), cpuPerMsg] },
     { id: 'throughput-q1', label: `Throughput, ${sizes.throughput.pairs} pub/sub pairs QoS 1`, rows: plain, metrics: [rate(), cpuPerMsg] },
+    // One message in flight per pair: every PUBLISH arrives in a read of its own and leaves in a
+    // write of its own, as from a client library that publishes one message per call and waits
+    // for it (issue #18's independent harness); the 64-window rows let the broker batch.
+    { id: 'throughput-w1', label: `Throughput, ${sizes.throughput.pairs} pub/sub pairs QoS 0, 1 in flight per pair`, rows: plain, metrics: [rate(), cpuPerMsg] },
+    { id: 'throughput-q1-w1', label: `Throughput, ${sizes.throughput.pairs} pub/sub pairs QoS 1, 1 in flight per pair`, rows: plain, metrics: [rate(), cpuPerMsg] },
     {
       id: 'idle',
       label: `${kilo(sizes.idle.connections)} idle connections`,
@@ -476,13 +481,13 @@ async function throughputGroup(ctx) {
         }
         for (let rep = 0; rep < ctx.sizes.reps; rep++) {
           for (const kind of rotate(BROKERS, rep)) {
-           for (const qos of [0, 1]) {
+           for (const [qos, window] of [[0, spec.window], [1, spec.window], [0, 1], [1, 1]]) {
             const g = gens[`pairs-${kind}`];
-            const scenario = qos ? 'throughput-q1' : 'throughput';
+            const scenario = (qos ? 'throughput-q1' : 'throughput') + (window === 1 ? '-w1' : '');
             const r = await measure(ctx, { scenario, transport, target: kind, rep }, async () => {
               if (!ready[kind]) throw new Error('pairs could not all connect');
               const before = snapshot(brokers[kind], [g]);
-              const res = await g.call('pairs', { pubPool: 'pubs', subPool: 'subs', topicPrefix: 'bench/tp/', window: spec.window, warmupMs: spec.warmupMs, durationMs: spec.durationMs, payloadSize: PAYLOAD, qos });
+              const res = await g.call('pairs', { pubPool: 'pubs', subPool: 'subs', topicPrefix: 'bench/tp/', window, warmupMs: spec.warmupMs, durationMs: spec.durationMs, payloadSize: PAYLOAD, qos });
               const after = snapshot(brokers[kind], [g]);
               await sleep(300);
               const wall = Number(after.at - before.at) / 1e9;

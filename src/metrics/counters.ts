@@ -1,14 +1,14 @@
 // Counters and gauges shared by logs, /metrics and the console. Plain fields: the publish path
 // increments them without a function call or a label look-up.
 import { Histogram } from 'prom-client';
+import { BucketHistogram } from './bucket-histogram.js';
 
 export class Counters {
   /** Time broker.publish takes to route a message and write it to every subscriber, seconds. */
-  readonly publishToDeliver = new Histogram({
+  readonly publishToDeliver = new BucketHistogram({
     name: 'switchboard_publish_to_deliver_seconds',
     help: 'Time from a message entering broker.publish to its PUBLISH written to every connected subscriber',
     buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
-    registers: [],
   });
   /** Custom authorizer invocations, seconds (function or HTTP, validation included). */
   readonly authorizerDuration = new Histogram({

@@ -381,7 +381,8 @@ export class Client implements ConnectionHandler, RegisteredConnection {
           topicAlias: known ? -alias : alias,
           omitTopic: known,
         },
-        this.broker.clock.now(),
+        // Only a v5 Message Expiry Interval depends on the time it is sent [MQTT-3.3.2-6].
+        delivery.message.expiresAt === 0 ? 0 : this.broker.clock.now(),
       );
       size = bytes.length;
       if (size > this.maxOutboundPacket) return this.dropOversize();

@@ -8,6 +8,7 @@ import type { Packet } from 'mqtt-packet';
 import { ProtocolError, malformed } from './errors.js';
 import { RC } from './reason-codes.js';
 import { checkWire } from './wire-check.js';
+import { decodePublish } from './publish-decoder.js';
 
 export type { Packet } from 'mqtt-packet';
 export type {
@@ -196,6 +197,12 @@ export class PacketReader {
       }
       return pubackPacket(messageId, this.settings === SETTINGS[5]);
     }
+    // The common PUBLISH in one pass (publish-decoder.ts); null for anything it does not accept,
+    // which the general path below accepts or refuses.
+    if (bytes[0]! >> 4 === 3) {
+      const publish = decodePublish(bytes, this.version);
+      if (publish !== null) return publish;
+    }
     // mqtt-packet is lenient (strings past the end become null, bad UTF-8 becomes U+FFFD, extra
     // bytes are ignored): what the packet cannot hold is refused here, on its bytes.
     const wrong = checkWire(bytes, this.version);
@@ -293,5 +300,20 @@ function classifyParseError(message: string): ProtocolError {
 }
 
 export function encode(packet: Packet, protocolVersion: ProtocolVersion): Buffer {
+  // The PUBACK of every inbound QoS 1 PUBLISH, without mqtt-packet's generate() (a stream object
+  // per call): type and Remaining Length 2, then the packet identifier [MQTT-3.4]. In v5 this short
+  // form means Success and is what mqtt-packet writes for reason code 0 (v5 §3.4.2.1).
+  if (packet.cmd === 'puback' && packet.properties === undefined) {
+    const id = packet.messageId;
+    const plain = protocolVersion === 5 ? packet.reasonCode === 0 : packet.reasonCode === undefined;
+    if (plain && id !== undefined && Number.isInteger(id) && id > 0 && id <= 0xffff) {
+      const out = Buffer.allocUnsafe(4);
+      out[0] = 0x40;
+      out[1] = 0x02;
+      out[2] = id >> 8;
+      out[3] = id & 0xff;
+      return out;
+    }
+  }
   return mqttPacket.generate(packet, { protocolVersion });
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { PacketReader, type Packet } from '../../src/protocol/codec.js';
+import { PacketReader, encode, type Packet } from '../../src/protocol/codec.js';
 import type { ProtocolError } from '../../src/protocol/errors.js';
 
 function reader(max = 1024) {
@@ -126,4 +126,20 @@ test('holdInput is not asked after the last packet of a push', () => {
   r.push(Buffer.from([0xc0, 0x00]));
   assert.equal(asked, 0);
   assert.equal(r.holding, false);
+});
+
+test('encode: a PUBACK is the bytes mqtt-packet writes, in every version and form', () => {
+  const forms: Packet[] = [
+    { cmd: 'puback', messageId: 1 },
+    { cmd: 'puback', messageId: 0xabcd },
+    { cmd: 'puback', messageId: 65535, reasonCode: 0 },
+    { cmd: 'puback', messageId: 7, reasonCode: 0x97 },
+    { cmd: 'puback', messageId: 7, reasonCode: 0x10, properties: { reasonString: 'none' } },
+  ] as Packet[];
+  for (const version of [3, 4, 5] as const) {
+    for (const packet of forms) {
+      if (version !== 5 && (packet as { reasonCode?: number }).reasonCode !== undefined) continue;
+      assert.deepEqual(encode(packet, version), mqttPacket.generate(packet, { protocolVersion: version }), `${JSON.stringify(packet)} v${version}`);
+    }
+  }
 });
