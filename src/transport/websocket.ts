@@ -20,7 +20,7 @@
 //
 // Longer than our usual file: the frame reader, the write path with its shared-frame cache and the
 // handshake are one connection's state machine; split, each piece would need the others' internals.
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -36,6 +36,14 @@ const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 // §4.1: the key is 16 random bytes, base64-encoded.
 const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
+
+/**
+ * SHA-1 in base64 (the Sec-WebSocket-Accept value, §4.2.2). Node 20.12 and later hash in one call,
+ * without a Hash object per handshake (a JavaScript wrapper and a native digest context that live
+ * until a garbage collection finds them); earlier versions go through createHash.
+ */
+const sha1Base64: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha1', text, 'base64') : (text) => crypto.createHash('sha1').update(text).digest('base64');
 
 const OP_CONTINUATION = 0x0;
 const OP_TEXT = 0x1;
@@ -650,9 +658,7 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
         socket.destroy();
         return;
       }
-      const acceptKey = createHash('sha1')
-        .update(key + ACCEPT_GUID)
-        .digest('base64');
+      const acceptKey = sha1Base64(key + ACCEPT_GUID);
       socket.write(
         'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           `Sec-WebSocket-Accept: ${acceptKey}\r\n` +
