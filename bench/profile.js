@@ -3,7 +3,7 @@
 // configured as in the benchmark (bench/brokers/launch.js), the load from the benchmark's generator.
 //
 //   node bench/profile.js MODE [--switchboard-dir DIR] [--out DIR] [--no-prof] [--top N]
-//   node bench/profile.js idle-heap [--switchboard-dir DIR] [--connections N]
+//   node bench/profile.js idle-heap [--switchboard-dir DIR] [--connections N] [--out DIR]
 //
 // MODE: q0-1k, q1-1k, q0-10k, q1-10k (fan-out over WebSocket: five bursts after three unrecorded
 // ones), idle-10k (10,000 idle WebSocket connections), connect-3k (3,000, each with its own
@@ -20,7 +20,7 @@
 // idle-heap writes a heap snapshot before and after N idle connections (SIGUSR2 through
 // --heapsnapshot-signal) and prints JS heap bytes and objects per connection by kind.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -251,6 +251,8 @@ async function idleHeap(opts, workDir, broker, gen) {
   await sleep(2000);
   await take(2);
   const [a, b] = snapshots().map((f) => heapCensus(path.join(workDir, f)));
+  // --out keeps the two snapshots for a closer look (retainers) in DevTools or a script.
+  if (opts.out !== null) for (const f of snapshots()) copyFileSync(path.join(workDir, f), path.join(opts.out, f));
   const n = o.opened;
   console.log(`${n} idle connections: JS heap ${((b.bytes - a.bytes) / n).toFixed(0)} B and ${((b.objects - a.objects) / n).toFixed(1)} objects per connection`);
   const rows = [];

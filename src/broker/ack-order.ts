@@ -4,20 +4,21 @@
 // bounded by the connection's unacknowledged publishes (our Receive Maximum for QoS 2; QoS 1
 // publishers wait for their PUBACKs in the same window).
 export class AckOrder {
-  private readonly waiting: Array<{ ready: boolean; send: () => void }> = [];
+  /** Allocated on first use: a connection that never publishes at QoS 1 or 2 keeps none. */
+  private waiting: Array<{ ready: boolean; send: () => void }> | null = null;
 
   /** No acknowledgement is waiting: one that is ready may go at once. */
   get idle(): boolean {
-    return this.waiting.length === 0;
+    return this.waiting === null || this.waiting.length === 0;
   }
 
   /** Queues `send`; returns the function that says it may go (it goes after every earlier one). */
   add(send: () => void): () => void {
     const entry = { ready: false, send };
-    this.waiting.push(entry);
+    const waiting = (this.waiting ??= []);
+    waiting.push(entry);
     return () => {
       entry.ready = true;
-      const waiting = this.waiting;
       while (waiting.length > 0 && waiting[0]!.ready) waiting.shift()!.send();
     };
   }

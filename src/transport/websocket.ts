@@ -20,7 +20,7 @@
 //
 // Longer than our usual file: the frame reader, the write path with its shared-frame cache and the
 // handshake are one connection's state machine; split, each piece would need the others' internals.
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -36,6 +36,14 @@ const SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
 const ACCEPT_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 // §4.1: the key is 16 random bytes, base64-encoded.
 const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/;
+
+/**
+ * SHA-1 in base64 (the Sec-WebSocket-Accept value, §4.2.2). Node 20.12 and later hash in one call,
+ * without a Hash object per handshake (a JavaScript wrapper and a native digest context that live
+ * until a garbage collection finds them); earlier versions go through createHash.
+ */
+const sha1Base64: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha1', text, 'base64') : (text) => crypto.createHash('sha1').update(text).digest('base64');
 
 const OP_CONTINUATION = 0x0;
 const OP_TEXT = 0x1;
@@ -153,8 +161,50 @@ function isValidCloseCode(code: number): boolean {
 
 // ---- the connection ------------------------------------------------------------------------------
 
-class WsConnection extends SocketConnection implements MessageConnection {
+// An idle connection's size is mostly its fields (8 bytes each; at 10,000 connections 80 KB per
+// field), so what every connection of an endpoint shares sits in one object they all point to,
+// message mode's state in an object only message-mode connections have, and the frame reader's
+// small numbers and flags in one integer (docs/benchmarks.md, "Idle memory per WebSocket connection").
+
+/** What every connection of one endpoint (MQTT or JSON over WebSocket) shares. */
+interface WsSettings {
   readonly transport: TransportKind;
+  /** Largest frame payload accepted (larger: Close 1009). */
+  readonly maxPayload: number;
+  /** Message mode's limit on one message; 0: MQTT (stream mode). */
+  readonly maxMessage: number;
+}
+
+/**
+ * Message mode: the current message's pieces and size so far (past the limit, pieces are dropped
+ * as they arrive and only the size is counted), whether its last frame was final, and its opcode.
+ */
+class MessageAssembly {
+  parts: Buffer[] | null = null;
+  bytes = 0;
+  fin = true;
+  /** Opcode of the current message's first frame (text or binary). */
+  opcode = 0;
+}
+
+/** The socket's two ends, read once at the upgrade (see readEnds). */
+interface SocketEnds {
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+}
+
+// `bits` of a WsConnection: the current frame's opcode (4 bits), the opcode of a fragmented data
+// message in progress (its first frame's; 0: none), and two flags.
+const OPCODE_MASK = 0x0f;
+const FRAGMENTED_SHIFT = 4;
+const FRAGMENTED_MASK = 0xf0;
+/** A Close frame was sent: nothing more may be (RFC 6455 §5.5.1). */
+const CLOSE_SENT = 0x100;
+/** The peer's Close frame arrived: the closing was orderly. */
+const CLOSE_RECEIVED = 0x200;
+
+class WsConnection extends SocketConnection implements MessageConnection {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localAddress: string;
@@ -162,45 +212,41 @@ class WsConnection extends SocketConnection implements MessageConnection {
   readonly proxiedBy: string | undefined;
   readonly serverName: string | undefined;
   request: UpgradeRequest | undefined;
-  private readonly maxPayload: number;
+  private readonly settings: WsSettings;
+  /** Message mode only (settings.maxMessage > 0). */
+  private readonly assembly: MessageAssembly | null;
   // Frame reader state. A header split across reads waits in `partial` (at most 13 bytes).
   private partial: Buffer | null = null;
   /** Payload bytes of the current frame still to come; -1 between frames. */
   private payloadLeft = -1;
-  private opcode = 0;
+  /** The frame's opcode, a fragmented message's opcode and the two flags (constants above). */
+  private bits = 0;
+  /** The frame's masking key, as a signed 32-bit integer: a small integer, never a boxed number. */
   private mask = 0;
   private maskPos = 0;
-  /** Opcode of a fragmented data message in progress (its first frame's), else 0. */
-  private fragmented = 0;
   /** Payload of a control frame split across reads (at most 125 bytes). */
   private control: Buffer | null = null;
   private controlLength = 0;
-  /** A Close frame was sent: nothing more may be (RFC 6455 §5.5.1). */
-  private closeSent = false;
-  /** The peer's Close frame arrived: the closing was orderly. */
-  private closeReceived = false;
-  // Message mode (maxMessage > 0): the current message's pieces, its size so far, and whether it
-  // already passed the limit (then its pieces are dropped as they arrive).
-  private readonly maxMessage: number;
-  private parts: Buffer[] | null = null;
-  private partsBytes = 0;
-  private fin = true;
-  /** Opcode of the current message's first frame (text or binary). */
-  private msgOpcode = 0;
 
-  constructor(socket: Socket, req: IncomingMessage, transport: TransportKind, maxPayload: number, client: ClientOrigin, flow: OutboundFlow, maxMessage = 0) {
+  constructor(socket: Socket, request: UpgradeRequest, settings: WsSettings, client: ClientOrigin, ends: SocketEnds, flow: OutboundFlow) {
     super(socket, flow);
-    this.maxMessage = maxMessage;
-    this.transport = transport;
+    this.settings = settings;
+    this.assembly = settings.maxMessage > 0 ? new MessageAssembly() : null;
     this.remoteAddress = client.address;
     this.proxiedBy = client.proxiedBy;
-    this.remotePort = socket.remotePort ?? 0;
-    // Behind an HTTP proxy the server end we see is ours, not the address the client dialled.
-    this.localAddress = normalizeAddress(socket.localAddress);
-    this.localPort = socket.localPort ?? 0;
+    this.remotePort = ends.remotePort;
+    this.localAddress = ends.localAddress;
+    this.localPort = ends.localPort;
     this.serverName = (socket as { servername?: string }).servername || undefined;
-    this.request = { url: req.url ?? '/', headers: req.headers, hostCount: countHostHeaders(req.rawHeaders) };
-    this.maxPayload = maxPayload;
+    this.request = request;
+  }
+
+  get transport(): TransportKind {
+    return this.settings.transport;
+  }
+
+  private get closeSent(): boolean {
+    return (this.bits & CLOSE_SENT) !== 0;
   }
 
   releaseRequest(): void {
@@ -209,12 +255,12 @@ class WsConnection extends SocketConnection implements MessageConnection {
 
   write(bytes: Buffer): void {
     if (this.closed || this.closeSent) return;
-    this.push(this.maxMessage > 0 ? frame(bytes, OP_TEXT) : frame(bytes));
+    this.push(this.assembly !== null ? frame(bytes, OP_TEXT) : frame(bytes));
   }
 
   writeShared(bytes: Buffer): void {
     if (this.closed || this.closeSent) return;
-    this.push(this.maxMessage > 0 ? sharedTextFrame(bytes) : sharedFrame(bytes));
+    this.push(this.assembly !== null ? sharedTextFrame(bytes) : sharedFrame(bytes));
   }
 
   ping(): void {
@@ -231,7 +277,7 @@ class WsConnection extends SocketConnection implements MessageConnection {
     const payload = Buffer.allocUnsafe(2 + text.length);
     payload.writeUInt16BE(code, 0);
     text.copy(payload, 2);
-    this.closeSent = true;
+    this.bits |= CLOSE_SENT;
     this.socket.write(frame(payload, OP_CLOSE));
     this.socket.end();
     this.startClosing();
@@ -265,7 +311,7 @@ class WsConnection extends SocketConnection implements MessageConnection {
    */
   private sendClose(code: number | null): void {
     if (this.closeSent) return;
-    this.closeSent = true;
+    this.bits |= CLOSE_SENT;
     const socket = this.socket;
     socket.write(closeFrame(code));
     socket.end();
@@ -304,9 +350,9 @@ class WsConnection extends SocketConnection implements MessageConnection {
       const piece = chunk.subarray(pos, pos + take);
       pos += take;
       this.payloadLeft -= take;
-      if (this.opcode < OP_CLOSE) {
+      if ((this.bits & OPCODE_MASK) < OP_CLOSE) {
         if (this.payloadLeft === 0) this.payloadLeft = -1;
-        if (this.maxMessage > 0) this.collect(piece);
+        if (this.assembly !== null) this.collect(this.assembly, piece);
         else this.handler?.onData(piece);
       } else {
         // Control frames are short (<= 125 bytes) but may still arrive in pieces.
@@ -364,7 +410,7 @@ class WsConnection extends SocketConnection implements MessageConnection {
       length = high * 0x100000000 + buf.readUInt32BE(p + 4);
       p += 8;
     }
-    this.mask = buf.readUInt32BE(p);
+    this.mask = buf.readInt32BE(p);
     this.maskPos = 0;
     if (opcode >= OP_CLOSE) {
       // §5.5: control frames are not fragmented and carry at most 125 bytes.
@@ -374,48 +420,54 @@ class WsConnection extends SocketConnection implements MessageConnection {
       this.controlLength = length;
     } else {
       let type = opcode;
+      const fragmented = (this.bits & FRAGMENTED_MASK) >> FRAGMENTED_SHIFT;
       if (opcode === OP_CONTINUATION) {
-        if (this.fragmented === 0) return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
-        type = this.fragmented;
+        if (fragmented === 0) return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
+        type = fragmented;
       } else if (opcode === OP_TEXT || opcode === OP_BINARY) {
-        if (this.fragmented !== 0) return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
+        if (fragmented !== 0) return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
       } else {
         return this.failHeader(CLOSE_PROTOCOL_ERROR, size - kept);
       }
+      const assembly = this.assembly;
       // MQTT is carried in binary frames [MQTT-6.0.0-1]; a text frame is a protocol violation.
-      if (type === OP_TEXT && this.maxMessage === 0) return this.failHeader(CLOSE_UNSUPPORTED_DATA, size - kept);
-      if (length > this.maxPayload) return this.failHeader(CLOSE_TOO_BIG, size - kept);
-      // Message mode: a message skipped for its size still ends at a hard bound.
-      if (this.maxMessage > 0 && this.partsBytes + length > this.maxPayload) return this.failHeader(CLOSE_TOO_BIG, size - kept);
-      if (opcode !== OP_CONTINUATION) this.msgOpcode = opcode;
-      this.fragmented = fin ? 0 : type;
-      this.fin = fin;
+      if (type === OP_TEXT && assembly === null) return this.failHeader(CLOSE_UNSUPPORTED_DATA, size - kept);
+      const maxPayload = this.settings.maxPayload;
+      if (length > maxPayload) return this.failHeader(CLOSE_TOO_BIG, size - kept);
+      if (assembly !== null) {
+        // Message mode: a message skipped for its size still ends at a hard bound.
+        if (assembly.bytes + length > maxPayload) return this.failHeader(CLOSE_TOO_BIG, size - kept);
+        if (opcode !== OP_CONTINUATION) assembly.opcode = opcode;
+        assembly.fin = fin;
+      }
+      this.bits = (this.bits & ~FRAGMENTED_MASK) | ((fin ? 0 : type) << FRAGMENTED_SHIFT);
     }
-    this.opcode = opcode;
+    this.bits = (this.bits & ~OPCODE_MASK) | opcode;
     this.payloadLeft = length;
     return size - kept;
   }
 
   /** Message mode: keeps a piece of the current message; at its final frame's end, hands it on. */
-  private collect(piece: Buffer): void {
-    const total = this.partsBytes + piece.length;
-    if (total <= this.maxMessage) {
-      if (piece.length > 0) (this.parts ??= []).push(piece);
+  private collect(assembly: MessageAssembly, piece: Buffer): void {
+    const total = assembly.bytes + piece.length;
+    const maxMessage = this.settings.maxMessage;
+    if (total <= maxMessage) {
+      if (piece.length > 0) (assembly.parts ??= []).push(piece);
     } else {
-      this.parts = null;
+      assembly.parts = null;
     }
-    this.partsBytes = total;
-    if (!this.fin || this.payloadLeft > 0) return;
-    const parts = this.parts;
-    this.parts = null;
-    this.partsBytes = 0;
-    if (total > this.maxMessage) {
+    assembly.bytes = total;
+    if (!assembly.fin || this.payloadLeft > 0) return;
+    const parts = assembly.parts;
+    assembly.parts = null;
+    assembly.bytes = 0;
+    if (total > maxMessage) {
       (this.handler as Partial<MessageHandler> | null)?.onMessageTooLarge?.(total);
       return;
     }
     const message = parts === null ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
     // §8.1: a text message that is not UTF-8 fails the connection (1007).
-    if (this.msgOpcode === OP_TEXT && !isUtf8(message)) return this.fail(CLOSE_INVALID_PAYLOAD);
+    if (assembly.opcode === OP_TEXT && !isUtf8(message)) return this.fail(CLOSE_INVALID_PAYLOAD);
     this.handler?.onData(message);
   }
 
@@ -426,11 +478,11 @@ class WsConnection extends SocketConnection implements MessageConnection {
 
   /** A frame's payload is complete: data frames were passed on already; act on control frames. */
   private endFrame(payload: Buffer): void {
-    const opcode = this.opcode;
+    const opcode = this.bits & OPCODE_MASK;
     this.payloadLeft = -1;
     if (opcode < OP_CLOSE) {
       // An empty data frame: in message mode it may end a message.
-      if (this.maxMessage > 0) this.collect(EMPTY);
+      if (this.assembly !== null) this.collect(this.assembly, EMPTY);
     } else if (opcode === OP_PING) {
       // §5.5.2: answer with a Pong carrying the same payload (counted against the budget like
       // every write, before CONNECT too).
@@ -443,14 +495,14 @@ class WsConnection extends SocketConnection implements MessageConnection {
 
   private onCloseFrame(payload: Buffer): void {
     if (payload.length === 0) {
-      this.closeReceived = true;
+      this.bits |= CLOSE_RECEIVED;
       this.sendClose(null);
       return;
     }
     const code = payload.length >= 2 ? payload.readUInt16BE(0) : 0;
     if (payload.length === 1 || !isValidCloseCode(code)) return this.fail(CLOSE_PROTOCOL_ERROR);
     if (!isUtf8(payload.subarray(2))) return this.fail(CLOSE_INVALID_PAYLOAD);
-    this.closeReceived = true;
+    this.bits |= CLOSE_RECEIVED;
     // §5.5.1: echo the status code received.
     this.sendClose(code);
   }
@@ -485,7 +537,7 @@ class WsConnection extends SocketConnection implements MessageConnection {
     const c = (this as unknown as Record<symbol, WsConnection>)[kConnection]!;
     if (!c.socketClosed()) return;
     // Without the peer's Close frame the connection was lost, not closed (1006).
-    c.handler?.onClose(!c.closeReceived);
+    c.handler?.onClose((c.bits & CLOSE_RECEIVED) === 0);
   }
   static onDrain(this: Socket): void {
     (this as unknown as Record<symbol, WsConnection>)[kConnection]!.handler?.onDrain();
@@ -494,6 +546,29 @@ class WsConnection extends SocketConnection implements MessageConnection {
 
 function ignoreError(): void {
   // 'close' follows; ECONNRESET and the like are how clients often leave.
+}
+
+/** The fields in which net.Socket caches its addresses after the first read (Node's, not public). */
+interface SocketAddressCaches {
+  _peername?: unknown;
+  _sockname?: unknown;
+}
+
+/**
+ * Reads the socket's ports and local address, then lets go of what Node cached while answering
+ * (two objects of address, family and port: ~110 bytes per idle connection, on a socket whose
+ * addresses never change; Node asks the kernel again if anything reads them later). The local
+ * address is nearly always the one the previous connection had: that string is shared, not kept
+ * once per connection.
+ */
+function readEnds(socket: Socket, previous: SocketEnds | null): SocketEnds {
+  let localAddress = normalizeAddress(socket.localAddress);
+  if (previous !== null && previous.localAddress === localAddress) localAddress = previous.localAddress;
+  const ends = { remotePort: socket.remotePort ?? 0, localAddress, localPort: socket.localPort ?? 0 };
+  const caches = socket as unknown as SocketAddressCaches;
+  caches._peername = undefined;
+  caches._sockname = undefined;
+  return ends;
 }
 
 // ---- the handshake -------------------------------------------------------------------------------
@@ -544,6 +619,14 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
   // The MQTT layer enforces the packet size; this only caps one frame so the bound holds early.
   const maxPayload = Math.max(options.maxPacketBytes * 2, 1 << 20);
   const kind: TransportKind = options.secure ? 'wss' : 'ws';
+  const mqttSettings: WsSettings = { transport: kind, maxPayload, maxMessage: 0 };
+  // Message mode skips a message over its limit but still closes past a hard bound (4x).
+  const jsonSettings: WsSettings | null =
+    options.json === undefined ? null : { transport: kind, maxPayload: Math.max(maxPayload, options.json.maxMessageBytes * 4), maxMessage: options.json.maxMessageBytes };
+  // The last connection's ends and client address: their strings are shared with the next
+  // connection's when equal (one address behind a NAT or proxy, one local address).
+  let lastEnds: SocketEnds | null = null;
+  let lastClient: ClientOrigin | null = null;
   let closed = false;
   const allowedOrigins = options.allowedOrigins === undefined ? null : new Set(options.allowedOrigins.map(normalizeOrigin));
   return {
@@ -575,9 +658,7 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
         socket.destroy();
         return;
       }
-      const acceptKey = createHash('sha1')
-        .update(key + ACCEPT_GUID)
-        .digest('base64');
+      const acceptKey = sha1Base64(key + ACCEPT_GUID);
       socket.write(
         'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
           `Sec-WebSocket-Accept: ${acceptKey}\r\n` +
@@ -585,10 +666,14 @@ export function createWebSocketEndpoint(options: WebSocketEndpointOptions, accep
           '\r\n',
       );
       const peer = normalizeAddress(socket.remoteAddress);
-      const client = options.clientOrigin ? options.clientOrigin(peer, req) : { address: peer, proxiedBy: undefined };
-      // Message mode skips a message over its limit but still closes past a hard bound (4x).
-      const frameLimit = json === undefined ? maxPayload : Math.max(maxPayload, json.maxMessageBytes * 4);
-      const connection = new WsConnection(socket, req, kind, frameLimit, client, options.flow, json === undefined ? 0 : json.maxMessageBytes);
+      let client = options.clientOrigin ? options.clientOrigin(peer, req) : { address: peer, proxiedBy: undefined };
+      if (lastClient !== null && lastClient.address === client.address && lastClient.proxiedBy === client.proxiedBy) client = lastClient;
+      lastClient = client;
+      const ends = readEnds(socket, lastEnds);
+      lastEnds = ends;
+      // What the authorizer reads until CONNECT is decided (then released): not the request itself.
+      const request: UpgradeRequest = { url: req.url ?? '/', headers: req.headers, hostCount: countHostHeaders(req.rawHeaders) };
+      const connection = new WsConnection(socket, request, json === undefined ? mqttSettings : jsonSettings!, client, ends, options.flow);
       (socket as unknown as Record<symbol, WsConnection>)[kConnection] = connection;
       socket.setTimeout(0);
       socket.setNoDelay(true);
