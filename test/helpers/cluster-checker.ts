@@ -33,7 +33,7 @@ export class Checker {
   }
 }
 
-/** Publishes QoS 1 to `topic` as fast as `window` allows until stopped; records each PUBACK. */
+/** Publishes QoS 1 (or 2) to `topic` as fast as `window` allows until stopped; records each acknowledgement. */
 export class Stream {
   sent = 0;
   inflight = 0;
@@ -45,6 +45,7 @@ export class Stream {
     private readonly topic: string,
     private readonly name: string,
     private readonly checker: Checker,
+    private readonly qos: 1 | 2 = 1,
     private readonly window = 40,
     private readonly everyMs = 5,
   ) {}
@@ -54,7 +55,7 @@ export class Stream {
       while (this.inflight < this.window && this.client.connected) {
         const text = `${this.name}-${this.sent++}`;
         this.inflight++;
-        this.client.publish(this.topic, text, { qos: 1 }, (err) => {
+        this.client.publish(this.topic, text, { qos: this.qos }, (err) => {
           this.inflight--;
           if (err) this.failed++;
           else this.checker.acked.add(text);

@@ -18,13 +18,13 @@ import { startRedis, type RedisServer } from '../../helpers/redis-server.js';
 import { startServer, stopAllServers, type TestServer } from '../../helpers/server.js';
 import { closeAllClients, connectClient, sleep, type Inbox, trackClient, uid, urlFor, waitUntil } from '../../helpers/clients.js';
 import { prng } from '../../helpers/prng.js';
+import { Checker, Stream } from '../../helpers/cluster-checker.js';
 
 const SEED = Number(process.env.SB_FAULT_SEED ?? 1);
 const NODE_TIMEOUT_S = 2;
 const SUBSCRIBERS = 2;
-/** Unacknowledged QoS 1 publishes per publisher at a time. */
-const WINDOW = 40;
-const PUBLISH_EVERY_MS = 5;
+// Each publisher keeps 40 QoS 1 publishes unacknowledged at a time, topped up every 5 ms
+// (test/helpers/cluster-checker.ts).
 
 let redis: RedisServer;
 let prefixSeq = 0;
@@ -61,75 +61,6 @@ async function stopCluster(nodes: TestServer[]): Promise<void> {
     }
   }
   await Promise.all(nodes.map((n) => n.stop()));
-}
-
-/** Every acknowledged publish and every delivery, by subscriber. */
-class Checker {
-  readonly acked = new Set<string>();
-  readonly delivered = new Map<string, Set<string>>();
-  /** Deliveries of a message the subscriber already had (allowed for QoS 1; measured for the notes). */
-  duplicates = 0;
-  /**
-   * Of those, the ones without the DUP flag: not a resend of an unacknowledged in-flight message
-   * (which a client keeping its session state recognises [MQTT-4.3.3]) but a second delivery.
-   */
-  freshDuplicates = 0;
-
-  received(subscriber: string, text: string, dup = false): void {
-    let set = this.delivered.get(subscriber);
-    if (set === undefined) this.delivered.set(subscriber, (set = new Set()));
-    if (set.has(text)) {
-      this.duplicates++;
-      if (!dup) this.freshDuplicates++;
-    } else set.add(text);
-  }
-
-  /** Acknowledged messages `subscriber` has not received. */
-  missing(subscriber: string): string[] {
-    const got = this.delivered.get(subscriber) ?? new Set<string>();
-    return [...this.acked].filter((m) => !got.has(m));
-  }
-}
-
-/** Publishes QoS 1 to `topic` as fast as the window allows until stopped; records each PUBACK. */
-class Stream {
-  sent = 0;
-  inflight = 0;
-  failed = 0;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(
-    readonly client: MqttClient,
-    private readonly topic: string,
-    private readonly name: string,
-    private readonly checker: Checker,
-    private readonly qos: 1 | 2 = 1,
-  ) {}
-
-  start(): void {
-    this.timer = setInterval(() => {
-      while (this.inflight < WINDOW && this.client.connected) {
-        const text = `${this.name}-${this.sent++}`;
-        this.inflight++;
-        this.client.publish(this.topic, text, { qos: this.qos }, (err) => {
-          this.inflight--;
-          if (err) this.failed++;
-          else this.checker.acked.add(text);
-        });
-      }
-    }, PUBLISH_EVERY_MS);
-  }
-
-  stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  /** Waits until every publish was answered (or its connection is gone). */
-  async drain(timeoutMs: number): Promise<void> {
-    this.stop();
-    await waitUntil(() => this.inflight === 0 || !this.client.connected, timeoutMs, `${this.name}'s ${this.inflight} unacknowledged publishes`);
-  }
 }
 
 /** A persistent session subscribed to `filter` at QoS 1; offline unless `stayOnline`. */
