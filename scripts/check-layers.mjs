@@ -265,6 +265,7 @@ const describe = (place) => (place === null ? 'no layer' : place.level === null 
 /**
  * Checks every source file under `root`/src. Returns `{ files, imports, violations, stale }`;
  * each violation is `{ file, line, specifier, target, problem, typeOnly }`.
+ * @param {{ root?: string, allowed?: any[], layers?: any, islands?: any, forbidden?: any }} [options]
  */
 export function checkLayers({ root, allowed = ALLOWED, layers = LAYERS, islands = ISLANDS, forbidden = FORBIDDEN } = {}) {
   const files = listSources(root, 'src');

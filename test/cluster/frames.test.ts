@@ -23,7 +23,7 @@ function frame(header: unknown, options: { kind?: number; origin?: string; seq?:
   const kind = options.kind ?? FRAME_MESSAGE;
   const h = Buffer.from(typeof header === 'string' ? header : JSON.stringify(header));
   const o = Buffer.from(options.origin ?? 'n1');
-  const parts = [Buffer.from([kind, o.length]), o];
+  const parts: Buffer[] = [Buffer.from([kind, o.length]), o];
   if (kind === FRAME_RELIABLE) {
     const s = Buffer.alloc(8);
     s.writeDoubleBE(options.seq ?? 1);

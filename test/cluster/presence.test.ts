@@ -6,7 +6,7 @@ import { parsePresenceRecord, presenceOf, willOf } from '../../src/cluster/prese
 
 const info = { clientId: 'c1', principal: 'p', ipAddress: '127.0.0.1', sessionIdentifier: 's', versionNumber: 3 };
 const will = {
-  message: { topic: 'w/t', payload: Buffer.from([1, 2]), qos: 1 as const, retain: true, properties: { contentType: 'x' }, expiresAt: 0 },
+  message: { topic: 'w/t', payload: Buffer.from([1, 2]), qos: 1 as const, retain: true, properties: { contentType: 'x' }, expiresAt: 0, publisherId: 'c1' },
   delaySeconds: 5,
   expirySeconds: 60,
 };

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateConfig } from '../../src/config/load.js';
 import { applyReloadable, diffConfig, isEmpty } from '../../src/config/reload.js';
+import type { AuthorizerRecord } from '../../src/store/authorizer-store.js';
 
 const rule = (name: string, topic: string) => ({ name, sql: `SELECT * FROM '${topic}'`, actions: [{ republish: { topic: 'out' } }] });
 const fn = (name: string, handler: string) => ({ name, type: 'function', handler, signingDisabled: true });
@@ -57,7 +58,7 @@ describe('ConfigReloader when applying fails part-way', () => {
     // any step of apply() failing after others took effect.
     class FailingOnce extends MemoryAuthorizerStore {
       failNext = true;
-      override put(record: Parameters<MemoryAuthorizerStore['put']>[0]): void {
+      override put(record: AuthorizerRecord): void {
         if (record.name === 'C' && this.failNext) {
           this.failNext = false;
           throw new Error('disk full');

@@ -93,7 +93,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 
 describe('browser: resume after a restart and after a dropped network (examples/browser/live.html)', { skip: missing ?? false }, () => {
   let browser: Browser | undefined;
-  let files: Awaited<ReturnType<typeof staticServer>> | undefined;
+  let files: Awaited<ReturnType<typeof serveExamples>> | undefined;
   let server: RunningServer | undefined;
   let proxy: CuttingProxy | undefined;
   let dir = '';

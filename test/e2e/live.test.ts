@@ -35,7 +35,7 @@ const missing = await browserMissing();
 
 describe('browser: native WebSocket and EventSource (examples/browser/live.html)', { skip: missing ?? false }, () => {
   let browser: Browser | undefined;
-  let files: Awaited<ReturnType<typeof staticServer>> | undefined;
+  let files: Awaited<ReturnType<typeof serveExamples>> | undefined;
   let server: RunningServer | undefined;
   let mqttUrl = '';
   let httpUrl = '';

@@ -30,7 +30,7 @@ export async function serveExamples(): Promise<{ url: string; close(): Promise<v
 
 export interface Page {
   goto(url: string, opts?: { timeout?: number }): Promise<unknown>;
-  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
+  evaluate<R, A = undefined>(fn: (arg: A) => R | Promise<R>, arg?: A): Promise<R>;
   waitForFunction<A>(fn: (arg: A) => boolean, arg: A, opts?: { timeout?: number }): Promise<unknown>;
   on(event: 'pageerror', fn: (x: { message?: string }) => void): void;
   close(): Promise<void>;

@@ -341,7 +341,7 @@ describe('@aws-sdk/client-iot against the control plane', { timeout: 120_000 }, 
   });
 
   test('an admin key signed for the data plane, a wrong secret, or a deactivated admin key is refused', async () => {
-    const dataPlane = new IoTClient({ endpoint: server.httpUrl, region: 'us-east-1', credentials: adminKey, maxAttempts: 1, signingName: 'iotdata' } as ConstructorParameters<typeof IoTClient>[0]);
+    const dataPlane = new IoTClient({ endpoint: server.httpUrl, region: 'us-east-1', credentials: adminKey, maxAttempts: 1, signingName: 'iotdata' } as NonNullable<ConstructorParameters<typeof IoTClient>[0]>);
     const scoped = await failure(dataPlane.send(new ListAuthorizersCommand({})));
     assert.deepEqual([scoped.name, scoped.status], ['InvalidSignatureException', 403]);
     const wrong = await failure(iot(server, { accessKeyId: adminKey.accessKeyId, secretAccessKey: 'x'.repeat(40) }).send(new ListAuthorizersCommand({})));

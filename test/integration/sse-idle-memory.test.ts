@@ -23,7 +23,7 @@ after(() => server.stop());
 
 /** The server side of a client's socket (SocketConnection keeps it protected). */
 function serverSocket(clientId: string): Socket {
-  const client = [...server.clients.all()].find((c) => c.clientId === clientId);
+  const client = ([...server.clients.all()] as unknown as { clientId: string; connection: unknown }[]).find((c) => c.clientId === clientId);
   assert.ok(client, `${clientId} is registered`);
   return (client.connection as unknown as { socket: Socket }).socket;
 }
@@ -76,7 +76,7 @@ test('stopping the server still closes a begun stream whose reader keeps its sid
       raw.once('close', () => reject(new Error(`closed before subscribed: ${text}`)));
       raw.write(`GET /events?clientId=${clientId}&topic=a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
     });
-    const client = [...own.clients.all()].find((c) => c.clientId === clientId);
+    const client = ([...own.clients.all()] as unknown as { clientId: string; connection: unknown }[]).find((c) => c.clientId === clientId);
     assert.ok(client);
     const socket = (client.connection as unknown as { socket: Socket }).socket;
     await own.stop();

@@ -57,7 +57,7 @@ describe('TLS listeners', () => {
   }
 
   test('the start-up log names https:// and wss://, never http:// or ws://', () => {
-    const urls = server.logs.join('\n').match(/\b(https?|wss?):\/\/[^\s"]+/g) ?? [];
+    const urls: string[] = server.logs.join('\n').match(/\b(https?|wss?):\/\/[^\s"]+/g) ?? [];
     assert.ok(urls.includes(`https://127.0.0.1:${server.httpPort}`), `the HTTPS listener is named: ${urls.join(', ')}`);
     assert.ok(urls.includes(`wss://127.0.0.1:${server.httpPort}/mqtt`), `the WebSocket endpoint is named: ${urls.join(', ')}`);
     assert.deepEqual(urls.filter((u) => /^(http|ws):/.test(u)), [], 'no plain-text scheme for a TLS listener');

@@ -114,7 +114,7 @@ describe('default config (anonymous from loopback): only a request from this mac
       { host: `rebind.evil.example:${server.httpPort}` },
       { host: `127.0.0.1:${server.httpPort}`, origin: 'http://evil.example' },
       { host: 'app.example.com', origin: 'https://app.example.com', 'x-forwarded-for': '203.0.113.5' },
-    ]) {
+    ] as Record<string, string>[]) {
       const keys = await request(server, 'POST', '/api/keys', { ...json, ...headers }, body);
       assert.equal(keys.status, 401, `${JSON.stringify(headers)}: ${keys.body}`);
       const list = await request(server, 'GET', '/api/connections', headers);
@@ -192,7 +192,7 @@ describe('authorizers configured, anonymous nobody: a reverse proxy on this mach
   });
 
   test('the credential route is admin-only: refused through a proxy, a rebinding Host or another site\'s Origin', async () => {
-    for (const headers of [{ host: 'app.example.com', 'x-forwarded-for': '203.0.113.5' }, { host: `rebind.evil.example:${server.httpPort}` }, { host: `localhost:${server.httpPort}`, origin: 'http://evil.example' }]) {
+    for (const headers of [{ host: 'app.example.com', 'x-forwarded-for': '203.0.113.5' }, { host: `rebind.evil.example:${server.httpPort}` }, { host: `localhost:${server.httpPort}`, origin: 'http://evil.example' }] as Record<string, string>[]) {
       const r = await request(server, 'POST', '/api/console/mqtt-credential', headers);
       assert.equal(r.status, 401, `${JSON.stringify(headers)}: ${r.body}`);
     }

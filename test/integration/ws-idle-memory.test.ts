@@ -22,7 +22,7 @@ before(async () => {
 after(() => server.stop());
 
 function serverSide(clientId: string) {
-  const client = [...server.clients.all()].find((c) => c.clientId === clientId);
+  const client = ([...server.clients.all()] as unknown as { clientId: string; connection: { transport: string; remoteAddress: string; localAddress: string; localPort: number; remotePort: number } }[]).find((c) => c.clientId === clientId);
   assert.ok(client, `${clientId} is registered`);
   return client.connection;
 }

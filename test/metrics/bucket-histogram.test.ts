@@ -24,7 +24,7 @@ test('same /metrics text and JSON as a prom-client Histogram', async () => {
   assert.equal(await a.metrics(), await b.metrics());
   // JSON too, but for prom-client's exemplar slots (null or undefined: we keep none).
   const plain = async (r: Registry) =>
-    (await r.getMetricsAsJSON()).map((m) => ({ ...m, values: m.values.map(({ labels, value, metricName }) => ({ labels, value, metricName })) }));
+    (await r.getMetricsAsJSON()).map((m) => ({ ...m, values: m.values.map((v) => ({ labels: v.labels, value: v.value, metricName: (v as { metricName?: string }).metricName })) }));
   assert.deepEqual(await plain(a), await plain(b));
   a.resetMetrics();
   b.resetMetrics();

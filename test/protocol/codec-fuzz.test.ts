@@ -41,7 +41,7 @@ function check(packet: Packet): void {
       if (c.will) {
         const { willDelayInterval: _d, messageExpiryInterval: _e, ...forwarded } = (c.will.properties ?? {}) as Record<string, unknown>;
         const properties = Object.keys(forwarded).length > 0 ? (forwarded as MessageProperties) : undefined;
-        assertDeliverable({ topic: c.will.topic, payload: c.will.payload as Buffer, qos: 0, retain: c.will.retain, properties, expiresAt: 0, publisherId: 'x' }, 'will');
+        assertDeliverable({ topic: c.will.topic, payload: c.will.payload as Buffer, qos: 0, retain: c.will.retain === true, properties, expiresAt: 0, publisherId: 'x' }, 'will');
       }
       return;
     }
