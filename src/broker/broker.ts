@@ -100,10 +100,10 @@ export class Broker {
   }
 
   /** The single publish entry point (Router.publish). */
-  publish(message: Message, origin: Origin, groups: ReadonlySet<string> | null = null): void {
+  publish(message: Message, origin: Origin, groups: ReadonlySet<string> | null = null, sharedOnly = false): void {
     // A member that may have been declared dead must not write into sessions adopted elsewhere.
     if (origin !== 'cluster' && this.hooks.cluster !== null && this.hooks.cluster.park(message, origin)) return;
-    this.router.publish(message, origin, groups);
+    this.router.publish(message, origin, groups, sharedOnly);
   }
 
   deliver(session: Session, delivery: Delivery, broadcast: Broadcast | null): void {

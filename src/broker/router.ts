@@ -83,13 +83,15 @@ export class Router {
   /**
    * The single publish entry point. Synchronous: delivery is arranged before it returns.
    * A message from another node (origin 'cluster') was already stored, forwarded and shown to the
-   * rules engine where it was published; `groups` names the shared groups this node delivers it to.
+   * rules engine where it was published; `groups` names the shared groups this node delivers it to,
+   * and `sharedOnly` says it comes for them alone (another node passed it on for its groups: the
+   * plain subscriptions here had their copy from the publisher's node).
    */
-  publish(message: Message, origin: Origin, groups: ReadonlySet<string> | null = null): void {
+  publish(message: Message, origin: Origin, groups: ReadonlySet<string> | null = null, sharedOnly = false): void {
     const started = performance.now();
     if (origin === 'cluster') {
       this.counters.messagesFromCluster++;
-      this.route(message, groups);
+      this.route(message, groups, sharedOnly);
       this.counters.publishToDeliver.observe((performance.now() - started) / 1000);
       return;
     }
@@ -127,7 +129,7 @@ export class Router {
   }
 
   /** `groups`: the shared groups to deliver to (a cluster picked them); null = every matching one. */
-  private route(message: Message, groups: ReadonlySet<string> | null): void {
+  private route(message: Message, groups: ReadonlySet<string> | null, sharedOnly = false): void {
     const entries = this.index.match(message.topic);
     if (entries.length === 0) return;
     // The clock is read only when something needs it (an expiry, a shared encoding): on this
@@ -160,6 +162,7 @@ export class Router {
         else this.counters.sharedDropped++;
         continue;
       }
+      if (sharedOnly) continue;
       const sub = entry;
       // No Local: not delivered back to the connection that published it [MQTT-3.8.3-3].
       if (sub.noLocal && message.publisherId === sub.session.clientId) continue;

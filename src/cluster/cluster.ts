@@ -465,7 +465,7 @@ export class Cluster implements ClusterHooks {
     } else if (forwarded.session !== undefined) this.moves.deliverToSession(forwarded.session, forwarded.message);
     else {
       this.forwarder.receiving(forwarded);
-      this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups));
+      this.broker.publish(forwarded.message, 'cluster', forwarded.groups.length === 0 ? EMPTY : new Set(forwarded.groups), forwarded.sharedOnly === true);
     }
   }
 

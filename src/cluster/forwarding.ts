@@ -130,7 +130,8 @@ export class Forwarder {
       onward = { group, next: [] };
     } else return false;
     ctx.counters.sharedPassedOn++;
-    this.links.send(message, new Set([to]), new Map([[to, [group]]]), null, new Map([[to, [onward]]]));
+    // For the group only: the next node's plain subscribers had their copy from the publisher.
+    this.links.send(message, new Set([to]), new Map([[to, [group]]]), null, new Map([[to, [onward]]]), true);
     return true;
   }
 }

@@ -65,6 +65,11 @@ export interface ForwardedMessage {
   adoptedFrom?: string;
   /** For some of `groups`: where to pass the message on if no connected member here may receive it. */
   via?: GroupVia[];
+  /**
+   * Set on a message another node passed on for its shared groups (forwarding.ts passOn): only
+   * those groups take it here; this node's other subscriptions had their copy from the publisher.
+   */
+  sharedOnly?: boolean;
 }
 
 interface TargetHeader {
@@ -89,6 +94,8 @@ interface Header {
   h?: string;
   d?: string;
   v?: Array<{ g: string; n: string[]; k?: string }>;
+  /** 1: for the shared groups in `g` only (ForwardedMessage.sharedOnly). */
+  o?: 1;
 }
 
 // Only the protocol's own cap [MQTT-4.7.3-3]: the sending node applied its configured limits
@@ -106,6 +113,7 @@ export function encodeMessageFrame(
   target: SessionTarget | null = null,
   adoptedFrom: string | null = null,
   via: readonly GroupVia[] | null = null,
+  sharedOnly = false,
 ): Buffer {
   const header: Header = {
     t: message.topic,
@@ -125,6 +133,7 @@ export function encodeMessageFrame(
   }
   if (adoptedFrom !== null) header.d = adoptedFrom;
   if (via !== null && via.length > 0) header.v = via.map((v) => (v.keep !== undefined ? { g: v.group, n: v.next, k: v.keep } : { g: v.group, n: v.next }));
+  if (sharedOnly) header.o = 1;
   const headerBytes = Buffer.from(JSON.stringify(header));
   const originBytes = Buffer.from(origin);
   const reliable = seq > 0;
@@ -203,6 +212,7 @@ export function decodeMessageFrame(frame: Buffer): ForwardedMessage {
   }
   if (header.d !== undefined) forwarded.adoptedFrom = header.d;
   if (header.v !== undefined) forwarded.via = header.v.map((v) => (v.k !== undefined ? { group: v.g, next: v.n, keep: v.k } : { group: v.g, next: v.n }));
+  if (header.o === 1) forwarded.sharedOnly = true;
   return forwarded;
 }
 
@@ -228,6 +238,7 @@ function checkHeader(h: unknown): Header {
   if (h.s !== undefined) checkTarget(h.s);
   if (h.d !== undefined && !isNodeId(h.d)) throw new Error('message frame adopted-from node is not a node id');
   if (h.v !== undefined) checkVia(h.v, h.g);
+  if (h.o !== undefined && (h.o !== 1 || !Array.isArray(h.g) || h.g.length === 0)) throw new Error('message frame shared-only flag is not 1 with groups');
   return h as unknown as Header;
 }
 

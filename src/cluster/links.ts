@@ -60,7 +60,7 @@ export class NodeLinks {
    * Sends `message` to `nodes`; `groupsFor` names the shared groups each node delivers it to, and
    * `target` makes it one delivery to one session (a session moving between nodes).
    */
-  send(message: Message, nodes: Set<string>, groupsFor: Map<string, string[]> | null, target: SessionTarget | null = null, viaFor: Map<string, GroupVia[]> | null = null): void {
+  send(message: Message, nodes: Set<string>, groupsFor: Map<string, string[]> | null, target: SessionTarget | null = null, viaFor: Map<string, GroupVia[]> | null = null, sharedOnly = false): void {
     const { ctx } = this;
     const now = Date.now();
     let shared: Buffer | null = null;
@@ -75,11 +75,11 @@ export class NodeLinks {
           continue;
         }
         const frame =
-          groups.length === 0 && target === null ? (shared ??= encodeMessageFrame(ctx.nodeId, 0, message, groups)) : encodeMessageFrame(ctx.nodeId, 0, message, groups, target, null, via);
+          groups.length === 0 && target === null ? (shared ??= encodeMessageFrame(ctx.nodeId, 0, message, groups)) : encodeMessageFrame(ctx.nodeId, 0, message, groups, target, null, via, sharedOnly);
         this.publishFrame(node, frame, false);
         continue;
       }
-      const pending = this.holdReliable(node, (seq) => encodeMessageFrame(ctx.nodeId, seq, message, groups, target, null, via), now, null);
+      const pending = this.holdReliable(node, (seq) => encodeMessageFrame(ctx.nodeId, seq, message, groups, target, null, via, sharedOnly), now, null);
       this.recent.push(pending);
     }
   }

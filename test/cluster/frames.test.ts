@@ -80,6 +80,14 @@ describe('message frames', () => {
     assert.throws(() => decodeMessageFrame(frame({ ...good, v: [] })), /via/, 'a via list without groups');
   });
 
+  test('a copy passed on for its shared groups only (sharedOnly) says so; the flag without groups, or not 1, is refused', () => {
+    const passed = decodeMessageFrame(encodeMessageFrame('n1', 7, message, ['g\u0000a/#'], null, null, [{ group: 'g\u0000a/#', next: [] }], true));
+    assert.equal(passed.sharedOnly, true);
+    assert.equal(decodeMessageFrame(encodeMessageFrame('n1', 7, message, ['g\u0000a/#'])).sharedOnly, undefined);
+    assert.throws(() => decodeMessageFrame(frame({ ...good, o: 1 })), /shared-only/);
+    assert.throws(() => decodeMessageFrame(frame({ ...good, g: ['g\u0000a/#'], o: true })), /shared-only/);
+  });
+
   test('a well-formed hand-built header decodes', () => {
     const back = decodeMessageFrame(frame({ ...good, i: 'c', a: 5, n: 'p', g: ['g\u0000#'], p: '{"responseTopic":"r/1","userProperties":[["k","v"]]}' }));
     assert.equal(back.message.topic, 'x/y');

@@ -97,6 +97,8 @@ test('a shared group reaches the member allowed to receive the topic on another 
       Statement: [
         { Effect: 'Allow', Action: ['iot:Connect', 'iot:Publish', 'iot:Subscribe'], Resource: '*' },
         { Effect: 'Allow', Action: 'iot:Receive', Resource: 'arn:aws:iot:*:*:topic/${iot:ClientId}/*' },
+        // A plain (not shared) watcher may receive everything.
+        { Effect: 'Allow', Action: 'iot:Receive', Resource: '*', Condition: { StringLike: { 'iot:ClientId': 'watch-*' } } },
       ],
     },
   };
@@ -110,6 +112,9 @@ test('a shared group reaches the member allowed to receive the topic on another 
   // group member's node before the SUBACK.
   const denied = await subscriber(a, share, 1, { clientId: uid('no') });
   const permitted = await subscriber(b, share, 1, { clientId: okId });
+  // A plain subscription on B, where the passed-on copies arrive: it gets each message once, from
+  // the publisher's node, never again with a copy passed on for the group.
+  const watcher = await subscriber(b, topic, 1, { clientId: uid('watch') });
 
   // Published on A and on B, QoS 0 and 1: every other message starts on A (round-robin over the
   // nodes with a connected member), where nobody may receive it; A passes it on to B.
@@ -128,6 +133,13 @@ test('a shared group reaches the member allowed to receive the topic on another 
   assert.equal(permitted.inbox.messages.length, sent.length, 'each once');
   assert.ok((await metric(a, 'switchboard_shared_passed_on_total')) > 0, 'node A passed messages on');
   assert.equal(denied.inbox.messages.length, 0, 'nothing reached the member that may not receive the topic');
+  await waitUntil(() => watcher.inbox.messages.length >= sent.length, 5_000, `all ${sent.length} at the plain subscriber`).catch(() => undefined);
+  // The QoS 2 sentinel proves nothing more is on its way (a passed-on copy would arrive before it).
+  await pubA.client.publishAsync(topic, 'sentinel', { qos: 2 });
+  await watcher.inbox.waitFor(sent.length + 1, 5_000).catch(() => undefined);
+  assert.deepEqual(watcher.inbox.texts().sort(), [...sent, 'sentinel'].sort(), 'the plain subscriber got every message once');
+  await permitted.inbox.waitFor(sent.length + 1, 5_000).catch(() => undefined);
+  await disconnect(watcher.client);
 
   // The permitted member leaves (clean session: no queue): no member anywhere may take a message.
   const droppedBefore = (await metric(a, 'switchboard_shared_dropped_total')) + (await metric(b, 'switchboard_shared_dropped_total'));
